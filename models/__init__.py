@@ -1,0 +1,1 @@
+"""Domain dataclasses and enums shared by every package (standard library only)."""

@@ -1,0 +1,200 @@
+"""Executions, tasks, attempts and events, with their lifecycle transition tables."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ExecutionStatus(enum.Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    TIMED_OUT = "TIMED_OUT"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL_EXECUTION
+
+
+class TaskStatus(enum.Enum):
+    PENDING = "PENDING"
+    SCHEDULED = "SCHEDULED"
+    RUNNING = "RUNNING"
+    RETRYING = "RETRYING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    SKIPPED = "SKIPPED"
+    TIMED_OUT = "TIMED_OUT"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL_TASK
+
+
+class AttemptStatus(enum.Enum):
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+    CANCELLED = "CANCELLED"
+    LOST = "LOST"  # control plane stopped mid-attempt: retried, not charged to the policy
+
+
+_TERMINAL_EXECUTION = {
+    ExecutionStatus.SUCCEEDED,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.CANCELLED,
+    ExecutionStatus.TIMED_OUT,
+}
+_TERMINAL_TASK = {
+    TaskStatus.SUCCEEDED,
+    TaskStatus.FAILED,
+    TaskStatus.CANCELLED,
+    TaskStatus.SKIPPED,
+    TaskStatus.TIMED_OUT,
+}
+
+EXECUTION_TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
+    ExecutionStatus.PENDING: frozenset(
+        {ExecutionStatus.RUNNING, ExecutionStatus.CANCELLED, ExecutionStatus.FAILED,
+         ExecutionStatus.TIMED_OUT}
+    ),
+    ExecutionStatus.RUNNING: frozenset(_TERMINAL_EXECUTION),
+    **{status: frozenset() for status in _TERMINAL_EXECUTION},
+}
+
+_TASK_ENDS = frozenset({TaskStatus.CANCELLED, TaskStatus.SKIPPED})
+TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    TaskStatus.PENDING: _TASK_ENDS | {TaskStatus.SCHEDULED},
+    TaskStatus.SCHEDULED: _TASK_ENDS | {TaskStatus.RUNNING},
+    TaskStatus.RUNNING: _TASK_ENDS
+    | {
+        TaskStatus.SUCCEEDED,
+        TaskStatus.FAILED,
+        TaskStatus.TIMED_OUT,
+        TaskStatus.RETRYING,
+        TaskStatus.SCHEDULED,  # attempt lost with the control plane: scheduled again
+    },
+    TaskStatus.RETRYING: _TASK_ENDS | {TaskStatus.SCHEDULED},
+    **{status: frozenset() for status in _TERMINAL_TASK},
+}
+
+
+class InvalidTransition(Exception):
+    """A lifecycle change the transition table does not allow."""
+
+    def __init__(self, kind: str, current: enum.Enum, target: enum.Enum) -> None:
+        super().__init__(f"{kind} cannot go from {current.value} to {target.value}")
+        self.kind = kind
+        self.current = current
+        self.target = target
+
+
+def check_execution_transition(current: ExecutionStatus, target: ExecutionStatus) -> None:
+    if target not in EXECUTION_TRANSITIONS[current]:
+        raise InvalidTransition("execution", current, target)
+
+
+def check_task_transition(current: TaskStatus, target: TaskStatus) -> None:
+    if target not in TASK_TRANSITIONS[current]:
+        raise InvalidTransition("task", current, target)
+
+
+@dataclass
+class ErrorInfo:
+    type: str
+    message: str
+    task_id: str = ""
+
+
+@dataclass
+class AttemptRecord:
+    number: int
+    status: AttemptStatus
+    replica: str = ""
+    agent_version: str = ""
+    start_time: float = 0.0
+    end_time: float | None = None
+    error: ErrorInfo | None = None
+
+
+@dataclass
+class TaskRecord:
+    task_id: str
+    agent: str
+    status: TaskStatus = TaskStatus.PENDING
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    output: Any = None
+    error: ErrorInfo | None = None
+    depends_on: tuple[str, ...] = ()
+
+    def charged_attempts(self) -> int:
+        """Attempts that count against the retry policy (lost ones do not)."""
+        return sum(1 for a in self.attempts if a.status is not AttemptStatus.LOST)
+
+
+@dataclass
+class ExecutionRecord:
+    execution_id: str
+    workflow: str
+    revision: int
+    status: ExecutionStatus
+    inputs: dict[str, Any]
+    create_time: float
+    request_id: str = ""
+    outputs: dict[str, Any] | None = None
+    error: ErrorInfo | None = None
+    tasks: dict[str, TaskRecord] = field(default_factory=dict)
+    start_time: float | None = None
+    end_time: float | None = None
+    # Sequence number of the last stored event.
+    last_sequence: int = 0
+
+
+class EventType(enum.Enum):
+    EXECUTION_STARTED = "EXECUTION_STARTED"
+    EXECUTION_RUNNING = "EXECUTION_RUNNING"
+    EXECUTION_SUCCEEDED = "EXECUTION_SUCCEEDED"
+    EXECUTION_FAILED = "EXECUTION_FAILED"
+    EXECUTION_CANCELLED = "EXECUTION_CANCELLED"
+    EXECUTION_TIMED_OUT = "EXECUTION_TIMED_OUT"
+    EXECUTION_RESUMED = "EXECUTION_RESUMED"
+    TASK_SCHEDULED = "TASK_SCHEDULED"
+    ATTEMPT_STARTED = "ATTEMPT_STARTED"
+    ATTEMPT_SUCCEEDED = "ATTEMPT_SUCCEEDED"
+    ATTEMPT_FAILED = "ATTEMPT_FAILED"
+    ATTEMPT_TIMED_OUT = "ATTEMPT_TIMED_OUT"
+    ATTEMPT_LOST = "ATTEMPT_LOST"
+    TASK_RETRYING = "TASK_RETRYING"
+    TASK_SUCCEEDED = "TASK_SUCCEEDED"
+    TASK_FAILED = "TASK_FAILED"
+    TASK_TIMED_OUT = "TASK_TIMED_OUT"
+    TASK_CANCELLED = "TASK_CANCELLED"
+    TASK_SKIPPED = "TASK_SKIPPED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL_EVENTS
+
+
+_TERMINAL_EVENTS = {
+    EventType.EXECUTION_SUCCEEDED,
+    EventType.EXECUTION_FAILED,
+    EventType.EXECUTION_CANCELLED,
+    EventType.EXECUTION_TIMED_OUT,
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    execution_id: str
+    sequence: int
+    type: EventType
+    time: float
+    task_id: str = ""
+    details: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,79 @@
+"""Workflow definitions (parsed from YAML/JSON) and their immutable revisions."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 3
+    initial_interval_s: float = 1.0
+    backoff_coefficient: float = 2.0
+    max_interval_s: float = 60.0
+    non_retryable_errors: tuple[str, ...] = ()
+
+    def delay_before(self, attempt: int) -> float:
+        """Seconds to wait before `attempt` (2-based: attempt 1 never waits)."""
+        if attempt <= 1:
+            return 0.0
+        delay = self.initial_interval_s * self.backoff_coefficient ** (attempt - 2)
+        return float(min(delay, self.max_interval_s))
+
+
+@dataclass(frozen=True)
+class InputParameter:
+    name: str
+    type: str = "any"  # string | number | integer | boolean | object | array | any
+    required: bool = True
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class TaskDefinition:
+    id: str
+    agent: str
+    input: Any = None
+    # Explicit depends_on plus every task referenced from `input`, in definition order.
+    depends_on: tuple[str, ...] = ()
+    timeout_s: float | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass(frozen=True)
+class WorkflowDefinition:
+    name: str
+    tasks: tuple[TaskDefinition, ...]
+    inputs: dict[str, InputParameter] = field(default_factory=dict)
+    outputs: Any = None
+    timeout_s: float | None = None
+    description: str = ""
+
+    def task(self, task_id: str) -> TaskDefinition:
+        for task in self.tasks:
+            if task.id == task_id:
+                return task
+        raise KeyError(task_id)
+
+
+@dataclass(frozen=True)
+class WorkflowRevision:
+    name: str
+    revision: int
+    definition_text: str
+    digest: str
+    create_time: float
+
+
+class Severity(enum.Enum):
+    ERROR = "ERROR"
+    WARNING = "WARNING"
+
+
+@dataclass(frozen=True)
+class ValidationProblem:
+    path: str
+    message: str
+    severity: Severity = Severity.ERROR
