@@ -74,5 +74,3 @@ class AgentBackend(Protocol):
 
     async def shutdown(self) -> None:
         """Detaches from the cluster (replicas are detached actors and keep running)."""
-
-

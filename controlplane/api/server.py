@@ -1,0 +1,71 @@
+"""gRPC server: orchestrator services plus the standard health and reflection services."""
+
+from __future__ import annotations
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+
+from controlplane.api.gen.orchestrator.v1 import (
+    agent_pb2,
+    agent_pb2_grpc,
+    workflow_pb2,
+    workflow_pb2_grpc,
+)
+from controlplane.api.servicers.agents import AgentServicer
+from controlplane.api.servicers.workflows import WorkflowServicer
+from controlplane.engine.agents import AgentManager
+from controlplane.engine.catalog import WorkflowCatalog
+from controlplane.engine.executions import ExecutionEngine
+
+SERVICE_NAMES = (
+    agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
+    workflow_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
+)
+
+
+class GrpcServer:
+    def __init__(
+        self,
+        agents: AgentManager,
+        catalog: WorkflowCatalog,
+        executions: ExecutionEngine,
+        max_message_bytes: int,
+    ) -> None:
+        options = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
+        self._server = grpc.aio.server(options=options)
+        agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(agents), self._server)
+        workflow_pb2_grpc.add_WorkflowServiceServicer_to_server(
+            WorkflowServicer(catalog, executions), self._server
+        )
+        self._health = health_aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, reflection.SERVICE_NAME, "grpc.health.v1.Health"), self._server
+        )
+
+    def bind(self, host: str, port: int) -> int:
+        bound = self._server.add_insecure_port(f"{host}:{port}")
+        if bound == 0:
+            raise OSError(f"could not bind {host}:{port}")
+        return bound
+
+    async def start(self) -> None:
+        await self._server.start()
+
+    async def set_serving(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", *SERVICE_NAMES):
+            await self._health.set(name, status)
+
+    async def stop(self, grace_s: float) -> None:
+        await self._health.enter_graceful_shutdown()
+        await self._server.stop(grace_s)

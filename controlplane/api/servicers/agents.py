@@ -1,0 +1,56 @@
+"""orchestrator.v1.AgentService."""
+
+from __future__ import annotations
+
+import grpc
+
+from controlplane.api import convert
+from controlplane.api.gen.orchestrator.v1 import agent_pb2, agent_pb2_grpc
+from controlplane.api.servicers.guard import unary
+from controlplane.engine.agents import AgentManager
+from controlplane.errors import invalid
+
+
+class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
+    def __init__(self, agents: AgentManager) -> None:
+        self._agents = agents
+
+    @unary
+    async def DeployAgent(
+        self, request: agent_pb2.DeployAgentRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.DeployAgentResponse:
+        if not request.HasField("agent"):
+            raise invalid("agent", "is required")
+        view = await self._agents.deploy(convert.agent_spec_from_proto(request.agent))
+        return agent_pb2.DeployAgentResponse(agent=convert.agent_to_proto(view))
+
+    @unary
+    async def GetAgent(
+        self, request: agent_pb2.GetAgentRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.GetAgentResponse:
+        return agent_pb2.GetAgentResponse(
+            agent=convert.agent_to_proto(self._agents.get(request.name))
+        )
+
+    @unary
+    async def ListAgents(
+        self, request: agent_pb2.ListAgentsRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.ListAgentsResponse:
+        views, token = self._agents.list(request.page_size, request.page_token)
+        return agent_pb2.ListAgentsResponse(
+            agents=[convert.agent_to_proto(v) for v in views], next_page_token=token
+        )
+
+    @unary
+    async def DeleteAgent(
+        self, request: agent_pb2.DeleteAgentRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.DeleteAgentResponse:
+        await self._agents.delete(request.name)
+        return agent_pb2.DeleteAgentResponse()
+
+    @unary
+    async def ScaleAgent(
+        self, request: agent_pb2.ScaleAgentRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.ScaleAgentResponse:
+        view = await self._agents.scale(request.name, request.replicas)
+        return agent_pb2.ScaleAgentResponse(agent=convert.agent_to_proto(view))

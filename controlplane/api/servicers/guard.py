@@ -1,0 +1,48 @@
+"""Turns domain errors raised inside a handler into gRPC statuses with details."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from controlplane.api.status import to_status
+from controlplane.errors import OrchestratorError
+
+log = logging.getLogger(__name__)
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+
+
+def unary(
+    handler: Callable[[Any, Req, grpc.aio.ServicerContext], Awaitable[Resp]],
+) -> Callable[[Any, Req, grpc.aio.ServicerContext], Awaitable[Resp]]:
+    @functools.wraps(handler)
+    async def wrapped(self: Any, request: Req, context: grpc.aio.ServicerContext) -> Resp:
+        try:
+            return await handler(self, request, context)
+        except OrchestratorError as exc:
+            await context.abort_with_status(to_status(exc))
+            raise  # unreachable: abort raises
+
+    return wrapped
+
+
+def streaming(
+    handler: Callable[[Any, Req, grpc.aio.ServicerContext], AsyncIterator[Resp]],
+) -> Callable[[Any, Req, grpc.aio.ServicerContext], AsyncIterator[Resp]]:
+    @functools.wraps(handler)
+    async def wrapped(
+        self: Any, request: Req, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Resp]:
+        try:
+            async for item in handler(self, request, context):
+                yield item
+        except OrchestratorError as exc:
+            await context.abort_with_status(to_status(exc))
+
+    return wrapped

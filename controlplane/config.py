@@ -1,0 +1,28 @@
+"""Control-plane settings, filled by the CLI (`orchestrator serve`) or by tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    data_dir: Path
+    port: int = 50051
+    host: str = "[::]"
+    # None: start a local Ray; "auto" or "HOST:PORT" / "ray://...": join that cluster.
+    ray_address: str | None = None
+    ray_namespace: str = "orchestrator"
+    # Only for a local Ray: CPUs to give it (None: all) and whether to start the dashboard.
+    ray_num_cpus: int | None = None
+    include_dashboard: bool | None = None
+    # FULL: a commit survives power loss; NORMAL: it survives a process kill only.
+    sqlite_synchronous: str = "FULL"
+    # Largest request accepted (gRPC answers RESOURCE_EXHAUSTED beyond it).
+    max_message_bytes: int = 8 << 20
+    shutdown_grace_s: float = 10.0
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "orchestrator.db"

@@ -1,0 +1,1 @@
+"""The engine: agents, workflow catalog and the durable execution state machine."""

@@ -1,0 +1,77 @@
+"""Workflow catalog: validation, immutable revisions and parsed-definition cache."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from controlplane.engine import paging
+from controlplane.errors import FieldViolation, InvalidArgument, NotFound, invalid
+from controlplane.store import SqliteStore
+from controlplane.workflow import definition_digest, parse_workflow, validate_workflow
+from models.workflows import Severity, ValidationProblem, WorkflowDefinition, WorkflowRevision
+
+MAX_DEFINITION_BYTES = 1 << 20
+
+
+def violations(problems: list[ValidationProblem]) -> list[FieldViolation]:
+    return [FieldViolation(p.path or "definition", p.message) for p in problems]
+
+
+class WorkflowCatalog:
+    def __init__(
+        self, store: SqliteStore, agent_names: Callable[[], set[str]], clock: Callable[[], float]
+    ) -> None:
+        self._store = store
+        self._agent_names = agent_names
+        self._clock = clock
+        self._parsed: dict[tuple[str, int], WorkflowDefinition] = {}
+
+    def validate(self, text: str) -> tuple[WorkflowDefinition | None, list[ValidationProblem]]:
+        if len(text.encode()) > MAX_DEFINITION_BYTES:
+            raise invalid("definition", f"is larger than {MAX_DEFINITION_BYTES} bytes")
+        return validate_workflow(text, self._agent_names(), Severity.WARNING)
+
+    async def create(self, text: str) -> tuple[WorkflowRevision, bool, list[ValidationProblem]]:
+        definition, problems = self.validate(text)
+        errors = [p for p in problems if p.severity is Severity.ERROR]
+        if definition is None or errors:
+            raise InvalidArgument(
+                f"invalid workflow definition ({len(errors)} problems)", violations(errors)
+            )
+        revision, created = await asyncio.to_thread(
+            self._store.add_workflow_revision,
+            definition.name,
+            text,
+            definition_digest(text),
+            self._clock(),
+        )
+        self._parsed[(revision.name, revision.revision)] = definition
+        warnings = [p for p in problems if p.severity is Severity.WARNING]
+        return revision, created, warnings
+
+    def get(self, name: str, revision: int = 0) -> WorkflowRevision:
+        if revision < 0:
+            raise invalid("revision", "must not be negative")
+        found = self._store.get_workflow_revision(name, revision)
+        if found is None:
+            what = f"workflow {name!r}" + (f" revision {revision}" if revision else "")
+            raise NotFound(
+                f"{what} not found",
+                [FieldViolation("revision" if revision else "name", "not found")],
+            )
+        return found
+
+    def definition(self, revision: WorkflowRevision) -> WorkflowDefinition:
+        key = (revision.name, revision.revision)
+        if key not in self._parsed:
+            self._parsed[key] = parse_workflow(revision.definition_text)
+        return self._parsed[key]
+
+    def list(self, page_size: int, page_token: str) -> tuple[list[WorkflowRevision], str]:
+        size = paging.page_size(page_size)
+        after = paging.decode(page_token, "workflows") or ""
+        revisions = self._store.list_latest_revisions(str(after), size + 1)
+        more = len(revisions) > size
+        revisions = revisions[:size]
+        return revisions, paging.encode(revisions[-1].name, "workflows") if more else ""

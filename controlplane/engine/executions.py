@@ -1,0 +1,230 @@
+"""Starts, recovers, cancels, lists and watches executions; owns one runner per live one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+from controlplane.engine import paging
+from controlplane.engine.catalog import WorkflowCatalog, violations
+from controlplane.engine.runner import ExecutionRunner, RunnerDeps
+from controlplane.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    invalid,
+)
+from controlplane.store import SqliteStore, WriteBatch
+from controlplane.store.sqlite_store import ExecutionPageKey
+from controlplane.workflow import check_inputs
+from models.executions import Event, EventType, ExecutionRecord, ExecutionStatus, TaskRecord
+
+log = logging.getLogger(__name__)
+
+MAX_INPUT_BYTES = 1 << 20
+MAX_REQUEST_ID = 200
+WATCH_POLL_S = 5.0
+
+
+class ExecutionEngine:
+    def __init__(
+        self,
+        store: SqliteStore,
+        deps: RunnerDeps,
+        catalog: WorkflowCatalog,
+        agent_names: Callable[[], set[str]],
+    ) -> None:
+        self._store = store
+        self._deps = deps
+        self._catalog = catalog
+        self._agent_names = agent_names
+        self._runners: dict[str, ExecutionRunner] = {}
+        self._launches: set[asyncio.Task[None]] = set()
+        self._requests_in_flight: dict[str, asyncio.Future[str]] = {}
+
+    @property
+    def active_count(self) -> int:
+        return len(self._runners)
+
+    async def recover(self) -> int:
+        """Resumes every execution the store says is not finished."""
+        records = self._store.load_active_executions()
+        for record in records:
+            revision = self._catalog.get(record.workflow, record.revision)
+            runner = self._new_runner(record, self._catalog.definition(revision))
+            await runner.launch()
+        return len(records)
+
+    async def start(
+        self, workflow: str, revision: int, inputs: dict[str, Any], request_id: str
+    ) -> tuple[ExecutionRecord, bool]:
+        if len(request_id) > MAX_REQUEST_ID:
+            raise invalid("request_id", f"must be at most {MAX_REQUEST_ID} characters")
+        if request_id:
+            existing = await self._existing_request(request_id)
+            if existing is not None:
+                return existing, False
+        if not workflow:
+            raise invalid("workflow", "is required")
+        if len(json.dumps(inputs)) > MAX_INPUT_BYTES:
+            raise invalid("inputs", f"are larger than {MAX_INPUT_BYTES} bytes")
+        rev = self._catalog.get(workflow, revision)
+        definition = self._catalog.definition(rev)
+        known = self._agent_names()
+        missing = [
+            FieldViolation(f"tasks[{i}].agent", f"agent {t.agent!r} is not deployed")
+            for i, t in enumerate(definition.tasks)
+            if t.agent not in known
+        ]
+        if missing:
+            raise FailedPrecondition("workflow uses agents that are not deployed", missing)
+        resolved, problems = check_inputs(definition, inputs)
+        if problems:
+            raise InvalidArgument("inputs do not match the workflow", violations(problems))
+
+        now = self._deps.clock()
+        record = ExecutionRecord(
+            execution_id=uuid.uuid4().hex,
+            workflow=rev.name,
+            revision=rev.revision,
+            status=ExecutionStatus.PENDING,
+            inputs=resolved,
+            create_time=now,
+            request_id=request_id,
+        )
+        for task in definition.tasks:
+            record.tasks[task.id] = TaskRecord(task.id, task.agent, depends_on=task.depends_on)
+        batch = WriteBatch()
+        for task in record.tasks.values():
+            batch.put_task(record.execution_id, task)
+        record.last_sequence = 1
+        batch.add_event(
+            Event(
+                record.execution_id,
+                1,
+                EventType.EXECUTION_STARTED,
+                now,
+                details={"workflow": rev.name, "revision": rev.revision, "inputs": resolved},
+            )
+        )
+        batch.put_execution(record)
+        claim: asyncio.Future[str] | None = None
+        if request_id:
+            claim = asyncio.get_running_loop().create_future()
+            self._requests_in_flight[request_id] = claim
+        try:
+            await self._deps.writer.commit(batch)
+        except BaseException as exc:
+            if claim is not None:
+                claim.set_exception(exc)
+                claim.exception()  # mark retrieved
+            raise
+        finally:
+            if request_id:
+                self._requests_in_flight.pop(request_id, None)
+        if claim is not None:
+            claim.set_result(record.execution_id)
+        self._deps.hub.published(record.execution_id, 1)
+        runner = self._new_runner(record, definition)
+        launch = asyncio.get_running_loop().create_task(runner.launch())
+        self._launches.add(launch)
+        launch.add_done_callback(self._launches.discard)
+        return record, True
+
+    async def _existing_request(self, request_id: str) -> ExecutionRecord | None:
+        pending = self._requests_in_flight.get(request_id)
+        execution_id = (
+            await asyncio.shield(pending) if pending else self._store.find_execution_id(request_id)
+        )
+        return None if execution_id is None else self.get(execution_id)
+
+    def _new_runner(self, record: ExecutionRecord, definition: Any) -> ExecutionRunner:
+        runner = ExecutionRunner(record, definition, self._deps, self._runner_finished)
+        self._runners[record.execution_id] = runner
+        return runner
+
+    def _runner_finished(self, runner: ExecutionRunner) -> None:
+        self._runners.pop(runner.execution_id, None)
+
+    def get(self, execution_id: str) -> ExecutionRecord:
+        if not execution_id:
+            raise invalid("execution_id", "is required")
+        record = self._store.load_execution(execution_id)
+        if record is None:
+            raise NotFound(
+                f"execution {execution_id!r} not found",
+                [FieldViolation("execution_id", "no such execution")],
+            )
+        return record
+
+    def list(
+        self, workflow: str, statuses: Sequence[ExecutionStatus], page_size: int, page_token: str
+    ) -> tuple[list[ExecutionRecord], str]:
+        size = paging.page_size(page_size)
+        query = {"workflow": workflow, "statuses": sorted(s.value for s in statuses)}
+        position = paging.decode(page_token, query)
+        after = None
+        if position is not None:
+            try:
+                after = ExecutionPageKey(float(position[0]), str(position[1]))
+            except (TypeError, ValueError, IndexError) as exc:
+                raise invalid("page_token", "is not a token this server issued") from exc
+        records = self._store.list_executions(workflow, statuses, after, size + 1)
+        more = len(records) > size
+        records = records[:size]
+        token = ""
+        if more:
+            last = records[-1]
+            token = paging.encode([last.create_time, last.execution_id], query)
+        return records, token
+
+    async def cancel(self, execution_id: str, reason: str) -> ExecutionRecord:
+        record = self.get(execution_id)
+        runner = self._runners.get(execution_id)
+        if record.status.terminal or runner is None:
+            raise FailedPrecondition(
+                f"execution is already {record.status.value}",
+                [FieldViolation("execution_id", f"execution is {record.status.value}")],
+            )
+        await runner.cancel(reason)
+        return self.get(execution_id)
+
+    async def watch(self, execution_id: str, from_sequence: int) -> AsyncIterator[Event]:
+        """Stored events from `from_sequence`, then live ones; ends after the terminal event."""
+        if from_sequence < 0:
+            raise invalid("from_sequence", "must not be negative")
+        self.get(execution_id)
+        next_sequence = max(from_sequence, 1)
+        while True:
+            events = self._store.read_events(execution_id, next_sequence)
+            for event in events:
+                yield event
+                if event.type.terminal:
+                    return
+            if events:
+                next_sequence = events[-1].sequence + 1
+                continue
+            record = self._store.load_execution(execution_id)
+            if (
+                record is not None
+                and record.status.terminal
+                and record.last_sequence < next_sequence
+            ):
+                return  # asked to start after the terminal event
+            await self._deps.hub.wait_beyond(execution_id, next_sequence - 1, WATCH_POLL_S)
+
+    async def stop(self) -> None:
+        """Detaches every runner; the store keeps them RUNNING so a restart resumes them."""
+        for launch in list(self._launches):
+            launch.cancel()
+        runners = list(self._runners.values())
+        for runner in runners:
+            runner.detach()
+        for runner in runners:
+            await runner.wait_detached()
+        await self._deps.writer.drain()

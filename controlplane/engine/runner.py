@@ -1,0 +1,446 @@
+"""The state machine of one execution.
+
+Every change follows the same order: mutate the in-memory record, commit the rows and events
+(group commit), then act (dispatch, cancel, notify watchers). Mutations happen on the event
+loop without awaiting in between, so they never interleave half-way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from controlplane.backend import AgentBackend, AgentUnavailable, AttemptOutcome, AttemptRequest
+from controlplane.engine.event_hub import EventHub
+from controlplane.store import StoreWriter, WriteBatch
+from controlplane.workflow import ReferenceResolutionError, resolve, topological_order
+from models.executions import (
+    AttemptRecord,
+    AttemptStatus,
+    ErrorInfo,
+    Event,
+    EventType,
+    ExecutionRecord,
+    ExecutionStatus,
+    TaskRecord,
+    TaskStatus,
+    check_execution_transition,
+    check_task_transition,
+)
+from models.workflows import TaskDefinition, WorkflowDefinition
+
+log = logging.getLogger(__name__)
+
+_FAILED_TASK = (TaskStatus.FAILED, TaskStatus.TIMED_OUT)
+_TERMINAL_EVENT = {
+    ExecutionStatus.SUCCEEDED: EventType.EXECUTION_SUCCEEDED,
+    ExecutionStatus.FAILED: EventType.EXECUTION_FAILED,
+    ExecutionStatus.CANCELLED: EventType.EXECUTION_CANCELLED,
+    ExecutionStatus.TIMED_OUT: EventType.EXECUTION_TIMED_OUT,
+}
+
+
+@dataclass(frozen=True)
+class RunnerDeps:
+    writer: StoreWriter
+    backend: AgentBackend
+    hub: EventHub
+    clock: Callable[[], float]
+
+
+class ExecutionRunner:
+    def __init__(
+        self,
+        record: ExecutionRecord,
+        definition: WorkflowDefinition,
+        deps: RunnerDeps,
+        on_finished: Callable[[ExecutionRunner], None],
+    ) -> None:
+        self.record = record
+        self._definition = definition
+        self._deps = deps
+        self._on_finished = on_finished
+        self._order = topological_order(definition)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._deadline_timer: asyncio.TimerHandle | None = None
+
+    @property
+    def execution_id(self) -> str:
+        return self.record.execution_id
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def launch(self) -> None:
+        """Starts a new execution, or resumes one recovered from the store."""
+        batch = WriteBatch()
+        now = self._deps.clock()
+        to_start: list[str] = []
+        if self.record.status is ExecutionStatus.PENDING:
+            self._set_status(ExecutionStatus.RUNNING)
+            self.record.start_time = now
+            self._event(batch, EventType.EXECUTION_RUNNING)
+        else:
+            self._event(batch, EventType.EXECUTION_RESUMED)
+            to_start = self._requeue_in_flight(batch, now)
+        to_start += self._advance(batch)
+        await self._commit(batch)
+        if self.record.status.terminal:
+            self._finished()
+            return
+        self._arm_deadline()
+        for task_id in to_start:
+            self._spawn(task_id)
+
+    async def cancel(self, reason: str) -> None:
+        await self._stop(ExecutionStatus.CANCELLED, ErrorInfo("Cancelled", reason or "cancelled"))
+
+    def detach(self) -> None:
+        """Stops local work without recording anything (shutdown: the store still says
+        RUNNING, and the next start resumes from there)."""
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+        for task in self._tasks.values():
+            task.cancel()
+
+    async def wait_detached(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    def _requeue_in_flight(self, batch: WriteBatch, now: float) -> list[str]:
+        """Attempts that were running when the control plane stopped are lost: record that
+        and schedule the task again."""
+        to_start: list[str] = []
+        for task_id in self._order:
+            task = self.record.tasks[task_id]
+            if task.status is TaskStatus.RUNNING:
+                attempt = task.attempts[-1]
+                attempt.status, attempt.end_time = AttemptStatus.LOST, now
+                attempt.error = ErrorInfo("ControlPlaneRestarted", "attempt lost in a restart")
+                batch.put_attempt(self.execution_id, task_id, attempt)
+                self._event(batch, EventType.ATTEMPT_LOST, task_id, attempt=attempt.number)
+                self._set_task(batch, task, TaskStatus.SCHEDULED)
+                self._event(batch, EventType.TASK_SCHEDULED, task_id, reason="resumed")
+            if task.status in (TaskStatus.SCHEDULED, TaskStatus.RETRYING):
+                to_start.append(task_id)
+        return to_start
+
+    # -- scheduling -----------------------------------------------------------------------
+
+    def _advance(self, batch: WriteBatch) -> list[str]:
+        """Schedules tasks whose dependencies succeeded, skips those behind a failure, and
+        finishes the execution when nothing is left. Returns the tasks to start."""
+        if self.record.status.terminal:
+            return []
+        ready: list[str] = []
+        tasks = self.record.tasks
+        for task_id in self._order:  # topological order: a skip propagates in one pass
+            task = tasks[task_id]
+            if task.status is not TaskStatus.PENDING:
+                continue
+            deps = [tasks[d].status for d in task.depends_on]
+            if all(s is TaskStatus.SUCCEEDED for s in deps):
+                self._set_task(batch, task, TaskStatus.SCHEDULED)
+                self._event(batch, EventType.TASK_SCHEDULED, task_id)
+                ready.append(task_id)
+            elif any(s.terminal and s is not TaskStatus.SUCCEEDED for s in deps):
+                self._set_task(batch, task, TaskStatus.SKIPPED)
+                self._event(
+                    batch,
+                    EventType.TASK_SKIPPED,
+                    task_id,
+                    reason="an upstream task did not succeed",
+                )
+        if all(t.status.terminal for t in tasks.values()):
+            self._complete(batch)
+        return ready
+
+    def _complete(self, batch: WriteBatch) -> None:
+        failed = [
+            self.record.tasks[t] for t in self._order if self.record.tasks[t].status in _FAILED_TASK
+        ]
+        if failed:
+            first = failed[0]
+            error = first.error or ErrorInfo("TaskFailed", f"task {first.task_id} failed")
+            self._end(
+                batch, ExecutionStatus.FAILED, ErrorInfo(error.type, error.message, first.task_id)
+            )
+            return
+        outputs = self._task_outputs()
+        try:
+            resolved = resolve(self._definition.outputs, self.record.inputs, outputs)
+        except ReferenceResolutionError as exc:
+            self._end(batch, ExecutionStatus.FAILED, ErrorInfo("OutputResolutionError", str(exc)))
+            return
+        if self._definition.outputs is None:
+            resolved = {}
+        self.record.outputs = resolved if isinstance(resolved, dict) else {"value": resolved}
+        self._end(batch, ExecutionStatus.SUCCEEDED, None)
+
+    def _end(self, batch: WriteBatch, status: ExecutionStatus, error: ErrorInfo | None) -> None:
+        self._set_status(status)
+        self.record.error = error
+        self.record.end_time = self._deps.clock()
+        details: dict[str, object] = {}
+        if error is not None:
+            details["error"] = {
+                "type": error.type,
+                "message": error.message,
+                "task_id": error.task_id,
+            }
+        if status is ExecutionStatus.SUCCEEDED:
+            details["outputs"] = self.record.outputs
+        self._event(batch, _TERMINAL_EVENT[status], **details)
+
+    def _task_outputs(self) -> dict[str, object]:
+        return {
+            tid: t.output
+            for tid, t in self.record.tasks.items()
+            if t.status is TaskStatus.SUCCEEDED
+        }
+
+    # -- one task -------------------------------------------------------------------------
+
+    def _spawn(self, task_id: str) -> None:
+        coro = self._run_task(task_id, self._definition.task(task_id))
+        handle = asyncio.get_running_loop().create_task(coro, name=f"{self.execution_id}/{task_id}")
+        self._tasks[task_id] = handle
+        handle.add_done_callback(lambda h, tid=task_id: self._task_done(tid, h))
+
+    def _task_done(self, task_id: str, handle: asyncio.Task[None]) -> None:
+        if self._tasks.get(task_id) is handle:
+            del self._tasks[task_id]
+        if not handle.cancelled() and handle.exception() is not None:
+            log.error(
+                "task %s/%s crashed the engine",
+                self.execution_id,
+                task_id,
+                exc_info=handle.exception(),
+            )
+
+    async def _run_task(self, task_id: str, spec: TaskDefinition) -> None:
+        task = self.record.tasks[task_id]
+        while not task.status.terminal and not self.record.status.terminal:
+            if task.status is TaskStatus.RETRYING:
+                await asyncio.sleep(spec.retry.delay_before(task.charged_attempts() + 1))
+                if self.record.status.terminal:
+                    return
+                batch = WriteBatch()
+                self._set_task(batch, task, TaskStatus.SCHEDULED)
+                self._event(
+                    batch, EventType.TASK_SCHEDULED, task_id, attempt=len(task.attempts) + 1
+                )
+                await self._commit(batch)
+            try:
+                task_input = resolve(spec.input, self.record.inputs, self._task_outputs())
+            except ReferenceResolutionError as exc:
+                attempt = await self._begin_attempt(task, "", "")
+                outcome = AttemptOutcome(
+                    ok=False, error=ErrorInfo("ReferenceResolutionError", str(exc))
+                )
+                await self._settle(task, spec, attempt, outcome, retryable=False)
+                return
+            await self._attempt(task, spec, task_input)
+
+    async def _attempt(self, task: TaskRecord, spec: TaskDefinition, task_input: object) -> None:
+        backend = self._deps.backend
+        try:
+            async with backend.lease(spec.agent) as lease:
+                if self.record.status.terminal:
+                    return
+                attempt = await self._begin_attempt(task, lease.replica, lease.agent_version)
+                request = AttemptRequest(
+                    self.execution_id, task.task_id, attempt.number, task_input
+                )
+                try:
+                    outcome = await asyncio.wait_for(backend.invoke(lease, request), spec.timeout_s)
+                    timed_out = False
+                except TimeoutError:
+                    timed_out = True
+                    outcome = AttemptOutcome(
+                        ok=False,
+                        error=ErrorInfo("AttemptTimeout", f"attempt exceeded {spec.timeout_s}s"),
+                    )
+        except AgentUnavailable as exc:
+            attempt = await self._begin_attempt(task, "", "")
+            outcome, timed_out = (
+                AttemptOutcome(ok=False, error=ErrorInfo("AgentUnavailable", str(exc))),
+                False,
+            )
+        await self._settle(task, spec, attempt, outcome, timed_out=timed_out)
+
+    async def _begin_attempt(self, task: TaskRecord, replica: str, version: str) -> AttemptRecord:
+        batch = WriteBatch()
+        attempt = AttemptRecord(
+            number=len(task.attempts) + 1,
+            status=AttemptStatus.RUNNING,
+            replica=replica,
+            agent_version=version,
+            start_time=self._deps.clock(),
+        )
+        task.attempts.append(attempt)
+        batch.put_attempt(self.execution_id, task.task_id, attempt)
+        self._set_task(batch, task, TaskStatus.RUNNING)
+        self._event(
+            batch,
+            EventType.ATTEMPT_STARTED,
+            task.task_id,
+            attempt=attempt.number,
+            replica=replica,
+            agent_version=version,
+        )
+        await self._commit(batch)
+        return attempt
+
+    async def _settle(
+        self,
+        task: TaskRecord,
+        spec: TaskDefinition,
+        attempt: AttemptRecord,
+        outcome: AttemptOutcome,
+        *,
+        timed_out: bool = False,
+        retryable: bool = True,
+    ) -> None:
+        if task.status.terminal or self.record.status.terminal:
+            return  # cancelled or timed out meanwhile; that path recorded the attempt
+        batch = WriteBatch()
+        tid = task.task_id
+        attempt.end_time = self._deps.clock()
+        duration = round(attempt.end_time - attempt.start_time, 6)
+        if outcome.ok:
+            attempt.status = AttemptStatus.SUCCEEDED
+            task.output = outcome.output
+            self._event(
+                batch, EventType.ATTEMPT_SUCCEEDED, tid, attempt=attempt.number, duration_s=duration
+            )
+            self._set_task(batch, task, TaskStatus.SUCCEEDED)
+            self._event(batch, EventType.TASK_SUCCEEDED, tid, output=outcome.output)
+        else:
+            error = outcome.error or ErrorInfo("Unknown", "attempt failed")
+            attempt.status = AttemptStatus.TIMED_OUT if timed_out else AttemptStatus.FAILED
+            attempt.error = error
+            self._event(
+                batch,
+                EventType.ATTEMPT_TIMED_OUT if timed_out else EventType.ATTEMPT_FAILED,
+                tid,
+                attempt=attempt.number,
+                error={"type": error.type, "message": error.message},
+                replica_crashed=outcome.replica_crashed,
+                duration_s=duration,
+            )
+            policy = spec.retry
+            if (
+                retryable
+                and error.type not in policy.non_retryable_errors
+                and task.charged_attempts() < policy.max_attempts
+            ):
+                self._set_task(batch, task, TaskStatus.RETRYING)
+                delay = policy.delay_before(task.charged_attempts() + 1)
+                self._event(
+                    batch,
+                    EventType.TASK_RETRYING,
+                    tid,
+                    next_attempt=len(task.attempts) + 1,
+                    delay_s=delay,
+                )
+            else:
+                task.error = ErrorInfo(error.type, error.message, tid)
+                final = TaskStatus.TIMED_OUT if timed_out else TaskStatus.FAILED
+                self._set_task(batch, task, final)
+                self._event(
+                    batch,
+                    EventType.TASK_TIMED_OUT if timed_out else EventType.TASK_FAILED,
+                    tid,
+                    error={"type": error.type, "message": error.message},
+                )
+        batch.put_attempt(self.execution_id, tid, attempt)
+        ready = self._advance(batch)
+        await self._commit(batch)
+        if self.record.status.terminal:
+            self._finished()
+        for task_id in ready:
+            self._spawn(task_id)
+
+    # -- stopping -------------------------------------------------------------------------
+
+    def _arm_deadline(self) -> None:
+        timeout = self._definition.timeout_s
+        if timeout is None or self.record.start_time is None:
+            return
+        remaining = self.record.start_time + timeout - self._deps.clock()
+        loop = asyncio.get_running_loop()
+        self._deadline_timer = loop.call_later(
+            max(remaining, 0.0), lambda: loop.create_task(self._deadline_reached(timeout))
+        )
+
+    async def _deadline_reached(self, timeout: float) -> None:
+        await self._stop(
+            ExecutionStatus.TIMED_OUT,
+            ErrorInfo("WorkflowTimeout", f"execution exceeded {timeout}s"),
+        )
+
+    async def _stop(self, status: ExecutionStatus, error: ErrorInfo) -> None:
+        if self.record.status.terminal:
+            return
+        batch = WriteBatch()
+        now = self._deps.clock()
+        for task_id in self._order:
+            task = self.record.tasks[task_id]
+            if task.status.terminal:
+                continue
+            if task.status is TaskStatus.RUNNING and task.attempts:
+                attempt = task.attempts[-1]
+                attempt.status, attempt.end_time, attempt.error = (
+                    AttemptStatus.CANCELLED,
+                    now,
+                    error,
+                )
+                batch.put_attempt(self.execution_id, task_id, attempt)
+            self._set_task(batch, task, TaskStatus.CANCELLED)
+            self._event(batch, EventType.TASK_CANCELLED, task_id, reason=error.message)
+        self._end(batch, status, error)
+        running = list(self._tasks.values())
+        await self._commit(batch)
+        for handle in running:
+            handle.cancel()  # cancels the Ray call on the replica
+        self._finished()
+
+    def _finished(self) -> None:
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
+        self._on_finished(self)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _set_status(self, status: ExecutionStatus) -> None:
+        check_execution_transition(self.record.status, status)
+        self.record.status = status
+
+    def _set_task(self, batch: WriteBatch, task: TaskRecord, status: TaskStatus) -> None:
+        check_task_transition(task.status, status)
+        task.status = status
+        batch.put_task(self.execution_id, task)
+
+    def _event(
+        self, batch: WriteBatch, type_: EventType, task_id: str = "", **details: object
+    ) -> None:
+        self.record.last_sequence += 1
+        batch.add_event(
+            Event(
+                self.execution_id,
+                self.record.last_sequence,
+                type_,
+                self._deps.clock(),
+                task_id,
+                dict(details),
+            )
+        )
+
+    async def _commit(self, batch: WriteBatch) -> None:
+        batch.put_execution(self.record)
+        last = self.record.last_sequence
+        await self._deps.writer.commit(batch)
+        self._deps.hub.published(self.execution_id, last)

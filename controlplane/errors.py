@@ -1,0 +1,44 @@
+"""Typed domain errors; the API layer maps each to one gRPC status code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    field: str
+    description: str
+
+
+class OrchestratorError(Exception):
+    """Base for errors a client caused or must react to."""
+
+    def __init__(self, message: str, violations: list[FieldViolation] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.violations = violations or []
+
+
+class InvalidArgument(OrchestratorError):
+    pass
+
+
+class NotFound(OrchestratorError):
+    pass
+
+
+class AlreadyExists(OrchestratorError):
+    pass
+
+
+class FailedPrecondition(OrchestratorError):
+    pass
+
+
+class ResourceExhausted(OrchestratorError):
+    pass
+
+
+def invalid(field: str, description: str) -> InvalidArgument:
+    return InvalidArgument(f"{field}: {description}", [FieldViolation(field, description)])

@@ -1,0 +1,387 @@
+"""SQLite (WAL) store: workflow revisions, agents, executions, tasks, attempts and events.
+
+Reads use one connection on the caller's thread; writes go through `write()` on a second
+connection, used only by the StoreWriter thread, one transaction per call.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from controlplane.store.codec import (
+    dump_agent_spec,
+    load,
+    load_agent_spec,
+    load_error,
+)
+from controlplane.store.write_batch import WriteBatch
+from models.agents import AgentRecord
+from models.executions import (
+    AttemptRecord,
+    AttemptStatus,
+    Event,
+    EventType,
+    ExecutionRecord,
+    ExecutionStatus,
+    TaskRecord,
+    TaskStatus,
+)
+from models.workflows import WorkflowRevision
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS workflow_revisions (
+    name TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    definition TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    create_time REAL NOT NULL,
+    PRIMARY KEY (name, revision)
+);
+CREATE TABLE IF NOT EXISTS agents (
+    name TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    create_time REAL NOT NULL,
+    update_time REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS executions (
+    execution_id TEXT PRIMARY KEY,
+    workflow TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    inputs TEXT NOT NULL,
+    outputs TEXT,
+    error TEXT,
+    request_id TEXT UNIQUE,
+    create_time REAL NOT NULL,
+    start_time REAL,
+    end_time REAL,
+    last_sequence INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS executions_by_time ON executions (create_time DESC, execution_id DESC);
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
+CREATE TABLE IF NOT EXISTS tasks (
+    execution_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    status TEXT NOT NULL,
+    output TEXT,
+    error TEXT,
+    depends_on TEXT NOT NULL,
+    PRIMARY KEY (execution_id, task_id)
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    execution_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    replica TEXT NOT NULL,
+    agent_version TEXT NOT NULL,
+    start_time REAL NOT NULL,
+    end_time REAL,
+    error TEXT,
+    PRIMARY KEY (execution_id, task_id, number)
+);
+CREATE TABLE IF NOT EXISTS events (
+    execution_id TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    time REAL NOT NULL,
+    details TEXT NOT NULL,
+    PRIMARY KEY (execution_id, sequence)
+);
+"""
+
+UPSERT_EXECUTION = """
+INSERT INTO executions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT (execution_id) DO UPDATE SET status=excluded.status, outputs=excluded.outputs,
+  error=excluded.error, start_time=excluded.start_time, end_time=excluded.end_time,
+  last_sequence=excluded.last_sequence
+"""
+UPSERT_TASK = """
+INSERT INTO tasks VALUES (?,?,?,?,?,?,?)
+ON CONFLICT (execution_id, task_id) DO UPDATE SET status=excluded.status,
+  output=excluded.output, error=excluded.error
+"""
+UPSERT_ATTEMPT = """
+INSERT INTO attempts VALUES (?,?,?,?,?,?,?,?,?)
+ON CONFLICT (execution_id, task_id, number) DO UPDATE SET status=excluded.status,
+  replica=excluded.replica, agent_version=excluded.agent_version, end_time=excluded.end_time,
+  error=excluded.error
+"""
+INSERT_EVENT = "INSERT INTO events VALUES (?,?,?,?,?,?)"
+
+ACTIVE_STATUSES = (ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value)
+
+
+@dataclass(frozen=True)
+class ExecutionPageKey:
+    """Position after the last execution of a page (newest first)."""
+
+    create_time: float
+    execution_id: str
+
+
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class SqliteStore:
+    def __init__(self, path: Path, synchronous: str = "FULL") -> None:
+        """`synchronous=FULL` makes every commit survive power loss, not only a process kill."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._writer = _connect(path, synchronous)
+        self._writer.executescript(SCHEMA)
+        self._writer.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._reader = _connect(path, synchronous)
+        self._write_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._reader.close()
+        self._writer.close()
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def write(self, batch: WriteBatch) -> None:
+        """Applies a batch in one transaction (rows later in the batch win)."""
+        with self._write_lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(UPSERT_EXECUTION, batch.executions)
+                conn.executemany(UPSERT_TASK, batch.tasks)
+                conn.executemany(UPSERT_ATTEMPT, batch.attempts)
+                conn.executemany(INSERT_EVENT, batch.events)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def add_workflow_revision(
+        self, name: str, definition: str, digest: str, now: float
+    ) -> tuple[WorkflowRevision, bool]:
+        """Stores a new revision unless the latest one has the same digest."""
+        with self._write_lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute(
+                    "SELECT * FROM workflow_revisions WHERE name=? ORDER BY revision DESC LIMIT 1",
+                    (name,),
+                ).fetchone()
+                if row is not None and row[3] == digest:
+                    conn.execute("COMMIT")
+                    return _revision(row), False
+                revision = 1 if row is None else row[1] + 1
+                conn.execute(
+                    "INSERT INTO workflow_revisions VALUES (?,?,?,?,?)",
+                    (name, revision, definition, digest, now),
+                )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        return WorkflowRevision(name, revision, definition, digest, now), True
+
+    def put_agent(self, record: AgentRecord) -> None:
+        with self._write_lock:
+            self._writer.execute(
+                "INSERT INTO agents VALUES (?,?,?,?) ON CONFLICT (name) DO UPDATE SET "
+                "spec=excluded.spec, update_time=excluded.update_time",
+                (
+                    record.spec.name,
+                    dump_agent_spec(record.spec),
+                    record.create_time,
+                    record.update_time,
+                ),
+            )
+
+    def delete_agent(self, name: str) -> None:
+        with self._write_lock:
+            self._writer.execute("DELETE FROM agents WHERE name=?", (name,))
+
+    # -- workflows ------------------------------------------------------------------------
+
+    def get_workflow_revision(self, name: str, revision: int = 0) -> WorkflowRevision | None:
+        if revision:
+            row = self._reader.execute(
+                "SELECT * FROM workflow_revisions WHERE name=? AND revision=?", (name, revision)
+            ).fetchone()
+        else:
+            row = self._reader.execute(
+                "SELECT * FROM workflow_revisions WHERE name=? ORDER BY revision DESC LIMIT 1",
+                (name,),
+            ).fetchone()
+        return None if row is None else _revision(row)
+
+    def list_latest_revisions(self, after_name: str, limit: int) -> list[WorkflowRevision]:
+        rows = self._reader.execute(
+            "SELECT w.* FROM workflow_revisions w JOIN (SELECT name, MAX(revision) AS r "
+            "FROM workflow_revisions WHERE name > ? GROUP BY name) m "
+            "ON w.name = m.name AND w.revision = m.r ORDER BY w.name LIMIT ?",
+            (after_name, limit),
+        ).fetchall()
+        return [_revision(row) for row in rows]
+
+    # -- agents ---------------------------------------------------------------------------
+
+    def get_agent(self, name: str) -> AgentRecord | None:
+        row = self._reader.execute("SELECT * FROM agents WHERE name=?", (name,)).fetchone()
+        return None if row is None else _agent(row)
+
+    def list_agents(self, after_name: str = "", limit: int = 1_000_000) -> list[AgentRecord]:
+        rows = self._reader.execute(
+            "SELECT * FROM agents WHERE name > ? ORDER BY name LIMIT ?", (after_name, limit)
+        ).fetchall()
+        return [_agent(row) for row in rows]
+
+    # -- executions -----------------------------------------------------------------------
+
+    def find_execution_id(self, request_id: str) -> str | None:
+        row = self._reader.execute(
+            "SELECT execution_id FROM executions WHERE request_id=?", (request_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def load_execution(self, execution_id: str) -> ExecutionRecord | None:
+        row = self._reader.execute(
+            "SELECT * FROM executions WHERE execution_id=?", (execution_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        execution = _execution(row)
+        self._attach_tasks(execution)
+        return execution
+
+    def load_active_executions(self) -> list[ExecutionRecord]:
+        rows = self._reader.execute(
+            "SELECT * FROM executions WHERE status IN (?, ?) ORDER BY create_time",
+            ACTIVE_STATUSES,
+        ).fetchall()
+        executions = [_execution(row) for row in rows]
+        for execution in executions:
+            self._attach_tasks(execution)
+        return executions
+
+    def list_executions(
+        self,
+        workflow: str,
+        statuses: Sequence[ExecutionStatus],
+        after: ExecutionPageKey | None,
+        limit: int,
+    ) -> list[ExecutionRecord]:
+        """Newest first, without tasks."""
+        clauses: list[str] = []
+        params: list[object] = []
+        if workflow:
+            clauses.append("workflow = ?")
+            params.append(workflow)
+        if statuses:
+            clauses.append(f"status IN ({','.join('?' * len(statuses))})")
+            params.extend(s.value for s in statuses)
+        if after is not None:
+            clauses.append("(create_time < ? OR (create_time = ? AND execution_id < ?))")
+            params.extend([after.create_time, after.create_time, after.execution_id])
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._reader.execute(
+            f"SELECT * FROM executions {where} "
+            "ORDER BY create_time DESC, execution_id DESC LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+        return [_execution(row) for row in rows]
+
+    def read_events(
+        self, execution_id: str, from_sequence: int = 1, limit: int = 1000
+    ) -> list[Event]:
+        rows = self._reader.execute(
+            "SELECT * FROM events WHERE execution_id=? AND sequence>=? ORDER BY sequence LIMIT ?",
+            (execution_id, from_sequence, limit),
+        ).fetchall()
+        return [
+            Event(
+                execution_id=row[0],
+                sequence=row[1],
+                type=EventType(row[2]),
+                task_id=row[3],
+                time=row[4],
+                details=load(row[5]),
+            )
+            for row in rows
+        ]
+
+    def _attach_tasks(self, execution: ExecutionRecord) -> None:
+        eid = execution.execution_id
+        for row in self._reader.execute(
+            "SELECT * FROM tasks WHERE execution_id=? ORDER BY rowid", (eid,)
+        ):
+            execution.tasks[row[1]] = TaskRecord(
+                task_id=row[1],
+                agent=row[2],
+                status=TaskStatus(row[3]),
+                output=load(row[4]),
+                error=load_error(row[5]),
+                depends_on=tuple(load(row[6])),
+            )
+        for row in self._reader.execute(
+            "SELECT * FROM attempts WHERE execution_id=? ORDER BY task_id, number", (eid,)
+        ):
+            execution.tasks[row[1]].attempts.append(_attempt(row))
+
+
+def _revision(row: Iterable[object]) -> WorkflowRevision:
+    name, revision, definition, digest, create_time = row
+    return WorkflowRevision(
+        str(name),
+        int(revision),
+        str(definition),
+        str(digest),  # type: ignore[call-overload]
+        float(create_time),
+    )  # type: ignore[arg-type]
+
+
+def _agent(row: tuple[object, ...]) -> AgentRecord:
+    return AgentRecord(
+        spec=load_agent_spec(str(row[1])),
+        create_time=float(row[2]),  # type: ignore[arg-type]
+        update_time=float(row[3]),  # type: ignore[arg-type]
+    )
+
+
+def _execution(row: tuple[object, ...]) -> ExecutionRecord:
+    return ExecutionRecord(
+        execution_id=str(row[0]),
+        workflow=str(row[1]),
+        revision=int(row[2]),  # type: ignore[call-overload]
+        status=ExecutionStatus(row[3]),
+        inputs=load(row[4]),  # type: ignore[arg-type]
+        outputs=load(row[5]),  # type: ignore[arg-type]
+        error=load_error(row[6]),  # type: ignore[arg-type]
+        request_id=str(row[7] or ""),
+        create_time=float(row[8]),  # type: ignore[arg-type]
+        start_time=row[9],  # type: ignore[arg-type]
+        end_time=row[10],  # type: ignore[arg-type]
+        last_sequence=int(row[11]),  # type: ignore[call-overload]
+    )
+
+
+def _attempt(row: tuple[object, ...]) -> AttemptRecord:
+    return AttemptRecord(
+        number=int(row[2]),  # type: ignore[call-overload]
+        status=AttemptStatus(row[3]),
+        replica=str(row[4]),
+        agent_version=str(row[5]),
+        start_time=float(row[6]),  # type: ignore[arg-type]
+        end_time=row[7],  # type: ignore[arg-type]
+        error=load_error(row[8]),  # type: ignore[arg-type]
+    )

@@ -1,0 +1,85 @@
+"""Rows to write in one transaction, serialised on the caller's thread so that the writer
+thread never touches live (mutable) records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from controlplane.store.codec import dump, dump_error
+from models.executions import AttemptRecord, Event, ExecutionRecord, TaskRecord
+
+
+@dataclass
+class WriteBatch:
+    executions: list[tuple[Any, ...]] = field(default_factory=list)
+    tasks: list[tuple[Any, ...]] = field(default_factory=list)
+    attempts: list[tuple[Any, ...]] = field(default_factory=list)
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.executions or self.tasks or self.attempts or self.events)
+
+    def extend(self, other: WriteBatch) -> None:
+        self.executions += other.executions
+        self.tasks += other.tasks
+        self.attempts += other.attempts
+        self.events += other.events
+
+    def put_execution(self, ex: ExecutionRecord) -> None:
+        self.executions.append(
+            (
+                ex.execution_id,
+                ex.workflow,
+                ex.revision,
+                ex.status.value,
+                dump(ex.inputs),
+                None if ex.outputs is None else dump(ex.outputs),
+                dump_error(ex.error),
+                ex.request_id or None,
+                ex.create_time,
+                ex.start_time,
+                ex.end_time,
+                ex.last_sequence,
+            )
+        )
+
+    def put_task(self, execution_id: str, task: TaskRecord) -> None:
+        self.tasks.append(
+            (
+                execution_id,
+                task.task_id,
+                task.agent,
+                task.status.value,
+                dump(task.output),
+                dump_error(task.error),
+                dump(list(task.depends_on)),
+            )
+        )
+
+    def put_attempt(self, execution_id: str, task_id: str, attempt: AttemptRecord) -> None:
+        self.attempts.append(
+            (
+                execution_id,
+                task_id,
+                attempt.number,
+                attempt.status.value,
+                attempt.replica,
+                attempt.agent_version,
+                attempt.start_time,
+                attempt.end_time,
+                dump_error(attempt.error),
+            )
+        )
+
+    def add_event(self, event: Event) -> None:
+        self.events.append(
+            (
+                event.execution_id,
+                event.sequence,
+                event.type.value,
+                event.task_id,
+                event.time,
+                dump(event.details),
+            )
+        )

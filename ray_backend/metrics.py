@@ -1,0 +1,92 @@
+"""Application metrics of the backend, exported through Ray's metrics agent (ray.util.metrics).
+
+Recorded from the control-plane (driver) process, which is a Ray core worker like any actor, so
+the values reach the node's metrics agent and appear in Prometheus / the Ray dashboard (Ray
+prefixes custom metric names with ``ray_``). Metric objects are created lazily after
+``ray.init`` and shared by every backend in the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from ray.util.metrics import Counter, Gauge, Histogram
+
+logger = logging.getLogger(__name__)
+
+DURATION_BOUNDARIES_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
+
+
+class BackendMetrics:
+    """Thin wrapper; every method swallows exporter errors (metrics must never fail dispatch)."""
+
+    def __init__(self) -> None:
+        tags = ("agent",)
+        self.started = Counter(
+            "orchestrator_attempts_started_total",
+            description="Attempts dispatched to agent replicas.",
+            tag_keys=tags,
+        )
+        self.succeeded = Counter(
+            "orchestrator_attempts_succeeded_total",
+            description="Attempts that returned an output.",
+            tag_keys=tags,
+        )
+        self.failed = Counter(
+            "orchestrator_attempts_failed_total",
+            description="Attempts that ended with an agent error or a replica crash.",
+            tag_keys=tags,
+        )
+        self.duration = Histogram(
+            "orchestrator_attempt_duration_seconds",
+            description="Wall time of one attempt as seen by the control plane.",
+            boundaries=DURATION_BOUNDARIES_S,
+            tag_keys=tags,
+        )
+        self.queue_depth = Gauge(
+            "orchestrator_agent_queue_depth",
+            description="Attempts waiting for a free replica slot.",
+            tag_keys=tags,
+        )
+        self.replicas = Gauge(
+            "orchestrator_agent_replicas",
+            description="Replicas of an agent by state.",
+            tag_keys=("agent", "state"),
+        )
+
+    @staticmethod
+    def _safe(fn: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except Exception:  # pragma: no cover - exporter problems are logged, never raised
+            logger.debug("metric update failed", exc_info=True)
+
+    def attempt_started(self, agent: str) -> None:
+        self._safe(self.started.inc, 1.0, tags={"agent": agent})
+
+    def attempt_finished(self, agent: str, ok: bool, duration_s: float) -> None:
+        counter = self.succeeded if ok else self.failed
+        self._safe(counter.inc, 1.0, tags={"agent": agent})
+        self._safe(self.duration.observe, max(0.0, duration_s), tags={"agent": agent})
+
+    def set_queue_depth(self, agent: str, depth: int) -> None:
+        self._safe(self.queue_depth.set, float(depth), tags={"agent": agent})
+
+    def set_replicas(self, agent: str, counts: dict[str, int]) -> None:
+        for state, count in counts.items():
+            self._safe(self.replicas.set, float(count), tags={"agent": agent, "state": state})
+
+
+_lock = threading.Lock()
+_instance: BackendMetrics | None = None
+
+
+def backend_metrics() -> BackendMetrics:
+    """The process-wide metrics (created on first use, after Ray is initialized)."""
+    global _instance
+    with _lock:
+        if _instance is None:
+            _instance = BackendMetrics()
+        return _instance

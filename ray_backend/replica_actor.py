@@ -1,0 +1,125 @@
+"""The generic replica actor: hosts one instance of a user's agent class inside a Ray actor.
+
+``AgentReplica`` is a plain class; ``AgentReplicaActor`` is its Ray actor class (async actor).
+``health`` and ``info`` run in their own concurrency group so that a replica whose attempt slots
+are all busy still answers health checks promptly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import functools
+import importlib
+import inspect
+import os
+import traceback
+from typing import Any
+
+import ray
+
+CONTROL_GROUP = "control"
+# Envelope keys of what ``execute`` returns to the backend.
+OK = "ok"
+OUTPUT = "output"
+ERROR_TYPE = "error_type"
+ERROR_MESSAGE = "error_message"
+ERROR_TRACEBACK = "error_traceback"
+
+
+def load_class(import_path: str) -> type:
+    """Imports ``"package.module:ClassName"`` (``"package.module.ClassName"`` also accepted)."""
+    if ":" in import_path:
+        module_name, _, attr = import_path.partition(":")
+    else:
+        module_name, _, attr = import_path.rpartition(".")
+    if not module_name or not attr:
+        raise ValueError(f"invalid import path {import_path!r}; expected 'package.module:Class'")
+    target: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        target = getattr(target, part)
+    if not isinstance(target, type):
+        raise TypeError(f"{import_path!r} is not a class")
+    return target
+
+
+class AgentReplica:
+    """One replica of an agent: the user's object plus a small control surface."""
+
+    def __init__(
+        self,
+        import_path: str,
+        config: dict[str, Any],
+        *,
+        agent: str = "",
+        version: str = "",
+        spec_hash: str = "",
+        max_concurrency: int = 1,
+    ) -> None:
+        self._agent = agent
+        self._version = version
+        self._spec_hash = spec_hash
+        self._import_path = import_path
+        cls = load_class(import_path)
+        self._impl = cls(**(config or {}))
+        execute = getattr(self._impl, "execute", None)
+        if execute is None or not callable(execute):
+            raise TypeError(f"{import_path} has no execute(input, context) method")
+        self._execute = execute
+        self._execute_is_async = inspect.iscoroutinefunction(execute)
+        self._health = getattr(self._impl, "health", None)
+        # Sync agents run in this pool so that up to max_concurrency attempts overlap.
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, int(max_concurrency)), thread_name_prefix="agent"
+        )
+
+    async def _in_thread(self, fn: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        call = functools.partial(contextvars.copy_context().run, fn, *args)
+        return await loop.run_in_executor(self._pool, call)
+
+    async def execute(self, input: Any, context: dict[str, Any]) -> dict[str, Any]:
+        """Runs one attempt; user exceptions come back in the envelope (cancellation does not)."""
+        try:
+            if self._execute_is_async:
+                output = await self._execute(input, context)
+            else:
+                output = await self._in_thread(self._execute, input, context)
+        except Exception as exc:
+            return {
+                OK: False,
+                ERROR_TYPE: type(exc).__name__,
+                ERROR_MESSAGE: str(exc),
+                ERROR_TRACEBACK: traceback.format_exc(limit=20),
+            }
+        return {OK: True, OUTPUT: output}
+
+    @ray.method(concurrency_group=CONTROL_GROUP)
+    async def health(self) -> dict[str, Any]:
+        if self._health is None or not callable(self._health):
+            return {"ok": True}
+        if inspect.iscoroutinefunction(self._health):
+            result = await self._health()
+        else:
+            result = self._health()
+        if isinstance(result, dict):
+            return {"ok": True, **result}
+        return {"ok": bool(result) if result is not None else True}
+
+    @ray.method(concurrency_group=CONTROL_GROUP)
+    def info(self) -> dict[str, Any]:
+        return {
+            "agent": self._agent,
+            "version": self._version,
+            "spec_hash": self._spec_hash,
+            "import_path": self._import_path,
+            "pid": os.getpid(),
+            "node_id": ray.get_runtime_context().get_node_id(),
+        }
+
+
+# Ray's typing stubs do not list concurrency_groups among ray.remote's keyword arguments.
+AgentReplicaActor = ray.remote(concurrency_groups={CONTROL_GROUP: 4})(  # type: ignore[call-overload]
+    AgentReplica
+)
