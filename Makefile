@@ -1,0 +1,35 @@
+# The two commands a new user needs: `make demo` and `make test` (both install on first use).
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint proto bench-throughput clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/orchestrator demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+# Regenerates controlplane/api/gen from proto/ (the only way generated code changes).
+proto: $(STAMP)
+	$(PY) controlplane/api/generate.py
+
+bench-throughput: $(STAMP)
+	$(PY) bench/throughput.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info
