@@ -94,7 +94,7 @@ def replica_to_proto(replica: ReplicaInfo) -> agent_pb2.Replica:
     return agent_pb2.Replica(
         name=replica.name,
         version=replica.version,
-        state=agent_pb2.ReplicaState.Value(f"REPLICA_STATE_{replica.state.value}"),
+        state=f"REPLICA_STATE_{replica.state.value}",
         outstanding_attempts=replica.outstanding_attempts,
         node_id=replica.node_id,
         restarts=replica.restarts,
@@ -116,7 +116,7 @@ def replica_from_proto(message: agent_pb2.Replica) -> ReplicaInfo:
 def agent_to_proto(view: AgentView) -> agent_pb2.Agent:
     return agent_pb2.Agent(
         spec=agent_spec_to_proto(view.record.spec),
-        state=agent_pb2.AgentState.Value(f"AGENT_STATE_{view.state.value}"),
+        state=f"AGENT_STATE_{view.state.value}",
         replicas=[replica_to_proto(r) for r in view.replicas],
         create_time=timestamp(view.record.create_time),
         update_time=timestamp(view.record.update_time),
@@ -134,7 +134,7 @@ def problem_to_proto(problem: ValidationProblem) -> workflow_pb2.ValidationProbl
     return workflow_pb2.ValidationProblem(
         path=problem.path,
         message=problem.message,
-        severity=workflow_pb2.Severity.Value(f"SEVERITY_{problem.severity.value}"),
+        severity=f"SEVERITY_{problem.severity.value}",
     )
 
 
@@ -180,7 +180,7 @@ def error_to_proto(error: ErrorInfo | None) -> workflow_pb2.ExecutionError | Non
 def attempt_to_proto(attempt: AttemptRecord) -> workflow_pb2.Attempt:
     return workflow_pb2.Attempt(
         number=attempt.number,
-        status=workflow_pb2.AttemptStatus.Value(f"ATTEMPT_STATUS_{attempt.status.value}"),
+        status=f"ATTEMPT_STATUS_{attempt.status.value}",
         replica=attempt.replica,
         agent_version=attempt.agent_version,
         start_time=timestamp(attempt.start_time),
@@ -193,7 +193,7 @@ def task_to_proto(task: TaskRecord) -> workflow_pb2.TaskState:
     message = workflow_pb2.TaskState(
         task_id=task.task_id,
         agent=task.agent,
-        status=workflow_pb2.TaskStatus.Value(f"TASK_STATUS_{task.status.value}"),
+        status=f"TASK_STATUS_{task.status.value}",
         attempts=[attempt_to_proto(a) for a in task.attempts],
         error=error_to_proto(task.error),
         depends_on=list(task.depends_on),
@@ -208,7 +208,7 @@ def execution_to_proto(record: ExecutionRecord, with_tasks: bool = True) -> work
         execution_id=record.execution_id,
         workflow=record.workflow,
         revision=record.revision,
-        status=execution_status_to_proto(record.status),
+        status=f"EXECUTION_STATUS_{record.status.value}",
         inputs=dict_to_struct(record.inputs),
         error=error_to_proto(record.error),
         create_time=timestamp(record.create_time),

@@ -97,8 +97,8 @@ class ExecutionEngine:
             create_time=now,
             request_id=request_id,
         )
-        for task in definition.tasks:
-            record.tasks[task.id] = TaskRecord(task.id, task.agent, depends_on=task.depends_on)
+        for spec in definition.tasks:
+            record.tasks[spec.id] = TaskRecord(spec.id, spec.agent, depends_on=spec.depends_on)
         batch = WriteBatch()
         for task in record.tasks.values():
             batch.put_task(record.execution_id, task)

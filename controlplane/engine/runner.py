@@ -8,6 +8,7 @@ loop without awaiting in between, so they never interleave half-way.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ class ExecutionRunner:
         self._order = topological_order(definition)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._deadline_timer: asyncio.TimerHandle | None = None
+        self._deadline_task: asyncio.Task[None] | None = None
 
     @property
     def execution_id(self) -> str:
@@ -169,7 +171,7 @@ class ExecutionRunner:
             return
         outputs = self._task_outputs()
         try:
-            resolved = resolve(self._definition.outputs, self.record.inputs, outputs)
+            resolved = resolve(self._definition.outputs, self.record.inputs, outputs, "outputs")
         except ReferenceResolutionError as exc:
             self._end(batch, ExecutionStatus.FAILED, ErrorInfo("OutputResolutionError", str(exc)))
             return
@@ -191,7 +193,7 @@ class ExecutionRunner:
             }
         if status is ExecutionStatus.SUCCEEDED:
             details["outputs"] = self.record.outputs
-        self._event(batch, _TERMINAL_EVENT[status], **details)
+        self._event(batch, _TERMINAL_EVENT[status], "", **details)
 
     def _task_outputs(self) -> dict[str, object]:
         return {
@@ -206,7 +208,7 @@ class ExecutionRunner:
         coro = self._run_task(task_id, self._definition.task(task_id))
         handle = asyncio.get_running_loop().create_task(coro, name=f"{self.execution_id}/{task_id}")
         self._tasks[task_id] = handle
-        handle.add_done_callback(lambda h, tid=task_id: self._task_done(tid, h))
+        handle.add_done_callback(functools.partial(self._task_done, task_id))
 
     def _task_done(self, task_id: str, handle: asyncio.Task[None]) -> None:
         if self._tasks.get(task_id) is handle:
@@ -233,7 +235,7 @@ class ExecutionRunner:
                 )
                 await self._commit(batch)
             try:
-                task_input = resolve(spec.input, self.record.inputs, self._task_outputs())
+                task_input = resolve(spec.input, self.record.inputs, self._task_outputs(), "input")
             except ReferenceResolutionError as exc:
                 attempt = await self._begin_attempt(task, "", "")
                 outcome = AttemptOutcome(
@@ -371,8 +373,11 @@ class ExecutionRunner:
             return
         remaining = self.record.start_time + timeout - self._deps.clock()
         loop = asyncio.get_running_loop()
-        self._deadline_timer = loop.call_later(
-            max(remaining, 0.0), lambda: loop.create_task(self._deadline_reached(timeout))
+        self._deadline_timer = loop.call_later(max(remaining, 0.0), self._on_deadline, timeout)
+
+    def _on_deadline(self, timeout: float) -> None:
+        self._deadline_task = asyncio.get_running_loop().create_task(
+            self._deadline_reached(timeout)
         )
 
     async def _deadline_reached(self, timeout: float) -> None:

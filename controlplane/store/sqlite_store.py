@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from controlplane.store.codec import (
     dump_agent_spec,
@@ -339,49 +340,45 @@ class SqliteStore:
             execution.tasks[row[1]].attempts.append(_attempt(row))
 
 
-def _revision(row: Iterable[object]) -> WorkflowRevision:
+def _revision(row: tuple[Any, ...]) -> WorkflowRevision:
     name, revision, definition, digest, create_time = row
     return WorkflowRevision(
-        str(name),
-        int(revision),
-        str(definition),
-        str(digest),  # type: ignore[call-overload]
-        float(create_time),
-    )  # type: ignore[arg-type]
-
-
-def _agent(row: tuple[object, ...]) -> AgentRecord:
-    return AgentRecord(
-        spec=load_agent_spec(str(row[1])),
-        create_time=float(row[2]),  # type: ignore[arg-type]
-        update_time=float(row[3]),  # type: ignore[arg-type]
+        str(name), int(revision), str(definition), str(digest), float(create_time)
     )
 
 
-def _execution(row: tuple[object, ...]) -> ExecutionRecord:
+def _agent(row: tuple[Any, ...]) -> AgentRecord:
+    return AgentRecord(
+        spec=load_agent_spec(str(row[1])),
+        create_time=float(row[2]),
+        update_time=float(row[3]),
+    )
+
+
+def _execution(row: tuple[Any, ...]) -> ExecutionRecord:
     return ExecutionRecord(
         execution_id=str(row[0]),
         workflow=str(row[1]),
-        revision=int(row[2]),  # type: ignore[call-overload]
+        revision=int(row[2]),
         status=ExecutionStatus(row[3]),
-        inputs=load(row[4]),  # type: ignore[arg-type]
-        outputs=load(row[5]),  # type: ignore[arg-type]
-        error=load_error(row[6]),  # type: ignore[arg-type]
+        inputs=load(row[4]),
+        outputs=load(row[5]),
+        error=load_error(row[6]),
         request_id=str(row[7] or ""),
-        create_time=float(row[8]),  # type: ignore[arg-type]
-        start_time=row[9],  # type: ignore[arg-type]
-        end_time=row[10],  # type: ignore[arg-type]
-        last_sequence=int(row[11]),  # type: ignore[call-overload]
+        create_time=float(row[8]),
+        start_time=row[9],
+        end_time=row[10],
+        last_sequence=int(row[11]),
     )
 
 
-def _attempt(row: tuple[object, ...]) -> AttemptRecord:
+def _attempt(row: tuple[Any, ...]) -> AttemptRecord:
     return AttemptRecord(
-        number=int(row[2]),  # type: ignore[call-overload]
+        number=int(row[2]),
         status=AttemptStatus(row[3]),
         replica=str(row[4]),
         agent_version=str(row[5]),
-        start_time=float(row[6]),  # type: ignore[arg-type]
-        end_time=row[7],  # type: ignore[arg-type]
-        error=load_error(row[8]),  # type: ignore[arg-type]
+        start_time=float(row[6]),
+        end_time=row[7],
+        error=load_error(row[8]),
     )

@@ -241,7 +241,8 @@ class _Checker:
         description = data.get("description")
         if description is not None and not self.expect("description", description, "string"):
             description = None
-        timeout = self.duration("timeout", data["timeout"]) if "timeout" in data else None
+        raw_timeout = data.get("timeout")
+        timeout = None if raw_timeout is None else self.duration("timeout", raw_timeout)
         inputs = self.inputs_section(data.get("inputs"))
         drafts = self.tasks_section(data)
         self.graph(drafts)
@@ -275,12 +276,11 @@ class _Checker:
             self.error("inputs", f"expected object of input parameters, got {json_type_name(raw)}")
             self.input_names = None
             return None
+        self.input_names = {str(key) for key in raw}
         params: dict[str, InputParameter] = {}
         for key, spec in raw.items():
             name = str(key)
             path = f"inputs.{name}"
-            assert self.input_names is not None
-            self.input_names.add(name)
             if not _INPUT_NAME.fullmatch(name):
                 self.error(path, f"invalid input name {name!r}: use letters, digits, '_', '-'")
             param = self.input_param(name, spec, path)
@@ -343,9 +343,9 @@ class _Checker:
             id=self.task_id(base, raw),
             agent=self.agent(base, raw),
             input=raw.get("input"),
-            timeout_s=self.duration(f"{base}.timeout", raw["timeout"])
-            if "timeout" in raw
-            else None,
+            timeout_s=None
+            if raw.get("timeout") is None
+            else self.duration(f"{base}.timeout", raw["timeout"]),
             retry=self.retry(f"{base}.retry", raw.get("retry")),
         )
         draft.edges = self.explicit_edges(base, raw.get("depends_on"))

@@ -41,7 +41,10 @@ class FakeBackend:
         spec = self.specs.get(name)
         if spec is None:
             return []
-        return [ReplicaInfo(f"{name}.{i}", spec.version, ReplicaState.READY) for i in range(spec.replicas)]
+        return [
+            ReplicaInfo(f"{name}.{i}", spec.version, ReplicaState.READY)
+            for i in range(spec.replicas)
+        ]
 
     @asynccontextmanager
     async def lease(self, agent: str) -> AsyncIterator[ReplicaLease]:

@@ -50,7 +50,9 @@ def run(coro_fn: Callable[[ControlPlane, FakeBackend], Awaitable[None]], tmp_pat
     asyncio.run(main())
 
 
-async def wait_terminal(cp: ControlPlane, execution_id: str, timeout: float = 10) -> ExecutionRecord:
+async def wait_terminal(
+    cp: ControlPlane, execution_id: str, timeout: float = 10
+) -> ExecutionRecord:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         record = cp.executions.get(execution_id)
@@ -67,15 +69,17 @@ def test_fan_out_fan_in_resolves_outputs_and_events(tmp_path: Path) -> None:
         assert created
         done = await wait_terminal(cp, record.execution_id)
         assert done.status is ExecutionStatus.SUCCEEDED
-        assert done.outputs == {
-            "report": {"ui": {"spec": "shop", "kind": "ui"}, "api": "api"}
-        }
+        assert done.outputs == {"report": {"ui": {"spec": "shop", "kind": "ui"}, "api": "api"}}
         events = cp.store.read_events(record.execution_id)
         assert [e.sequence for e in events] == list(range(1, len(events) + 1))
         assert events[0].type is EventType.EXECUTION_STARTED
         assert events[-1].type is EventType.EXECUTION_SUCCEEDED
-        started_c = next(e for e in events if e.type is EventType.ATTEMPT_STARTED and e.task_id == "c")
-        done_ab = [e.sequence for e in events if e.type is EventType.TASK_SUCCEEDED and e.task_id in "ab"]
+        started_c = next(
+            e for e in events if e.type is EventType.ATTEMPT_STARTED and e.task_id == "c"
+        )
+        done_ab = [
+            e.sequence for e in events if e.type is EventType.TASK_SUCCEEDED and e.task_id in "ab"
+        ]
         assert max(done_ab) < started_c.sequence
 
     run(body, tmp_path)

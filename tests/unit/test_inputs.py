@@ -105,5 +105,11 @@ def test_matches_type_table():
 
 def test_json_type_names():
     assert [json_type_name(v) for v in (None, True, 1, 1.0, "s", {}, [])] == [
-        "null", "boolean", "integer", "number", "string", "object", "array",
+        "null",
+        "boolean",
+        "integer",
+        "number",
+        "string",
+        "object",
+        "array",
     ]

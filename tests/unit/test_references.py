@@ -13,7 +13,6 @@ from controlplane.workflow.references import (
     resolve,
 )
 
-
 # --- parsing -------------------------------------------------------------------------
 
 
@@ -205,7 +204,9 @@ def test_resolve_returns_deep_copies():
 def test_missing_field_names_reference_and_location():
     with pytest.raises(ReferenceResolutionError) as info:
         resolve({"api": "${tasks.b.output.artifact}"}, {}, {"b": {}}, "input")
-    assert str(info.value) == "input.api: ${tasks.b.output.artifact}: output has no field 'artifact'"
+    assert str(info.value) == (
+        "input.api: ${tasks.b.output.artifact}: output has no field 'artifact'"
+    )
     assert info.value.location == "input.api"
     assert info.value.reference.task_id == "b"
 

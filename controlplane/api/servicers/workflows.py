@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TypeAlias
 
 import grpc
 
@@ -14,7 +15,7 @@ from controlplane.engine.executions import ExecutionEngine
 from controlplane.errors import invalid
 from models.workflows import Severity, WorkflowRevision
 
-Ctx = grpc.aio.ServicerContext
+Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):

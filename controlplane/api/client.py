@@ -1,0 +1,318 @@
+"""A typed, synchronous Python client for the orchestrator's gRPC API.
+
+Every method returns domain models (`models.*`, `AgentView`, `WorkflowView`); generated protobuf
+types stay inside this module. Failures raise `ClientError`, decoded from the gRPC status and its
+`google.rpc.BadRequest` field violations.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
+
+from controlplane.api import convert, convert_in
+from controlplane.api.convert_in import WorkflowView
+from controlplane.api.gen.orchestrator.v1 import (
+    agent_pb2,
+    agent_pb2_grpc,
+    workflow_pb2,
+    workflow_pb2_grpc,
+)
+from controlplane.engine.agents import AgentView
+from models.agents import AgentSpec
+from models.executions import Event, ExecutionRecord, ExecutionStatus
+from models.workflows import ValidationProblem
+
+__all__ = [
+    "AgentView",
+    "ClientError",
+    "CreateWorkflowResult",
+    "OrchestratorClient",
+    "StartExecutionResult",
+    "ValidationResult",
+    "WorkflowView",
+]
+
+T = TypeVar("T")
+
+_PAGE_SIZE = 200
+
+
+class ClientError(Exception):
+    """A failed call: the gRPC status code name, its message and any field violations."""
+
+    def __init__(
+        self, code_name: str, message: str, violations: list[tuple[str, str]] | None = None
+    ) -> None:
+        super().__init__(f"{code_name}: {message}")
+        self.code_name = code_name
+        self.message = message
+        self.violations: list[tuple[str, str]] = list(violations or [])
+
+    @classmethod
+    def from_rpc_error(cls, error: grpc.RpcError, address: str = "") -> ClientError:
+        code = error.code() if isinstance(error, grpc.Call) else None
+        code_name = code.name if code is not None else "UNKNOWN"
+        message = (error.details() if isinstance(error, grpc.Call) else None) or str(error)
+        if code is grpc.StatusCode.UNAVAILABLE:
+            where = f" at {address}" if address else ""
+            message = f"cannot reach the orchestrator{where} ({message})"
+        violations: list[tuple[str, str]] = []
+        if isinstance(error, grpc.Call):
+            violations = _violations(error)
+        return cls(code_name, " ".join(message.split()), violations)
+
+
+def _violations(call: grpc.Call) -> list[tuple[str, str]]:
+    try:
+        status = rpc_status.from_call(call)
+    except ValueError:
+        return []
+    if status is None:
+        return []
+    found: list[tuple[str, str]] = []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad_request = error_details_pb2.BadRequest()
+            detail.Unpack(bad_request)
+            found.extend((v.field, v.description) for v in bad_request.field_violations)
+    return found
+
+
+@dataclass(frozen=True)
+class CreateWorkflowResult:
+    workflow: WorkflowView
+    created: bool
+    warnings: list[ValidationProblem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    valid: bool
+    problems: list[ValidationProblem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StartExecutionResult:
+    execution: ExecutionRecord
+    created: bool
+
+
+class OrchestratorClient:
+    """Synchronous client; use as a context manager or call `close()`."""
+
+    def __init__(self, address: str, timeout_s: float = 30) -> None:
+        self.address = address
+        self.timeout_s = timeout_s
+        self._channel = grpc.insecure_channel(address)
+        self._agents = agent_pb2_grpc.AgentServiceStub(self._channel)
+        self._workflows = workflow_pb2_grpc.WorkflowServiceStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+
+    def __enter__(self) -> OrchestratorClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes the channel; RPCs in flight (e.g. a watch) are cancelled."""
+        self._channel.close()
+
+    def _call(self, method: Callable[..., T], request: Any) -> T:
+        try:
+            return method(request, timeout=self.timeout_s)
+        except grpc.RpcError as exc:
+            raise ClientError.from_rpc_error(exc, self.address) from None
+
+    # -- health -------------------------------------------------------------------------------
+
+    def wait_ready(self, deadline_s: float = 30.0, service: str = "") -> None:
+        """Polls grpc.health.v1 Check until SERVING; raises ClientError after `deadline_s`."""
+        deadline = time.monotonic() + deadline_s
+        last = "not serving"
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ClientError(
+                    "DEADLINE_EXCEEDED",
+                    f"orchestrator at {self.address} not ready after {deadline_s:g}s ({last})",
+                )
+            try:
+                response = self._health.Check(
+                    health_pb2.HealthCheckRequest(service=service),
+                    timeout=min(remaining, 5.0),
+                    wait_for_ready=True,
+                )
+                if response.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+                last = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+            except grpc.RpcError as exc:
+                last = str(ClientError.from_rpc_error(exc))
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+
+    # -- agents -------------------------------------------------------------------------------
+
+    def deploy_agent(self, spec: AgentSpec) -> AgentView:
+        response = self._call(
+            self._agents.DeployAgent,
+            agent_pb2.DeployAgentRequest(agent=convert.agent_spec_to_proto(spec)),
+        )
+        return convert_in.agent_from_proto(response.agent)
+
+    def get_agent(self, name: str) -> AgentView:
+        response = self._call(self._agents.GetAgent, agent_pb2.GetAgentRequest(name=name))
+        return convert_in.agent_from_proto(response.agent)
+
+    def list_agents(self) -> list[AgentView]:
+        agents: list[AgentView] = []
+        token = ""
+        while True:
+            response = self._call(
+                self._agents.ListAgents,
+                agent_pb2.ListAgentsRequest(page_size=_PAGE_SIZE, page_token=token),
+            )
+            agents.extend(convert_in.agent_from_proto(a) for a in response.agents)
+            token = response.next_page_token
+            if not token:
+                return agents
+
+    def scale_agent(self, name: str, replicas: int) -> AgentView:
+        response = self._call(
+            self._agents.ScaleAgent, agent_pb2.ScaleAgentRequest(name=name, replicas=replicas)
+        )
+        return convert_in.agent_from_proto(response.agent)
+
+    def delete_agent(self, name: str) -> None:
+        self._call(self._agents.DeleteAgent, agent_pb2.DeleteAgentRequest(name=name))
+
+    # -- workflows ----------------------------------------------------------------------------
+
+    def create_workflow(self, text: str) -> CreateWorkflowResult:
+        response = self._call(
+            self._workflows.CreateWorkflow, workflow_pb2.CreateWorkflowRequest(definition=text)
+        )
+        return CreateWorkflowResult(
+            workflow=convert_in.workflow_from_proto(response.workflow),
+            created=response.created,
+            warnings=[convert.problem_from_proto(p) for p in response.warnings],
+        )
+
+    def validate_workflow(self, text: str) -> ValidationResult:
+        response = self._call(
+            self._workflows.ValidateWorkflow,
+            workflow_pb2.ValidateWorkflowRequest(definition=text),
+        )
+        return ValidationResult(
+            valid=response.valid,
+            problems=[convert.problem_from_proto(p) for p in response.problems],
+        )
+
+    def get_workflow(self, name: str, revision: int = 0) -> WorkflowView:
+        response = self._call(
+            self._workflows.GetWorkflow,
+            workflow_pb2.GetWorkflowRequest(name=name, revision=revision),
+        )
+        return convert_in.workflow_from_proto(response.workflow)
+
+    def list_workflows(self) -> list[WorkflowView]:
+        workflows: list[WorkflowView] = []
+        token = ""
+        while True:
+            response = self._call(
+                self._workflows.ListWorkflows,
+                workflow_pb2.ListWorkflowsRequest(page_size=_PAGE_SIZE, page_token=token),
+            )
+            workflows.extend(convert_in.workflow_from_proto(w) for w in response.workflows)
+            token = response.next_page_token
+            if not token:
+                return workflows
+
+    # -- executions ---------------------------------------------------------------------------
+
+    def start_execution(
+        self,
+        workflow: str,
+        inputs: dict[str, Any] | None = None,
+        revision: int = 0,
+        request_id: str = "",
+    ) -> StartExecutionResult:
+        response = self._call(
+            self._workflows.StartExecution,
+            workflow_pb2.StartExecutionRequest(
+                workflow=workflow,
+                revision=revision,
+                inputs=convert.dict_to_struct(inputs),
+                request_id=request_id,
+            ),
+        )
+        return StartExecutionResult(
+            execution=convert_in.execution_from_proto(response.execution),
+            created=response.created,
+        )
+
+    def get_execution(self, execution_id: str) -> ExecutionRecord:
+        response = self._call(
+            self._workflows.GetExecution,
+            workflow_pb2.GetExecutionRequest(execution_id=execution_id),
+        )
+        return convert_in.execution_from_proto(response.execution)
+
+    def list_executions(
+        self, workflow: str = "", statuses: Iterable[ExecutionStatus] = ()
+    ) -> list[ExecutionRecord]:
+        """Every matching execution, newest first (tasks omitted: use get_execution)."""
+        codes = [f"EXECUTION_STATUS_{s.value}" for s in statuses]
+        executions: list[ExecutionRecord] = []
+        token = ""
+        while True:
+            response = self._call(
+                self._workflows.ListExecutions,
+                workflow_pb2.ListExecutionsRequest(
+                    workflow=workflow, statuses=codes, page_size=_PAGE_SIZE, page_token=token
+                ),
+            )
+            executions.extend(convert_in.execution_from_proto(e) for e in response.executions)
+            token = response.next_page_token
+            if not token:
+                return executions
+
+    def cancel_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
+        response = self._call(
+            self._workflows.CancelExecution,
+            workflow_pb2.CancelExecutionRequest(execution_id=execution_id, reason=reason),
+        )
+        return convert_in.execution_from_proto(response.execution)
+
+    def watch_execution(self, execution_id: str, from_sequence: int = 0) -> Iterator[Event]:
+        """Stored events from `from_sequence`, then live ones; ends after the terminal event.
+
+        No deadline applies to the stream. Closing the generator cancels the call.
+        """
+        stream = self._workflows.WatchExecution(
+            workflow_pb2.WatchExecutionRequest(
+                execution_id=execution_id, from_sequence=from_sequence
+            )
+        )
+        try:
+            for response in stream:
+                event = convert_in.event_from_proto(response.event)
+                if event is not None:
+                    yield event
+        except grpc.RpcError as exc:
+            raise ClientError.from_rpc_error(exc, self.address) from None
+        finally:
+            stream.cancel()

@@ -1,0 +1,1 @@
+"""The `orchestrator` command line: serve, demo, and client commands over the gRPC API."""

@@ -1,0 +1,245 @@
+"""Client commands: agents, workflows, run and executions (each returns an exit code)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+from controlplane.api.client import OrchestratorClient
+from controlplane.cli import render
+from controlplane.cli.parsing import assignments_to_dict
+from models.agents import AgentSpec, ReplicaResources
+from models.executions import ExecutionRecord
+from models.workflows import Severity, ValidationProblem
+
+EXIT_OK = 0
+EXIT_NOT_SUCCEEDED = 1
+EXIT_ERROR = 2
+
+Handler = Callable[[argparse.Namespace, OrchestratorClient, Console], int]
+
+
+class UsageProblem(Exception):
+    """A problem with what the user typed or pointed at (e.g. an unreadable file): exit 2."""
+
+
+def read_text(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageProblem(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _json(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "output", "table") == "json")
+
+
+def _warn(problems: list[ValidationProblem]) -> None:
+    err = Console(stderr=True, highlight=False)
+    for problem in problems:
+        err.print(render.problem_line(problem))
+
+
+# -- agents -----------------------------------------------------------------------------------
+
+
+def agents_deploy(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    spec = AgentSpec(
+        name=args.name,
+        version=args.version,
+        import_path=args.import_path,
+        replicas=args.replicas,
+        resources=ReplicaResources(num_cpus=args.num_cpus),
+        max_concurrency=args.max_concurrency,
+        capabilities=tuple(args.capability or ()),
+        runtime_env=args.runtime_env or {},
+        config=assignments_to_dict(args.config),
+    )
+    view = client.deploy_agent(spec)
+    if _json(args):
+        render.print_json(render.agent_dict(view))
+    else:
+        render.agent_detail(console, view)
+    return EXIT_OK
+
+
+def agents_list(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    views = client.list_agents()
+    if _json(args):
+        render.print_json([render.agent_dict(v) for v in views])
+    else:
+        console.print(render.agents_table(views))
+    return EXIT_OK
+
+
+def agents_get(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    view = client.get_agent(args.name)
+    if _json(args):
+        render.print_json(render.agent_dict(view))
+    else:
+        render.agent_detail(console, view)
+    return EXIT_OK
+
+
+def agents_scale(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    view = client.scale_agent(args.name, args.replicas)
+    if _json(args):
+        render.print_json(render.agent_dict(view))
+    else:
+        render.agent_detail(console, view)
+    return EXIT_OK
+
+
+def agents_delete(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    client.delete_agent(args.name)
+    if _json(args):
+        render.print_json({"deleted": args.name})
+    else:
+        console.print(f"deleted agent {args.name}", markup=False)
+    return EXIT_OK
+
+
+# -- workflows --------------------------------------------------------------------------------
+
+
+def workflows_create(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    result = client.create_workflow(read_text(args.file))
+    _warn(result.warnings)
+    if _json(args):
+        out = render.workflow_dict(result.workflow, with_definition=False)
+        out["created"] = result.created
+        out["warnings"] = render.to_jsonable(result.warnings)
+        render.print_json(out)
+    else:
+        verb = "created" if result.created else "unchanged"
+        console.print(
+            f"workflow {result.workflow.name} revision {result.workflow.revision.revision} "
+            f"({verb})",
+            markup=False,
+        )
+    return EXIT_OK
+
+
+def workflows_validate(
+    args: argparse.Namespace, client: OrchestratorClient, console: Console
+) -> int:
+    result = client.validate_workflow(read_text(args.file))
+    has_error = not result.valid or any(p.severity is Severity.ERROR for p in result.problems)
+    if _json(args):
+        render.print_json({"valid": not has_error, "problems": result.problems})
+    else:
+        for problem in result.problems:
+            console.print(render.problem_line(problem))
+        if not has_error:
+            console.print(Text("valid", style="green"))
+        else:
+            errors = sum(1 for p in result.problems if p.severity is Severity.ERROR)
+            console.print(Text(f"invalid: {errors} error(s)", style="red"))
+    return EXIT_ERROR if has_error else EXIT_OK
+
+
+def workflows_list(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    views = client.list_workflows()
+    if _json(args):
+        render.print_json([render.workflow_dict(v, with_definition=False) for v in views])
+    else:
+        console.print(render.workflows_table(views))
+    return EXIT_OK
+
+
+def workflows_get(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    view = client.get_workflow(args.name, args.revision)
+    if _json(args):
+        render.print_json(render.workflow_dict(view))
+    else:
+        render.workflow_detail(console, view)
+    return EXIT_OK
+
+
+# -- executions -------------------------------------------------------------------------------
+
+
+def _finish(args: argparse.Namespace, record: ExecutionRecord, console: Console) -> int:
+    if _json(args):
+        render.print_json(render.execution_dict(record))
+    else:
+        render.execution_detail(console, record)
+    return EXIT_OK if render.succeeded(record) else EXIT_NOT_SUCCEEDED
+
+
+def run(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    created = client.create_workflow(read_text(args.file))
+    _warn(created.warnings)
+    workflow = created.workflow
+    started = client.start_execution(
+        workflow.name,
+        assignments_to_dict(args.input),
+        revision=workflow.revision.revision,
+        request_id=args.request_id or "",
+    )
+    execution = started.execution
+    if not args.wait:
+        if _json(args):
+            out = render.execution_dict(execution)
+            out["created"] = started.created
+            render.print_json(out)
+        else:
+            again = "" if started.created else " (existing execution for this request id)"
+            console.print(
+                f"started execution {execution.execution_id} of {workflow.name} "
+                f"revision {workflow.revision.revision}{again}",
+                markup=False,
+            )
+        return EXIT_OK
+    # Progress and events go to stderr when JSON is wanted on stdout.
+    live = Console(stderr=True) if _json(args) else console
+    live.print(f"execution {execution.execution_id}", markup=False, style="bold")
+    final = render.follow(client, execution.execution_id, live)
+    return _finish(args, final, console)
+
+
+def executions_list(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    records = client.list_executions(args.workflow or "", args.status or ())
+    if _json(args):
+        render.print_json([render.execution_dict(r) for r in records])
+    else:
+        console.print(render.executions_table(records))
+    return EXIT_OK
+
+
+def executions_get(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    record = client.get_execution(args.execution_id)
+    if _json(args):
+        render.print_json(render.execution_dict(record))
+    else:
+        render.execution_detail(console, record)
+    return EXIT_OK
+
+
+def executions_cancel(
+    args: argparse.Namespace, client: OrchestratorClient, console: Console
+) -> int:
+    record = client.cancel_execution(args.execution_id, args.reason or "")
+    if _json(args):
+        render.print_json(render.execution_dict(record))
+    else:
+        console.print(
+            Text.assemble(
+                f"execution {record.execution_id}: ", render.status_text(record.status.value)
+            )
+        )
+    return EXIT_OK
+
+
+def executions_watch(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    """Follows the stream to the terminal event; exit 1 unless the execution succeeded."""
+    live = Console(stderr=True) if _json(args) else console
+    final = render.follow(client, args.execution_id, live, from_sequence=args.from_sequence)
+    return _finish(args, final, console)

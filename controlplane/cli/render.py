@@ -1,0 +1,346 @@
+"""Turning domain models into tables, JSON and event lines; following an execution live."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import sys
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from controlplane.api.client import AgentView, OrchestratorClient, WorkflowView
+from models.executions import Event, EventType, ExecutionRecord, ExecutionStatus
+from models.workflows import Severity, ValidationProblem
+
+_TASK_END_EVENTS = frozenset(
+    {
+        EventType.TASK_SUCCEEDED,
+        EventType.TASK_FAILED,
+        EventType.TASK_TIMED_OUT,
+        EventType.TASK_CANCELLED,
+        EventType.TASK_SKIPPED,
+    }
+)
+
+_STYLES = {
+    "SUCCEEDED": "green",
+    "READY": "green",
+    "FAILED": "red",
+    "DEAD": "red",
+    "DEGRADED": "red",
+    "TIMED_OUT": "red",
+    "LOST": "yellow",
+    "CANCELLED": "yellow",
+    "SKIPPED": "yellow",
+    "RETRYING": "yellow",
+    "DRAINING": "yellow",
+    "RUNNING": "cyan",
+    "STARTING": "cyan",
+    "DEPLOYING": "cyan",
+}
+
+
+def style_for(name: str) -> str:
+    for suffix, style in _STYLES.items():
+        if name.endswith(suffix):
+            return style
+    return ""
+
+
+# -- plain values -----------------------------------------------------------------------------
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+def when(seconds: float | None) -> str:
+    if not seconds:
+        return "-"
+    return datetime.fromtimestamp(seconds).isoformat(sep=" ", timespec="seconds")
+
+
+def duration(start: float | None, end: float | None) -> str:
+    if not start or not end:
+        return "-"
+    return f"{end - start:.2f}s"
+
+
+def compact(value: Any, limit: int = 80) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def status_text(name: str) -> Text:
+    return Text(name, style=style_for(name))
+
+
+# -- agents -----------------------------------------------------------------------------------
+
+
+def agent_dict(view: AgentView) -> dict[str, Any]:
+    spec = view.record.spec
+    return {
+        "name": spec.name,
+        "version": spec.version,
+        "state": view.state.value,
+        "spec": to_jsonable(spec),
+        "replicas": to_jsonable(view.replicas),
+        "create_time": view.record.create_time,
+        "update_time": view.record.update_time,
+    }
+
+
+def agents_table(views: Iterable[AgentView]) -> Table:
+    table = Table("NAME", "VERSION", "STATE", "READY", "IMPORT PATH", "CAPABILITIES")
+    for view in views:
+        spec = view.record.spec
+        ready = sum(1 for r in view.replicas if r.state.value == "READY")
+        table.add_row(
+            spec.name,
+            spec.version,
+            status_text(view.state.value),
+            f"{ready}/{spec.replicas}",
+            spec.import_path,
+            ", ".join(spec.capabilities) or "-",
+        )
+    return table
+
+
+def agent_detail(console: Console, view: AgentView) -> None:
+    spec = view.record.spec
+    res = spec.resources
+    console.print(
+        Text.assemble(
+            ("agent ", "bold"),
+            (spec.name, "bold"),
+            f"  version {spec.version}  ",
+            status_text(view.state.value),
+        )
+    )
+    console.print(f"  import path     {spec.import_path}", markup=False)
+    console.print(f"  replicas        {spec.replicas}", markup=False)
+    console.print(
+        f"  resources       cpus={res.num_cpus:g} gpus={res.num_gpus:g} memory={res.memory}"
+        + "".join(f" {k}={v:g}" for k, v in res.custom.items()),
+        markup=False,
+    )
+    console.print(f"  max concurrency {spec.max_concurrency}", markup=False)
+    console.print(f"  capabilities    {', '.join(spec.capabilities) or '-'}", markup=False)
+    if spec.config:
+        console.print(f"  config          {compact(spec.config, 200)}", markup=False)
+    if spec.runtime_env:
+        console.print(f"  runtime env     {compact(spec.runtime_env, 200)}", markup=False)
+    console.print(f"  created         {when(view.record.create_time)}", markup=False)
+    console.print(f"  updated         {when(view.record.update_time)}", markup=False)
+    table = Table("REPLICA", "VERSION", "STATE", "OUTSTANDING", "RESTARTS", "NODE")
+    for r in view.replicas:
+        table.add_row(
+            r.name,
+            r.version,
+            status_text(r.state.value),
+            str(r.outstanding_attempts),
+            str(r.restarts),
+            r.node_id[:12] or "-",
+        )
+    console.print(table)
+
+
+# -- workflows --------------------------------------------------------------------------------
+
+
+def workflow_dict(view: WorkflowView, with_definition: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": view.name,
+        "revision": view.revision.revision,
+        "latest_revision": view.latest_revision,
+        "digest": view.revision.digest,
+        "create_time": view.revision.create_time,
+        "task_ids": list(view.task_ids),
+    }
+    if with_definition:
+        out["definition"] = view.revision.definition_text
+    return out
+
+
+def workflows_table(views: Iterable[WorkflowView]) -> Table:
+    table = Table("NAME", "REVISION", "TASKS", "CREATED", "DIGEST")
+    for view in views:
+        table.add_row(
+            view.name,
+            str(view.revision.revision),
+            str(len(view.task_ids)),
+            when(view.revision.create_time),
+            view.revision.digest[:12],
+        )
+    return table
+
+
+def workflow_detail(console: Console, view: WorkflowView) -> None:
+    console.print(
+        f"workflow {view.name}  revision {view.revision.revision} (latest {view.latest_revision})",
+        markup=False,
+        style="bold",
+    )
+    console.print(f"  created  {when(view.revision.create_time)}", markup=False)
+    console.print(f"  digest   {view.revision.digest}", markup=False)
+    console.print(f"  tasks    {', '.join(view.task_ids) or '-'}", markup=False)
+    console.print("")
+    console.print(view.revision.definition_text.rstrip("\n"), markup=False, highlight=False)
+
+
+def problem_line(problem: ValidationProblem) -> Text:
+    style = "red" if problem.severity is Severity.ERROR else "yellow"
+    return Text.assemble(
+        (problem.severity.value.lower(), style), f": {problem.path or '<root>'}: {problem.message}"
+    )
+
+
+# -- executions -------------------------------------------------------------------------------
+
+
+def execution_dict(record: ExecutionRecord) -> dict[str, Any]:
+    out = to_jsonable(record)
+    out["tasks"] = [to_jsonable(t) for t in record.tasks.values()]
+    out.pop("last_sequence", None)
+    return out
+
+
+def executions_table(records: Iterable[ExecutionRecord]) -> Table:
+    table = Table("EXECUTION", "WORKFLOW", "REV", "STATUS", "CREATED", "DURATION")
+    for r in records:
+        table.add_row(
+            r.execution_id,
+            r.workflow,
+            str(r.revision),
+            status_text(r.status.value),
+            when(r.create_time),
+            duration(r.start_time, r.end_time),
+        )
+    return table
+
+
+def execution_detail(console: Console, record: ExecutionRecord) -> None:
+    console.print(
+        Text.assemble(
+            ("execution ", "bold"),
+            (record.execution_id, "bold"),
+            f"  {record.workflow} rev {record.revision}  ",
+            status_text(record.status.value),
+        )
+    )
+    console.print(f"  created   {when(record.create_time)}", markup=False)
+    console.print(f"  started   {when(record.start_time)}", markup=False)
+    console.print(f"  ended     {when(record.end_time)}", markup=False)
+    if record.request_id:
+        console.print(f"  request   {record.request_id}", markup=False)
+    console.print(f"  inputs    {compact(record.inputs, 200)}", markup=False)
+    if record.error is not None:
+        where = f" in task {record.error.task_id}" if record.error.task_id else ""
+        console.print(
+            f"  error     {record.error.type}{where}: {record.error.message}",
+            markup=False,
+            style="red",
+        )
+    if record.tasks:
+        table = Table("TASK", "AGENT", "STATUS", "ATTEMPTS", "DEPENDS ON", "OUTPUT / ERROR")
+        for task in record.tasks.values():
+            if task.error is not None:
+                detail = Text(f"{task.error.type}: {task.error.message}", style="red")
+            else:
+                detail = Text("-" if task.output is None else compact(task.output, 60))
+            table.add_row(
+                task.task_id,
+                task.agent,
+                status_text(task.status.value),
+                str(len(task.attempts)),
+                ", ".join(task.depends_on) or "-",
+                detail,
+            )
+        console.print(table)
+    if record.outputs is not None:
+        console.print("outputs:", style="bold")
+        console.print_json(json.dumps(record.outputs))
+
+
+# -- events -----------------------------------------------------------------------------------
+
+
+def event_text(event: Event) -> Text:
+    clock = datetime.fromtimestamp(event.time).strftime("%H:%M:%S.%f")[:-3]
+    line = Text.assemble(
+        (f"#{event.sequence:<4}", "dim"),
+        f" {clock}  ",
+        (f"{event.type.value:<20}", style_for(event.type.value)),
+        f" {event.task_id or '-':<12}",
+    )
+    details = " ".join(f"{k}={compact(v, 60)}" for k, v in event.details.items())
+    if details:
+        line.append(" " + details, style="dim")
+    return line
+
+
+def follow(
+    client: OrchestratorClient,
+    execution_id: str,
+    console: Console,
+    from_sequence: int = 0,
+    show_progress: bool = True,
+) -> ExecutionRecord:
+    """Prints every event as it arrives, with a tasks-done progress bar; returns the final
+    execution (fetched after the terminal event)."""
+    record = client.get_execution(execution_id)
+    total = len(record.tasks) or None
+    done = sum(1 for t in record.tasks.values() if t.status.terminal) if from_sequence > 1 else 0
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.fields[label]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not show_progress,
+    )
+    with progress:
+        bar = progress.add_task("", total=total, completed=done, label=f"{record.workflow} tasks")
+        for event in client.watch_execution(execution_id, from_sequence):
+            progress.console.print(event_text(event))
+            if event.type in _TASK_END_EVENTS:
+                progress.advance(bar)
+            progress.update(bar, description=f"{event.type.value} {event.task_id}".strip())
+            if event.type.terminal:
+                break
+    return client.get_execution(execution_id)
+
+
+def succeeded(record: ExecutionRecord) -> bool:
+    return record.status is ExecutionStatus.SUCCEEDED

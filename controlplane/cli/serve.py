@@ -1,0 +1,95 @@
+"""`orchestrator serve`: run the control plane until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from controlplane.app import ControlPlane
+from controlplane.config import ServerConfig
+
+log = logging.getLogger(__name__)
+
+READY_PREFIX = "orchestrator serving on"
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    return ServerConfig(
+        data_dir=Path(args.data_dir),
+        port=args.port,
+        host=args.host,
+        ray_address=args.ray_address,
+        ray_num_cpus=args.ray_num_cpus,
+        include_dashboard=False if args.no_dashboard else None,
+        sqlite_synchronous=args.sqlite_synchronous,
+    )
+
+
+def install_stop_handlers(stop: asyncio.Event) -> None:
+    """SIGTERM and SIGINT set `stop`. Call again after Ray starts: ray.init replaces the
+    SIGTERM handler with one that exits the process."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+def remove_stop_handlers() -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(sig)
+
+
+async def start_control_plane(cp: ControlPlane) -> None:
+    """`cp.start()`, releasing whatever was started (port, Ray) if it fails part way."""
+    try:
+        await cp.start()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await cp.stop()
+        raise
+
+
+async def stop_control_plane(cp: ControlPlane) -> None:
+    try:
+        await cp.stop()
+    except Exception:
+        log.exception("error while stopping the control plane")
+
+
+def announce(cp: ControlPlane) -> None:
+    sys.stdout.write(f"{READY_PREFIX} {cp.address}\n")
+    if cp.dashboard_url:
+        sys.stdout.write(f"ray dashboard: {cp.dashboard_url}\n")
+    sys.stdout.flush()
+
+
+async def serve(config: ServerConfig) -> int:
+    stop = asyncio.Event()
+    install_stop_handlers(stop)
+    cp = ControlPlane(config)
+    await start_control_plane(cp)
+    try:
+        install_stop_handlers(stop)
+        announce(cp)
+        await stop.wait()
+        log.info("stopping: draining in-flight work")
+    finally:
+        await stop_control_plane(cp)
+        remove_stop_handlers()
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    config = config_from_args(args)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(serve(config))

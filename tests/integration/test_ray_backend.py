@@ -1,0 +1,313 @@
+"""RayAgentBackend against a real local Ray cluster (one cluster for the whole module)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+import ray
+
+from controlplane.backend import AgentUnavailable, AttemptRequest
+from models.agents import AgentSpec, ReplicaResources, ReplicaState
+from ray_backend import DeployError, RayAgentBackend, connect
+from samples.agents import CodeGenAgent
+
+NO_CPU = ReplicaResources(num_cpus=0)
+
+
+@pytest.fixture(scope="module")
+def namespace() -> Iterator[str]:
+    ns = f"itest-{uuid.uuid4().hex[:8]}"
+    connect(None, namespace=ns, num_cpus=2, include_dashboard=False)
+    try:
+        yield ns
+    finally:
+        for entry in ray.util.list_named_actors(all_namespaces=True):
+            if entry["namespace"] == ns:
+                with contextlib.suppress(ValueError):
+                    ray.kill(ray.get_actor(entry["name"], namespace=ns))
+        ray.shutdown()
+
+
+def spec(name: str, cls: str, **kwargs: Any) -> AgentSpec:
+    return AgentSpec(
+        name=name,
+        version=kwargs.pop("version", "v1"),
+        import_path=f"samples.agents:{cls}",
+        resources=NO_CPU,
+        **kwargs,
+    )
+
+
+def request(attempt: int = 1, **input: Any) -> AttemptRequest:
+    return AttemptRequest(execution_id="exec-1", task_id="task-1", attempt=attempt, input=input)
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    """Polls `predicate` on the event loop until true or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        await asyncio.sleep(0.02)
+
+
+def run(namespace: str, body: Callable[[RayAgentBackend], Awaitable[None]]) -> None:
+    """Runs `body` with a started backend on a fresh event loop; kills its replicas after."""
+
+    async def main() -> None:
+        backend = RayAgentBackend(namespace=namespace, health_interval_s=0.5)
+        await backend.start()
+        try:
+            await body(backend)
+        finally:
+            await backend.destroy_all()
+            await backend.shutdown()
+
+    asyncio.run(main())
+
+
+async def named_replicas(namespace: str, agent: str) -> set[str]:
+    entries = await asyncio.to_thread(ray.util.list_named_actors, all_namespaces=True)
+    return {
+        e["name"]
+        for e in entries
+        if e["namespace"] == namespace and e["name"].startswith(agent + "/")
+    }
+
+
+def test_deploy_and_invoke_codegen(namespace: str) -> None:
+    async def body(backend: RayAgentBackend) -> None:
+        await backend.deploy(spec("codegen", "CodeGenAgent", config={"language": "go"}))
+        [info] = backend.replicas("codegen")
+        assert info.state is ReplicaState.READY
+        assert info.version == "v1" and info.node_id
+        payload = {"kind": "api", "spec": "users"}
+        async with backend.lease("codegen") as lease:
+            assert lease.replica == info.name and lease.agent_version == "v1"
+            outcome = await backend.invoke(lease, request(**payload))
+        assert outcome.ok, outcome.error
+        assert outcome.output == CodeGenAgent(language="go").execute(payload, {})
+        assert outcome.duration_s > 0
+        assert backend.replicas("codegen")[0].outstanding_attempts == 0
+
+    run(namespace, body)
+
+
+def test_agent_errors_become_error_info(namespace: str) -> None:
+    async def body(backend: RayAgentBackend) -> None:
+        await backend.deploy(spec("failing", "FailingAgent"))
+        await backend.deploy(spec("flaky", "FlakyAgent", config={"fail_times": 1}))
+        async with backend.lease("failing") as lease:
+            outcome = await backend.invoke(lease, request(x=1))
+        assert not outcome.ok and not outcome.replica_crashed
+        assert outcome.error is not None and outcome.error.type == "ValueError"
+        assert "bad input" in outcome.error.message
+        async with backend.lease("flaky") as lease:
+            first = await backend.invoke(lease, request(attempt=1))
+            second = await backend.invoke(lease, request(attempt=2))
+        assert first.error is not None and first.error.type == "RuntimeError"
+        assert second.ok and second.output == {"ok": True, "attempts_needed": 2}
+
+    run(namespace, body)
+
+
+def test_unknown_agent_and_bad_import_path(namespace: str) -> None:
+    async def body(backend: RayAgentBackend) -> None:
+        with pytest.raises(AgentUnavailable):
+            async with backend.lease("nobody"):
+                pass
+        with pytest.raises(DeployError):
+            await backend.deploy(spec("broken", "NoSuchAgent"))
+        assert await named_replicas(namespace, "broken") == set()
+
+    run(namespace, body)
+
+
+def test_least_outstanding_dispatch_respects_max_concurrency(namespace: str) -> None:
+    async def body(backend: RayAgentBackend) -> None:
+        await backend.deploy(spec("sleeper", "SleeperAgent", replicas=2, max_concurrency=2))
+        leased: list[str] = []
+        finished: list[float] = []
+        release = asyncio.Event()
+
+        async def attempt() -> None:
+            async with backend.lease("sleeper") as lease:
+                leased.append(lease.replica)
+                outcome = await backend.invoke(lease, request(seconds=0.5))
+                assert outcome.ok, outcome.error
+                finished.append(time.monotonic())
+                await release.wait()
+
+        started = time.monotonic()
+        tasks = [asyncio.create_task(attempt()) for _ in range(5)]
+        await until(
+            lambda: len(leased) == 4 and backend.queue_depth("sleeper") == 1,
+            what="4 leases and 1 waiter",
+        )
+        counts = collections.Counter(leased)
+        assert sorted(counts.values()) == [2, 2], counts
+        assert [r.outstanding_attempts for r in backend.replicas("sleeper")] == [2, 2]
+        # The 4 attempts overlap (one after another they would take 4 x 0.5 s).
+        await until(lambda: len(finished) == 4, what="4 attempts finished")
+        assert max(finished) - started < 2.0
+        release.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        assert len(leased) == 5
+        assert backend.queue_depth("sleeper") == 0
+
+    run(namespace, body)
+
+
+def test_crashed_replica_restarts_and_serves_again(namespace: str) -> None:
+    async def body(backend: RayAgentBackend) -> None:
+        await backend.deploy(spec("crasher", "CrashAgent"))
+        async with backend.lease("crasher") as lease:
+            crashed = await backend.invoke(lease, request(attempt=1))
+        assert not crashed.ok and crashed.replica_crashed
+        assert crashed.error is not None and crashed.error.type == "ReplicaCrashed"
+        await until(
+            lambda: (
+                [(r.state, r.restarts) for r in backend.replicas("crasher")]
+                == [(ReplicaState.READY, 1)]
+            ),
+            what="replica READY after one restart",
+        )
+        async with backend.lease("crasher") as lease:
+            recovered = await backend.invoke(lease, request(attempt=2))
+        assert recovered.ok and recovered.output == {"ok": True, "survived_after": 1}
+
+    run(namespace, body)
+
+
+def test_cancelling_invoke_cancels_attempt_on_replica(namespace: str) -> None:
+    async def body(backend: RayAgentBackend) -> None:
+        await backend.deploy(spec("canceller", "SleeperAgent", max_concurrency=1))
+
+        async def long_attempt() -> None:
+            async with backend.lease("canceller") as lease:
+                await backend.invoke(lease, request(seconds=60))
+
+        task = asyncio.create_task(long_attempt())
+        await until(lambda: backend.replicas("canceller")[0].outstanding_attempts == 1)
+        await asyncio.sleep(0.3)  # let the attempt start on the replica
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert backend.replicas("canceller")[0].outstanding_attempts == 0
+        # The actor has one slot: this only finishes quickly if the 60 s sleep was cancelled.
+        async with backend.lease("canceller") as lease:
+            outcome = await asyncio.wait_for(backend.invoke(lease, request(seconds=0)), 15)
+        assert outcome.ok and outcome.output == {"slept": 0.0}
+
+    run(namespace, body)
+
+
+def test_new_version_drains_old_replicas_without_dropping_attempts(namespace: str) -> None:
+    async def body(backend: RayAgentBackend) -> None:
+        await backend.deploy(spec("roller", "SleeperAgent", version="v1"))
+        [old] = backend.replicas("roller")
+        leased = asyncio.Event()
+
+        async def in_flight() -> Any:
+            async with backend.lease("roller") as lease:
+                assert lease.agent_version == "v1"
+                leased.set()
+                return await backend.invoke(lease, request(seconds=1.5))
+
+        task = asyncio.create_task(in_flight())
+        await asyncio.wait_for(leased.wait(), 10)
+        await backend.deploy(spec("roller", "SleeperAgent", version="v2"))
+        states = {r.version: r.state for r in backend.replicas("roller")}
+        assert states == {"v1": ReplicaState.DRAINING, "v2": ReplicaState.READY}
+        async with backend.lease("roller") as lease:
+            assert lease.agent_version == "v2"
+        outcome = await asyncio.wait_for(task, 15)
+        assert outcome.ok and outcome.output == {"slept": 1.5}
+        await until(
+            lambda: [r.version for r in backend.replicas("roller")] == ["v2"],
+            what="only v2 replicas",
+        )
+        names = await named_replicas(namespace, "roller")
+        assert old.name not in names and len(names) == 1
+
+    run(namespace, body)
+
+
+def test_scale_and_remove(namespace: str) -> None:
+    async def body(backend: RayAgentBackend) -> None:
+        await backend.deploy(spec("scaled", "SleeperAgent"))
+        await backend.scale("scaled", 2)
+        assert [r.state for r in backend.replicas("scaled")] == [ReplicaState.READY] * 2
+        await backend.scale("scaled", 1)
+        await until(lambda: len(backend.replicas("scaled")) == 1, what="scale down")
+        assert backend.replicas("scaled")[0].name.endswith("/0")
+
+        holding = asyncio.Event()
+
+        async def hold() -> Any:
+            async with backend.lease("scaled") as lease:
+                holding.set()
+                return await backend.invoke(lease, request(seconds=0.5))
+
+        async def wait_for_slot() -> None:
+            async with backend.lease("scaled"):
+                pass
+
+        holder = asyncio.create_task(hold())
+        await asyncio.wait_for(holding.wait(), 10)
+        waiter = asyncio.create_task(wait_for_slot())
+        await until(lambda: backend.queue_depth("scaled") == 1)
+        await backend.remove("scaled")
+        outcome = await holder  # the in-flight attempt finished before the kill
+        assert outcome.ok
+        with pytest.raises(AgentUnavailable):
+            await waiter
+        assert backend.replicas("scaled") == []
+        assert await named_replicas(namespace, "scaled") == set()
+        with pytest.raises(AgentUnavailable):
+            async with backend.lease("scaled"):
+                pass
+
+    run(namespace, body)
+
+
+def test_second_backend_reattaches_to_live_replicas(namespace: str) -> None:
+    agent_spec = spec("echo", "EchoAgent", replicas=2, max_concurrency=4)
+
+    async def pids() -> dict[str, int]:
+        result = {}
+        for name in sorted(await named_replicas(namespace, "echo")):
+            handle = await asyncio.to_thread(ray.get_actor, name, namespace=namespace)
+            result[name] = (await handle.info.remote())["pid"]
+        return result
+
+    async def main() -> None:
+        first = RayAgentBackend(namespace=namespace)
+        await first.start()
+        await first.deploy(agent_spec)
+        before = await pids()
+        assert len(before) == 2
+        await first.shutdown()  # detaches; replicas keep running
+
+        second = RayAgentBackend(namespace=namespace)
+        await second.start()
+        try:
+            await second.deploy(agent_spec)
+            assert {r.name for r in second.replicas("echo")} == set(before)
+            assert await pids() == before
+            async with second.lease("echo") as lease:
+                outcome = await second.invoke(lease, request(value=42))
+            assert outcome.ok and outcome.output == {"value": 42}
+        finally:
+            await second.destroy_all()
+            await second.shutdown()
+        assert await named_replicas(namespace, "echo") == set()
+
+    asyncio.run(main())

@@ -1,0 +1,50 @@
+"""Runs a real ControlPlane (gRPC on a socket, real local Ray) on an event loop in a
+background thread, so synchronous tests can talk to it like any client would."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from controlplane.app import ControlPlane
+from controlplane.config import ServerConfig
+
+T = TypeVar("T")
+
+
+class ServerThread:
+    def __init__(self, data_dir: Path, namespace: str) -> None:
+        config = ServerConfig(
+            data_dir=data_dir,
+            port=0,
+            host="127.0.0.1",
+            ray_namespace=namespace,
+            include_dashboard=False,
+        )
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.control_plane: ControlPlane = self.call(self._build(config))
+        self.call(self.control_plane.start())
+
+    @staticmethod
+    async def _build(config: ServerConfig) -> ControlPlane:
+        return ControlPlane(config)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.control_plane.port}"
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 120) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self, destroy_replicas: bool = True) -> None:
+        backend: Any = self.control_plane.backend
+        if destroy_replicas and hasattr(backend, "destroy_all"):
+            self.call(backend.destroy_all())
+        self.call(self.control_plane.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
