@@ -42,8 +42,8 @@ CLIENT = textwrap.dedent(
     inputs.update({"who": "world"})
     started = workflows.StartExecution(
         workflow_pb2.StartExecutionRequest(workflow="foreign", inputs=inputs), timeout=10)
-    events = [r.event.type for r in workflows.WatchExecution(
-        workflow_pb2.WatchExecutionRequest(execution_id=started.execution.execution_id), timeout=60)]
+    watch = workflow_pb2.WatchExecutionRequest(execution_id=started.execution.execution_id)
+    events = [r.event.type for r in workflows.WatchExecution(watch, timeout=60)]
     done = workflows.GetExecution(workflow_pb2.GetExecutionRequest(
         execution_id=started.execution.execution_id), timeout=10).execution
     print(workflow_pb2.ExecutionStatus.Name(done.status), done.outputs["said"], events[-1])

@@ -34,7 +34,10 @@ tasks:
   - {id: db, agent: slowgen, input: {spec: "${tasks.plan.output.artifact}", kind: db}}
   - id: test
     agent: tester
-    input: {ui: "${tasks.ui.output}", api: "${tasks.api.output.artifact}", db: "${tasks.db.output.files}"}
+    input:
+      ui: "${tasks.ui.output}"
+      api: "${tasks.api.output.artifact}"
+      db: "${tasks.db.output.files}"
   - {id: ship, agent: slowgen, input: {spec: "${tasks.test.output.checked}", kind: release}}
 outputs: {release: "${tasks.ship.output}", report: "${tasks.test.output}"}
 """
