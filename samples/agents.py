@@ -60,13 +60,26 @@ class TesterAgent:
 
 
 class SleeperAgent:
-    """Sleeps ``input["seconds"]`` (default from config); async, so cancellation interrupts it."""
+    """Sleeps ``input["seconds"]`` (default from config); async, so cancellation interrupts it.
+
+    With ``input["until_file"]`` it instead waits until that file exists (a gate that tests on
+    one machine open at a moment of their choosing), for at most ``seconds``.
+    """
 
     def __init__(self, seconds: float = 1.0, **config: Any) -> None:
         self.seconds = float(seconds)
 
     async def execute(self, input: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-        seconds = float(_as_dict(input).get("seconds", self.seconds))
+        data = _as_dict(input)
+        seconds = float(data.get("seconds", self.seconds))
+        gate = data.get("until_file")
+        if gate:
+            deadline = time.monotonic() + seconds
+            while not os.path.exists(str(gate)):
+                if time.monotonic() >= deadline:
+                    return {"gate": str(gate), "opened": False}
+                await asyncio.sleep(0.02)
+            return {"gate": str(gate), "opened": True}
         await asyncio.sleep(seconds)
         return {"slept": seconds}
 

@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
-from google.protobuf import timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 
 from controlplane.api import convert
 from controlplane.api.gen.orchestrator.v1 import agent_pb2, workflow_pb2
@@ -43,6 +44,22 @@ class WorkflowView:
         return self.revision.name
 
 
+def plain_numbers(value: Any) -> Any:
+    """protobuf Struct stores every number as a double; give integral ones back as ints
+    (JSON does not distinguish them, and `3` reads better than `3.0`)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: plain_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_numbers(v) for v in value]
+    return value
+
+
+def _struct(message: struct_pb2.Struct) -> dict[str, Any]:
+    return dict(plain_numbers(convert.struct_to_dict(message)))
+
+
 def _optional_seconds(present: bool, message: timestamp_pb2.Timestamp) -> float | None:
     return convert.seconds(message) if present else None
 
@@ -51,8 +68,12 @@ def _optional_seconds(present: bool, message: timestamp_pb2.Timestamp) -> float 
 
 
 def agent_from_proto(message: agent_pb2.Agent) -> AgentView:
+    spec = convert.agent_spec_from_proto(message.spec)
+    spec = replace(
+        spec, config=plain_numbers(spec.config), runtime_env=plain_numbers(spec.runtime_env)
+    )
     record = AgentRecord(
-        spec=convert.agent_spec_from_proto(message.spec),
+        spec=spec,
         create_time=convert.seconds(message.create_time),
         update_time=convert.seconds(message.update_time),
     )
@@ -111,7 +132,9 @@ def task_from_proto(message: workflow_pb2.TaskState) -> TaskRecord:
         agent=message.agent,
         status=TaskStatus(status),
         attempts=[attempt_from_proto(a) for a in message.attempts],
-        output=convert.from_value(message.output) if message.HasField("output") else None,
+        output=plain_numbers(convert.from_value(message.output))
+        if message.HasField("output")
+        else None,
         error=error_from_proto(message.error) if message.HasField("error") else None,
         depends_on=tuple(message.depends_on),
     )
@@ -123,10 +146,10 @@ def execution_from_proto(message: workflow_pb2.Execution) -> ExecutionRecord:
         workflow=message.workflow,
         revision=message.revision,
         status=convert.execution_status_from_proto(message.status),
-        inputs=convert.struct_to_dict(message.inputs),
+        inputs=_struct(message.inputs),
         create_time=convert.seconds(message.create_time),
         request_id=message.request_id,
-        outputs=convert.struct_to_dict(message.outputs) if message.HasField("outputs") else None,
+        outputs=_struct(message.outputs) if message.HasField("outputs") else None,
         error=error_from_proto(message.error) if message.HasField("error") else None,
         tasks={t.task_id: task_from_proto(t) for t in message.tasks},
         start_time=_optional_seconds(message.HasField("start_time"), message.start_time),
@@ -147,5 +170,5 @@ def event_from_proto(message: workflow_pb2.Event) -> Event | None:
         type=event_type,
         time=convert.seconds(message.time),
         task_id=message.task_id,
-        details=convert.struct_to_dict(message.details),
+        details=_struct(message.details),
     )

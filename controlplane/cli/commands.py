@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -20,8 +19,6 @@ from models.workflows import Severity, ValidationProblem
 EXIT_OK = 0
 EXIT_NOT_SUCCEEDED = 1
 EXIT_ERROR = 2
-
-Handler = Callable[[argparse.Namespace, OrchestratorClient, Console], int]
 
 
 class UsageProblem(Exception):
@@ -42,7 +39,7 @@ def _json(args: argparse.Namespace) -> bool:
 
 
 def _warn(problems: list[ValidationProblem]) -> None:
-    err = Console(stderr=True, highlight=False)
+    err = render.make_console(stderr=True)
     for problem in problems:
         err.print(render.problem_line(problem))
 
@@ -199,7 +196,7 @@ def run(args: argparse.Namespace, client: OrchestratorClient, console: Console) 
             )
         return EXIT_OK
     # Progress and events go to stderr when JSON is wanted on stdout.
-    live = Console(stderr=True) if _json(args) else console
+    live = render.make_console(stderr=True) if _json(args) else console
     live.print(f"execution {execution.execution_id}", markup=False, style="bold")
     final = render.follow(client, execution.execution_id, live)
     return _finish(args, final, console)
@@ -240,6 +237,6 @@ def executions_cancel(
 
 def executions_watch(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
     """Follows the stream to the terminal event; exit 1 unless the execution succeeded."""
-    live = Console(stderr=True) if _json(args) else console
+    live = render.make_console(stderr=True) if _json(args) else console
     final = render.follow(client, args.execution_id, live, from_sequence=args.from_sequence)
     return _finish(args, final, console)

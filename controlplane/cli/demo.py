@@ -105,7 +105,7 @@ def run_script(client: OrchestratorClient, console: Console) -> ExecutionRecord:
     execution_id = started.execution.execution_id
     console.print(f"started execution {execution_id} with inputs {DEMO_INPUTS}", markup=False)
     final = render.follow(client, execution_id, console)
-    render.execution_detail(console, final)
+    render.execution_detail(console, final, with_outputs=False)
     return final
 
 
@@ -134,6 +134,7 @@ async def demo(config: ServerConfig, keep: bool, console: Console) -> int:
         except ClientError as exc:
             print(error_line(exc.code_name, exc.message, exc.violations), file=sys.stderr)
             return 2
+        console.print("outputs:", style="bold")
         sys.stdout.write(json.dumps(final.outputs, indent=2) + "\n")
         sys.stdout.flush()
         code = 0 if render.succeeded(final) else 1
@@ -176,7 +177,7 @@ def run_demo(args: argparse.Namespace) -> int:
         include_dashboard=False if args.no_dashboard else None,
         sqlite_synchronous="NORMAL",
     )
-    console = Console(highlight=False)
+    console = render.make_console()
     try:
         return asyncio.run(demo(config, args.keep, console))
     finally:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
-
-from rich.console import Console
 
 from controlplane.api.client import ClientError, OrchestratorClient
 from controlplane.cli import commands
@@ -18,11 +17,13 @@ from controlplane.cli.parsing import (
     parse_status,
     positive_int,
 )
+from controlplane.cli.render import make_console
 
 DEFAULT_ADDRESS = "localhost:50051"
 ADDRESS_ENV = "ORCHESTRATOR_ADDRESS"
 
 EXIT_USAGE = 2
+EXIT_FAILED = 1
 
 
 def _client_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -204,15 +205,24 @@ def _exit_code(exc: SystemExit) -> int:
     return EXIT_USAGE
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int = EXIT_USAGE) -> int:
     sys.stderr.write(" ".join(message.split()) + "\n")
     sys.stderr.flush()
-    return EXIT_USAGE
+    return code
 
 
-def _console() -> Console:
-    # Wide enough that tables are not squeezed when the output is piped.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+def _run_server_command(runner: str, args: argparse.Namespace) -> int:
+    from controlplane.cli.demo import run_demo
+    from controlplane.cli.serve import run_serve
+
+    try:
+        return run_demo(args) if runner == "demo" else run_serve(args)
+    except (KeyboardInterrupt, OSError):
+        raise
+    except Exception as exc:
+        if args.verbose:
+            logging.getLogger(__name__).exception("%s failed", runner)
+        return _fail(f"error: {runner} failed: {type(exc).__name__}: {exc}", EXIT_FAILED)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -222,19 +232,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return _exit_code(exc)
     try:
-        if getattr(args, "runner", None) == "serve":
-            from controlplane.cli.serve import run_serve
-
-            return run_serve(args)
-        if getattr(args, "runner", None) == "demo":
-            from controlplane.cli.demo import run_demo
-
-            return run_demo(args)
+        runner = getattr(args, "runner", None)
+        if runner is not None:
+            return _run_server_command(runner, args)
         with OrchestratorClient(args.address, timeout_s=args.timeout) as client:
-            code: int = args.handler(args, client, _console())
+            code: int = args.handler(args, client, make_console())
             return code
     except ClientError as exc:
         return _fail(error_line(exc.code_name, exc.message, exc.violations))
+    except BrokenPipeError:
+        # Output piped into e.g. `head`: stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except commands.UsageProblem as exc:
         return _fail(f"error: {exc}")
     except OSError as exc:

@@ -61,6 +61,12 @@ def style_for(name: str) -> str:
     return ""
 
 
+def make_console(stderr: bool = False) -> Console:
+    """A rich console that does not squeeze tables and event lines when output is piped."""
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, highlight=False, width=None if stream.isatty() else 160)
+
+
 # -- plain values -----------------------------------------------------------------------------
 
 
@@ -247,7 +253,7 @@ def executions_table(records: Iterable[ExecutionRecord]) -> Table:
     return table
 
 
-def execution_detail(console: Console, record: ExecutionRecord) -> None:
+def execution_detail(console: Console, record: ExecutionRecord, with_outputs: bool = True) -> None:
     console.print(
         Text.assemble(
             ("execution ", "bold"),
@@ -285,7 +291,7 @@ def execution_detail(console: Console, record: ExecutionRecord) -> None:
                 detail,
             )
         console.print(table)
-    if record.outputs is not None:
+    if with_outputs and record.outputs is not None:
         console.print("outputs:", style="bold")
         console.print_json(json.dumps(record.outputs))
 
