@@ -140,7 +140,7 @@ class RayAgentBackend:
                 if replica.drain_task is not None:
                     replica.drain_task.cancel()
                 replica.state = ReplicaState.DEAD
-            await asyncio.gather(*(self._kill(r.handle) for r in rs.replicas.values()))
+            await asyncio.gather(*(self._kill(r.handle, r.name) for r in rs.replicas.values()))
             rs.replicas.clear()
             await self._kill_orphans(name, keep=set())
 
@@ -202,7 +202,7 @@ class RayAgentBackend:
             for replica in replicas:
                 replica.state = ReplicaState.DEAD
             rs.replicas.clear()
-            await asyncio.gather(*(self._kill(r.handle) for r in replicas))
+            await asyncio.gather(*(self._kill(r.handle, r.name) for r in replicas))
             await self._kill_orphans(name, keep=set())
             if self._sets.get(name) is rs:
                 del self._sets[name]
@@ -282,7 +282,7 @@ class RayAgentBackend:
             except (TimeoutError, RayError) as exc:
                 if created:
                     # Constructor failed (import error, bad config) or never scheduled.
-                    await self._kill(handle)
+                    await self._kill(handle, name)
                     raise DeployError(f"replica {name} failed to start: {exc}") from exc
                 last_error = exc  # a dead or dying actor still holds the name
                 await asyncio.sleep(delay)
@@ -291,7 +291,7 @@ class RayAgentBackend:
             if info.get("spec_hash") != fingerprint:
                 # Same name, different spec: replace it (nobody leases it yet).
                 logger.info("replacing replica %s created from another spec", name)
-                await self._kill(handle)
+                await self._kill(handle, name)
                 continue
             if not health.get("ok", True):
                 last_error = RuntimeError(f"replica {name} reports unhealthy: {health}")
@@ -349,11 +349,27 @@ class RayAgentBackend:
         except ValueError:
             return None
 
-    async def _kill(self, handle: Any) -> None:
+    async def _kill(self, handle: Any, name: str | None = None, wait_s: float = 10.0) -> None:
+        """Kills an actor; with `name`, also waits (bounded) until Ray releases the name.
+
+        ``ray.kill`` returns before the GCS marks the actor dead, and until then the name is
+        still taken (``ray.get_actor`` finds it and creating a new actor of that name fails).
+        """
         try:
             await asyncio.to_thread(ray.kill, handle, no_restart=True)
         except Exception:
             logger.debug("ray.kill failed", exc_info=True)
+            return
+        if name is None:
+            return
+        deadline = time.monotonic() + wait_s
+        delay = 0.02
+        while time.monotonic() < deadline:
+            if await asyncio.to_thread(self._get_actor, name) is None:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        logger.warning("actor %s still holds its name %.0fs after ray.kill", name, wait_s)
 
     async def _kill_orphans(self, agent: str, keep: set[str]) -> None:
         """Kills live replicas of `agent` that this backend does not track (older runs)."""
@@ -371,7 +387,7 @@ class RayAgentBackend:
             handle = await asyncio.to_thread(self._get_actor, name)
             if handle is not None:
                 logger.info("killing orphan replica %s", name)
-                await self._kill(handle)
+                await self._kill(handle, name)
 
     def _retire(self, rs: ReplicaSet, replica: Replica) -> None:
         replica.state = ReplicaState.DRAINING
@@ -388,7 +404,7 @@ class RayAgentBackend:
             del rs.replicas[replica.name]
         rs.notify()
         self._record_replicas(rs)
-        await self._kill(replica.handle)
+        await self._kill(replica.handle, replica.name)
 
     # ------------------------------------------------------------------ dispatch
 
