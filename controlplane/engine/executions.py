@@ -13,6 +13,7 @@ from controlplane.engine import paging
 from controlplane.engine.catalog import WorkflowCatalog, violations
 from controlplane.engine.runner import ExecutionRunner, RunnerDeps
 from controlplane.errors import (
+    AlreadyExists,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -68,6 +69,12 @@ class ExecutionEngine:
         if request_id:
             existing = await self._existing_request(request_id)
             if existing is not None:
+                if existing.workflow != workflow or revision not in (0, existing.revision):
+                    raise AlreadyExists(
+                        f"request_id {request_id!r} already started an execution of "
+                        f"{existing.workflow} revision {existing.revision}",
+                        [FieldViolation("request_id", "already used for another workflow")],
+                    )
                 return existing, False
         if not workflow:
             raise invalid("workflow", "is required")

@@ -13,7 +13,7 @@ import pytest
 from controlplane.app import ControlPlane
 from controlplane.backend import AttemptRequest
 from controlplane.config import ServerConfig
-from controlplane.errors import FailedPrecondition, InvalidArgument, NotFound
+from controlplane.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from models.agents import AgentSpec
 from models.executions import AttemptStatus, EventType, ExecutionRecord, ExecutionStatus, TaskStatus
 from tests.unit.fake_backend import FakeBackend
@@ -230,6 +230,9 @@ def test_request_id_is_idempotent_and_inputs_are_checked(tmp_path: Path) -> None
         second, created2 = await cp.executions.start("fan", 0, {"project": "x"}, "req-1")
         assert created1 and not created2
         assert first.execution_id == second.execution_id
+        with pytest.raises(AlreadyExists) as reused:
+            await cp.executions.start("other", 0, {}, "req-1")
+        assert reused.value.violations[0].field == "request_id"
         with pytest.raises(InvalidArgument) as bad:
             await cp.executions.start("fan", 0, {"project": 3}, "")
         assert [v.field for v in bad.value.violations] == ["inputs.project"]
