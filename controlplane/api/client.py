@@ -18,8 +18,8 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
-from controlplane.api import convert, convert_in
-from controlplane.api.convert_in import WorkflowView
+from controlplane.api import convert
+from controlplane.api.convert import WorkflowView
 from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2,
     agent_pb2_grpc,
@@ -171,11 +171,11 @@ class OrchestratorClient:
             self._agents.DeployAgent,
             agent_pb2.DeployAgentRequest(agent=convert.agent_spec_to_proto(spec)),
         )
-        return convert_in.agent_from_proto(response.agent)
+        return convert.agent_from_proto(response.agent)
 
     def get_agent(self, name: str) -> AgentView:
         response = self._call(self._agents.GetAgent, agent_pb2.GetAgentRequest(name=name))
-        return convert_in.agent_from_proto(response.agent)
+        return convert.agent_from_proto(response.agent)
 
     def list_agents(self) -> list[AgentView]:
         agents: list[AgentView] = []
@@ -185,7 +185,7 @@ class OrchestratorClient:
                 self._agents.ListAgents,
                 agent_pb2.ListAgentsRequest(page_size=_PAGE_SIZE, page_token=token),
             )
-            agents.extend(convert_in.agent_from_proto(a) for a in response.agents)
+            agents.extend(convert.agent_from_proto(a) for a in response.agents)
             token = response.next_page_token
             if not token:
                 return agents
@@ -194,7 +194,7 @@ class OrchestratorClient:
         response = self._call(
             self._agents.ScaleAgent, agent_pb2.ScaleAgentRequest(name=name, replicas=replicas)
         )
-        return convert_in.agent_from_proto(response.agent)
+        return convert.agent_from_proto(response.agent)
 
     def delete_agent(self, name: str) -> None:
         self._call(self._agents.DeleteAgent, agent_pb2.DeleteAgentRequest(name=name))
@@ -206,7 +206,7 @@ class OrchestratorClient:
             self._workflows.CreateWorkflow, workflow_pb2.CreateWorkflowRequest(definition=text)
         )
         return CreateWorkflowResult(
-            workflow=convert_in.workflow_from_proto(response.workflow),
+            workflow=convert.workflow_from_proto(response.workflow),
             created=response.created,
             warnings=[convert.problem_from_proto(p) for p in response.warnings],
         )
@@ -226,7 +226,7 @@ class OrchestratorClient:
             self._workflows.GetWorkflow,
             workflow_pb2.GetWorkflowRequest(name=name, revision=revision),
         )
-        return convert_in.workflow_from_proto(response.workflow)
+        return convert.workflow_from_proto(response.workflow)
 
     def list_workflows(self) -> list[WorkflowView]:
         workflows: list[WorkflowView] = []
@@ -236,7 +236,7 @@ class OrchestratorClient:
                 self._workflows.ListWorkflows,
                 workflow_pb2.ListWorkflowsRequest(page_size=_PAGE_SIZE, page_token=token),
             )
-            workflows.extend(convert_in.workflow_from_proto(w) for w in response.workflows)
+            workflows.extend(convert.workflow_from_proto(w) for w in response.workflows)
             token = response.next_page_token
             if not token:
                 return workflows
@@ -260,7 +260,7 @@ class OrchestratorClient:
             ),
         )
         return StartExecutionResult(
-            execution=convert_in.execution_from_proto(response.execution),
+            execution=convert.execution_from_proto(response.execution),
             created=response.created,
         )
 
@@ -269,7 +269,7 @@ class OrchestratorClient:
             self._workflows.GetExecution,
             workflow_pb2.GetExecutionRequest(execution_id=execution_id),
         )
-        return convert_in.execution_from_proto(response.execution)
+        return convert.execution_from_proto(response.execution)
 
     def list_executions(
         self, workflow: str = "", statuses: Iterable[ExecutionStatus] = ()
@@ -285,7 +285,7 @@ class OrchestratorClient:
                     workflow=workflow, statuses=codes, page_size=_PAGE_SIZE, page_token=token
                 ),
             )
-            executions.extend(convert_in.execution_from_proto(e) for e in response.executions)
+            executions.extend(convert.execution_from_proto(e) for e in response.executions)
             token = response.next_page_token
             if not token:
                 return executions
@@ -295,7 +295,7 @@ class OrchestratorClient:
             self._workflows.CancelExecution,
             workflow_pb2.CancelExecutionRequest(execution_id=execution_id, reason=reason),
         )
-        return convert_in.execution_from_proto(response.execution)
+        return convert.execution_from_proto(response.execution)
 
     def watch_execution(self, execution_id: str, from_sequence: int = 0) -> Iterator[Event]:
         """Stored events from `from_sequence`, then live ones; ends after the terminal event.
@@ -309,7 +309,7 @@ class OrchestratorClient:
         )
         try:
             for response in stream:
-                event = convert_in.event_from_proto(response.event)
+                event = convert.event_from_proto(response.event)
                 if event is not None:
                     yield event
         except grpc.RpcError as exc:
