@@ -114,6 +114,8 @@ class RayAgentBackend:
     async def shutdown(self) -> None:
         """Stops background work. Detached replicas keep running for the next control plane."""
         self._closed = True
+        if self._metrics is not None:
+            self._metrics.flush()
         tasks = list(self._tasks)
         if self._health_task is not None:
             tasks.append(self._health_task)
@@ -311,8 +313,9 @@ class RayAgentBackend:
             )
             rs.replicas[name] = replica
             rs.notify()
-            logger.info("replica %s %s (pid %s)", name, "created" if created else "attached",
-                        replica.pid)
+            logger.info(
+                "replica %s %s (pid %s)", name, "created" if created else "attached", replica.pid
+            )
             return replica
 
     def _create_actor(self, spec: AgentSpec, fingerprint: str, name: str) -> Any:
@@ -417,24 +420,25 @@ class RayAgentBackend:
         if rs is None or rs.removing:
             raise AgentUnavailable(f"agent {agent!r} is not deployed")
         rs.waiting += 1
-        self._record_queue(rs)
         try:
+            woken = False
             while True:
                 if rs.removing or self._sets.get(agent) is not rs:
                     raise AgentUnavailable(f"agent {agent!r} was removed")
-                replica = rs.pick()
+                # A newcomer does not overtake leases already queued (first come, first served).
+                replica = rs.pick() if woken or not rs.has_slot_waiters else None
                 if replica is not None:
                     break
-                await rs.wait_changed()
+                await rs.wait_for_slot(front=woken)
+                woken = True
         finally:
             rs.waiting -= 1
-            self._record_queue(rs)
         replica.outstanding += 1
         try:
             yield ReplicaLease(agent=agent, replica=replica.name, agent_version=replica.version)
         finally:
             replica.outstanding -= 1
-            rs.notify()
+            rs.slot_freed()
 
     def queue_depth(self, agent: str) -> int:
         """Leases waiting for a free slot of `agent`."""
@@ -477,9 +481,7 @@ class RayAgentBackend:
             self._on_replica_error(rs, replica)
         except RayTaskError as exc:
             cause = exc.cause if exc.cause is not None else exc
-            outcome = AttemptOutcome(
-                ok=False, error=ErrorInfo(type(cause).__name__, _short(cause))
-            )
+            outcome = AttemptOutcome(ok=False, error=ErrorInfo(type(cause).__name__, _short(cause)))
         except RayError as exc:
             outcome = AttemptOutcome(ok=False, error=ErrorInfo(type(exc).__name__, _short(exc)))
         else:
@@ -589,13 +591,14 @@ class RayAgentBackend:
             self._check_one(rs, replica)
             for rs in list(self._sets.values())
             for replica in list(rs.replicas.values())
-            if replica.state in (ReplicaState.READY, ReplicaState.DRAINING)
-            and not replica.probing
+            if replica.state in (ReplicaState.READY, ReplicaState.DRAINING) and not replica.probing
         ]
         await asyncio.gather(*checks)
         for rs in list(self._sets.values()):
             self._record_replicas(rs)
             self._record_queue(rs)
+        if self._metrics is not None:
+            self._metrics.flush()
 
     async def _check_one(self, rs: ReplicaSet, replica: Replica) -> None:
         try:

@@ -8,6 +8,7 @@ prefixes custom metric names with ``ray_``). Metric objects are created lazily a
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 from typing import Any
@@ -20,9 +21,14 @@ DURATION_BOUNDARIES_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 
 
 class BackendMetrics:
-    """Thin wrapper; every method swallows exporter errors (metrics must never fail dispatch)."""
+    """Thin wrapper; every method swallows exporter errors (metrics must never fail dispatch).
+
+    Counters are summed in memory and handed to Ray by ``flush`` (called from the backend's
+    periodic health round): each Ray metric call costs ~0.1 ms on the dispatch loop.
+    """
 
     def __init__(self) -> None:
+        self._pending: collections.Counter[tuple[str, str]] = collections.Counter()
         tags = ("agent",)
         self.started = Counter(
             "orchestrator_attempts_started_total",
@@ -64,12 +70,18 @@ class BackendMetrics:
             logger.debug("metric update failed", exc_info=True)
 
     def attempt_started(self, agent: str) -> None:
-        self._safe(self.started.inc, 1.0, tags={"agent": agent})
+        self._pending["started", agent] += 1
 
     def attempt_finished(self, agent: str, ok: bool, duration_s: float) -> None:
-        counter = self.succeeded if ok else self.failed
-        self._safe(counter.inc, 1.0, tags={"agent": agent})
+        self._pending["succeeded" if ok else "failed", agent] += 1
         self._safe(self.duration.observe, max(0.0, duration_s), tags={"agent": agent})
+
+    def flush(self) -> None:
+        """Hands the counts summed since the last flush to Ray."""
+        pending, self._pending = self._pending, collections.Counter()
+        counters = {"started": self.started, "succeeded": self.succeeded, "failed": self.failed}
+        for (kind, agent), count in pending.items():
+            self._safe(counters[kind].inc, float(count), tags={"agent": agent})
 
     def set_queue_depth(self, agent: str, depth: int) -> None:
         self._safe(self.queue_depth.set, float(depth), tags={"agent": agent})

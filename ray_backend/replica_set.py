@@ -1,12 +1,15 @@
 """Book-keeping for the replicas of one agent: names, states, slots and dispatch choice.
 
 Everything here runs on the backend's event loop (single-threaded), so state changes need no
-locks; waiters are woken through a generation event (``notify`` swaps in a fresh event).
+locks. Leases waiting for a slot queue first-come-first-served and a freed slot wakes exactly one
+of them (waking all of them on every release made the loop's cost grow with the queue);
+other watchers (drains) wait on a generation event that ``notify`` swaps for a fresh one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -42,7 +45,7 @@ def parse_replica_name(agent: str, name: str) -> tuple[str, str, int] | None:
     prefix = agent + NAME_SEPARATOR
     if not name.startswith(prefix):
         return None
-    parts = name[len(prefix):].rsplit(NAME_SEPARATOR, 2)
+    parts = name[len(prefix) :].rsplit(NAME_SEPARATOR, 2)
     if len(parts) != 3 or not parts[2].isdigit() or not parts[0]:
         return None
     return parts[0], parts[1], int(parts[2])
@@ -89,6 +92,9 @@ class ReplicaSet:
     removing: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _slot_waiters: collections.deque[asyncio.Future[None]] = field(
+        default_factory=collections.deque
+    )
 
     @property
     def agent(self) -> str:
@@ -109,12 +115,52 @@ class ReplicaSet:
         return best
 
     def notify(self) -> None:
-        """Wakes everything waiting in ``wait_changed``."""
-        self._changed.set()
-        self._changed = asyncio.Event()
+        """A general change (replica ready, dead, removed): wakes every waiter."""
+        self._bump()
+        while self._slot_waiters:
+            self._wake(self._slot_waiters.popleft())
+
+    def slot_freed(self) -> None:
+        """One slot came free: wakes the longest-waiting lease only."""
+        self._bump()
+        while self._slot_waiters:
+            if self._wake(self._slot_waiters.popleft()):
+                return
+
+    @property
+    def has_slot_waiters(self) -> bool:
+        return bool(self._slot_waiters)
+
+    async def wait_for_slot(self, front: bool) -> None:
+        """Queues for the next freed slot (``front``: a woken waiter that lost the race keeps
+        its place at the head of the queue)."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if front:
+            self._slot_waiters.appendleft(waiter)
+        else:
+            self._slot_waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.slot_freed()  # woken but leaving: hand the slot to the next in line
+            elif waiter in self._slot_waiters:
+                self._slot_waiters.remove(waiter)
+            raise
 
     async def wait_changed(self) -> None:
         await self._changed.wait()
+
+    def _bump(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    @staticmethod
+    def _wake(waiter: asyncio.Future[None]) -> bool:
+        if waiter.done():
+            return False
+        waiter.set_result(None)
+        return True
 
     def outstanding(self) -> int:
         return sum(r.outstanding for r in self.replicas.values())
