@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from controlplane.backend import AgentBackend, AgentUnavailable, AttemptOutcome, AttemptRequest
 from controlplane.engine.event_hub import EventHub
+from controlplane.engine.outputs import output_problem
 from controlplane.store import StoreWriter, WriteBatch
 from controlplane.workflow import ReferenceResolutionError, resolve, topological_order
 from models.executions import (
@@ -67,6 +68,7 @@ class ExecutionRunner:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._deadline_timer: asyncio.TimerHandle | None = None
         self._deadline_task: asyncio.Task[None] | None = None
+        self._stopping: asyncio.Task[None] | None = None
 
     @property
     def execution_id(self) -> str:
@@ -213,12 +215,15 @@ class ExecutionRunner:
     def _task_done(self, task_id: str, handle: asyncio.Task[None]) -> None:
         if self._tasks.get(task_id) is handle:
             del self._tasks[task_id]
-        if not handle.cancelled() and handle.exception() is not None:
+        error = None if handle.cancelled() else handle.exception()
+        if error is not None and not self.record.status.terminal:
+            # A bug, or the store refusing a write: fail the execution rather than leave it hanging.
             log.error(
-                "task %s/%s crashed the engine",
-                self.execution_id,
-                task_id,
-                exc_info=handle.exception(),
+                "task %s/%s crashed in the engine", self.execution_id, task_id, exc_info=error
+            )
+            failure = ErrorInfo("InternalError", f"{type(error).__name__}: {error}", task_id)
+            self._stopping = asyncio.get_running_loop().create_task(
+                self._stop(ExecutionStatus.FAILED, failure)
             )
 
     async def _run_task(self, task_id: str, spec: TaskDefinition) -> None:
@@ -307,6 +312,8 @@ class ExecutionRunner:
     ) -> None:
         if task.status.terminal or self.record.status.terminal:
             return  # cancelled or timed out meanwhile; that path recorded the attempt
+        if outcome.ok and (problem := output_problem(outcome.output)) is not None:
+            outcome, retryable = AttemptOutcome(ok=False, error=problem), False
         batch = WriteBatch()
         tid = task.task_id
         attempt.end_time = self._deps.clock()

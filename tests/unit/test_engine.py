@@ -308,3 +308,27 @@ tasks:
         assert EventType.EXECUTION_RESUMED in types and EventType.ATTEMPT_LOST in types
 
     run(second, tmp_path)
+
+
+def test_output_that_is_not_json_fails_the_task_without_retry(tmp_path: Path) -> None:
+    text = """
+name: bad-output
+tasks:
+  - id: a
+    agent: echo
+    retry: {max_attempts: 3, initial_interval: 10ms}
+"""
+
+    async def returns_a_set(value: Any, request: AttemptRequest) -> Any:
+        return {"items": {1, 2}}
+
+    async def body(cp: ControlPlane, backend: FakeBackend) -> None:
+        backend.behaviours["echo"] = returns_a_set
+        await cp.catalog.create(text)
+        record, _ = await cp.executions.start("bad-output", 0, {}, "")
+        done = await wait_terminal(cp, record.execution_id)
+        assert done.status is ExecutionStatus.FAILED
+        assert len(done.tasks["a"].attempts) == 1
+        assert done.error is not None and done.error.type == "OutputNotSerializable"
+
+    run(body, tmp_path)
