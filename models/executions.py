@@ -61,8 +61,12 @@ _TERMINAL_TASK = {
 
 EXECUTION_TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
     ExecutionStatus.PENDING: frozenset(
-        {ExecutionStatus.RUNNING, ExecutionStatus.CANCELLED, ExecutionStatus.FAILED,
-         ExecutionStatus.TIMED_OUT}
+        {
+            ExecutionStatus.RUNNING,
+            ExecutionStatus.CANCELLED,
+            ExecutionStatus.FAILED,
+            ExecutionStatus.TIMED_OUT,
+        }
     ),
     ExecutionStatus.RUNNING: frozenset(_TERMINAL_EXECUTION),
     **{status: frozenset() for status in _TERMINAL_EXECUTION},
