@@ -69,7 +69,7 @@ class ControlPlane:
 
     async def stop(self) -> None:
         await self.server.stop(self.config.shutdown_grace_s)
-        await self.executions.stop()
+        await self.executions.stop(self.config.shutdown_grace_s)
         await self.backend.shutdown()
         self.store.close()
 

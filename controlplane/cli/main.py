@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from controlplane.api.client import ClientError, OrchestratorClient
-from controlplane.cli import commands
+from controlplane.cli import bench, commands
 from controlplane.cli.parsing import (
     error_line,
     parse_assignment,
@@ -194,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("execution_id")
     watch.add_argument("--from-sequence", type=positive_int, default=0)
     watch.set_defaults(handler=commands.executions_watch)
+
+    # bench (runs in this process; no control plane needed)
+    bench.register(top)
     return parser
 
 
@@ -232,6 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return _exit_code(exc)
     try:
+        local_handler = getattr(args, "local_handler", None)
+        if local_handler is not None:
+            local_code: int = local_handler(args)
+            return local_code
         runner = getattr(args, "runner", None)
         if runner is not None:
             return _run_server_command(runner, args)

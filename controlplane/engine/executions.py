@@ -225,13 +225,11 @@ class ExecutionEngine:
                 return  # asked to start after the terminal event
             await self._deps.hub.wait_beyond(execution_id, next_sequence - 1, WATCH_POLL_S)
 
-    async def stop(self) -> None:
-        """Detaches every runner; the store keeps them RUNNING so a restart resumes them."""
+    async def stop(self, grace_s: float = 0.0) -> None:
+        """Graceful shutdown: starts nothing new, gives attempts in flight `grace_s` to finish
+        and records their results; everything else stays as stored and resumes on restart."""
+        self._deps.drain.active = True
         for launch in list(self._launches):
             launch.cancel()
-        runners = list(self._runners.values())
-        for runner in runners:
-            runner.detach()
-        for runner in runners:
-            await runner.wait_detached()
+        await asyncio.gather(*(r.shut_down(grace_s) for r in list(self._runners.values())))
         await self._deps.writer.drain()

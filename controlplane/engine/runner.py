@@ -11,7 +11,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from controlplane.backend import AgentBackend, AgentUnavailable, AttemptOutcome, AttemptRequest
 from controlplane.engine.event_hub import EventHub
@@ -44,12 +44,20 @@ _TERMINAL_EVENT = {
 }
 
 
+@dataclass
+class Drain:
+    """Set at shutdown: attempts in flight finish and are recorded, nothing new starts."""
+
+    active: bool = False
+
+
 @dataclass(frozen=True)
 class RunnerDeps:
     writer: StoreWriter
     backend: AgentBackend
     hub: EventHub
     clock: Callable[[], float]
+    drain: Drain = field(default_factory=lambda: Drain())
 
 
 class ExecutionRunner:
@@ -69,6 +77,8 @@ class ExecutionRunner:
         self._deadline_timer: asyncio.TimerHandle | None = None
         self._deadline_task: asyncio.Task[None] | None = None
         self._stopping: asyncio.Task[None] | None = None
+        # Tasks whose attempt is on a replica right now (what a graceful shutdown waits for).
+        self._in_flight: set[str] = set()
 
     @property
     def execution_id(self) -> str:
@@ -100,15 +110,21 @@ class ExecutionRunner:
     async def cancel(self, reason: str) -> None:
         await self._stop(ExecutionStatus.CANCELLED, ErrorInfo("Cancelled", reason or "cancelled"))
 
-    def detach(self) -> None:
-        """Stops local work without recording anything (shutdown: the store still says
-        RUNNING, and the next start resumes from there)."""
-        if self._deadline_timer is not None:
-            self._deadline_timer.cancel()
-        for task in self._tasks.values():
-            task.cancel()
-
-    async def wait_detached(self) -> None:
+    async def shut_down(self, grace_s: float) -> None:
+        """Stops local work without recording anything new: attempts in flight get `grace_s`
+        to finish (their results are recorded), the rest is left as the store says, and the
+        next start resumes from there."""
+        for timer in (self._deadline_timer, self._deadline_task):
+            if timer is not None:
+                timer.cancel()
+        for task_id, handle in self._tasks.items():
+            if task_id not in self._in_flight:
+                handle.cancel()
+        busy = [self._tasks[t] for t in self._in_flight if t in self._tasks]
+        if busy:
+            await asyncio.wait(busy, timeout=grace_s)
+        for handle in self._tasks.values():
+            handle.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
@@ -228,7 +244,7 @@ class ExecutionRunner:
 
     async def _run_task(self, task_id: str, spec: TaskDefinition) -> None:
         task = self.record.tasks[task_id]
-        while not task.status.terminal and not self.record.status.terminal:
+        while not (task.status.terminal or self.record.status.terminal or self._deps.drain.active):
             if task.status is TaskStatus.RETRYING:
                 await asyncio.sleep(spec.retry.delay_before(task.charged_attempts() + 1))
                 if self.record.status.terminal:
@@ -254,8 +270,9 @@ class ExecutionRunner:
         backend = self._deps.backend
         try:
             async with backend.lease(spec.agent) as lease:
-                if self.record.status.terminal:
+                if self.record.status.terminal or self._deps.drain.active:
                     return
+                self._in_flight.add(task.task_id)
                 attempt = await self._begin_attempt(task, lease.replica, lease.agent_version)
                 request = AttemptRequest(
                     self.execution_id, task.task_id, attempt.number, task_input
@@ -310,6 +327,7 @@ class ExecutionRunner:
         timed_out: bool = False,
         retryable: bool = True,
     ) -> None:
+        self._in_flight.discard(task.task_id)
         if task.status.terminal or self.record.status.terminal:
             return  # cancelled or timed out meanwhile; that path recorded the attempt
         if outcome.ok and (problem := output_problem(outcome.output)) is not None:

@@ -36,10 +36,15 @@ outputs: {report: "${tasks.c.output}"}
 """
 
 
-def run(coro_fn: Callable[[ControlPlane, FakeBackend], Awaitable[None]], tmp_path: Path) -> None:
+def run(
+    coro_fn: Callable[[ControlPlane, FakeBackend], Awaitable[None]],
+    tmp_path: Path,
+    grace_s: float = 0.1,
+) -> None:
     async def main() -> None:
         backend = FakeBackend()
-        cp = ControlPlane(ServerConfig(data_dir=tmp_path, port=0, host="127.0.0.1"), backend)
+        config = ServerConfig(data_dir=tmp_path, port=0, host="127.0.0.1", shutdown_grace_s=grace_s)
+        cp = ControlPlane(config, backend)
         await cp.start()
         try:
             await cp.agents.deploy(AgentSpec(name="echo", version="v1", import_path="m:Echo"))
@@ -332,3 +337,38 @@ tasks:
         assert done.error is not None and done.error.type == "OutputNotSerializable"
 
     run(body, tmp_path)
+
+
+def test_graceful_stop_lets_attempts_in_flight_finish(tmp_path: Path) -> None:
+    text = """
+name: drain
+tasks:
+  - {id: a, agent: echo, input: {n: 1}}
+  - {id: b, agent: echo, input: {prev: "${tasks.a.output.n}"}}
+"""
+    state: dict[str, str] = {}
+
+    async def slow_a(value: Any, request: AttemptRequest) -> Any:
+        if request.task_id == "a":
+            await asyncio.sleep(0.3)
+        return value
+
+    async def first(cp: ControlPlane, backend: FakeBackend) -> None:
+        backend.behaviours["echo"] = slow_a
+        await cp.catalog.create(text)
+        record, _ = await cp.executions.start("drain", 0, {}, "")
+        state["id"] = record.execution_id
+        while not backend.calls:
+            await asyncio.sleep(0.01)
+
+    run(first, tmp_path, grace_s=5)  # stop while a is in flight: a finishes, b never starts
+
+    async def second(cp: ControlPlane, backend: FakeBackend) -> None:
+        stored = cp.executions.get(state["id"])
+        assert stored.tasks["a"].status is TaskStatus.SUCCEEDED
+        done = await wait_terminal(cp, state["id"])
+        assert done.status is ExecutionStatus.SUCCEEDED
+        assert [c.task_id for c in backend.calls] == ["b"]
+        assert [x.status for x in done.tasks["a"].attempts] == [AttemptStatus.SUCCEEDED]
+
+    run(second, tmp_path)
