@@ -83,6 +83,9 @@ class SchedulingProblem:
     resources: tuple[Resource, ...] = ()
     objective: Objective = Objective.MAKESPAN
     machine_names: tuple[str, ...] = ()
+    # How the source file numbers machines (flexible job-shop files count from 1); machines
+    # are always 0-based inside the model.
+    machine_base: int = 0
 
     @property
     def num_operations(self) -> int:

@@ -25,6 +25,7 @@ from controlplane.cli.parsing import parse_value, positive_int
 from controlplane.cli.render import make_console
 from controlplane.experiments import grid, results
 from controlplane.experiments.results import RunRecord, SummaryRow
+from scheduler import registry
 from scheduler.instances.bounds import KnownBound, load_bounds
 
 EXIT_USAGE = 2
@@ -86,6 +87,13 @@ def parse_option(text: str) -> tuple[str, str, Any]:
     return scheduler, name, parse_value(value)
 
 
+def at_least_one(text: str) -> int:
+    value = positive_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -123,9 +131,8 @@ def register(
         "--schedulers",
         required=True,
         metavar="LIST",
-        help="comma-separated scheduler names, in the order to report them "
-        "(e.g. cpsat,ga,ml,spt; see scheduler.registry: fifo spt lpt edf mwkr mor wspt rr "
-        "heft cpsat ga ml auto)",
+        help="comma-separated scheduler names, in the order to report them, from: "
+        f"{' '.join(registry.names())} (e.g. cpsat,ga,ml,spt)",
     )
     sched.add_argument(
         "--time-limit",
@@ -136,7 +143,7 @@ def register(
     )
     sched.add_argument(
         "--workers",
-        type=positive_int,
+        type=at_least_one,
         default=1,
         metavar="W",
         help="CPUs (solver threads) per run; also what each run reserves (default: 1)",
@@ -327,8 +334,6 @@ def _fail(message: str, code: int = EXIT_USAGE) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from scheduler import registry
-
     try:
         schedulers = grid.parse_schedulers(args.schedulers, registry.names())
         instances = grid.expand_instances(args.instances)

@@ -111,7 +111,8 @@ def gap_curve(
     records: Sequence[RunRecord], reference: dict[str, float]
 ) -> tuple[list[float], list[float]]:
     """Mean gap (in %) of the incumbent across instances over time, from the moment every
-    instance has an incumbent. Runs without a feasible result or a reference are left out."""
+    instance has an incumbent until the last run ended. Runs without a feasible result or a
+    reference are left out."""
     per_instance = [
         (steps, reference[r.instance])
         for r in records
@@ -130,6 +131,11 @@ def gap_curve(
             gaps.append(100 * (gap_to(value, ref) or 0.0))
         xs.append(t)
         ys.append(sum(gaps) / len(gaps))
+    # Hold the last value until the runs ended, so a curve shows how long the solver ran.
+    end = max(max(MIN_SECONDS, r.solve_seconds) for r in records if r.feasible)
+    if end > xs[-1]:
+        xs.append(end)
+        ys.append(ys[-1])
     return xs, ys
 
 

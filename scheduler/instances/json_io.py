@@ -21,6 +21,7 @@ def problem_to_dict(problem: SchedulingProblem) -> dict[str, Any]:
         "name": problem.name,
         "num_machines": problem.num_machines,
         "machine_names": list(problem.machine_names),
+        "machine_base": problem.machine_base,
         "objective": problem.objective.value,
         "resources": [{"name": r.name, "capacity": r.capacity} for r in problem.resources],
         "precedences": [list(edge) for edge in problem.precedences],
@@ -89,6 +90,7 @@ def problem_from_dict(data: dict[str, Any]) -> SchedulingProblem:
         resources=tuple(Resource(r["name"], int(r["capacity"])) for r in data.get("resources", [])),
         objective=Objective(data.get("objective", Objective.MAKESPAN.value)),
         machine_names=tuple(data.get("machine_names", [])),
+        machine_base=int(data.get("machine_base", 0)),
     )
 
 
@@ -102,13 +104,13 @@ def problem_from_json(text: str) -> SchedulingProblem:
 
 def schedule_rows(problem: SchedulingProblem, schedule: Schedule) -> list[dict[str, int]]:
     """`{job, op, machine, start, end}` rows numbered as in the instance file (op: position
-    inside its job; machine: 0-based for job shop, 1-based for flexible job shop files)."""
+    inside its job; machine: as the file numbers it, see `SchedulingProblem.machine_base`)."""
     position = {o: i for job in problem.jobs for i, o in enumerate(job.operations)}
     return [
         {
             "job": problem.operations[s.operation].job,
             "op": position[s.operation],
-            "machine": s.machine,
+            "machine": s.machine + problem.machine_base,
             "start": s.start,
             "end": s.end,
         }

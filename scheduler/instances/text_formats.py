@@ -81,7 +81,7 @@ def parse_fjsp(text: str, name: str = "fjsp") -> SchedulingProblem:
             jobs.append(Job(j, tuple(ids), name=f"J{j}"))
     except IndexError as exc:
         raise InstanceFormatError(f"{name}: file ends early") from exc
-    return SchedulingProblem(name, n_machines, tuple(jobs), tuple(operations))
+    return SchedulingProblem(name, n_machines, tuple(jobs), tuple(operations), machine_base=1)
 
 
 def load_instance(path: Path | str, kind: str = "auto") -> SchedulingProblem:
