@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from controlplane.api.client import ClientError, OrchestratorClient
-from controlplane.cli import bench, commands
+from controlplane.cli import bench, commands, ml
 from controlplane.cli.parsing import (
     error_line,
     parse_assignment,
@@ -197,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # bench (runs in this process; no control plane needed)
     bench.register(top)
+    ml.register(top)  # model training (local, no control plane)
     return parser
 
 
