@@ -93,7 +93,11 @@ def _scaled_weights(problem: SchedulingProblem) -> tuple[list[int], int, bool]:
     return [max(0, round(job.weight * scale)) for job in problem.jobs], scale, exact
 
 
-def build_model(problem: SchedulingProblem, hint: Schedule | None = None) -> CpsatModel:
+def build_model(
+    problem: SchedulingProblem,
+    hint: Schedule | None = None,
+    redundant_machine_cumulative: bool = False,
+) -> CpsatModel:
     """Build the interval model; `hint` must be a feasible schedule of `problem` (or None)."""
     model = cp_model.CpModel()
     weights, scale, exact = _scaled_weights(problem)
@@ -151,6 +155,12 @@ def build_model(problem: SchedulingProblem, hint: Schedule | None = None) -> Cps
     for intervals in by_machine.values():
         if len(intervals) > 1:
             model.add_no_overlap(intervals)
+
+    flexible = any(len(choice) > 1 for choice in choices)
+    if flexible and redundant_machine_cumulative:
+        # Redundant: at most num_machines operations run at once. Propagates across machines,
+        # which the per-machine NoOverlaps over optional intervals cannot do.
+        model.add_cumulative(masters, [1] * len(masters), problem.num_machines)
 
     for resource in problem.resources:
         used = [
