@@ -4,13 +4,11 @@ project's code."""
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import textwrap
-from importlib import resources
 from pathlib import Path
-
-from grpc_tools import protoc
 
 from tests.support.server_thread import ServerThread
 
@@ -52,17 +50,24 @@ CLIENT = textwrap.dedent(
 
 
 def generate_stubs(out: Path) -> None:
-    well_known = str(resources.files("grpc_tools") / "_proto")
+    """Runs protoc in its own process: grpc_tools' bundled protobuf must not share a process
+    with OR-Tools' (importing both aborts the interpreter)."""
+    spec = importlib.util.find_spec("grpc_tools")
+    assert spec is not None and spec.origin is not None
+    well_known = str(Path(spec.origin).parent / "_proto")
     protos = sorted(str(p.relative_to(ROOT / "proto")) for p in (ROOT / "proto").rglob("*.proto"))
     args = [
-        "protoc",
+        sys.executable,
+        "-m",
+        "grpc_tools.protoc",
         f"-I{ROOT / 'proto'}",
         f"-I{well_known}",
         f"--python_out={out}",
         f"--grpc_python_out={out}",
         *protos,
     ]
-    assert protoc.main(args) == 0
+    result = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
     for folder in (out / "orchestrator", out / "orchestrator" / "v1"):
         (folder / "__init__.py").touch()
 
