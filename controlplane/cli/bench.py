@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from controlplane.cli.parsing import parse_value, positive_int
+from controlplane.cli.parsing import parse_value, positive_float, positive_int
 from controlplane.cli.render import make_console
 from controlplane.experiments import grid, results
 from controlplane.experiments.results import RunRecord, SummaryRow
@@ -91,16 +91,6 @@ def at_least_one(text: str) -> int:
     value = positive_int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value:g}")
     return value
 
 

@@ -21,20 +21,10 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from controlplane.cli.parsing import positive_int
+from controlplane.cli.parsing import positive_float, positive_int
 from controlplane.cli.render import make_console
 
 EXIT_USAGE = 2
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value:g}")
-    return value
 
 
 def register(
@@ -62,7 +52,7 @@ def register(
     policy.add_argument("--seed", type=int, default=0, metavar="S", help="instance/solver seed")
     policy.add_argument(
         "--cpsat-time-limit",
-        type=_positive_float,
+        type=positive_float,
         default=3.0,
         metavar="T",
         help="CP-SAT seconds per instance (default: 3)",
@@ -79,7 +69,7 @@ def register(
     )
     policy.add_argument(
         "--max-ms-per-decision",
-        type=_positive_float,
+        type=positive_float,
         default=0.5,
         metavar="MS",
         help="kinds slower than this per SGS decision are not selected (default: 0.5)",

@@ -55,6 +55,16 @@ def parse_status(text: str) -> ExecutionStatus:
         ) from None
 
 
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value:g}")
+    return value
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
