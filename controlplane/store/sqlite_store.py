@@ -33,7 +33,7 @@ from models.executions import (
 )
 from models.workflows import WorkflowRevision
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflow_revisions (
@@ -87,6 +87,23 @@ CREATE TABLE IF NOT EXISTS attempts (
     end_time REAL,
     error TEXT,
     PRIMARY KEY (execution_id, task_id, number)
+);
+CREATE TABLE IF NOT EXISTS pools (
+    name TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    create_time REAL NOT NULL,
+    update_time REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS namespaces (
+    name TEXT PRIMARY KEY,
+    policy TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reservations (
+    reservation_id TEXT PRIMARY KEY,
+    pool TEXT NOT NULL,
+    state TEXT NOT NULL,
+    request_id TEXT UNIQUE,
+    body TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS events (
     execution_id TEXT NOT NULL,
@@ -207,6 +224,14 @@ class SqliteStore:
                     record.update_time,
                 ),
             )
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """One statement in its own transaction (for small tables written rarely)."""
+        with self._write_lock:
+            self._writer.execute(sql, params)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self._reader.execute(sql, params).fetchall())
 
     def delete_agent(self, name: str) -> None:
         with self._write_lock:

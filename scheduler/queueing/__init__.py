@@ -1,0 +1,46 @@
+"""The queue system between "ready" and "dispatched" (pure: no clock, I/O, Ray or gRPC).
+
+Per-namespace priority queues with aging and an optional multi-level feedback (`queues`),
+weighted Dominant Resource Fairness across namespaces (`fairness`), quotas and backpressure at
+admission (`admission`), preemption (`preemption`), and one round tying them together:
+`decide(snapshot, now) -> [Reject | Dispatch | Preempt]` (`decide`).
+"""
+
+from scheduler.queueing.admission import admit, pools_saturated, quota_violation, within_quota
+from scheduler.queueing.decide import apply, complete, decide, metrics, usage_of
+from scheduler.queueing.fairness import (
+    dominant_resource,
+    dominant_share,
+    fair_shares,
+    weighted_share,
+)
+from scheduler.queueing.preemption import choose_victims
+from scheduler.queueing.queues import (
+    NamespaceQueue,
+    effective_level,
+    effective_priority,
+    queue_metrics,
+    requeue,
+)
+
+__all__ = [
+    "NamespaceQueue",
+    "admit",
+    "apply",
+    "choose_victims",
+    "complete",
+    "decide",
+    "dominant_resource",
+    "dominant_share",
+    "effective_level",
+    "effective_priority",
+    "fair_shares",
+    "metrics",
+    "pools_saturated",
+    "queue_metrics",
+    "quota_violation",
+    "requeue",
+    "usage_of",
+    "weighted_share",
+    "within_quota",
+]
