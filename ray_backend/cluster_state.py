@@ -26,7 +26,6 @@ from typing import Any
 import ray
 
 from models.resources import CPU, GPU, MEMORY, NodeInfo, ResourceAmounts
-from scheduler.cluster import alive_nodes, fragmentation, total_capacity, total_free
 
 RAY_CPU = "CPU"
 RAY_GPU = "GPU"
@@ -104,12 +103,8 @@ __all__ = [
     "CPU",
     "GPU",
     "MEMORY",
-    "alive_nodes",
-    "fragmentation",
     "node_from_ray",
     "observe_nodes",
     "resources_from_ray",
     "resources_to_ray",
-    "total_capacity",
-    "total_free",
 ]

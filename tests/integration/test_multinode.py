@@ -18,7 +18,8 @@ from ray.cluster_utils import Cluster
 
 from models.resources import NodeInfo, NodeSelector, PlacementStrategy, ResourceAmounts
 from ray_backend import cluster_state, pools
-from ray_backend.cluster_state import fragmentation, observe_nodes
+from ray_backend.cluster_state import observe_nodes
+from scheduler.cluster import fragmentation, select_nodes
 from tests.integration.conftest import eventually
 
 ACCEL = "accelerator_x"
@@ -111,7 +112,7 @@ def test_select_nodes_by_label_and_custom_resource(three_nodes: ThreeNodes) -> N
     nodes = observe_nodes()
 
     def ids(selector: NodeSelector) -> set[str]:
-        return {n.node_id for n in pools.select_nodes(nodes, selector)}
+        return {n.node_id for n in select_nodes(nodes, selector)}
 
     t = three_nodes
     assert ids(NodeSelector(labels={"zone": "b"})) == {t.b, t.c}
@@ -128,7 +129,7 @@ def test_select_nodes_by_label_and_custom_resource(three_nodes: ThreeNodes) -> N
 def test_accel_pool_reserves_accelerator_and_actor_lands_on_node_c(
     three_nodes: ThreeNodes,
 ) -> None:
-    accel_nodes = pools.select_nodes(observe_nodes(), NodeSelector(labels={"tier": "accel"}))
+    accel_nodes = select_nodes(observe_nodes(), NodeSelector(labels={"tier": "accel"}))
     assert [n.node_id for n in accel_nodes] == [three_nodes.c]
     share = ResourceAmounts(cpu=1, custom={ACCEL: 2})
     pg = pools.create_pool_placement_group(
@@ -160,7 +161,7 @@ def test_accel_pool_reserves_accelerator_and_actor_lands_on_node_c(
 
 
 def test_strict_spread_whole_nodes_over_zone_b(three_nodes: ThreeNodes) -> None:
-    zone_b = pools.select_nodes(observe_nodes(), NodeSelector(labels={"zone": "b"}))
+    zone_b = select_nodes(observe_nodes(), NodeSelector(labels={"zone": "b"}))
     assert {n.node_id for n in zone_b} == {three_nodes.b, three_nodes.c}
     pg = pools.create_whole_node_pool("zone-b", zone_b)
     try:
@@ -259,7 +260,7 @@ def test_removed_node_is_reported_dead(three_nodes: ThreeNodes) -> None:
     eventually(b_gone, timeout=30)
     nodes = observe_nodes()
     assert {n.node_id for n in nodes if n.alive} == {three_nodes.a, three_nodes.c}
-    assert pools.select_nodes(nodes, NodeSelector(labels={"zone": "b"}))[0].node_id == (
+    assert select_nodes(nodes, NodeSelector(labels={"zone": "b"}))[0].node_id == (
         three_nodes.c
     )
     assert cluster_state.total_capacity(nodes).cpu == 3.0
