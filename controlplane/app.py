@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from controlplane.api.server import GrpcServer
 from controlplane.backend import AgentBackend
@@ -13,6 +14,7 @@ from controlplane.engine.agents import AgentManager
 from controlplane.engine.catalog import WorkflowCatalog
 from controlplane.engine.event_hub import EventHub
 from controlplane.engine.executions import ExecutionEngine
+from controlplane.engine.resources import ResourceManager
 from controlplane.engine.runner import RunnerDeps
 from controlplane.store import SqliteStore, StoreWriter
 
@@ -31,18 +33,24 @@ def default_backend(config: ServerConfig) -> AgentBackend:
 
 
 class ControlPlane:
-    def __init__(self, config: ServerConfig, backend: AgentBackend | None = None) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        backend: AgentBackend | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.config = config
         self.store = SqliteStore(config.database_path, synchronous=config.sqlite_synchronous)
         self.backend = backend if backend is not None else default_backend(config)
         self.writer = StoreWriter(self.store)
         self.hub = EventHub()
-        self.agents = AgentManager(self.store, self.backend, time.time)
-        self.catalog = WorkflowCatalog(self.store, self.agents.names, time.time)
-        deps = RunnerDeps(writer=self.writer, backend=self.backend, hub=self.hub, clock=time.time)
+        self.agents = AgentManager(self.store, self.backend, clock)
+        self.catalog = WorkflowCatalog(self.store, self.agents.names, clock)
+        deps = RunnerDeps(writer=self.writer, backend=self.backend, hub=self.hub, clock=clock)
         self.executions = ExecutionEngine(self.store, deps, self.catalog, self.agents.names)
+        self.resources = ResourceManager(self.store, self.backend, clock)
         self.server = GrpcServer(
-            self.agents, self.catalog, self.executions, config.max_message_bytes
+            self.agents, self.catalog, self.executions, self.resources, config.max_message_bytes
         )
         self.port = 0
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from models.agents import AgentSpec, ReplicaInfo
 from models.executions import ErrorInfo
+from models.resources import NodeInfo
 
 
 class AgentUnavailable(Exception):
@@ -71,6 +72,9 @@ class AgentBackend(Protocol):
     async def invoke(self, lease: ReplicaLease, request: AttemptRequest) -> AttemptOutcome:
         """Runs one attempt. Agent exceptions and replica crashes come back as outcomes;
         asyncio cancellation cancels the attempt on the replica and propagates."""
+
+    async def observe_nodes(self) -> list[NodeInfo]:
+        """Every node of the cluster with labels, capacity, free resources and liveness."""
 
     async def shutdown(self) -> None:
         """Detaches from the cluster (replicas are detached actors and keep running)."""

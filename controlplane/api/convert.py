@@ -9,8 +9,9 @@ from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
-from controlplane.api.gen.orchestrator.v1 import agent_pb2, workflow_pb2
+from controlplane.api.gen.orchestrator.v1 import agent_pb2, resource_pb2, workflow_pb2
 from controlplane.engine.agents import AgentView
+from controlplane.engine.resources import ClusterView, PoolView
 from models.agents import (
     AgentRecord,
     AgentSpec,
@@ -19,6 +20,7 @@ from models.agents import (
     ReplicaResources,
     ReplicaState,
 )
+from models.capacity import PoolSpec, Reservation
 from models.executions import (
     AttemptRecord,
     AttemptStatus,
@@ -30,6 +32,8 @@ from models.executions import (
     TaskRecord,
     TaskStatus,
 )
+from models.queueing import Backpressure, NamespacePolicy, Quota
+from models.resources import NodeInfo, NodeSelector, PlacementStrategy, ResourceAmounts
 from models.workflows import Severity, ValidationProblem, WorkflowRevision
 
 log = logging.getLogger(__name__)
@@ -391,3 +395,147 @@ def event_from_proto(message: workflow_pb2.Event) -> Event | None:
         task_id=message.task_id,
         details=_struct(message.details),
     )
+
+
+# -- resources --------------------------------------------------------------------------------
+
+
+def amounts_to_proto(amounts: ResourceAmounts) -> resource_pb2.ResourceAmounts:
+    return resource_pb2.ResourceAmounts(
+        cpu=amounts.cpu, memory=amounts.memory, gpu=amounts.gpu, custom=dict(amounts.custom)
+    )
+
+
+def amounts_from_proto(message: resource_pb2.ResourceAmounts) -> ResourceAmounts:
+    return ResourceAmounts(
+        cpu=message.cpu, memory=message.memory, gpu=message.gpu, custom=dict(message.custom)
+    )
+
+
+def strategy_from_proto(value: int) -> PlacementStrategy:
+    if value == 0:
+        return PlacementStrategy.PACK
+    return PlacementStrategy(
+        resource_pb2.PlacementStrategy.Name(value).removeprefix("PLACEMENT_STRATEGY_")
+    )
+
+
+def pool_spec_from_proto(message: resource_pb2.PoolSpec) -> PoolSpec:
+    selector = message.selector
+    return PoolSpec(
+        name=message.name,
+        selector=NodeSelector(
+            labels=dict(selector.labels),
+            custom_resources=tuple(selector.custom_resources),
+            node_ids=tuple(selector.node_ids),
+        ),
+        share=amounts_from_proto(message.share) if message.HasField("share") else None,
+        strategy=strategy_from_proto(message.strategy),
+    )
+
+
+def pool_spec_to_proto(spec: PoolSpec) -> resource_pb2.PoolSpec:
+    message = resource_pb2.PoolSpec(
+        name=spec.name,
+        selector=resource_pb2.NodeSelector(
+            labels=dict(spec.selector.labels),
+            custom_resources=list(spec.selector.custom_resources),
+            node_ids=list(spec.selector.node_ids),
+        ),
+        strategy=f"PLACEMENT_STRATEGY_{spec.strategy.value}",
+    )
+    if spec.share is None:
+        message.whole_nodes = True
+    else:
+        message.share.CopyFrom(amounts_to_proto(spec.share))
+    return message
+
+
+def pool_to_proto(view: PoolView) -> resource_pb2.Pool:
+    return resource_pb2.Pool(
+        spec=pool_spec_to_proto(view.record.spec),
+        node_ids=[n.node_id for n in view.nodes],
+        capacity=amounts_to_proto(view.capacity),
+        create_time=timestamp(view.record.create_time),
+        update_time=timestamp(view.record.update_time),
+    )
+
+
+def node_to_proto(node: NodeInfo, pools: list[str]) -> resource_pb2.Node:
+    return resource_pb2.Node(
+        node_id=node.node_id,
+        address=node.address,
+        alive=node.alive,
+        labels=dict(node.labels),
+        capacity=amounts_to_proto(node.capacity),
+        allocated=amounts_to_proto(node.capacity.sub(node.free)),
+        free=amounts_to_proto(node.free),
+        pools=pools,
+    )
+
+
+def cluster_state_to_proto(view: ClusterView) -> resource_pb2.GetClusterStateResponse:
+    member_of: dict[str, list[str]] = {}
+    for pool in view.pools:
+        for node in pool.nodes:
+            member_of.setdefault(node.node_id, []).append(pool.record.spec.name)
+    return resource_pb2.GetClusterStateResponse(
+        nodes=[node_to_proto(n, member_of.get(n.node_id, [])) for n in view.nodes],
+        pools=[
+            resource_pb2.PoolUsage(pool=p.record.spec.name, capacity=amounts_to_proto(p.capacity))
+            for p in view.pools
+        ],
+        fragmentation=view.fragmentation,
+        observe_time=timestamp(view.observe_time),
+    )
+
+
+def quota_from_proto(message: resource_pb2.Quota) -> NamespacePolicy:
+    has_max = message.HasField("max")
+    backpressure = (
+        Backpressure.REJECT
+        if message.backpressure == resource_pb2.BACKPRESSURE_REJECT
+        else Backpressure.QUEUE
+    )
+    return NamespacePolicy(
+        name=message.namespace,
+        weight=message.weight or 1.0,
+        priority=message.priority,
+        backpressure=backpressure,
+        quota=Quota(
+            max_resources=amounts_from_proto(message.max) if has_max else None,
+            max_replicas=message.max_replicas or None,
+            max_concurrent_executions=message.max_concurrent_executions or None,
+        ),
+    )
+
+
+def quota_to_proto(policy: NamespacePolicy) -> resource_pb2.Quota:
+    quota = policy.quota
+    message = resource_pb2.Quota(
+        namespace=policy.name,
+        max_replicas=quota.max_replicas or 0,
+        max_concurrent_executions=quota.max_concurrent_executions or 0,
+        weight=policy.weight,
+        priority=policy.priority,
+        backpressure=f"BACKPRESSURE_{policy.backpressure.value}",
+    )
+    if quota.max_resources is not None:
+        message.max.CopyFrom(amounts_to_proto(quota.max_resources))
+    return message
+
+
+def reservation_to_proto(reservation: Reservation) -> resource_pb2.Reservation:
+    message = resource_pb2.Reservation(
+        reservation_id=reservation.reservation_id,
+        namespace=reservation.namespace,
+        pool=reservation.pool,
+        resources=amounts_to_proto(reservation.resources),
+        start_time=timestamp(reservation.start_time),
+        state=f"RESERVATION_STATE_{reservation.state.value}",
+        strategy=f"PLACEMENT_STRATEGY_{reservation.strategy.value}",
+        create_time=timestamp(reservation.create_time),
+        message=reservation.message,
+    )
+    message.duration.FromNanoseconds(int(reservation.duration_s * 1e9))
+    return message

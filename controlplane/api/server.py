@@ -10,18 +10,23 @@ from grpc_reflection.v1alpha import reflection
 from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2,
     agent_pb2_grpc,
+    resource_pb2,
+    resource_pb2_grpc,
     workflow_pb2,
     workflow_pb2_grpc,
 )
 from controlplane.api.servicers.agents import AgentServicer
+from controlplane.api.servicers.resources import ResourceServicer
 from controlplane.api.servicers.workflows import WorkflowServicer
 from controlplane.engine.agents import AgentManager
 from controlplane.engine.catalog import WorkflowCatalog
 from controlplane.engine.executions import ExecutionEngine
+from controlplane.engine.resources import ResourceManager
 
 SERVICE_NAMES = (
     agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
     workflow_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
+    resource_pb2.DESCRIPTOR.services_by_name["ResourceService"].full_name,
 )
 
 
@@ -31,6 +36,7 @@ class GrpcServer:
         agents: AgentManager,
         catalog: WorkflowCatalog,
         executions: ExecutionEngine,
+        resources: ResourceManager,
         max_message_bytes: int,
     ) -> None:
         options = [
@@ -41,6 +47,9 @@ class GrpcServer:
         agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(agents), self._server)
         workflow_pb2_grpc.add_WorkflowServiceServicer_to_server(
             WorkflowServicer(catalog, executions), self._server
+        )
+        resource_pb2_grpc.add_ResourceServiceServicer_to_server(
+            ResourceServicer(resources), self._server
         )
         self._health = health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)

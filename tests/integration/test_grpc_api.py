@@ -340,3 +340,65 @@ def test_agent_get_scale_and_delete(agents: agent_pb2_grpc.AgentServiceStub) -> 
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     with pytest.raises(grpc.RpcError):
         agents.GetAgent(agent_pb2.GetAgentRequest(name="ghost"), timeout=10)
+
+
+def test_resource_service_over_a_real_cluster(channel: grpc.Channel) -> None:
+    from google.protobuf import duration_pb2
+
+    from controlplane.api.gen.orchestrator.v1 import resource_pb2, resource_pb2_grpc
+
+    resources = resource_pb2_grpc.ResourceServiceStub(channel)
+    state = resources.GetClusterState(resource_pb2.GetClusterStateRequest(), timeout=30)
+    assert len(state.nodes) >= 1
+    node = state.nodes[0]
+    assert node.alive and node.capacity.cpu == 2
+    assert "cpu" in state.fragmentation
+
+    spec = resource_pb2.PoolSpec(
+        name="head",
+        selector=resource_pb2.NodeSelector(node_ids=[node.node_id]),
+        share=resource_pb2.ResourceAmounts(cpu=1),
+    )
+    pool = resources.CreatePool(resource_pb2.CreatePoolRequest(pool=spec), timeout=30).pool
+    assert list(pool.node_ids) == [node.node_id] and pool.capacity.cpu == 1
+    listed = resources.ListPools(resource_pb2.ListPoolsRequest(), timeout=30).pools
+    assert [p.spec.name for p in listed] == ["head"]
+
+    hour = duration_pb2.Duration(seconds=3600)
+    first = resources.Reserve(
+        resource_pb2.ReserveRequest(
+            namespace="team-a",
+            pool="head",
+            resources=resource_pb2.ResourceAmounts(cpu=1),
+            duration=hour,
+        ),
+        timeout=30,
+    ).reservation
+    assert first.state == resource_pb2.RESERVATION_STATE_PENDING
+    with pytest.raises(grpc.RpcError) as err:
+        resources.Reserve(
+            resource_pb2.ReserveRequest(
+                namespace="team-b",
+                pool="head",
+                resources=resource_pb2.ResourceAmounts(cpu=1),
+                duration=hour,
+            ),
+            timeout=30,
+        )
+    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert first.reservation_id in (err.value.details() or "")
+    assert violations(err.value) == ["resources"]
+    resources.CancelReservation(
+        resource_pb2.CancelReservationRequest(reservation_id=first.reservation_id), timeout=30
+    )
+
+    quota = resource_pb2.Quota(namespace="team-a", weight=2, max_concurrent_executions=3)
+    resources.SetQuota(resource_pb2.SetQuotaRequest(quota=quota), timeout=30)
+    got = resources.GetQuota(resource_pb2.GetQuotaRequest(namespace="team-a"), timeout=30).quota
+    assert got.weight == 2 and got.max_concurrent_executions == 3
+    with pytest.raises(grpc.RpcError) as bad:
+        resources.CreatePool(
+            resource_pb2.CreatePoolRequest(pool=resource_pb2.PoolSpec(name="Bad Name")), timeout=30
+        )
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(bad.value) == ["pool.name"]

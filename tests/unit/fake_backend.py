@@ -10,6 +10,7 @@ from typing import Any
 from controlplane.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, ReplicaLease
 from models.agents import AgentSpec, ReplicaInfo, ReplicaState
 from models.executions import ErrorInfo
+from models.resources import NodeInfo
 
 Behaviour = Callable[[Any, AttemptRequest], Awaitable[Any]]
 
@@ -20,6 +21,7 @@ class FakeBackend:
         self.behaviours: dict[str, Behaviour] = {}
         self.calls: list[AttemptRequest] = []
         self.cancelled: list[AttemptRequest] = []
+        self.nodes: list[NodeInfo] = []
 
     @property
     def dashboard_url(self) -> str | None:
@@ -63,6 +65,9 @@ class FakeBackend:
         except Exception as exc:
             return AttemptOutcome(ok=False, error=ErrorInfo(type(exc).__name__, str(exc)))
         return AttemptOutcome(ok=True, output=output)
+
+    async def observe_nodes(self) -> list[NodeInfo]:
+        return list(self.nodes)
 
     async def shutdown(self) -> None:
         return None

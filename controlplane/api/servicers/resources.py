@@ -1,0 +1,118 @@
+"""orchestrator.v1.ResourceService."""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import grpc
+
+from controlplane.api import convert
+from controlplane.api.gen.orchestrator.v1 import resource_pb2, resource_pb2_grpc
+from controlplane.api.servicers.guard import unary
+from controlplane.engine.resources import ResourceManager
+from controlplane.errors import invalid
+
+Ctx: TypeAlias = grpc.aio.ServicerContext
+
+
+class ResourceServicer(resource_pb2_grpc.ResourceServiceServicer):
+    def __init__(self, resources: ResourceManager) -> None:
+        self._resources = resources
+
+    @unary
+    async def CreatePool(
+        self, request: resource_pb2.CreatePoolRequest, context: Ctx
+    ) -> resource_pb2.CreatePoolResponse:
+        if not request.HasField("pool"):
+            raise invalid("pool", "is required")
+        view = await self._resources.create_pool(convert.pool_spec_from_proto(request.pool))
+        return resource_pb2.CreatePoolResponse(pool=convert.pool_to_proto(view))
+
+    @unary
+    async def GetPool(
+        self, request: resource_pb2.GetPoolRequest, context: Ctx
+    ) -> resource_pb2.GetPoolResponse:
+        view = await self._resources.get_pool(request.name)
+        return resource_pb2.GetPoolResponse(pool=convert.pool_to_proto(view))
+
+    @unary
+    async def ListPools(
+        self, request: resource_pb2.ListPoolsRequest, context: Ctx
+    ) -> resource_pb2.ListPoolsResponse:
+        views, token = await self._resources.list_pools(request.page_size, request.page_token)
+        return resource_pb2.ListPoolsResponse(
+            pools=[convert.pool_to_proto(v) for v in views], next_page_token=token
+        )
+
+    @unary
+    async def UpdatePool(
+        self, request: resource_pb2.UpdatePoolRequest, context: Ctx
+    ) -> resource_pb2.UpdatePoolResponse:
+        if not request.HasField("pool"):
+            raise invalid("pool", "is required")
+        view = await self._resources.update_pool(convert.pool_spec_from_proto(request.pool))
+        return resource_pb2.UpdatePoolResponse(pool=convert.pool_to_proto(view))
+
+    @unary
+    async def DeletePool(
+        self, request: resource_pb2.DeletePoolRequest, context: Ctx
+    ) -> resource_pb2.DeletePoolResponse:
+        await self._resources.delete_pool(request.name)
+        return resource_pb2.DeletePoolResponse()
+
+    @unary
+    async def GetClusterState(
+        self, request: resource_pb2.GetClusterStateRequest, context: Ctx
+    ) -> resource_pb2.GetClusterStateResponse:
+        return convert.cluster_state_to_proto(await self._resources.cluster_state())
+
+    @unary
+    async def SetQuota(
+        self, request: resource_pb2.SetQuotaRequest, context: Ctx
+    ) -> resource_pb2.SetQuotaResponse:
+        if not request.HasField("quota"):
+            raise invalid("quota", "is required")
+        if request.quota.weight < 0:
+            raise invalid("quota.weight", "must not be negative")
+        policy = await self._resources.set_quota(convert.quota_from_proto(request.quota))
+        return resource_pb2.SetQuotaResponse(quota=convert.quota_to_proto(policy))
+
+    @unary
+    async def GetQuota(
+        self, request: resource_pb2.GetQuotaRequest, context: Ctx
+    ) -> resource_pb2.GetQuotaResponse:
+        policy = self._resources.get_quota(request.namespace)
+        return resource_pb2.GetQuotaResponse(quota=convert.quota_to_proto(policy))
+
+    @unary
+    async def Reserve(
+        self, request: resource_pb2.ReserveRequest, context: Ctx
+    ) -> resource_pb2.ReserveResponse:
+        start = convert.seconds(request.start_time) if request.HasField("start_time") else None
+        reservation = await self._resources.reserve(
+            namespace=request.namespace,
+            pool=request.pool,
+            resources=convert.amounts_from_proto(request.resources),
+            start_time=start,
+            duration_s=request.duration.ToNanoseconds() / 1e9,
+            request_id=request.request_id,
+        )
+        return resource_pb2.ReserveResponse(reservation=convert.reservation_to_proto(reservation))
+
+    @unary
+    async def GetReservation(
+        self, request: resource_pb2.GetReservationRequest, context: Ctx
+    ) -> resource_pb2.GetReservationResponse:
+        reservation = self._resources.get_reservation(request.reservation_id)
+        return resource_pb2.GetReservationResponse(
+            reservation=convert.reservation_to_proto(reservation)
+        )
+
+    @unary
+    async def CancelReservation(
+        self, request: resource_pb2.CancelReservationRequest, context: Ctx
+    ) -> resource_pb2.CancelReservationResponse:
+        reservation = await self._resources.cancel_reservation(request.reservation_id)
+        return resource_pb2.CancelReservationResponse(
+            reservation=convert.reservation_to_proto(reservation)
+        )
