@@ -23,7 +23,8 @@ from ray.exceptions import ActorDiedError, RayActorError, RayError, RayTaskError
 from controlplane.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, ReplicaLease
 from models.agents import AgentSpec, ReplicaInfo, ReplicaState
 from models.executions import ErrorInfo
-from ray_backend import cluster
+from models.resources import NodeInfo
+from ray_backend import cluster, cluster_state
 from ray_backend.metrics import BackendMetrics, backend_metrics
 from ray_backend.replica_actor import (
     ERROR_MESSAGE,
@@ -110,6 +111,9 @@ class RayAgentBackend:
             self._metrics = backend_metrics()
         if self._health_task is None:
             self._health_task = asyncio.get_running_loop().create_task(self._health_loop())
+
+    async def observe_nodes(self) -> list[NodeInfo]:
+        return await asyncio.to_thread(cluster_state.observe_nodes)
 
     async def shutdown(self) -> None:
         """Stops background work. Detached replicas keep running for the next control plane."""

@@ -19,7 +19,7 @@ from ray.cluster_utils import Cluster
 from models.resources import NodeInfo, NodeSelector, PlacementStrategy, ResourceAmounts
 from ray_backend import cluster_state, pools
 from ray_backend.cluster_state import observe_nodes
-from scheduler.cluster import fragmentation, select_nodes
+from scheduler.cluster import fragmentation, select_nodes, total_capacity
 from tests.integration.conftest import eventually
 
 ACCEL = "accelerator_x"
@@ -105,7 +105,7 @@ def test_observe_nodes_sees_three_alive_nodes_with_labels_and_capacity(
     for node in nodes:
         assert node.free.get("cpu") == node.capacity.cpu
         assert node.free.get(ACCEL) == node.capacity.get(ACCEL)
-    assert cluster_state.total_capacity(nodes).cpu == 4.0
+    assert total_capacity(nodes).cpu == 4.0
 
 
 def test_select_nodes_by_label_and_custom_resource(three_nodes: ThreeNodes) -> None:
@@ -260,7 +260,5 @@ def test_removed_node_is_reported_dead(three_nodes: ThreeNodes) -> None:
     eventually(b_gone, timeout=30)
     nodes = observe_nodes()
     assert {n.node_id for n in nodes if n.alive} == {three_nodes.a, three_nodes.c}
-    assert select_nodes(nodes, NodeSelector(labels={"zone": "b"}))[0].node_id == (
-        three_nodes.c
-    )
-    assert cluster_state.total_capacity(nodes).cpu == 3.0
+    assert select_nodes(nodes, NodeSelector(labels={"zone": "b"}))[0].node_id == (three_nodes.c)
+    assert total_capacity(nodes).cpu == 3.0
