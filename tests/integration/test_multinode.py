@@ -17,9 +17,9 @@ import ray
 from ray.cluster_utils import Cluster
 
 from models.resources import NodeInfo, NodeSelector, PlacementStrategy, ResourceAmounts
-from ray_backend import cluster_state, pools
+from ray_backend import pools
 from ray_backend.cluster_state import observe_nodes
-from scheduler.cluster import fragmentation, select_nodes, total_capacity
+from scheduler.cluster import fragmentation, select_nodes, total_capacity, total_free
 from tests.integration.conftest import eventually
 
 ACCEL = "accelerator_x"
@@ -228,7 +228,7 @@ def test_fragmentation_on_live_cluster(three_nodes: ThreeNodes) -> None:
     # Earlier tests' groups are removed asynchronously: wait until every CPU is free again.
     def settled() -> list[NodeInfo] | None:
         nodes = observe_nodes()
-        return nodes if cluster_state.total_free(nodes).cpu == 4.0 else None
+        return nodes if total_free(nodes).cpu == 4.0 else None
 
     nodes = eventually(settled)
     assert fragmentation(nodes, "cpu") == pytest.approx(0.5)  # 2 of 4 free CPUs on node A
@@ -241,11 +241,11 @@ def test_release_frees_the_resources(three_nodes: ThreeNodes) -> None:
     try:
         assert pools.wait_ready(handle, READY_TIMEOUT)
         eventually(lambda: ray.available_resources().get("CPU", 0.0) == total - 2.0)
-        assert cluster_state.total_free(observe_nodes()).cpu == total - 2.0
+        assert total_free(observe_nodes()).cpu == total - 2.0
     finally:
         pools.release(handle)
     eventually(lambda: ray.available_resources().get("CPU", 0.0) == total)
-    eventually(lambda: cluster_state.total_free(observe_nodes()).cpu == total)
+    eventually(lambda: total_free(observe_nodes()).cpu == total)
     pools.release(handle)  # releasing twice (window end + cleanup) is harmless
 
 
