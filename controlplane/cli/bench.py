@@ -21,6 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from controlplane.cli.bench_placement import register_placement
 from controlplane.cli.parsing import parse_value, positive_float, positive_int
 from controlplane.cli.render import make_console
 from controlplane.experiments import grid, results
@@ -177,6 +178,7 @@ def register(
     )
     sched.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     sched.set_defaults(local_handler=run_bench)
+    register_placement(kinds)
     return sched
 
 

@@ -136,16 +136,18 @@ def allocation_plot(results: Sequence[ReplayResult], path: Path, title: str) -> 
     figure = Figure(figsize=(9, 5.5), layout="constrained")
     ax = figure.add_subplot()
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="ideal")
+    colors = {}
     for r in results:
         step = max(1, len(r.arrived) // 2000)
         final = r.at_load.get(1.0)
         label = r.policy if final is None else f"{r.policy} ({100 * final.unallocated:.2f}% left)"
-        ax.plot(
+        (line,) = ax.plot(
             r.arrived[::step] + r.arrived[-1:],
             r.allocated[::step] + r.allocated[-1:],
             linewidth=1.4,
             label=label,
         )
+        colors[r.policy] = line.get_color()
     ax.set_xlabel("arrived GPU load (requested / capacity)")
     ax.set_ylabel("allocated GPU (fraction of capacity)")
     ax.set_xlim(0.4, 1.0)
@@ -157,7 +159,7 @@ def allocation_plot(results: Sequence[ReplayResult], path: Path, title: str) -> 
     for r in results:
         n = len(r.arrived)
         lo = next((i for i, a in enumerate(r.arrived) if a >= 0.85), 0)
-        inset.plot(r.arrived[lo:n], r.allocated[lo:n], linewidth=1.1)
+        inset.plot(r.arrived[lo:n], r.allocated[lo:n], linewidth=1.1, color=colors[r.policy])
     inset.set_title("from 85% load", fontsize=8)
     inset.tick_params(labelsize=7)
     inset.grid(alpha=0.3)

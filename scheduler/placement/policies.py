@@ -166,16 +166,27 @@ class TargetWorkload:
         self.weights = np.zeros((len(signatures), len(keys)))
         for t, k in enumerate(keys):
             self.weights[sig_of[(k[2], k[3])], t] = counts[k] / total
+        # share() as a table lookup: by how many distinct CPU / memory requests a row can
+        # afford, and its GPU model (cumulative sums over the two request ranks).
+        self.cpu_levels = np.unique(self.cpu)
+        self.mem_levels = np.unique(self.mem)
+        table = np.zeros(
+            (len(signatures), self.cpu_levels.size + 1, self.mem_levels.size + 1, len(models))
+        )
+        cpu_rank = np.searchsorted(self.cpu_levels, self.cpu)
+        mem_rank = np.searchsorted(self.mem_levels, self.mem)
+        for t, k in enumerate(keys):
+            table[sig_of[(k[2], k[3])], cpu_rank[t] + 1, mem_rank[t] + 1, :] += (
+                self.weights[sig_of[(k[2], k[3])], t] * self.allowed[t]
+            )
+        self.table = table.cumsum(axis=1).cumsum(axis=2)
 
     def share(self, cpu_free: IntArray, mem_free: IntArray, model: IntArray) -> FloatArray:
         """Per signature (GPU demand shape) x row: the probability that an arriving GPU pod
         has that shape and fits the row's CPU, memory and GPU model."""
-        runs = (
-            (self.cpu[:, None] <= cpu_free[None, :])
-            & (self.mem[:, None] <= mem_free[None, :])
-            & self.allowed[:, model]
-        )
-        result: FloatArray = self.weights @ runs.astype(np.float64)
+        ci = np.searchsorted(self.cpu_levels, cpu_free, side="right")
+        mi = np.searchsorted(self.mem_levels, mem_free, side="right")
+        result: FloatArray = self.table[:, ci, mi, model]
         return result
 
     def fragmentation_with(self, gpu_free: IntArray, share: FloatArray) -> FloatArray:
@@ -225,11 +236,19 @@ class Fgd:
             return []
         f_all = state.gpu_free
         key = np.column_stack(
-            (state.model[nodes], state.cpu_free[nodes], state.mem_free[nodes],
-             np.sort(f_all[nodes], axis=1))
+            (
+                state.model[nodes],
+                state.cpu_free[nodes],
+                state.mem_free[nodes],
+                np.sort(f_all[nodes], axis=1),
+            )
         )
-        _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
-        inverse = inverse.reshape(-1)
+        sort = np.lexsort(key.T[::-1])  # stable: equal rows stay in node order
+        starts = np.ones(sort.size, dtype=np.bool_)
+        starts[1:] = (np.diff(key[sort], axis=0) != 0).any(axis=1)
+        first = sort[starts]
+        inverse = np.empty(sort.size, dtype=np.int64)
+        inverse[sort] = np.cumsum(starts) - 1
         reps = nodes[first]
         f = f_all[reps]
         w = self.workload
