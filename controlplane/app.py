@@ -14,6 +14,7 @@ from controlplane.engine.agents import AgentManager
 from controlplane.engine.catalog import WorkflowCatalog
 from controlplane.engine.event_hub import EventHub
 from controlplane.engine.executions import ExecutionEngine
+from controlplane.engine.planning import Planner
 from controlplane.engine.resources import ResourceManager
 from controlplane.engine.runner import RunnerDeps
 from controlplane.store import SqliteStore, StoreWriter
@@ -49,8 +50,14 @@ class ControlPlane:
         deps = RunnerDeps(writer=self.writer, backend=self.backend, hub=self.hub, clock=clock)
         self.executions = ExecutionEngine(self.store, deps, self.catalog, self.agents.names)
         self.resources = ResourceManager(self.store, self.backend, clock)
+        self.planner = Planner()
         self.server = GrpcServer(
-            self.agents, self.catalog, self.executions, self.resources, config.max_message_bytes
+            self.agents,
+            self.catalog,
+            self.executions,
+            self.resources,
+            self.planner,
+            config.max_message_bytes,
         )
         self.port = 0
 

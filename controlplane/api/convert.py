@@ -3,14 +3,21 @@ directions: `*_to_proto` for the servicers, `*_from_proto` for the servicers and
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
-from controlplane.api.gen.orchestrator.v1 import agent_pb2, resource_pb2, workflow_pb2
+from controlplane.api.gen.orchestrator.v1 import (
+    agent_pb2,
+    resource_pb2,
+    scheduler_pb2,
+    workflow_pb2,
+)
 from controlplane.engine.agents import AgentView
+from controlplane.engine.planning import Plan
 from controlplane.engine.resources import ClusterView, PoolView
 from models.agents import (
     AgentRecord,
@@ -538,4 +545,33 @@ def reservation_to_proto(reservation: Reservation) -> resource_pb2.Reservation:
         message=reservation.message,
     )
     message.duration.FromNanoseconds(int(reservation.duration_s * 1e9))
+    return message
+
+
+# -- planning ---------------------------------------------------------------------------------
+
+
+def plan_to_proto(plan: Plan) -> scheduler_pb2.PlanResponse:
+    problem, schedule = plan.problem, plan.schedule
+    position = {o: i for job in problem.jobs for i, o in enumerate(job.operations)}
+    message = scheduler_pb2.PlanResponse(
+        scheduler=schedule.solver,
+        status=schedule.status.value,
+        objective=schedule.objective_value,
+        operations=[
+            scheduler_pb2.PlannedOperation(
+                operation=s.operation,
+                job=problem.operations[s.operation].job,
+                position=position[s.operation],
+                machine=s.machine,
+                start=s.start,
+                end=s.end,
+            )
+            for s in schedule.operations
+        ],
+        info=dict_to_struct(json.loads(json.dumps(schedule.info, default=str))),
+    )
+    if schedule.bound is not None:
+        message.bound = schedule.bound
+    message.solve_time.FromNanoseconds(int(schedule.solve_seconds * 1e9))
     return message

@@ -12,21 +12,26 @@ from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2_grpc,
     resource_pb2,
     resource_pb2_grpc,
+    scheduler_pb2,
+    scheduler_pb2_grpc,
     workflow_pb2,
     workflow_pb2_grpc,
 )
 from controlplane.api.servicers.agents import AgentServicer
 from controlplane.api.servicers.resources import ResourceServicer
+from controlplane.api.servicers.scheduling import SchedulerServicer
 from controlplane.api.servicers.workflows import WorkflowServicer
 from controlplane.engine.agents import AgentManager
 from controlplane.engine.catalog import WorkflowCatalog
 from controlplane.engine.executions import ExecutionEngine
+from controlplane.engine.planning import Planner
 from controlplane.engine.resources import ResourceManager
 
 SERVICE_NAMES = (
     agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
     workflow_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
     resource_pb2.DESCRIPTOR.services_by_name["ResourceService"].full_name,
+    scheduler_pb2.DESCRIPTOR.services_by_name["SchedulerService"].full_name,
 )
 
 
@@ -37,6 +42,7 @@ class GrpcServer:
         catalog: WorkflowCatalog,
         executions: ExecutionEngine,
         resources: ResourceManager,
+        planner: Planner,
         max_message_bytes: int,
     ) -> None:
         options = [
@@ -50,6 +56,9 @@ class GrpcServer:
         )
         resource_pb2_grpc.add_ResourceServiceServicer_to_server(
             ResourceServicer(resources), self._server
+        )
+        scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(
+            SchedulerServicer(planner), self._server
         )
         self._health = health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)

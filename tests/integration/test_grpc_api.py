@@ -402,3 +402,42 @@ def test_resource_service_over_a_real_cluster(channel: grpc.Channel) -> None:
         )
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert violations(bad.value) == ["pool.name"]
+
+
+def test_scheduler_service_lists_and_plans(channel: grpc.Channel) -> None:
+    from google.protobuf import duration_pb2
+
+    from controlplane.api.gen.orchestrator.v1 import scheduler_pb2, scheduler_pb2_grpc
+    from scheduler.instances import problem_to_json, random_jobshop
+
+    stub = scheduler_pb2_grpc.SchedulerServiceStub(channel)
+    names = [
+        s.name
+        for s in stub.ListSchedulers(scheduler_pb2.ListSchedulersRequest(), timeout=10).schedulers
+    ]
+    assert {"cpsat", "ga", "ml", "spt", "heft", "auto"} <= set(names)
+
+    problem = random_jobshop(3, 3, seed=7)
+    plan = stub.Plan(
+        scheduler_pb2.PlanRequest(
+            problem_json=problem_to_json(problem),
+            scheduler="cpsat",
+            time_limit=duration_pb2.Duration(seconds=5),
+            workers=1,
+        ),
+        timeout=60,
+    )
+    assert plan.status == "OPTIMAL" and plan.bound == plan.objective
+    assert len(plan.operations) == 9
+    assert plan.objective == max(op.end for op in plan.operations)
+
+    with pytest.raises(grpc.RpcError) as err:
+        stub.Plan(scheduler_pb2.PlanRequest(problem_json="{not json", scheduler="spt"), timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(err.value) == ["problem_json"]
+    with pytest.raises(grpc.RpcError) as err:
+        stub.Plan(
+            scheduler_pb2.PlanRequest(problem_json=problem_to_json(problem), scheduler="magic"),
+            timeout=10,
+        )
+    assert violations(err.value) == ["scheduler"]
