@@ -48,8 +48,10 @@ class ControlPlane:
         self.agents = AgentManager(self.store, self.backend, clock)
         self.catalog = WorkflowCatalog(self.store, self.agents.names, clock)
         deps = RunnerDeps(writer=self.writer, backend=self.backend, hub=self.hub, clock=clock)
-        self.executions = ExecutionEngine(self.store, deps, self.catalog, self.agents.names)
         self.resources = ResourceManager(self.store, self.backend, clock)
+        self.executions = ExecutionEngine(
+            self.store, deps, self.catalog, self.agents.names, self.resources.get_quota
+        )
         self.planner = Planner()
         self.server = GrpcServer(
             self.agents,

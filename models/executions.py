@@ -158,6 +158,8 @@ class ExecutionRecord:
     end_time: float | None = None
     # Sequence number of the last stored event.
     last_sequence: int = 0
+    # Tenancy boundary: quotas, fair share and admission are per namespace.
+    namespace: str = "default"
 
 
 class EventType(enum.Enum):
@@ -168,6 +170,7 @@ class EventType(enum.Enum):
     EXECUTION_CANCELLED = "EXECUTION_CANCELLED"
     EXECUTION_TIMED_OUT = "EXECUTION_TIMED_OUT"
     EXECUTION_RESUMED = "EXECUTION_RESUMED"
+    EXECUTION_QUEUED = "EXECUTION_QUEUED"
     TASK_SCHEDULED = "TASK_SCHEDULED"
     ATTEMPT_STARTED = "ATTEMPT_STARTED"
     ATTEMPT_SUCCEEDED = "ATTEMPT_SUCCEEDED"

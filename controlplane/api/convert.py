@@ -253,6 +253,7 @@ def execution_to_proto(record: ExecutionRecord, with_tasks: bool = True) -> work
         start_time=timestamp(record.start_time),
         end_time=timestamp(record.end_time),
         request_id=record.request_id,
+        namespace=record.namespace,
     )
     if record.outputs is not None:
         message.outputs.CopyFrom(dict_to_struct(record.outputs))
@@ -379,6 +380,7 @@ def execution_from_proto(message: workflow_pb2.Execution) -> ExecutionRecord:
         inputs=_struct(message.inputs),
         create_time=seconds(message.create_time),
         request_id=message.request_id,
+        namespace=message.namespace or "default",
         outputs=_struct(message.outputs) if message.HasField("outputs") else None,
         error=error_from_proto(message.error) if message.HasField("error") else None,
         tasks={t.task_id: task_from_proto(t) for t in message.tasks},

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from controlplane.engine import paging
+from controlplane.engine.admission import AdmissionControl
 from controlplane.engine.catalog import WorkflowCatalog, violations
 from controlplane.engine.runner import ExecutionRunner, RunnerDeps
 from controlplane.errors import (
@@ -18,16 +20,20 @@ from controlplane.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
+    ResourceExhausted,
     invalid,
 )
 from controlplane.store import SqliteStore, WriteBatch
 from controlplane.store.sqlite_store import ExecutionPageKey
 from controlplane.workflow import check_inputs
 from models.executions import Event, EventType, ExecutionRecord, ExecutionStatus, TaskRecord
+from models.queueing import Accept, NamespacePolicy, Queue, Reject
 
 log = logging.getLogger(__name__)
 
 MAX_INPUT_BYTES = 1 << 20
+DEFAULT_NAMESPACE = "default"
+NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_REQUEST_ID = 200
 WATCH_POLL_S = 5.0
 
@@ -39,6 +45,7 @@ class ExecutionEngine:
         deps: RunnerDeps,
         catalog: WorkflowCatalog,
         agent_names: Callable[[], set[str]],
+        policy_of: Callable[[str], NamespacePolicy] = NamespacePolicy,
     ) -> None:
         self._store = store
         self._deps = deps
@@ -47,6 +54,7 @@ class ExecutionEngine:
         self._runners: dict[str, ExecutionRunner] = {}
         self._launches: set[asyncio.Task[None]] = set()
         self._requests_in_flight: dict[str, asyncio.Future[str]] = {}
+        self._admission = AdmissionControl(policy_of)
 
     @property
     def active_count(self) -> int:
@@ -55,15 +63,32 @@ class ExecutionEngine:
     async def recover(self) -> int:
         """Resumes every execution the store says is not finished."""
         records = self._store.load_active_executions()
+        waiting = []
         for record in records:
             revision = self._catalog.get(record.workflow, record.revision)
             runner = self._new_runner(record, self._catalog.definition(revision))
-            await runner.launch()
+            if record.status is ExecutionStatus.RUNNING:
+                self._admission.resume_running(record.namespace, record.execution_id)
+                await runner.launch()
+            else:
+                waiting.append(runner)
+        for runner in waiting:  # in arrival order, after the running ones hold their places
+            record = runner.record
+            if isinstance(self._admission.request(record.namespace, record.execution_id), Accept):
+                await runner.launch()
         return len(records)
 
     async def start(
-        self, workflow: str, revision: int, inputs: dict[str, Any], request_id: str
+        self,
+        workflow: str,
+        revision: int,
+        inputs: dict[str, Any],
+        request_id: str,
+        namespace: str = "",
     ) -> tuple[ExecutionRecord, bool]:
+        namespace = namespace or DEFAULT_NAMESPACE
+        if not NAMESPACE_RE.match(namespace) or len(namespace) > 63:
+            raise invalid("namespace", "must be 1-63 lower-case letters, digits or '-'")
         if len(request_id) > MAX_REQUEST_ID:
             raise invalid("request_id", f"must be at most {MAX_REQUEST_ID} characters")
         if request_id:
@@ -103,6 +128,7 @@ class ExecutionEngine:
             inputs=resolved,
             create_time=now,
             request_id=request_id,
+            namespace=namespace,
         )
         for spec in definition.tasks:
             record.tasks[spec.id] = TaskRecord(spec.id, spec.agent, depends_on=spec.depends_on)
@@ -119,6 +145,20 @@ class ExecutionEngine:
                 details={"workflow": rev.name, "revision": rev.revision, "inputs": resolved},
             )
         )
+        decision = self._admission.request(namespace, record.execution_id)
+        if isinstance(decision, Reject):
+            raise ResourceExhausted(decision.reason, [FieldViolation("namespace", decision.reason)])
+        if isinstance(decision, Queue):
+            record.last_sequence = 2
+            batch.add_event(
+                Event(
+                    record.execution_id,
+                    2,
+                    EventType.EXECUTION_QUEUED,
+                    now,
+                    details={"namespace": namespace, "reason": decision.reason},
+                )
+            )
         batch.put_execution(record)
         claim: asyncio.Future[str] | None = None
         if request_id:
@@ -127,6 +167,7 @@ class ExecutionEngine:
         try:
             await self._deps.writer.commit(batch)
         except BaseException as exc:
+            self._admission.undo(namespace, record.execution_id)
             if claim is not None:
                 claim.set_exception(exc)
                 claim.exception()  # mark retrieved
@@ -136,12 +177,16 @@ class ExecutionEngine:
                 self._requests_in_flight.pop(request_id, None)
         if claim is not None:
             claim.set_result(record.execution_id)
-        self._deps.hub.published(record.execution_id, 1)
+        self._deps.hub.published(record.execution_id, record.last_sequence)
         runner = self._new_runner(record, definition)
+        if isinstance(decision, Accept):
+            self._launch(runner)
+        return record, True
+
+    def _launch(self, runner: ExecutionRunner) -> None:
         launch = asyncio.get_running_loop().create_task(runner.launch())
         self._launches.add(launch)
         launch.add_done_callback(self._launches.discard)
-        return record, True
 
     async def _existing_request(self, request_id: str) -> ExecutionRecord | None:
         pending = self._requests_in_flight.get(request_id)
@@ -157,6 +202,11 @@ class ExecutionEngine:
 
     def _runner_finished(self, runner: ExecutionRunner) -> None:
         self._runners.pop(runner.execution_id, None)
+        if self._deps.drain.active:
+            return
+        for admitted in self._admission.forget(runner.record.namespace, runner.execution_id):
+            if admitted in self._runners:
+                self._launch(self._runners[admitted])
 
     def get(self, execution_id: str) -> ExecutionRecord:
         if not execution_id:

@@ -33,7 +33,7 @@ from models.executions import (
 )
 from models.workflows import WorkflowRevision
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflow_revisions (
@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS executions (
     create_time REAL NOT NULL,
     start_time REAL,
     end_time REAL,
-    last_sequence INTEGER NOT NULL
+    last_sequence INTEGER NOT NULL,
+    namespace TEXT NOT NULL DEFAULT 'default'
 );
 CREATE INDEX IF NOT EXISTS executions_by_time ON executions (create_time DESC, execution_id DESC);
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
@@ -117,7 +118,7 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 UPSERT_EXECUTION = """
-INSERT INTO executions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+INSERT INTO executions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT (execution_id) DO UPDATE SET status=excluded.status, outputs=excluded.outputs,
   error=excluded.error, start_time=excluded.start_time, end_time=excluded.end_time,
   last_sequence=excluded.last_sequence
@@ -161,9 +162,18 @@ class SqliteStore:
         self.path = path
         self._writer = _connect(path, synchronous)
         self._writer.executescript(SCHEMA)
+        self._migrate()
         self._writer.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._reader = _connect(path, synchronous)
         self._write_lock = threading.Lock()
+
+    def _migrate(self) -> None:
+        """Brings a data dir written by an older version up to SCHEMA_VERSION."""
+        columns = {row[1] for row in self._writer.execute("PRAGMA table_info(executions)")}
+        if "namespace" not in columns:
+            self._writer.execute(
+                "ALTER TABLE executions ADD COLUMN namespace TEXT NOT NULL DEFAULT 'default'"
+            )
 
     def close(self) -> None:
         self._reader.close()
@@ -394,6 +404,7 @@ def _execution(row: tuple[Any, ...]) -> ExecutionRecord:
         start_time=row[9],
         end_time=row[10],
         last_sequence=int(row[11]),
+        namespace=str(row[12]),
     )
 
 

@@ -41,6 +41,7 @@ class WriteBatch:
                 ex.start_time,
                 ex.end_time,
                 ex.last_sequence,
+                ex.namespace,
             )
         )
 

@@ -372,3 +372,114 @@ tasks:
         assert [x.status for x in done.tasks["a"].attempts] == [AttemptStatus.SUCCEEDED]
 
     run(second, tmp_path)
+
+
+GATED = """
+name: gated
+tasks:
+  - {id: a, agent: echo, input: {n: 1}}
+"""
+
+
+def test_namespace_quota_queues_executions_in_arrival_order(tmp_path: Path) -> None:
+    from models.queueing import Backpressure, NamespacePolicy, Quota
+
+    gate = asyncio.Event()
+
+    async def wait_gate(value: Any, request: AttemptRequest) -> Any:
+        await gate.wait()
+        return value
+
+    async def body(cp: ControlPlane, backend: FakeBackend) -> None:
+        backend.behaviours["echo"] = wait_gate
+        await cp.resources.set_quota(
+            NamespacePolicy(
+                "team", backpressure=Backpressure.QUEUE, quota=Quota(max_concurrent_executions=1)
+            )
+        )
+        await cp.catalog.create(GATED)
+        first, _ = await cp.executions.start("gated", 0, {}, "", "team")
+        second, _ = await cp.executions.start("gated", 0, {}, "", "team")
+        third, _ = await cp.executions.start("gated", 0, {}, "", "team")
+        other, _ = await cp.executions.start("gated", 0, {}, "", "")  # default namespace: no quota
+        while len(backend.calls) < 2:
+            await asyncio.sleep(0.01)
+        assert {c.execution_id for c in backend.calls} == {first.execution_id, other.execution_id}
+        queued = cp.executions.get(second.execution_id)
+        assert queued.status is ExecutionStatus.PENDING and queued.namespace == "team"
+        assert [e.type for e in cp.store.read_events(second.execution_id)] == [
+            EventType.EXECUTION_STARTED,
+            EventType.EXECUTION_QUEUED,
+        ]
+        cancelled = await cp.executions.cancel(third.execution_id, "not needed")
+        assert cancelled.status is ExecutionStatus.CANCELLED
+        gate.set()
+        done = await wait_terminal(cp, second.execution_id)
+        assert done.status is ExecutionStatus.SUCCEEDED
+        order = [c.execution_id for c in backend.calls]
+        assert order.index(first.execution_id) < order.index(second.execution_id)
+        assert third.execution_id not in order
+
+    run(body, tmp_path)
+
+
+def test_namespace_quota_rejects_with_resource_exhausted(tmp_path: Path) -> None:
+    from controlplane.errors import ResourceExhausted
+    from models.queueing import Backpressure, NamespacePolicy, Quota
+
+    async def forever(value: Any, request: AttemptRequest) -> Any:
+        await asyncio.sleep(60)
+
+    async def body(cp: ControlPlane, backend: FakeBackend) -> None:
+        backend.behaviours["echo"] = forever
+        await cp.resources.set_quota(
+            NamespacePolicy(
+                "strict", backpressure=Backpressure.REJECT, quota=Quota(max_concurrent_executions=1)
+            )
+        )
+        await cp.catalog.create(GATED)
+        await cp.executions.start("gated", 0, {}, "", "strict")
+        with pytest.raises(ResourceExhausted) as err:
+            await cp.executions.start("gated", 0, {}, "", "strict")
+        assert err.value.violations[0].field == "namespace"
+        assert "1/1 concurrent executions" in err.value.message
+        with pytest.raises(InvalidArgument):
+            await cp.executions.start("gated", 0, {}, "", "Not Valid")
+
+    run(body, tmp_path)
+
+
+def test_queued_execution_stays_queued_across_a_restart(tmp_path: Path) -> None:
+    from models.queueing import NamespacePolicy, Quota
+
+    ids: dict[str, str] = {}
+    gate = asyncio.Event()
+
+    async def wait_gate(value: Any, request: AttemptRequest) -> Any:
+        await gate.wait()
+        return value
+
+    async def first(cp: ControlPlane, backend: FakeBackend) -> None:
+        backend.behaviours["echo"] = wait_gate
+        await cp.resources.set_quota(
+            NamespacePolicy("team", quota=Quota(max_concurrent_executions=1))
+        )
+        await cp.catalog.create(GATED)
+        ids["a"] = (await cp.executions.start("gated", 0, {}, "", "team"))[0].execution_id
+        ids["b"] = (await cp.executions.start("gated", 0, {}, "", "team"))[0].execution_id
+        while not backend.calls:
+            await asyncio.sleep(0.01)
+
+    run(first, tmp_path)
+
+    async def second(cp: ControlPlane, backend: FakeBackend) -> None:
+        backend.behaviours["echo"] = wait_gate
+        while not backend.calls:
+            await asyncio.sleep(0.01)
+        assert [c.execution_id for c in backend.calls] == [ids["a"]]  # b still waits
+        assert cp.executions.get(ids["b"]).status is ExecutionStatus.PENDING
+        gate.set()
+        assert (await wait_terminal(cp, ids["b"])).status is ExecutionStatus.SUCCEEDED
+        assert cp.executions.get(ids["a"]).status is ExecutionStatus.SUCCEEDED
+
+    run(second, tmp_path)

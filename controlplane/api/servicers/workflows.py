@@ -82,6 +82,7 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
             request.revision,
             convert.struct_to_dict(request.inputs),
             request.request_id,
+            request.namespace,
         )
         return workflow_pb2.StartExecutionResponse(
             execution=convert.execution_to_proto(record), created=created

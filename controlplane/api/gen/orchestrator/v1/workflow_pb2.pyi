@@ -160,7 +160,7 @@ class TaskState(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., agent: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[ExecutionError, _Mapping]] = ..., depends_on: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Execution(_message.Message):
-    __slots__ = ("execution_id", "workflow", "revision", "status", "inputs", "outputs", "error", "tasks", "create_time", "start_time", "end_time", "request_id")
+    __slots__ = ("execution_id", "workflow", "revision", "status", "inputs", "outputs", "error", "tasks", "create_time", "start_time", "end_time", "request_id", "namespace")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -173,6 +173,7 @@ class Execution(_message.Message):
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     workflow: str
     revision: int
@@ -185,7 +186,8 @@ class Execution(_message.Message):
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
     request_id: str
-    def __init__(self, execution_id: _Optional[str] = ..., workflow: _Optional[str] = ..., revision: _Optional[int] = ..., status: _Optional[_Union[ExecutionStatus, str]] = ..., inputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., outputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[_Union[ExecutionError, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[TaskState, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, execution_id: _Optional[str] = ..., workflow: _Optional[str] = ..., revision: _Optional[int] = ..., status: _Optional[_Union[ExecutionStatus, str]] = ..., inputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., outputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[_Union[ExecutionError, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[TaskState, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
     __slots__ = ("execution_id", "sequence", "type", "task_id", "time", "details")
@@ -264,16 +266,18 @@ class ValidateWorkflowResponse(_message.Message):
     def __init__(self, valid: _Optional[bool] = ..., problems: _Optional[_Iterable[_Union[ValidationProblem, _Mapping]]] = ...) -> None: ...
 
 class StartExecutionRequest(_message.Message):
-    __slots__ = ("workflow", "revision", "inputs", "request_id")
+    __slots__ = ("workflow", "revision", "inputs", "request_id", "namespace")
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     workflow: str
     revision: int
     inputs: _struct_pb2.Struct
     request_id: str
-    def __init__(self, workflow: _Optional[str] = ..., revision: _Optional[int] = ..., inputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, workflow: _Optional[str] = ..., revision: _Optional[int] = ..., inputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., request_id: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class StartExecutionResponse(_message.Message):
     __slots__ = ("execution", "created")
