@@ -249,6 +249,7 @@ class OrchestratorClient:
         inputs: dict[str, Any] | None = None,
         revision: int = 0,
         request_id: str = "",
+        namespace: str = "",
     ) -> StartExecutionResult:
         response = self._call(
             self._workflows.StartExecution,
@@ -257,6 +258,7 @@ class OrchestratorClient:
                 revision=revision,
                 inputs=convert.dict_to_struct(inputs),
                 request_id=request_id,
+                namespace=namespace,
             ),
         )
         return StartExecutionResult(

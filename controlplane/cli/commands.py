@@ -180,6 +180,7 @@ def run(args: argparse.Namespace, client: OrchestratorClient, console: Console) 
         assignments_to_dict(args.input),
         revision=workflow.revision.revision,
         request_id=args.request_id or "",
+        namespace=args.namespace or "",
     )
     execution = started.execution
     if not args.wait:

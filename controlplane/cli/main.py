@@ -172,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--wait", "-w", action="store_true", help="follow until it ends")
     run.add_argument("--request-id", default="", help="idempotency key")
+    run.add_argument(
+        "--namespace", default="", help="tenancy namespace for quotas (default: default)"
+    )
     run.set_defaults(handler=commands.run)
 
     # executions
