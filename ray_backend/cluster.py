@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 import ray
+
+log = logging.getLogger(__name__)
+
+# A local Ray on a small, busy machine can take longer than Ray's default to register its
+# raylet with the GCS; give it more time (an explicit setting in the environment wins).
+STARTUP_ENV_DEFAULTS = {"RAY_raylet_start_wait_time_s": "60"}
+LOCAL_START_ATTEMPTS = 2
 
 
 def connect(
@@ -23,15 +32,25 @@ def connect(
         "log_to_driver": False,
         "include_dashboard": include_dashboard,
     }
-    if address is None:
-        # "local" forces a new local instance even if RAY_ADDRESS is set in the environment.
-        kwargs["address"] = "local"
-        if num_cpus is not None:
-            kwargs["num_cpus"] = num_cpus
-    else:
-        kwargs["address"] = address
-    context = ray.init(**kwargs)
-    return _format_url(getattr(context, "dashboard_url", None))
+    if address is not None:
+        context = ray.init(address=address, **kwargs)
+        return _format_url(getattr(context, "dashboard_url", None))
+    # "local" forces a new local instance even if RAY_ADDRESS is set in the environment.
+    kwargs["address"] = "local"
+    if num_cpus is not None:
+        kwargs["num_cpus"] = num_cpus
+    for key, value in STARTUP_ENV_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    for attempt in range(1, LOCAL_START_ATTEMPTS + 1):
+        try:
+            context = ray.init(**kwargs)
+            return _format_url(getattr(context, "dashboard_url", None))
+        except Exception as exc:  # Ray raises a bare Exception when its node times out
+            if attempt == LOCAL_START_ATTEMPTS or "timed out during startup" not in str(exc):
+                raise
+            log.warning("local Ray did not start (%s); starting it again", exc)
+            ray.shutdown()
+    raise AssertionError("unreachable")
 
 
 def dashboard_url() -> str | None:
