@@ -1,0 +1,35 @@
+"""A data dir written before executions had a namespace opens, gains the column, and its rows
+read back in the default namespace."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from controlplane.store import SqliteStore
+
+OLD_EXECUTIONS = """
+CREATE TABLE executions (
+    execution_id TEXT PRIMARY KEY, workflow TEXT NOT NULL, revision INTEGER NOT NULL,
+    status TEXT NOT NULL, inputs TEXT NOT NULL, outputs TEXT, error TEXT, request_id TEXT UNIQUE,
+    create_time REAL NOT NULL, start_time REAL, end_time REAL, last_sequence INTEGER NOT NULL
+);
+INSERT INTO executions
+    VALUES ('e1', 'wf', 1, 'SUCCEEDED', '{}', '{}', NULL, NULL, 1.0, 1.0, 2.0, 3);
+PRAGMA user_version=2;
+"""
+
+
+def test_old_executions_table_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "orchestrator.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(OLD_EXECUTIONS)
+    store = SqliteStore(path)
+    try:
+        record = store.load_execution("e1")
+        assert record is not None and record.namespace == "default"
+        assert record.last_sequence == 3
+        version = store.query("PRAGMA user_version")[0][0]
+        assert version == 3
+    finally:
+        store.close()
