@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -89,10 +88,3 @@ class ControlPlane:
         await self.executions.stop(self.config.shutdown_grace_s)
         await self.backend.shutdown()
         self.store.close()
-
-    async def serve_forever(self, stop: asyncio.Event) -> None:
-        await self.start()
-        try:
-            await stop.wait()
-        finally:
-            await self.stop()

@@ -197,10 +197,6 @@ def revision_to_proto(
 # -- executions -------------------------------------------------------------------------------
 
 
-def execution_status_to_proto(status: ExecutionStatus) -> int:
-    return int(workflow_pb2.ExecutionStatus.Value(f"EXECUTION_STATUS_{status.value}"))
-
-
 def execution_status_from_proto(value: int) -> ExecutionStatus:
     return ExecutionStatus(
         workflow_pb2.ExecutionStatus.Name(value).removeprefix("EXECUTION_STATUS_")

@@ -75,10 +75,6 @@ examples:
 """
 
 
-class BenchUsage(ValueError):
-    pass
-
-
 def parse_option(text: str) -> tuple[str, str, Any]:
     """`ga.generations=200` -> ('ga', 'generations', 200)."""
     key, sep, value = text.partition("=")

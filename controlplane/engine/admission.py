@@ -42,9 +42,6 @@ class AdmissionControl:
         """Books an execution that was already running before a restart."""
         self._running[namespace].add(execution_id)
 
-    def enqueue(self, namespace: str, execution_id: str) -> None:
-        self._waiting[namespace].append(execution_id)
-
     def forget(self, namespace: str, execution_id: str) -> list[str]:
         """An execution ended (or was cancelled while waiting): returns the waiting executions
         that may now start, in arrival order."""

@@ -56,10 +56,6 @@ class ExecutionEngine:
         self._requests_in_flight: dict[str, asyncio.Future[str]] = {}
         self._admission = AdmissionControl(policy_of)
 
-    @property
-    def active_count(self) -> int:
-        return len(self._runners)
-
     async def recover(self) -> int:
         """Resumes every execution the store says is not finished."""
         records = self._store.load_active_executions()
@@ -266,12 +262,8 @@ class ExecutionEngine:
             if events:
                 next_sequence = events[-1].sequence + 1
                 continue
-            record = self._store.load_execution(execution_id)
-            if (
-                record is not None
-                and record.status.terminal
-                and record.last_sequence < next_sequence
-            ):
+            progress = self._store.execution_progress(execution_id)
+            if progress is not None and progress[0].terminal and progress[1] < next_sequence:
                 return  # asked to start after the terminal event
             await self._deps.hub.wait_beyond(execution_id, next_sequence - 1, WATCH_POLL_S)
 

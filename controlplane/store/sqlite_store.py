@@ -300,6 +300,13 @@ class SqliteStore:
         self._attach_tasks(execution)
         return execution
 
+    def execution_progress(self, execution_id: str) -> tuple[ExecutionStatus, int] | None:
+        """Status and last event sequence only (what a watcher polls), without the tasks."""
+        row = self._reader.execute(
+            "SELECT status, last_sequence FROM executions WHERE execution_id=?", (execution_id,)
+        ).fetchone()
+        return None if row is None else (ExecutionStatus(row[0]), int(row[1]))
+
     def load_active_executions(self) -> list[ExecutionRecord]:
         rows = self._reader.execute(
             "SELECT * FROM executions WHERE status IN (?, ?) ORDER BY create_time",
