@@ -10,9 +10,13 @@ import ray
 
 log = logging.getLogger(__name__)
 
-# A local Ray on a small, busy machine can take longer than Ray's default to register its
-# raylet with the GCS; give it more time (an explicit setting in the environment wins).
-STARTUP_ENV_DEFAULTS = {"RAY_raylet_start_wait_time_s": "60"}
+# A local Ray on a small, busy machine can take longer than Ray's defaults (30 s for the GCS
+# to publish its port, 10 s for the raylet to register); give it more time. An explicit setting
+# in the environment wins.
+STARTUP_ENV_DEFAULTS = {
+    "RAY_gcs_server_port_wait_time_s": "120",
+    "RAY_raylet_start_wait_time_s": "60",
+}
 LOCAL_START_ATTEMPTS = 2
 
 
@@ -46,7 +50,7 @@ def connect(
             context = ray.init(**kwargs)
             return _format_url(getattr(context, "dashboard_url", None))
         except Exception as exc:  # Ray raises a bare Exception when its node times out
-            if attempt == LOCAL_START_ATTEMPTS or "timed out during startup" not in str(exc):
+            if attempt == LOCAL_START_ATTEMPTS or "timed out" not in str(exc).lower():
                 raise
             log.warning("local Ray did not start (%s); starting it again", exc)
             ray.shutdown()

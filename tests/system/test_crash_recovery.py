@@ -91,7 +91,7 @@ class Serve:
                     ready.set()
 
         threading.Thread(target=read, daemon=True).start()
-        if not ready.wait(120):
+        if not ready.wait(300):  # a local Ray start may be retried on a busy machine
             self.proc.kill()
             raise AssertionError(f"serve did not start: {self.log.read_text()[-3000:]}")
 
