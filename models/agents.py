@@ -42,6 +42,7 @@ class AgentSpec:
     capabilities: tuple[str, ...] = ()
     runtime_env: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
+    pool: str = ""  # resource pool the replicas run in ("" = anywhere in the cluster)
 
 
 @dataclass(frozen=True)

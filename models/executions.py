@@ -43,7 +43,10 @@ class AttemptStatus(enum.Enum):
     TIMED_OUT = "TIMED_OUT"
     CANCELLED = "CANCELLED"
     LOST = "LOST"  # control plane stopped mid-attempt: retried, not charged to the policy
+    PREEMPTED = "PREEMPTED"  # stopped for a higher-priority namespace: requeued, not charged
 
+
+_UNCHARGED = {AttemptStatus.LOST, AttemptStatus.PREEMPTED}
 
 _TERMINAL_EXECUTION = {
     ExecutionStatus.SUCCEEDED,
@@ -138,8 +141,8 @@ class TaskRecord:
     depends_on: tuple[str, ...] = ()
 
     def charged_attempts(self) -> int:
-        """Attempts that count against the retry policy (lost ones do not)."""
-        return sum(1 for a in self.attempts if a.status is not AttemptStatus.LOST)
+        """Attempts that count against the retry policy (lost and preempted ones do not)."""
+        return sum(1 for a in self.attempts if a.status not in _UNCHARGED)
 
 
 @dataclass
@@ -177,6 +180,7 @@ class EventType(enum.Enum):
     ATTEMPT_FAILED = "ATTEMPT_FAILED"
     ATTEMPT_TIMED_OUT = "ATTEMPT_TIMED_OUT"
     ATTEMPT_LOST = "ATTEMPT_LOST"
+    ATTEMPT_PREEMPTED = "ATTEMPT_PREEMPTED"
     TASK_RETRYING = "TASK_RETRYING"
     TASK_SUCCEEDED = "TASK_SUCCEEDED"
     TASK_FAILED = "TASK_FAILED"

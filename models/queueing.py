@@ -39,12 +39,17 @@ class NamespacePolicy:
     max_queue: int | None = None  # most executions waiting at admission (None: unbounded)
     backpressure: Backpressure = Backpressure.QUEUE
     quota: Quota = field(default_factory=Quota)
+    placement_policy: str = "best-fit"  # online policy placing each ready task on a node
+    batch_scheduler: str = ""  # rolling-horizon planner (cpsat, ga, ml...); "" = none
+    plan_interval_s: float = 5.0
 
     def __post_init__(self) -> None:
         if self.weight <= 0:
             raise ValueError(f"namespace {self.name}: weight must be > 0, got {self.weight}")
         if self.max_queue is not None and self.max_queue < 0:
             raise ValueError(f"namespace {self.name}: max_queue must be >= 0")
+        if self.plan_interval_s <= 0:
+            raise ValueError(f"namespace {self.name}: plan_interval_s must be > 0")
 
 
 @dataclass(frozen=True)

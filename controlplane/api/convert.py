@@ -108,6 +108,7 @@ def agent_spec_from_proto(message: agent_pb2.AgentSpec) -> AgentSpec:
         capabilities=tuple(message.capabilities),
         runtime_env=struct_to_dict(message.runtime_env),
         config=struct_to_dict(message.config),
+        pool=message.pool,
     )
 
 
@@ -125,6 +126,7 @@ def agent_spec_to_proto(spec: AgentSpec) -> agent_pb2.AgentSpec:
         capabilities=list(spec.capabilities),
         runtime_env=dict_to_struct(spec.runtime_env),
         config=dict_to_struct(spec.config),
+        pool=spec.pool,
     )
 
 
@@ -507,6 +509,11 @@ def quota_from_proto(message: resource_pb2.Quota) -> NamespacePolicy:
         weight=message.weight or 1.0,
         priority=message.priority,
         backpressure=backpressure,
+        placement_policy=message.placement_policy or "best-fit",
+        batch_scheduler=message.batch_scheduler,
+        plan_interval_s=message.plan_interval.ToNanoseconds() / 1e9 or 5.0
+        if message.HasField("plan_interval")
+        else 5.0,
         quota=Quota(
             max_resources=amounts_from_proto(message.max) if has_max else None,
             max_replicas=message.max_replicas or None,
@@ -524,7 +531,10 @@ def quota_to_proto(policy: NamespacePolicy) -> resource_pb2.Quota:
         weight=policy.weight,
         priority=policy.priority,
         backpressure=f"BACKPRESSURE_{policy.backpressure.value}",
+        placement_policy=policy.placement_policy,
+        batch_scheduler=policy.batch_scheduler,
     )
+    message.plan_interval.FromNanoseconds(int(policy.plan_interval_s * 1e9))
     if quota.max_resources is not None:
         message.max.CopyFrom(amounts_to_proto(quota.max_resources))
     return message

@@ -69,6 +69,9 @@ def _policy_to_json(policy: NamespacePolicy) -> str:
             "priority": policy.priority,
             "max_queue": policy.max_queue,
             "backpressure": policy.backpressure.value,
+            "placement_policy": policy.placement_policy,
+            "batch_scheduler": policy.batch_scheduler,
+            "plan_interval_s": policy.plan_interval_s,
             "quota": {
                 "max_resources": None
                 if quota.max_resources is None
@@ -89,6 +92,10 @@ def _policy_from_json(text: str) -> NamespacePolicy:
         priority=data["priority"],
         max_queue=data["max_queue"],
         backpressure=Backpressure(data["backpressure"]),
+        # Policies stored before these settings existed read as the defaults.
+        placement_policy=data.get("placement_policy", "best-fit"),
+        batch_scheduler=data.get("batch_scheduler", ""),
+        plan_interval_s=data.get("plan_interval_s", 5.0),
         quota=Quota(
             max_resources=None
             if quota["max_resources"] is None

@@ -57,7 +57,7 @@ class ReplicaResources(_message.Message):
     def __init__(self, num_cpus: _Optional[float] = ..., memory: _Optional[int] = ..., num_gpus: _Optional[float] = ..., custom: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class AgentSpec(_message.Message):
-    __slots__ = ("name", "version", "import_path", "runtime_env", "replicas", "resources", "max_concurrency", "capabilities", "config")
+    __slots__ = ("name", "version", "import_path", "runtime_env", "replicas", "resources", "max_concurrency", "capabilities", "config", "pool")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     IMPORT_PATH_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +67,7 @@ class AgentSpec(_message.Message):
     MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     import_path: str
@@ -76,7 +77,8 @@ class AgentSpec(_message.Message):
     max_concurrency: int
     capabilities: _containers.RepeatedScalarFieldContainer[str]
     config: _struct_pb2.Struct
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., import_path: _Optional[str] = ..., runtime_env: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., replicas: _Optional[int] = ..., resources: _Optional[_Union[ReplicaResources, _Mapping]] = ..., max_concurrency: _Optional[int] = ..., capabilities: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    pool: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., import_path: _Optional[str] = ..., runtime_env: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., replicas: _Optional[int] = ..., resources: _Optional[_Union[ReplicaResources, _Mapping]] = ..., max_concurrency: _Optional[int] = ..., capabilities: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., pool: _Optional[str] = ...) -> None: ...
 
 class Replica(_message.Message):
     __slots__ = ("name", "version", "state", "outstanding_attempts", "node_id", "restarts")

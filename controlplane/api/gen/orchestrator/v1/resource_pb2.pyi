@@ -19,6 +19,13 @@ class PlacementStrategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PLACEMENT_STRATEGY_STRICT_PACK: _ClassVar[PlacementStrategy]
     PLACEMENT_STRATEGY_STRICT_SPREAD: _ClassVar[PlacementStrategy]
 
+class RealizationState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REALIZATION_STATE_UNSPECIFIED: _ClassVar[RealizationState]
+    REALIZATION_STATE_PENDING: _ClassVar[RealizationState]
+    REALIZATION_STATE_READY: _ClassVar[RealizationState]
+    REALIZATION_STATE_RESCHEDULING: _ClassVar[RealizationState]
+
 class Backpressure(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     BACKPRESSURE_UNSPECIFIED: _ClassVar[Backpressure]
@@ -38,6 +45,10 @@ PLACEMENT_STRATEGY_PACK: PlacementStrategy
 PLACEMENT_STRATEGY_SPREAD: PlacementStrategy
 PLACEMENT_STRATEGY_STRICT_PACK: PlacementStrategy
 PLACEMENT_STRATEGY_STRICT_SPREAD: PlacementStrategy
+REALIZATION_STATE_UNSPECIFIED: RealizationState
+REALIZATION_STATE_PENDING: RealizationState
+REALIZATION_STATE_READY: RealizationState
+REALIZATION_STATE_RESCHEDULING: RealizationState
 BACKPRESSURE_UNSPECIFIED: Backpressure
 BACKPRESSURE_REJECT: Backpressure
 BACKPRESSURE_QUEUE: Backpressure
@@ -99,20 +110,26 @@ class PoolSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., selector: _Optional[_Union[NodeSelector, _Mapping]] = ..., whole_nodes: _Optional[bool] = ..., share: _Optional[_Union[ResourceAmounts, _Mapping]] = ..., strategy: _Optional[_Union[PlacementStrategy, str]] = ...) -> None: ...
 
 class Pool(_message.Message):
-    __slots__ = ("spec", "node_ids", "capacity", "allocated", "create_time", "update_time")
+    __slots__ = ("spec", "node_ids", "capacity", "allocated", "create_time", "update_time", "placement_group_id", "realization", "message")
     SPEC_FIELD_NUMBER: _ClassVar[int]
     NODE_IDS_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_FIELD_NUMBER: _ClassVar[int]
     ALLOCATED_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    REALIZATION_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
     spec: PoolSpec
     node_ids: _containers.RepeatedScalarFieldContainer[str]
     capacity: ResourceAmounts
     allocated: ResourceAmounts
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, spec: _Optional[_Union[PoolSpec, _Mapping]] = ..., node_ids: _Optional[_Iterable[str]] = ..., capacity: _Optional[_Union[ResourceAmounts, _Mapping]] = ..., allocated: _Optional[_Union[ResourceAmounts, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    placement_group_id: str
+    realization: RealizationState
+    message: str
+    def __init__(self, spec: _Optional[_Union[PoolSpec, _Mapping]] = ..., node_ids: _Optional[_Iterable[str]] = ..., capacity: _Optional[_Union[ResourceAmounts, _Mapping]] = ..., allocated: _Optional[_Union[ResourceAmounts, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., placement_group_id: _Optional[str] = ..., realization: _Optional[_Union[RealizationState, str]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Node(_message.Message):
     __slots__ = ("node_id", "address", "alive", "labels", "capacity", "allocated", "free", "pools")
@@ -152,21 +169,29 @@ class PoolUsage(_message.Message):
     def __init__(self, pool: _Optional[str] = ..., capacity: _Optional[_Union[ResourceAmounts, _Mapping]] = ..., allocated: _Optional[_Union[ResourceAmounts, _Mapping]] = ...) -> None: ...
 
 class NamespaceUsage(_message.Message):
-    __slots__ = ("namespace", "allocated", "replicas", "running_executions", "weighted_dominant_share")
+    __slots__ = ("namespace", "allocated", "replicas", "running_executions", "weighted_dominant_share", "queued_tasks", "oldest_wait", "running_tasks", "queued_executions")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     ALLOCATED_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     RUNNING_EXECUTIONS_FIELD_NUMBER: _ClassVar[int]
     WEIGHTED_DOMINANT_SHARE_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_TASKS_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_WAIT_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_TASKS_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_EXECUTIONS_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     allocated: ResourceAmounts
     replicas: int
     running_executions: int
     weighted_dominant_share: float
-    def __init__(self, namespace: _Optional[str] = ..., allocated: _Optional[_Union[ResourceAmounts, _Mapping]] = ..., replicas: _Optional[int] = ..., running_executions: _Optional[int] = ..., weighted_dominant_share: _Optional[float] = ...) -> None: ...
+    queued_tasks: int
+    oldest_wait: _duration_pb2.Duration
+    running_tasks: int
+    queued_executions: int
+    def __init__(self, namespace: _Optional[str] = ..., allocated: _Optional[_Union[ResourceAmounts, _Mapping]] = ..., replicas: _Optional[int] = ..., running_executions: _Optional[int] = ..., weighted_dominant_share: _Optional[float] = ..., queued_tasks: _Optional[int] = ..., oldest_wait: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., running_tasks: _Optional[int] = ..., queued_executions: _Optional[int] = ...) -> None: ...
 
 class Quota(_message.Message):
-    __slots__ = ("namespace", "max", "max_replicas", "max_concurrent_executions", "weight", "priority", "backpressure")
+    __slots__ = ("namespace", "max", "max_replicas", "max_concurrent_executions", "weight", "priority", "backpressure", "placement_policy", "batch_scheduler", "plan_interval")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     MAX_FIELD_NUMBER: _ClassVar[int]
     MAX_REPLICAS_FIELD_NUMBER: _ClassVar[int]
@@ -174,6 +199,9 @@ class Quota(_message.Message):
     WEIGHT_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     BACKPRESSURE_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_POLICY_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SCHEDULER_FIELD_NUMBER: _ClassVar[int]
+    PLAN_INTERVAL_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     max: ResourceAmounts
     max_replicas: int
@@ -181,10 +209,13 @@ class Quota(_message.Message):
     weight: float
     priority: int
     backpressure: Backpressure
-    def __init__(self, namespace: _Optional[str] = ..., max: _Optional[_Union[ResourceAmounts, _Mapping]] = ..., max_replicas: _Optional[int] = ..., max_concurrent_executions: _Optional[int] = ..., weight: _Optional[float] = ..., priority: _Optional[int] = ..., backpressure: _Optional[_Union[Backpressure, str]] = ...) -> None: ...
+    placement_policy: str
+    batch_scheduler: str
+    plan_interval: _duration_pb2.Duration
+    def __init__(self, namespace: _Optional[str] = ..., max: _Optional[_Union[ResourceAmounts, _Mapping]] = ..., max_replicas: _Optional[int] = ..., max_concurrent_executions: _Optional[int] = ..., weight: _Optional[float] = ..., priority: _Optional[int] = ..., backpressure: _Optional[_Union[Backpressure, str]] = ..., placement_policy: _Optional[str] = ..., batch_scheduler: _Optional[str] = ..., plan_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Reservation(_message.Message):
-    __slots__ = ("reservation_id", "namespace", "pool", "resources", "start_time", "duration", "state", "strategy", "create_time", "message")
+    __slots__ = ("reservation_id", "namespace", "pool", "resources", "start_time", "duration", "state", "strategy", "create_time", "message", "placement_group_id")
     RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     POOL_FIELD_NUMBER: _ClassVar[int]
@@ -195,6 +226,7 @@ class Reservation(_message.Message):
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
     reservation_id: str
     namespace: str
     pool: str
@@ -205,7 +237,8 @@ class Reservation(_message.Message):
     strategy: PlacementStrategy
     create_time: _timestamp_pb2.Timestamp
     message: str
-    def __init__(self, reservation_id: _Optional[str] = ..., namespace: _Optional[str] = ..., pool: _Optional[str] = ..., resources: _Optional[_Union[ResourceAmounts, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., state: _Optional[_Union[ReservationState, str]] = ..., strategy: _Optional[_Union[PlacementStrategy, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., message: _Optional[str] = ...) -> None: ...
+    placement_group_id: str
+    def __init__(self, reservation_id: _Optional[str] = ..., namespace: _Optional[str] = ..., pool: _Optional[str] = ..., resources: _Optional[_Union[ResourceAmounts, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., state: _Optional[_Union[ReservationState, str]] = ..., strategy: _Optional[_Union[PlacementStrategy, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., message: _Optional[str] = ..., placement_group_id: _Optional[str] = ...) -> None: ...
 
 class CreatePoolRequest(_message.Message):
     __slots__ = ("pool",)

@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1forchestrator/v1/scheduler.proto\x12\x0forchestrator.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"2\n\rSchedulerInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"\x17\n\x15ListSchedulersRequest\"L\n\x16ListSchedulersResponse\x12\x32\n\nschedulers\x18\x01 \x03(\x0b\x32\x1e.orchestrator.v1.SchedulerInfo\"\x84\x01\n\x0bPlanRequest\x12\x14\n\x0cproblem_json\x18\x01 \x01(\t\x12\x11\n\tscheduler\x18\x02 \x01(\t\x12-\n\ntime_limit\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04seed\x18\x04 \x01(\x03\x12\x0f\n\x07workers\x18\x05 \x01(\x05\"q\n\x10PlannedOperation\x12\x11\n\toperation\x18\x01 \x01(\x05\x12\x0b\n\x03job\x18\x02 \x01(\x05\x12\x10\n\x08position\x18\x03 \x01(\x05\x12\x0f\n\x07machine\x18\x04 \x01(\x05\x12\r\n\x05start\x18\x05 \x01(\x03\x12\x0b\n\x03\x65nd\x18\x06 \x01(\x03\"\xef\x01\n\x0cPlanResponse\x12\x11\n\tscheduler\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x11\n\tobjective\x18\x03 \x01(\x01\x12\x12\n\x05\x62ound\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x35\n\noperations\x18\x05 \x03(\x0b\x32!.orchestrator.v1.PlannedOperation\x12-\n\nsolve_time\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12%\n\x04info\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructB\x08\n\x06_bound2\xba\x01\n\x10SchedulerService\x12\x61\n\x0eListSchedulers\x12&.orchestrator.v1.ListSchedulersRequest\x1a\'.orchestrator.v1.ListSchedulersResponse\x12\x43\n\x04Plan\x12\x1c.orchestrator.v1.PlanRequest\x1a\x1d.orchestrator.v1.PlanResponseBc\n\x13\x64\x65v.orchestrator.v1P\x01ZJgithub.com/orchestrator/orchestrator/gen/go/orchestrator/v1;orchestratorv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1forchestrator/v1/scheduler.proto\x12\x0forchestrator.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\"@\n\rSchedulerInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"\x17\n\x15ListSchedulersRequest\"L\n\x16ListSchedulersResponse\x12\x32\n\nschedulers\x18\x01 \x03(\x0b\x32\x1e.orchestrator.v1.SchedulerInfo\"\xa6\x01\n\x0bPlanRequest\x12\x14\n\x0cproblem_json\x18\x01 \x01(\t\x12\x11\n\tscheduler\x18\x02 \x01(\t\x12-\n\ntime_limit\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0c\n\x04seed\x18\x04 \x01(\x03\x12\x0f\n\x07workers\x18\x05 \x01(\x05\x12\x11\n\tnamespace\x18\x06 \x01(\t\x12\r\n\x05\x61\x64opt\x18\x07 \x01(\x08\"\xa9\x01\n\x10PlannedOperation\x12\x11\n\toperation\x18\x01 \x01(\x05\x12\x0b\n\x03job\x18\x02 \x01(\x05\x12\x10\n\x08position\x18\x03 \x01(\x05\x12\x0f\n\x07machine\x18\x04 \x01(\x05\x12\r\n\x05start\x18\x05 \x01(\x03\x12\x0b\n\x03\x65nd\x18\x06 \x01(\x03\x12\x14\n\x0c\x65xecution_id\x18\x07 \x01(\t\x12\x0f\n\x07task_id\x18\x08 \x01(\t\x12\x0f\n\x07node_id\x18\t \x01(\t\"\xef\x01\n\x0cPlanResponse\x12\x11\n\tscheduler\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x11\n\tobjective\x18\x03 \x01(\x01\x12\x12\n\x05\x62ound\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x35\n\noperations\x18\x05 \x03(\x0b\x32!.orchestrator.v1.PlannedOperation\x12-\n\nsolve_time\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12%\n\x04info\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructB\x08\n\x06_bound2\xba\x01\n\x10SchedulerService\x12\x61\n\x0eListSchedulers\x12&.orchestrator.v1.ListSchedulersRequest\x1a\'.orchestrator.v1.ListSchedulersResponse\x12\x43\n\x04Plan\x12\x1c.orchestrator.v1.PlanRequest\x1a\x1d.orchestrator.v1.PlanResponseBc\n\x13\x64\x65v.orchestrator.v1P\x01ZJgithub.com/orchestrator/orchestrator/gen/go/orchestrator/v1;orchestratorv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,17 +35,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\023dev.orchestrator.v1P\001ZJgithub.com/orchestrator/orchestrator/gen/go/orchestrator/v1;orchestratorv1'
   _globals['_SCHEDULERINFO']._serialized_start=114
-  _globals['_SCHEDULERINFO']._serialized_end=164
-  _globals['_LISTSCHEDULERSREQUEST']._serialized_start=166
-  _globals['_LISTSCHEDULERSREQUEST']._serialized_end=189
-  _globals['_LISTSCHEDULERSRESPONSE']._serialized_start=191
-  _globals['_LISTSCHEDULERSRESPONSE']._serialized_end=267
-  _globals['_PLANREQUEST']._serialized_start=270
-  _globals['_PLANREQUEST']._serialized_end=402
-  _globals['_PLANNEDOPERATION']._serialized_start=404
-  _globals['_PLANNEDOPERATION']._serialized_end=517
-  _globals['_PLANRESPONSE']._serialized_start=520
-  _globals['_PLANRESPONSE']._serialized_end=759
-  _globals['_SCHEDULERSERVICE']._serialized_start=762
-  _globals['_SCHEDULERSERVICE']._serialized_end=948
+  _globals['_SCHEDULERINFO']._serialized_end=178
+  _globals['_LISTSCHEDULERSREQUEST']._serialized_start=180
+  _globals['_LISTSCHEDULERSREQUEST']._serialized_end=203
+  _globals['_LISTSCHEDULERSRESPONSE']._serialized_start=205
+  _globals['_LISTSCHEDULERSRESPONSE']._serialized_end=281
+  _globals['_PLANREQUEST']._serialized_start=284
+  _globals['_PLANREQUEST']._serialized_end=450
+  _globals['_PLANNEDOPERATION']._serialized_start=453
+  _globals['_PLANNEDOPERATION']._serialized_end=622
+  _globals['_PLANRESPONSE']._serialized_start=625
+  _globals['_PLANRESPONSE']._serialized_end=864
+  _globals['_SCHEDULERSERVICE']._serialized_start=867
+  _globals['_SCHEDULERSERVICE']._serialized_end=1053
 # @@protoc_insertion_point(module_scope)

@@ -43,6 +43,7 @@ class AttemptStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ATTEMPT_STATUS_TIMED_OUT: _ClassVar[AttemptStatus]
     ATTEMPT_STATUS_CANCELLED: _ClassVar[AttemptStatus]
     ATTEMPT_STATUS_LOST: _ClassVar[AttemptStatus]
+    ATTEMPT_STATUS_PREEMPTED: _ClassVar[AttemptStatus]
 
 class Severity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -73,6 +74,7 @@ ATTEMPT_STATUS_FAILED: AttemptStatus
 ATTEMPT_STATUS_TIMED_OUT: AttemptStatus
 ATTEMPT_STATUS_CANCELLED: AttemptStatus
 ATTEMPT_STATUS_LOST: AttemptStatus
+ATTEMPT_STATUS_PREEMPTED: AttemptStatus
 SEVERITY_UNSPECIFIED: Severity
 SEVERITY_ERROR: Severity
 SEVERITY_WARNING: Severity
