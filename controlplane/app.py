@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -10,13 +11,17 @@ from controlplane.api.server import GrpcServer
 from controlplane.backend import AgentBackend
 from controlplane.config import ServerConfig
 from controlplane.engine.agents import AgentManager
+from controlplane.engine.capacity_loop import CapacityLoop
 from controlplane.engine.catalog import WorkflowCatalog
+from controlplane.engine.dispatcher import Dispatcher
 from controlplane.engine.event_hub import EventHub
 from controlplane.engine.executions import ExecutionEngine
 from controlplane.engine.planning import Planner
 from controlplane.engine.resources import ResourceManager
+from controlplane.engine.rolling_planner import RollingPlanner
 from controlplane.engine.runner import RunnerDeps
 from controlplane.store import SqliteStore, StoreWriter
+from models.queueing import QueueConfig
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +51,46 @@ class ControlPlane:
         self.hub = EventHub()
         self.agents = AgentManager(self.store, self.backend, clock)
         self.catalog = WorkflowCatalog(self.store, self.agents.names, clock)
-        deps = RunnerDeps(writer=self.writer, backend=self.backend, hub=self.hub, clock=clock)
         self.resources = ResourceManager(self.store, self.backend, clock)
-        self.executions = ExecutionEngine(
-            self.store, deps, self.catalog, self.agents.names, self.resources.get_quota
+        self.dispatcher = Dispatcher(
+            self.resources.get_quota,
+            self.backend.replicas,
+            self.agents.pool_of,
+            clock,
+            QueueConfig(age_rate=config.queue_age_rate, preemption=config.preemption),
         )
+        deps = RunnerDeps(
+            writer=self.writer,
+            backend=self.backend,
+            hub=self.hub,
+            clock=clock,
+            dispatcher=self.dispatcher,
+        )
+        self.executions = ExecutionEngine(
+            self.store,
+            deps,
+            self.catalog,
+            self.agents.names,
+            self.resources.get_quota,
+            self.dispatcher.saturated,
+        )
+        self.rolling = RollingPlanner(
+            self.dispatcher,
+            self.executions.live_tasks,
+            self.backend.replicas,
+            self.resources.get_quota,
+            self.executions.namespaces,
+            clock,
+        )
+        self.capacity = CapacityLoop(
+            self.resources,
+            self.dispatcher,
+            self.rolling,
+            self.executions,
+            clock,
+            config.capacity_interval_s,
+        )
+        self._capacity_task: asyncio.Task[None] | None = None
         self.planner = Planner()
         self.server = GrpcServer(
             self.agents,
@@ -76,14 +116,19 @@ class ControlPlane:
         self.port = self.server.bind(self.config.host, self.config.port)
         await self.backend.start()
         await self.agents.reconcile()
+        await self.capacity.observe()
         resumed = await self.executions.recover()
         if resumed:
             log.info("resumed %d unfinished executions", resumed)
         await self.server.start()
         await self.server.set_serving(True)
+        self._capacity_task = asyncio.get_running_loop().create_task(self.capacity.run())
         log.info("control plane serving on %s", self.address)
 
     async def stop(self) -> None:
+        if self._capacity_task is not None:
+            self._capacity_task.cancel()
+            await asyncio.gather(self._capacity_task, return_exceptions=True)
         await self.server.stop(self.config.shutdown_grace_s)
         await self.executions.stop(self.config.shutdown_grace_s)
         await self.backend.shutdown()

@@ -7,12 +7,13 @@ invokes it. Cancelling the awaiting asyncio task cancels the attempt on the repl
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from models.agents import AgentSpec, ReplicaInfo
 from models.executions import ErrorInfo
-from models.resources import NodeInfo
+from models.resources import NodeInfo, PlacementStrategy, PoolRealization, ResourceAmounts
 
 
 class AgentUnavailable(Exception):
@@ -65,8 +66,11 @@ class AgentBackend(Protocol):
 
     def replicas(self, name: str) -> list[ReplicaInfo]: ...
 
-    def lease(self, agent: str) -> AbstractAsyncContextManager[ReplicaLease]:
-        """Waits for a free slot on the READY replica with the fewest outstanding attempts.
+    def lease(
+        self, agent: str, nodes: frozenset[str] | None = None
+    ) -> AbstractAsyncContextManager[ReplicaLease]:
+        """Waits for a free slot on the READY replica with the fewest outstanding attempts
+        (on one of `nodes` when the dispatcher placed the attempt there).
         Raises AgentUnavailable if the agent is not deployed."""
 
     async def invoke(self, lease: ReplicaLease, request: AttemptRequest) -> AttemptOutcome:
@@ -78,3 +82,65 @@ class AgentBackend(Protocol):
 
     async def shutdown(self) -> None:
         """Detaches from the cluster (replicas are detached actors and keep running)."""
+
+
+# ------------------------------------------------------------------------------ capacity
+
+
+@dataclass(frozen=True)
+class CapacityRequest:
+    """Capacity to hold on the cluster: bundles (each must fit on one node), how they are laid
+    over nodes, and which nodes may take them.
+
+    ``labels`` is a node-label selector every bundle must satisfy (Ray's syntax: ``"v"``,
+    ``"!v"``, ``"in(a,b)"``, ``"!in(a,b)"``); ``node_ids``, when not empty, restricts every
+    bundle to those nodes (any of them, so a bundle can move to another one).
+    """
+
+    bundles: tuple[ResourceAmounts, ...]
+    strategy: PlacementStrategy
+    labels: Mapping[str, str] = field(default_factory=dict)
+    node_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HeldCapacity:
+    """The groups this control plane holds on the cluster, as found there."""
+
+    # pool name -> generations with a live group (more than one only mid-update)
+    pools: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    # ids of reservations with a live group
+    reservations: frozenset[str] = frozenset()
+
+
+class CapacityBackend(Protocol):
+    """Holds pools and reservations on the cluster (Ray placement groups), so the cluster
+    enforces them. Groups are named from the pool name and generation (or the reservation
+    id) and outlive the control plane: every call looks the group up first and creates it
+    only if it is missing, so calls are idempotent and a restarted control plane re-attaches.
+    """
+
+    async def realize_pool(
+        self, pool: str, generation: int, request: CapacityRequest, wait_s: float
+    ) -> PoolRealization:
+        """Finds or creates the group of this pool generation and waits up to ``wait_s`` for
+        Ray to place it; the result says READY, PENDING or RESCHEDULING (and why)."""
+
+    async def pool_status(self, pool: str, generation: int) -> PoolRealization | None:
+        """The group of this pool generation as Ray reports it now; None if there is none."""
+
+    async def remove_pool(self, pool: str, keep_generation: int | None = None) -> None:
+        """Removes the pool's groups (all of them, or all but ``keep_generation``)."""
+
+    async def hold(
+        self, reservation_id: str, request: CapacityRequest, wait_s: float
+    ) -> PoolRealization:
+        """Finds or creates the reservation's group and waits up to ``wait_s`` for it."""
+
+    async def reservation_status(self, reservation_id: str) -> PoolRealization | None: ...
+
+    async def release(self, reservation_id: str) -> None:
+        """Removes the reservation's group (nothing happens if there is none)."""
+
+    async def held(self) -> HeldCapacity:
+        """Every pool and reservation group of this control plane that is on the cluster."""

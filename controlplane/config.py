@@ -22,6 +22,12 @@ class ServerConfig:
     # Largest request accepted (gRPC answers RESOURCE_EXHAUSTED beyond it).
     max_message_bytes: int = 8 << 20
     shutdown_grace_s: float = 10.0
+    # How often the dispatcher re-observes the cluster and due batch plans are recomputed.
+    capacity_interval_s: float = 2.0
+    # Queue system: priority points a waiting task gains per second (so none starves), and
+    # whether higher-priority namespaces below their fair share may preempt.
+    queue_age_rate: float = 0.05
+    preemption: bool = True
 
     @property
     def database_path(self) -> Path:

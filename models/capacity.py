@@ -49,6 +49,8 @@ class Reservation:
     strategy: PlacementStrategy = PlacementStrategy.PACK
     request_id: str = ""
     message: str = ""
+    # The Ray placement group that holds (or held) the capacity once the window opened.
+    placement_group_id: str = ""
 
     @property
     def end_time(self) -> float:

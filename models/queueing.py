@@ -74,6 +74,9 @@ class QueuedItem:
     preempted_count: int = 0
     level: int = 0
     level_since: float | None = None
+    # Position in the namespace's batch plan (lower first, among equal aged priority);
+    # None: not planned, served after planned items in arrival order.
+    rank: float | None = None
 
 
 @dataclass(frozen=True)

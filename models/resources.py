@@ -118,6 +118,14 @@ class PlacementStrategy(enum.Enum):
     STRICT_SPREAD = "STRICT_SPREAD"
 
 
+class RealizationState(enum.Enum):
+    """Whether Ray holds a pool's (or reservation's) placement group right now."""
+
+    PENDING = "PENDING"  # not every bundle is placed yet (no room, or infeasible)
+    READY = "READY"  # every bundle is placed: the capacity is held
+    RESCHEDULING = "RESCHEDULING"  # a node holding bundles is gone; Ray is re-placing them
+
+
 @dataclass(frozen=True)
 class PoolRealization:
     """How a resource pool is held on the cluster: its placement group and where it landed."""
@@ -126,3 +134,6 @@ class PoolRealization:
     node_ids: tuple[str, ...]
     capacity: ResourceAmounts
     placement_group_id: str
+    state: RealizationState = RealizationState.PENDING
+    # Why the group is not READY (empty when it is).
+    message: str = ""

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.resources import ResourceAmounts
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -32,6 +34,27 @@ class InputParameter:
 
 
 @dataclass(frozen=True)
+class PlacementConstraints:
+    """Where a task's attempts may run.
+
+    pool: the resource pool whose capacity it draws from ("" = the agent's pool, else the
+        whole cluster); node_labels: Ray label-selector expressions every node must match;
+    affinity / anti_affinity: ids of tasks of the same execution whose node it must share /
+        avoid; spread: prefer the node running the fewest of this execution's tasks.
+    """
+
+    pool: str = ""
+    node_labels: dict[str, str] = field(default_factory=dict)
+    affinity: tuple[str, ...] = ()
+    anti_affinity: tuple[str, ...] = ()
+    spread: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        return self == PlacementConstraints()
+
+
+@dataclass(frozen=True)
 class TaskDefinition:
     id: str
     agent: str
@@ -40,6 +63,10 @@ class TaskDefinition:
     depends_on: tuple[str, ...] = ()
     timeout_s: float | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # What one attempt holds while it runs, accounted by the dispatcher against node capacity.
+    resources: ResourceAmounts = field(default_factory=ResourceAmounts)
+    placement: PlacementConstraints = field(default_factory=PlacementConstraints)
+    priority: int = 0  # within its namespace's queue; higher first
 
 
 @dataclass(frozen=True)

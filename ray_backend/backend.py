@@ -415,11 +415,15 @@ class RayAgentBackend:
 
     # ------------------------------------------------------------------ dispatch
 
-    def lease(self, agent: str) -> contextlib.AbstractAsyncContextManager[ReplicaLease]:
-        return self._lease(agent)
+    def lease(
+        self, agent: str, nodes: frozenset[str] | None = None
+    ) -> contextlib.AbstractAsyncContextManager[ReplicaLease]:
+        return self._lease(agent, nodes)
 
     @contextlib.asynccontextmanager
-    async def _lease(self, agent: str) -> AsyncIterator[ReplicaLease]:
+    async def _lease(
+        self, agent: str, nodes: frozenset[str] | None = None
+    ) -> AsyncIterator[ReplicaLease]:
         rs = self._sets.get(agent)
         if rs is None or rs.removing:
             raise AgentUnavailable(f"agent {agent!r} is not deployed")
@@ -429,6 +433,15 @@ class RayAgentBackend:
             while True:
                 if rs.removing or self._sets.get(agent) is not rs:
                     raise AgentUnavailable(f"agent {agent!r} was removed")
+                if nodes is not None:
+                    # Placed by the dispatcher: only a replica on those nodes will do, so wait
+                    # for any change rather than a place in the FIFO (whose slot may be
+                    # elsewhere).
+                    replica = rs.pick(nodes)
+                    if replica is not None:
+                        break
+                    await rs.wait_changed()
+                    continue
                 # A newcomer does not overtake leases already queued (first come, first served).
                 replica = rs.pick() if woken or not rs.has_slot_waiters else None
                 if replica is not None:

@@ -100,11 +100,14 @@ class ReplicaSet:
     def agent(self) -> str:
         return self.spec.name
 
-    def pick(self) -> Replica | None:
-        """The READY replica with a free slot and the fewest outstanding attempts."""
+    def pick(self, nodes: frozenset[str] | None = None) -> Replica | None:
+        """The READY replica with a free slot and the fewest outstanding attempts (on one of
+        `nodes`, when given)."""
         best: Replica | None = None
         for replica in self.replicas.values():
             if replica.state is not ReplicaState.READY or not replica.has_free_slot:
+                continue
+            if nodes is not None and replica.node_id not in nodes:
                 continue
             if best is None or (replica.outstanding, replica.index, replica.name) < (
                 best.outstanding,

@@ -19,23 +19,50 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from controlplane.api import convert
-from controlplane.api.convert import WorkflowView
+from controlplane.api.convert import (
+    ClusterState,
+    NamespaceUsage,
+    NodeUsage,
+    PlannedOperation,
+    PlanResult,
+    PoolInfo,
+    PoolUsage,
+    ReservationInfo,
+    SchedulerInfo,
+    WorkflowView,
+)
 from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2,
     agent_pb2_grpc,
+    resource_pb2,
+    resource_pb2_grpc,
+    scheduler_pb2,
+    scheduler_pb2_grpc,
     workflow_pb2,
     workflow_pb2_grpc,
 )
 from controlplane.engine.agents import AgentView
 from models.agents import AgentSpec
+from models.capacity import PoolSpec
 from models.executions import Event, ExecutionRecord, ExecutionStatus
+from models.queueing import NamespacePolicy
+from models.resources import PlacementStrategy, ResourceAmounts
 from models.workflows import ValidationProblem
 
 __all__ = [
     "AgentView",
     "ClientError",
+    "ClusterState",
     "CreateWorkflowResult",
+    "NamespaceUsage",
+    "NodeUsage",
     "OrchestratorClient",
+    "PlanResult",
+    "PlannedOperation",
+    "PoolInfo",
+    "PoolUsage",
+    "ReservationInfo",
+    "SchedulerInfo",
     "StartExecutionResult",
     "ValidationResult",
     "WorkflowView",
@@ -115,6 +142,8 @@ class OrchestratorClient:
         self._channel = grpc.insecure_channel(address)
         self._agents = agent_pb2_grpc.AgentServiceStub(self._channel)
         self._workflows = workflow_pb2_grpc.WorkflowServiceStub(self._channel)
+        self._resources = resource_pb2_grpc.ResourceServiceStub(self._channel)
+        self._schedulers = scheduler_pb2_grpc.SchedulerServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
     def __enter__(self) -> OrchestratorClient:
@@ -318,3 +347,144 @@ class OrchestratorClient:
             raise ClientError.from_rpc_error(exc, self.address) from None
         finally:
             stream.cancel()
+
+    # -- resource pools -----------------------------------------------------------------------
+
+    def create_pool(self, spec: PoolSpec) -> PoolInfo:
+        response = self._call(
+            self._resources.CreatePool,
+            resource_pb2.CreatePoolRequest(pool=convert.pool_spec_to_proto(spec)),
+        )
+        return convert.pool_from_proto(response.pool)
+
+    def get_pool(self, name: str) -> PoolInfo:
+        response = self._call(self._resources.GetPool, resource_pb2.GetPoolRequest(name=name))
+        return convert.pool_from_proto(response.pool)
+
+    def list_pools(self) -> list[PoolInfo]:
+        pools: list[PoolInfo] = []
+        token = ""
+        while True:
+            response = self._call(
+                self._resources.ListPools,
+                resource_pb2.ListPoolsRequest(page_size=_PAGE_SIZE, page_token=token),
+            )
+            pools.extend(convert.pool_from_proto(p) for p in response.pools)
+            token = response.next_page_token
+            if not token:
+                return pools
+
+    def update_pool(self, spec: PoolSpec) -> PoolInfo:
+        """Replaces the pool's whole spec (selector, capacity and strategy)."""
+        response = self._call(
+            self._resources.UpdatePool,
+            resource_pb2.UpdatePoolRequest(pool=convert.pool_spec_to_proto(spec)),
+        )
+        return convert.pool_from_proto(response.pool)
+
+    def delete_pool(self, name: str) -> None:
+        self._call(self._resources.DeletePool, resource_pb2.DeletePoolRequest(name=name))
+
+    # -- cluster, quotas ----------------------------------------------------------------------
+
+    def cluster_state(self) -> ClusterState:
+        response = self._call(
+            self._resources.GetClusterState, resource_pb2.GetClusterStateRequest()
+        )
+        return convert.cluster_state_from_proto(response)
+
+    def set_quota(self, policy: NamespacePolicy) -> NamespacePolicy:
+        """Replaces the namespace's whole policy (limits, weight, priority, backpressure...)."""
+        response = self._call(
+            self._resources.SetQuota,
+            resource_pb2.SetQuotaRequest(quota=convert.quota_to_proto(policy)),
+        )
+        return convert.quota_from_proto(response.quota)
+
+    def get_quota(self, namespace: str) -> NamespacePolicy:
+        """The namespace's policy; one never configured reads as the defaults."""
+        response = self._call(
+            self._resources.GetQuota, resource_pb2.GetQuotaRequest(namespace=namespace)
+        )
+        return convert.quota_from_proto(response.quota)
+
+    # -- reservations -------------------------------------------------------------------------
+
+    def reserve(
+        self,
+        namespace: str,
+        pool: str,
+        resources: ResourceAmounts,
+        duration_s: float,
+        start_time: float | None = None,
+        strategy: PlacementStrategy | None = None,
+        request_id: str = "",
+    ) -> ReservationInfo:
+        """Capacity in `pool` from `start_time` (epoch seconds; default: now) for `duration_s`."""
+        request = resource_pb2.ReserveRequest(
+            namespace=namespace,
+            pool=pool,
+            resources=convert.amounts_to_proto(resources),
+            strategy=f"PLACEMENT_STRATEGY_{strategy.value if strategy else 'UNSPECIFIED'}",
+            request_id=request_id,
+        )
+        request.duration.FromNanoseconds(round(duration_s * 1e9))
+        if start_time is not None:
+            request.start_time.FromNanoseconds(round(start_time * 1e9))
+        response = self._call(self._resources.Reserve, request)
+        return convert.reservation_info_from_proto(response.reservation)
+
+    def get_reservation(self, reservation_id: str) -> ReservationInfo:
+        response = self._call(
+            self._resources.GetReservation,
+            resource_pb2.GetReservationRequest(reservation_id=reservation_id),
+        )
+        return convert.reservation_info_from_proto(response.reservation)
+
+    def cancel_reservation(self, reservation_id: str) -> ReservationInfo:
+        response = self._call(
+            self._resources.CancelReservation,
+            resource_pb2.CancelReservationRequest(reservation_id=reservation_id),
+        )
+        return convert.reservation_info_from_proto(response.reservation)
+
+    # -- schedulers ---------------------------------------------------------------------------
+
+    def list_schedulers(self) -> list[SchedulerInfo]:
+        response = self._call(
+            self._schedulers.ListSchedulers, scheduler_pb2.ListSchedulersRequest()
+        )
+        return [convert.scheduler_info_from_proto(s) for s in response.schedulers]
+
+    def plan(
+        self,
+        problem_json: str = "",
+        scheduler: str = "",
+        time_limit_s: float | None = None,
+        seed: int = 0,
+        workers: int = 0,
+        namespace: str = "",
+        adopt: bool = False,
+    ) -> PlanResult:
+        """Plans `problem_json` (the JSON scheduling model) or, with `namespace`, that
+        namespace's live work (`adopt`: the dispatcher switches to this plan now).
+
+        Defaults are the server's: scheduler `auto` (or the namespace's batch scheduler),
+        a 10 s time limit, one worker. The call's deadline is stretched to cover the limit.
+        """
+        request = scheduler_pb2.PlanRequest(
+            problem_json=problem_json,
+            scheduler=scheduler,
+            seed=seed,
+            workers=workers,
+            namespace=namespace,
+            adopt=adopt,
+        )
+        if time_limit_s is not None:
+            request.time_limit.FromNanoseconds(round(time_limit_s * 1e9))
+        limit = 10.0 if time_limit_s is None else time_limit_s
+        try:
+            response = self._schedulers.Plan(request, timeout=self.timeout_s + limit)
+        except grpc.RpcError as exc:
+            raise ClientError.from_rpc_error(exc, self.address) from None
+        return convert.plan_from_proto(response)

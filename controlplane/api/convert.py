@@ -27,7 +27,7 @@ from models.agents import (
     ReplicaResources,
     ReplicaState,
 )
-from models.capacity import PoolSpec, Reservation
+from models.capacity import PoolRecord, PoolSpec, Reservation, ReservationState
 from models.executions import (
     AttemptRecord,
     AttemptStatus,
@@ -583,3 +583,238 @@ def plan_to_proto(plan: Plan) -> scheduler_pb2.PlanResponse:
         message.bound = schedule.bound
     message.solve_time.FromNanoseconds(int(schedule.solve_seconds * 1e9))
     return message
+
+
+# -- resources and planning, client direction (proto -> typed views) --------------------------
+
+
+@dataclass(frozen=True)
+class PoolInfo:
+    """A pool as the server reports it: the stored record and what it holds right now."""
+
+    record: PoolRecord
+    node_ids: tuple[str, ...]
+    capacity: ResourceAmounts
+    allocated: ResourceAmounts
+    placement_group_id: str
+    # PENDING, READY or RESCHEDULING; "" when the server does not say.
+    realization: str
+    message: str
+
+    @property
+    def spec(self) -> PoolSpec:
+        return self.record.spec
+
+    @property
+    def name(self) -> str:
+        return self.record.spec.name
+
+
+@dataclass(frozen=True)
+class NodeUsage:
+    """One node of the cluster with what is allocated on it and the pools drawing from it."""
+
+    info: NodeInfo
+    allocated: ResourceAmounts
+    pools: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PoolUsage:
+    pool: str
+    capacity: ResourceAmounts
+    allocated: ResourceAmounts
+
+
+@dataclass(frozen=True)
+class NamespaceUsage:
+    namespace: str
+    allocated: ResourceAmounts
+    replicas: int
+    running_executions: int
+    queued_executions: int
+    running_tasks: int
+    queued_tasks: int
+    oldest_wait_s: float
+    weighted_dominant_share: float
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    nodes: list[NodeUsage]
+    pools: list[PoolUsage]
+    namespaces: list[NamespaceUsage]
+    fragmentation: dict[str, float]
+    observe_time: float
+
+
+@dataclass(frozen=True)
+class ReservationInfo:
+    """A reservation with the Ray placement group holding it (empty until it is ACTIVE)."""
+
+    reservation: Reservation
+    placement_group_id: str
+
+
+@dataclass(frozen=True)
+class SchedulerInfo:
+    name: str
+    description: str
+    # "batch" or "placement"; "" when the server does not say.
+    kind: str
+
+
+@dataclass(frozen=True)
+class PlannedOperation:
+    operation: int
+    job: int
+    position: int
+    machine: int
+    start: int
+    end: int
+    # Set for a namespace plan: the task the operation stands for and its node.
+    execution_id: str
+    task_id: str
+    node_id: str
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    scheduler: str
+    status: str
+    objective: float
+    bound: float | None
+    operations: list[PlannedOperation]
+    solve_time_s: float
+    info: dict[str, Any]
+
+
+def _duration_seconds(message: Any) -> float:
+    return float(message.ToNanoseconds()) / 1e9
+
+
+def realization_from_proto(value: int) -> str:
+    if value == resource_pb2.REALIZATION_STATE_UNSPECIFIED:
+        return ""
+    return str(resource_pb2.RealizationState.Name(value)).removeprefix("REALIZATION_STATE_")
+
+
+def pool_from_proto(message: resource_pb2.Pool) -> PoolInfo:
+    return PoolInfo(
+        record=PoolRecord(
+            spec=pool_spec_from_proto(message.spec),
+            create_time=seconds(message.create_time),
+            update_time=seconds(message.update_time),
+        ),
+        node_ids=tuple(message.node_ids),
+        capacity=amounts_from_proto(message.capacity),
+        allocated=amounts_from_proto(message.allocated),
+        placement_group_id=message.placement_group_id,
+        realization=realization_from_proto(message.realization),
+        message=message.message,
+    )
+
+
+def node_usage_from_proto(message: resource_pb2.Node) -> NodeUsage:
+    return NodeUsage(
+        info=NodeInfo(
+            node_id=message.node_id,
+            address=message.address,
+            alive=message.alive,
+            labels=dict(message.labels),
+            capacity=amounts_from_proto(message.capacity),
+            free=amounts_from_proto(message.free),
+        ),
+        allocated=amounts_from_proto(message.allocated),
+        pools=tuple(message.pools),
+    )
+
+
+def namespace_usage_from_proto(message: resource_pb2.NamespaceUsage) -> NamespaceUsage:
+    return NamespaceUsage(
+        namespace=message.namespace,
+        allocated=amounts_from_proto(message.allocated),
+        replicas=message.replicas,
+        running_executions=message.running_executions,
+        queued_executions=message.queued_executions,
+        running_tasks=message.running_tasks,
+        queued_tasks=message.queued_tasks,
+        oldest_wait_s=_duration_seconds(message.oldest_wait),
+        weighted_dominant_share=message.weighted_dominant_share,
+    )
+
+
+def cluster_state_from_proto(message: resource_pb2.GetClusterStateResponse) -> ClusterState:
+    return ClusterState(
+        nodes=[node_usage_from_proto(n) for n in message.nodes],
+        pools=[
+            PoolUsage(
+                pool=p.pool,
+                capacity=amounts_from_proto(p.capacity),
+                allocated=amounts_from_proto(p.allocated),
+            )
+            for p in message.pools
+        ],
+        namespaces=[namespace_usage_from_proto(n) for n in message.namespaces],
+        fragmentation=dict(message.fragmentation),
+        observe_time=seconds(message.observe_time),
+    )
+
+
+def reservation_state_from_proto(value: int) -> ReservationState:
+    if value == resource_pb2.RESERVATION_STATE_UNSPECIFIED:
+        return ReservationState.PENDING
+    return ReservationState(
+        resource_pb2.ReservationState.Name(value).removeprefix("RESERVATION_STATE_")
+    )
+
+
+def reservation_from_proto(message: resource_pb2.Reservation) -> Reservation:
+    return Reservation(
+        reservation_id=message.reservation_id,
+        namespace=message.namespace,
+        pool=message.pool,
+        resources=amounts_from_proto(message.resources),
+        start_time=seconds(message.start_time),
+        duration_s=_duration_seconds(message.duration),
+        state=reservation_state_from_proto(message.state),
+        create_time=seconds(message.create_time),
+        strategy=strategy_from_proto(message.strategy),
+        message=message.message,
+    )
+
+
+def reservation_info_from_proto(message: resource_pb2.Reservation) -> ReservationInfo:
+    return ReservationInfo(
+        reservation=reservation_from_proto(message),
+        placement_group_id=message.placement_group_id,
+    )
+
+
+def scheduler_info_from_proto(message: scheduler_pb2.SchedulerInfo) -> SchedulerInfo:
+    return SchedulerInfo(name=message.name, description=message.description, kind=message.kind)
+
+
+def plan_from_proto(message: scheduler_pb2.PlanResponse) -> PlanResult:
+    return PlanResult(
+        scheduler=message.scheduler,
+        status=message.status,
+        objective=message.objective,
+        bound=message.bound if message.HasField("bound") else None,
+        operations=[
+            PlannedOperation(
+                operation=o.operation,
+                job=o.job,
+                position=o.position,
+                machine=o.machine,
+                start=o.start,
+                end=o.end,
+                execution_id=o.execution_id,
+                task_id=o.task_id,
+                node_id=o.node_id,
+            )
+            for o in message.operations
+        ],
+        solve_time_s=_duration_seconds(message.solve_time),
+        info=_struct(message.info),
+    )

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from controlplane.api.client import ClientError, OrchestratorClient
-from controlplane.cli import bench, commands, ml
+from controlplane.cli import bench, capacity, commands, ml
 from controlplane.cli.parsing import (
     error_line,
     parse_assignment,
@@ -197,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("execution_id")
     watch.add_argument("--from-sequence", type=positive_int, default=0)
     watch.set_defaults(handler=commands.executions_watch)
+
+    # pools, cluster, quota, reserve, reservations, schedulers, plan
+    capacity.register(top, common)
 
     # bench (runs in this process; no control plane needed)
     bench.register(top)

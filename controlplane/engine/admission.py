@@ -1,5 +1,6 @@
-"""Admission of executions per namespace: at most `max_concurrent_executions` run at once;
-the rest wait in arrival order (backpressure QUEUE) or are refused (REJECT), as the pure
+"""Admission of executions per namespace: at most `max_concurrent_executions` run at once, and
+none start while the namespace's tasks wait for capacity (its pools are saturated); the rest
+wait in arrival order (backpressure QUEUE) or are refused (REJECT), as the pure
 `scheduler.queueing.admit` decides."""
 
 from __future__ import annotations
@@ -19,8 +20,13 @@ from scheduler.queueing import admit
 
 
 class AdmissionControl:
-    def __init__(self, policy_of: Callable[[str], NamespacePolicy]) -> None:
+    def __init__(
+        self,
+        policy_of: Callable[[str], NamespacePolicy],
+        saturated: Callable[[str], bool] = lambda namespace: False,
+    ) -> None:
         self._policy_of = policy_of
+        self._saturated = saturated
         self._running: defaultdict[str, set[str]] = defaultdict(set)
         self._waiting: defaultdict[str, deque[str]] = defaultdict(deque)
 
@@ -30,6 +36,7 @@ class AdmissionControl:
             self._policy_of(namespace),
             active_executions=len(self._running[namespace]),
             waiting_executions=len(self._waiting[namespace]),
+            saturated=self._saturated(namespace),
         )
         decision = admit(ExecutionRequest(execution_id, namespace), state)
         if isinstance(decision, Accept):
@@ -48,6 +55,19 @@ class AdmissionControl:
         self._running[namespace].discard(execution_id)
         if execution_id in self._waiting[namespace]:
             self._waiting[namespace].remove(execution_id)
+        return self.admit_waiting(namespace)
+
+    def waiting_namespaces(self) -> list[str]:
+        return sorted(ns for ns, waiting in self._waiting.items() if waiting)
+
+    def running_count(self, namespace: str) -> int:
+        return len(self._running[namespace])
+
+    def waiting_count(self, namespace: str) -> int:
+        return len(self._waiting[namespace])
+
+    def admit_waiting(self, namespace: str) -> list[str]:
+        """The waiting executions that may start now, in arrival order (booked as running)."""
         admitted = []
         while self._waiting[namespace]:
             candidate = self._waiting[namespace][0]
@@ -55,6 +75,7 @@ class AdmissionControl:
                 self._policy_of(namespace),
                 active_executions=len(self._running[namespace]),
                 waiting_executions=len(self._waiting[namespace]) - 1,
+                saturated=self._saturated(namespace),
             )
             if not isinstance(admit(ExecutionRequest(candidate, namespace), state), Accept):
                 break

@@ -90,6 +90,11 @@ class AgentManager:
             except Exception:
                 log.exception("could not restore agent %s", record.spec.name)
 
+    def pool_of(self, name: str) -> str:
+        """The pool an agent's replicas run in ("" when none, or not deployed)."""
+        record = self._store.get_agent(name)
+        return record.spec.pool if record is not None else ""
+
     def names(self) -> set[str]:
         return {record.spec.name for record in self._store.list_agents()}
 

@@ -28,6 +28,7 @@ from controlplane.store.sqlite_store import ExecutionPageKey
 from controlplane.workflow import check_inputs
 from models.executions import Event, EventType, ExecutionRecord, ExecutionStatus, TaskRecord
 from models.queueing import Accept, NamespacePolicy, Queue, Reject
+from scheduler.rolling import PlanTask
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class ExecutionEngine:
         catalog: WorkflowCatalog,
         agent_names: Callable[[], set[str]],
         policy_of: Callable[[str], NamespacePolicy] = NamespacePolicy,
+        saturated: Callable[[str], bool] = lambda namespace: False,
     ) -> None:
         self._store = store
         self._deps = deps
@@ -54,7 +56,7 @@ class ExecutionEngine:
         self._runners: dict[str, ExecutionRunner] = {}
         self._launches: set[asyncio.Task[None]] = set()
         self._requests_in_flight: dict[str, asyncio.Future[str]] = {}
-        self._admission = AdmissionControl(policy_of)
+        self._admission = AdmissionControl(policy_of, saturated)
 
     async def recover(self) -> int:
         """Resumes every execution the store says is not finished."""
@@ -203,6 +205,40 @@ class ExecutionEngine:
         for admitted in self._admission.forget(runner.record.namespace, runner.execution_id):
             if admitted in self._runners:
                 self._launch(self._runners[admitted])
+
+    def admit_waiting(self) -> int:
+        """Starts waiting executions whose namespace has room again (capacity freed up without
+        an execution of theirs ending); returns how many started."""
+        started = 0
+        if self._deps.drain.active:
+            return 0
+        for namespace in self._admission.waiting_namespaces():
+            for admitted in self._admission.admit_waiting(namespace):
+                if admitted in self._runners:
+                    self._launch(self._runners[admitted])
+                    started += 1
+        return started
+
+    def namespaces(self) -> set[str]:
+        """Namespaces with live executions."""
+        return {r.record.namespace for r in self._runners.values()}
+
+    def live_tasks(self, namespace: str) -> list[PlanTask]:
+        """The unfinished, not running tasks of the namespace's running executions."""
+        return [
+            task
+            for runner in self._runners.values()
+            if runner.record.namespace == namespace
+            and runner.record.status is ExecutionStatus.RUNNING
+            for task in runner.plan_tasks()
+        ]
+
+    def execution_counts(self, namespace: str) -> tuple[int, int]:
+        """(running, waiting at admission) executions of the namespace."""
+        return (
+            self._admission.running_count(namespace),
+            self._admission.waiting_count(namespace),
+        )
 
     def get(self, execution_id: str) -> ExecutionRecord:
         if not execution_id:

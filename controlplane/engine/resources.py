@@ -269,3 +269,15 @@ class ResourceManager:
         cancelled = replace(found, state=ReservationState.CANCELLED, message="cancelled by request")
         await asyncio.to_thread(self._capacity.put_reservation, cancelled)
         return cancelled
+
+    # -- what the dispatcher hands out ----------------------------------------------------
+
+    def active_reservations(self) -> list[Reservation]:
+        """Reservations whose window is open now (their capacity is not for the queue)."""
+        now = self._clock()
+        return [
+            r
+            for pool in self._capacity.list_pools()
+            for r in self._capacity.reservations_in_pool(pool.spec.name)
+            if r.state.holds_capacity and r.start_time <= now < r.end_time
+        ]

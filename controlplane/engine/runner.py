@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from controlplane.backend import AgentBackend, AgentUnavailable, AttemptOutcome, AttemptRequest
+from controlplane.engine.dispatcher import Dispatcher, Grant, Rejected, TaskRequest
 from controlplane.engine.event_hub import EventHub
 from controlplane.engine.outputs import output_problem
 from controlplane.store import StoreWriter, WriteBatch
@@ -32,6 +33,7 @@ from models.executions import (
     check_task_transition,
 )
 from models.workflows import TaskDefinition, WorkflowDefinition
+from scheduler.rolling import PlanTask
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ class RunnerDeps:
     backend: AgentBackend
     hub: EventHub
     clock: Callable[[], float]
+    dispatcher: Dispatcher
     drain: Drain = field(default_factory=lambda: Drain())
 
 
@@ -244,6 +247,7 @@ class ExecutionRunner:
 
     async def _run_task(self, task_id: str, spec: TaskDefinition) -> None:
         task = self.record.tasks[task_id]
+        preempted: Grant | None = None
         while not (task.status.terminal or self.record.status.terminal or self._deps.drain.active):
             if task.status is TaskStatus.RETRYING:
                 await asyncio.sleep(spec.retry.delay_before(task.charged_attempts() + 1))
@@ -264,21 +268,58 @@ class ExecutionRunner:
                 )
                 await self._settle(task, spec, attempt, outcome, retryable=False)
                 return
-            await self._attempt(task, spec, task_input)
+            preempted = await self._dispatched_attempt(task, spec, task_input, preempted)
 
-    async def _attempt(self, task: TaskRecord, spec: TaskDefinition, task_input: object) -> None:
+    async def _dispatched_attempt(
+        self, task: TaskRecord, spec: TaskDefinition, task_input: object, previous: Grant | None
+    ) -> Grant | None:
+        """Waits for the dispatcher, runs one attempt on the granted node, gives the capacity
+        back. Returns the grant when the attempt was preempted (the task is requeued)."""
+        dispatcher = self._deps.dispatcher
+        request = TaskRequest(
+            execution_id=self.execution_id,
+            task_id=task.task_id,
+            attempt=len(task.attempts) + 1,
+            namespace=self.record.namespace,
+            agent=spec.agent,
+            demand=spec.resources,
+            placement=spec.placement,
+            priority=spec.priority,
+        )
+        try:
+            grant = await dispatcher.acquire(request, previous)
+        except Rejected as exc:
+            attempt = await self._begin_attempt(task, "", "")
+            outcome = AttemptOutcome(ok=False, error=ErrorInfo("ResourceExhausted", str(exc)))
+            await self._settle(task, spec, attempt, outcome, retryable=False)
+            return None
+        duration: float | None = None
+        try:
+            duration = await self._attempt(task, spec, task_input, grant)
+        finally:
+            dispatcher.release(grant, duration)
+        return grant if grant.preempted else None
+
+    async def _attempt(
+        self, task: TaskRecord, spec: TaskDefinition, task_input: object, grant: Grant
+    ) -> float | None:
+        """One attempt under `grant`; returns its duration when it ran to an outcome."""
         backend = self._deps.backend
         try:
-            async with backend.lease(spec.agent) as lease:
-                if self.record.status.terminal or self._deps.drain.active:
-                    return
+            async with backend.lease(spec.agent, grant.nodes) as lease:
+                if self.record.status.terminal or self._deps.drain.active or grant.preempted:
+                    return None
                 self._in_flight.add(task.task_id)
-                attempt = await self._begin_attempt(task, lease.replica, lease.agent_version)
+                attempt = await self._begin_attempt(
+                    task, lease.replica, lease.agent_version, grant.node
+                )
                 request = AttemptRequest(
                     self.execution_id, task.task_id, attempt.number, task_input
                 )
+                invocation = asyncio.ensure_future(backend.invoke(lease, request))
+                grant.on_preempt(invocation.cancel)
                 try:
-                    outcome = await asyncio.wait_for(backend.invoke(lease, request), spec.timeout_s)
+                    outcome = await asyncio.wait_for(invocation, spec.timeout_s)
                     timed_out = False
                 except TimeoutError:
                     timed_out = True
@@ -286,6 +327,14 @@ class ExecutionRunner:
                         ok=False,
                         error=ErrorInfo("AttemptTimeout", f"attempt exceeded {spec.timeout_s}s"),
                     )
+                except asyncio.CancelledError:
+                    current = asyncio.current_task()
+                    if not grant.preempted or (current is not None and current.cancelling()):
+                        raise
+                    await self._preempted(task, attempt, grant.preempted)
+                    return None
+                finally:
+                    grant.on_preempt(None)
         except AgentUnavailable as exc:
             attempt = await self._begin_attempt(task, "", "")
             outcome, timed_out = (
@@ -293,8 +342,30 @@ class ExecutionRunner:
                 False,
             )
         await self._settle(task, spec, attempt, outcome, timed_out=timed_out)
+        return outcome.duration_s if outcome.ok else None
 
-    async def _begin_attempt(self, task: TaskRecord, replica: str, version: str) -> AttemptRecord:
+    async def _preempted(self, task: TaskRecord, attempt: AttemptRecord, reason: str) -> None:
+        """The attempt was stopped for another namespace: record why and requeue the task
+        (not charged against its retry policy)."""
+        self._in_flight.discard(task.task_id)
+        if task.status.terminal or self.record.status.terminal:
+            return
+        batch = WriteBatch()
+        attempt.status, attempt.end_time = AttemptStatus.PREEMPTED, self._deps.clock()
+        attempt.error = ErrorInfo("Preempted", reason)
+        batch.put_attempt(self.execution_id, task.task_id, attempt)
+        self._event(
+            batch, EventType.ATTEMPT_PREEMPTED, task.task_id, attempt=attempt.number, reason=reason
+        )
+        self._set_task(batch, task, TaskStatus.SCHEDULED)
+        self._event(
+            batch, EventType.TASK_SCHEDULED, task.task_id, reason="requeued after preemption"
+        )
+        await self._commit(batch)
+
+    async def _begin_attempt(
+        self, task: TaskRecord, replica: str, version: str, node: str | None = None
+    ) -> AttemptRecord:
         batch = WriteBatch()
         attempt = AttemptRecord(
             number=len(task.attempts) + 1,
@@ -313,6 +384,7 @@ class ExecutionRunner:
             attempt=attempt.number,
             replica=replica,
             agent_version=version,
+            **({"node": node} if node else {}),
         )
         await self._commit(batch)
         return attempt
@@ -441,7 +513,31 @@ class ExecutionRunner:
         if self._deadline_timer is not None:
             self._deadline_timer.cancel()
             self._deadline_timer = None
+        self._deps.dispatcher.forget_execution(self.execution_id)
         self._on_finished(self)
+
+    def plan_tasks(self) -> list[PlanTask]:
+        """Tasks that are neither finished nor running, with their unfinished dependencies
+        (what a batch plan looks at: ready ones and those predicted to follow)."""
+        out = []
+        tasks = self.record.tasks
+        for task_id in self._order:
+            task = tasks[task_id]
+            if task.status.terminal or task.status is TaskStatus.RUNNING:
+                continue
+            spec = self._definition.task(task_id)
+            out.append(
+                PlanTask(
+                    self.execution_id,
+                    task_id,
+                    spec.agent,
+                    duration_ms=0,
+                    depends_on=tuple(d for d in task.depends_on if not tasks[d].status.terminal),
+                    ready=task.status in (TaskStatus.SCHEDULED, TaskStatus.RETRYING),
+                    weight=1.0 + max(0, spec.priority),
+                )
+            )
+        return out
 
     # -- helpers --------------------------------------------------------------------------
 

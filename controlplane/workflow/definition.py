@@ -18,8 +18,16 @@ import yaml
 from controlplane.workflow.durations import parse_duration
 from controlplane.workflow.inputs import INPUT_TYPES, json_type_name, matches_type
 from controlplane.workflow.references import Reference, find_reference_problems
+from controlplane.workflow.task_resources import (
+    check_placement_refs,
+    parse_placement,
+    parse_priority,
+    parse_resources,
+)
+from models.resources import ResourceAmounts
 from models.workflows import (
     InputParameter,
+    PlacementConstraints,
     RetryPolicy,
     Severity,
     TaskDefinition,
@@ -34,7 +42,17 @@ _TASK_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _INPUT_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 _TOP_KEYS = ("name", "description", "timeout", "inputs", "tasks", "outputs")
-_TASK_KEYS = ("id", "agent", "input", "depends_on", "timeout", "retry")
+_TASK_KEYS = (
+    "id",
+    "agent",
+    "input",
+    "depends_on",
+    "timeout",
+    "retry",
+    "resources",
+    "placement",
+    "priority",
+)
 _RETRY_KEYS = (
     "max_attempts",
     "initial_interval",
@@ -177,6 +195,9 @@ class _TaskDraft:
     retry: RetryPolicy
     edges: list[_Edge] = field(default_factory=list)
     depends_on: tuple[str, ...] = ()
+    resources: ResourceAmounts = field(default_factory=ResourceAmounts)
+    placement: PlacementConstraints = field(default_factory=PlacementConstraints)
+    priority: int = 0
 
 
 class _Checker:
@@ -246,6 +267,7 @@ class _Checker:
         inputs = self.inputs_section(data.get("inputs"))
         drafts = self.tasks_section(data)
         self.graph(drafts)
+        check_placement_refs(((f"tasks[{d.index}]", d.id, d.placement) for d in drafts), self.error)
         self.outputs(data.get("outputs"), {d.id for d in drafts if d.id is not None})
         if name is None or inputs is None:
             return None
@@ -347,6 +369,9 @@ class _Checker:
             if raw.get("timeout") is None
             else self.duration(f"{base}.timeout", raw["timeout"]),
             retry=self.retry(f"{base}.retry", raw.get("retry")),
+            resources=parse_resources(f"{base}.resources", raw.get("resources"), self.error),
+            placement=parse_placement(f"{base}.placement", raw.get("placement"), self.error),
+            priority=parse_priority(f"{base}.priority", raw.get("priority"), self.error),
         )
         draft.edges = self.explicit_edges(base, raw.get("depends_on"))
         draft.edges += self.reference_edges(f"{base}.input", draft.input)
@@ -550,4 +575,7 @@ def _build_task(draft: _TaskDraft) -> TaskDefinition:
         depends_on=draft.depends_on,
         timeout_s=draft.timeout_s,
         retry=draft.retry,
+        resources=draft.resources,
+        placement=draft.placement,
+        priority=draft.priority,
     )

@@ -14,6 +14,7 @@ form level - floor((now - level_since) / promote_after_s), whatever the cadence 
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import NamedTuple
@@ -76,9 +77,16 @@ class _Entry(NamedTuple):
     token: int
 
 
-def _serve_key(item: QueuedItem, config: QueueConfig) -> tuple[float, float, str]:
-    # Highest aged priority first, then first enqueued, then id (total, deterministic order).
-    return (-(item.priority - config.age_rate * item.enqueued_at), item.enqueued_at, item.id)
+def _serve_key(item: QueuedItem, config: QueueConfig) -> tuple[float, float, float, str]:
+    # Highest aged priority first, then plan rank, then first enqueued, then id (a total,
+    # deterministic order).
+    rank = math.inf if item.rank is None else item.rank
+    return (
+        -(item.priority - config.age_rate * item.enqueued_at),
+        rank,
+        item.enqueued_at,
+        item.id,
+    )
 
 
 class NamespaceQueue:
@@ -87,7 +95,7 @@ class NamespaceQueue:
     def __init__(self, config: QueueConfig, items: Iterable[QueuedItem] = ()) -> None:
         self._config = config
         self._levels = config.effective_levels
-        self._serve: list[list[tuple[tuple[float, float, str], int]]] = [
+        self._serve: list[list[tuple[tuple[float, float, float, str], int]]] = [
             [] for _ in range(self._levels)
         ]
         self._promo: list[list[tuple[float, str, int]]] = [[] for _ in range(self._levels)]
@@ -186,7 +194,7 @@ class NamespaceQueue:
         self.promote(now)
         for level, heap in enumerate(self._serve):
             while heap:
-                (_, _, item_id), token = heap[0]
+                (*_, item_id), token = heap[0]
                 entry = self._entries.get(item_id)
                 if entry is not None and entry.token == token and entry.level == level:
                     return entry

@@ -22,6 +22,10 @@ class FakeBackend:
         self.calls: list[AttemptRequest] = []
         self.cancelled: list[AttemptRequest] = []
         self.nodes: list[NodeInfo] = []
+        # Node of each replica, by agent (replica i on replica_nodes[agent][i]); absent: "".
+        self.replica_nodes: dict[str, list[str]] = {}
+        # (agent, task_id, node of the leased replica) for every lease, in order.
+        self.placements: list[tuple[str, str]] = []
 
     @property
     def dashboard_url(self) -> str | None:
@@ -44,15 +48,27 @@ class FakeBackend:
         if spec is None:
             return []
         return [
-            ReplicaInfo(f"{name}.{i}", spec.version, ReplicaState.READY)
-            for i in range(spec.replicas)
+            ReplicaInfo(f"{name}.{i}", spec.version, ReplicaState.READY, node_id=node)
+            for i, node in enumerate(self._nodes_of(name, spec.replicas))
         ]
 
+    def _nodes_of(self, agent: str, count: int) -> list[str]:
+        nodes = self.replica_nodes.get(agent, [])
+        return [nodes[i] if i < len(nodes) else "" for i in range(count)]
+
     @asynccontextmanager
-    async def lease(self, agent: str) -> AsyncIterator[ReplicaLease]:
+    async def lease(
+        self, agent: str, nodes: frozenset[str] | None = None
+    ) -> AsyncIterator[ReplicaLease]:
         if agent not in self.specs:
             raise AgentUnavailable(agent)
-        yield ReplicaLease(agent, f"{agent}.0", self.specs[agent].version)
+        spec = self.specs[agent]
+        for i, node in enumerate(self._nodes_of(agent, spec.replicas)):
+            if nodes is None or node in nodes:
+                self.placements.append((agent, node))
+                yield ReplicaLease(agent, f"{agent}.{i}", spec.version)
+                return
+        raise AgentUnavailable(f"{agent} has no replica on {sorted(nodes or ())}")
 
     async def invoke(self, lease: ReplicaLease, request: AttemptRequest) -> AttemptOutcome:
         self.calls.append(request)

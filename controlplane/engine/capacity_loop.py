@@ -1,0 +1,58 @@
+"""The control loop behind dispatching: every few seconds it observes the cluster into the
+dispatcher's topology, starts executions that waited for their namespace to have room, and
+replans namespaces whose batch plan is due."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from controlplane.engine.dispatcher import Dispatcher
+from controlplane.engine.executions import ExecutionEngine
+from controlplane.engine.resources import ResourceManager
+from controlplane.engine.rolling_planner import RollingPlanner
+from controlplane.engine.topology import build_topology
+
+log = logging.getLogger(__name__)
+
+
+class CapacityLoop:
+    def __init__(
+        self,
+        resources: ResourceManager,
+        dispatcher: Dispatcher,
+        planner: RollingPlanner,
+        executions: ExecutionEngine,
+        clock: Callable[[], float],
+        interval_s: float = 2.0,
+    ) -> None:
+        self._resources = resources
+        self._dispatcher = dispatcher
+        self._planner = planner
+        self._executions = executions
+        self._clock = clock
+        self.interval_s = interval_s
+
+    async def observe(self) -> None:
+        view = await self._resources.cluster_state()
+        pools = [(p.record.spec.name, p.nodes, p.capacity) for p in view.pools]
+        topology = build_topology(
+            view.nodes, pools, self._resources.active_reservations(), self._clock()
+        )
+        self._dispatcher.set_topology(topology)
+
+    async def run_once(self) -> None:
+        await self.observe()
+        self._executions.admit_waiting()
+        await self._planner.run_once()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("capacity loop round failed")
+            await asyncio.sleep(self.interval_s)

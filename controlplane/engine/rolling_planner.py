@@ -1,0 +1,121 @@
+"""Rolling-horizon batch plans: for every namespace with a batch scheduler, every
+`plan_interval_s` (or on demand) the ready and predicted tasks are planned with CP-SAT / GA /
+ML / a rule over the agent replicas, and the dispatcher follows the plan (planned start order
+inside the namespace's queue, planned node when it has room)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from controlplane.engine.dispatcher import Dispatcher
+from controlplane.engine.planbook import NamespacePlan
+from controlplane.errors import invalid
+from models.agents import ReplicaInfo, ReplicaState
+from models.queueing import NamespacePolicy
+from models.scheduling import Schedule
+from scheduler import registry
+from scheduler.rolling import LiveProblem, PlanSlot, PlanTask, build_problem, read_plan
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DURATION_S = 1.0
+MAX_PLAN_TIME_S = 2.0  # a plan older than its interval is worthless: solve briefly
+
+
+@dataclass(frozen=True)
+class LivePlan:
+    live: LiveProblem
+    schedule: Schedule
+
+
+class RollingPlanner:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        live_tasks: Callable[[str], list[PlanTask]],
+        replicas_of: Callable[[str], list[ReplicaInfo]],
+        policy_of: Callable[[str], NamespacePolicy],
+        namespaces: Callable[[], set[str]],
+        clock: Callable[[], float],
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._live_tasks = live_tasks
+        self._replicas_of = replicas_of
+        self._policy_of = policy_of
+        self._namespaces = namespaces
+        self._clock = clock
+        self._solving: set[str] = set()
+
+    def problem(self, namespace: str) -> LiveProblem | None:
+        """The namespace's live work as a scheduling problem (None: nothing to plan)."""
+        durations = self._dispatcher.plans.durations
+        tasks = [
+            PlanTask(
+                t.execution_id,
+                t.task_id,
+                t.agent,
+                max(1, round(1000 * durations.get(t.agent, DEFAULT_DURATION_S))),
+                t.depends_on,
+                t.ready,
+                t.weight,
+            )
+            for t in self._live_tasks(namespace)
+        ]
+        slots = [
+            PlanSlot(agent, r.name, r.node_id)
+            for agent in sorted({t.agent for t in tasks})
+            for r in self._replicas_of(agent)
+            if r.state is ReplicaState.READY
+        ]
+        return build_problem(f"{namespace}-live", tasks, slots)
+
+    async def plan(
+        self, namespace: str, scheduler: str = "", time_limit_s: float = MAX_PLAN_TIME_S
+    ) -> LivePlan | None:
+        """The plan the dispatcher would follow for the namespace now (not adopted)."""
+        name = scheduler or self._policy_of(namespace).batch_scheduler or "auto"
+        if name not in registry.names():
+            raise invalid("scheduler", f"unknown scheduler {name!r}; see ListSchedulers")
+        live = self.problem(namespace)
+        if live is None:
+            return None
+        schedule = await asyncio.to_thread(registry.solve, live.problem, name, time_limit_s, 0)
+        return LivePlan(live, schedule)
+
+    def adopt(self, namespace: str, plan: LivePlan) -> None:
+        tasks = read_plan(plan.live, plan.schedule)
+        self._dispatcher.plans.adopt(
+            namespace, NamespacePlan(plan.schedule.solver, self._clock(), tasks)
+        )
+        self._dispatcher.kick()
+
+    async def run_once(self) -> list[str]:
+        """Replans every namespace whose plan is due; returns the namespaces replanned."""
+        now = self._clock()
+        done = []
+        for namespace in sorted(self._namespaces()):
+            policy = self._policy_of(namespace)
+            if not policy.batch_scheduler:
+                self._dispatcher.plans.drop(namespace)
+                continue
+            current = self._dispatcher.plans.get(namespace)
+            if current is not None and now - current.made_at < policy.plan_interval_s:
+                continue
+            if namespace in self._solving:
+                continue
+            self._solving.add(namespace)
+            try:
+                limit = min(MAX_PLAN_TIME_S, policy.plan_interval_s / 2)
+                plan = await self.plan(namespace, policy.batch_scheduler, limit)
+            except Exception:
+                log.exception("planning namespace %s failed", namespace)
+                continue
+            finally:
+                self._solving.discard(namespace)
+            if plan is not None:
+                self.adopt(namespace, plan)
+                done.append(namespace)
+        return done
