@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 
 from controlplane.api.server import GrpcServer
-from controlplane.backend import AgentBackend
+from controlplane.backend import AgentBackend, CapacityBackend
 from controlplane.config import ServerConfig
 from controlplane.engine.agents import AgentManager
 from controlplane.engine.capacity_loop import CapacityLoop
@@ -17,9 +17,11 @@ from controlplane.engine.dispatcher import Dispatcher
 from controlplane.engine.event_hub import EventHub
 from controlplane.engine.executions import ExecutionEngine
 from controlplane.engine.planning import Planner
+from controlplane.engine.reservation_loop import ReservationLoop
 from controlplane.engine.resources import ResourceManager
 from controlplane.engine.rolling_planner import RollingPlanner
 from controlplane.engine.runner import RunnerDeps
+from controlplane.engine.usage import UsageReport
 from controlplane.store import SqliteStore, StoreWriter
 from models.queueing import QueueConfig
 
@@ -37,12 +39,19 @@ def default_backend(config: ServerConfig) -> AgentBackend:
     )
 
 
+def default_capacity(config: ServerConfig) -> CapacityBackend:
+    from ray_backend.capacity import RayCapacityBackend
+
+    return RayCapacityBackend()
+
+
 class ControlPlane:
     def __init__(
         self,
         config: ServerConfig,
         backend: AgentBackend | None = None,
         clock: Callable[[], float] = time.time,
+        capacity: CapacityBackend | None = None,
     ) -> None:
         self.config = config
         self.store = SqliteStore(config.database_path, synchronous=config.sqlite_synchronous)
@@ -51,7 +60,10 @@ class ControlPlane:
         self.hub = EventHub()
         self.agents = AgentManager(self.store, self.backend, clock)
         self.catalog = WorkflowCatalog(self.store, self.agents.names, clock)
-        self.resources = ResourceManager(self.store, self.backend, clock)
+        self.placement = capacity if capacity is not None else default_capacity(config)
+        self.resources = ResourceManager(self.store, self.backend, clock, self.placement)
+        self.reservations = ReservationLoop(self.resources, clock, config.reservation_interval_s)
+        self._reservation_task: asyncio.Task[None] | None = None
         self.dispatcher = Dispatcher(
             self.resources.get_quota,
             self.backend.replicas,
@@ -91,13 +103,14 @@ class ControlPlane:
             config.capacity_interval_s,
         )
         self._capacity_task: asyncio.Task[None] | None = None
-        self.planner = Planner()
+        self.planner = Planner(self.rolling)
         self.server = GrpcServer(
             self.agents,
             self.catalog,
             self.executions,
             self.resources,
             self.planner,
+            UsageReport(self.dispatcher, self.executions, self.resources.get_quota, clock),
             config.max_message_bytes,
         )
         self.port = 0
@@ -115,6 +128,7 @@ class ControlPlane:
         """Binds first (so a taken port fails fast), restores state, then serves."""
         self.port = self.server.bind(self.config.host, self.config.port)
         await self.backend.start()
+        await self.resources.restore()  # pools first: pooled replicas are placed in them
         await self.agents.reconcile()
         await self.capacity.observe()
         resumed = await self.executions.recover()
@@ -123,9 +137,14 @@ class ControlPlane:
         await self.server.start()
         await self.server.set_serving(True)
         self._capacity_task = asyncio.get_running_loop().create_task(self.capacity.run())
+        if self.config.reservation_interval_s > 0:
+            self._reservation_task = asyncio.get_running_loop().create_task(self.reservations.run())
         log.info("control plane serving on %s", self.address)
 
     async def stop(self) -> None:
+        if self._reservation_task is not None:
+            self._reservation_task.cancel()
+            await asyncio.gather(self._reservation_task, return_exceptions=True)
         if self._capacity_task is not None:
             self._capacity_task.cancel()
             await asyncio.gather(self._capacity_task, return_exceptions=True)

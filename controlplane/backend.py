@@ -6,8 +6,8 @@ invokes it. Cancelling the awaiting asyncio task cancels the attempt on the repl
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -123,8 +123,9 @@ class CapacityBackend(Protocol):
     async def realize_pool(
         self, pool: str, generation: int, request: CapacityRequest, wait_s: float
     ) -> PoolRealization:
-        """Finds or creates the group of this pool generation and waits up to ``wait_s`` for
-        Ray to place it; the result says READY, PENDING or RESCHEDULING (and why)."""
+        """Finds or creates the group of this pool generation; a group it creates is given up
+        to ``wait_s`` to be placed (one found is reported as it is). The result says READY,
+        PENDING or RESCHEDULING (and why)."""
 
     async def pool_status(self, pool: str, generation: int) -> PoolRealization | None:
         """The group of this pool generation as Ray reports it now; None if there is none."""
@@ -135,7 +136,7 @@ class CapacityBackend(Protocol):
     async def hold(
         self, reservation_id: str, request: CapacityRequest, wait_s: float
     ) -> PoolRealization:
-        """Finds or creates the reservation's group and waits up to ``wait_s`` for it."""
+        """Finds or creates the reservation's group (waiting as ``realize_pool`` does)."""
 
     async def reservation_status(self, reservation_id: str) -> PoolRealization | None: ...
 

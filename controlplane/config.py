@@ -28,6 +28,9 @@ class ServerConfig:
     # whether higher-priority namespaces below their fair share may preempt.
     queue_age_rate: float = 0.05
     preemption: bool = True
+    # How often reservation windows are opened and closed on the cluster (0: never; tests then
+    # call ControlPlane.reservations.run_once themselves).
+    reservation_interval_s: float = 1.0
 
     @property
     def database_path(self) -> Path:

@@ -24,7 +24,8 @@ from controlplane.backend import AgentUnavailable, AttemptOutcome, AttemptReques
 from models.agents import AgentSpec, ReplicaInfo, ReplicaState
 from models.executions import ErrorInfo
 from models.resources import NodeInfo
-from ray_backend import cluster, cluster_state
+from ray_backend import cluster, cluster_state, pools
+from ray_backend.capacity import find_pool_group
 from ray_backend.metrics import BackendMetrics, backend_metrics
 from ray_backend.replica_actor import (
     ERROR_MESSAGE,
@@ -341,6 +342,18 @@ class RayAgentBackend:
             options["resources"] = dict(resources.custom)
         if spec.runtime_env:
             options["runtime_env"] = dict(spec.runtime_env)
+        if spec.pool:
+            # Inside the pool's placement group, any bundle with room (index -1): Ray enforces
+            # the pool's capacity, and restarts the replica inside the group (on whichever
+            # member node its bundle is re-placed) when its node dies.
+            group = find_pool_group(spec.pool)
+            if group is None:
+                raise DeployError(f"pool {spec.pool!r} has no placement group on the cluster")
+            options.update(pools.actor_options_for_pool(group))
+        else:
+            # One replica per node as far as it goes: survives a node loss, and gives the
+            # dispatcher a choice of nodes to place tasks on.
+            options["scheduling_strategy"] = "SPREAD"
         return AgentReplicaActor.options(**options).remote(
             spec.import_path,
             dict(spec.config),

@@ -31,6 +31,8 @@ def spec_hash(spec: AgentSpec) -> str:
         "runtime_env": spec.runtime_env,
         "config": spec.config,
     }
+    if spec.pool:  # only when set, so replicas outside pools keep their fingerprint
+        payload["pool"] = spec.pool
     text = json.dumps(payload, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,6 +20,7 @@ from controlplane.api.gen.orchestrator.v1 import (
 from controlplane.engine.agents import AgentView
 from controlplane.engine.planning import Plan
 from controlplane.engine.resources import ClusterView, PoolView
+from controlplane.engine.usage import NamespaceUsage
 from models.agents import (
     AgentRecord,
     AgentSpec,
@@ -459,12 +461,17 @@ def pool_spec_to_proto(spec: PoolSpec) -> resource_pb2.PoolSpec:
 
 
 def pool_to_proto(view: PoolView) -> resource_pb2.Pool:
+    realization = view.realization
     return resource_pb2.Pool(
         spec=pool_spec_to_proto(view.record.spec),
         node_ids=[n.node_id for n in view.nodes],
         capacity=amounts_to_proto(view.capacity),
+        allocated=amounts_to_proto(view.allocated),
         create_time=timestamp(view.record.create_time),
         update_time=timestamp(view.record.update_time),
+        placement_group_id=realization.placement_group_id if realization is not None else "",
+        realization=f"REALIZATION_STATE_{view.state.value}",
+        message=view.state_message,
     )
 
 
@@ -481,7 +488,24 @@ def node_to_proto(node: NodeInfo, pools: list[str]) -> resource_pb2.Node:
     )
 
 
-def cluster_state_to_proto(view: ClusterView) -> resource_pb2.GetClusterStateResponse:
+def namespace_usage_to_proto(usage: NamespaceUsage) -> resource_pb2.NamespaceUsage:
+    message = resource_pb2.NamespaceUsage(
+        namespace=usage.namespace,
+        allocated=amounts_to_proto(usage.allocated),
+        replicas=usage.running_tasks,
+        running_executions=usage.running_executions,
+        weighted_dominant_share=usage.weighted_dominant_share,
+        queued_tasks=usage.queued_tasks,
+        running_tasks=usage.running_tasks,
+        queued_executions=usage.queued_executions,
+    )
+    message.oldest_wait.FromNanoseconds(int(usage.oldest_wait_s * 1e9))
+    return message
+
+
+def cluster_state_to_proto(
+    view: ClusterView, namespaces: Sequence[NamespaceUsage] = ()
+) -> resource_pb2.GetClusterStateResponse:
     member_of: dict[str, list[str]] = {}
     for pool in view.pools:
         for node in pool.nodes:
@@ -489,9 +513,14 @@ def cluster_state_to_proto(view: ClusterView) -> resource_pb2.GetClusterStateRes
     return resource_pb2.GetClusterStateResponse(
         nodes=[node_to_proto(n, member_of.get(n.node_id, [])) for n in view.nodes],
         pools=[
-            resource_pb2.PoolUsage(pool=p.record.spec.name, capacity=amounts_to_proto(p.capacity))
+            resource_pb2.PoolUsage(
+                pool=p.record.spec.name,
+                capacity=amounts_to_proto(p.capacity),
+                allocated=amounts_to_proto(p.allocated),
+            )
             for p in view.pools
         ],
+        namespaces=[namespace_usage_to_proto(u) for u in namespaces],
         fragmentation=view.fragmentation,
         observe_time=timestamp(view.observe_time),
     )
@@ -551,12 +580,24 @@ def reservation_to_proto(reservation: Reservation) -> resource_pb2.Reservation:
         strategy=f"PLACEMENT_STRATEGY_{reservation.strategy.value}",
         create_time=timestamp(reservation.create_time),
         message=reservation.message,
+        placement_group_id=reservation.placement_group_id,
     )
     message.duration.FromNanoseconds(int(reservation.duration_s * 1e9))
     return message
 
 
 # -- planning ---------------------------------------------------------------------------------
+
+
+def _live_fields(plan: Plan, operation: int, machine: int) -> dict[str, str]:
+    if plan.live is None:
+        return {}
+    task = plan.live.tasks[operation]
+    return {
+        "execution_id": task.execution_id,
+        "task_id": task.task_id,
+        "node_id": plan.live.slots[machine].node,
+    }
 
 
 def plan_to_proto(plan: Plan) -> scheduler_pb2.PlanResponse:
@@ -574,6 +615,7 @@ def plan_to_proto(plan: Plan) -> scheduler_pb2.PlanResponse:
                 machine=s.machine,
                 start=s.start,
                 end=s.end,
+                **_live_fields(plan, s.operation, s.machine),
             )
             for s in schedule.operations
         ],
@@ -624,19 +666,6 @@ class PoolUsage:
     pool: str
     capacity: ResourceAmounts
     allocated: ResourceAmounts
-
-
-@dataclass(frozen=True)
-class NamespaceUsage:
-    namespace: str
-    allocated: ResourceAmounts
-    replicas: int
-    running_executions: int
-    queued_executions: int
-    running_tasks: int
-    queued_tasks: int
-    oldest_wait_s: float
-    weighted_dominant_share: float
 
 
 @dataclass(frozen=True)
@@ -734,7 +763,6 @@ def namespace_usage_from_proto(message: resource_pb2.NamespaceUsage) -> Namespac
     return NamespaceUsage(
         namespace=message.namespace,
         allocated=amounts_from_proto(message.allocated),
-        replicas=message.replicas,
         running_executions=message.running_executions,
         queued_executions=message.queued_executions,
         running_tasks=message.running_tasks,
@@ -781,6 +809,7 @@ def reservation_from_proto(message: resource_pb2.Reservation) -> Reservation:
         create_time=seconds(message.create_time),
         strategy=strategy_from_proto(message.strategy),
         message=message.message,
+        placement_group_id=message.placement_group_id,
     )
 
 

@@ -26,6 +26,7 @@ from controlplane.engine.catalog import WorkflowCatalog
 from controlplane.engine.executions import ExecutionEngine
 from controlplane.engine.planning import Planner
 from controlplane.engine.resources import ResourceManager
+from controlplane.engine.usage import UsageReport
 
 SERVICE_NAMES = (
     agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
@@ -43,6 +44,7 @@ class GrpcServer:
         executions: ExecutionEngine,
         resources: ResourceManager,
         planner: Planner,
+        usage: UsageReport,
         max_message_bytes: int,
     ) -> None:
         options = [
@@ -55,7 +57,7 @@ class GrpcServer:
             WorkflowServicer(catalog, executions), self._server
         )
         resource_pb2_grpc.add_ResourceServiceServicer_to_server(
-            ResourceServicer(resources), self._server
+            ResourceServicer(resources, usage), self._server
         )
         scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(
             SchedulerServicer(planner), self._server

@@ -255,14 +255,13 @@ def pool_usage_table(state: ClusterState) -> Table:
 
 def namespace_usage_table(state: ClusterState) -> Table:
     table = Table(
-        "NAMESPACE", "ALLOCATED", "REPLICAS", "EXECUTIONS run/queued", "TASKS run/queued",
+        "NAMESPACE", "ALLOCATED", "EXECUTIONS run/queued", "TASKS run/queued",
         "OLDEST WAIT", "WEIGHTED SHARE", title="namespaces", title_justify="left",
     )  # fmt: skip
     for n in state.namespaces:
         table.add_row(
             n.namespace,
             amounts_text(n.allocated),
-            str(n.replicas),
             f"{n.running_executions}/{n.queued_executions}",
             f"{n.running_tasks}/{n.queued_tasks}",
             seconds_text(n.oldest_wait_s) if n.queued_tasks else "-",

@@ -12,6 +12,7 @@ from controlplane.backend import AgentBackend
 from controlplane.engine import paging
 from controlplane.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from controlplane.store import SqliteStore
+from controlplane.store.capacity import CapacityStore
 from models.agents import AgentRecord, AgentSpec, AgentState, ReplicaInfo, ReplicaState
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,13 @@ def validate_spec(spec: AgentSpec, prefix: str = "agent") -> list[FieldViolation
     for key, value in res.custom.items():
         if value < 0:
             bad(f"resources.custom[{key}]", "must not be negative")
+    if spec.pool:
+        if not NAME_RE.match(spec.pool) or len(spec.pool) > 63:
+            bad("pool", "must name a resource pool: 1-63 lower-case letters, digits or '-'")
+        elif not (res.num_cpus or res.memory or res.num_gpus or any(res.custom.values())):
+            # A replica that asks for nothing draws nothing from the pool's placement group,
+            # so the pool could not bound it.
+            bad("resources", "a replica in a pool must request some resource")
     return problems
 
 
@@ -102,6 +110,11 @@ class AgentManager:
         problems = validate_spec(spec)
         if problems:
             raise InvalidArgument("invalid agent spec", problems)
+        if spec.pool and CapacityStore(self._store).get_pool(spec.pool) is None:
+            raise FailedPrecondition(
+                f"pool {spec.pool!r} does not exist",
+                [FieldViolation("agent.pool", f"no resource pool named {spec.pool!r}")],
+            )
         async with self._lock(spec.name):
             previous = self._store.get_agent(spec.name)
             now = self._clock()

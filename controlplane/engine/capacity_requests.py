@@ -30,6 +30,11 @@ MAX_BUNDLES = 64
 NODE_ID_LABEL = "ray.io/node-id"
 
 
+class NoLiveMembers(ValueError):
+    """The bundles can only go to member nodes by id (or are shaped like them), and no
+    member node is alive to give them."""
+
+
 def pool_generation(record: PoolRecord) -> int:
     """Which group realises this version of the pool: every update makes a new one (its
     update time in milliseconds), so an update creates the new group before the old goes."""
@@ -81,6 +86,8 @@ def _request(
     strategy: PlacementStrategy,
 ) -> CapacityRequest:
     node_ids = tuple(n.node_id for n in members) if _needs_node_ids(spec, bundles) else ()
+    if not bundles or (_needs_node_ids(spec, bundles) and not node_ids):
+        raise NoLiveMembers(f"no live node of pool {spec.name!r} to hold its capacity on")
     return CapacityRequest(
         bundles=tuple(bundles),
         strategy=strategy,
@@ -90,7 +97,8 @@ def _request(
 
 
 def pool_request(spec: PoolSpec, members: Sequence[NodeInfo]) -> CapacityRequest:
-    """The capacity a pool holds over its (live) member nodes."""
+    """The capacity a pool holds over its (live) member nodes; NoLiveMembers if the group
+    cannot be described without one."""
     if spec.share is None:
         bundles = [n.capacity for n in members if not n.capacity.is_zero()]
         return _request(spec, members, bundles, PlacementStrategy.STRICT_SPREAD)

@@ -351,9 +351,8 @@ class Dispatcher:
         """(node, "") or (None, "") for any replica, or (None, why) when nowhere fits now."""
         request = waiter.request
         planned = self.plans.node_for(request.namespace, request.execution_id, request.task_id)
-        unconstrained = request.demand.is_zero() and request.placement.is_empty
-        if unconstrained and planned is None and group.name == CLUSTER:
-            return None, ""
+        if request.demand.is_zero() and request.placement.is_empty and planned is None:
+            return None, ""  # nothing to place: any replica (a pooled agent's are in its pool)
         replicas = [r for r in self._replicas_of(request.agent) if r.state is ReplicaState.READY]
         replica_nodes = {r.node_id for r in replicas if r.node_id}
         if not replica_nodes:

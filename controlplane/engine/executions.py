@@ -219,6 +219,10 @@ class ExecutionEngine:
                     started += 1
         return started
 
+    def waiting_namespaces(self) -> list[str]:
+        """Namespaces with executions waiting at admission."""
+        return self._admission.waiting_namespaces()
+
     def namespaces(self) -> set[str]:
         """Namespaces with live executions."""
         return {r.record.namespace for r in self._runners.values()}

@@ -1,15 +1,20 @@
-"""Plans on request: runs a scheduler from the library on a problem, off the event loop, with
-a bounded number of solves at once (solvers are CPU-bound)."""
+"""Plans on request: runs a scheduler from the library on a problem, or on a namespace's live
+work exactly as the dispatcher would (optionally adopting the plan now), off the event loop,
+with a bounded number of solves at once (solvers are CPU-bound)."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
 
+from controlplane.engine.rolling_planner import RollingPlanner
 from controlplane.errors import FailedPrecondition, FieldViolation, InvalidArgument, invalid
+from models.queueing import NamespacePolicy
 from models.scheduling import Schedule, SchedulingProblem
 from scheduler import registry
 from scheduler.instances.json_io import problem_from_json
+from scheduler.placement.policies import ONLINE
+from scheduler.rolling import LiveProblem
 
 MAX_TIME_LIMIT_S = 300.0
 MAX_PROBLEM_BYTES = 4 << 20
@@ -30,19 +35,75 @@ DESCRIPTIONS = {
     "auto": "picks a scheduler from size, structure and time limit, and says why",
 }
 
+PLACEMENT_DESCRIPTIONS = {
+    "first-fit": "placement: the first node in order with room",
+    "best-fit": "placement: the node left with the least room (packs, keeps big holes)",
+    "worst-fit": "placement: the node left with the most room (spreads load)",
+    "dot-product": "placement: the node whose free resources align best with the demand",
+    "fgd": "placement: least growth of GPU fragmentation for the recent workload mix",
+}
+
+
+def scheduler_violations(policy: NamespacePolicy, prefix: str = "quota") -> list[FieldViolation]:
+    """Problems with a namespace's placement policy and batch scheduler names."""
+    out = []
+    if policy.placement_policy not in ONLINE:
+        out.append(
+            FieldViolation(
+                f"{prefix}.placement_policy",
+                f"unknown placement policy {policy.placement_policy!r}; known: "
+                + ", ".join(ONLINE),
+            )
+        )
+    if policy.batch_scheduler and policy.batch_scheduler not in registry.names():
+        out.append(
+            FieldViolation(
+                f"{prefix}.batch_scheduler",
+                f"unknown scheduler {policy.batch_scheduler!r}; see ListSchedulers",
+            )
+        )
+    if not 0.1 <= policy.plan_interval_s <= 3600:
+        out.append(FieldViolation(f"{prefix}.plan_interval", "must be between 0.1 s and 1 h"))
+    return out
+
 
 @dataclass(frozen=True)
 class Plan:
     problem: SchedulingProblem
     schedule: Schedule
+    # For a namespace plan: which task each operation is and which slot each machine is.
+    live: LiveProblem | None = None
 
 
 class Planner:
-    def __init__(self, concurrent_solves: int = 1) -> None:
+    def __init__(self, rolling: RollingPlanner, concurrent_solves: int = 1) -> None:
+        self._rolling = rolling
         self._slots = asyncio.Semaphore(concurrent_solves)
 
-    def schedulers(self) -> list[tuple[str, str]]:
-        return [(name, DESCRIPTIONS.get(name, "")) for name in registry.names()]
+    def schedulers(self) -> list[tuple[str, str, str]]:
+        """(name, kind, description): batch schedulers, then online placement policies."""
+        batch = [(name, "batch", DESCRIPTIONS.get(name, "")) for name in registry.names()]
+        online = [(name, "placement", PLACEMENT_DESCRIPTIONS.get(name, "")) for name in ONLINE]
+        return batch + online
+
+    async def plan_namespace(
+        self, namespace: str, scheduler: str, time_limit_s: float, adopt: bool
+    ) -> Plan:
+        """The plan the dispatcher would follow for the namespace's live work now."""
+        if scheduler and scheduler not in registry.names():
+            raise invalid("scheduler", f"unknown scheduler {scheduler!r}; see ListSchedulers")
+        if not 0 < time_limit_s <= MAX_TIME_LIMIT_S:
+            raise invalid("time_limit", f"must be in (0, {MAX_TIME_LIMIT_S:.0f}] seconds")
+        async with self._slots:
+            live_plan = await self._rolling.plan(namespace, scheduler, time_limit_s)
+        if live_plan is None:
+            raise FailedPrecondition(
+                f"namespace {namespace!r} has no queued or predicted tasks to plan",
+                [FieldViolation("namespace", "nothing to plan")],
+            )
+        if adopt:
+            self._rolling.adopt(namespace, live_plan)
+        return Plan(live_plan.live.problem, live_plan.schedule, live_plan.live)
 
     async def plan(
         self, problem_json: str, scheduler: str, time_limit_s: float, seed: int, workers: int

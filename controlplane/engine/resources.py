@@ -1,21 +1,32 @@
 """Resource pools, namespace quotas and reservations: validated, durable, and checked against
 the capacity observed on the cluster.
 
-Pools are recorded and their membership and capacity computed from the live nodes; realising
-them as Ray placement groups and dispatching into them is the next step (ray_backend/pools.py
-holds the primitives).
+Pools are recorded durably first, then realised on the cluster as placement groups through the
+CapacityBackend (one group per pool generation, see ``capacity_requests``), so the cluster
+enforces them; replicas of agents deployed into a pool run inside its group. Reservations hold
+their capacity in a group of their own while their window is open; the reservation loop
+(``reservation_loop``) opens and closes the windows.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from controlplane.backend import AgentBackend
+from controlplane.backend import AgentBackend, CapacityBackend
 from controlplane.engine import paging
+from controlplane.engine.capacity_requests import (
+    NoLiveMembers,
+    pool_generation,
+    pool_request,
+    reservation_request,
+)
+from controlplane.engine.reservation_loop import ended
 from controlplane.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -27,14 +38,21 @@ from controlplane.errors import (
 )
 from controlplane.store import SqliteStore
 from controlplane.store.capacity import CapacityStore
+from models.agents import ReplicaResources, ReplicaState
 from models.capacity import PoolRecord, PoolSpec, Reservation, ReservationState
 from models.queueing import NamespacePolicy
-from models.resources import NodeInfo, ResourceAmounts
+from models.resources import NodeInfo, PoolRealization, RealizationState, ResourceAmounts
 from scheduler.cluster import fragmentation, select_nodes, total_capacity
 from scheduler.reservations import find_conflict
 
+log = logging.getLogger(__name__)
+
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_RESERVATION_S = 366 * 24 * 3600.0
+# How long a pool update waits for the old replicas of an agent in the pool to stop.
+REPLACE_TIMEOUT_S = 60.0
+# Replicas in these states occupy a slot of their pool's placement group.
+_PLACED = (ReplicaState.READY, ReplicaState.DRAINING)
 
 
 @dataclass(frozen=True)
@@ -42,6 +60,20 @@ class PoolView:
     record: PoolRecord
     nodes: list[NodeInfo]
     capacity: ResourceAmounts
+    # What the replicas of agents deployed into the pool hold of it.
+    allocated: ResourceAmounts = dataclasses.field(default_factory=ResourceAmounts)
+    # The placement group as Ray reports it (None: not looked up, or there is none).
+    realization: PoolRealization | None = None
+    # Why there is no realization (or it could not be read).
+    message: str = ""
+
+    @property
+    def state(self) -> RealizationState:
+        return RealizationState.PENDING if self.realization is None else self.realization.state
+
+    @property
+    def state_message(self) -> str:
+        return self.message if self.realization is None else self.realization.message
 
 
 @dataclass(frozen=True)
@@ -58,6 +90,16 @@ def _check_name(field: str, name: str) -> list[FieldViolation]:
     return [FieldViolation(field, "must be 1-63 lower-case letters, digits or '-'")]
 
 
+def replica_amounts(resources: ReplicaResources, count: int = 1) -> ResourceAmounts:
+    """What ``count`` replicas of this size hold."""
+    return ResourceAmounts(
+        cpu=resources.num_cpus * count,
+        memory=resources.memory * count,
+        gpu=resources.num_gpus * count,
+        custom={k: v * count for k, v in sorted(resources.custom.items())},
+    )
+
+
 def _check_amounts(field: str, amounts: ResourceAmounts) -> list[FieldViolation]:
     out = []
     for name in ("cpu", "memory", "gpu", *amounts.custom):
@@ -68,28 +110,59 @@ def _check_amounts(field: str, amounts: ResourceAmounts) -> list[FieldViolation]
 
 class ResourceManager:
     def __init__(
-        self, store: SqliteStore, backend: AgentBackend, clock: Callable[[], float]
+        self,
+        store: SqliteStore,
+        backend: AgentBackend,
+        clock: Callable[[], float],
+        placement: CapacityBackend,
+        *,
+        ready_wait_s: float = 2.0,
     ) -> None:
+        self._store = store
         self._capacity = CapacityStore(store)
         self._backend = backend
+        self._placement = placement
         self._clock = clock
+        # How long a call waits for Ray to place a new group before answering PENDING.
+        self._ready_wait_s = ready_wait_s
+        self._pool_lock = asyncio.Lock()
+        self._reservation_locks: dict[str, asyncio.Lock] = {}
 
     # -- cluster --------------------------------------------------------------------------
 
     async def _nodes(self) -> list[NodeInfo]:
         return await self._backend.observe_nodes()
 
-    def _view(self, record: PoolRecord, nodes: list[NodeInfo]) -> PoolView:
+    def _allocated_by_pool(self) -> dict[str, ResourceAmounts]:
+        """Per pool, what the placed replicas of the agents deployed into it hold."""
+        out: dict[str, ResourceAmounts] = {}
+        for record in self._store.list_agents():
+            spec = record.spec
+            if not spec.pool:
+                continue
+            placed = sum(1 for r in self._backend.replicas(spec.name) if r.state in _PLACED)
+            held = replica_amounts(spec.resources, placed)
+            out[spec.pool] = out.get(spec.pool, ResourceAmounts()).add(held)
+        return out
+
+    def _view(
+        self,
+        record: PoolRecord,
+        nodes: list[NodeInfo],
+        allocated: Mapping[str, ResourceAmounts] | None = None,
+    ) -> PoolView:
         members = select_nodes(nodes, record.spec.selector)
         capacity = record.spec.share if record.spec.share is not None else total_capacity(members)
-        return PoolView(record, members, capacity)
+        used = (allocated or {}).get(record.spec.name, ResourceAmounts())
+        return PoolView(record, members, capacity, allocated=used)
 
     async def cluster_state(self) -> ClusterView:
         nodes = await self._nodes()
         resources = sorted({name for n in nodes for name in n.capacity.names()})
+        allocated = self._allocated_by_pool()
         return ClusterView(
             nodes=nodes,
-            pools=[self._view(r, nodes) for r in self._capacity.list_pools()],
+            pools=[self._view(r, nodes, allocated) for r in self._capacity.list_pools()],
             fragmentation={name: fragmentation(nodes, name) for name in resources},
             observe_time=self._clock(),
         )
@@ -119,25 +192,105 @@ class ResourceManager:
                 ],
             )
 
-    async def create_pool(self, spec: PoolSpec) -> PoolView:
-        nodes = await self._nodes()
-        self._validate_pool(spec, nodes)
-        if self._capacity.get_pool(spec.name) is not None:
-            raise AlreadyExists(
-                f"pool {spec.name!r} exists", [FieldViolation("pool.name", "already exists")]
+    async def _realize(self, view: PoolView) -> PoolView:
+        """Finds or creates the group of the pool's current generation (waiting briefly for
+        Ray to place it), then removes the groups of other generations."""
+        spec = view.record.spec
+        generation = pool_generation(view.record)
+        try:
+            request = pool_request(spec, view.nodes)
+        except NoLiveMembers as exc:
+            # Nothing to create the group on; one made earlier may still be there.
+            found = await self._with_status(view)
+            return found if found.realization is not None else replace(view, message=str(exc))
+        try:
+            realization = await self._placement.realize_pool(
+                spec.name, generation, request, self._ready_wait_s
             )
-        now = self._clock()
-        record = PoolRecord(spec, now, now)
-        await asyncio.to_thread(self._capacity.put_pool, record)
-        return self._view(record, nodes)
+        except Exception as exc:
+            log.exception("could not realise pool %s", spec.name)
+            return replace(view, message=f"could not create the placement group: {exc}")
+        try:
+            await self._placement.remove_pool(spec.name, keep_generation=generation)
+        except Exception:
+            log.exception("could not remove older placement groups of pool %s", spec.name)
+        return replace(view, realization=realization)
+
+    async def _with_status(self, view: PoolView) -> PoolView:
+        """The view with the placement group as Ray reports it now."""
+        spec = view.record.spec
+        try:
+            status = await self._placement.pool_status(spec.name, pool_generation(view.record))
+        except Exception as exc:
+            return replace(view, message=f"could not read the placement group: {exc}")
+        if status is None:
+            return replace(
+                view,
+                message="no placement group on the cluster: UpdatePool (or a control-plane "
+                "restart) creates it again",
+            )
+        return replace(view, realization=status)
+
+    async def create_pool(self, spec: PoolSpec) -> PoolView:
+        async with self._pool_lock:
+            nodes = await self._nodes()
+            self._validate_pool(spec, nodes)
+            if self._capacity.get_pool(spec.name) is not None:
+                raise AlreadyExists(
+                    f"pool {spec.name!r} exists", [FieldViolation("pool.name", "already exists")]
+                )
+            now = self._clock()
+            record = PoolRecord(spec, now, now)
+            await asyncio.to_thread(self._capacity.put_pool, record)  # durable, then Ray
+            return await self._realize(self._view(record, nodes, self._allocated_by_pool()))
 
     async def update_pool(self, spec: PoolSpec) -> PoolView:
-        old = self._get_record(spec.name)
-        nodes = await self._nodes()
-        self._validate_pool(spec, nodes)
-        record = PoolRecord(spec, old.create_time, self._clock())
-        await asyncio.to_thread(self._capacity.put_pool, record)
-        return self._view(record, nodes)
+        """A changed spec is a new generation: its group is created, then the old one removed
+        and the replicas of agents in the pool (which Ray cannot restart once their group is
+        gone) replaced by new ones in the new group. The same spec again re-creates the group
+        if it went missing."""
+        async with self._pool_lock:
+            old = self._get_record(spec.name)
+            nodes = await self._nodes()
+            self._validate_pool(spec, nodes)
+            record = old
+            if spec != old.spec:
+                # Strictly later, so the new generation never shares the old group's name.
+                record = PoolRecord(
+                    spec, old.create_time, max(self._clock(), old.update_time + 0.001)
+                )
+                await asyncio.to_thread(self._capacity.put_pool, record)
+            view = await self._realize(self._view(record, nodes, self._allocated_by_pool()))
+            if (
+                record is old
+                or view.realization is None  # the new group was not made: the old one stays
+                or not await self._replace_pooled_replicas(spec.name)
+            ):
+                return view
+            return await self._with_status(
+                self._view(record, await self._nodes(), self._allocated_by_pool())
+            )
+
+    async def _replace_pooled_replicas(self, pool: str) -> bool:
+        """Replaces the replicas of every agent in ``pool`` (after its old group was removed,
+        Ray keeps them restarting forever): scaled to zero (their in-flight attempts end as
+        crashed and are retried), then back, so they are created in the pool's new group.
+        Leases wait meanwhile. True if there were any."""
+        names = [r.spec.name for r in self._store.list_agents() if r.spec.pool == pool]
+        for name in names:
+            try:
+                await self._backend.scale(name, 0)
+                deadline = asyncio.get_running_loop().time() + REPLACE_TIMEOUT_S
+                while self._backend.replicas(name):
+                    if asyncio.get_running_loop().time() > deadline:
+                        raise TimeoutError(f"replicas of {name} did not stop")
+                    await asyncio.sleep(0.05)
+                current = self._store.get_agent(name)
+                if current is not None:
+                    await self._backend.scale(name, current.spec.replicas)
+            except Exception:
+                log.exception("could not move the replicas of %s into pool %s", name, pool)
+        return bool(names)
 
     def _get_record(self, name: str) -> PoolRecord:
         record = self._capacity.get_pool(name)
@@ -146,7 +299,9 @@ class ResourceManager:
         return record
 
     async def get_pool(self, name: str) -> PoolView:
-        return self._view(self._get_record(name), await self._nodes())
+        record = self._get_record(name)
+        view = self._view(record, await self._nodes(), self._allocated_by_pool())
+        return await self._with_status(view)
 
     async def list_pools(self, page_size: int, page_token: str) -> tuple[list[PoolView], str]:
         size = paging.page_size(page_size)
@@ -155,18 +310,57 @@ class ResourceManager:
         more = len(records) > size
         records = records[:size]
         nodes = await self._nodes()
+        allocated = self._allocated_by_pool()
         token = paging.encode(records[-1].spec.name, "pools") if more else ""
-        return [self._view(r, nodes) for r in records], token
+        views = [await self._with_status(self._view(r, nodes, allocated)) for r in records]
+        return views, token
 
     async def delete_pool(self, name: str) -> None:
-        self._get_record(name)
-        holding = self._capacity.reservations_in_pool(name)
-        if holding:
-            raise FailedPrecondition(
-                f"pool {name!r} has {len(holding)} pending or active reservations",
-                [FieldViolation("name", f"reservation {holding[0].reservation_id} holds capacity")],
-            )
-        await asyncio.to_thread(self._capacity.delete_pool, name)
+        async with self._pool_lock:
+            self._get_record(name)
+            holding = self._capacity.reservations_in_pool(name)
+            if holding:
+                raise FailedPrecondition(
+                    f"pool {name!r} has {len(holding)} pending or active reservations",
+                    [
+                        FieldViolation(
+                            "name", f"reservation {holding[0].reservation_id} holds capacity"
+                        )
+                    ],
+                )
+            agents = sorted(r.spec.name for r in self._store.list_agents() if r.spec.pool == name)
+            if agents:
+                raise FailedPrecondition(
+                    f"pool {name!r} runs agents {', '.join(agents)}",
+                    [FieldViolation("name", f"agent {agents[0]} is deployed into the pool")],
+                )
+            await asyncio.to_thread(self._capacity.delete_pool, name)
+            try:
+                await self._placement.remove_pool(name)
+            except Exception:  # the next restore removes what is left
+                log.exception("could not remove the placement groups of pool %s", name)
+
+    async def restore(self) -> None:
+        """On start: re-attaches to (or re-creates) the group of every stored pool and removes
+        groups of pools deleted while no control plane ran. Never raises: a pool that cannot
+        be realised now reports why in its view."""
+        async with self._pool_lock:
+            records = self._capacity.list_pools()
+            if records:
+                nodes = await self._nodes()
+                for record in records:
+                    view = await self._realize(self._view(record, nodes))
+                    log.info(
+                        "pool %s: %s %s", record.spec.name, view.state.value, view.state_message
+                    )
+            try:
+                held = await self._placement.held()
+                stored = {r.spec.name for r in records}
+                for pool in set(held.pools) - stored:
+                    log.info("removing the placement groups of deleted pool %s", pool)
+                    await self._placement.remove_pool(pool)
+            except Exception:
+                log.exception("could not list the placement groups on the cluster")
 
     # -- quotas ---------------------------------------------------------------------------
 
@@ -242,6 +436,8 @@ class ResourceManager:
         return candidate
 
     def get_reservation(self, reservation_id: str) -> Reservation:
+        """The stored reservation; one whose window is over reads as EXPIRED (or FAILED if it
+        never held capacity) even before the reservation loop has recorded that."""
         if not reservation_id:
             raise invalid("reservation_id", "is required")
         found = self._capacity.get_reservation(reservation_id)
@@ -250,25 +446,129 @@ class ResourceManager:
                 f"reservation {reservation_id!r} not found",
                 [FieldViolation("reservation_id", "no such reservation")],
             )
-        return self._expire(found)
-
-    def _expire(self, reservation: Reservation) -> Reservation:
-        """A reservation whose window has passed reads as EXPIRED (and is stored so)."""
-        if reservation.state.holds_capacity and reservation.end_time <= self._clock():
-            reservation = replace(reservation, state=ReservationState.EXPIRED)
-            self._capacity.put_reservation(reservation)
-        return reservation
+        return ended(found, self._clock()) or found
 
     async def cancel_reservation(self, reservation_id: str) -> Reservation:
-        found = self.get_reservation(reservation_id)
-        if not found.state.holds_capacity:
-            raise FailedPrecondition(
-                f"reservation is already {found.state.value}",
-                [FieldViolation("reservation_id", f"reservation is {found.state.value}")],
+        """Records CANCELLED, then gives an ACTIVE (or pending) group back at once."""
+        async with self._reservation_lock(reservation_id):
+            found = self.get_reservation(reservation_id)
+            if not found.state.holds_capacity:
+                raise FailedPrecondition(
+                    f"reservation is already {found.state.value}",
+                    [FieldViolation("reservation_id", f"reservation is {found.state.value}")],
+                )
+            cancelled = replace(
+                found, state=ReservationState.CANCELLED, message="cancelled by request"
             )
-        cancelled = replace(found, state=ReservationState.CANCELLED, message="cancelled by request")
-        await asyncio.to_thread(self._capacity.put_reservation, cancelled)
+            await self._put_reservation(cancelled)
+            await self._release(reservation_id)
+        self._reservation_locks.pop(reservation_id, None)
         return cancelled
+
+    # -- what the reservation loop acts through -------------------------------------------
+
+    def _reservation_lock(self, reservation_id: str) -> asyncio.Lock:
+        return self._reservation_locks.setdefault(reservation_id, asyncio.Lock())
+
+    async def _put_reservation(self, reservation: Reservation) -> None:
+        await asyncio.to_thread(self._capacity.put_reservation, reservation)
+
+    async def _release(self, reservation_id: str) -> None:
+        try:
+            await self._placement.release(reservation_id)
+        except Exception:  # the group is an orphan now: the reservation loop releases it
+            log.exception("could not release the placement group of %s", reservation_id)
+
+    def live_reservations(self) -> list[Reservation]:
+        """Every PENDING or ACTIVE reservation, as stored."""
+        return [
+            r
+            for pool in self._capacity.list_pools()
+            for r in self._capacity.reservations_in_pool(pool.spec.name)
+        ]
+
+    async def held_reservations(self) -> frozenset[str] | None:
+        """Ids of the reservations with a group on the cluster (None: could not tell)."""
+        try:
+            return (await self._placement.held()).reservations
+        except Exception:
+            log.exception("could not list the placement groups on the cluster")
+            return None
+
+    async def activate_reservation(self, reservation_id: str) -> Reservation | None:
+        """Holds the capacity of a reservation whose window is open: ACTIVE once Ray has placed
+        its group, else PENDING with the reason (Ray keeps trying; so does the next round)."""
+        async with self._reservation_lock(reservation_id):
+            current = self._capacity.get_reservation(reservation_id)
+            now = self._clock()
+            if (
+                current is None
+                or not current.state.holds_capacity
+                or not current.start_time <= now < current.end_time
+            ):
+                return current
+            pool = self._capacity.get_pool(current.pool)
+            if pool is None:  # cannot happen while delete_pool refuses pools with reservations
+                updated = replace(
+                    current,
+                    state=ReservationState.FAILED,
+                    message=f"pool {current.pool!r} no longer exists",
+                )
+            else:
+                updated = await self._hold(current, pool)
+            if updated != current:
+                await self._put_reservation(updated)
+            return updated
+
+    async def _hold(self, reservation: Reservation, pool: PoolRecord) -> Reservation:
+        members = select_nodes(await self._nodes(), pool.spec.selector)
+        try:
+            request = reservation_request(reservation, pool.spec, members)
+            held = await self._placement.hold(
+                reservation.reservation_id, request, self._ready_wait_s
+            )
+        except Exception as exc:
+            return replace(
+                reservation,
+                state=ReservationState.PENDING,
+                message=f"could not hold the capacity yet: {exc}",
+            )
+        if held.state is RealizationState.READY:
+            return replace(
+                reservation,
+                state=ReservationState.ACTIVE,
+                message="",
+                placement_group_id=held.placement_group_id,
+            )
+        return replace(
+            reservation,
+            state=ReservationState.PENDING,
+            message=f"waiting for Ray to hold the capacity: {held.message}",
+            placement_group_id=held.placement_group_id,
+        )
+
+    async def end_reservation(self, reservation_id: str) -> Reservation | None:
+        """A window that is over: records EXPIRED (FAILED if it never held capacity), then
+        releases the group."""
+        async with self._reservation_lock(reservation_id):
+            current = self._capacity.get_reservation(reservation_id)
+            over = None if current is None else ended(current, self._clock())
+            if over is None:
+                return current
+            await self._put_reservation(over)
+            await self._release(reservation_id)
+        self._reservation_locks.pop(reservation_id, None)
+        return over
+
+    async def release_orphan(self, reservation_id: str) -> None:
+        """Releases the group of a reservation that no longer holds capacity (or is unknown):
+        a release that failed earlier, or one a crash interrupted."""
+        async with self._reservation_lock(reservation_id):
+            current = self._capacity.get_reservation(reservation_id)
+            if current is not None and current.state.holds_capacity:
+                return  # activated meanwhile
+            await self._release(reservation_id)
+        self._reservation_locks.pop(reservation_id, None)
 
     # -- what the dispatcher hands out ----------------------------------------------------
 

@@ -17,6 +17,7 @@ from controlplane.cli import capacity_render as view
 from controlplane.cli.main import build_parser, main
 from controlplane.engine.planning import Plan
 from controlplane.engine.resources import ClusterView, PoolView
+from controlplane.engine.usage import NamespaceUsage
 from models.capacity import PoolRecord, PoolSpec, Reservation, ReservationState
 from models.queueing import Backpressure, NamespacePolicy, Quota
 from models.resources import NodeInfo, NodeSelector, PlacementStrategy, ResourceAmounts
@@ -457,10 +458,9 @@ def _state() -> convert.ClusterState:
     pool_view = PoolView(PoolRecord(SPEC, 1.0, 1.0), [NODE], ResourceAmounts(cpu=4, gpu=1))
     cluster = ClusterView([NODE, DEAD], [pool_view], {"cpu": 0.4, "gpu": 0.0}, 1234.5)
     state = convert.cluster_state_from_proto(convert.cluster_state_to_proto(cluster))
-    usage = convert.NamespaceUsage(
+    usage = NamespaceUsage(
         namespace="team",
         allocated=ResourceAmounts(cpu=1),
-        replicas=2,
         running_executions=1,
         queued_executions=3,
         running_tasks=2,

@@ -23,6 +23,7 @@ from models.queueing import NamespacePolicy, Quota
 from models.resources import NodeInfo, NodeSelector, ResourceAmounts
 from scheduler.reservations import find_conflict
 from tests.unit.fake_backend import FakeBackend
+from tests.unit.fake_capacity import FakeCapacity
 
 NODES = [
     NodeInfo(
@@ -49,13 +50,16 @@ def run(
     body: Callable[[ControlPlane], Awaitable[None]],
     tmp_path: Path,
     clock: list[float] | None = None,
+    capacity: FakeCapacity | None = None,
 ) -> None:
     async def main() -> None:
         backend = FakeBackend()
         backend.nodes = list(NODES)
-        config = ServerConfig(data_dir=tmp_path, port=0, host="127.0.0.1")
+        # The reservation loop does not run by itself: tests drive it with run_once.
+        config = ServerConfig(data_dir=tmp_path, port=0, host="127.0.0.1", reservation_interval_s=0)
         now = (lambda: clock[0]) if clock is not None else time.time
-        cp = ControlPlane(config, backend, clock=now)
+        fake = capacity if capacity is not None else FakeCapacity()
+        cp = ControlPlane(config, backend, clock=now, capacity=fake)
         await cp.start()
         try:
             await body(cp)
@@ -133,7 +137,11 @@ def test_reservations_conflict_expire_and_cancel(tmp_path: Path) -> None:
         assert cancelled.state is ReservationState.CANCELLED
         with pytest.raises(FailedPrecondition):
             await cp.resources.cancel_reservation(later.reservation_id)
+        clock[0] = 1100.0
+        await cp.reservations.run_once()
+        assert cp.resources.get_reservation(first.reservation_id).state is ReservationState.ACTIVE
         clock[0] = 1250.0
+        # Reads EXPIRED as soon as the window is over, before the loop has recorded it.
         assert cp.resources.get_reservation(first.reservation_id).state is ReservationState.EXPIRED
         with pytest.raises(InvalidArgument) as bad:
             await cp.resources.reserve("team-a", "zone-b", ResourceAmounts(), 2000.0, -1, "")

@@ -9,15 +9,19 @@ import grpc
 from controlplane.api import convert
 from controlplane.api.gen.orchestrator.v1 import resource_pb2, resource_pb2_grpc
 from controlplane.api.servicers.guard import unary
+from controlplane.engine.planning import scheduler_violations
 from controlplane.engine.resources import ResourceManager
-from controlplane.errors import invalid
+from controlplane.engine.usage import UsageReport
+from controlplane.errors import InvalidArgument, invalid
+from scheduler.cluster import total_capacity
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 class ResourceServicer(resource_pb2_grpc.ResourceServiceServicer):
-    def __init__(self, resources: ResourceManager) -> None:
+    def __init__(self, resources: ResourceManager, usage: UsageReport) -> None:
         self._resources = resources
+        self._usage = usage
 
     @unary
     async def CreatePool(
@@ -64,7 +68,9 @@ class ResourceServicer(resource_pb2_grpc.ResourceServiceServicer):
     async def GetClusterState(
         self, request: resource_pb2.GetClusterStateRequest, context: Ctx
     ) -> resource_pb2.GetClusterStateResponse:
-        return convert.cluster_state_to_proto(await self._resources.cluster_state())
+        view = await self._resources.cluster_state()
+        capacity = total_capacity(n for n in view.nodes if n.alive)
+        return convert.cluster_state_to_proto(view, self._usage.namespaces(capacity))
 
     @unary
     async def SetQuota(
@@ -74,7 +80,13 @@ class ResourceServicer(resource_pb2_grpc.ResourceServiceServicer):
             raise invalid("quota", "is required")
         if request.quota.weight < 0:
             raise invalid("quota.weight", "must not be negative")
-        policy = await self._resources.set_quota(convert.quota_from_proto(request.quota))
+        if request.quota.plan_interval.ToNanoseconds() < 0:
+            raise invalid("quota.plan_interval", "must not be negative")
+        wanted = convert.quota_from_proto(request.quota)
+        problems = scheduler_violations(wanted)
+        if problems:
+            raise InvalidArgument("invalid namespace scheduling settings", problems)
+        policy = await self._resources.set_quota(wanted)
         return resource_pb2.SetQuotaResponse(quota=convert.quota_to_proto(policy))
 
     @unary

@@ -10,6 +10,7 @@ from controlplane.api import convert
 from controlplane.api.gen.orchestrator.v1 import scheduler_pb2, scheduler_pb2_grpc
 from controlplane.api.servicers.guard import unary
 from controlplane.engine.planning import Planner
+from controlplane.errors import invalid
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 DEFAULT_TIME_LIMIT_S = 10.0
@@ -25,8 +26,8 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
     ) -> scheduler_pb2.ListSchedulersResponse:
         return scheduler_pb2.ListSchedulersResponse(
             schedulers=[
-                scheduler_pb2.SchedulerInfo(name=name, description=description)
-                for name, description in self._planner.schedulers()
+                scheduler_pb2.SchedulerInfo(name=name, kind=kind, description=description)
+                for name, kind, description in self._planner.schedulers()
             ]
         )
 
@@ -39,6 +40,16 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             if request.HasField("time_limit")
             else DEFAULT_TIME_LIMIT_S
         )
+        if request.namespace:
+            if request.problem_json:
+                raise invalid("problem_json", "give either problem_json or namespace, not both")
+            return convert.plan_to_proto(
+                await self._planner.plan_namespace(
+                    request.namespace, request.scheduler, time_limit, request.adopt
+                )
+            )
+        if request.adopt:
+            raise invalid("adopt", "only a namespace plan can be adopted")
         plan = await self._planner.plan(
             request.problem_json,
             request.scheduler,
