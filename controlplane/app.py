@@ -96,6 +96,7 @@ class ControlPlane:
         )
         self.capacity = CapacityLoop(
             self.resources,
+            self.backend,
             self.dispatcher,
             self.rolling,
             self.executions,

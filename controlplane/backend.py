@@ -6,13 +6,14 @@ invokes it. Cancelling the awaiting asyncio task cancels the attempt on the repl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from models.agents import AgentSpec, ReplicaInfo
 from models.executions import ErrorInfo
+from models.queueing import QueueMetrics
 from models.resources import NodeInfo, PlacementStrategy, PoolRealization, ResourceAmounts
 
 
@@ -79,6 +80,9 @@ class AgentBackend(Protocol):
 
     async def observe_nodes(self) -> list[NodeInfo]:
         """Every node of the cluster with labels, capacity, free resources and liveness."""
+
+    def record_queues(self, queues: Sequence[QueueMetrics]) -> None:
+        """Exports queue depth and wait per namespace (Prometheus / the Ray dashboard)."""
 
     async def shutdown(self) -> None:
         """Detaches from the cluster (replicas are detached actors and keep running)."""

@@ -14,7 +14,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 import ray
@@ -23,6 +23,7 @@ from ray.exceptions import ActorDiedError, RayActorError, RayError, RayTaskError
 from controlplane.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, ReplicaLease
 from models.agents import AgentSpec, ReplicaInfo, ReplicaState
 from models.executions import ErrorInfo
+from models.queueing import QueueMetrics
 from models.resources import NodeInfo
 from ray_backend import cluster, cluster_state, pools
 from ray_backend.capacity import find_pool_group
@@ -112,6 +113,11 @@ class RayAgentBackend:
             self._metrics = backend_metrics()
         if self._health_task is None:
             self._health_task = asyncio.get_running_loop().create_task(self._health_loop())
+
+    def record_queues(self, queues: Sequence[QueueMetrics]) -> None:
+        if self._metrics is not None:
+            for queue in queues:
+                self._metrics.set_queue(queue)
 
     async def observe_nodes(self) -> list[NodeInfo]:
         return await asyncio.to_thread(cluster_state.observe_nodes)

@@ -15,6 +15,8 @@ from typing import Any
 
 from ray.util.metrics import Counter, Gauge, Histogram
 
+from models.queueing import QueueMetrics
+
 logger = logging.getLogger(__name__)
 
 DURATION_BOUNDARIES_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
@@ -61,6 +63,27 @@ class BackendMetrics:
             description="Replicas of an agent by state.",
             tag_keys=("agent", "state"),
         )
+        namespace = ("namespace",)
+        self.queued_tasks = Gauge(
+            "orchestrator_namespace_queued_tasks",
+            description="Ready tasks of a namespace waiting for capacity.",
+            tag_keys=namespace,
+        )
+        self.running_tasks = Gauge(
+            "orchestrator_namespace_running_tasks",
+            description="Tasks of a namespace holding dispatched capacity.",
+            tag_keys=namespace,
+        )
+        self.oldest_wait = Gauge(
+            "orchestrator_namespace_oldest_wait_seconds",
+            description="How long the longest-waiting ready task of a namespace has waited.",
+            tag_keys=namespace,
+        )
+        self.mean_wait = Gauge(
+            "orchestrator_namespace_mean_wait_seconds",
+            description="Mean wait so far of a namespace's queued tasks.",
+            tag_keys=namespace,
+        )
 
     @staticmethod
     def _safe(fn: Any, *args: Any, **kwargs: Any) -> None:
@@ -85,6 +108,13 @@ class BackendMetrics:
 
     def set_queue_depth(self, agent: str, depth: int) -> None:
         self._safe(self.queue_depth.set, float(depth), tags={"agent": agent})
+
+    def set_queue(self, queue: QueueMetrics) -> None:
+        tags = {"namespace": queue.namespace}
+        self._safe(self.queued_tasks.set, float(queue.depth), tags=tags)
+        self._safe(self.running_tasks.set, float(queue.running), tags=tags)
+        self._safe(self.oldest_wait.set, queue.oldest_wait_s, tags=tags)
+        self._safe(self.mean_wait.set, queue.mean_wait_s, tags=tags)
 
     def set_replicas(self, agent: str, counts: dict[str, int]) -> None:
         for state, count in counts.items():

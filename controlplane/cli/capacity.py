@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -22,6 +21,7 @@ from controlplane.cli.commands import UsageProblem, read_text
 from controlplane.cli.parsing import positive_int
 from controlplane.cli.render import print_json
 from controlplane.workflow.durations import parse_duration
+from controlplane.workflow.task_resources import parse_memory
 from models.capacity import PoolSpec
 from models.queueing import Backpressure, NamespacePolicy
 from models.resources import CPU, GPU, MEMORY, NodeSelector, PlacementStrategy, ResourceAmounts
@@ -30,12 +30,6 @@ EXIT_OK = 0
 
 # -- value parsers ----------------------------------------------------------------------------
 
-_SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([kKmMgGtTpP]i?)?[bB]?")
-_SIZE_FACTORS = {
-    "": 1,
-    **{unit: 1000 ** (i + 1) for i, unit in enumerate("kmgtp")},
-    **{f"{unit}i": 1 << (10 * (i + 1)) for i, unit in enumerate("kmgtp")},
-}
 _SIZE_HINT = "bytes or a size such as 512Mi, 8Gi or 1G"
 
 
@@ -44,11 +38,10 @@ def parse_size(text: str) -> int:
 
     A trailing `B` is allowed (`8GiB`, `1GB`); units are case-insensitive.
     """
-    match = _SIZE.fullmatch(text.strip())
-    if match is None:
-        raise argparse.ArgumentTypeError(f"expected {_SIZE_HINT}, got {text!r}")
-    unit = (match.group(2) or "").lower()
-    return round(float(match.group(1)) * _SIZE_FACTORS[unit])
+    try:
+        return parse_memory(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {_SIZE_HINT}, got {text!r}") from None
 
 
 def _duration(text: str) -> float:

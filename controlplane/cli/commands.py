@@ -53,11 +53,17 @@ def agents_deploy(args: argparse.Namespace, client: OrchestratorClient, console:
         version=args.version,
         import_path=args.import_path,
         replicas=args.replicas,
-        resources=ReplicaResources(num_cpus=args.num_cpus),
+        resources=ReplicaResources(
+            num_cpus=args.num_cpus,
+            memory=args.memory,
+            num_gpus=args.num_gpus,
+            custom=dict(args.resource),
+        ),
         max_concurrency=args.max_concurrency,
         capabilities=tuple(args.capability or ()),
         runtime_env=args.runtime_env or {},
         config=assignments_to_dict(args.config),
+        pool=args.pool,
     )
     view = client.deploy_agent(spec)
     if _json(args):

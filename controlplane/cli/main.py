@@ -120,6 +120,21 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--replicas", type=positive_int, default=1)
     deploy.add_argument("--num-cpus", type=float, default=0.0)
     deploy.add_argument("--max-concurrency", type=positive_int, default=1)
+    deploy.add_argument(
+        "--pool", default="", help="resource pool the replicas run in (default: anywhere)"
+    )
+    deploy.add_argument(
+        "--memory", type=capacity.parse_size, default=0, help="per replica, e.g. 2Gi"
+    )
+    deploy.add_argument("--num-gpus", type=float, default=0.0)
+    deploy.add_argument(
+        "--resource",
+        action="append",
+        type=capacity.parse_custom_amount,
+        default=[],
+        metavar="NAME=AMOUNT",
+        help="custom Ray resource per replica (repeatable)",
+    )
     deploy.add_argument("--capability", action="append", default=[])
     deploy.add_argument(
         "--config",

@@ -1,6 +1,6 @@
 """The control loop behind dispatching: every few seconds it observes the cluster into the
-dispatcher's topology, starts executions that waited for their namespace to have room, and
-replans namespaces whose batch plan is due."""
+dispatcher's topology, starts executions that waited for their namespace to have room, exports
+queue depth and wait per namespace, and replans namespaces whose batch plan is due."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from controlplane.backend import AgentBackend
 from controlplane.engine.dispatcher import Dispatcher
 from controlplane.engine.executions import ExecutionEngine
 from controlplane.engine.resources import ResourceManager
@@ -21,6 +22,7 @@ class CapacityLoop:
     def __init__(
         self,
         resources: ResourceManager,
+        backend: AgentBackend,
         dispatcher: Dispatcher,
         planner: RollingPlanner,
         executions: ExecutionEngine,
@@ -28,6 +30,7 @@ class CapacityLoop:
         interval_s: float = 2.0,
     ) -> None:
         self._resources = resources
+        self._backend = backend
         self._dispatcher = dispatcher
         self._planner = planner
         self._executions = executions
@@ -45,6 +48,7 @@ class CapacityLoop:
     async def run_once(self) -> None:
         await self.observe()
         self._executions.admit_waiting()
+        self._backend.record_queues(self._dispatcher.metrics())
         await self._planner.run_once()
 
     async def run(self) -> None:

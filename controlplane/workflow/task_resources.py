@@ -22,23 +22,17 @@ Report = Callable[[str, str], None]
 
 _PLACEMENT_KEYS = ("pool", "node_labels", "affinity", "anti_affinity", "spread")
 _CUSTOM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,62}$")
-_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?|[kmgt]i?|B|b)?\s*$")
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kKmMgGtTpP]i?)?[bB]?\s*$")
 _UNITS = {
     "": 1,
-    "b": 1,
-    "k": 10**3,
-    "m": 10**6,
-    "g": 10**9,
-    "t": 10**12,
-    "ki": 2**10,
-    "mi": 2**20,
-    "gi": 2**30,
-    "ti": 2**40,
+    **{unit: 1000 ** (i + 1) for i, unit in enumerate("kmgtp")},
+    **{f"{unit}i": 1 << (10 * (i + 1)) for i, unit in enumerate("kmgtp")},
 }
 
 
 def parse_memory(value: Any) -> int:
-    """Bytes from an integer or a size such as ``512Mi``, ``8Gi`` or ``1G``."""
+    """Bytes from an integer or a size: ``512Mi``, ``8Gi``, ``1.5Gi`` (binary), ``1G``,
+    ``500M`` (decimal); a trailing ``B`` is allowed and units are case-insensitive."""
     if isinstance(value, bool):
         raise ValueError(f"expected a memory size such as 512Mi or 8Gi, got {value!r}")
     if isinstance(value, int | float):
@@ -49,7 +43,7 @@ def parse_memory(value: Any) -> int:
         match = _MEMORY.match(value)
         if match:
             unit = (match.group(2) or "").lower()
-            return int(float(match.group(1)) * _UNITS[unit])
+            return round(float(match.group(1)) * _UNITS[unit])
     raise ValueError(f"expected a memory size such as 512Mi or 8Gi, got {value!r}")
 
 

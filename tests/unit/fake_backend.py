@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from controlplane.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, ReplicaLease
 from models.agents import AgentSpec, ReplicaInfo, ReplicaState
 from models.executions import ErrorInfo
+from models.queueing import QueueMetrics
 from models.resources import NodeInfo
 
 Behaviour = Callable[[Any, AttemptRequest], Awaitable[Any]]
@@ -26,6 +27,7 @@ class FakeBackend:
         self.replica_nodes: dict[str, list[str]] = {}
         # (agent, task_id, node of the leased replica) for every lease, in order.
         self.placements: list[tuple[str, str]] = []
+        self.queue_metrics: list[QueueMetrics] = []
 
     @property
     def dashboard_url(self) -> str | None:
@@ -81,6 +83,9 @@ class FakeBackend:
         except Exception as exc:
             return AttemptOutcome(ok=False, error=ErrorInfo(type(exc).__name__, str(exc)))
         return AttemptOutcome(ok=True, output=output)
+
+    def record_queues(self, queues: Sequence[QueueMetrics]) -> None:
+        self.queue_metrics = list(queues)
 
     async def observe_nodes(self) -> list[NodeInfo]:
         return list(self.nodes)

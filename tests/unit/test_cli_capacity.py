@@ -600,3 +600,15 @@ def test_labels_text_skips_the_node_id_label() -> None:
     labels = {"ray.io/node-id": "a" * 40, "zone": "a", "tier": "gold"}
     assert view.labels_text(labels) == "tier=gold, zone=a"
     assert view.labels_text({"ray.io/node-id": "x"}) == "-"
+
+
+def test_agents_deploy_takes_a_pool_and_replica_resources() -> None:
+    args = build_parser().parse_args(
+        [
+            "agents", "deploy", "--name", "gpu-worker", "--version", "v1",
+            "--import-path", "m:C", "--pool", "gpu", "--memory", "2Gi",
+            "--num-gpus", "0.5", "--resource", "accelerator_x=1",
+        ]
+    )  # fmt: skip
+    assert (args.pool, args.memory, args.num_gpus) == ("gpu", 2 * 2**30, 0.5)
+    assert args.resource == [("accelerator_x", 1.0)]

@@ -131,6 +131,9 @@ def test_demands_are_held_against_node_capacity(tmp_path: Path) -> None:
         waiting = cp.dispatcher.waiting("default")
         assert len(waiting) == 3
         assert cp.dispatcher.saturated("default")
+        await cp.capacity.run_once()  # exports queue depth and wait per namespace
+        (queue,) = backend.queue_metrics
+        assert (queue.namespace, queue.depth, queue.running) == ("default", 3, 2)
         gate.opened.set()
         done = await finished(cp, record.execution_id)
         assert done.status is ExecutionStatus.SUCCEEDED
