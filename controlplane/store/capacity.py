@@ -125,6 +125,9 @@ def _reservation_from_json(text: str) -> Reservation:
 class CapacityStore:
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
+        # Namespace policies are read on every dispatch round and written only through here:
+        # a read-through cache, updated after each durable write.
+        self._namespaces: dict[str, NamespacePolicy | None] = {}
 
     # -- pools ----------------------------------------------------------------------------
 
@@ -168,10 +171,13 @@ class CapacityStore:
             "ON CONFLICT (name) DO UPDATE SET policy=excluded.policy",
             (policy.name, _policy_to_json(policy)),
         )
+        self._namespaces[policy.name] = policy
 
     def get_namespace(self, name: str) -> NamespacePolicy | None:
-        rows = self._store.query("SELECT policy FROM namespaces WHERE name=?", (name,))
-        return None if not rows else _policy_from_json(rows[0][0])
+        if name not in self._namespaces:
+            rows = self._store.query("SELECT policy FROM namespaces WHERE name=?", (name,))
+            self._namespaces[name] = None if not rows else _policy_from_json(rows[0][0])
+        return self._namespaces[name]
 
     # -- reservations ---------------------------------------------------------------------
 
