@@ -80,7 +80,11 @@ class Serve:
             stderr=self.log.open("w"),
             text=True,
             env={**os.environ, **env},
+            # Its own process group: a local Ray it starts is in it, so "the machine lost the
+            # control plane and its local Ray" is one killpg (orphans would slow the restart).
+            start_new_session=True,
         )
+        self.local_ray = ray_address is None
         self.address = f"127.0.0.1:{port}"
         ready = threading.Event()
 
@@ -91,12 +95,18 @@ class Serve:
                     ready.set()
 
         threading.Thread(target=read, daemon=True).start()
-        if not ready.wait(300):  # a local Ray start may be retried on a busy machine
-            self.proc.kill()
-            raise AssertionError(f"serve did not start: {self.log.read_text()[-3000:]}")
+        deadline = time.monotonic() + 270  # a local Ray start may be retried on a busy machine
+        while not ready.wait(0.5):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                raise AssertionError(f"serve did not start: {self.log.read_text()[-3000:]}")
 
     def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
+        """SIGKILL; with a local Ray, the whole process group (Ray dies with it)."""
+        if self.local_ray:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        else:
+            self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(30)
 
     def terminate(self) -> int:
