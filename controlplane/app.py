@@ -16,6 +16,7 @@ from controlplane.engine.catalog import WorkflowCatalog
 from controlplane.engine.dispatcher import Dispatcher
 from controlplane.engine.event_hub import EventHub
 from controlplane.engine.executions import ExecutionEngine
+from controlplane.engine.load_recorder import LoadRecorder
 from controlplane.engine.planning import Planner
 from controlplane.engine.reservation_loop import ReservationLoop
 from controlplane.engine.resources import ResourceManager
@@ -23,6 +24,7 @@ from controlplane.engine.rolling_planner import RollingPlanner
 from controlplane.engine.runner import RunnerDeps
 from controlplane.engine.usage import UsageReport
 from controlplane.store import SqliteStore, StoreWriter
+from controlplane.store.load_history import LoadHistoryStore
 from models.queueing import QueueConfig
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,6 @@ class ControlPlane:
         self.placement = capacity if capacity is not None else default_capacity(config)
         self.resources = ResourceManager(self.store, self.backend, clock, self.placement)
         self.reservations = ReservationLoop(self.resources, clock, config.reservation_interval_s)
-        self._reservation_task: asyncio.Task[None] | None = None
         self.dispatcher = Dispatcher(
             self.resources.get_quota,
             self.backend.replicas,
@@ -103,7 +104,16 @@ class ControlPlane:
             clock,
             config.capacity_interval_s,
         )
-        self._capacity_task: asyncio.Task[None] | None = None
+        self.load = LoadRecorder(
+            self.dispatcher,
+            self.backend.replicas,
+            self.agents.names,
+            self.agents.pool_of,
+            LoadHistoryStore(self.store),
+            clock,
+            config.load_interval_s,
+        )
+        self._loops: list[asyncio.Task[None]] = []
         self.planner = Planner(self.rolling)
         self.server = GrpcServer(
             self.agents,
@@ -137,18 +147,18 @@ class ControlPlane:
             log.info("resumed %d unfinished executions", resumed)
         await self.server.start()
         await self.server.set_serving(True)
-        self._capacity_task = asyncio.get_running_loop().create_task(self.capacity.run())
+        loop = asyncio.get_running_loop()
+        self._loops.append(loop.create_task(self.capacity.run()))
         if self.config.reservation_interval_s > 0:
-            self._reservation_task = asyncio.get_running_loop().create_task(self.reservations.run())
+            self._loops.append(loop.create_task(self.reservations.run()))
+        if self.config.load_interval_s > 0:
+            self._loops.append(loop.create_task(self.load.run()))
         log.info("control plane serving on %s", self.address)
 
     async def stop(self) -> None:
-        if self._reservation_task is not None:
-            self._reservation_task.cancel()
-            await asyncio.gather(self._reservation_task, return_exceptions=True)
-        if self._capacity_task is not None:
-            self._capacity_task.cancel()
-            await asyncio.gather(self._capacity_task, return_exceptions=True)
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
         await self.server.stop(self.config.shutdown_grace_s)
         await self.executions.stop(self.config.shutdown_grace_s)
         await self.backend.shutdown()

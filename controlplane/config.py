@@ -31,6 +31,8 @@ class ServerConfig:
     # How often reservation windows are opened and closed on the cluster (0: never; tests then
     # call ControlPlane.reservations.run_once themselves).
     reservation_interval_s: float = 1.0
+    # Load history: how often every agent's load is sampled (0: not recorded).
+    load_interval_s: float = 10.0
 
     @property
     def database_path(self) -> Path:

@@ -129,6 +129,8 @@ class Dispatcher:
         self._workload: deque[ResourceAmounts] = deque(maxlen=_WORKLOAD_WINDOW)
         self._round_pending = False
         self._starved: set[str] = set()  # namespaces with demand left waiting last round
+        # Per agent since the last `take_load`: arrivals, completions, service time sum, count.
+        self._load: dict[str, list[float]] = {}
 
     # -- observation ----------------------------------------------------------------------
 
@@ -175,6 +177,7 @@ class Dispatcher:
         """Waits until the queue system dispatches the task and a node is chosen. `previous`:
         the grant of a preempted attempt of the same task (it keeps its place in the queue)."""
         now = self._clock()
+        self._count(request.agent, 0)
         item = QueuedItem(
             id=request.item_id,
             namespace=request.namespace,
@@ -224,9 +227,29 @@ class Dispatcher:
             self._placed.setdefault(grant.request.execution_id, {})[grant.request.task_id] = (
                 grant.node
             )
+        self._count(grant.request.agent, 1)
         if duration_s is not None:
             self.plans.observe_duration(grant.request.agent, duration_s)
+            self._count(grant.request.agent, 2, duration_s)
+            self._count(grant.request.agent, 3)
         self.kick()
+
+    def _count(self, agent: str, index: int, amount: float = 1.0) -> None:
+        self._load.setdefault(agent, [0.0, 0.0, 0.0, 0.0])[index] += amount
+
+    def take_load(self) -> dict[str, tuple[float, float, float]]:
+        """Per agent since the last call: (arrivals, completions, mean service time)."""
+        load, self._load = self._load, {}
+        return {
+            agent: (arrivals, done, total / count if count else 0.0)
+            for agent, (arrivals, done, total, count) in load.items()
+        }
+
+    def agent_queue(self, agent: str) -> tuple[int, int]:
+        """(attempts waiting for capacity, attempts holding a grant) of one agent."""
+        waiting = sum(1 for w in self._waiting.values() if w.request.agent == agent)
+        granted = sum(1 for g in self._running.values() if g.request.agent == agent)
+        return waiting, granted
 
     def forget_execution(self, execution_id: str) -> None:
         self._placed.pop(execution_id, None)

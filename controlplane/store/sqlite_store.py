@@ -33,7 +33,7 @@ from models.executions import (
 )
 from models.workflows import WorkflowRevision
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflow_revisions (
@@ -105,6 +105,18 @@ CREATE TABLE IF NOT EXISTS reservations (
     state TEXT NOT NULL,
     request_id TEXT UNIQUE,
     body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS load_samples (
+    agent TEXT NOT NULL,
+    resolution INTEGER NOT NULL,
+    time REAL NOT NULL,
+    arrivals REAL NOT NULL,
+    completions REAL NOT NULL,
+    queue_depth REAL NOT NULL,
+    in_flight REAL NOT NULL,
+    service_time_s REAL NOT NULL,
+    replicas REAL NOT NULL,
+    PRIMARY KEY (agent, resolution, time)
 );
 CREATE TABLE IF NOT EXISTS events (
     execution_id TEXT NOT NULL,
@@ -239,6 +251,18 @@ class SqliteStore:
         """One statement in its own transaction (for small tables written rarely)."""
         with self._write_lock:
             self._writer.execute(sql, params)
+
+    def execute_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Several statements in one transaction (all or nothing)."""
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, params in statements:
+                    self._writer.execute(sql, params)
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            self._writer.execute("COMMIT")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self._reader.execute(sql, params).fetchall())

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from controlplane.store import SqliteStore
+from controlplane.store.sqlite_store import SCHEMA_VERSION
 
 OLD_EXECUTIONS = """
 CREATE TABLE executions (
@@ -30,6 +31,8 @@ def test_old_executions_table_is_migrated(tmp_path: Path) -> None:
         assert record is not None and record.namespace == "default"
         assert record.last_sequence == 3
         version = store.query("PRAGMA user_version")[0][0]
-        assert version == 3
+        assert version == SCHEMA_VERSION
+        tables = {r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "load_samples" in tables  # added by version 4
     finally:
         store.close()
