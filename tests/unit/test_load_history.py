@@ -68,11 +68,12 @@ def test_recorder_samples_arrivals_queue_and_service_time(tmp_path: Path) -> Non
             )
             record, _ = await cp.executions.start("w", 0, {}, "")
 
-            def a_done() -> bool:
-                return cp.executions.get(record.execution_id).tasks["a"].status.terminal
+            def a_released() -> bool:  # a finished and gave its grant back; b holds one
+                a = cp.executions.get(record.execution_id).tasks["a"]
+                return a.status.terminal and cp.dispatcher.agent_queue("work") == (0, 1)
 
             for _ in range(500):
-                if len(backend.calls) == 2 and a_done():
+                if len(backend.calls) == 2 and a_released():
                     break
                 await asyncio.sleep(0.01)
             samples = {s.agent: s for s in await cp.load.run_once()}
