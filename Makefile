@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint proto bench-throughput clean
+.PHONY: install demo test lint proto bench-throughput bench-scaling bench-forecast clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ proto: $(STAMP)
 
 bench-throughput: $(STAMP)
 	$(PY) bench/throughput.py $(BENCH_ARGS)
+
+# Rolling-origin backtests of every forecaster on the NAB traces (see bench/forecast.py).
+bench-forecast: $(STAMP)
+	$(PY) bench/forecast.py $(BENCH_ARGS)
+
+# Predictive vs reactive autoscaling on the NAB nyc_taxi and ELB traces (see bench/scaling.py).
+bench-scaling: $(STAMP)
+	$(PY) bench/scaling.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -16,15 +16,19 @@ from controlplane.engine.catalog import WorkflowCatalog
 from controlplane.engine.dispatcher import Dispatcher
 from controlplane.engine.event_hub import EventHub
 from controlplane.engine.executions import ExecutionEngine
+from controlplane.engine.forecast_worker import ForecastSettings, ForecastWorker
 from controlplane.engine.load_recorder import LoadRecorder
 from controlplane.engine.planning import Planner
 from controlplane.engine.reservation_loop import ReservationLoop
 from controlplane.engine.resources import ResourceManager
 from controlplane.engine.rolling_planner import RollingPlanner
 from controlplane.engine.runner import RunnerDeps
+from controlplane.engine.scaling import ScalingManager
+from controlplane.engine.scaling_loop import ScalingLoop
 from controlplane.engine.usage import UsageReport
 from controlplane.store import SqliteStore, StoreWriter
 from controlplane.store.load_history import LoadHistoryStore
+from controlplane.store.scaling import ScalingStore
 from models.queueing import QueueConfig
 
 log = logging.getLogger(__name__)
@@ -104,13 +108,42 @@ class ControlPlane:
             clock,
             config.capacity_interval_s,
         )
+        load_history = LoadHistoryStore(self.store)
         self.load = LoadRecorder(
             self.dispatcher,
             self.backend.replicas,
             self.agents.names,
             self.agents.pool_of,
-            LoadHistoryStore(self.store),
+            load_history,
             clock,
+            config.load_interval_s,
+        )
+        scaling_store = ScalingStore(self.store)
+        self.scaling = ScalingManager(
+            scaling_store, load_history, self.agents, clock, config.load_interval_s
+        )
+        self.forecasts = ForecastWorker(
+            load_history,
+            self.scaling.policies,
+            clock,
+            ForecastSettings(
+                refit_interval_s=config.forecast_refit_s,
+                step_s=config.forecast_step_s,
+                history_s=config.forecast_history_s,
+                model=config.forecast_model,
+                evaluation_period_s=config.scaling_interval_s,
+                load_interval_s=config.load_interval_s,
+            ),
+        )
+        self.scaling_loop = ScalingLoop(
+            self.scaling,
+            self.agents,
+            self.backend,
+            load_history,
+            scaling_store,
+            self.forecasts,
+            clock,
+            config.scaling_interval_s,
             config.load_interval_s,
         )
         self._loops: list[asyncio.Task[None]] = []
@@ -123,6 +156,9 @@ class ControlPlane:
             self.planner,
             UsageReport(self.dispatcher, self.executions, self.resources.get_quota, clock),
             config.max_message_bytes,
+            self.scaling,
+            self.scaling_loop,
+            self.forecasts,
         )
         self.port = 0
 
@@ -153,6 +189,9 @@ class ControlPlane:
             self._loops.append(loop.create_task(self.reservations.run()))
         if self.config.load_interval_s > 0:
             self._loops.append(loop.create_task(self.load.run()))
+        if self.config.scaling_interval_s > 0:
+            self._loops.append(loop.create_task(self.forecasts.run()))
+            self._loops.append(loop.create_task(self.scaling_loop.run()))
         log.info("control plane serving on %s", self.address)
 
     async def stop(self) -> None:
@@ -160,6 +199,7 @@ class ControlPlane:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         await self.server.stop(self.config.shutdown_grace_s)
+        self.forecasts.close()
         await self.executions.stop(self.config.shutdown_grace_s)
         await self.backend.shutdown()
         self.store.close()

@@ -84,6 +84,11 @@ class AgentBackend(Protocol):
     def record_queues(self, queues: Sequence[QueueMetrics]) -> None:
         """Exports queue depth and wait per namespace (Prometheus / the Ray dashboard)."""
 
+    async def request_capacity(self, bundles: Sequence[ResourceAmounts]) -> None:
+        """Asks the cluster autoscaler to make room for these bundles (each must fit on one
+        node), replacing the previous request; an empty list withdraws it. A hint: nothing
+        is reserved, and a fixed-size cluster ignores it. Never raises."""
+
     async def shutdown(self) -> None:
         """Detaches from the cluster (replicas are detached actors and keep running)."""
 

@@ -33,6 +33,16 @@ class ServerConfig:
     reservation_interval_s: float = 1.0
     # Load history: how often every agent's load is sampled (0: not recorded).
     load_interval_s: float = 10.0
+    # Predictive scaling: how often every agent with a scaling policy is decided (0: never;
+    # tests then call ControlPlane.scaling_loop.run_once), and the arrival-rate forecast each
+    # predictive policy uses: refitted in a worker thread every `forecast_refit_s` (and when a
+    # policy changes) on the last `forecast_history_s` of load history, in steps of
+    # `forecast_step_s` (at least the load interval), with `forecast_model` (auto, naive, ets, ...).
+    scaling_interval_s: float = 15.0
+    forecast_refit_s: float = 300.0
+    forecast_step_s: float = 60.0
+    forecast_history_s: float = 86400.0
+    forecast_model: str = "auto"
 
     @property
     def database_path(self) -> Path:

@@ -18,13 +18,14 @@ from collections.abc import AsyncIterator, Awaitable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 import ray
+from ray.autoscaler.sdk import request_resources
 from ray.exceptions import ActorDiedError, RayActorError, RayError, RayTaskError
 
 from controlplane.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, ReplicaLease
 from models.agents import AgentSpec, ReplicaInfo, ReplicaState
 from models.executions import ErrorInfo
 from models.queueing import QueueMetrics
-from models.resources import NodeInfo
+from models.resources import NodeInfo, ResourceAmounts
 from ray_backend import cluster, cluster_state, pools
 from ray_backend.capacity import find_pool_group
 from ray_backend.metrics import BackendMetrics, backend_metrics
@@ -121,6 +122,16 @@ class RayAgentBackend:
 
     async def observe_nodes(self) -> list[NodeInfo]:
         return await asyncio.to_thread(cluster_state.observe_nodes)
+
+    async def request_capacity(self, bundles: Sequence[ResourceAmounts]) -> None:
+        """``ray.autoscaler.sdk.request_resources(bundles=...)``: the autoscaler adds nodes
+        until the bundles fit (counting what is already in use); the request persists until
+        the next call replaces it. A fixed cluster has no autoscaler reading it: a no-op."""
+        shapes = [b for b in (cluster_state.resources_to_ray(a) for a in bundles) if b]
+        try:
+            await asyncio.to_thread(request_resources, bundles=shapes)
+        except Exception:
+            logger.warning("could not request cluster capacity", exc_info=True)
 
     async def shutdown(self) -> None:
         """Stops background work. Detached replicas keep running for the next control plane."""

@@ -36,18 +36,26 @@ from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2_grpc,
     resource_pb2,
     resource_pb2_grpc,
+    scaling_pb2,
+    scaling_pb2_grpc,
     scheduler_pb2,
     scheduler_pb2_grpc,
     workflow_pb2,
     workflow_pb2_grpc,
 )
 from controlplane.engine.agents import AgentView
+from controlplane.engine.forecast_worker import FittedForecast
+from controlplane.engine.scaling import PolicyView
+from controlplane.engine.scaling_loop import ScalingStatus
+from controlplane.store.scaling import ScalingEvent
 from models.agents import AgentSpec
 from models.capacity import PoolSpec
 from models.executions import Event, ExecutionRecord, ExecutionStatus
+from models.load import RAW, LoadSample
 from models.queueing import NamespacePolicy
 from models.resources import PlacementStrategy, ResourceAmounts
 from models.workflows import ValidationProblem
+from scheduler.scaling.policies import ScalingPolicy
 
 __all__ = [
     "AgentView",
@@ -144,6 +152,7 @@ class OrchestratorClient:
         self._workflows = workflow_pb2_grpc.WorkflowServiceStub(self._channel)
         self._resources = resource_pb2_grpc.ResourceServiceStub(self._channel)
         self._schedulers = scheduler_pb2_grpc.SchedulerServiceStub(self._channel)
+        self._scaling = scaling_pb2_grpc.ScalingServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
     def __enter__(self) -> OrchestratorClient:
@@ -488,3 +497,95 @@ class OrchestratorClient:
         except grpc.RpcError as exc:
             raise ClientError.from_rpc_error(exc, self.address) from None
         return convert.plan_from_proto(response)
+
+    # -- scaling ------------------------------------------------------------------------------
+
+    def set_scaling_policy(self, policy: ScalingPolicy) -> PolicyView:
+        response = self._call(
+            self._scaling.SetScalingPolicy,
+            scaling_pb2.SetScalingPolicyRequest(policy=convert.scaling_policy_to_proto(policy)),
+        )
+        return convert.policy_view_from_proto(
+            response.policy, response.create_time, response.update_time
+        )
+
+    def get_scaling_policy(self, agent: str) -> PolicyView:
+        response = self._call(
+            self._scaling.GetScalingPolicy, scaling_pb2.GetScalingPolicyRequest(agent=agent)
+        )
+        return convert.policy_view_from_proto(
+            response.policy, response.create_time, response.update_time
+        )
+
+    def delete_scaling_policy(self, agent: str) -> None:
+        self._call(
+            self._scaling.DeleteScalingPolicy, scaling_pb2.DeleteScalingPolicyRequest(agent=agent)
+        )
+
+    def get_scaling_status(self, agent: str, decisions: int = 0) -> ScalingStatus:
+        response = self._call(
+            self._scaling.GetScalingStatus,
+            scaling_pb2.GetScalingStatusRequest(agent=agent, decisions=decisions),
+        )
+        return convert.scaling_status_from_proto(response.status)
+
+    def get_forecast(
+        self, agent: str, horizon_s: float = 0.0, model: str = "", level: float = 0.0
+    ) -> FittedForecast:
+        """The agent's arrival-rate forecast (attempts/s). When the server has none fitted for
+        this model and level yet, it fits one first: the call's deadline allows for that."""
+        request = scaling_pb2.GetForecastRequest(agent=agent, model=model, level=level)
+        if horizon_s:
+            request.horizon.CopyFrom(convert.duration(horizon_s))
+        try:
+            response = self._scaling.GetForecast(request, timeout=self.timeout_s + 60.0)
+        except grpc.RpcError as exc:
+            raise ClientError.from_rpc_error(exc, self.address) from None
+        return convert.forecast_from_proto(response)
+
+    def list_scaling_events(
+        self, agent: str, include_holds: bool = False, limit: int | None = None
+    ) -> list[ScalingEvent]:
+        """The agent's decisions, newest first (every page, or the first `limit`)."""
+        events: list[ScalingEvent] = []
+        token = ""
+        while True:
+            size = _PAGE_SIZE if limit is None else min(_PAGE_SIZE, limit - len(events))
+            response = self._call(
+                self._scaling.ListScalingEvents,
+                scaling_pb2.ListScalingEventsRequest(
+                    agent=agent, include_holds=include_holds, page_size=size, page_token=token
+                ),
+            )
+            events.extend(convert.scaling_event_from_proto(e) for e in response.events)
+            token = response.next_page_token
+            if not token or (limit is not None and len(events) >= limit):
+                return events
+
+    def get_load_history(
+        self,
+        agent: str,
+        resolution: int = RAW,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> list[LoadSample]:
+        """Samples of an agent (or "pool:<name>") in [start, end), oldest first, every page
+        (defaults: the last hour)."""
+        samples: list[LoadSample] = []
+        token = ""
+        while True:
+            request = scaling_pb2.GetLoadHistoryRequest(
+                agent=agent,
+                resolution=convert.load_resolution_to_proto(resolution),  # type: ignore[arg-type]
+                start=convert.timestamp(start),
+                end=convert.timestamp(end),
+                page_size=1000,
+                page_token=token,
+            )
+            response = self._call(self._scaling.GetLoadHistory, request)
+            samples.extend(
+                convert.load_sample_from_proto(s, agent, resolution) for s in response.samples
+            )
+            token = response.next_page_token
+            if not token:
+                return samples

@@ -9,18 +9,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, json_format, struct_pb2, timestamp_pb2
 
 from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2,
     resource_pb2,
+    scaling_pb2,
     scheduler_pb2,
     workflow_pb2,
 )
 from controlplane.engine.agents import AgentView
+from controlplane.engine.forecast_worker import FittedForecast
 from controlplane.engine.planning import Plan
 from controlplane.engine.resources import ClusterView, PoolView
+from controlplane.engine.scaling import PolicyView
+from controlplane.engine.scaling_loop import ScalingStatus
+from controlplane.engine.scaling_policy import policy_from_document
 from controlplane.engine.usage import NamespaceUsage
+from controlplane.store.scaling import ScalingEvent, jsonable
 from models.agents import (
     AgentRecord,
     AgentSpec,
@@ -41,9 +47,19 @@ from models.executions import (
     TaskRecord,
     TaskStatus,
 )
+from models.forecasting import Forecast, ScalingDecision
+from models.load import HOUR, MINUTE, RAW, LoadSample
 from models.queueing import Backpressure, NamespacePolicy, Quota
 from models.resources import NodeInfo, NodeSelector, PlacementStrategy, ResourceAmounts
 from models.workflows import Severity, ValidationProblem, WorkflowRevision
+from scheduler.scaling.policies import (
+    PredictiveScaling,
+    ScaleLimit,
+    ScalingPolicy,
+    ScheduledCapacity,
+    StepScaling,
+    TargetTracking,
+)
 
 log = logging.getLogger(__name__)
 
@@ -846,4 +862,394 @@ def plan_from_proto(message: scheduler_pb2.PlanResponse) -> PlanResult:
         ],
         solve_time_s=_duration_seconds(message.solve_time),
         info=_struct(message.info),
+    )
+
+
+# -- scaling ----------------------------------------------------------------------------------
+
+
+def duration(seconds_value: float) -> duration_pb2.Duration:
+    message = duration_pb2.Duration()
+    message.FromNanoseconds(round(seconds_value * 1e9))
+    return message
+
+
+def _timestamp(seconds_value: float) -> timestamp_pb2.Timestamp:
+    message = timestamp_pb2.Timestamp()
+    message.FromNanoseconds(int(seconds_value * 1e9))
+    return message
+
+
+def _seconds_if(message: Any, name: str) -> float | None:
+    return _duration_seconds(getattr(message, name)) if message.HasField(name) else None
+
+
+def _put(document: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None and value != "":
+        document[key] = value
+
+
+def _optional(message: Any, name: str) -> Any:
+    return getattr(message, name) if message.HasField(name) else None
+
+
+_ADJUSTMENTS = {
+    scaling_pb2.ADJUSTMENT_TYPE_CHANGE: "change",
+    scaling_pb2.ADJUSTMENT_TYPE_PERCENT: "percent",
+    scaling_pb2.ADJUSTMENT_TYPE_EXACT: "exact",
+}
+_BOUNDS = {scaling_pb2.FORECAST_BOUND_UPPER: "upper", scaling_pb2.FORECAST_BOUND_MEAN: "mean"}
+_RESOLUTIONS: dict[int, int] = {
+    scaling_pb2.LOAD_RESOLUTION_UNSPECIFIED: RAW,
+    scaling_pb2.LOAD_RESOLUTION_RAW: RAW,
+    scaling_pb2.LOAD_RESOLUTION_MINUTE: MINUTE,
+    scaling_pb2.LOAD_RESOLUTION_HOUR: HOUR,
+}
+
+
+def _target_tracking_document(m: scaling_pb2.TargetTracking) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    _put(d, "metric", m.metric)
+    _put(d, "target", _optional(m, "target"))
+    _put(d, "tolerance", _optional(m, "tolerance"))
+    _put(d, "scale_up_stabilization_s", _seconds_if(m, "scale_up_stabilization"))
+    _put(d, "scale_down_stabilization_s", _seconds_if(m, "scale_down_stabilization"))
+    _put(d, "name", m.name)
+    return d
+
+
+def _step_scaling_document(m: scaling_pb2.StepScaling) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "steps": [
+            {
+                "adjustment": s.adjustment,
+                "lower": _optional(s, "lower"),
+                "upper": _optional(s, "upper"),
+            }
+            for s in m.steps
+        ]
+    }
+    _put(d, "metric", m.metric)
+    _put(d, "adjustment_type", _ADJUSTMENTS.get(m.adjustment_type))
+    _put(d, "min_adjustment_magnitude", _optional(m, "min_adjustment_magnitude"))
+    _put(d, "name", m.name)
+    return d
+
+
+def _scheduled_document(m: scaling_pb2.ScheduledCapacity) -> dict[str, Any]:
+    d: dict[str, Any] = {"replicas": m.replicas}
+    _put(d, "cron", m.cron)
+    _put(d, "duration_s", _seconds_if(m, "duration"))
+    _put(d, "utc_offset_s", _seconds_if(m, "utc_offset"))
+    _put(d, "name", m.name)
+    return d
+
+
+def _predictive_document(m: scaling_pb2.PredictiveScaling) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    _put(d, "target_utilization", _optional(m, "target_utilization"))
+    _put(d, "lead_time_s", _seconds_if(m, "lead_time"))
+    _put(d, "level", _optional(m, "level"))
+    _put(d, "bound", _BOUNDS.get(m.bound))
+    _put(d, "service_time_s", _seconds_if(m, "service_time"))
+    _put(d, "concurrency", _optional(m, "concurrency"))
+    _put(d, "slo_wait_s", _seconds_if(m, "slo_wait"))
+    _put(d, "max_violation", _optional(m, "max_violation"))
+    _put(d, "name", m.name)
+    return d
+
+
+def _limit_document(m: scaling_pb2.ScaleLimit) -> dict[str, Any]:
+    return {"replicas": _optional(m, "replicas"), "percent": _optional(m, "percent")}
+
+
+def scaling_policy_document_from_proto(message: scaling_pb2.ScalingPolicy) -> dict[str, Any]:
+    """The policy document (see `controlplane.engine.scaling_policy`) of the fields that are
+    set; the engine validates it and fills in the defaults."""
+    d: dict[str, Any] = {"agent": message.agent}
+    _put(d, "min_replicas", _optional(message, "min_replicas"))
+    _put(d, "max_replicas", _optional(message, "max_replicas"))
+    if message.target_tracking:
+        d["target_tracking"] = [_target_tracking_document(t) for t in message.target_tracking]
+    if message.step_scaling:
+        d["step_scaling"] = [_step_scaling_document(s) for s in message.step_scaling]
+    if message.scheduled:
+        d["scheduled"] = [_scheduled_document(s) for s in message.scheduled]
+    if message.HasField("predictive"):
+        d["predictive"] = _predictive_document(message.predictive)
+    if message.HasField("scale_out_limit"):
+        d["scale_out_limit"] = _limit_document(message.scale_out_limit)
+    if message.HasField("scale_in_limit"):
+        d["scale_in_limit"] = _limit_document(message.scale_in_limit)
+    _put(d, "scale_out_cooldown_s", _seconds_if(message, "scale_out_cooldown"))
+    _put(d, "scale_in_cooldown_s", _seconds_if(message, "scale_in_cooldown"))
+    return d
+
+
+def _limit_to_proto(limit: ScaleLimit) -> scaling_pb2.ScaleLimit:
+    return scaling_pb2.ScaleLimit(replicas=limit.replicas, percent=limit.percent)
+
+
+def _target_tracking_to_proto(t: TargetTracking) -> scaling_pb2.TargetTracking:
+    return scaling_pb2.TargetTracking(
+        metric=t.metric,
+        target=t.target,
+        tolerance=t.tolerance,
+        scale_up_stabilization=duration(t.scale_up_stabilization_s),
+        scale_down_stabilization=duration(t.scale_down_stabilization_s),
+        name=t.name,
+    )
+
+
+def _step_scaling_to_proto(s: StepScaling) -> scaling_pb2.StepScaling:
+    return scaling_pb2.StepScaling(
+        metric=s.metric,
+        steps=[
+            scaling_pb2.ScalingStep(adjustment=step.adjustment, lower=step.lower, upper=step.upper)
+            for step in s.steps
+        ],
+        adjustment_type=f"ADJUSTMENT_TYPE_{s.adjustment_type.upper()}",
+        min_adjustment_magnitude=s.min_adjustment_magnitude,
+        name=s.name,
+    )
+
+
+def _scheduled_to_proto(s: ScheduledCapacity) -> scaling_pb2.ScheduledCapacity:
+    return scaling_pb2.ScheduledCapacity(
+        cron=s.cron,
+        duration=duration(s.duration_s),
+        replicas=s.replicas,
+        name=s.name,
+        utc_offset=duration(s.utc_offset_s),
+    )
+
+
+def _predictive_to_proto(p: PredictiveScaling) -> scaling_pb2.PredictiveScaling:
+    message = scaling_pb2.PredictiveScaling(
+        target_utilization=p.target_utilization,
+        lead_time=duration(p.lead_time_s),
+        level=p.level,
+        bound=f"FORECAST_BOUND_{p.bound.upper()}",
+        concurrency=p.concurrency,
+        max_violation=p.max_violation,
+        name=p.name,
+    )
+    if p.service_time_s is not None:
+        message.service_time.CopyFrom(duration(p.service_time_s))
+    if p.slo_wait_s is not None:
+        message.slo_wait.CopyFrom(duration(p.slo_wait_s))
+    return message
+
+
+def scaling_policy_to_proto(policy: ScalingPolicy) -> scaling_pb2.ScalingPolicy:
+    message = scaling_pb2.ScalingPolicy(
+        agent=policy.agent,
+        min_replicas=policy.min_replicas,
+        max_replicas=policy.max_replicas,
+        target_tracking=[_target_tracking_to_proto(t) for t in policy.target_tracking],
+        step_scaling=[_step_scaling_to_proto(s) for s in policy.step_scaling],
+        scheduled=[_scheduled_to_proto(s) for s in policy.scheduled],
+        scale_out_limit=_limit_to_proto(policy.scale_out_limit),
+        scale_in_limit=_limit_to_proto(policy.scale_in_limit),
+        scale_out_cooldown=duration(policy.scale_out_cooldown_s),
+        scale_in_cooldown=duration(policy.scale_in_cooldown_s),
+    )
+    if policy.predictive is not None:
+        message.predictive.CopyFrom(_predictive_to_proto(policy.predictive))
+    return message
+
+
+def scaling_policy_from_proto(message: scaling_pb2.ScalingPolicy) -> ScalingPolicy:
+    return policy_from_document(scaling_policy_document_from_proto(message))
+
+
+def policy_view_from_proto(
+    policy: scaling_pb2.ScalingPolicy,
+    create_time: timestamp_pb2.Timestamp,
+    update_time: timestamp_pb2.Timestamp,
+) -> PolicyView:
+    return PolicyView(scaling_policy_from_proto(policy), seconds(create_time), seconds(update_time))
+
+
+def _action(decision: ScalingDecision) -> int:
+    if decision.change > 0:
+        return scaling_pb2.SCALING_ACTION_SCALE_OUT
+    if decision.change < 0:
+        return scaling_pb2.SCALING_ACTION_SCALE_IN
+    return scaling_pb2.SCALING_ACTION_HOLD
+
+
+def scaling_event_to_proto(event: ScalingEvent) -> scaling_pb2.ScalingEvent:
+    d = event.decision
+    return scaling_pb2.ScalingEvent(
+        event_id=event.event_id,
+        agent=d.agent,
+        time=timestamp(d.time),
+        current=d.current,
+        desired=d.desired,
+        action=_action(d),  # type: ignore[arg-type]
+        policy=d.policy,
+        reason=d.reason,
+        inputs=dict_to_struct(jsonable(d.inputs)),
+        error=event.error,
+    )
+
+
+def scaling_event_from_proto(message: scaling_pb2.ScalingEvent) -> ScalingEvent:
+    return ScalingEvent(
+        event_id=message.event_id,
+        decision=ScalingDecision(
+            agent=message.agent,
+            time=seconds(message.time),
+            current=message.current,
+            desired=message.desired,
+            policy=message.policy,
+            reason=message.reason,
+            inputs=_struct(message.inputs),
+        ),
+        error=message.error,
+    )
+
+
+def forecast_summary_to_proto(fitted: FittedForecast) -> scaling_pb2.ForecastSummary:
+    f = fitted.forecast
+    return scaling_pb2.ForecastSummary(
+        model=f.model,
+        period=f.period or 0,
+        step=duration(fitted.step_s),
+        level=f.level,
+        fit_time=timestamp(fitted.fit_time),
+        fit_duration=duration(fitted.fit_duration_s),
+        history_points=fitted.history_points,
+        history_end=timestamp(fitted.history_end),
+        requested_model=fitted.requested_model,
+    )
+
+
+def forecast_to_proto(agent: str, fitted: FittedForecast) -> scaling_pb2.GetForecastResponse:
+    f = fitted.forecast
+    return scaling_pb2.GetForecastResponse(
+        agent=agent,
+        summary=forecast_summary_to_proto(fitted),
+        timestamps=[_timestamp(t) for t in f.timestamps],
+        mean=list(f.mean),
+        lower=list(f.lower),
+        upper=list(f.upper),
+        notes=dict_to_struct(jsonable(f.notes)),
+    )
+
+
+def _fitted(agent: str, summary: scaling_pb2.ForecastSummary, forecast: Forecast) -> FittedForecast:
+    return FittedForecast(
+        agent=agent,
+        forecast=forecast,
+        requested_model=summary.requested_model,
+        step_s=_duration_seconds(summary.step),
+        fit_time=seconds(summary.fit_time),
+        fit_duration_s=_duration_seconds(summary.fit_duration),
+        history_points=summary.history_points,
+        history_end=seconds(summary.history_end),
+    )
+
+
+def forecast_from_proto(message: scaling_pb2.GetForecastResponse) -> FittedForecast:
+    s = message.summary
+    return _fitted(
+        message.agent,
+        s,
+        Forecast(
+            model=s.model,
+            period=s.period or None,
+            timestamps=tuple(seconds(t) for t in message.timestamps),
+            mean=tuple(message.mean),
+            lower=tuple(message.lower),
+            upper=tuple(message.upper),
+            level=s.level,
+            notes=_struct(message.notes),
+        ),
+    )
+
+
+def scaling_status_to_proto(status: ScalingStatus) -> scaling_pb2.ScalingStatus:
+    message = scaling_pb2.ScalingStatus(
+        agent=status.agent,
+        has_policy=status.has_policy,
+        current=status.current,
+        ready=status.ready,
+        desired=status.desired,
+        last_decision_time=timestamp(status.last_decision_time),
+        decisions=[scaling_event_to_proto(e) for e in status.decisions],
+        forecast_error=status.forecast_error,
+        actuation_error=status.actuation_error,
+        evaluation_period=duration(status.evaluation_period_s),
+    )
+    if status.forecast is not None:
+        message.forecast.CopyFrom(forecast_summary_to_proto(status.forecast))
+    return message
+
+
+def scaling_status_from_proto(message: scaling_pb2.ScalingStatus) -> ScalingStatus:
+    fitted = None
+    if message.HasField("forecast"):
+        s = message.forecast
+        fitted = _fitted(
+            message.agent,
+            s,
+            Forecast(s.model, s.period or None, (), (), (), (), s.level),
+        )
+    return ScalingStatus(
+        agent=message.agent,
+        has_policy=message.has_policy,
+        current=message.current,
+        ready=message.ready,
+        desired=message.desired,
+        last_decision_time=_optional_seconds(
+            message.HasField("last_decision_time"), message.last_decision_time
+        ),
+        decisions=[scaling_event_from_proto(e) for e in message.decisions],
+        forecast=fitted,
+        forecast_error=message.forecast_error,
+        actuation_error=message.actuation_error,
+        evaluation_period_s=_duration_seconds(message.evaluation_period),
+    )
+
+
+def load_resolution_from_proto(value: int) -> int:
+    """RAW, MINUTE or HOUR (`models.load`); -1 for a value this server does not know."""
+    return _RESOLUTIONS.get(value, -1)
+
+
+def load_resolution_to_proto(resolution: int) -> int:
+    return {
+        RAW: scaling_pb2.LOAD_RESOLUTION_RAW,
+        MINUTE: scaling_pb2.LOAD_RESOLUTION_MINUTE,
+        HOUR: scaling_pb2.LOAD_RESOLUTION_HOUR,
+    }[resolution]
+
+
+def load_sample_to_proto(sample: LoadSample) -> scaling_pb2.LoadSample:
+    return scaling_pb2.LoadSample(
+        time=timestamp(sample.time),
+        arrivals=sample.arrivals,
+        completions=sample.completions,
+        queue_depth=sample.queue_depth,
+        in_flight=sample.in_flight,
+        service_time=duration(sample.service_time_s),
+        replicas=sample.replicas,
+    )
+
+
+def load_sample_from_proto(
+    message: scaling_pb2.LoadSample, agent: str, resolution: int
+) -> LoadSample:
+    return LoadSample(
+        agent=agent,
+        time=seconds(message.time),
+        resolution=resolution,
+        arrivals=message.arrivals,
+        completions=message.completions,
+        queue_depth=message.queue_depth,
+        in_flight=message.in_flight,
+        service_time_s=_duration_seconds(message.service_time),
+        replicas=message.replicas,
     )

@@ -12,6 +12,8 @@ from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2_grpc,
     resource_pb2,
     resource_pb2_grpc,
+    scaling_pb2,
+    scaling_pb2_grpc,
     scheduler_pb2,
     scheduler_pb2_grpc,
     workflow_pb2,
@@ -19,13 +21,17 @@ from controlplane.api.gen.orchestrator.v1 import (
 )
 from controlplane.api.servicers.agents import AgentServicer
 from controlplane.api.servicers.resources import ResourceServicer
+from controlplane.api.servicers.scaling import ScalingServicer
 from controlplane.api.servicers.scheduling import SchedulerServicer
 from controlplane.api.servicers.workflows import WorkflowServicer
 from controlplane.engine.agents import AgentManager
 from controlplane.engine.catalog import WorkflowCatalog
 from controlplane.engine.executions import ExecutionEngine
+from controlplane.engine.forecast_worker import ForecastWorker
 from controlplane.engine.planning import Planner
 from controlplane.engine.resources import ResourceManager
+from controlplane.engine.scaling import ScalingManager
+from controlplane.engine.scaling_loop import ScalingLoop
 from controlplane.engine.usage import UsageReport
 
 SERVICE_NAMES = (
@@ -33,6 +39,7 @@ SERVICE_NAMES = (
     workflow_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
     resource_pb2.DESCRIPTOR.services_by_name["ResourceService"].full_name,
     scheduler_pb2.DESCRIPTOR.services_by_name["SchedulerService"].full_name,
+    scaling_pb2.DESCRIPTOR.services_by_name["ScalingService"].full_name,
 )
 
 
@@ -46,6 +53,9 @@ class GrpcServer:
         planner: Planner,
         usage: UsageReport,
         max_message_bytes: int,
+        scaling: ScalingManager,
+        scaling_loop: ScalingLoop,
+        forecasts: ForecastWorker,
     ) -> None:
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -61,6 +71,9 @@ class GrpcServer:
         )
         scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(
             SchedulerServicer(planner), self._server
+        )
+        scaling_pb2_grpc.add_ScalingServiceServicer_to_server(
+            ScalingServicer(scaling, scaling_loop, forecasts), self._server
         )
         self._health = health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)

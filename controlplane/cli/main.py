@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from controlplane.api.client import ClientError, OrchestratorClient
-from controlplane.cli import bench, capacity, commands, ml
+from controlplane.cli import bench, capacity, commands, forecast, ml, scaling, scaling_admin
 from controlplane.cli.parsing import (
     error_line,
     parse_assignment,
@@ -219,6 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
     # bench (runs in this process; no control plane needed)
     bench.register(top)
     ml.register(top)  # model training (local, no control plane)
+    forecast.register(top)  # load forecasting from CSV files (local)
+    scaling.register(top)  # autoscaling simulator (local, no control plane)
+    # ScalingService commands (scaling policy/status/events, forecast show, load): they join
+    # the `scaling` and `forecast` groups made above, so this must stay after those registers.
+    scaling_admin.register(top, common)
     return parser
 
 

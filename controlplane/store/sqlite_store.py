@@ -33,7 +33,7 @@ from models.executions import (
 )
 from models.workflows import WorkflowRevision
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflow_revisions (
@@ -127,6 +127,24 @@ CREATE TABLE IF NOT EXISTS events (
     details TEXT NOT NULL,
     PRIMARY KEY (execution_id, sequence)
 );
+CREATE TABLE IF NOT EXISTS scaling_policies (
+    agent TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    create_time REAL NOT NULL,
+    update_time REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS scaling_events (
+    event_id INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL,
+    time REAL NOT NULL,
+    current INTEGER NOT NULL,
+    desired INTEGER NOT NULL,
+    policy TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    inputs TEXT NOT NULL,
+    error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS scaling_events_by_agent ON scaling_events (agent, event_id);
 """
 
 UPSERT_EXECUTION = """

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +17,8 @@ T = TypeVar("T")
 
 
 class ServerThread:
-    def __init__(self, data_dir: Path, namespace: str) -> None:
+    def __init__(self, data_dir: Path, namespace: str, **overrides: Any) -> None:
+        """`overrides`: other ServerConfig fields (e.g. short loop intervals)."""
         config = ServerConfig(
             data_dir=data_dir,
             port=0,
@@ -24,6 +26,7 @@ class ServerThread:
             ray_namespace=namespace,
             include_dashboard=False,
         )
+        config = replace(config, **overrides)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()

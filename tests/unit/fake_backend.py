@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from controlplane.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, ReplicaLease
 from models.agents import AgentSpec, ReplicaInfo, ReplicaState
 from models.executions import ErrorInfo
 from models.queueing import QueueMetrics
-from models.resources import NodeInfo
+from models.resources import NodeInfo, ResourceAmounts
 
 Behaviour = Callable[[Any, AttemptRequest], Awaitable[Any]]
 
@@ -28,6 +29,9 @@ class FakeBackend:
         # (agent, task_id, node of the leased replica) for every lease, in order.
         self.placements: list[tuple[str, str]] = []
         self.queue_metrics: list[QueueMetrics] = []
+        # Every request_capacity call's bundles, and every scale call, in order.
+        self.capacity_requests: list[list[ResourceAmounts]] = []
+        self.scale_calls: list[tuple[str, int]] = []
 
     @property
     def dashboard_url(self) -> str | None:
@@ -40,7 +44,10 @@ class FakeBackend:
         self.specs[spec.name] = spec
 
     async def scale(self, name: str, replicas: int) -> None:
-        return None
+        self.scale_calls.append((name, replicas))
+        spec = self.specs.get(name)
+        if spec is not None:
+            self.specs[name] = replace(spec, replicas=replicas)
 
     async def remove(self, name: str) -> None:
         self.specs.pop(name, None)
@@ -89,6 +96,9 @@ class FakeBackend:
 
     async def observe_nodes(self) -> list[NodeInfo]:
         return list(self.nodes)
+
+    async def request_capacity(self, bundles: Sequence[ResourceAmounts]) -> None:
+        self.capacity_requests.append(list(bundles))
 
     async def shutdown(self) -> None:
         return None

@@ -1,0 +1,403 @@
+"""`orchestrator forecast ...`: forecast a load series from a CSV file (no control plane needed).
+
+  predict   fit one model (or `auto`) on the whole file and write the next H steps as JSON
+  backtest  rolling-origin evaluation of every model: results.json, results.csv, backtest.png
+
+The series is any `timestamp,value` CSV (regular step inferred, missing steps are gaps) or a
+request log with one row per request (the Azure LLM inference traces), counted per `--bin`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from models.forecasting import Series
+    from scheduler.forecasting.backtest import ModelResult
+    from scheduler.forecasting.evaluation import Plan
+
+EXIT_USAGE = 2
+MODEL_CHOICES = ("auto", "naive", "snaive", "ets", "hw", "sarima", "mstl")
+DEFAULT_BACKTEST_MODELS = "naive,snaive,hw,ets,sarima,mstl,auto"
+
+PREDICT_EPILOG = """\
+output (--out FILE): {"model", "period", "timestamps", "mean", "lower", "upper", "level",
+  "series", "step_s", "last_timestamp", "notes"}: the H steps after the file's last timestamp
+  (timestamps as "YYYY-MM-DD HH:MM:SS", UTC), the mean forecast and a central interval at
+  --level; notes say why auto chose its model, which periods were detected, what was cleaned.
+models: naive, snaive (seasonal naive), ets (exponential smoothing, chosen by AICc), hw (plain
+  additive Holt-Winters), sarima (seasonal ARIMA), mstl (multi-seasonal decomposition + ETS),
+  auto (chosen by a rolling-origin backtest on the end of the file, MASE).
+exit status: 0 on success, 2 for bad input (missing or unreadable file, bad horizon or model).
+example:
+  orchestrator forecast predict --trace ../shared/data/traces/nab_nyc_taxi.csv --horizon 48 \\
+      --model auto --level 0.9 --out out/nyc.json
+"""
+
+BACKTEST_EPILOG = """\
+output (in --out DIR):
+  results.json   per model: mean MASE, sMAPE, interval coverage, fit seconds, the models auto
+                 chose, and every origin's figures; plus each model's MASE over the better of
+                 naive and seasonal naive (ratio_vs_best_baseline)
+  results.csv    one row per model with the same means
+  backtest.png   actual values against the forecasts at three origins (auto's interval
+                 shaded) and a bar chart of the mean MASE per model
+method: --origins origins spread evenly from --start (a fraction of the series) to the end;
+  at each, every model is refitted on the values before it and scores the next H values.
+  MASE divides by the in-sample error of the seasonal naive forecast (the period detected
+  before the first origin; lag 1 without one).
+example:
+  orchestrator forecast backtest --trace ../shared/data/traces/nab_nyc_taxi.csv --horizon 48 \\
+      --out out/nyc-backtest
+"""
+
+
+def _horizon(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of steps, got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _level(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (e.g. 0.9), got {value:g}")
+    return value
+
+
+def _bin(text: str) -> float:
+    from controlplane.workflow.durations import parse_duration
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("must be positive, e.g. 1s or 1m")
+    return seconds
+
+
+def _period(text: str) -> int:
+    value = _horizon(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"a period is at least 2 steps, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _level(text)
+    return value
+
+
+def _count(text: str) -> int:
+    return _horizon(text)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trace", required=True, metavar="FILE", help="timestamp,value CSV or a request log"
+    )
+    parser.add_argument(
+        "--horizon", required=True, type=_horizon, metavar="H", help="steps to forecast"
+    )
+    parser.add_argument(
+        "--level", type=_level, default=0.9, metavar="L", help="interval level (default: 0.9)"
+    )
+    parser.add_argument(
+        "--bin",
+        type=_bin,
+        default=None,
+        metavar="DURATION",
+        help="bin width (1s, 1m, 5m): requests per bin for a request log (default 1m), the "
+        "mean per bin for a value series (default: its own step)",
+    )
+    parser.add_argument(
+        "--period",
+        type=_period,
+        action="append",
+        default=[],
+        metavar="STEPS",
+        help="expected seasonal period in steps (e.g. 48 for daily at 30 min); repeatable. "
+        "Hints are checked, not trusted; hourly, daily and weekly cycles are always tried",
+    )
+
+
+def register(
+    top: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    """Adds `forecast predict` and `forecast backtest` to the top-level subcommands."""
+    forecast = top.add_parser(
+        "forecast",
+        help="forecast a load series from a CSV file",
+        description="Forecast a load series (statsmodels models, chosen automatically or by "
+        "name) and evaluate the models by rolling-origin backtests.",
+    )
+    cmds = forecast.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
+    predict = cmds.add_parser(
+        "predict",
+        help="fit on the whole file and forecast the next H steps",
+        description="Fit a model on the whole series and write the forecast of the H steps "
+        "after its last timestamp, with a central interval, as JSON.",
+        epilog=PREDICT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(predict)
+    predict.add_argument("--model", choices=MODEL_CHOICES, default="auto")
+    predict.add_argument("--out", required=True, metavar="FILE", help="JSON file to write")
+    predict.set_defaults(local_handler=run_predict)
+
+    backtest = cmds.add_parser(
+        "backtest",
+        help="evaluate every model with rolling origins",
+        description="Refit every model at several origins in the last part of the series and "
+        "score its forecasts (MASE, sMAPE, interval coverage).",
+        epilog=BACKTEST_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(backtest)
+    backtest.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    backtest.add_argument(
+        "--models",
+        default=DEFAULT_BACKTEST_MODELS,
+        metavar="LIST",
+        help=f"comma-separated, from {', '.join(MODEL_CHOICES)}; naive and snaive are always "
+        f"included (default: all)",
+    )
+    backtest.add_argument(
+        "--origins", type=_count, default=8, metavar="N", help="forecast origins (default: 8)"
+    )
+    backtest.add_argument(
+        "--start",
+        type=_fraction,
+        default=0.6,
+        metavar="F",
+        help="first origin at this fraction of the series (default: 0.6, the last 40%%)",
+    )
+    backtest.add_argument(
+        "--jobs",
+        type=_count,
+        default=min(2, os.cpu_count() or 1),
+        metavar="J",
+        help="worker processes, one model each (default: min(2, CPUs))",
+    )
+    backtest.set_defaults(local_handler=run_backtest)
+    return forecast
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"error: {' '.join(message.split())}\n")
+    return EXIT_USAGE
+
+
+def _load(args: argparse.Namespace) -> Series:
+    from controlplane.experiments.forecast_io import load_series
+
+    return load_series(args.trace, bin_s=args.bin)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from controlplane.experiments.forecast_io import SeriesFileError, forecast_to_json, iso
+    from controlplane.experiments.forecast_io import write_json as write
+    from scheduler.forecasting import ForecastError, forecast
+
+    try:
+        series = _load(args)
+        result = forecast(
+            series,
+            args.horizon,
+            model=args.model,
+            level=args.level,
+            period_hints=tuple(args.period),
+        )
+    except (SeriesFileError, ForecastError) as exc:
+        return _fail(str(exc))
+    payload = {
+        **forecast_to_json(result),
+        "series": series.name,
+        "step_s": series.step_s,
+        "last_timestamp": iso(series.end),
+    }
+    try:
+        path = write(Path(args.out), payload)
+    except OSError as exc:
+        return _fail(f"cannot write {args.out}: {exc.strerror or exc}")
+    from controlplane.cli.render import make_console
+
+    reason = result.notes.get("auto", {}).get("reason", "")
+    make_console().print(
+        f"{result.model}: {result.horizon} steps after {iso(series.end)} "
+        f"(period {result.period or 'none'}){'; ' + reason if reason else ''}; wrote {path}"
+    )
+    return 0
+
+
+def _evaluate(series: Series, model: str, plan: Plan) -> ModelResult:
+    """One model over every origin (runs in a worker process)."""
+    from scheduler.forecasting import evaluation
+
+    return evaluation.evaluate_model(series, model, plan, clock=time.perf_counter)
+
+
+def _models(text: str) -> list[str]:
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODEL_CHOICES]
+    if unknown:
+        raise ValueError(
+            f"unknown model(s) {', '.join(unknown)} (choose from {', '.join(MODEL_CHOICES)})"
+        )
+    for baseline in ("snaive", "naive"):
+        if baseline not in names:
+            names.insert(0, baseline)
+    return names
+
+
+def run_backtest(args: argparse.Namespace) -> int:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from controlplane.cli.render import make_console
+    from controlplane.experiments.forecast_io import SeriesFileError
+    from scheduler.forecasting import ForecastError, evaluation
+
+    try:
+        models = _models(args.models)
+        series = _load(args)
+        plan = evaluation.plan(
+            series,
+            args.horizon,
+            origins=args.origins,
+            start_fraction=args.start,
+            level=args.level,
+            period_hints=tuple(args.period),
+        )
+    except (SeriesFileError, ForecastError, ValueError) as exc:
+        return _fail(str(exc))
+    console = make_console()
+    console.print(
+        f"{series.name}: {len(series)} values every {series.step_s:g} s; {len(plan.origins)} "
+        f"origins from {plan.origins[0]} at horizon {plan.horizon}; MASE scale lag "
+        f"{plan.scale_period or 1}"
+    )
+    started = time.perf_counter()
+    results: dict[str, ModelResult] = {}
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        total = len(models) * len(plan.origins)
+        task = progress.add_task("backtest", total=total)
+        if args.jobs <= 1:
+            for model in models:
+                progress.update(task, description=f"backtest {model}")
+                results[model] = evaluation.evaluate_model(
+                    series,
+                    model,
+                    plan,
+                    clock=time.perf_counter,
+                    on_origin=lambda _: progress.advance(task),
+                )
+        else:
+            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+                # The slow ones first, so both workers stay busy to the end.
+                order = sorted(models, key=lambda m: m not in ("auto", "sarima"))
+                futures = {m: pool.submit(_evaluate, series, m, plan) for m in order}
+                for model in order:
+                    results[model] = futures[model].result()
+                    progress.advance(task, len(plan.origins))
+    results = {m: results[m] for m in models}
+    seconds = time.perf_counter() - started
+    return _write_backtest(args, series, plan, results, seconds, console)
+
+
+def _write_backtest(
+    args: argparse.Namespace,
+    series: Series,
+    plan: Plan,
+    results: dict[str, ModelResult],
+    seconds: float,
+    console: Any,
+) -> int:
+    from rich.table import Table
+
+    from controlplane.experiments import forecast_io
+    from scheduler.forecasting import evaluation
+
+    summary = evaluation.summary_json(series, plan, results)
+    summary["command"] = "orchestrator forecast backtest " + " ".join(
+        shlex.quote(a) for a in _argv(args)
+    )
+    summary["seconds"] = round(seconds, 1)
+    out = Path(args.out)
+    try:
+        json_path = forecast_io.write_json(out / "results.json", summary)
+        csv_path = forecast_io.write_backtest_csv(out / "results.csv", summary)
+        forecasts = {name: [o.forecast for o in result.origins] for name, result in results.items()}
+        png_path = forecast_io.backtest_figure(
+            out / "backtest.png",
+            series,
+            forecasts,
+            plan.origins,
+            {name: result.mase for name, result in results.items()},
+        )
+    except OSError as exc:
+        return _fail(f"cannot write to {out}: {exc.strerror or exc}")
+    ratios = evaluation.ratios(results)
+    table = Table(title=f"{series.name}: {len(plan.origins)} origins, horizon {plan.horizon}")
+    for column in ("model", "MASE", "vs best baseline", "sMAPE %", "coverage", "fit s"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for name, result in results.items():
+        table.add_row(
+            name,
+            _fmt(result.mase),
+            _fmt(ratios[name]),
+            _fmt(result.smape, 1),
+            _fmt(result.coverage),
+            _fmt(result.fit_seconds, 2),
+        )
+    console.print(table)
+    failed = {n: r.failures for n, r in results.items() if r.failures}
+    if failed:
+        console.print(f"[yellow]failed origins: {failed} (see results.json)[/yellow]")
+    console.print(f"wrote {json_path}, {csv_path} and {png_path} in {seconds:.0f} s")
+    return 0
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    return f"{value:.{digits}f}" if math.isfinite(value) else "-"
+
+
+def _argv(args: argparse.Namespace) -> Sequence[str]:
+    parts = ["--trace", str(args.trace), "--horizon", str(args.horizon), "--out", str(args.out)]
+    parts += ["--models", args.models, "--origins", str(args.origins)]
+    parts += ["--start", f"{args.start:g}", "--level", f"{args.level:g}"]
+    if args.bin:
+        parts += ["--bin", f"{args.bin:g}"]
+    for period in args.period:
+        parts += ["--period", str(period)]
+    return parts

@@ -1,0 +1,34 @@
+"""Scaling policies and the autoscaling simulator (pure: no clock, I/O, Ray or gRPC).
+
+- `policies`: per-agent scaling policies (target tracking, step, scheduled, predictive) and
+  limits; `cron`: the cron matcher of scheduled capacity;
+- `engine`: `decide(observed, policy, state, now) -> (ScalingDecision, EngineState)`;
+- `capacity`: replicas for a rate at a target utilisation, Erlang C for a wait SLO;
+- `simulator`: discrete-event replay of a load trace through an autoscaled replica pool;
+- `strategies`: the simulator's reactive / predictive / static-peak / oracle controllers;
+- `baseline_forecast`: a seasonal-naive stand-in for when `scheduler.forecasting` is absent.
+"""
+
+from scheduler.scaling.engine import EngineState, ScalingObservation, decide
+from scheduler.scaling.policies import (
+    PredictiveScaling,
+    ScaleLimit,
+    ScalingPolicy,
+    ScalingStep,
+    ScheduledCapacity,
+    StepScaling,
+    TargetTracking,
+)
+
+__all__ = [
+    "EngineState",
+    "PredictiveScaling",
+    "ScaleLimit",
+    "ScalingObservation",
+    "ScalingPolicy",
+    "ScalingStep",
+    "ScheduledCapacity",
+    "StepScaling",
+    "TargetTracking",
+    "decide",
+]
