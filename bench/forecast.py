@@ -8,7 +8,7 @@ Holt-Winters) divided by the better of naive and seasonal naive, and the coverag
 intervals. The issue's target: auto's ratio <= 0.80 on average and <= 0.95 on every trace;
 coverage within [0.80, 0.97].
 
-    .venv/bin/python bench/forecast.py [--origins 8] [--jobs 2] [--out out/forecast-bench]
+    .venv/bin/python bench/forecast.py [--origins 16] [--jobs 2] [--out out/forecast-bench]
     make bench-forecast
 
 The other EC2 CPU trace (fe7f93, mostly short spikes) is reported as an extra row, outside the
@@ -57,7 +57,7 @@ def _job(path: str, horizon: int, model: str, origins: int, level: float) -> Mod
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="NAB traces folder")
-    parser.add_argument("--origins", type=int, default=8, help="forecast origins per trace")
+    parser.add_argument("--origins", type=int, default=16, help="forecast origins per trace")
     parser.add_argument("--level", type=float, default=0.9)
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--models", default=",".join(MODELS))

@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from scheduler.forecasting.backtest import ModelResult
     from scheduler.forecasting.evaluation import Plan
 
+from scheduler.forecasting import MODEL_NAMES
+
 EXIT_USAGE = 2
-MODEL_CHOICES = ("auto", "naive", "snaive", "ets", "hw", "sarima", "mstl")
+MODEL_CHOICES = MODEL_NAMES
 DEFAULT_BACKTEST_MODELS = "naive,snaive,hw,ets,sarima,mstl,auto"
 
 PREDICT_EPILOG = """\
@@ -182,7 +184,7 @@ def register(
         f"included (default: all)",
     )
     backtest.add_argument(
-        "--origins", type=_count, default=8, metavar="N", help="forecast origins (default: 8)"
+        "--origins", type=_count, default=16, metavar="N", help="forecast origins (default: 16)"
     )
     backtest.add_argument(
         "--start",

@@ -7,18 +7,10 @@ from typing import Any
 
 from models.forecasting import Forecast, Series
 from scheduler.forecasting.auto import Auto
-from scheduler.forecasting.base import (
-    DEFAULT_LEVEL,
-    ForecastError,
-    check_request,
-    single_threaded,
-)
-from scheduler.forecasting.baselines import Naive, SeasonalNaive
-from scheduler.forecasting.ets import ETS, HoltWinters
-from scheduler.forecasting.mstl import MSTLForecaster
-from scheduler.forecasting.sarima import SARIMA
+from scheduler.forecasting.base import DEFAULT_LEVEL, check_request, single_threaded
+from scheduler.forecasting.catalog import SINGLE_MODELS, single_model
 
-MODEL_NAMES = ("auto", "naive", "snaive", "ets", "hw", "sarima", "mstl")
+MODEL_NAMES = ("auto", *SINGLE_MODELS)
 
 
 def make_forecaster(
@@ -27,19 +19,7 @@ def make_forecaster(
     """A forecaster by name (`MODEL_NAMES`); `horizon` and `level` matter to `auto` only."""
     if model == "auto":
         return Auto(horizon, level=level, period_hints=period_hints)
-    if model == "naive":
-        return Naive()
-    if model == "snaive":
-        return SeasonalNaive(period_hints)
-    if model == "ets":
-        return ETS()
-    if model == "hw":
-        return HoltWinters()
-    if model == "sarima":
-        return SARIMA()
-    if model == "mstl":
-        return MSTLForecaster()
-    raise ForecastError(f"unknown model {model!r} (choose from {', '.join(MODEL_NAMES)})")
+    return single_model(model, period_hints)
 
 
 def forecast(

@@ -36,10 +36,8 @@ from scheduler.forecasting.base import (
     Prepared,
     prepare,
 )
-from scheduler.forecasting.baselines import Naive, SeasonalNaive
-from scheduler.forecasting.ets import ETS
-from scheduler.forecasting.mstl import MSTLForecaster
-from scheduler.forecasting.sarima import SARIMA
+from scheduler.forecasting.baselines import Naive
+from scheduler.forecasting.catalog import single_model
 
 MIN_POINTS = 10  # below this, naive is the only sensible forecast
 DEFAULT_INNER_ORIGINS = 3
@@ -142,17 +140,7 @@ class Auto:
         return self.fit_prepared(prepare(series, hints), hints)
 
     def _forecaster(self, name: str, hints: Sequence[int]) -> Any:
-        if name == "naive":
-            return Naive()
-        if name == "snaive":
-            return SeasonalNaive(hints)
-        if name == "ets":
-            return ETS()
-        if name == "sarima":
-            return SARIMA()
-        if name == "mstl":
-            return MSTLForecaster()
-        raise ForecastError(f"unknown candidate model {name!r}")
+        return single_model(name, hints)
 
     def eligible(self, prepared: Prepared) -> tuple[list[str], dict[str, str]]:
         """The candidates worth trying on this history, and why others are not."""
@@ -195,6 +183,9 @@ class Auto:
             info["skipped"] = skipped
         usable = prepared.usable_periods()
         origins = self.inner_origin_list(n, max(usable) if usable else None)
+        if not names:
+            info["reason"] = "no candidate suits this history; naive forecast"
+            return self._finish(Naive().fit_prepared(prepared), info)
         if not origins:
             fallback = "ets" if "ets" in names else names[0]
             info["reason"] = (

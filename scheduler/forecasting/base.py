@@ -6,8 +6,9 @@ as often as asked and cheaply (fitting is the expensive part: callers fit on a s
 request path, and keep using the last fitted model).
 
 Preparation is the same for every model and happens once per fit (`prepare`): keep the last
-`max_points` values, detect the seasonal periods (with the caller's hints), fill gaps and
-replace outliers. `auto` prepares once and hands the same `Prepared` to every candidate.
+`max_points` values, detect the seasonal periods (with the caller's hints), fill gaps, replace
+outliers and choose a Box-Cox transform. `auto` prepares once and hands the same `Prepared`
+to every candidate (through `fit_prepared`, which every forecaster has besides `fit`).
 """
 
 from __future__ import annotations

@@ -24,9 +24,10 @@ import numpy as np
 MAD_TO_SIGMA = 1.4826
 DEFAULT_SIGMAS = 4.0
 DEFAULT_HALF_WINDOW = 12
-# A window whose spread is below this fraction of the whole series' spread uses the latter:
-# a flat stretch must not turn ordinary noise into outliers.
+# Floors of a window's spread (see `noise_floor`).
 MIN_SPREAD_FRACTION = 0.25
+STEP_NOISE_FRACTION = 1.0
+DIFF_TO_SIGMA = float(np.sqrt(np.pi) / 2.0)  # E|x_t - x_t-1| = 2 sigma / sqrt(pi) for noise
 
 
 @dataclass(frozen=True)
@@ -103,10 +104,21 @@ def hampel(
     """Hampel filter: (outlier mask, window medians). Values must be gap-free."""
     y = np.asarray(values, dtype=float)
     med, mad = rolling_median_mad(y, half_window)
-    overall = float(np.median(np.abs(y - np.median(y))))
-    floor = max(MIN_SPREAD_FRACTION * overall, 1e-12 * max(1.0, float(np.max(np.abs(y)))))
-    sigma = MAD_TO_SIGMA * np.maximum(mad, floor)
+    sigma = np.maximum(MAD_TO_SIGMA * mad, noise_floor(y))
     return np.abs(y - med) > n_sigmas * sigma, med
+
+
+def noise_floor(values: np.ndarray) -> float:
+    """The smallest spread a window may claim: a fraction of the whole series' robust spread,
+    and the noise level seen in successive differences (from their mean absolute value, as
+    for normal noise: a level shift barely moves it, and a few spikes only a little). Without
+    it a flat stretch, or sparse counts that are mostly zero, would make every ordinary value
+    an outlier."""
+    overall = MAD_TO_SIGMA * float(np.median(np.abs(values - np.median(values))))
+    diffs = np.diff(values)
+    step_noise = float(np.mean(np.abs(diffs))) * DIFF_TO_SIGMA if diffs.size else 0.0
+    tiny = 1e-12 * max(1.0, float(np.max(np.abs(values))))
+    return max(MIN_SPREAD_FRACTION * overall, STEP_NOISE_FRACTION * step_noise, tiny)
 
 
 def clean(

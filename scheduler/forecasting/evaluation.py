@@ -21,7 +21,7 @@ from scheduler.forecasting.backtest import (
 from scheduler.forecasting.base import DEFAULT_LEVEL, ForecastError, prepare, single_threaded
 
 BASELINES = ("naive", "snaive")
-DEFAULT_ORIGINS = 8
+DEFAULT_ORIGINS = 16
 DEFAULT_START_FRACTION = 0.6
 
 

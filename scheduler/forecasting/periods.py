@@ -37,7 +37,7 @@ class PeriodReport:
     main: int | None  # the best-scoring kept period
     scores: dict[int, float] = field(default_factory=dict)  # every candidate considered
     sources: dict[int, str] = field(default_factory=dict)  # hint / calendar / periodogram
-    # For a multiple of a kept period: its score once that period's profile is removed.
+    # For a candidate longer than a kept period: its score once that profile is removed.
     beyond: dict[int, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

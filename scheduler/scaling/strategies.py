@@ -45,7 +45,8 @@ AGENT = "simulated"
 
 @dataclass(frozen=True)
 class PolicySettings:
-    """Knobs of the simulated policies (defaults: the issue's and the HPA's)."""
+    """Knobs of the simulated policies (defaults: the issue's, the HPA's, and the CLI's;
+    `max_replicas` and `history_steps` the CLI sets from the trace)."""
 
     target_utilization: float = 0.7
     metric: str = "in_flight"
@@ -54,7 +55,7 @@ class PolicySettings:
     scale_down_stabilization_s: float = 300.0
     min_replicas: int = 1
     max_replicas: int = 1000
-    level: float = 0.9
+    level: float = 0.5
     bound: str = "upper"
     lead_time_s: float | None = None  # None: start-up delay + one evaluation period
     refit_every_s: float = 3600.0
@@ -62,7 +63,7 @@ class PolicySettings:
     min_history_steps: int = 4
     # Predictive and oracle also size for P(wait > SLO) <= this by Erlang C (None: only the
     # utilisation target). Reactive cannot: target tracking knows no SLO.
-    slo_max_violation: float | None = None
+    slo_max_violation: float | None = 0.01
 
     def lead_for(self, config: SimulationConfig) -> float:
         if self.lead_time_s is not None:
