@@ -1,6 +1,6 @@
 """`auto`: choose the model by a rolling-origin backtest on the end of the training data.
 
-The candidates (naive, seasonal naive, ETS, SARIMA, MSTL) are each refitted at the last
+The candidates (seasonal naive, ETS, SARIMA, MSTL) are each refitted at the last
 `inner_origins` origins one horizon apart (more, up to a full cycle, when the seasonal period is
 longer than that) and scored by MASE against what followed. Besides each candidate alone, the
 equal-weight combinations of the best two and best three are scored on the same forecasts
@@ -47,7 +47,10 @@ MAX_INNER_ORIGINS = 7
 # A combination is preferred unless a single model's backtest MASE is this much lower: on a
 # few origins, the best single model is partly luck, and combinations generalise better.
 DEFAULT_COMBINATION_BIAS = 0.1
-DEFAULT_CANDIDATES = ("naive", "snaive", "ets", "sarima", "mstl")
+# Naive is the fallback, not a candidate: ETS nests it (a level-only model with alpha = 1), and
+# on a noisy series a short backtest can favour the last observation by luck while it is
+# clearly worse over many origins.
+DEFAULT_CANDIDATES = ("snaive", "ets", "sarima", "mstl")
 COMBINATION_SIZES = (2, 3)
 # Training values needed before the first inner origin, in horizons (and at least MIN_POINTS).
 MIN_TRAIN_HORIZONS = 2
