@@ -18,9 +18,8 @@ from rich.console import Console
 from controlplane.api.client import OrchestratorClient
 from controlplane.cli import capacity_render as view
 from controlplane.cli.commands import UsageProblem, read_text
-from controlplane.cli.parsing import positive_int
+from controlplane.cli.parsing import duration_arg, positive_duration, positive_int
 from controlplane.cli.render import print_json
-from controlplane.workflow.durations import parse_duration
 from controlplane.workflow.task_resources import parse_memory
 from models.capacity import PoolSpec
 from models.queueing import Backpressure, NamespacePolicy
@@ -42,21 +41,6 @@ def parse_size(text: str) -> int:
         return parse_memory(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {_SIZE_HINT}, got {text!r}") from None
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def positive_duration(text: str) -> float:
-    """Seconds from `30s`, `5m`, `1h`, `1h30m`, `500ms` or a bare number of seconds; > 0."""
-    seconds = _duration(text)
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"must be longer than zero, got {text!r}")
-    return seconds
 
 
 def non_negative_number(text: str) -> float:
@@ -172,7 +156,7 @@ def parse_start(text: str) -> StartTime:
     if spec.lower() == "now":
         return StartTime()
     if spec.startswith("+"):
-        return StartTime(offset_s=_duration(spec[1:]))
+        return StartTime(offset_s=duration_arg(spec[1:]))
     try:
         moment = datetime.fromisoformat(spec)
     except ValueError:

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from controlplane.workflow.durations import parse_duration
 from models.executions import ExecutionStatus
 
 
@@ -53,6 +54,22 @@ def parse_status(text: str) -> ExecutionStatus:
         raise argparse.ArgumentTypeError(
             f"unknown status {text!r} (choose from {choices})"
         ) from None
+
+
+def duration_arg(text: str) -> float:
+    """Seconds from `30s`, `5m`, `1h30m`, `500ms` or a bare number (argparse `type=`)."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def positive_duration(text: str) -> float:
+    """Seconds from `30s`, `5m`, `1h`, `1h30m`, `500ms` or a bare number of seconds; > 0."""
+    seconds = duration_arg(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be longer than zero, got {text!r}")
+    return seconds
 
 
 def positive_float(text: str) -> float:

@@ -26,6 +26,7 @@ from typing import Any
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from controlplane.cli.parsing import duration_arg, positive_duration
 from controlplane.experiments.scaling_io import (
     LoadedTrace,
     TraceError,
@@ -33,7 +34,6 @@ from controlplane.experiments.scaling_io import (
     simulation_plot,
     write_json,
 )
-from controlplane.workflow.durations import parse_duration
 from models.forecasting import Forecast, Series
 from scheduler.scaling.simulator import SimulationConfig, SimulationResult, simulate
 from scheduler.scaling.strategies import (
@@ -98,20 +98,6 @@ example:
 
 
 # -- argument types -------------------------------------------------------------------------------
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive_duration(text: str) -> float:
-    seconds = _duration(text)
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"must be longer than zero, got {text!r}")
-    return seconds
 
 
 def _fraction(text: str) -> float:
@@ -205,7 +191,7 @@ def register(
     sim.add_argument("--out", required=True, metavar="DIR", help="output folder")
     sim.add_argument(
         "--service-time",
-        type=_positive_duration,
+        type=positive_duration,
         default=None,
         metavar="S",
         help=f"seconds per request (default: so that the peak needs {PEAK_REPLICAS} replicas "
@@ -218,18 +204,18 @@ def register(
         help="service times (default: deterministic; exponential = M/M/c, slower)",
     )
     sim.add_argument(
-        "--startup-delay", type=_duration, default=120.0, metavar="D", help="default: 120s"
+        "--startup-delay", type=duration_arg, default=120.0, metavar="D", help="default: 120s"
     )
     sim.add_argument(
         "--slo-wait",
-        type=_duration,
+        type=duration_arg,
         default=2.0,
         metavar="W",
         help="SLO on the queueing delay (default: 2s)",
     )
     sim.add_argument(
         "--evaluation-period",
-        type=_positive_duration,
+        type=positive_duration,
         default=15.0,
         metavar="P",
         help="how often policies decide (default: 15s, the HPA's)",
@@ -261,7 +247,7 @@ def register(
     )
     sim.add_argument(
         "--lead-time",
-        type=_duration,
+        type=duration_arg,
         default=None,
         metavar="D",
         help="predictive look-ahead (default: start-up delay + one evaluation period)",
@@ -276,14 +262,14 @@ def register(
     )
     sim.add_argument(
         "--refit-every",
-        type=_positive_duration,
+        type=positive_duration,
         default=3600.0,
         metavar="D",
         help="refit the forecast every D of simulated time (default: 1h)",
     )
     sim.add_argument(
         "--history",
-        type=_positive_duration,
+        type=positive_duration,
         default=28 * 86400.0,
         metavar="D",
         help="fit on the last D of arrivals seen (default: 672h, four weeks)",

@@ -25,7 +25,7 @@ from rich.table import Table
 
 from controlplane.api.client import ClientError, OrchestratorClient
 from controlplane.cli.commands import UsageProblem, read_text
-from controlplane.cli.parsing import positive_int
+from controlplane.cli.parsing import duration_arg, positive_int
 from controlplane.cli.render import print_json, when
 from controlplane.engine.forecast_worker import FittedForecast
 from controlplane.engine.scaling import PolicyView
@@ -37,7 +37,6 @@ from controlplane.engine.scaling_policy import (
 )
 from controlplane.errors import InvalidArgument
 from controlplane.store.scaling import ScalingEvent
-from controlplane.workflow.durations import parse_duration
 from models.load import HOUR, MINUTE, RAW, LoadSample
 from scheduler.forecasting import MODEL_NAMES
 
@@ -48,13 +47,6 @@ _ACTION_STYLES = {"scale_out": "green", "scale_in": "yellow", "hold": "dim"}
 
 
 # -- value parsers ----------------------------------------------------------------------------
-
-
-def duration_arg(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def fraction_arg(text: str) -> float:

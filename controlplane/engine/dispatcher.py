@@ -286,9 +286,10 @@ class Dispatcher:
         self, group: CapacityGroup, booked: dict[str, ResourceAmounts], now: float
     ) -> None:
         waiters = {i: w for i, w in self._waiting.items() if w.group == group.name}
-        names = sorted({w.item.namespace for w in waiters.values()})
         running = [g for g in self._running.values() if g.group == group.name]
-        names = sorted(set(names) | {g.request.namespace for g in running})
+        names = sorted(
+            {w.item.namespace for w in waiters.values()} | {g.request.namespace for g in running}
+        )
         stopping = ResourceAmounts.total([g.item.demand for g in running if g.preempted])
         for waiter in waiters.values():
             waiter.blocked = ""
@@ -316,6 +317,7 @@ class Dispatcher:
                     victim.preempt(action.reason)
         in_use = [g.item.demand for g in self._running.values() if g.group == group.name]
         free = group.capacity.sub(group.reserved).sub(ResourceAmounts.total(in_use))
+        # Why each item still waits: its placement said so, or capacity, or its own limits.
         for waiter in waiters.values():
             if waiter.item.id not in self._waiting or waiter.blocked:
                 continue
@@ -334,7 +336,6 @@ class Dispatcher:
         booked: dict[str, ResourceAmounts],
         now: float,
     ) -> None:
-        waiter.blocked = ""
         node, why = self._place(waiter, group, booked)
         if why:
             waiter.blocked = why

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from controlplane.experiments.forecast_io import parse_time
 from models.forecasting import Series
 from scheduler.scaling.simulator import SimulationResult
 
@@ -41,20 +42,6 @@ class LoadedTrace:
     time_column: str
     rows: int
     gaps_filled: int
-
-
-def _parse_time(text: str) -> float:
-    value = text.strip()
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    moment = datetime.fromisoformat(value)  # ValueError on bad text
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
 
 
 def load_trace(
@@ -99,7 +86,7 @@ def load_trace(
         if len(row) <= max(time_index, value_index):
             raise TraceError(f"{where}:{line}: expected {len(names)} columns")
         try:
-            moment = _parse_time(row[time_index])
+            moment = parse_time(row[time_index])
         except ValueError:
             raise TraceError(f"{where}:{line}: not a time: {row[time_index]!r}") from None
         try:
