@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint proto bench-throughput bench-scaling bench-forecast clean
+.PHONY: install demo test lint proto bench-throughput bench-scaling bench-scaling-frontier bench-forecast clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench-forecast: $(STAMP)
 # Predictive vs reactive autoscaling on the NAB nyc_taxi and ELB traces (see bench/scaling.py).
 bench-scaling: $(STAMP)
 	$(PY) bench/scaling.py $(BENCH_ARGS)
+
+# Reactive's cost-violation frontier (target utilisation sweep) against predictive variants.
+bench-scaling-frontier: $(STAMP)
+	$(PY) bench/scaling_frontier.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -56,25 +56,21 @@ SETTINGS = [
 ]
 
 
-def run_trace(name: str, path: Path, out: Path, jobs: int, extra: list[str]) -> dict[str, Any]:
+def simulate_cli(path: Path, out: Path, flags: list[str]) -> tuple[int, float, list[str]]:
+    """Run `orchestrator scaling simulate --trace path --out out *flags` in this process:
+    (exit code, seconds, argv)."""
     from controlplane.cli.main import main
 
-    argv = [
-        "scaling",
-        "simulate",
-        "--trace",
-        str(path),
-        "--out",
-        str(out),
-        "--jobs",
-        str(jobs),
-        *SETTINGS,
-        *extra,
-    ]
-    print(f"== {name}: orchestrator {' '.join(argv)}", flush=True)
+    argv = ["scaling", "simulate", "--trace", str(path), "--out", str(out), *flags]
+    print(f"== orchestrator {' '.join(argv)}", flush=True)
     started = time.perf_counter()
     code = main(argv)
-    seconds = time.perf_counter() - started
+    return code, time.perf_counter() - started, argv
+
+
+def run_trace(name: str, path: Path, out: Path, jobs: int, extra: list[str]) -> dict[str, Any]:
+    print(f"== {name}", flush=True)
+    code, seconds, argv = simulate_cli(path, out, ["--jobs", str(jobs), *SETTINGS, *extra])
     if code != 0:
         return {"exit_code": code, "seconds": seconds}
     results: dict[str, Any] = json.loads((out / "results.json").read_text())
@@ -151,29 +147,43 @@ def print_summary(summary: dict[str, Any]) -> None:
         )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="out/bench-scaling", help="output folder")
+def add_trace_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=str(DATA), help="folder holding the NAB traces")
     parser.add_argument(
         "--traces", default=",".join(TRACES), help=f"comma-separated from {','.join(TRACES)}"
     )
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes per trace")
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
-    parser.add_argument("extra", nargs="*", help="extra flags for scaling simulate (after --)")
-    args = parser.parse_args(argv)
+
+
+def chosen_traces(args: argparse.Namespace) -> tuple[Path, list[str]] | None:
+    """The data folder and the trace names asked for, or None (with the error printed) when a
+    name is unknown or a file is missing."""
     names = [n.strip() for n in args.traces.split(",") if n.strip()]
     unknown = [n for n in names if n not in TRACES]
-    if unknown:
-        print(f"error: unknown trace {', '.join(unknown)}", file=sys.stderr)
-        return 2
+    if unknown or not names:
+        print(f"error: unknown trace {', '.join(unknown) or '(none)'}", file=sys.stderr)
+        return None
     data = Path(args.data)
     missing = [TRACES[n] for n in names if not (data / TRACES[n]).is_file()]
     if missing:
         print(
             f"error: {data}: missing {', '.join(missing)} (the shared data folder)", file=sys.stderr
         )
+        return None
+    return data, names
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default="out/bench-scaling", help="output folder")
+    add_trace_arguments(parser)
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes per trace")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("extra", nargs="*", help="extra flags for scaling simulate (after --)")
+    args = parser.parse_args(argv)
+    chosen = chosen_traces(args)
+    if chosen is None:
         return 2
+    data, names = chosen
     out = Path(args.out)
     runs = {
         name: run_trace(name, data / TRACES[name], out / name, args.jobs, args.extra)
