@@ -139,6 +139,9 @@ class TaskRecord:
     output: Any = None
     error: ErrorInfo | None = None
     depends_on: tuple[str, ...] = ()
+    # Why the task waits in the dispatcher queue right now ("" when it is not queued): a live
+    # observation the engine adds when an execution is read, never stored.
+    waiting_reason: str = ""
 
     def charged_attempts(self) -> int:
         """Attempts that count against the retry policy (lost and preempted ones do not)."""

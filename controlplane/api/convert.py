@@ -251,6 +251,7 @@ def task_to_proto(task: TaskRecord) -> workflow_pb2.TaskState:
         attempts=[attempt_to_proto(a) for a in task.attempts],
         error=error_to_proto(task.error),
         depends_on=list(task.depends_on),
+        waiting_reason=task.waiting_reason,
     )
     if task.output is not None:
         message.output.CopyFrom(to_value(task.output))
@@ -384,6 +385,7 @@ def task_from_proto(message: workflow_pb2.TaskState) -> TaskRecord:
         output=plain_numbers(from_value(message.output)) if message.HasField("output") else None,
         error=error_from_proto(message.error) if message.HasField("error") else None,
         depends_on=tuple(message.depends_on),
+        waiting_reason=message.waiting_reason,
     )
 
 

@@ -276,9 +276,11 @@ def execution_detail(console: Console, record: ExecutionRecord, with_outputs: bo
             style="red",
         )
     if record.tasks:
-        table = Table("TASK", "AGENT", "STATUS", "ATTEMPTS", "DEPENDS ON", "OUTPUT / ERROR")
+        table = Table("TASK", "AGENT", "STATUS", "ATTEMPTS", "DEPENDS ON", "OUTPUT / ERROR / WAIT")
         for task in record.tasks.values():
-            if task.error is not None:
+            if task.waiting_reason:  # queued for dispatch (an error would be an earlier try's)
+                detail = Text(f"waiting: {task.waiting_reason}", style="yellow")
+            elif task.error is not None:
                 detail = Text(f"{task.error.type}: {task.error.message}", style="red")
             else:
                 detail = Text("-" if task.output is None else compact(task.output, 60))

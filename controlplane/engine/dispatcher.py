@@ -38,13 +38,18 @@ from models.queueing import (
 )
 from models.resources import ResourceAmounts
 from models.workflows import PlacementConstraints
-from scheduler.placement.constraints import PlacementContext, eligible_nodes
+from scheduler.placement.constraints import (
+    PlacementContext,
+    eligible_nodes,
+    no_eligible_node_reason,
+)
 from scheduler.placement.live import Candidate, place_task
-from scheduler.queueing import decide, queue_metrics, requeue
+from scheduler.queueing import decide, queue_metrics, requeue, why_waiting
 
 log = logging.getLogger(__name__)
 
 _WORKLOAD_WINDOW = 64  # recent demands the fragmentation-aware policy aims for
+QUEUED = "queued: not yet considered by a dispatch round"
 
 
 class Rejected(Exception):
@@ -149,6 +154,15 @@ class Dispatcher:
             for w in self._waiting.values()
             if namespace is None or w.item.namespace == namespace
         ]
+
+    def waiting_reasons(self, execution_id: str) -> dict[str, str]:
+        """Why each queued task of the execution still waits, by task id (a task that is not
+        queued is absent)."""
+        return {
+            w.request.task_id: w.blocked or QUEUED
+            for w in self._waiting.values()
+            if w.request.execution_id == execution_id
+        }
 
     def running(self, namespace: str | None = None) -> list[Grant]:
         return [
@@ -317,16 +331,18 @@ class Dispatcher:
                     victim.preempt(action.reason)
         in_use = [g.item.demand for g in self._running.values() if g.group == group.name]
         free = group.capacity.sub(group.reserved).sub(ResourceAmounts.total(in_use))
-        # Why each item still waits: its placement said so, or capacity, or its own limits.
+        # Why each item still waits: its placement said so, or its quota, capacity or turn.
+        states: dict[str, NamespaceState] = {}
         for waiter in waiters.values():
             if waiter.item.id not in self._waiting or waiter.blocked:
                 continue
-            if waiter.request.demand.fits(free):
-                waiter.blocked = "held back by its namespace's quota or fair share"
-            else:
+            if not waiter.request.demand.fits(free):
                 # The pool itself is full: the signal admission's backpressure acts on.
                 self._starved.add(waiter.item.namespace)
-                waiter.blocked = "waiting for capacity"
+            name = waiter.item.namespace
+            if name not in states:
+                states[name] = self._state(name, group.name)
+            waiter.blocked = why_waiting(states[name], waiter.item, free)
 
     def _dispatch(
         self,
@@ -389,17 +405,18 @@ class Dispatcher:
             if grant.request.execution_id == request.execution_id and grant.node:
                 placed[grant.request.task_id] = grant.node
                 load[grant.node] += 1
+        targets = {t: placed[t] for t in request.placement.affinity if t in placed}
         context = PlacementContext(
             replica_nodes=replica_nodes,
-            affinity_nodes={placed[t] for t in request.placement.affinity if t in placed},
+            affinity_nodes=set(targets.values()),
             anti_affinity_nodes={placed[t] for t in request.placement.anti_affinity if t in placed},
             execution_load=load,
         )
-        nodes = eligible_nodes(
-            group.nodes, request.placement.node_labels, context, spread=request.placement.spread
-        )
+        labels = request.placement.node_labels
+        nodes = eligible_nodes(group.nodes, labels, context, spread=request.placement.spread)
         if not nodes:
-            return None, "no node satisfies the placement constraints and hosts a replica"
+            scope = "the cluster" if group.name == CLUSTER else f"pool {group.name!r}"
+            return None, no_eligible_node_reason(group.nodes, labels, context, targets, scope)
         candidates = [
             Candidate(
                 n.node_id, n.capacity, n.capacity.sub(booked.get(n.node_id, ResourceAmounts()))

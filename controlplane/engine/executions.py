@@ -245,6 +245,7 @@ class ExecutionEngine:
         )
 
     def get(self, execution_id: str) -> ExecutionRecord:
+        """The stored execution, each task queued for dispatch with why it still waits."""
         if not execution_id:
             raise invalid("execution_id", "is required")
         record = self._store.load_execution(execution_id)
@@ -253,6 +254,10 @@ class ExecutionEngine:
                 f"execution {execution_id!r} not found",
                 [FieldViolation("execution_id", "no such execution")],
             )
+        for task_id, reason in self._deps.dispatcher.waiting_reasons(execution_id).items():
+            task = record.tasks.get(task_id)
+            if task is not None and not task.status.terminal:  # (a cancelled one leaves soon)
+                task.waiting_reason = reason
         return record
 
     def list(

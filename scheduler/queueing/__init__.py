@@ -7,7 +7,7 @@ admission (`admission`), preemption (`preemption`), and one round tying them tog
 """
 
 from scheduler.queueing.admission import admit, pools_saturated, quota_violation, within_quota
-from scheduler.queueing.decide import apply, complete, decide, metrics, usage_of
+from scheduler.queueing.decide import apply, complete, decide, metrics, usage_of, why_waiting
 from scheduler.queueing.fairness import (
     dominant_resource,
     dominant_share,
@@ -42,5 +42,6 @@ __all__ = [
     "requeue",
     "usage_of",
     "weighted_share",
+    "why_waiting",
     "within_quota",
 ]

@@ -126,6 +126,31 @@ def decide(snapshot: QueueSnapshot, now: float) -> list[Action]:
     return rejects + dispatches + preempts
 
 
+def why_waiting(state: NamespaceState, item: QueuedItem, free: ResourceAmounts) -> str:
+    """Why a queued item of `state`'s namespace was not dispatched by a round that left `free`
+    capacity (for an operator): its namespace's quota, the capacity, or its place in the queue.
+    """
+    replicas = sum(r.item.replicas for r in state.running)
+    over = quota_violation(
+        state.policy.quota, usage_of(state.running).add(item.demand), replicas + item.replicas
+    )
+    if over:
+        return f"held back by the quota of namespace {state.name!r} (with it: {over})"
+    if not item.demand.fits(free):
+        short = [
+            f"{name} {_amount(name, item.demand.get(name))} "
+            f"({_amount(name, max(0.0, free.get(name)))} free)"
+            for name in item.demand.names()
+            if item.demand.get(name) > free.get(name) + 1e-9
+        ]
+        return "waiting for capacity: needs " + ", ".join(short)
+    return "held back by its namespace's queue order or fair share"
+
+
+def _amount(name: str, value: float) -> str:
+    return f"{value / 2**30:.3g}GiB" if name == "memory" else f"{value:g}"
+
+
 def apply(snapshot: QueueSnapshot, actions: Sequence[Action], now: float) -> QueueSnapshot:
     """The snapshot after the actions took effect at `now` (a new snapshot; for the shell's
     bookkeeping and for simulations): dispatched items run, rejected items leave, preempted

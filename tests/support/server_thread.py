@@ -1,5 +1,6 @@
-"""Runs a real ControlPlane (gRPC on a socket, real local Ray) on an event loop in a
-background thread, so synchronous tests can talk to it like any client would."""
+"""Runs a real ControlPlane (gRPC on a socket, real local Ray unless given another backend) on
+an event loop in a background thread, so synchronous tests can talk to it like any client
+would."""
 
 from __future__ import annotations
 
@@ -11,14 +12,22 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from controlplane.app import ControlPlane
+from controlplane.backend import AgentBackend
 from controlplane.config import ServerConfig
 
 T = TypeVar("T")
 
 
 class ServerThread:
-    def __init__(self, data_dir: Path, namespace: str, **overrides: Any) -> None:
-        """`overrides`: other ServerConfig fields (e.g. short loop intervals)."""
+    def __init__(
+        self,
+        data_dir: Path,
+        namespace: str,
+        backend: AgentBackend | None = None,
+        **overrides: Any,
+    ) -> None:
+        """`backend`: e.g. the in-process one of unit tests (default: Ray in `namespace`);
+        `overrides`: other ServerConfig fields (e.g. short loop intervals)."""
         config = ServerConfig(
             data_dir=data_dir,
             port=0,
@@ -30,12 +39,12 @@ class ServerThread:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
-        self.control_plane: ControlPlane = self.call(self._build(config))
+        self.control_plane: ControlPlane = self.call(self._build(config, backend))
         self.call(self.control_plane.start())
 
     @staticmethod
-    async def _build(config: ServerConfig) -> ControlPlane:
-        return ControlPlane(config)
+    async def _build(config: ServerConfig, backend: AgentBackend | None) -> ControlPlane:
+        return ControlPlane(config, backend)
 
     @property
     def address(self) -> str:

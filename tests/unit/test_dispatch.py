@@ -15,6 +15,7 @@ import pytest
 from controlplane.app import ControlPlane
 from controlplane.backend import AttemptRequest
 from controlplane.config import ServerConfig
+from controlplane.engine.dispatcher import QUEUED
 from controlplane.errors import ResourceExhausted
 from models.agents import AgentSpec
 from models.executions import AttemptStatus, EventType, ExecutionRecord, ExecutionStatus
@@ -130,6 +131,9 @@ def test_demands_are_held_against_node_capacity(tmp_path: Path) -> None:
         assert placed == {"n1", "n2"}
         waiting = cp.dispatcher.waiting("default")
         assert len(waiting) == 3
+        reasons = [t.waiting_reason for t in cp.executions.get(record.execution_id).tasks.values()]
+        assert sorted(reasons)[2:] == ["waiting for capacity: needs cpu 2 (0 free)"] * 3
+        assert sorted(reasons)[:2] == ["", ""]  # the running ones
         assert cp.dispatcher.saturated("default")
         await cp.capacity.run_once()  # exports queue depth and wait per namespace
         (queue,) = backend.queue_metrics
@@ -200,6 +204,57 @@ def test_quota_limits_running_demand_and_rejects_what_can_never_fit(tmp_path: Pa
         assert (await finished(cp, small.execution_id)).status is ExecutionStatus.SUCCEEDED
 
     run(body, tmp_path, [node("n1", 4), node("n2", 4)], ["n1", "n2"])
+
+
+def reasons(cp: ControlPlane, execution_id: str) -> dict[str, str]:
+    return {t.task_id: t.waiting_reason for t in cp.executions.get(execution_id).tasks.values()}
+
+
+def test_a_task_held_by_its_quota_says_so(tmp_path: Path) -> None:
+    gate = Gate()
+
+    async def body(cp: ControlPlane, backend: FakeBackend) -> None:
+        backend.behaviours["work"] = gate
+        quota = Quota(max_resources=ResourceAmounts(cpu=2))
+        await cp.resources.set_quota(NamespacePolicy("team", quota=quota))
+        await cp.catalog.create(parallel("small", 3, 1))
+        record, _ = await cp.executions.start("small", 0, {}, "", namespace="team")
+        await until(lambda: len(gate.started) == 2)
+        held = {t.task_id for t in gate.started} ^ {"t0", "t1", "t2"}
+        await until(lambda: reasons(cp, record.execution_id)[min(held)] != QUEUED)
+        expected = dict.fromkeys(("t0", "t1", "t2"), "")
+        expected[min(held)] = (
+            "held back by the quota of namespace 'team' (with it: cpu 3 > quota 2)"
+        )
+        assert reasons(cp, record.execution_id) == expected
+        gate.opened.set()
+        assert (await finished(cp, record.execution_id)).status is ExecutionStatus.SUCCEEDED
+        assert set(reasons(cp, record.execution_id).values()) == {""}
+
+    run(body, tmp_path, [node("n1", 4), node("n2", 4)], ["n1", "n2"])
+
+
+def test_affinity_to_tasks_on_different_nodes_says_it_can_never_be_placed(tmp_path: Path) -> None:
+    text = """
+name: split
+tasks:
+  - {id: a, agent: work, placement: {node_labels: {tier: x}}}
+  - {id: b, agent: work, placement: {node_labels: {tier: y}}}
+  - {id: c, agent: work, depends_on: [a, b], placement: {affinity: [a, b]}}
+"""
+
+    async def body(cp: ControlPlane, backend: FakeBackend) -> None:
+        await cp.catalog.create(text)
+        record, _ = await cp.executions.start("split", 0, {}, "")
+        impossible = (
+            "affinity targets a, b ran on different nodes (n1, n2): the task can never be placed"
+        )
+        await until(lambda: reasons(cp, record.execution_id)["c"] == impossible)
+        assert reasons(cp, record.execution_id) == {"a": "", "b": "", "c": impossible}
+        cancelled = await cp.executions.cancel(record.execution_id, "stuck")
+        assert cancelled.tasks["c"].waiting_reason == ""  # no longer queued
+
+    run(body, tmp_path, [node("n1", 4, tier="x"), node("n2", 4, tier="y")], ["n1", "n2"])
 
 
 def test_higher_priority_namespace_preempts_and_victim_is_requeued(tmp_path: Path) -> None:

@@ -6,7 +6,11 @@ import pytest
 
 from models.resources import NodeInfo, ResourceAmounts
 from scheduler import registry
-from scheduler.placement.constraints import PlacementContext, eligible_nodes
+from scheduler.placement.constraints import (
+    PlacementContext,
+    eligible_nodes,
+    no_eligible_node_reason,
+)
 from scheduler.placement.live import Candidate, place_task
 from scheduler.rolling import PlanSlot, PlanTask, build_problem, read_plan
 
@@ -34,6 +38,41 @@ def test_eligible_nodes_apply_labels_replicas_affinity_and_spread() -> None:
     assert eligible_nodes(nodes, {}, split) == []  # cannot be on two nodes at once
     loaded = PlacementContext(replica_nodes={"a", "b", "c"}, execution_load={"a": 2, "b": 1})
     assert [n.node_id for n in eligible_nodes(nodes, {}, loaded, spread=True)] == ["c"]
+
+
+def test_the_reason_no_node_is_eligible_names_the_constraint_that_rules_all_out() -> None:
+    nodes = [_node("a", zone="x"), _node("b", zone="y"), _node("c", zone="y"), _node("d", False)]
+    hosts = {"a", "b", "c"}
+
+    def why(
+        labels: dict[str, str],
+        context: PlacementContext,
+        targets: dict[str, str] | None = None,
+        scope: str = "the cluster",
+    ) -> str:
+        assert eligible_nodes(nodes, labels, context) == []
+        return no_eligible_node_reason(nodes, labels, context, targets, scope)
+
+    split = PlacementContext(hosts, affinity_nodes={"a", "b"})
+    assert why({}, split, {"t1": "a", "t2": "b", "t3": "b"}) == (
+        "affinity targets t1, t2, t3 ran on different nodes (a, b): the task can never be placed"
+    )
+    assert why({"zone": "z"}, PlacementContext(hosts), scope="pool 'gpu'") == (
+        "no alive node in pool 'gpu' matches node_labels {zone: z}"
+    )
+    assert why({"zone": "y"}, PlacementContext({"a"})) == (
+        "no alive node matching node_labels {zone: y} hosts a ready replica of its agent"
+    )
+    near_d = PlacementContext(hosts, affinity_nodes={"d"})
+    assert why({}, near_d, {"t1": "d"}) == "affinity target t1 ran on node d, which is not alive"
+    near_a = PlacementContext(hosts, affinity_nodes={"a"})
+    assert why({"zone": "y"}, near_a, {"t1": "a"}) == (
+        "affinity target t1 ran on node a, which does not match node_labels {zone: y}"
+    )
+    both = PlacementContext(hosts, affinity_nodes={"a"}, anti_affinity_nodes={"a"})
+    assert why({}, both).endswith("ran on node a, which also runs an anti-affinity target")
+    far = PlacementContext(hosts, anti_affinity_nodes=hosts)
+    assert why({}, far) == "every node that hosts a ready replica runs an anti-affinity target"
 
 
 def _candidate(node_id: str, cpu_free: float, gpu: float = 0, gpu_free: float = 0) -> Candidate:

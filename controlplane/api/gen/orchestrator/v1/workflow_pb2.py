@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eorchestrator/v1/workflow.proto\x12\x0forchestrator.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"_\n\x11ValidationProblem\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12+\n\x08severity\x18\x03 \x01(\x0e\x32\x19.orchestrator.v1.Severity\"\x99\x01\n\x10WorkflowRevision\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x05\x12\x12\n\ndefinition\x18\x03 \x01(\t\x12\x0e\n\x06\x64igest\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08task_ids\x18\x06 \x03(\t\"f\n\x08Workflow\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0flatest_revision\x18\x02 \x01(\x05\x12\x33\n\x08revision\x18\x03 \x01(\x0b\x32!.orchestrator.v1.WorkflowRevision\"@\n\x0e\x45xecutionError\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\"\xff\x01\n\x07\x41ttempt\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.orchestrator.v1.AttemptStatus\x12\x0f\n\x07replica\x18\x03 \x01(\t\x12\x15\n\ragent_version\x18\x04 \x01(\t\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x1f.orchestrator.v1.ExecutionError\"\xf0\x01\n\tTaskState\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.orchestrator.v1.TaskStatus\x12*\n\x08\x61ttempts\x18\x04 \x03(\x0b\x32\x18.orchestrator.v1.Attempt\x12&\n\x06output\x18\x05 \x01(\x0b\x32\x16.google.protobuf.Value\x12.\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x1f.orchestrator.v1.ExecutionError\x12\x12\n\ndepends_on\x18\x07 \x03(\t\"\xdb\x03\n\tExecution\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x10\n\x08workflow\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x05\x12\x30\n\x06status\x18\x04 \x01(\x0e\x32 .orchestrator.v1.ExecutionStatus\x12\'\n\x06inputs\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x07outputs\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x1f.orchestrator.v1.ExecutionError\x12)\n\x05tasks\x18\x08 \x03(\x0b\x32\x1a.orchestrator.v1.TaskState\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x0c \x01(\t\x12\x11\n\tnamespace\x18\r \x01(\t\"\xa2\x01\n\x05\x45vent\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x0f\n\x07task_id\x18\x04 \x01(\t\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x07\x64\x65tails\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"+\n\x15\x43reateWorkflowRequest\x12\x12\n\ndefinition\x18\x01 \x01(\t\"\x8c\x01\n\x16\x43reateWorkflowResponse\x12+\n\x08workflow\x18\x01 \x01(\x0b\x32\x19.orchestrator.v1.Workflow\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x34\n\x08warnings\x18\x03 \x03(\x0b\x32\".orchestrator.v1.ValidationProblem\"4\n\x12GetWorkflowRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x05\"B\n\x13GetWorkflowResponse\x12+\n\x08workflow\x18\x01 \x01(\x0b\x32\x19.orchestrator.v1.Workflow\"=\n\x14ListWorkflowsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"^\n\x15ListWorkflowsResponse\x12,\n\tworkflows\x18\x01 \x03(\x0b\x32\x19.orchestrator.v1.Workflow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"-\n\x17ValidateWorkflowRequest\x12\x12\n\ndefinition\x18\x01 \x01(\t\"_\n\x18ValidateWorkflowResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x34\n\x08problems\x18\x02 \x03(\x0b\x32\".orchestrator.v1.ValidationProblem\"\x8b\x01\n\x15StartExecutionRequest\x12\x10\n\x08workflow\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x05\x12\'\n\x06inputs\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x11\n\tnamespace\x18\x05 \x01(\t\"X\n\x16StartExecutionResponse\x12-\n\texecution\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.Execution\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"+\n\x13GetExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"E\n\x14GetExecutionResponse\x12-\n\texecution\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.Execution\"\x84\x01\n\x15ListExecutionsRequest\x12\x10\n\x08workflow\x18\x01 \x01(\t\x12\x32\n\x08statuses\x18\x02 \x03(\x0e\x32 .orchestrator.v1.ExecutionStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"a\n\x16ListExecutionsResponse\x12.\n\nexecutions\x18\x01 \x03(\x0b\x32\x1a.orchestrator.v1.Execution\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\">\n\x16\x43\x61ncelExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"H\n\x17\x43\x61ncelExecutionResponse\x12-\n\texecution\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.Execution\"D\n\x15WatchExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x15\n\rfrom_sequence\x18\x02 \x01(\x03\"?\n\x16WatchExecutionResponse\x12%\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Event*\xec\x01\n\x0f\x45xecutionStatus\x12 \n\x1c\x45XECUTION_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x45XECUTION_STATUS_PENDING\x10\x01\x12\x1c\n\x18\x45XECUTION_STATUS_RUNNING\x10\x02\x12\x1e\n\x1a\x45XECUTION_STATUS_SUCCEEDED\x10\x03\x12\x1b\n\x17\x45XECUTION_STATUS_FAILED\x10\x04\x12\x1e\n\x1a\x45XECUTION_STATUS_CANCELLED\x10\x05\x12\x1e\n\x1a\x45XECUTION_STATUS_TIMED_OUT\x10\x06*\x92\x02\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TASK_STATUS_PENDING\x10\x01\x12\x19\n\x15TASK_STATUS_SCHEDULED\x10\x02\x12\x17\n\x13TASK_STATUS_RUNNING\x10\x03\x12\x18\n\x14TASK_STATUS_RETRYING\x10\x04\x12\x19\n\x15TASK_STATUS_SUCCEEDED\x10\x05\x12\x16\n\x12TASK_STATUS_FAILED\x10\x06\x12\x19\n\x15TASK_STATUS_CANCELLED\x10\x07\x12\x17\n\x13TASK_STATUS_SKIPPED\x10\x08\x12\x19\n\x15TASK_STATUS_TIMED_OUT\x10\t*\xf7\x01\n\rAttemptStatus\x12\x1e\n\x1a\x41TTEMPT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41TTEMPT_STATUS_RUNNING\x10\x01\x12\x1c\n\x18\x41TTEMPT_STATUS_SUCCEEDED\x10\x02\x12\x19\n\x15\x41TTEMPT_STATUS_FAILED\x10\x03\x12\x1c\n\x18\x41TTEMPT_STATUS_TIMED_OUT\x10\x04\x12\x1c\n\x18\x41TTEMPT_STATUS_CANCELLED\x10\x05\x12\x17\n\x13\x41TTEMPT_STATUS_LOST\x10\x06\x12\x1c\n\x18\x41TTEMPT_STATUS_PREEMPTED\x10\x07*N\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_ERROR\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x32\x85\x07\n\x0fWorkflowService\x12\x61\n\x0e\x43reateWorkflow\x12&.orchestrator.v1.CreateWorkflowRequest\x1a\'.orchestrator.v1.CreateWorkflowResponse\x12X\n\x0bGetWorkflow\x12#.orchestrator.v1.GetWorkflowRequest\x1a$.orchestrator.v1.GetWorkflowResponse\x12^\n\rListWorkflows\x12%.orchestrator.v1.ListWorkflowsRequest\x1a&.orchestrator.v1.ListWorkflowsResponse\x12g\n\x10ValidateWorkflow\x12(.orchestrator.v1.ValidateWorkflowRequest\x1a).orchestrator.v1.ValidateWorkflowResponse\x12\x61\n\x0eStartExecution\x12&.orchestrator.v1.StartExecutionRequest\x1a\'.orchestrator.v1.StartExecutionResponse\x12[\n\x0cGetExecution\x12$.orchestrator.v1.GetExecutionRequest\x1a%.orchestrator.v1.GetExecutionResponse\x12\x61\n\x0eListExecutions\x12&.orchestrator.v1.ListExecutionsRequest\x1a\'.orchestrator.v1.ListExecutionsResponse\x12\x64\n\x0f\x43\x61ncelExecution\x12\'.orchestrator.v1.CancelExecutionRequest\x1a(.orchestrator.v1.CancelExecutionResponse\x12\x63\n\x0eWatchExecution\x12&.orchestrator.v1.WatchExecutionRequest\x1a\'.orchestrator.v1.WatchExecutionResponse0\x01\x42\x63\n\x13\x64\x65v.orchestrator.v1P\x01ZJgithub.com/orchestrator/orchestrator/gen/go/orchestrator/v1;orchestratorv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eorchestrator/v1/workflow.proto\x12\x0forchestrator.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"_\n\x11ValidationProblem\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12+\n\x08severity\x18\x03 \x01(\x0e\x32\x19.orchestrator.v1.Severity\"\x99\x01\n\x10WorkflowRevision\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x05\x12\x12\n\ndefinition\x18\x03 \x01(\t\x12\x0e\n\x06\x64igest\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08task_ids\x18\x06 \x03(\t\"f\n\x08Workflow\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0flatest_revision\x18\x02 \x01(\x05\x12\x33\n\x08revision\x18\x03 \x01(\x0b\x32!.orchestrator.v1.WorkflowRevision\"@\n\x0e\x45xecutionError\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0f\n\x07task_id\x18\x03 \x01(\t\"\xff\x01\n\x07\x41ttempt\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.orchestrator.v1.AttemptStatus\x12\x0f\n\x07replica\x18\x03 \x01(\t\x12\x15\n\ragent_version\x18\x04 \x01(\t\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x1f.orchestrator.v1.ExecutionError\"\x88\x02\n\tTaskState\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\r\n\x05\x61gent\x18\x02 \x01(\t\x12+\n\x06status\x18\x03 \x01(\x0e\x32\x1b.orchestrator.v1.TaskStatus\x12*\n\x08\x61ttempts\x18\x04 \x03(\x0b\x32\x18.orchestrator.v1.Attempt\x12&\n\x06output\x18\x05 \x01(\x0b\x32\x16.google.protobuf.Value\x12.\n\x05\x65rror\x18\x06 \x01(\x0b\x32\x1f.orchestrator.v1.ExecutionError\x12\x12\n\ndepends_on\x18\x07 \x03(\t\x12\x16\n\x0ewaiting_reason\x18\x08 \x01(\t\"\xdb\x03\n\tExecution\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x10\n\x08workflow\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x05\x12\x30\n\x06status\x18\x04 \x01(\x0e\x32 .orchestrator.v1.ExecutionStatus\x12\'\n\x06inputs\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x07outputs\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\x05\x65rror\x18\x07 \x01(\x0b\x32\x1f.orchestrator.v1.ExecutionError\x12)\n\x05tasks\x18\x08 \x03(\x0b\x32\x1a.orchestrator.v1.TaskState\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x0c \x01(\t\x12\x11\n\tnamespace\x18\r \x01(\t\"\xa2\x01\n\x05\x45vent\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x0f\n\x07task_id\x18\x04 \x01(\t\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x07\x64\x65tails\x18\x06 \x01(\x0b\x32\x17.google.protobuf.Struct\"+\n\x15\x43reateWorkflowRequest\x12\x12\n\ndefinition\x18\x01 \x01(\t\"\x8c\x01\n\x16\x43reateWorkflowResponse\x12+\n\x08workflow\x18\x01 \x01(\x0b\x32\x19.orchestrator.v1.Workflow\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x34\n\x08warnings\x18\x03 \x03(\x0b\x32\".orchestrator.v1.ValidationProblem\"4\n\x12GetWorkflowRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x05\"B\n\x13GetWorkflowResponse\x12+\n\x08workflow\x18\x01 \x01(\x0b\x32\x19.orchestrator.v1.Workflow\"=\n\x14ListWorkflowsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"^\n\x15ListWorkflowsResponse\x12,\n\tworkflows\x18\x01 \x03(\x0b\x32\x19.orchestrator.v1.Workflow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"-\n\x17ValidateWorkflowRequest\x12\x12\n\ndefinition\x18\x01 \x01(\t\"_\n\x18ValidateWorkflowResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x34\n\x08problems\x18\x02 \x03(\x0b\x32\".orchestrator.v1.ValidationProblem\"\x8b\x01\n\x15StartExecutionRequest\x12\x10\n\x08workflow\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x05\x12\'\n\x06inputs\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x11\n\tnamespace\x18\x05 \x01(\t\"X\n\x16StartExecutionResponse\x12-\n\texecution\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.Execution\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"+\n\x13GetExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"E\n\x14GetExecutionResponse\x12-\n\texecution\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.Execution\"\x84\x01\n\x15ListExecutionsRequest\x12\x10\n\x08workflow\x18\x01 \x01(\t\x12\x32\n\x08statuses\x18\x02 \x03(\x0e\x32 .orchestrator.v1.ExecutionStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"a\n\x16ListExecutionsResponse\x12.\n\nexecutions\x18\x01 \x03(\x0b\x32\x1a.orchestrator.v1.Execution\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\">\n\x16\x43\x61ncelExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"H\n\x17\x43\x61ncelExecutionResponse\x12-\n\texecution\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.Execution\"D\n\x15WatchExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x15\n\rfrom_sequence\x18\x02 \x01(\x03\"?\n\x16WatchExecutionResponse\x12%\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Event*\xec\x01\n\x0f\x45xecutionStatus\x12 \n\x1c\x45XECUTION_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x45XECUTION_STATUS_PENDING\x10\x01\x12\x1c\n\x18\x45XECUTION_STATUS_RUNNING\x10\x02\x12\x1e\n\x1a\x45XECUTION_STATUS_SUCCEEDED\x10\x03\x12\x1b\n\x17\x45XECUTION_STATUS_FAILED\x10\x04\x12\x1e\n\x1a\x45XECUTION_STATUS_CANCELLED\x10\x05\x12\x1e\n\x1a\x45XECUTION_STATUS_TIMED_OUT\x10\x06*\x92\x02\n\nTaskStatus\x12\x1b\n\x17TASK_STATUS_UNSPECIFIED\x10\x00\x12\x17\n\x13TASK_STATUS_PENDING\x10\x01\x12\x19\n\x15TASK_STATUS_SCHEDULED\x10\x02\x12\x17\n\x13TASK_STATUS_RUNNING\x10\x03\x12\x18\n\x14TASK_STATUS_RETRYING\x10\x04\x12\x19\n\x15TASK_STATUS_SUCCEEDED\x10\x05\x12\x16\n\x12TASK_STATUS_FAILED\x10\x06\x12\x19\n\x15TASK_STATUS_CANCELLED\x10\x07\x12\x17\n\x13TASK_STATUS_SKIPPED\x10\x08\x12\x19\n\x15TASK_STATUS_TIMED_OUT\x10\t*\xf7\x01\n\rAttemptStatus\x12\x1e\n\x1a\x41TTEMPT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41TTEMPT_STATUS_RUNNING\x10\x01\x12\x1c\n\x18\x41TTEMPT_STATUS_SUCCEEDED\x10\x02\x12\x19\n\x15\x41TTEMPT_STATUS_FAILED\x10\x03\x12\x1c\n\x18\x41TTEMPT_STATUS_TIMED_OUT\x10\x04\x12\x1c\n\x18\x41TTEMPT_STATUS_CANCELLED\x10\x05\x12\x17\n\x13\x41TTEMPT_STATUS_LOST\x10\x06\x12\x1c\n\x18\x41TTEMPT_STATUS_PREEMPTED\x10\x07*N\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_ERROR\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x32\x85\x07\n\x0fWorkflowService\x12\x61\n\x0e\x43reateWorkflow\x12&.orchestrator.v1.CreateWorkflowRequest\x1a\'.orchestrator.v1.CreateWorkflowResponse\x12X\n\x0bGetWorkflow\x12#.orchestrator.v1.GetWorkflowRequest\x1a$.orchestrator.v1.GetWorkflowResponse\x12^\n\rListWorkflows\x12%.orchestrator.v1.ListWorkflowsRequest\x1a&.orchestrator.v1.ListWorkflowsResponse\x12g\n\x10ValidateWorkflow\x12(.orchestrator.v1.ValidateWorkflowRequest\x1a).orchestrator.v1.ValidateWorkflowResponse\x12\x61\n\x0eStartExecution\x12&.orchestrator.v1.StartExecutionRequest\x1a\'.orchestrator.v1.StartExecutionResponse\x12[\n\x0cGetExecution\x12$.orchestrator.v1.GetExecutionRequest\x1a%.orchestrator.v1.GetExecutionResponse\x12\x61\n\x0eListExecutions\x12&.orchestrator.v1.ListExecutionsRequest\x1a\'.orchestrator.v1.ListExecutionsResponse\x12\x64\n\x0f\x43\x61ncelExecution\x12\'.orchestrator.v1.CancelExecutionRequest\x1a(.orchestrator.v1.CancelExecutionResponse\x12\x63\n\x0eWatchExecution\x12&.orchestrator.v1.WatchExecutionRequest\x1a\'.orchestrator.v1.WatchExecutionResponse0\x01\x42\x63\n\x13\x64\x65v.orchestrator.v1P\x01ZJgithub.com/orchestrator/orchestrator/gen/go/orchestrator/v1;orchestratorv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,14 +34,14 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'orchestrator.v1.workflow_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\023dev.orchestrator.v1P\001ZJgithub.com/orchestrator/orchestrator/gen/go/orchestrator/v1;orchestratorv1'
-  _globals['_EXECUTIONSTATUS']._serialized_start=3150
-  _globals['_EXECUTIONSTATUS']._serialized_end=3386
-  _globals['_TASKSTATUS']._serialized_start=3389
-  _globals['_TASKSTATUS']._serialized_end=3663
-  _globals['_ATTEMPTSTATUS']._serialized_start=3666
-  _globals['_ATTEMPTSTATUS']._serialized_end=3913
-  _globals['_SEVERITY']._serialized_start=3915
-  _globals['_SEVERITY']._serialized_end=3993
+  _globals['_EXECUTIONSTATUS']._serialized_start=3174
+  _globals['_EXECUTIONSTATUS']._serialized_end=3410
+  _globals['_TASKSTATUS']._serialized_start=3413
+  _globals['_TASKSTATUS']._serialized_end=3687
+  _globals['_ATTEMPTSTATUS']._serialized_start=3690
+  _globals['_ATTEMPTSTATUS']._serialized_end=3937
+  _globals['_SEVERITY']._serialized_start=3939
+  _globals['_SEVERITY']._serialized_end=4017
   _globals['_VALIDATIONPROBLEM']._serialized_start=114
   _globals['_VALIDATIONPROBLEM']._serialized_end=209
   _globals['_WORKFLOWREVISION']._serialized_start=212
@@ -53,47 +53,47 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ATTEMPT']._serialized_start=538
   _globals['_ATTEMPT']._serialized_end=793
   _globals['_TASKSTATE']._serialized_start=796
-  _globals['_TASKSTATE']._serialized_end=1036
-  _globals['_EXECUTION']._serialized_start=1039
-  _globals['_EXECUTION']._serialized_end=1514
-  _globals['_EVENT']._serialized_start=1517
-  _globals['_EVENT']._serialized_end=1679
-  _globals['_CREATEWORKFLOWREQUEST']._serialized_start=1681
-  _globals['_CREATEWORKFLOWREQUEST']._serialized_end=1724
-  _globals['_CREATEWORKFLOWRESPONSE']._serialized_start=1727
-  _globals['_CREATEWORKFLOWRESPONSE']._serialized_end=1867
-  _globals['_GETWORKFLOWREQUEST']._serialized_start=1869
-  _globals['_GETWORKFLOWREQUEST']._serialized_end=1921
-  _globals['_GETWORKFLOWRESPONSE']._serialized_start=1923
-  _globals['_GETWORKFLOWRESPONSE']._serialized_end=1989
-  _globals['_LISTWORKFLOWSREQUEST']._serialized_start=1991
-  _globals['_LISTWORKFLOWSREQUEST']._serialized_end=2052
-  _globals['_LISTWORKFLOWSRESPONSE']._serialized_start=2054
-  _globals['_LISTWORKFLOWSRESPONSE']._serialized_end=2148
-  _globals['_VALIDATEWORKFLOWREQUEST']._serialized_start=2150
-  _globals['_VALIDATEWORKFLOWREQUEST']._serialized_end=2195
-  _globals['_VALIDATEWORKFLOWRESPONSE']._serialized_start=2197
-  _globals['_VALIDATEWORKFLOWRESPONSE']._serialized_end=2292
-  _globals['_STARTEXECUTIONREQUEST']._serialized_start=2295
-  _globals['_STARTEXECUTIONREQUEST']._serialized_end=2434
-  _globals['_STARTEXECUTIONRESPONSE']._serialized_start=2436
-  _globals['_STARTEXECUTIONRESPONSE']._serialized_end=2524
-  _globals['_GETEXECUTIONREQUEST']._serialized_start=2526
-  _globals['_GETEXECUTIONREQUEST']._serialized_end=2569
-  _globals['_GETEXECUTIONRESPONSE']._serialized_start=2571
-  _globals['_GETEXECUTIONRESPONSE']._serialized_end=2640
-  _globals['_LISTEXECUTIONSREQUEST']._serialized_start=2643
-  _globals['_LISTEXECUTIONSREQUEST']._serialized_end=2775
-  _globals['_LISTEXECUTIONSRESPONSE']._serialized_start=2777
-  _globals['_LISTEXECUTIONSRESPONSE']._serialized_end=2874
-  _globals['_CANCELEXECUTIONREQUEST']._serialized_start=2876
-  _globals['_CANCELEXECUTIONREQUEST']._serialized_end=2938
-  _globals['_CANCELEXECUTIONRESPONSE']._serialized_start=2940
-  _globals['_CANCELEXECUTIONRESPONSE']._serialized_end=3012
-  _globals['_WATCHEXECUTIONREQUEST']._serialized_start=3014
-  _globals['_WATCHEXECUTIONREQUEST']._serialized_end=3082
-  _globals['_WATCHEXECUTIONRESPONSE']._serialized_start=3084
-  _globals['_WATCHEXECUTIONRESPONSE']._serialized_end=3147
-  _globals['_WORKFLOWSERVICE']._serialized_start=3996
-  _globals['_WORKFLOWSERVICE']._serialized_end=4897
+  _globals['_TASKSTATE']._serialized_end=1060
+  _globals['_EXECUTION']._serialized_start=1063
+  _globals['_EXECUTION']._serialized_end=1538
+  _globals['_EVENT']._serialized_start=1541
+  _globals['_EVENT']._serialized_end=1703
+  _globals['_CREATEWORKFLOWREQUEST']._serialized_start=1705
+  _globals['_CREATEWORKFLOWREQUEST']._serialized_end=1748
+  _globals['_CREATEWORKFLOWRESPONSE']._serialized_start=1751
+  _globals['_CREATEWORKFLOWRESPONSE']._serialized_end=1891
+  _globals['_GETWORKFLOWREQUEST']._serialized_start=1893
+  _globals['_GETWORKFLOWREQUEST']._serialized_end=1945
+  _globals['_GETWORKFLOWRESPONSE']._serialized_start=1947
+  _globals['_GETWORKFLOWRESPONSE']._serialized_end=2013
+  _globals['_LISTWORKFLOWSREQUEST']._serialized_start=2015
+  _globals['_LISTWORKFLOWSREQUEST']._serialized_end=2076
+  _globals['_LISTWORKFLOWSRESPONSE']._serialized_start=2078
+  _globals['_LISTWORKFLOWSRESPONSE']._serialized_end=2172
+  _globals['_VALIDATEWORKFLOWREQUEST']._serialized_start=2174
+  _globals['_VALIDATEWORKFLOWREQUEST']._serialized_end=2219
+  _globals['_VALIDATEWORKFLOWRESPONSE']._serialized_start=2221
+  _globals['_VALIDATEWORKFLOWRESPONSE']._serialized_end=2316
+  _globals['_STARTEXECUTIONREQUEST']._serialized_start=2319
+  _globals['_STARTEXECUTIONREQUEST']._serialized_end=2458
+  _globals['_STARTEXECUTIONRESPONSE']._serialized_start=2460
+  _globals['_STARTEXECUTIONRESPONSE']._serialized_end=2548
+  _globals['_GETEXECUTIONREQUEST']._serialized_start=2550
+  _globals['_GETEXECUTIONREQUEST']._serialized_end=2593
+  _globals['_GETEXECUTIONRESPONSE']._serialized_start=2595
+  _globals['_GETEXECUTIONRESPONSE']._serialized_end=2664
+  _globals['_LISTEXECUTIONSREQUEST']._serialized_start=2667
+  _globals['_LISTEXECUTIONSREQUEST']._serialized_end=2799
+  _globals['_LISTEXECUTIONSRESPONSE']._serialized_start=2801
+  _globals['_LISTEXECUTIONSRESPONSE']._serialized_end=2898
+  _globals['_CANCELEXECUTIONREQUEST']._serialized_start=2900
+  _globals['_CANCELEXECUTIONREQUEST']._serialized_end=2962
+  _globals['_CANCELEXECUTIONRESPONSE']._serialized_start=2964
+  _globals['_CANCELEXECUTIONRESPONSE']._serialized_end=3036
+  _globals['_WATCHEXECUTIONREQUEST']._serialized_start=3038
+  _globals['_WATCHEXECUTIONREQUEST']._serialized_end=3106
+  _globals['_WATCHEXECUTIONRESPONSE']._serialized_start=3108
+  _globals['_WATCHEXECUTIONRESPONSE']._serialized_end=3171
+  _globals['_WORKFLOWSERVICE']._serialized_start=4020
+  _globals['_WORKFLOWSERVICE']._serialized_end=4921
 # @@protoc_insertion_point(module_scope)
