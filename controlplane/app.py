@@ -95,6 +95,7 @@ class ControlPlane:
             self.dispatcher,
             self.executions.live_tasks,
             self.backend.replicas,
+            self.agents.max_concurrency,
             self.resources.get_quota,
             self.executions.namespaces,
             clock,

@@ -43,6 +43,8 @@ class Operation:
     demands: dict[str, int] = field(default_factory=dict)
     kind: str = ""  # free label (e.g. "codegen"), a feature for learned models
     size: float = 0.0  # free size measure (e.g. input bytes), a feature for learned models
+    # Earliest start on top of its job's release (see `SchedulingProblem.release_of`).
+    release: int = 0
 
     def duration_on(self, machine: int) -> int:
         for alternative in self.alternatives:
@@ -86,6 +88,9 @@ class SchedulingProblem:
     # How the source file numbers machines (flexible job-shop files count from 1); machines
     # are always 0-based inside the model.
     machine_base: int = 0
+    # Earliest start of any operation on each machine (the machine is busy until then);
+    # empty, or shorter than num_machines, means 0 for the machines not listed.
+    machine_ready: tuple[int, ...] = ()
 
     @property
     def num_operations(self) -> int:
@@ -111,7 +116,18 @@ class SchedulingProblem:
         return succs
 
     def release_of(self, operation: int) -> int:
-        return self.jobs[self.operations[operation].job].release
+        """Earliest start of the operation ignoring machines: its job's and its own release."""
+        op = self.operations[operation]
+        return max(self.jobs[op.job].release, op.release)
+
+    def ready_of(self, machine: int) -> int:
+        """Earliest start of any operation on the machine."""
+        return self.machine_ready[machine] if machine < len(self.machine_ready) else 0
+
+    @property
+    def machine_ready_times(self) -> list[int]:
+        """`ready_of` for every machine."""
+        return [self.ready_of(m) for m in range(self.num_machines)]
 
     @property
     def is_job_shop(self) -> bool:

@@ -17,7 +17,8 @@ from scheduler.objective import objective_value
 
 @dataclass(frozen=True)
 class Violation:
-    # coverage | alternative | duration | release | precedence | overlap | capacity | objective
+    # coverage | alternative | duration | release | machine_ready | precedence | overlap |
+    # capacity | objective
     kind: str
     message: str
 
@@ -52,8 +53,14 @@ def check(
                     f"op {op.id} lasts {item.end - item.start}, expected {eligible[item.machine]}",
                 )
             )
-        if item.start < problem.jobs[op.job].release:
+        if item.start < problem.release_of(op.id):
             out.append(Violation("release", f"op {op.id} starts {item.start} before its release"))
+        if item.start < problem.ready_of(item.machine):
+            ready = problem.ready_of(item.machine)
+            message = (
+                f"op {op.id} starts {item.start} before machine {item.machine} is free at {ready}"
+            )
+            out.append(Violation("machine_ready", message))
         if item.start < 0:
             out.append(Violation("release", f"op {op.id} starts at negative time {item.start}"))
     for after, preds in enumerate(problem.predecessors()):

@@ -103,6 +103,11 @@ class AgentManager:
         record = self._store.get_agent(name)
         return record.spec.pool if record is not None else ""
 
+    def max_concurrency(self, name: str) -> int:
+        """Attempts one replica of the agent serves at once (1 when not deployed)."""
+        record = self._store.get_agent(name)
+        return record.spec.max_concurrency if record is not None else 1
+
     def names(self) -> set[str]:
         return {record.spec.name for record in self._store.list_agents()}
 

@@ -243,7 +243,7 @@ class Dispatcher:
             )
         self._count(grant.request.agent, 1)
         if duration_s is not None:
-            self.plans.observe_duration(grant.request.agent, duration_s)
+            self.plans.observe_duration(grant.request.agent, duration_s, grant.request.task_id)
             self._count(grant.request.agent, 2, duration_s)
             self._count(grant.request.agent, 3)
         self.kick()

@@ -1,5 +1,5 @@
 """The plans the dispatcher follows, per namespace, and the attempt durations they are built
-from (an exponentially weighted mean per agent)."""
+from (an exponentially weighted mean per (agent, task id), falling back to one per agent)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from scheduler.rolling import PlannedTask, TaskKey
 
 _SMOOTHING = 0.3  # weight of the newest duration in the running mean
+# (agent, task id) means kept at most; the oldest-learned go first (task ids come from workflow
+# definitions, so this bounds memory, not accuracy, in practice).
+_MAX_TASK_MEANS = 4096
 
 
 @dataclass(frozen=True)
@@ -22,18 +25,29 @@ class PlanBook:
     def __init__(self) -> None:
         self._plans: dict[str, NamespacePlan] = {}
         self._durations: dict[str, float] = {}
+        self._task_durations: dict[tuple[str, str], float] = {}
 
     # -- durations ------------------------------------------------------------------------
 
-    def observe_duration(self, agent: str, seconds: float) -> None:
-        old = self._durations.get(agent)
-        self._durations[agent] = (
-            seconds if old is None else (1 - _SMOOTHING) * old + _SMOOTHING * seconds
-        )
+    def observe_duration(self, agent: str, seconds: float, task_id: str = "") -> None:
+        self._durations[agent] = _smoothed(self._durations.get(agent), seconds)
+        if task_id:
+            key = (agent, task_id)
+            self._task_durations[key] = _smoothed(self._task_durations.get(key), seconds)
+            if len(self._task_durations) > _MAX_TASK_MEANS:
+                del self._task_durations[next(iter(self._task_durations))]
 
     @property
     def durations(self) -> Mapping[str, float]:
+        """The mean attempt duration per agent (seconds)."""
         return dict(self._durations)
+
+    def expected_duration_s(self, agent: str, task_id: str, default_s: float) -> float:
+        """The mean duration of the task's attempts, else of the agent's, else the default."""
+        known = self._task_durations.get((agent, task_id))
+        if known is None:
+            known = self._durations.get(agent)
+        return default_s if known is None else known
 
     # -- plans ----------------------------------------------------------------------------
 
@@ -63,3 +77,7 @@ class PlanBook:
             if any(key[0] == execution_id for key in plan.tasks):
                 tasks = {k: v for k, v in plan.tasks.items() if k[0] != execution_id}
                 self._plans[namespace] = NamespacePlan(plan.scheduler, plan.made_at, tasks)
+
+
+def _smoothed(old: float | None, seconds: float) -> float:
+    return seconds if old is None else (1 - _SMOOTHING) * old + _SMOOTHING * seconds

@@ -1,7 +1,8 @@
 """Rolling-horizon batch plans: for every namespace with a batch scheduler, every
 `plan_interval_s` (or on demand) the ready and predicted tasks are planned with CP-SAT / GA /
-ML / a rule over the agent replicas, and the dispatcher follows the plan (planned start order
-inside the namespace's queue, planned node when it has room)."""
+ML / a rule over the agent replicas' concurrency slots, around the attempts already running
+(which hold their slots until their expected end), and the dispatcher follows the plan (planned
+start order inside the namespace's queue, planned node when it has room)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,15 @@ from models.agents import ReplicaInfo, ReplicaState
 from models.queueing import NamespacePolicy
 from models.scheduling import Schedule
 from scheduler import registry
-from scheduler.rolling import LiveProblem, PlanSlot, PlanTask, build_problem, read_plan
+from scheduler.rolling import (
+    LiveProblem,
+    PlanTask,
+    RunningAttempt,
+    build_problem,
+    read_plan,
+    replica_slots,
+    time_left_ms,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +46,7 @@ class RollingPlanner:
         dispatcher: Dispatcher,
         live_tasks: Callable[[str], list[PlanTask]],
         replicas_of: Callable[[str], list[ReplicaInfo]],
+        concurrency_of: Callable[[str], int],
         policy_of: Callable[[str], NamespacePolicy],
         namespaces: Callable[[], set[str]],
         clock: Callable[[], float],
@@ -44,6 +54,7 @@ class RollingPlanner:
         self._dispatcher = dispatcher
         self._live_tasks = live_tasks
         self._replicas_of = replicas_of
+        self._concurrency_of = concurrency_of
         self._policy_of = policy_of
         self._namespaces = namespaces
         self._clock = clock
@@ -51,26 +62,50 @@ class RollingPlanner:
 
     def problem(self, namespace: str) -> LiveProblem | None:
         """The namespace's live work as a scheduling problem (None: nothing to plan)."""
-        durations = self._dispatcher.plans.durations
+        book = self._dispatcher.plans
+
+        def expected_s(agent: str, task_id: str) -> float:
+            return book.expected_duration_s(agent, task_id, DEFAULT_DURATION_S)
+
         tasks = [
             PlanTask(
                 t.execution_id,
                 t.task_id,
                 t.agent,
-                max(1, round(1000 * durations.get(t.agent, DEFAULT_DURATION_S))),
+                max(1, round(1000 * expected_s(t.agent, t.task_id))),
                 t.depends_on,
                 t.ready,
                 t.weight,
             )
             for t in self._live_tasks(namespace)
         ]
+        agents = sorted({t.agent for t in tasks})
         slots = [
-            PlanSlot(agent, r.name, r.node_id)
-            for agent in sorted({t.agent for t in tasks})
+            slot
+            for agent in agents
             for r in self._replicas_of(agent)
             if r.state is ReplicaState.READY
+            for slot in replica_slots(agent, r.name, r.node_id, self._concurrency_of(agent))
         ]
-        return build_problem(f"{namespace}-live", tasks, slots)
+        # Every running attempt of these agents holds a slot, whatever its namespace: the
+        # replicas are shared. A preempted one is stopping: it frees its slot any moment.
+        now = self._clock()
+        wanted = set(agents)
+        running = [
+            RunningAttempt(
+                g.request.execution_id,
+                g.request.task_id,
+                g.request.agent,
+                g.node or "",
+                time_left_ms(
+                    now - g.started_at,
+                    0.0 if g.preempted else expected_s(g.request.agent, g.request.task_id),
+                ),
+            )
+            for g in self._dispatcher.running()
+            if g.request.agent in wanted
+        ]
+        return build_problem(f"{namespace}-live", tasks, slots, running)
 
     async def plan(
         self, namespace: str, scheduler: str = "", time_limit_s: float = MAX_PLAN_TIME_S

@@ -6,8 +6,10 @@ alternative gets one fixed-size interval; one with several alternatives gets a m
 shares the start, tied to a presence literal, with exactly one literal true. Machines get a
 NoOverlap over the (optional) intervals placed on them, resources an AddCumulative over the
 master intervals of the operations that demand them. Precedences are `start >= end`, releases
-lower bounds on starts. Objectives: makespan, total weighted tardiness (tardiness >= end - due)
-or total weighted completion; float weights are scaled to integers (`CpsatModel.scale`).
+lower bounds on starts, and a machine's ready time a lower bound on the start of whatever is
+placed on it (enforced by the presence literal when the operation has alternatives).
+Objectives: makespan, total weighted tardiness (tardiness >= end - due) or total weighted
+completion; float weights are scaled to integers (`CpsatModel.scale`).
 
 A hint schedule (a feasible warm start) is added with `add_hint` on every variable, and its
 objective becomes an upper bound on the objective; for makespan it is also the horizon.
@@ -59,9 +61,13 @@ def weight_scale(weights: list[float]) -> tuple[int, bool]:
 
 def trivial_horizon(problem: SchedulingProblem) -> int:
     """An end time no optimal (left-justified) schedule needs to exceed."""
-    latest_release = max((job.release for job in problem.jobs), default=0)
+    latest_release = max(
+        (problem.release_of(op.id) for op in problem.operations),
+        default=0,
+    )
+    latest_ready = max(problem.machine_ready_times, default=0)
     work = sum(max(a.duration for a in op.alternatives) for op in problem.operations)
-    return latest_release + work
+    return max(latest_release, latest_ready) + work
 
 
 def integer_objective(
@@ -114,7 +120,10 @@ def build_model(
     choices: list[list[tuple[int, cp_model.IntVar | None]]] = []
     by_machine: dict[int, list[cp_model.IntervalVar]] = {}
     for op in problem.operations:
-        release = problem.release_of(op.id)
+        release = max(
+            problem.release_of(op.id),
+            min(problem.ready_of(a.machine) for a in op.alternatives),
+        )
         shortest = op.min_duration
         longest = max(a.duration for a in op.alternatives)
         start = model.new_int_var(release, max(release, horizon - shortest), f"s{op.id}")
@@ -142,6 +151,9 @@ def build_model(
                 )
                 by_machine.setdefault(alternative.machine, []).append(interval)
                 model.add(duration == alternative.duration).only_enforce_if(literal)
+                ready = problem.ready_of(alternative.machine)
+                if ready > release:
+                    model.add(start >= ready).only_enforce_if(literal)
                 literals.append(literal)
                 option.append((alternative.machine, literal))
                 if placed is not None:

@@ -2,9 +2,9 @@
 
 Operations are taken in sequence order (repaired into a topological order when the problem
 has extra precedence edges) and each is inserted at the earliest start on its assigned machine
-that is not before its release and its predecessors' ends and fits into an idle gap
-(`active` decoding). With cumulative resources, the start is also pushed until the resource
-profile has room for the whole duration.
+that is not before its release, its predecessors' ends and the machine's ready time and fits
+into an idle gap (`active` decoding). With cumulative resources, the start is also pushed
+until the resource profile has room for the whole duration.
 
 This loop dominates the GA's runtime, so it is a tight pure-Python loop over plain lists.
 """
@@ -96,7 +96,7 @@ def _decode_greedy(cp: Compiled, order: list[int], assign: list[int]) -> Decoded
                 est = ends[p]
         best_a, best_t, best_end = 0, 0, -1
         for a, (m, d) in enumerate(zip(cp.alt_machines[o], cp.alt_durations[o], strict=True)):
-            t = _machine_fit(m_starts[m], m_ends[m], est, d)
+            t = _machine_fit(m_starts[m], m_ends[m], max(est, cp.machine_ready[m]), d)
             if best_end < 0 or t + d < best_end:
                 best_a, best_t, best_end = a, t, t + d
         assign[o] = best_a
@@ -127,11 +127,14 @@ def _decode_plain(cp: Compiled, order: list[int], assign: list[int]) -> Decoded:
     alt_durations = cp.alt_durations
     preds = cp.preds
     release = cp.release
+    machine_ready = cp.machine_ready
     for o in order:
         a = assign[o]
         m = alt_machines[o][a]
         d = alt_durations[o][a]
         est = release[o]
+        if machine_ready[m] > est:
+            est = machine_ready[m]
         for p in preds[o]:
             e = ends[p]
             if e > est:
@@ -176,7 +179,7 @@ def _decode_resources(cp: Compiled, order: list[int], assign: list[int]) -> Deco
         a = assign[o]
         m = cp.alt_machines[o][a]
         d = cp.alt_durations[o][a]
-        est = cp.release[o]
+        est = max(cp.release[o], cp.machine_ready[m])
         for p in cp.preds[o]:
             est = max(est, ends[p])
         t = est

@@ -35,7 +35,7 @@ class Compiled:
     flexible: np.ndarray  # ids of operations with more than one alternative
     preds: list[list[int]]
     succs: list[list[int]]
-    release: list[int]  # per operation (its job's release)
+    release: list[int]  # per operation (`SchedulingProblem.release_of`)
     needs_repair: bool  # extra precedence edges: sequences must be repaired topologically
     # Re-encoding a schedule by start times keeps every operation's identity (all jobs with
     # several operations are ordered chains), so local search results can be written back.
@@ -46,6 +46,8 @@ class Compiled:
     objective: Objective
     job_weight: list[float]
     job_due: list[int | None]
+    # Per machine: no operation starts on it before this (`SchedulingProblem.machine_ready`).
+    machine_ready: list[int]
 
     @property
     def has_resources(self) -> bool:
@@ -64,7 +66,7 @@ def compile_problem(problem: SchedulingProblem) -> Compiled:
     for op, ps in enumerate(preds):
         for p in ps:
             succs[p].append(op)
-    release = [problem.jobs[j].release for j in op_job]
+    release = [problem.release_of(o) for o in range(n_ops)]
     resource_index = {r.name: i for i, r in enumerate(problem.resources)}
     demands = [
         [
@@ -99,6 +101,7 @@ def compile_problem(problem: SchedulingProblem) -> Compiled:
         objective=problem.objective,
         job_weight=[j.weight for j in problem.jobs],
         job_due=[j.due for j in problem.jobs],
+        machine_ready=problem.machine_ready_times,
     )
 
 

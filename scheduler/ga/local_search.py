@@ -38,7 +38,8 @@ class _Graph:
         self.d = list(decoded.durations)
         self.preds = cp.preds
         self.succs = cp.succs
-        self.release = cp.release
+        # Machines are fixed here, so a machine's ready time is part of each op's release.
+        self.release = [max(cp.release[o], cp.machine_ready[decoded.machines[o]]) for o in range(n)]
         by_machine: list[list[int]] = [[] for _ in range(cp.n_machines)]
         starts, rank = decoded.starts, topological_rank(cp)
         for o in sorted(range(n), key=lambda o: (starts[o], starts[o] + self.d[o], rank[o])):

@@ -60,8 +60,8 @@ NAME = "ga"
 
 
 def makespan_lower_bound(cp: Compiled) -> int:
-    """Longest release + chain of minimum durations, and the load of every machine from
-    operations that have no alternative."""
+    """Longest release + chain of minimum durations, and the load of every machine (after its
+    ready time) from operations that have no alternative."""
     min_d = [min(ds) for ds in cp.alt_durations]
     head = [0] * cp.n_ops
     indeg = [len(p) for p in cp.preds]
@@ -69,7 +69,7 @@ def makespan_lower_bound(cp: Compiled) -> int:
     bound = 0
     while stack:
         o = stack.pop()
-        h = cp.release[o]
+        h = max(cp.release[o], min(cp.machine_ready[m] for m in cp.alt_machines[o]))
         for p in cp.preds[o]:
             h = max(h, head[p] + min_d[p])
         head[o] = h
@@ -82,7 +82,8 @@ def makespan_lower_bound(cp: Compiled) -> int:
     for o in range(cp.n_ops):
         if len(cp.alt_machines[o]) == 1:
             load[cp.alt_machines[o][0]] += cp.alt_durations[o][0]
-    return max([bound, *load])
+    loaded = [cp.machine_ready[m] + work for m, work in enumerate(load) if work > 0]
+    return max([bound, *loaded])
 
 
 class _Population:

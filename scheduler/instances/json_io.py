@@ -17,7 +17,7 @@ from models.scheduling import (
 
 
 def problem_to_dict(problem: SchedulingProblem) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "name": problem.name,
         "num_machines": problem.num_machines,
         "machine_names": list(problem.machine_names),
@@ -32,21 +32,26 @@ def problem_to_dict(problem: SchedulingProblem) -> dict[str, Any]:
                 "due": job.due,
                 "weight": job.weight,
                 "ordered": job.ordered,
-                "operations": [
-                    {
-                        "alternatives": [
-                            [a.machine, a.duration] for a in problem.operations[o].alternatives
-                        ],
-                        "demands": problem.operations[o].demands,
-                        "kind": problem.operations[o].kind,
-                        "size": problem.operations[o].size,
-                    }
-                    for o in job.operations
-                ],
+                "operations": [_operation_to_dict(problem.operations[o]) for o in job.operations],
             }
             for job in problem.jobs
         ],
     }
+    if any(problem.machine_ready):  # written only when used (older readers ignore it anyway)
+        out["machine_ready"] = list(problem.machine_ready)
+    return out
+
+
+def _operation_to_dict(op: Operation) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "alternatives": [[a.machine, a.duration] for a in op.alternatives],
+        "demands": op.demands,
+        "kind": op.kind,
+        "size": op.size,
+    }
+    if op.release:
+        out["release"] = op.release
+    return out
 
 
 def problem_from_dict(data: dict[str, Any]) -> SchedulingProblem:
@@ -68,6 +73,7 @@ def problem_from_dict(data: dict[str, Any]) -> SchedulingProblem:
                     demands={k: int(v) for k, v in op.get("demands", {}).items()},
                     kind=op.get("kind", ""),
                     size=float(op.get("size", 0.0)),
+                    release=int(op.get("release", 0)),
                 )
             )
         jobs.append(
@@ -91,6 +97,7 @@ def problem_from_dict(data: dict[str, Any]) -> SchedulingProblem:
         objective=Objective(data.get("objective", Objective.MAKESPAN.value)),
         machine_names=tuple(data.get("machine_names", [])),
         machine_base=int(data.get("machine_base", 0)),
+        machine_ready=tuple(int(t) for t in data.get("machine_ready", [])),
     )
 
 

@@ -2,9 +2,10 @@
 
 One step: every *eligible* operation (all predecessors placed) gets a machine and its earliest
 feasible start; a `choose` callback picks one candidate; the operation is placed there. The
-earliest start respects predecessor ends, the job release, the machine timeline (insertion into
-idle gaps, so the schedules are active) and every cumulative-resource profile over the whole
-duration. Dispatching rules, HEFT and learned policies (`scheduler/ml/`) all drive this one loop:
+earliest start respects predecessor ends, the job's and the operation's release, the machine's
+ready time and timeline (insertion into idle gaps, so the schedules are active) and every
+cumulative-resource profile over the whole duration. Dispatching rules, HEFT and learned
+policies (`scheduler/ml/`) all drive this one loop:
 
     def choose(state: SgsState, candidates: Sequence[Candidate]) -> int: ...
     placed = serial_sgs(problem, choose, mode="active")
@@ -44,7 +45,7 @@ class Candidate(NamedTuple):
     start: int  # earliest feasible start on that machine
     end: int  # start + duration
     duration: int  # duration on that machine
-    ready: int  # max(job release, predecessor ends): earliest start ignoring machines/resources
+    ready: int  # max(release, predecessor ends): earliest start ignoring machines/resources
     release: int  # job release
     due: float  # job due date, math.inf when the job has none
     weight: float  # job weight
@@ -70,7 +71,8 @@ class SgsState:
     makespan: int = 0  # latest end placed so far
     step: int = 0  # operations placed so far
     placed: list[ScheduledOperation | None] = field(default_factory=list)
-    machine_available: list[int] = field(default_factory=list)  # latest end on each machine
+    # Latest end on each machine (its ready time while nothing is placed on it).
+    machine_available: list[int] = field(default_factory=list)
     machine_busy: list[int] = field(default_factory=list)  # placed work on each machine
     job_remaining_work: list[int] = field(default_factory=list)
     job_remaining_ops: list[int] = field(default_factory=list)
@@ -82,15 +84,18 @@ class SgsState:
 
 
 class _Timeline:
-    """Busy intervals of one machine, sorted and disjoint."""
+    """Busy intervals of one machine, sorted and disjoint, after its ready time `floor`."""
 
-    __slots__ = ("ends", "starts")
+    __slots__ = ("ends", "floor", "starts")
 
-    def __init__(self) -> None:
+    def __init__(self, floor: int = 0) -> None:
         self.starts: list[int] = []
         self.ends: list[int] = []
+        self.floor = floor
 
     def earliest(self, ready: int, duration: int) -> int:
+        if ready < self.floor:
+            ready = self.floor
         ends = self.ends
         if duration == 0 or not ends or ready >= ends[-1]:
             return ready
@@ -270,12 +275,13 @@ def serial_sgs(
     release = [max(0, j.release) for j in jobs]
     due = [math.inf if j.due is None else float(j.due) for j in jobs]
 
-    timelines = [_Timeline() for _ in range(problem.num_machines)]
+    machine_ready = problem.machine_ready_times
+    timelines = [_Timeline(floor) for floor in machine_ready]
     profiles = {r.name: _Profile(r.capacity) for r in problem.resources}
     state = SgsState(
         problem=problem,
         placed=[None] * n,
-        machine_available=[0] * problem.num_machines,
+        machine_available=list(machine_ready),
         machine_busy=[0] * problem.num_machines,
         job_remaining_work=[0] * len(jobs),
         job_remaining_ops=[0] * len(jobs),
@@ -286,7 +292,7 @@ def serial_sgs(
         state.job_remaining_ops[op.job] += 1
 
     missing = [len(p) for p in preds]
-    ready = [release[op.job] for op in ops]
+    ready = [max(0, problem.release_of(op.id)) for op in ops]
     eligible: list[int] = [op_id for op_id in range(n) if missing[op_id] == 0]
     # Earliest start of each eligible op on each of its alternatives, and its candidates
     # (None = rebuild). Adding busy time only removes feasible starts, so a cached start stays
@@ -449,10 +455,10 @@ def list_sgs(
         for p in ps:
             succs[p].append(op_id)
     demands = _demands(problem)
-    timelines = [_Timeline() for _ in range(problem.num_machines)]
+    timelines = [_Timeline(floor) for floor in problem.machine_ready_times]
     profiles = {r.name: _Profile(r.capacity) for r in problem.resources}
     missing = [len(p) for p in preds]
-    ready = [max(0, problem.jobs[op.job].release) for op in ops]
+    ready = [max(0, problem.release_of(op.id)) for op in ops]
     heap = [(priority[o], topo_index[o], o) for o in range(n) if missing[o] == 0]
     heapq.heapify(heap)
     placed: list[ScheduledOperation | None] = [None] * n

@@ -347,6 +347,14 @@ tasks:
         assert plan is not None
         planned = {cp_task.task_id for cp_task in plan.live.tasks}
         assert planned == {"b", "c"}  # a runs; b is ready; c is predicted after a
+        # a holds the one slot until its expected end: b starts after it, c waits for it.
+        assert [r.task_id for r in plan.live.running] == ["a"]
+        (busy_until,) = plan.live.problem.machine_ready
+        assert busy_until > 0
+        starts = {
+            plan.live.tasks[op.operation].task_id: op.start for op in plan.schedule.operations
+        }
+        assert starts["b"] >= busy_until and starts["c"] >= busy_until
         assert await cp.rolling.run_once() == ["plan"]
         book = cp.dispatcher.plans.get("plan")
         assert book is not None and book.scheduler.startswith("cpsat")
