@@ -42,7 +42,7 @@ TARGET_TRACES = (
     ("nab_rds_cpu_utilization_e47b3b.csv", 36),
 )
 EXTRA_TRACES = (("nab_ec2_cpu_utilization_fe7f93.csv", 36),)
-MODELS = ("naive", "snaive", "hw", "ets", "sarima", "mstl", "auto")
+MODELS = ("naive", "snaive", "hw", "ets", "sarima", "sarimax", "mstl", "auto")
 TARGET_MEAN_RATIO = 0.80
 TARGET_MAX_RATIO = 0.95
 COVERAGE_RANGE = (0.80, 0.97)

@@ -29,7 +29,7 @@ from scheduler.forecasting import MODEL_NAMES
 
 EXIT_USAGE = 2
 MODEL_CHOICES = MODEL_NAMES
-DEFAULT_BACKTEST_MODELS = "naive,snaive,hw,ets,sarima,mstl,auto"
+DEFAULT_BACKTEST_MODELS = "naive,snaive,hw,ets,sarima,sarimax,mstl,auto"
 
 PREDICT_EPILOG = """\
 output (--out FILE): {"model", "period", "timestamps", "mean", "lower", "upper", "level",
@@ -37,8 +37,9 @@ output (--out FILE): {"model", "period", "timestamps", "mean", "lower", "upper",
   (timestamps as "YYYY-MM-DD HH:MM:SS", UTC), the mean forecast and a central interval at
   --level; notes say why auto chose its model, which periods were detected, what was cleaned.
 models: naive, snaive (seasonal naive), ets (exponential smoothing, chosen by AICc), hw (plain
-  additive Holt-Winters), sarima (seasonal ARIMA), mstl (multi-seasonal decomposition + ETS),
-  auto (chosen by a rolling-origin backtest on the end of the file, MASE).
+  additive Holt-Winters), sarima (seasonal ARIMA), sarimax (regression on Fourier terms of every
+  seasonal period with ARMA errors), mstl (multi-seasonal decomposition + ETS), auto (chosen by
+  a rolling-origin backtest on the end of the file, MASE).
 exit status: 0 on success, 2 for bad input (missing or unreadable file, bad horizon or model).
 example:
   orchestrator forecast predict --trace ../shared/data/traces/nab_nyc_taxi.csv --horizon 48 \\

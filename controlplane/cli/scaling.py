@@ -256,7 +256,7 @@ def register(
         "--forecast-model",
         default="hw",
         metavar="NAME",
-        help="scheduler.forecasting model: auto, naive, snaive, ets, hw, sarima, mstl "
+        help="scheduler.forecasting model: auto, naive, snaive, ets, hw, sarima, sarimax, mstl "
         "(default: hw, Holt-Winters: a fraction of a second per refit; auto backtests every "
         "candidate and takes 1-3 s per refit on the NAB traces)",
     )

@@ -250,8 +250,10 @@ def quiet() -> Iterator[None]:
         for category in categories:
             warnings.simplefilter("ignore", category)
         warnings.filterwarnings("ignore", module="statsmodels")
-        # statsmodels 0.15 announces a new return type of kpss; the tuple is what we read.
+        # statsmodels 0.15 announces a new return type of kpss and adfuller; the tuple is what
+        # we read (0.14 has no other).
         warnings.filterwarnings("ignore", message="kpss", category=FutureWarning)
+        warnings.filterwarnings("ignore", message="adfuller", category=FutureWarning)
         yield
 
 

@@ -10,8 +10,9 @@ from scheduler.forecasting.baselines import Naive, SeasonalNaive
 from scheduler.forecasting.ets import ETS, HoltWinters
 from scheduler.forecasting.mstl import MSTLForecaster
 from scheduler.forecasting.sarima import SARIMA
+from scheduler.forecasting.sarimax import SARIMAX
 
-SINGLE_MODELS = ("naive", "snaive", "ets", "hw", "sarima", "mstl")
+SINGLE_MODELS = ("naive", "snaive", "ets", "hw", "sarima", "sarimax", "mstl")
 
 
 def single_model(name: str, period_hints: Sequence[int] = ()) -> Any:
@@ -26,6 +27,8 @@ def single_model(name: str, period_hints: Sequence[int] = ()) -> Any:
         return HoltWinters()
     if name == "sarima":
         return SARIMA()
+    if name == "sarimax":
+        return SARIMAX()
     if name == "mstl":
         return MSTLForecaster()
     raise ForecastError(f"unknown model {name!r} (choose from auto, {', '.join(SINGLE_MODELS)})")

@@ -106,6 +106,18 @@ class SARIMAFitted(Fitted):
         return mean, mean - half, mean + half
 
 
+def fit_nonseasonal(
+    prepared: Prepared, y: np.ndarray, notes: dict[str, Any] | None = None
+) -> SARIMAFitted:
+    """ARIMA(p,d,q) on `y` (the end of `prepared.model_values`), the mean removed when d = 0:
+    the model without a seasonal period."""
+    d = differencing_order(y)
+    offset = 0.0 if d else float(np.mean(y))
+    order, result = best_arma(y - offset, d)
+    name = "arima({},{},{})".format(*order)
+    return SARIMAFitted(name, prepared, result, None, offset=offset, notes=notes)
+
+
 class SARIMA:
     """See the module docstring."""
 
@@ -139,8 +151,4 @@ class SARIMA:
             order, result = best_arma(z, d)
             name = "sarima({},{},{})".format(*order) + f"(0,1,0,{m})"
             return SARIMAFitted(name, prepared, result, m, last_cycle=y[-m:], notes=notes)
-        d = differencing_order(y)
-        offset = 0.0 if d else float(np.mean(y))
-        order, result = best_arma(y - offset, d)
-        name = "arima({},{},{})".format(*order)
-        return SARIMAFitted(name, prepared, result, None, offset=offset, notes=notes)
+        return fit_nonseasonal(prepared, y, notes)

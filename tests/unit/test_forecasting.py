@@ -31,6 +31,7 @@ from scheduler.forecasting.backtest import (
 from scheduler.forecasting.base import prepare
 from scheduler.forecasting.cleaning import clean, fill_gaps, hampel
 from scheduler.forecasting.evaluation import evaluate_model, plan, ratios
+from scheduler.forecasting.sarimax import Fourier
 from scheduler.forecasting.transform import BoxCox, choose_boxcox
 
 HOUR = 3600.0
@@ -166,7 +167,7 @@ def test_boxcox_round_trip(lmbda: float) -> None:
 # -- every forecaster on known seasonality --------------------------------------------------
 
 
-@pytest.mark.parametrize("model", ["snaive", "ets", "hw", "sarima", "mstl", "auto"])
+@pytest.mark.parametrize("model", ["snaive", "ets", "hw", "sarima", "sarimax", "mstl", "auto"])
 def test_forecaster_recovers_the_period_and_beats_naive(model: str) -> None:
     values = seasonal(24 * 14, noise=1.0, seed=5)
     horizon = 24
@@ -194,6 +195,62 @@ def test_sarima_short_period_is_a_true_seasonal_arima() -> None:
     values = seasonal(12 * 20, period=12, seed=7)
     result = forecast(series(values, step_s=300.0), 12, model="sarima")
     assert result.model.startswith("sarima(1,") and result.model.endswith("(0,1,1,12)")
+
+
+def test_sarimax_carries_daily_and_weekly_cycles() -> None:
+    values = seasonal(24 * 7 * 5, amplitude=10, weekly=8, noise=0.5, seed=6)
+    horizon = 24
+    result = forecast(series(values[:-horizon]), horizon, model="sarimax")
+    assert result.model.startswith("sarimax(") and "+fourier(24:" in result.model
+    assert ",168:" in result.model  # Fourier terms for both periods
+    assert result.period == 168
+    score = holdout_mase("sarimax", values, horizon, 168)
+    assert score < 0.2 * holdout_mase("naive", values, horizon, 168)
+
+
+def test_sarimax_future_regressors_continue_the_phase() -> None:
+    """A pure sinusoid (plus a trace of noise), its training part ending mid-cycle."""
+    t = np.arange(24 * 10 + 7 + 48)
+    values = 50 + 10 * np.sin(2 * np.pi * t / 24 + 0.7)
+    values += np.random.default_rng(13).normal(0, 0.01, t.size)
+    result = forecast(series(values[:-48]), 48, model="sarimax", period_hints=(24,))
+    assert result.model.startswith("sarimax(")
+    assert np.max(np.abs(np.array(result.mean) - values[-48:])) < 0.1
+
+
+def test_sarimax_intervals_cover_about_their_level() -> None:
+    """A daily sine plus AR(1) noise: 90% intervals should cover roughly 90% of what follows."""
+    inside = total = 0
+    n, horizon = 24 * 13, 24
+    for seed in range(8):
+        rng = np.random.default_rng(200 + seed)
+        shocks, noise = rng.normal(0, 1, n), np.zeros(n)
+        for i in range(1, n):
+            noise[i] = 0.6 * noise[i - 1] + shocks[i]
+        values = 50 + 10 * np.sin(2 * np.pi * np.arange(n) / 24) + noise
+        result = forecast(series(values[:-horizon]), horizon, model="sarimax", level=0.9)
+        assert result.period == 24, result.model
+        inside += round(coverage(values[-horizon:], result.lower, result.upper) * horizon)
+        total += horizon
+    assert 0.78 <= inside / total <= 0.99
+
+
+def test_sarimax_without_a_period_is_arima_and_says_so() -> None:
+    noise = np.random.default_rng(14).normal(50, 1, 400)
+    result = forecast(series(noise, step_s=300.0), 12, model="sarimax")
+    assert result.model.startswith("arima(") and result.period is None
+    assert "no seasonal period" in result.notes["sarimax"]
+    with pytest.raises(ForecastError, match="sarimax needs at least 16 points"):
+        make_forecaster("sarimax", 3).fit(series(noise[:10]), ())
+
+
+def test_fourier_terms_skip_repeated_and_degenerate_frequencies() -> None:
+    terms = Fourier((24, 168), (11, 64)).terms
+    assert [k for p, k in terms if p == 24] == list(range(1, 12))
+    weekly = [k for p, k in terms if p == 168]
+    assert 7 not in weekly and 14 not in weekly and 77 not in weekly  # daily harmonics 1, 2, 11
+    assert 84 not in weekly and len(weekly) == 64 - 9  # 7, 14, ..., 63 repeat daily ones
+    assert Fourier((4,), (2,)).terms == ((4, 1),)  # k = 2 = 4/2: the sine is zero
 
 
 def test_every_model_name_forecasts_a_gappy_series() -> None:
