@@ -106,6 +106,14 @@ class SARIMAFitted(Fitted):
         return mean, mean - half, mean + half
 
 
+def fitting_window(prepared: Prepared, max_points: int, model: str) -> np.ndarray:
+    """The last `max_points` model-scale values, or ForecastError when too few for an ARIMA."""
+    y = prepared.model_values[-max_points:]
+    if len(y) < MIN_POINTS:
+        raise ForecastError(f"{model} needs at least {MIN_POINTS} points, got {len(y)}")
+    return y
+
+
 def fit_nonseasonal(
     prepared: Prepared, y: np.ndarray, notes: dict[str, Any] | None = None
 ) -> SARIMAFitted:
@@ -130,10 +138,8 @@ class SARIMA:
         return self.fit_prepared(prepare(series, period_hints))
 
     def fit_prepared(self, prepared: Prepared) -> SARIMAFitted:
-        y = prepared.model_values[-self.max_points :]
+        y = fitting_window(prepared, self.max_points, self.name)
         n = len(y)
-        if n < MIN_POINTS:
-            raise ForecastError(f"sarima needs at least {MIN_POINTS} points, got {n}")
         notes: dict[str, Any] = {}
         m = prepared.main_period
         if m is not None and n < 2 * m + MIN_POINTS:

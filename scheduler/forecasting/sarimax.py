@@ -53,11 +53,11 @@ import numpy as np
 from models.forecasting import Series
 from scheduler.forecasting.base import DEFAULT_MAX_POINTS, ForecastError, Prepared, prepare, quiet
 from scheduler.forecasting.sarima import (
-    MIN_POINTS,
     SARIMAFitted,
     best_arma,
     differencing_order,
     fit_nonseasonal,
+    fitting_window,
 )
 
 HARMONICS = (2, 4, 8, 16, 32, 64)  # candidate numbers of sine/cosine pairs per period
@@ -224,10 +224,8 @@ class SARIMAX:
         return self.fit_prepared(prepare(series, period_hints))
 
     def fit_prepared(self, prepared: Prepared) -> SARIMAFitted:
-        y = prepared.model_values[-self.max_points :]
+        y = fitting_window(prepared, self.max_points, self.name)
         n = len(y)
-        if n < MIN_POINTS:
-            raise ForecastError(f"sarimax needs at least {MIN_POINTS} points, got {n}")
         usable = prepared.usable_periods(MIN_CYCLES)
         periods = sorted(p for p in usable if n >= MIN_CYCLES * p and p > 2)[: self.max_periods]
         if not periods:
