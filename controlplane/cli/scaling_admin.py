@@ -5,7 +5,7 @@
     orchestrator scaling status AGENT
     orchestrator scaling events AGENT [--all]
     orchestrator forecast show AGENT [--horizon 10m] [--model auto] [--level 0.9]
-    orchestrator load AGENT [--resolution minute] [--since 6h]
+    orchestrator load AGENT [--resolution minute] [--since 6h] [--csv FILE]
 
 `scaling` and `forecast` may already exist as top-level commands (the local simulator and
 forecasting tools); these subcommands are added to their groups (`register` must run after
@@ -15,6 +15,7 @@ theirs), or the groups are created here when they do not exist.
 from __future__ import annotations
 
 import argparse
+import csv
 import math
 import time
 from typing import Any
@@ -36,6 +37,7 @@ from controlplane.engine.scaling_policy import (
     policy_to_document,
 )
 from controlplane.errors import InvalidArgument
+from controlplane.experiments.forecast_io import iso
 from controlplane.store.scaling import ScalingEvent
 from models.load import HOUR, MINUTE, RAW, LoadSample
 from scheduler.forecasting import MODEL_NAMES
@@ -367,11 +369,49 @@ def _sample_dict(sample: LoadSample) -> dict[str, Any]:
     }
 
 
+LOAD_CSV_COLUMNS = (
+    "timestamp",
+    "value",
+    "completions",
+    "queue_depth",
+    "in_flight",
+    "service_time_s",
+    "replicas",
+)
+
+
+def write_load_csv(path: str, samples: list[LoadSample]) -> None:
+    """`timestamp,value,...` with value = arrivals in the interval: the trace format of
+    `forecast predict` and `scaling simulate`, so recorded load can be replayed."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(LOAD_CSV_COLUMNS)
+        for s in samples:
+            writer.writerow(
+                (
+                    iso(s.time),
+                    f"{s.arrivals:g}",
+                    f"{s.completions:g}",
+                    f"{s.queue_depth:g}",
+                    f"{s.in_flight:g}",
+                    f"{s.service_time_s:g}",
+                    f"{s.replicas:g}",
+                )
+            )
+
+
 def load_show(args: argparse.Namespace, client: OrchestratorClient, con: Console) -> int:
     end = time.time()
     samples = client.get_load_history(
         args.agent, _RESOLUTIONS[args.resolution], end - args.since, end
     )
+    if args.csv:
+        try:
+            write_load_csv(args.csv, samples)
+        except OSError as exc:
+            raise UsageProblem(f"--csv {args.csv}: cannot write: {exc.strerror or exc}") from None
+        print(f"wrote {len(samples)} samples of {args.agent} to {args.csv}")
+        return EXIT_OK
     if _json(args):
         print_json([_sample_dict(s) for s in samples])
         return EXIT_OK
@@ -521,4 +561,10 @@ def register(top: Group[argparse.ArgumentParser], common: argparse.ArgumentParse
     load.add_argument("--resolution", choices=tuple(_RESOLUTIONS), default="raw")
     load.add_argument(
         "--since", type=duration_arg, default=3600.0, metavar="DURATION", help="default 1h"
+    )
+    load.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="write timestamp,value,... (value = arrivals per interval) for forecast predict "
+        "and scaling simulate --trace",
     )

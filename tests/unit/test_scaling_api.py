@@ -25,6 +25,7 @@ from controlplane.cli.main import main
 from controlplane.config import ServerConfig
 from controlplane.engine.scaling_policy import policy_from_document, policy_to_document
 from controlplane.errors import InvalidArgument
+from controlplane.experiments.forecast_io import load_series
 from controlplane.store import SqliteStore
 from controlplane.store.load_history import LoadHistoryStore
 from controlplane.store.sqlite_store import SCHEMA_VERSION
@@ -311,7 +312,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     return code, out, err
 
 
-def test_cli_commands(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_commands(server: Server, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     address = ("--address", server.address)
     with OrchestratorClient(server.address) as client:
         client.deploy_agent(AgentSpec("work", "v1", "m:W", max_concurrency=2))
@@ -378,6 +379,32 @@ def test_cli_commands(server: Server, capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 0 and "arrival-rate forecast of work" in out
     code, out, _ = run_cli(capsys, "load", "work", "--since", "10m", *address, "--json")
     assert code == 0 and len(json.loads(out)) == 30
+    # Recorded load replays as a trace: `value` is the arrivals per interval.
+    trace = tmp_path / "work.csv"
+    code, out, _ = run_cli(capsys, "load", "work", "--since", "10m", *address, "--csv", str(trace))
+    assert code == 0 and "wrote 30 samples" in out
+    series = load_series(trace)
+    assert series.step_s == 10 and series.values[:3] == (5.0, 6.0, 7.0)
+    forecast_out = tmp_path / "forecast.json"
+    code, _, err = run_cli(
+        capsys,
+        "forecast",
+        "predict",
+        "--trace",
+        str(trace),
+        "--horizon",
+        "3",
+        "--model",
+        "naive",
+        "--out",
+        str(forecast_out),
+    )
+    assert code == 0, err
+    assert json.loads(forecast_out.read_text())["mean"] == [34.0, 34.0, 34.0]
+    code, _, err = run_cli(
+        capsys, "load", "work", *address, "--csv", str(tmp_path / "missing" / "x.csv")
+    )
+    assert code == 2 and "--csv" in err
     code, out, _ = run_cli(capsys, "load", "pool:none", *address)
     assert code == 0 and "no load recorded" in out
     code, _, err = run_cli(capsys, "scaling", "status", "ghost", *address)
