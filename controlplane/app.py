@@ -19,6 +19,7 @@ from controlplane.engine.executions import ExecutionEngine
 from controlplane.engine.forecast_worker import ForecastSettings, ForecastWorker
 from controlplane.engine.load_recorder import LoadRecorder
 from controlplane.engine.planning import Planner
+from controlplane.engine.pool_loop import PoolLoop
 from controlplane.engine.reservation_loop import ReservationLoop
 from controlplane.engine.resources import ResourceManager
 from controlplane.engine.rolling_planner import RollingPlanner
@@ -69,6 +70,7 @@ class ControlPlane:
         self.placement = capacity if capacity is not None else default_capacity(config)
         self.resources = ResourceManager(self.store, self.backend, clock, self.placement)
         self.reservations = ReservationLoop(self.resources, clock, config.reservation_interval_s)
+        self.pool_loop = PoolLoop(self.resources, clock, config.pool_reconcile_interval_s)
         self.dispatcher = Dispatcher(
             self.resources.get_quota,
             self.backend.replicas,
@@ -188,6 +190,8 @@ class ControlPlane:
         self._loops.append(loop.create_task(self.capacity.run()))
         if self.config.reservation_interval_s > 0:
             self._loops.append(loop.create_task(self.reservations.run()))
+        if self.config.pool_reconcile_interval_s > 0:
+            self._loops.append(loop.create_task(self.pool_loop.run()))
         if self.config.load_interval_s > 0:
             self._loops.append(loop.create_task(self.load.run()))
         if self.config.scaling_interval_s > 0:

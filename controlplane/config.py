@@ -31,6 +31,10 @@ class ServerConfig:
     # How often reservation windows are opened and closed on the cluster (0: never; tests then
     # call ControlPlane.reservations.run_once themselves).
     reservation_interval_s: float = 1.0
+    # How often every pool's placement group is checked, and one that went missing created
+    # again with the pool's replicas moved into it (0: never; tests then call
+    # ControlPlane.pool_loop.run_once themselves).
+    pool_reconcile_interval_s: float = 2.0
     # Load history: how often every agent's load is sampled (0: not recorded).
     load_interval_s: float = 10.0
     # Predictive scaling: how often every agent with a scaling policy is decided (0: never;

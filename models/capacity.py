@@ -55,3 +55,36 @@ class Reservation:
     @property
     def end_time(self) -> float:
         return self.start_time + self.duration_s
+
+
+class PoolRepairPhase(enum.Enum):
+    """Where the repair of a pool whose placement group went missing stands."""
+
+    LOST = "LOST"  # the group was found missing; it is being created again (retried)
+    RECREATED = "RECREATED"  # the group exists again; the pool's replicas move in once placed
+    HEALED = "HEALED"  # the replicas of the pool's agents run in the re-created group
+
+
+@dataclass(frozen=True)
+class PoolRepair:
+    """The pool reconciler's durable record of a lost placement group (one per pool: the
+    latest loss). Written before every step it takes, so a restarted control plane resumes
+    the repair where it stopped."""
+
+    pool: str
+    # The pool generation whose group was lost (a later generation makes the record stale).
+    generation: int
+    phase: PoolRepairPhase
+    # When the loss was noticed, and when this record last changed.
+    lost_time: float
+    update_time: float
+    # Failed tries of the current step, and no new try before ``retry_time``.
+    attempts: int = 0
+    retry_time: float = 0.0
+    message: str = ""
+    # How many times the pool's group has been lost since the pool was created.
+    losses: int = 1
+
+    @property
+    def outstanding(self) -> bool:
+        return self.phase is not PoolRepairPhase.HEALED

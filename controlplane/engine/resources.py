@@ -3,14 +3,16 @@ the capacity observed on the cluster.
 
 Pools are recorded durably first, then realised on the cluster as placement groups through the
 CapacityBackend (one group per pool generation, see ``capacity_requests``), so the cluster
-enforces them; replicas of agents deployed into a pool run inside its group. Reservations hold
-their capacity in a group of their own while their window is open; the reservation loop
-(``reservation_loop``) opens and closes the windows.
+enforces them; replicas of agents deployed into a pool run inside its group. A group that
+goes missing is created again by the pool loop (``pool_loop``), which then moves the pool's
+replicas into it. Reservations hold their capacity in a group of their own while their window
+is open; the reservation loop (``reservation_loop``) opens and closes the windows.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import re
@@ -18,7 +20,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from controlplane.backend import AgentBackend, CapacityBackend
+from controlplane.backend import AgentBackend, AgentUnavailable, CapacityBackend
 from controlplane.engine import paging
 from controlplane.engine.capacity_requests import (
     NoLiveMembers,
@@ -26,6 +28,7 @@ from controlplane.engine.capacity_requests import (
     pool_request,
     reservation_request,
 )
+from controlplane.engine.pool_loop import PoolObservation, retry_delay_s
 from controlplane.engine.reservation_loop import ended
 from controlplane.errors import (
     AlreadyExists,
@@ -39,7 +42,14 @@ from controlplane.errors import (
 from controlplane.store import SqliteStore
 from controlplane.store.capacity import CapacityStore
 from models.agents import ReplicaResources, ReplicaState
-from models.capacity import PoolRecord, PoolSpec, Reservation, ReservationState
+from models.capacity import (
+    PoolRecord,
+    PoolRepair,
+    PoolRepairPhase,
+    PoolSpec,
+    Reservation,
+    ReservationState,
+)
 from models.queueing import NamespacePolicy
 from models.resources import NodeInfo, PoolRealization, RealizationState, ResourceAmounts
 from scheduler.cluster import fragmentation, select_nodes, total_capacity
@@ -53,6 +63,7 @@ MAX_RESERVATION_S = 366 * 24 * 3600.0
 REPLACE_TIMEOUT_S = 60.0
 # Replicas in these states occupy a slot of their pool's placement group.
 _PLACED = (ReplicaState.READY, ReplicaState.DRAINING)
+NO_GROUP = "no placement group on the cluster"
 
 
 @dataclass(frozen=True)
@@ -224,12 +235,28 @@ class ResourceManager:
         except Exception as exc:
             return replace(view, message=f"could not read the placement group: {exc}")
         if status is None:
-            return replace(
-                view,
-                message="no placement group on the cluster: UpdatePool (or a control-plane "
-                "restart) creates it again",
-            )
+            return replace(view, message=NO_GROUP)
         return replace(view, realization=status)
+
+    def _repair_of(self, record: PoolRecord) -> PoolRepair | None:
+        """The repair record of the pool's current generation (None: none, or stale)."""
+        repair = self._capacity.get_pool_repair(record.spec.name)
+        if repair is None or repair.generation != pool_generation(record):
+            return None
+        return repair
+
+    def _describe(self, view: PoolView) -> PoolView:
+        """The view as GetPool shows it: with where the repair of a lost group stands."""
+        repair = self._repair_of(view.record)
+        if repair is None or not repair.outstanding:
+            if view.realization is None and view.message == NO_GROUP:
+                return replace(view, message=f"{NO_GROUP}: the pool loop creates it again")
+            return view
+        if view.realization is None:
+            return replace(view, message=repair.message)
+        detail = view.realization.message
+        message = f"{repair.message}; {detail}" if detail else repair.message
+        return replace(view, realization=replace(view.realization, message=message))
 
     async def create_pool(self, spec: PoolSpec) -> PoolView:
         async with self._pool_lock:
@@ -247,39 +274,43 @@ class ResourceManager:
     async def update_pool(self, spec: PoolSpec) -> PoolView:
         """A changed spec is a new generation: its group is created, then the old one removed
         and the replicas of agents in the pool (which Ray cannot restart once their group is
-        gone) replaced by new ones in the new group. The same spec again re-creates the group
-        if it went missing."""
+        gone) replaced by new ones in the new group. The same spec again repairs the group
+        if it went missing, as the pool loop does (re-created, replicas moved into it)."""
         async with self._pool_lock:
             old = self._get_record(spec.name)
             nodes = await self._nodes()
             self._validate_pool(spec, nodes)
-            record = old
-            if spec != old.spec:
-                # Strictly later, so the new generation never shares the old group's name.
-                record = PoolRecord(
-                    spec, old.create_time, max(self._clock(), old.update_time + 0.001)
-                )
-                await asyncio.to_thread(self._capacity.put_pool, record)
+            if spec == old.spec:
+                # Nothing changed: re-creates the group (and moves the replicas) if it is lost.
+                return self._describe(await self._repair_locked(old))
+            # Strictly later, so the new generation never shares the old group's name.
+            record = PoolRecord(spec, old.create_time, max(self._clock(), old.update_time + 0.001))
+            await asyncio.to_thread(self._capacity.put_pool, record)
             view = await self._realize(self._view(record, nodes, self._allocated_by_pool()))
-            if (
-                record is old
-                or view.realization is None  # the new group was not made: the old one stays
-                or not await self._replace_pooled_replicas(spec.name)
-            ):
+            if view.realization is None:  # the new group was not made: the old one stays
+                return view
+            agents, _ = await self._replace_pooled_replicas(spec.name)
+            if not agents:
                 return view
             return await self._with_status(
                 self._view(record, await self._nodes(), self._allocated_by_pool())
             )
 
-    async def _replace_pooled_replicas(self, pool: str) -> bool:
-        """Replaces the replicas of every agent in ``pool`` (after its old group was removed,
+    def _agents_in(self, pool: str) -> list[str]:
+        return sorted(r.spec.name for r in self._store.list_agents() if r.spec.pool == pool)
+
+    async def _replace_pooled_replicas(self, pool: str) -> tuple[list[str], list[str]]:
+        """Replaces the replicas of every agent in ``pool`` (after their group was removed,
         Ray keeps them restarting forever): scaled to zero (their in-flight attempts end as
-        crashed and are retried), then back, so they are created in the pool's new group.
-        Leases wait meanwhile. True if there were any."""
-        names = [r.spec.name for r in self._store.list_agents() if r.spec.pool == pool]
+        crashed and are retried), then deployed again as stored, so they are created in the
+        pool's current group (also when an earlier try left none). Leases wait meanwhile. The
+        agents in the pool, and those whose replicas could not be replaced."""
+        names = self._agents_in(pool)
+        failed: list[str] = []
         for name in names:
             try:
-                await self._backend.scale(name, 0)
+                with contextlib.suppress(AgentUnavailable):  # none running: none to stop
+                    await self._backend.scale(name, 0)
                 deadline = asyncio.get_running_loop().time() + REPLACE_TIMEOUT_S
                 while self._backend.replicas(name):
                     if asyncio.get_running_loop().time() > deadline:
@@ -287,10 +318,11 @@ class ResourceManager:
                     await asyncio.sleep(0.05)
                 current = self._store.get_agent(name)
                 if current is not None:
-                    await self._backend.scale(name, current.spec.replicas)
+                    await self._backend.deploy(current.spec)
             except Exception:
                 log.exception("could not move the replicas of %s into pool %s", name, pool)
-        return bool(names)
+                failed.append(name)
+        return names, failed
 
     def _get_record(self, name: str) -> PoolRecord:
         record = self._capacity.get_pool(name)
@@ -301,7 +333,7 @@ class ResourceManager:
     async def get_pool(self, name: str) -> PoolView:
         record = self._get_record(name)
         view = self._view(record, await self._nodes(), self._allocated_by_pool())
-        return await self._with_status(view)
+        return self._describe(await self._with_status(view))
 
     async def list_pools(self, page_size: int, page_token: str) -> tuple[list[PoolView], str]:
         size = paging.page_size(page_size)
@@ -312,7 +344,10 @@ class ResourceManager:
         nodes = await self._nodes()
         allocated = self._allocated_by_pool()
         token = paging.encode(records[-1].spec.name, "pools") if more else ""
-        views = [await self._with_status(self._view(r, nodes, allocated)) for r in records]
+        views = [
+            self._describe(await self._with_status(self._view(r, nodes, allocated)))
+            for r in records
+        ]
         return views, token
 
     async def delete_pool(self, name: str) -> None:
@@ -349,7 +384,7 @@ class ResourceManager:
             if records:
                 nodes = await self._nodes()
                 for record in records:
-                    view = await self._realize(self._view(record, nodes))
+                    view = await self._restore_pool(self._view(record, nodes))
                     log.info(
                         "pool %s: %s %s", record.spec.name, view.state.value, view.state_message
                     )
@@ -361,6 +396,202 @@ class ResourceManager:
                     await self._placement.remove_pool(pool)
             except Exception:
                 log.exception("could not list the placement groups on the cluster")
+
+    async def _restore_pool(self, view: PoolView) -> PoolView:
+        """A group lost while no control plane ran (or whose repair a stop interrupted) is
+        repaired as the pool loop does, except that the replicas stuck in the lost group are
+        killed rather than replaced: the agents' restore, which runs next, starts them again
+        in the pool's group (and the pool loop, if the group is not placed yet)."""
+        record = view.record
+        try:
+            status = await self._placement.pool_status(record.spec.name, pool_generation(record))
+        except Exception:
+            return await self._realize(view)
+        repair = self._repair_of(record)
+        if status is not None and (repair is None or not repair.outstanding):
+            return await self._realize(view)
+        view = await (self._recreate_locked(view) if status is None else self._realize(view))
+        # Stopped either way: attaching to them would wait for replicas that never come back.
+        agents = self._agents_in(record.spec.name)
+        for agent in agents:
+            try:
+                await self._backend.remove(agent)  # not from the store: only its replicas
+            except Exception:
+                log.exception("could not stop the stale replicas of %s", agent)
+        repair = self._repair_of(record)
+        if view.state is RealizationState.READY and repair is not None:
+            healed = self._healed(repair, agents, "are started in it again")
+            await self._put_repair(healed)
+        return view
+
+    # -- what the pool loop acts through --------------------------------------------------
+
+    async def observe_pools(self) -> list[PoolObservation]:
+        """Every stored pool's current generation and its group as Ray reports it now."""
+        out: list[PoolObservation] = []
+        for record in self._capacity.list_pools():
+            name, generation = record.spec.name, pool_generation(record)
+            try:
+                status = await self._placement.pool_status(name, generation)
+            except Exception:
+                log.warning("could not read the placement group of pool %s", name, exc_info=True)
+                out.append(PoolObservation(name, generation, None, known=False))
+                continue
+            out.append(PoolObservation(name, generation, status))
+        return out
+
+    def pool_repairs(self) -> dict[str, PoolRepair]:
+        return self._capacity.list_pool_repairs()
+
+    async def recreate_pool(self, name: str, generation: int) -> PoolView | None:
+        """Creates the lost group of this pool generation again, then (once Ray has placed
+        it) moves the replicas of the pool's agents into it. None if the pool was deleted or
+        updated meanwhile."""
+        async with self._pool_lock:
+            record = self._capacity.get_pool(name)
+            if record is None or pool_generation(record) != generation:
+                return None
+            return await self._repair_locked(record)
+
+    async def move_pool_replicas(self, name: str, generation: int) -> PoolView | None:
+        """Moves the replicas of the pool's agents into its re-created group, once placed."""
+        async with self._pool_lock:
+            record = self._capacity.get_pool(name)
+            if record is None or pool_generation(record) != generation:
+                return None
+            view = await self._with_status(
+                self._view(record, await self._nodes(), self._allocated_by_pool())
+            )
+            if view.state is RealizationState.READY and await self._move_locked(record):
+                return await self._with_status(
+                    self._view(record, await self._nodes(), self._allocated_by_pool())
+                )
+            return view
+
+    async def _put_repair(self, repair: PoolRepair) -> None:
+        await asyncio.to_thread(self._capacity.put_pool_repair, repair)
+
+    async def _repair_locked(self, record: PoolRecord) -> PoolView:
+        """The group of the pool's current generation, created again if it is missing; once
+        it is placed, the replicas of an unfinished repair are moved into it."""
+        view = self._view(record, await self._nodes(), self._allocated_by_pool())
+        try:
+            status = await self._placement.pool_status(record.spec.name, pool_generation(record))
+        except Exception as exc:
+            return replace(view, message=f"could not read the placement group: {exc}")
+        view = await (self._recreate_locked(view) if status is None else self._realize(view))
+        if view.state is RealizationState.READY and await self._move_locked(record):
+            return await self._with_status(
+                self._view(record, await self._nodes(), self._allocated_by_pool())
+            )
+        return view
+
+    async def _recreate_locked(self, view: PoolView) -> PoolView:
+        """Records the loss (LOST), then creates the group again: RECREATED once it exists,
+        else LOST with the error and when to try again."""
+        name, generation = view.record.spec.name, pool_generation(view.record)
+        now = self._clock()
+        current = self._capacity.get_pool_repair(name)
+        again = (
+            current is not None
+            and current.generation == generation
+            and current.phase is PoolRepairPhase.LOST
+        )
+        lost = PoolRepair(
+            pool=name,
+            generation=generation,
+            phase=PoolRepairPhase.LOST,
+            lost_time=current.lost_time if again and current is not None else now,
+            update_time=now,
+            attempts=current.attempts if again and current is not None else 0,
+            retry_time=current.retry_time if again and current is not None else 0.0,
+            message="its placement group is gone; creating it again",
+            losses=(current.losses if current is not None else 0) + (0 if again else 1),
+        )
+        await self._put_repair(lost)  # durable before Ray is asked
+        if not again:
+            log.warning(
+                "pool %s: its placement group (generation %d) is gone; creating it again",
+                name,
+                generation,
+            )
+        result = await self._realize(view)
+        now = self._clock()
+        if result.realization is None:
+            attempts = lost.attempts + 1
+            delay = retry_delay_s(attempts)
+            failed = replace(
+                lost,
+                attempts=attempts,
+                retry_time=now + delay,
+                update_time=now,
+                message=f"its placement group is gone and could not be created again (try "
+                f"{attempts}, next in {delay:g}s): {result.message}",
+            )
+            await self._put_repair(failed)
+            log.warning("pool %s: %s", name, failed.message)
+            return replace(result, message=failed.message)
+        recreated = replace(
+            lost,
+            phase=PoolRepairPhase.RECREATED,
+            attempts=0,
+            retry_time=0.0,
+            update_time=now,
+            message="its placement group was lost and has been created again; the replicas "
+            "of its agents move into it once Ray has placed it",
+        )
+        await self._put_repair(recreated)
+        log.info("pool %s: placement group created again (%s)", name, result.state.value)
+        return result
+
+    async def _move_locked(self, record: PoolRecord) -> bool:
+        """Replaces the replicas of the pool's agents (they died with the lost group) by new
+        ones in its current group, then records HEALED (or the failure, to try again later).
+        True if the pool has agents."""
+        repair = self._repair_of(record)
+        if repair is None or not repair.outstanding:
+            return False
+        name = record.spec.name
+        moving = replace(
+            repair,
+            phase=PoolRepairPhase.RECREATED,
+            attempts=repair.attempts if repair.phase is PoolRepairPhase.RECREATED else 0,
+            update_time=self._clock(),
+            message="its placement group was lost and has been created again; moving the "
+            "replicas of its agents into it",
+        )
+        await self._put_repair(moving)  # durable before the replicas are touched
+        agents, failed = await self._replace_pooled_replicas(name)
+        now = self._clock()
+        if failed:
+            attempts = moving.attempts + 1
+            delay = retry_delay_s(attempts)
+            await self._put_repair(
+                replace(
+                    moving,
+                    attempts=attempts,
+                    retry_time=now + delay,
+                    update_time=now,
+                    message="its placement group was lost and has been created again; the "
+                    f"replicas of {', '.join(failed)} could not be moved into it (try "
+                    f"{attempts}, next in {delay:g}s)",
+                )
+            )
+            return bool(agents)
+        await self._put_repair(self._healed(moving, agents, "were moved into it"))
+        log.info("pool %s: healed (agents moved into the new group: %s)", name, agents or "none")
+        return bool(agents)
+
+    def _healed(self, repair: PoolRepair, agents: list[str], done: str) -> PoolRepair:
+        replicas = f"the replicas of {', '.join(agents)} {done}" if agents else "no agents"
+        return replace(
+            repair,
+            phase=PoolRepairPhase.HEALED,
+            attempts=0,
+            retry_time=0.0,
+            update_time=self._clock(),
+            message=f"its placement group was lost and created again; {replicas}",
+        )
 
     # -- quotas ---------------------------------------------------------------------------
 

@@ -7,7 +7,14 @@ from dataclasses import asdict
 from typing import Any
 
 from controlplane.store.sqlite_store import SqliteStore
-from models.capacity import PoolRecord, PoolSpec, Reservation, ReservationState
+from models.capacity import (
+    PoolRecord,
+    PoolRepair,
+    PoolRepairPhase,
+    PoolSpec,
+    Reservation,
+    ReservationState,
+)
 from models.queueing import Backpressure, NamespacePolicy, Quota
 from models.resources import NodeSelector, PlacementStrategy, ResourceAmounts
 
@@ -122,6 +129,18 @@ def _reservation_from_json(text: str) -> Reservation:
     return Reservation(**data)
 
 
+def _repair_to_json(repair: PoolRepair) -> str:
+    data = asdict(repair)
+    data["phase"] = repair.phase.value
+    return json.dumps(data)
+
+
+def _repair_from_json(text: str) -> PoolRepair:
+    data = json.loads(text)
+    data["phase"] = PoolRepairPhase(data["phase"])
+    return PoolRepair(**data)
+
+
 class CapacityStore:
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
@@ -144,7 +163,12 @@ class CapacityStore:
         )
 
     def delete_pool(self, name: str) -> None:
-        self._store.execute("DELETE FROM pools WHERE name=?", (name,))
+        self._store.execute_all(
+            [
+                ("DELETE FROM pools WHERE name=?", (name,)),
+                ("DELETE FROM pool_repairs WHERE pool=?", (name,)),
+            ]
+        )
 
     def get_pool(self, name: str) -> PoolRecord | None:
         rows = self._store.query(
@@ -162,6 +186,22 @@ class CapacityStore:
             (after_name, limit),
         )
         return [PoolRecord(_pool_spec_from_json(spec), c, u) for spec, c, u in rows]
+
+    def put_pool_repair(self, repair: PoolRepair) -> None:
+        self._store.execute(
+            "INSERT INTO pool_repairs VALUES (?,?) "
+            "ON CONFLICT (pool) DO UPDATE SET body=excluded.body",
+            (repair.pool, _repair_to_json(repair)),
+        )
+
+    def get_pool_repair(self, pool: str) -> PoolRepair | None:
+        rows = self._store.query("SELECT body FROM pool_repairs WHERE pool=?", (pool,))
+        return None if not rows else _repair_from_json(rows[0][0])
+
+    def list_pool_repairs(self) -> dict[str, PoolRepair]:
+        rows = self._store.query("SELECT body FROM pool_repairs")
+        repairs = [_repair_from_json(body) for (body,) in rows]
+        return {r.pool: r for r in repairs}
 
     # -- namespaces -----------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from models.executions import (
 )
 from models.workflows import WorkflowRevision
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflow_revisions (
@@ -94,6 +94,10 @@ CREATE TABLE IF NOT EXISTS pools (
     spec TEXT NOT NULL,
     create_time REAL NOT NULL,
     update_time REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pool_repairs (
+    pool TEXT PRIMARY KEY,
+    body TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS namespaces (
     name TEXT PRIMARY KEY,

@@ -5,7 +5,8 @@ Node A (head): 2 CPUs, zone=a tier=cpu. Node B: 1 CPU, zone=b tier=cpu.
 Node C: 1 CPU + accelerator_x=2, 256 MiB memory, zone=b tier=accel.
 The tests share one cluster and one control plane and run in order, each building on the
 last: pools, reservations, deployment into a pool, node loss (node B goes for good), a pool
-update, and a control plane restarted with a new Ray driver.
+update, a pool group removed behind the control plane's back, and a control plane restarted
+with a new Ray driver.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from ray.cluster_utils import Cluster
-from ray.util.placement_group import placement_group_table
+from ray.util.placement_group import (
+    get_placement_group,
+    placement_group_table,
+    remove_placement_group,
+)
 
 from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2,
@@ -36,7 +41,10 @@ from controlplane.api.gen.orchestrator.v1 import (
 )
 from controlplane.api.gen.orchestrator.v1 import workflow_pb2_grpc as wf_grpc
 from controlplane.app import ControlPlane
+from controlplane.backend import AgentBackend
 from controlplane.config import ServerConfig
+from controlplane.store.capacity import CapacityStore
+from models.capacity import PoolRepair, PoolRepairPhase
 from ray_backend.backend import RayAgentBackend
 from tests.integration.conftest import eventually
 from tests.support.server_thread import ServerThread
@@ -48,14 +56,17 @@ R = resource_pb2
 
 class PoolServer(ServerThread):
     """The control plane with short waits, so unplaceable replicas fail fast and the
-    reservation loop turns quickly."""
+    reservation and pool loops turn quickly."""
 
     @staticmethod
-    async def _build(config: ServerConfig) -> ControlPlane:
-        backend = RayAgentBackend(
-            namespace=config.ray_namespace, ready_timeout_s=15.0, health_interval_s=0.5
+    async def _build(config: ServerConfig, backend: AgentBackend | None) -> ControlPlane:
+        if backend is None:
+            backend = RayAgentBackend(
+                namespace=config.ray_namespace, ready_timeout_s=15.0, health_interval_s=0.5
+            )
+        fast = dataclasses.replace(
+            config, reservation_interval_s=0.2, pool_reconcile_interval_s=0.5
         )
-        fast = dataclasses.replace(config, reservation_interval_s=0.2)
         return ControlPlane(fast, backend=backend)
 
 
@@ -418,6 +429,11 @@ def test_pool_update_moves_its_replicas_into_the_new_group(env: Env) -> None:
     assert env.pool("cpu").allocated.cpu == 2
     # Inside the group: the replicas take nothing beyond it (C keeps its CPU free).
     eventually(lambda: env.free(env.a) == 0.0 and env.free(env.c) == 1.0)
+    _nap(env)
+
+
+def _nap(env: Env) -> None:
+    """Runs a one-task workflow on the pooled agent and waits for it to succeed."""
     text = "name: nap\ntasks:\n  - {id: nap, agent: pooled, input: {seconds: 0}}\n"
     env.workflows.CreateWorkflow(workflow_pb2.CreateWorkflowRequest(definition=text), timeout=10)
     execution_id = env.workflows.StartExecution(
@@ -431,6 +447,47 @@ def test_pool_update_moves_its_replicas_into_the_new_group(env: Env) -> None:
         return execution.status == workflow_pb2.EXECUTION_STATUS_SUCCEEDED
 
     eventually(succeeded, timeout=60)
+
+
+def test_a_pool_group_removed_behind_its_back_is_created_again(env: Env) -> None:
+    old = env.pool("cpu")
+    name = _group(old.placement_group_id)["name"]
+    agent = env.agents.GetAgent(agent_pb2.GetAgentRequest(name="pooled"), timeout=10).agent
+    # An operator removes the pool's group: Ray kills the replicas inside it and can never
+    # restart them there.
+    remove_placement_group(get_placement_group(name))
+    removed = time.monotonic()
+
+    def recreated() -> resource_pb2.Pool | None:
+        pool = env.pool("cpu")
+        fresh = pool.placement_group_id not in ("", old.placement_group_id)
+        return pool if fresh and pool.realization == READY else None
+
+    again = eventually(recreated, timeout=20)
+    assert time.monotonic() - removed < 20
+    group = _group(again.placement_group_id)
+    assert group["name"] == name and group["state"] == "CREATED"  # same generation and name
+    assert _group(old.placement_group_id)["state"] == "REMOVED"
+
+    # The loop recorded each step; once HEALED the replicas were replaced in the new group.
+    assert env.server is not None
+    store = CapacityStore(env.server.control_plane.store)
+
+    def healed() -> PoolRepair | None:
+        found = store.get_pool_repair("cpu")
+        return found if found is not None and found.phase is PoolRepairPhase.HEALED else None
+
+    repair = eventually(healed, timeout=60)
+    assert repair.losses == 1 and "pooled" in repair.message
+    now = env.agents.GetAgent(agent_pb2.GetAgentRequest(name="pooled"), timeout=10).agent
+    assert sorted(r.name for r in now.replicas) == sorted(r.name for r in agent.replicas)
+    assert all(
+        r.state == agent_pb2.REPLICA_STATE_READY and r.node_id == env.a for r in now.replicas
+    )
+    assert env.pool("cpu").allocated.cpu == 2
+    # Inside the new group: nothing is taken beyond it.
+    eventually(lambda: env.free(env.a) == 0.0 and env.free(env.c) == 1.0)
+    _nap(env)
 
 
 def test_a_new_driver_reattaches_to_the_detached_groups_and_replicas(env: Env) -> None:
@@ -448,3 +505,24 @@ def test_a_new_driver_reattaches_to_the_detached_groups_and_replicas(env: Env) -
     reattached = env.agents.GetAgent(agent_pb2.GetAgentRequest(name="pooled"), timeout=10).agent
     assert sorted(r.name for r in reattached.replicas) == sorted(r.name for r in agent.replicas)
     assert all(r.state == agent_pb2.REPLICA_STATE_READY for r in reattached.replicas)
+
+
+def test_a_pool_group_lost_while_stopped_is_repaired_on_start(env: Env) -> None:
+    old = env.pool("cpu")
+    name = _group(old.placement_group_id)["name"]
+    env.stop()
+    remove_placement_group(get_placement_group(name))
+    eventually(lambda: _group(old.placement_group_id).get("state") == "REMOVED")
+    started = time.monotonic()
+    env.start()  # re-creates the group and stops the stuck replicas before restoring agents
+    assert time.monotonic() - started < 30  # not waiting for replicas that never come back
+    again = env.pool("cpu")
+    assert again.realization == READY and again.placement_group_id != old.placement_group_id
+    assert _group(again.placement_group_id)["name"] == name
+    agent = env.agents.GetAgent(agent_pb2.GetAgentRequest(name="pooled"), timeout=10).agent
+    assert len(agent.replicas) == 2
+    assert all(r.state == agent_pb2.REPLICA_STATE_READY for r in agent.replicas)
+    assert env.server is not None
+    repair = CapacityStore(env.server.control_plane.store).get_pool_repair("cpu")
+    assert repair is not None and repair.phase is PoolRepairPhase.HEALED and repair.losses == 2
+    _nap(env)

@@ -32,6 +32,8 @@ class FakeBackend:
         # Every request_capacity call's bundles, and every scale call, in order.
         self.capacity_requests: list[list[ResourceAmounts]] = []
         self.scale_calls: list[tuple[str, int]] = []
+        # Every agent removed, in order.
+        self.removed: list[str] = []
 
     @property
     def dashboard_url(self) -> str | None:
@@ -50,6 +52,7 @@ class FakeBackend:
             self.specs[name] = replace(spec, replicas=replicas)
 
     async def remove(self, name: str) -> None:
+        self.removed.append(name)
         self.specs.pop(name, None)
 
     def replicas(self, name: str) -> list[ReplicaInfo]:

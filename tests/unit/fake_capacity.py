@@ -2,9 +2,13 @@
 
 Groups are kept by name like the Ray backend names them; ``placeable`` says whether "the
 cluster" has room, so a group reads READY or PENDING (and turns READY once there is room).
+``create_error`` makes creating a group fail; ``before_create`` is called with a group's name
+just before it is created (to look at what was recorded first).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from controlplane.backend import CapacityRequest, HeldCapacity
 from models.resources import PoolRealization, RealizationState, ResourceAmounts
@@ -16,6 +20,8 @@ class FakeCapacity:
         self.placeable = True
         self.created: list[str] = []
         self.removed: list[str] = []
+        self.create_error: str | None = None
+        self.before_create: Callable[[str], None] | None = None
 
     def _status(self, name: str) -> PoolRealization | None:
         request = self.groups.get(name)
@@ -32,6 +38,10 @@ class FakeCapacity:
 
     def _ensure(self, name: str, request: CapacityRequest) -> PoolRealization:
         if name not in self.groups:
+            if self.before_create is not None:
+                self.before_create(name)
+            if self.create_error is not None:
+                raise RuntimeError(self.create_error)
             self.groups[name] = request
             self.created.append(name)
         status = self._status(name)

@@ -30,7 +30,13 @@ def run(body: Body, tmp_path: Path, capacity: FakeCapacity | None = None) -> Non
     async def main() -> None:
         backend = FakeBackend()
         backend.nodes = list(NODES)
-        config = ServerConfig(data_dir=tmp_path, port=0, host="127.0.0.1", reservation_interval_s=0)
+        config = ServerConfig(
+            data_dir=tmp_path,
+            port=0,
+            host="127.0.0.1",
+            reservation_interval_s=0,
+            pool_reconcile_interval_s=0,
+        )
         cp = ControlPlane(config, backend, clock=lambda: clock[0], capacity=fake)
         await cp.start()
         try:
@@ -65,7 +71,7 @@ def test_pool_is_realised_updated_and_removed(tmp_path: Path) -> None:
 
         fake.groups.clear()  # lost (say, the cluster restarted)
         missing = await cp.resources.get_pool("zone-b")
-        assert missing.realization is None and "UpdatePool" in missing.message
+        assert missing.realization is None and "the pool loop creates it" in missing.message
 
         await cp.resources.delete_pool("zone-b")
         assert fake.groups == {}
