@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint proto bench-throughput bench-scaling bench-scaling-frontier bench-forecast clean
+.PHONY: install demo test lint proto bench-throughput bench-queue bench-scaling bench-scaling-frontier bench-forecast clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ proto: $(STAMP)
 
 bench-throughput: $(STAMP)
 	$(PY) bench/throughput.py $(BENCH_ARGS)
+
+# Dispatcher rounds under 1k / 5k / 20k queued tasks with demands (see bench/queueing.py).
+bench-queue: $(STAMP)
+	$(PY) bench/queueing.py $(BENCH_ARGS)
 
 # Rolling-origin backtests of every forecaster on the NAB traces (see bench/forecast.py).
 bench-forecast: $(STAMP)

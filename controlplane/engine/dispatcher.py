@@ -11,6 +11,11 @@ stops the attempt, records why, and asks again with the same place in the queue)
 Task demands are accounted here against node capacity as observed (Ray enforces what agent
 replicas and placement groups reserve; the dispatcher enforces what tasks declare). A task with
 no demand and no constraints, in a namespace with no quota or plan, is granted at once.
+
+A round costs what changed, not the length of the queues: each group's waiting items stand in
+a `StandingQueues` between rounds (the same decisions as `decide` over a fresh snapshot), the
+group's running grants are kept apart, and why each task still waits is worked out when asked,
+from what the round left (free capacity, each namespace's usage), as the round would have.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ import logging
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
-from controlplane.engine.planbook import PlanBook
+from controlplane.engine.planbook import NamespacePlan, PlanBook
 from controlplane.engine.topology import CLUSTER, CapacityGroup, Topology
 from models.agents import ReplicaInfo, ReplicaState
 from models.queueing import (
@@ -32,7 +38,6 @@ from models.queueing import (
     QueueConfig,
     QueuedItem,
     QueueMetrics,
-    QueueSnapshot,
     Reject,
     RunningItem,
 )
@@ -44,12 +49,13 @@ from scheduler.placement.constraints import (
     no_eligible_node_reason,
 )
 from scheduler.placement.live import Candidate, place_task
-from scheduler.queueing import decide, queue_metrics, requeue, why_waiting
+from scheduler.queueing import StandingQueues, queue_metrics, requeue, waiting_reason
 
 log = logging.getLogger(__name__)
 
 _WORKLOAD_WINDOW = 64  # recent demands the fragmentation-aware policy aims for
 QUEUED = "queued: not yet considered by a dispatch round"
+_T = TypeVar("_T")
 
 
 class Rejected(Exception):
@@ -108,7 +114,50 @@ class _Waiter:
     item: QueuedItem
     group: str
     future: asyncio.Future[Grant]
-    blocked: str = ""  # why it still waits after the last round
+    arrived: int  # rounds run before it arrived (the next one considers it)
+    why: str = ""  # why it waits, as said by round `why_round` (placement, missing pool)
+    why_round: int = -1
+
+
+_Shape = tuple[float, int, float, tuple[tuple[str, float], ...]]
+
+
+def _shape(demand: ResourceAmounts) -> _Shape:
+    return (demand.cpu, demand.memory, demand.gpu, tuple(sorted(demand.custom.items())))
+
+
+@dataclass
+class _Demand:
+    demand: ResourceAmounts
+    count: int = 0
+
+
+@dataclass(frozen=True)
+class _View:
+    """What a group's round left: free capacity and, per namespace, (policy, usage, replica
+    leases) of its running grants (None: the group's pool did not exist)."""
+
+    round: int
+    free: ResourceAmounts | None = None
+    namespaces: dict[str, tuple[NamespacePolicy, ResourceAmounts, int]] = field(
+        default_factory=dict
+    )
+
+
+class _Group:
+    """What the dispatcher keeps of one capacity group between rounds."""
+
+    def __init__(self, config: QueueConfig) -> None:
+        self.standing = StandingQueues(config)
+        self.waiters: dict[str, dict[str, _Waiter]] = {}  # namespace -> item id -> waiter
+        # namespace -> each distinct demand of its waiters and how many (backpressure signal)
+        self.demands: dict[str, dict[_Shape, _Demand]] = {}
+        self.plans: dict[str, NamespacePlan | None] = {}  # plan the queued ranks come from
+        self.running: dict[str, Grant] = {}  # grants of the group, in the order they were made
+        self.view: _View | None = None
+
+    def empty(self) -> bool:
+        return not self.waiters and not self.running
 
 
 class Dispatcher:
@@ -129,6 +178,11 @@ class Dispatcher:
         self._topology = Topology()
         self._waiting: dict[str, _Waiter] = {}
         self._running: dict[str, Grant] = {}
+        self._groups: dict[str, _Group] = {}
+        self._running_of: dict[str, dict[str, Grant]] = {}  # by execution, in grant order
+        self._waiting_of: dict[str, dict[str, _Waiter]] = {}  # by execution, in arrival order
+        self._per_agent: Counter[tuple[str, bool]] = Counter()  # (agent, granted) -> attempts
+        self._rounds = 0
         # Node each finished or running task of a live execution was placed on (affinity).
         self._placed: dict[str, dict[str, str]] = {}
         self._workload: deque[ResourceAmounts] = deque(maxlen=_WORKLOAD_WINDOW)
@@ -150,7 +204,15 @@ class Dispatcher:
     def waiting(self, namespace: str | None = None) -> list[tuple[QueuedItem, str]]:
         """Queued items (with why they still wait), optionally of one namespace."""
         return [
-            (w.item, w.blocked)
+            (w.item, self._blocked(w))
+            for w in self._waiting.values()
+            if namespace is None or w.item.namespace == namespace
+        ]
+
+    def queued(self, namespace: str | None = None) -> list[QueuedItem]:
+        """Queued items, optionally of one namespace (`waiting` without the reasons)."""
+        return [
+            w.item
             for w in self._waiting.values()
             if namespace is None or w.item.namespace == namespace
         ]
@@ -159,9 +221,8 @@ class Dispatcher:
         """Why each queued task of the execution still waits, by task id (a task that is not
         queued is absent)."""
         return {
-            w.request.task_id: w.blocked or QUEUED
-            for w in self._waiting.values()
-            if w.request.execution_id == execution_id
+            w.request.task_id: self._blocked(w) or QUEUED
+            for w in self._waiting_of.get(execution_id, {}).values()
         }
 
     def running(self, namespace: str | None = None) -> list[Grant]:
@@ -177,10 +238,26 @@ class Dispatcher:
 
     def metrics(self) -> list[QueueMetrics]:
         now = self._clock()
-        names = {w.item.namespace for w in self._waiting.values()} | {
-            g.request.namespace for g in self._running.values()
-        }
-        return [queue_metrics(self._state(name, None), now, self.config) for name in sorted(names)]
+        queued: dict[str, list[QueuedItem]] = {}
+        running: dict[str, list[RunningItem]] = {}
+        for w in self._waiting.values():
+            queued.setdefault(w.item.namespace, []).append(w.item)
+        for g in self._running.values():
+            running.setdefault(g.request.namespace, [])
+            if not g.preempted:
+                running[g.request.namespace].append(RunningItem(g.item, g.started_at))
+        return [
+            queue_metrics(
+                NamespaceState(
+                    self._policy_of(name),
+                    tuple(queued.get(name, ())),
+                    tuple(running.get(name, ())),
+                ),
+                now,
+                self.config,
+            )
+            for name in sorted(queued.keys() | running.keys())
+        ]
 
     # -- acquire / release ----------------------------------------------------------------
 
@@ -213,15 +290,15 @@ class Dispatcher:
         group = self.group_of(request)
         if self._trivial(request, group):
             grant = Grant(request, item, group, None, now)
-            self._running[item.id] = grant
+            self._add_running(grant)
             return grant
         future: asyncio.Future[Grant] = asyncio.get_running_loop().create_future()
-        self._waiting[item.id] = _Waiter(request, item, group, future)
+        self._add_waiter(_Waiter(request, item, group, future, self._rounds))
         self.kick()
         try:
             return await future
         except asyncio.CancelledError:
-            self._waiting.pop(item.id, None)
+            self._drop_waiter(item.id)
             if future.done() and not future.cancelled() and future.exception() is None:
                 self.release(future.result())
             raise
@@ -235,7 +312,7 @@ class Dispatcher:
 
     def release(self, grant: Grant, duration_s: float | None = None) -> None:
         """The attempt ended (any outcome): its capacity is free again."""
-        if self._running.pop(grant.item.id, None) is None:
+        if self._drop_running(grant.item.id) is None:
             return
         if grant.node is not None:
             self._placed.setdefault(grant.request.execution_id, {})[grant.request.task_id] = (
@@ -261,9 +338,7 @@ class Dispatcher:
 
     def agent_queue(self, agent: str) -> tuple[int, int]:
         """(attempts waiting for capacity, attempts holding a grant) of one agent."""
-        waiting = sum(1 for w in self._waiting.values() if w.request.agent == agent)
-        granted = sum(1 for g in self._running.values() if g.request.agent == agent)
-        return waiting, granted
+        return self._per_agent[agent, False], self._per_agent[agent, True]
 
     def forget_execution(self, execution_id: str) -> None:
         self._placed.pop(execution_id, None)
@@ -288,40 +363,47 @@ class Dispatcher:
         """One round over every capacity group with waiting tasks."""
         now = self._clock()
         self._starved = set()
+        self._rounds += 1
         booked = self._booked()
-        for name in sorted({w.group for w in self._waiting.values()}):
+        for name in sorted(n for n, g in self._groups.items() if g.waiters):
             group = self._topology.group(name)
             if group is None:
                 self._fail_group(name)
                 continue
             self._round_in(group, booked, now)
+        for name in [n for n, g in self._groups.items() if g.empty()]:
+            del self._groups[name]
 
     def _round_in(
         self, group: CapacityGroup, booked: dict[str, ResourceAmounts], now: float
     ) -> None:
-        waiters = {i: w for i, w in self._waiting.items() if w.group == group.name}
-        running = [g for g in self._running.values() if g.group == group.name]
-        names = sorted(
-            {w.item.namespace for w in waiters.values()} | {g.request.namespace for g in running}
-        )
-        stopping = ResourceAmounts.total([g.item.demand for g in running if g.preempted])
-        for waiter in waiters.values():
-            waiter.blocked = ""
-        snapshot = QueueSnapshot(
-            capacity=group.capacity,
-            namespaces=tuple(self._state(n, group.name) for n in names),
-            config=self.config,
-            reserved=group.reserved.add(stopping),
-        )
-        for action in decide(snapshot, now):
+        kept = self._groups[group.name]
+        for name, members in kept.waiters.items():
+            plan = self.plans.get(name)
+            if plan is not kept.plans.get(name):  # a new plan: the items' ranks changed
+                kept.plans[name] = plan
+                kept.standing.reset(name, [self._ranked(w) for w in members.values()])
+        names = set(kept.waiters)
+        running: dict[str, list[RunningItem]] = {}
+        stopping: list[ResourceAmounts] = []
+        for grant in kept.running.values():
+            names.add(grant.request.namespace)
+            if grant.preempted:
+                stopping.append(grant.item.demand)
+            else:
+                running.setdefault(grant.request.namespace, []).append(
+                    RunningItem(grant.item, grant.started_at)
+                )
+        policies = {name: self._policy_of(name) for name in sorted(names)}
+        reserved = group.reserved.add(ResourceAmounts.total(stopping))
+        actions = kept.standing.round(policies, running, group.capacity, reserved, now)
+        for action in actions:
             if isinstance(action, Reject):
-                rejected = waiters.get(action.id)
-                if rejected is not None:
-                    self._waiting.pop(action.id, None)
-                    if not rejected.future.done():
-                        rejected.future.set_exception(Rejected(action.reason))
+                rejected = self._drop_waiter(action.id)
+                if rejected is not None and not rejected.future.done():
+                    rejected.future.set_exception(Rejected(action.reason))
             elif isinstance(action, Dispatch):
-                chosen = waiters.get(action.item.id)
+                chosen = self._waiting.get(action.item.id)
                 if chosen is not None:
                     self._dispatch(chosen, action.item, group, booked, now)
             elif isinstance(action, Preempt):
@@ -329,20 +411,49 @@ class Dispatcher:
                 if victim is not None:
                     log.info("preempting %s: %s", victim.item.id, action.reason)
                     victim.preempt(action.reason)
-        in_use = [g.item.demand for g in self._running.values() if g.group == group.name]
-        free = group.capacity.sub(group.reserved).sub(ResourceAmounts.total(in_use))
-        # Why each item still waits: its placement said so, or its quota, capacity or turn.
-        states: dict[str, NamespaceState] = {}
-        for waiter in waiters.values():
-            if waiter.item.id not in self._waiting or waiter.blocked:
-                continue
-            if not waiter.request.demand.fits(free):
-                # The pool itself is full: the signal admission's backpressure acts on.
-                self._starved.add(waiter.item.namespace)
-            name = waiter.item.namespace
-            if name not in states:
-                states[name] = self._state(name, group.name)
-            waiter.blocked = why_waiting(states[name], waiter.item, free)
+        self._leave_view(kept, group, policies)
+
+    def _leave_view(
+        self, kept: _Group, group: CapacityGroup, policies: dict[str, NamespacePolicy]
+    ) -> None:
+        """Records what the round left (for why each task still waits) and which namespaces
+        wait for capacity the pool does not have (backpressure)."""
+        in_use = ResourceAmounts.total([g.item.demand for g in kept.running.values()])
+        free = group.capacity.sub(group.reserved).sub(in_use)
+        held: dict[str, list[RunningItem]] = {}
+        for grant in kept.running.values():
+            if not grant.preempted:
+                held.setdefault(grant.request.namespace, []).append(
+                    RunningItem(grant.item, grant.started_at)
+                )
+        namespaces = {}
+        for name in kept.waiters:
+            items = held.get(name, [])
+            usage = ResourceAmounts.total([r.demand for r in items])
+            namespaces[name] = (policies[name], usage, sum(r.item.replicas for r in items))
+        kept.view = _View(self._rounds, free, namespaces)
+        # The pool itself is full for a task: the signal admission's backpressure acts on.
+        # (A task the round dispatched but no node took fits what is left, the round having
+        # counted its demand, so it never raises the signal.)
+        for name, shapes in kept.demands.items():
+            if any(not entry.demand.fits(free) for entry in shapes.values()):
+                self._starved.add(name)
+
+    def _blocked(self, waiter: _Waiter) -> str:
+        """Why the waiter still waits, as the last round of its group saw it ("" if no round
+        considered it yet)."""
+        kept = self._groups.get(waiter.group)
+        view = None if kept is None else kept.view
+        if view is None or view.round <= waiter.arrived:
+            return ""
+        if waiter.why_round == view.round:
+            return waiter.why
+        if view.free is None or waiter.item.namespace not in view.namespaces:
+            return ""
+        policy, usage, replicas = view.namespaces[waiter.item.namespace]
+        waiter.why = waiting_reason(policy, usage, replicas, waiter.item, view.free)
+        waiter.why_round = view.round
+        return waiter.why
 
     def _dispatch(
         self,
@@ -352,36 +463,107 @@ class Dispatcher:
         booked: dict[str, ResourceAmounts],
         now: float,
     ) -> None:
+        """Starts the dispatched item on a node (if none fits now, it stays queued)."""
         node, why = self._place(waiter, group, booked)
         if why:
-            waiter.blocked = why
+            waiter.why, waiter.why_round = why, self._rounds
+            self._groups[waiter.group].standing.push(self._ranked(waiter))
             return
         grant = Grant(waiter.request, item, group.name, node, now)
-        del self._waiting[item.id]
-        self._running[item.id] = grant
+        self._drop_waiter(item.id)
+        self._add_running(grant)
         if node is not None:
             booked[node] = booked.get(node, ResourceAmounts()).add(item.demand)
         if not item.demand.is_zero():
             self._workload.append(item.demand)
         if waiter.future.done():  # cancelled meanwhile
-            self._running.pop(item.id, None)
+            self._drop_running(item.id)
             return
         waiter.future.set_result(grant)
 
     def _fail_group(self, name: str) -> None:
         """Rejects the tasks of a pool that does not exist, once the topology was observed
         after they arrived (a pool created a moment ago is not yet in an older one)."""
+        self._groups[name].view = _View(self._rounds)
         for item_id, waiter in list(self._waiting.items()):
             if waiter.group != name:
                 continue
             if self._topology.observe_time <= waiter.item.enqueued_at:
-                waiter.blocked = f"pool {name!r} not observed yet"
+                waiter.why, waiter.why_round = f"pool {name!r} not observed yet", self._rounds
                 continue
-            del self._waiting[item_id]
+            self._drop_waiter(item_id)
             if not waiter.future.done():
                 waiter.future.set_exception(
                     Rejected(f"pool {name!r} does not exist (task {waiter.request.task_id})")
                 )
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def _group(self, name: str) -> _Group:
+        kept = self._groups.get(name)
+        if kept is None:
+            kept = self._groups[name] = _Group(self.config)
+        return kept
+
+    def _ranked(self, waiter: _Waiter) -> QueuedItem:
+        """The waiter's item with its rank in its namespace's current plan."""
+        item = waiter.item
+        rank = self.plans.rank_for(item.namespace, item.execution_id, item.task_id)
+        return item if rank == item.rank else replace(item, rank=rank)
+
+    def _add_waiter(self, waiter: _Waiter) -> None:
+        item = waiter.item
+        self._drop_waiter(item.id)  # the same attempt asked twice: the newer request counts
+        self._waiting[item.id] = waiter
+        self._waiting_of.setdefault(waiter.request.execution_id, {})[item.id] = waiter
+        self._per_agent[waiter.request.agent, False] += 1
+        kept = self._group(waiter.group)
+        name = item.namespace
+        if name not in kept.waiters:
+            kept.waiters[name] = {}
+            kept.plans[name] = self.plans.get(name)
+        kept.waiters[name][item.id] = waiter
+        demand = waiter.request.demand
+        kept.demands.setdefault(name, {}).setdefault(_shape(demand), _Demand(demand)).count += 1
+        kept.standing.push(self._ranked(waiter))
+
+    def _drop_waiter(self, item_id: str) -> _Waiter | None:
+        waiter = self._waiting.pop(item_id, None)
+        if waiter is None:
+            return None
+        _unindex(self._waiting_of, waiter.request.execution_id, item_id)
+        _uncount(self._per_agent, (waiter.request.agent, False))
+        kept = self._groups[waiter.group]
+        name = waiter.item.namespace
+        kept.standing.remove(item_id)
+        members = kept.waiters[name]
+        del members[item_id]
+        shapes = kept.demands[name]
+        key = _shape(waiter.request.demand)
+        shapes[key].count -= 1
+        if not shapes[key].count:
+            del shapes[key]
+        if not members:
+            del kept.waiters[name]
+            del kept.demands[name]
+            kept.plans.pop(name, None)
+        return waiter
+
+    def _add_running(self, grant: Grant) -> None:
+        item_id = grant.item.id
+        self._running[item_id] = grant
+        self._group(grant.group).running[item_id] = grant
+        self._running_of.setdefault(grant.request.execution_id, {})[item_id] = grant
+        self._per_agent[grant.request.agent, True] += 1
+
+    def _drop_running(self, item_id: str) -> Grant | None:
+        grant = self._running.pop(item_id, None)
+        if grant is None:
+            return None
+        self._group(grant.group).running.pop(item_id, None)
+        _unindex(self._running_of, grant.request.execution_id, item_id)
+        _uncount(self._per_agent, (grant.request.agent, True))
+        return grant
 
     # -- placement ------------------------------------------------------------------------
 
@@ -401,8 +583,8 @@ class Dispatcher:
             return None, f"no ready replica of agent {request.agent!r}"
         placed = dict(self._placed.get(request.execution_id, {}))
         load: Counter[str] = Counter()
-        for grant in self._running.values():
-            if grant.request.execution_id == request.execution_id and grant.node:
+        for grant in self._running_of.get(request.execution_id, {}).values():
+            if grant.node:
                 placed[grant.request.task_id] = grant.node
                 load[grant.node] += 1
         targets = {t: placed[t] for t in request.placement.affinity if t in placed}
@@ -439,19 +621,15 @@ class Dispatcher:
                 out[grant.node] = out.get(grant.node, ResourceAmounts()).add(grant.item.demand)
         return out
 
-    def _state(self, namespace: str, group: str | None) -> NamespaceState:
-        queued = tuple(
-            replace(
-                w.item, rank=self.plans.rank_for(namespace, w.item.execution_id, w.item.task_id)
-            )
-            for w in self._waiting.values()
-            if w.item.namespace == namespace and (group is None or w.group == group)
-        )
-        running = tuple(
-            RunningItem(g.item, g.started_at)
-            for g in self._running.values()
-            if g.request.namespace == namespace
-            and (group is None or g.group == group)
-            and not g.preempted
-        )
-        return NamespaceState(self._policy_of(namespace), queued, running)
+
+def _unindex(index: dict[str, dict[str, _T]], key: str, item_id: str) -> None:
+    members = index[key]
+    del members[item_id]
+    if not members:
+        del index[key]
+
+
+def _uncount(counter: Counter[tuple[str, bool]], key: tuple[str, bool]) -> None:
+    counter[key] -= 1
+    if counter[key] <= 0:
+        del counter[key]

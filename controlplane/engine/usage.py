@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from controlplane.engine.dispatcher import Dispatcher
 from controlplane.engine.executions import ExecutionEngine
-from models.queueing import NamespacePolicy
+from models.queueing import NamespacePolicy, QueuedItem
 from models.resources import ResourceAmounts
 from scheduler.queueing import weighted_share
 
@@ -42,11 +42,14 @@ class UsageReport:
         now = self._clock()
         names = self._executions.namespaces() | set(self._executions.waiting_namespaces())
         names |= {g.request.namespace for g in self._dispatcher.running()}
-        names |= {item.namespace for item, _ in self._dispatcher.waiting()}
+        queued_items: dict[str, list[QueuedItem]] = {}
+        for item in self._dispatcher.queued():
+            queued_items.setdefault(item.namespace, []).append(item)
+        names |= set(queued_items)
         out = []
         for name in sorted(names):
             grants = self._dispatcher.running(name)
-            waiting = [item for item, _ in self._dispatcher.waiting(name)]
+            waiting = queued_items.get(name, [])
             allocated = ResourceAmounts.total([g.item.demand for g in grants])
             running, queued = self._executions.execution_counts(name)
             out.append(

@@ -21,6 +21,7 @@ from scheduler.placement.state import ClusterState
 
 _MIB = 2**20
 _ANY_MODEL = "any"
+_AIMS_FOR_WORKLOAD = frozenset({"fgd", "cpsat"})  # policies that score against the recent mix
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,8 @@ def place_task(
         return None
     state = _state(fitting)
     pod = _pod("task", demand)
-    pods = [_pod(f"w{i}", d) for i, d in enumerate(workload)] or [pod]
+    pods = [pod]
+    if policy in _AIMS_FOR_WORKLOAD:  # the others never look at it
+        pods = [_pod(f"w{i}", d) for i, d in enumerate(workload)] or [pod]
     decision = make_policy(policy, pods, state).place(state, pod)
     return None if decision is None else fitting[decision.node].node_id

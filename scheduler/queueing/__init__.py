@@ -3,11 +3,21 @@
 Per-namespace priority queues with aging and an optional multi-level feedback (`queues`),
 weighted Dominant Resource Fairness across namespaces (`fairness`), quotas and backpressure at
 admission (`admission`), preemption (`preemption`), and one round tying them together:
-`decide(snapshot, now) -> [Reject | Dispatch | Preempt]` (`decide`).
+`decide(snapshot, now) -> [Reject | Dispatch | Preempt]` (`decide`); `StandingQueues`
+(`standing`) keeps the queues between rounds and returns what `decide` would, at the cost of
+what changed since the last round.
 """
 
 from scheduler.queueing.admission import admit, pools_saturated, quota_violation, within_quota
-from scheduler.queueing.decide import apply, complete, decide, metrics, usage_of, why_waiting
+from scheduler.queueing.decide import (
+    apply,
+    complete,
+    decide,
+    metrics,
+    usage_of,
+    waiting_reason,
+    why_waiting,
+)
 from scheduler.queueing.fairness import (
     dominant_resource,
     dominant_share,
@@ -22,9 +32,11 @@ from scheduler.queueing.queues import (
     queue_metrics,
     requeue,
 )
+from scheduler.queueing.standing import StandingQueues
 
 __all__ = [
     "NamespaceQueue",
+    "StandingQueues",
     "admit",
     "apply",
     "choose_victims",
@@ -41,6 +53,7 @@ __all__ = [
     "quota_violation",
     "requeue",
     "usage_of",
+    "waiting_reason",
     "weighted_share",
     "why_waiting",
     "within_quota",

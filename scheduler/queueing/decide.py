@@ -23,8 +23,10 @@ from collections.abc import Iterable, Sequence
 from models.queueing import (
     Action,
     Dispatch,
+    NamespacePolicy,
     NamespaceState,
     Preempt,
+    QueueConfig,
     QueuedItem,
     QueueMetrics,
     QueueSnapshot,
@@ -56,34 +58,60 @@ def usage_of(running: Iterable[RunningItem]) -> ResourceAmounts:
 def decide(snapshot: QueueSnapshot, now: float) -> list[Action]:
     """The ordered actions of this round: rejections, dispatches, then preemptions."""
     _check(snapshot)
-    config, capacity = snapshot.config, snapshot.capacity
+    config = snapshot.config
     states = sorted(snapshot.namespaces, key=lambda s: s.name)
-    policies = {s.name: s.policy for s in states}
-    usage = {s.name: usage_of(s.running) for s in states}
-    replicas = {s.name: sum(r.item.replicas for r in s.running) for s in states}
-    free = capacity.sub(snapshot.reserved).sub(ResourceAmounts.total(list(usage.values())))
-
     rejects: list[Action] = []
     queues: dict[str, NamespaceQueue] = {}
     for state in states:
         keep: list[QueuedItem] = []
         for item in sorted(state.queued, key=lambda i: i.id):
-            why = quota_violation(state.policy.quota, item.demand, item.replicas)
-            if why:
-                reason = f"item {item.id} can never run in namespace {state.name}: {why}"
-                rejects.append(Reject(item.id, state.name, reason))
+            reject = quota_reject(state.policy, item)
+            if reject is not None:
+                rejects.append(reject)
             else:
                 keep.append(item)
         queues[state.name] = NamespaceQueue(config, keep)
+    lanes = [(s.policy, s.running, queues[s.name]) for s in states]
+    return rejects + serve(lanes, snapshot.capacity, snapshot.reserved, config, now)
 
-    active = [s.name for s in states if s.running or queues[s.name]]
-    fair = fair_shares({s.name: s.policy.weight for s in states}, active)
+
+def quota_reject(policy: NamespacePolicy, item: QueuedItem) -> Reject | None:
+    """A Reject for an item whose demand alone exceeds its namespace's quota (None: it may
+    run once there is room)."""
+    why = quota_violation(policy.quota, item.demand, item.replicas)
+    if not why:
+        return None
+    reason = f"item {item.id} can never run in namespace {policy.name}: {why}"
+    return Reject(item.id, policy.name, reason)
+
+
+Lane = tuple[NamespacePolicy, Sequence[RunningItem], NamespaceQueue]
+
+
+def serve(
+    lanes: Sequence[Lane],
+    capacity: ResourceAmounts,
+    reserved: ResourceAmounts,
+    config: QueueConfig,
+    now: float,
+) -> list[Action]:
+    """Dispatches then preemptions of one round over the namespaces' queues (whose items all
+    passed `quota_reject`), each lane a namespace's (policy, running items, queue) in name
+    order. Pops every dispatched item from its queue (nothing else is changed)."""
+    policies = {p.name: p for p, _, _ in lanes}
+    queues = {p.name: q for p, _, q in lanes}
+    usage = {p.name: usage_of(running) for p, running, _ in lanes}
+    replicas = {p.name: sum(r.item.replicas for r in running) for p, running, _ in lanes}
+    free = capacity.sub(reserved).sub(ResourceAmounts.total(list(usage.values())))
+
+    active = [p.name for p, running, queue in lanes if running or queue]
+    fair = fair_shares({p.name: p.weight for p, _, _ in lanes}, active)
 
     def key(name: str) -> tuple[float, int, str]:
         policy = policies[name]
         return (dominant_share(usage[name], capacity) / policy.weight, -policy.priority, name)
 
-    heap = [key(s.name) for s in states if queues[s.name]]
+    heap = [key(p.name) for p, _, queue in lanes if queue]
     heapq.heapify(heap)
     dispatches: list[Action] = []
     blocked: list[Blocked] = []
@@ -110,7 +138,7 @@ def decide(snapshot: QueueSnapshot, now: float) -> list[Action]:
 
     preempts: list[Action] = []
     if config.preemption and blocked:
-        running = [r for s in states for r in sorted(s.running, key=lambda r: r.id)]
+        running = [r for _, items, _ in lanes for r in sorted(items, key=lambda r: r.id)]
         preempts.extend(
             plan_preemptions(
                 blocked,
@@ -123,7 +151,7 @@ def decide(snapshot: QueueSnapshot, now: float) -> list[Action]:
                 config.max_preemptions_per_round,
             )
         )
-    return rejects + dispatches + preempts
+    return dispatches + preempts
 
 
 def why_waiting(state: NamespaceState, item: QueuedItem, free: ResourceAmounts) -> str:
@@ -131,11 +159,20 @@ def why_waiting(state: NamespaceState, item: QueuedItem, free: ResourceAmounts) 
     capacity (for an operator): its namespace's quota, the capacity, or its place in the queue.
     """
     replicas = sum(r.item.replicas for r in state.running)
-    over = quota_violation(
-        state.policy.quota, usage_of(state.running).add(item.demand), replicas + item.replicas
-    )
+    return waiting_reason(state.policy, usage_of(state.running), replicas, item, free)
+
+
+def waiting_reason(
+    policy: NamespacePolicy,
+    usage: ResourceAmounts,
+    replicas: int,
+    item: QueuedItem,
+    free: ResourceAmounts,
+) -> str:
+    """`why_waiting` given the namespace's usage and replica leases (its running items')."""
+    over = quota_violation(policy.quota, usage.add(item.demand), replicas + item.replicas)
     if over:
-        return f"held back by the quota of namespace {state.name!r} (with it: {over})"
+        return f"held back by the quota of namespace {policy.name!r} (with it: {over})"
     if not item.demand.fits(free):
         short = [
             f"{name} {_amount(name, item.demand.get(name))} "
