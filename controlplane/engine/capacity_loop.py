@@ -4,13 +4,13 @@ queue depth and wait per namespace, and replans namespaces whose batch plan is d
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
 from controlplane.backend import AgentBackend
 from controlplane.engine.dispatcher import Dispatcher
 from controlplane.engine.executions import ExecutionEngine
+from controlplane.engine.periodic import run_every
 from controlplane.engine.resources import ResourceManager
 from controlplane.engine.rolling_planner import RollingPlanner
 from controlplane.engine.topology import build_topology
@@ -52,11 +52,5 @@ class CapacityLoop:
         await self._planner.run_once()
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("capacity loop round failed")
-            await asyncio.sleep(self.interval_s)
+        """Rounds every ``interval_s`` until cancelled."""
+        await run_every(self.interval_s, self.run_once, log, "capacity loop round")

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 
 from controlplane.engine.dispatcher import Dispatcher
+from controlplane.engine.periodic import run_every
 from controlplane.store.load_history import LoadHistoryStore
 from models.agents import ReplicaInfo, ReplicaState
 from models.load import RAW, LoadSample
@@ -101,11 +102,5 @@ class LoadRecorder:
         return samples
 
     async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("recording load failed")
+        """Rounds every ``interval_s`` until cancelled."""
+        await run_every(self.interval_s, self.run_once, log, "recording load", first_wait=True)

@@ -16,13 +16,13 @@ growing delay (``retry_delay_s``), never on every round.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from controlplane.engine.periodic import run_every
 from models.capacity import PoolRepair, PoolRepairPhase
 from models.resources import PoolRealization, RealizationState
 
@@ -124,11 +124,4 @@ class PoolLoop:
 
     async def run(self) -> None:
         """Rounds every ``interval_s`` until cancelled."""
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("pool loop round failed")
-            await asyncio.sleep(self.interval_s)
+        await run_every(self.interval_s, self.run_once, log, "pool loop round")

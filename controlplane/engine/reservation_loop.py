@@ -12,13 +12,13 @@ and released by a later round.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from controlplane.engine.periodic import run_every
 from models.capacity import Reservation, ReservationState
 
 if TYPE_CHECKING:
@@ -114,11 +114,4 @@ class ReservationLoop:
 
     async def run(self) -> None:
         """Rounds every ``interval_s`` until cancelled."""
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("reservation loop round failed")
-            await asyncio.sleep(self.interval_s)
+        await run_every(self.interval_s, self.run_once, log, "reservation loop round")

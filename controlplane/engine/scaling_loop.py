@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from controlplane.backend import AgentBackend
 from controlplane.engine.agents import AgentManager
 from controlplane.engine.forecast_worker import FittedForecast, ForecastWorker
+from controlplane.engine.periodic import run_every
 from controlplane.engine.scaling import ScalingManager
 from controlplane.errors import NotFound, OrchestratorError, invalid
 from controlplane.store.load_history import LoadHistoryStore
@@ -290,14 +291,8 @@ class ScalingLoop:
         self._requested = bundles
 
     async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("scaling loop pass failed")
+        """Rounds every ``interval_s`` until cancelled."""
+        await run_every(self.interval_s, self.run_once, log, "scaling loop pass", first_wait=True)
 
     # -- status -------------------------------------------------------------------------------
 
