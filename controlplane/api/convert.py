@@ -35,7 +35,7 @@ from models.agents import (
     ReplicaResources,
     ReplicaState,
 )
-from models.capacity import PoolRecord, PoolSpec, Reservation, ReservationState
+from models.capacity import PoolRecord, PoolRepair, PoolSpec, Reservation, ReservationState
 from models.executions import (
     AttemptRecord,
     AttemptStatus,
@@ -478,6 +478,17 @@ def pool_spec_to_proto(spec: PoolSpec) -> resource_pb2.PoolSpec:
     return message
 
 
+def pool_repair_to_proto(repair: PoolRepair) -> resource_pb2.PoolRepair:
+    return resource_pb2.PoolRepair(
+        phase=f"PHASE_{repair.phase.value}",
+        losses=repair.losses,
+        lost_time=timestamp(repair.lost_time),
+        failed_tries=repair.attempts,
+        next_try_time=timestamp(repair.retry_time or None),
+        message=repair.message,
+    )
+
+
 def pool_to_proto(view: PoolView) -> resource_pb2.Pool:
     realization = view.realization
     return resource_pb2.Pool(
@@ -490,6 +501,7 @@ def pool_to_proto(view: PoolView) -> resource_pb2.Pool:
         placement_group_id=realization.placement_group_id if realization is not None else "",
         realization=f"REALIZATION_STATE_{view.state.value}",
         message=view.state_message,
+        repair=pool_repair_to_proto(view.repair) if view.repair is not None else None,
     )
 
 
@@ -649,6 +661,20 @@ def plan_to_proto(plan: Plan) -> scheduler_pb2.PlanResponse:
 
 
 @dataclass(frozen=True)
+class PoolRepairInfo:
+    """Where the repair of a pool's lost placement group stands, as the server reports it."""
+
+    # LOST, RECREATED or HEALED; "" when the server does not say.
+    phase: str
+    losses: int
+    lost_time: float
+    failed_tries: int
+    # 0.0: no retry is pending.
+    next_try_time: float
+    message: str
+
+
+@dataclass(frozen=True)
 class PoolInfo:
     """A pool as the server reports it: the stored record and what it holds right now."""
 
@@ -660,6 +686,7 @@ class PoolInfo:
     # PENDING, READY or RESCHEDULING; "" when the server does not say.
     realization: str
     message: str
+    repair: PoolRepairInfo | None = None
 
     @property
     def spec(self) -> PoolSpec:
@@ -746,6 +773,20 @@ def realization_from_proto(value: int) -> str:
     return str(resource_pb2.RealizationState.Name(value)).removeprefix("REALIZATION_STATE_")
 
 
+def pool_repair_from_proto(message: resource_pb2.PoolRepair) -> PoolRepairInfo:
+    phase = ""
+    if message.phase != resource_pb2.PoolRepair.PHASE_UNSPECIFIED:
+        phase = str(resource_pb2.PoolRepair.Phase.Name(message.phase)).removeprefix("PHASE_")
+    return PoolRepairInfo(
+        phase=phase,
+        losses=message.losses,
+        lost_time=seconds(message.lost_time),
+        failed_tries=message.failed_tries,
+        next_try_time=seconds(message.next_try_time),
+        message=message.message,
+    )
+
+
 def pool_from_proto(message: resource_pb2.Pool) -> PoolInfo:
     return PoolInfo(
         record=PoolRecord(
@@ -759,6 +800,7 @@ def pool_from_proto(message: resource_pb2.Pool) -> PoolInfo:
         placement_group_id=message.placement_group_id,
         realization=realization_from_proto(message.realization),
         message=message.message,
+        repair=pool_repair_from_proto(message.repair) if message.HasField("repair") else None,
     )
 
 

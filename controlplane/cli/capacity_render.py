@@ -131,9 +131,38 @@ def pool_dict(pool: PoolInfo) -> dict[str, Any]:
         "realization": pool.realization,
         "placement_group_id": pool.placement_group_id,
         "message": pool.message,
+        "repair": _repair_dict(pool),
         "create_time": pool.record.create_time,
         "update_time": pool.record.update_time,
     }
+
+
+def _repair_dict(pool: PoolInfo) -> dict[str, Any] | None:
+    repair = pool.repair
+    if repair is None:
+        return None
+    return {
+        "phase": repair.phase,
+        "losses": repair.losses,
+        "lost_time": repair.lost_time,
+        "failed_tries": repair.failed_tries,
+        "next_try_time": repair.next_try_time or None,
+        "message": repair.message,
+    }
+
+
+def repair_text(pool: PoolInfo) -> str:
+    """`HEALED (lost 2 times, last 2026-01-02 03:04:05; moved the replicas ...)`."""
+    repair = pool.repair
+    if repair is None:
+        return ""
+    times = "once" if repair.losses == 1 else f"{repair.losses} times"
+    parts = [f"lost {times}, last {when(repair.lost_time)}"]
+    if repair.failed_tries:
+        parts.append(f"{repair.failed_tries} failed tries, next {when(repair.next_try_time)}")
+    if repair.message:
+        parts.append(repair.message)
+    return f"{repair.phase or '-'} ({'; '.join(parts)})"
 
 
 def _selector_text(pool: PoolInfo) -> str:
@@ -179,6 +208,8 @@ def pool_detail(console: Console, pool: PoolInfo) -> None:
         rows.append(("placement group", pool.placement_group_id))
     if pool.message:
         rows.append(("message", pool.message))
+    if pool.repair is not None:
+        rows.append(("repair", repair_text(pool)))
     rows += [("created", when(pool.record.create_time)), ("updated", when(pool.record.update_time))]
     _rows(console, rows)
 

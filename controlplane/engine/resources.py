@@ -77,6 +77,8 @@ class PoolView:
     realization: PoolRealization | None = None
     # Why there is no realization (or it could not be read).
     message: str = ""
+    # The repair record of the pool's current generation (set by GetPool and ListPools).
+    repair: PoolRepair | None = None
 
     @property
     def state(self) -> RealizationState:
@@ -248,6 +250,7 @@ class ResourceManager:
     def _describe(self, view: PoolView) -> PoolView:
         """The view as GetPool shows it: with where the repair of a lost group stands."""
         repair = self._repair_of(view.record)
+        view = replace(view, repair=repair)
         if repair is None or not repair.outstanding:
             if view.realization is None and view.message == NO_GROUP:
                 return replace(view, message=f"{NO_GROUP}: the pool loop creates it again")

@@ -3,11 +3,14 @@ in-process capacity backend (the Ray one is exercised in tests/integration/test_
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
+from controlplane.api.client import OrchestratorClient, PoolInfo
 from controlplane.app import ControlPlane
+from controlplane.cli.capacity_render import pool_dict, repair_text
 from controlplane.engine.pool_loop import (
     PoolAction,
     PoolActionKind,
@@ -102,6 +105,11 @@ def _moved(cp: ControlPlane) -> bool:
     return backend.scale_calls == [("worker", 0)] and backend.specs["worker"].replicas == 2
 
 
+def _get_pool_over_grpc(cp: ControlPlane) -> PoolInfo:
+    with OrchestratorClient(cp.address, timeout_s=10) as client:
+        return client.get_pool(ZONE_B.name)
+
+
 def test_a_lost_group_is_recorded_then_created_again_and_the_replicas_move(
     tmp_path: Path,
 ) -> None:
@@ -126,6 +134,14 @@ def test_a_lost_group_is_recorded_then_created_again_and_the_replicas_move(
         assert "worker" in healed.message
         view = await cp.resources.get_pool(ZONE_B.name)
         assert view.state is RealizationState.READY and view.state_message == ""
+        # GetPool over gRPC reports the repair as structured fields, and the CLI shows them.
+        pool = await asyncio.to_thread(_get_pool_over_grpc, cp)
+        assert pool.repair is not None
+        assert (pool.repair.phase, pool.repair.losses) == ("HEALED", 1)
+        assert pool.repair.lost_time == 1000.0 and pool.repair.next_try_time == 0.0
+        assert "worker" in pool.repair.message
+        assert pool_dict(pool)["repair"]["phase"] == "HEALED"
+        assert repair_text(pool).startswith("HEALED (lost once, last ")
 
         assert await cp.pool_loop.run_once() == []
         del fake.groups[GROUP]  # lost a second time

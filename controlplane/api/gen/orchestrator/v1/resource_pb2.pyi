@@ -110,7 +110,7 @@ class PoolSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., selector: _Optional[_Union[NodeSelector, _Mapping]] = ..., whole_nodes: _Optional[bool] = ..., share: _Optional[_Union[ResourceAmounts, _Mapping]] = ..., strategy: _Optional[_Union[PlacementStrategy, str]] = ...) -> None: ...
 
 class Pool(_message.Message):
-    __slots__ = ("spec", "node_ids", "capacity", "allocated", "create_time", "update_time", "placement_group_id", "realization", "message")
+    __slots__ = ("spec", "node_ids", "capacity", "allocated", "create_time", "update_time", "placement_group_id", "realization", "message", "repair")
     SPEC_FIELD_NUMBER: _ClassVar[int]
     NODE_IDS_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_FIELD_NUMBER: _ClassVar[int]
@@ -120,6 +120,7 @@ class Pool(_message.Message):
     PLACEMENT_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
     REALIZATION_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REPAIR_FIELD_NUMBER: _ClassVar[int]
     spec: PoolSpec
     node_ids: _containers.RepeatedScalarFieldContainer[str]
     capacity: ResourceAmounts
@@ -129,7 +130,34 @@ class Pool(_message.Message):
     placement_group_id: str
     realization: RealizationState
     message: str
-    def __init__(self, spec: _Optional[_Union[PoolSpec, _Mapping]] = ..., node_ids: _Optional[_Iterable[str]] = ..., capacity: _Optional[_Union[ResourceAmounts, _Mapping]] = ..., allocated: _Optional[_Union[ResourceAmounts, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., placement_group_id: _Optional[str] = ..., realization: _Optional[_Union[RealizationState, str]] = ..., message: _Optional[str] = ...) -> None: ...
+    repair: PoolRepair
+    def __init__(self, spec: _Optional[_Union[PoolSpec, _Mapping]] = ..., node_ids: _Optional[_Iterable[str]] = ..., capacity: _Optional[_Union[ResourceAmounts, _Mapping]] = ..., allocated: _Optional[_Union[ResourceAmounts, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., placement_group_id: _Optional[str] = ..., realization: _Optional[_Union[RealizationState, str]] = ..., message: _Optional[str] = ..., repair: _Optional[_Union[PoolRepair, _Mapping]] = ...) -> None: ...
+
+class PoolRepair(_message.Message):
+    __slots__ = ("phase", "losses", "lost_time", "failed_tries", "next_try_time", "message")
+    class Phase(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        PHASE_UNSPECIFIED: _ClassVar[PoolRepair.Phase]
+        PHASE_LOST: _ClassVar[PoolRepair.Phase]
+        PHASE_RECREATED: _ClassVar[PoolRepair.Phase]
+        PHASE_HEALED: _ClassVar[PoolRepair.Phase]
+    PHASE_UNSPECIFIED: PoolRepair.Phase
+    PHASE_LOST: PoolRepair.Phase
+    PHASE_RECREATED: PoolRepair.Phase
+    PHASE_HEALED: PoolRepair.Phase
+    PHASE_FIELD_NUMBER: _ClassVar[int]
+    LOSSES_FIELD_NUMBER: _ClassVar[int]
+    LOST_TIME_FIELD_NUMBER: _ClassVar[int]
+    FAILED_TRIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_TRY_TIME_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    phase: PoolRepair.Phase
+    losses: int
+    lost_time: _timestamp_pb2.Timestamp
+    failed_tries: int
+    next_try_time: _timestamp_pb2.Timestamp
+    message: str
+    def __init__(self, phase: _Optional[_Union[PoolRepair.Phase, str]] = ..., losses: _Optional[int] = ..., lost_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failed_tries: _Optional[int] = ..., next_try_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Node(_message.Message):
     __slots__ = ("node_id", "address", "alive", "labels", "capacity", "allocated", "free", "pools")
