@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from scheduler.forecasting.backtest import ModelResult
     from scheduler.forecasting.evaluation import Plan
 
+from controlplane.cli.parsing import count_arg, fraction_arg, positive_duration
 from scheduler.forecasting import MODEL_NAMES
 
 EXIT_USAGE = 2
@@ -64,54 +65,11 @@ example:
 """
 
 
-def _horizon(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number of steps, got {text!r}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _level(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (e.g. 0.9), got {value:g}")
-    return value
-
-
-def _bin(text: str) -> float:
-    from controlplane.workflow.durations import parse_duration
-
-    try:
-        seconds = parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError("must be positive, e.g. 1s or 1m")
-    return seconds
-
-
 def _period(text: str) -> int:
-    value = _horizon(text)
+    value = count_arg(text)
     if value < 2:
         raise argparse.ArgumentTypeError(f"a period is at least 2 steps, got {value}")
     return value
-
-
-def _fraction(text: str) -> float:
-    value = _level(text)
-    return value
-
-
-def _count(text: str) -> int:
-    return _horizon(text)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -119,14 +77,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--trace", required=True, metavar="FILE", help="timestamp,value CSV or a request log"
     )
     parser.add_argument(
-        "--horizon", required=True, type=_horizon, metavar="H", help="steps to forecast"
+        "--horizon", required=True, type=count_arg, metavar="H", help="steps to forecast"
     )
     parser.add_argument(
-        "--level", type=_level, default=0.9, metavar="L", help="interval level (default: 0.9)"
+        "--level", type=fraction_arg, default=0.9, metavar="L", help="interval level (default: 0.9)"
     )
     parser.add_argument(
         "--bin",
-        type=_bin,
+        type=positive_duration,
         default=None,
         metavar="DURATION",
         help="bin width (1s, 1m, 5m): requests per bin for a request log (default 1m), the "
@@ -185,18 +143,18 @@ def register(
         f"included (default: all)",
     )
     backtest.add_argument(
-        "--origins", type=_count, default=16, metavar="N", help="forecast origins (default: 16)"
+        "--origins", type=count_arg, default=16, metavar="N", help="forecast origins (default: 16)"
     )
     backtest.add_argument(
         "--start",
-        type=_fraction,
+        type=fraction_arg,
         default=0.6,
         metavar="F",
         help="first origin at this fraction of the series (default: 0.6, the last 40%%)",
     )
     backtest.add_argument(
         "--jobs",
-        type=_count,
+        type=count_arg,
         default=min(2, os.cpu_count() or 1),
         metavar="J",
         help="worker processes, one model each (default: min(2, CPUs))",

@@ -92,6 +92,40 @@ def positive_int(text: str) -> int:
     return value
 
 
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def fraction_arg(text: str) -> float:
+    """A number strictly between 0 and 1 (an interval level, a probability)."""
+    value = _number(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (e.g. 0.9), got {value:g}")
+    return value
+
+
+def utilization_arg(text: str) -> float:
+    """A number in (0, 1]: a target utilisation may be 100%."""
+    value = _number(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text!r}")
+    return value
+
+
+def count_arg(text: str) -> int:
+    """A whole number of at least 1 (steps, origins, workers)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def error_line(code_name: str, message: str, violations: Iterable[tuple[str, str]] = ()) -> str:
     """The single line printed to stderr for a failed call.
 

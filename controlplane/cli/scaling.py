@@ -26,7 +26,13 @@ from typing import Any
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from controlplane.cli.parsing import duration_arg, positive_duration
+from controlplane.cli.parsing import (
+    count_arg,
+    duration_arg,
+    fraction_arg,
+    positive_duration,
+    utilization_arg,
+)
 from controlplane.experiments.scaling_io import (
     LoadedTrace,
     TraceError,
@@ -100,40 +106,10 @@ example:
 # -- argument types -------------------------------------------------------------------------------
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
-    return value
-
-
 def _slo_sizing(text: str) -> float | None:
     if text.strip().lower() in ("off", "none", "0"):
         return None
-    return _fraction(text)
-
-
-def _utilization(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+    return fraction_arg(text)
 
 
 def parse_policies(text: str) -> list[str]:
@@ -222,7 +198,7 @@ def register(
     )
     sim.add_argument(
         "--target-utilization",
-        type=_utilization,
+        type=utilization_arg,
         default=0.7,
         metavar="U",
         help="for every policy (default: 0.7)",
@@ -232,14 +208,14 @@ def register(
     )
     sim.add_argument(
         "--max-replicas",
-        type=_count,
+        type=count_arg,
         default=None,
         metavar="N",
         help="for every policy (default: twice the static-peak pool)",
     )
     sim.add_argument(
         "--level",
-        type=_fraction,
+        type=fraction_arg,
         default=0.5,
         metavar="L",
         help="predictive provisions for the upper bound of the central L forecast interval "
@@ -284,7 +260,7 @@ def register(
     )
     sim.add_argument("--seed", type=int, default=0, metavar="K", help="arrivals (default: 0)")
     sim.add_argument(
-        "--jobs", type=_count, default=1, metavar="N", help="policies run in N processes"
+        "--jobs", type=count_arg, default=1, metavar="N", help="policies run in N processes"
     )
     sim.add_argument("--no-plot", action="store_true", help="skip simulation.png")
     sim.add_argument(

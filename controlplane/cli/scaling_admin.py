@@ -26,7 +26,7 @@ from rich.table import Table
 
 from controlplane.api.client import ClientError, OrchestratorClient
 from controlplane.cli.commands import UsageProblem, read_text
-from controlplane.cli.parsing import duration_arg, positive_int
+from controlplane.cli.parsing import duration_arg, positive_int, utilization_arg
 from controlplane.cli.render import print_json, when
 from controlplane.engine.forecast_worker import FittedForecast
 from controlplane.engine.scaling import PolicyView
@@ -49,26 +49,6 @@ _ACTION_STYLES = {"scale_out": "green", "scale_in": "yellow", "hold": "dim"}
 
 
 # -- value parsers ----------------------------------------------------------------------------
-
-
-def fraction_arg(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text!r}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
-    return value
 
 
 def target_arg(text: str) -> tuple[str, float]:
@@ -145,7 +125,7 @@ def policy_document(args: argparse.Namespace) -> dict[str, Any]:
         for i, (cron, length, replicas) in enumerate(args.scheduled):
             try:
                 entry = {"cron": cron, "duration_s": duration_arg(length)}
-                entry["replicas"] = non_negative_int(replicas)
+                entry["replicas"] = positive_int(replicas)
             except argparse.ArgumentTypeError as exc:
                 raise UsageProblem(f"--scheduled: {exc}") from None
             entry["name"] = f"scheduled-{i + 1}" if len(args.scheduled) > 1 else "scheduled"
@@ -486,7 +466,7 @@ def register(top: Group[argparse.ArgumentParser], common: argparse.ArgumentParse
     put.add_argument(
         "--file", help="YAML or JSON policy document (fields of ScalingPolicy; '-': stdin)"
     )
-    put.add_argument("--min-replicas", type=non_negative_int)
+    put.add_argument("--min-replicas", type=positive_int)
     put.add_argument("--max-replicas", type=positive_int)
     put.add_argument(
         "--target",
@@ -511,7 +491,7 @@ def register(top: Group[argparse.ArgumentParser], common: argparse.ArgumentParse
     )
     put.add_argument("--predictive", action="store_true", help="forecast-driven scale-out")
     put.add_argument("--lead-time", type=duration_arg, metavar="DURATION", help="default 135s")
-    put.add_argument("--target-utilization", type=fraction_arg, help="default 0.7")
+    put.add_argument("--target-utilization", type=utilization_arg, help="default 0.7")
     put.add_argument("--level", type=float, help="forecast interval level (default 0.9)")
     put.add_argument("--bound", choices=("upper", "mean"), help="default upper")
     put.add_argument(
@@ -524,8 +504,8 @@ def register(top: Group[argparse.ArgumentParser], common: argparse.ArgumentParse
     put.add_argument("--max-violation", type=float, help="with --slo-wait (default 0.01)")
     put.add_argument("--scale-out-cooldown", type=duration_arg, metavar="DURATION")
     put.add_argument("--scale-in-cooldown", type=duration_arg, metavar="DURATION")
-    put.add_argument("--max-scale-out", type=non_negative_int, help="replicas per decision")
-    put.add_argument("--max-scale-in", type=non_negative_int, help="replicas per decision")
+    put.add_argument("--max-scale-out", type=positive_int, help="replicas per decision")
+    put.add_argument("--max-scale-in", type=positive_int, help="replicas per decision")
     get = sub(policy, "get", "show an agent's scaling policy", scaling_policy_get)
     get.add_argument("agent")
     delete = sub(policy, "delete", "stop scaling an agent automatically", scaling_policy_delete)
