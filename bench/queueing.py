@@ -1,6 +1,7 @@
 """Queue-system benchmark: the real `Dispatcher` under tens of thousands of queued tasks.
 
-Drives `controlplane.engine.dispatcher.Dispatcher` directly (no Ray, no store, no engine): N
+Drives `controlplane.engine.dispatch.dispatcher.Dispatcher` directly (no Ray, no store, no
+engine): N
 tasks with cpu demands, in namespaces with fair-share weights and a quota, compete for a
 cluster of nodes; they all arrive at once, and the driver completes running tasks (releases
 their grants) `--batch` at a time, letting the dispatcher run its rounds in between, until
@@ -33,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from controlplane.engine.dispatcher import Dispatcher, Grant, TaskRequest
-from controlplane.engine.topology import Topology
+from controlplane.engine.dispatch.dispatcher import Dispatcher, Grant, TaskRequest
+from controlplane.engine.dispatch.topology import Topology
 from models.agents import ReplicaInfo, ReplicaState
 from models.queueing import NamespacePolicy, QueueConfig, Quota
 from models.resources import NodeInfo, ResourceAmounts

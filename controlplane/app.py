@@ -8,25 +8,25 @@ import time
 from collections.abc import Callable
 
 from controlplane.api.server import GrpcServer
-from controlplane.backend import AgentBackend, CapacityBackend
 from controlplane.config import ServerConfig
-from controlplane.engine.agents import AgentManager
-from controlplane.engine.capacity_loop import CapacityLoop
-from controlplane.engine.catalog import WorkflowCatalog
-from controlplane.engine.dispatcher import Dispatcher
-from controlplane.engine.event_hub import EventHub
-from controlplane.engine.executions import ExecutionEngine
-from controlplane.engine.forecast_worker import ForecastSettings, ForecastWorker
-from controlplane.engine.load_recorder import LoadRecorder
-from controlplane.engine.planning import Planner
-from controlplane.engine.pool_loop import PoolLoop
-from controlplane.engine.reservation_loop import ReservationLoop
-from controlplane.engine.resources import ResourceManager
-from controlplane.engine.rolling_planner import RollingPlanner
-from controlplane.engine.runner import RunnerDeps
-from controlplane.engine.scaling import ScalingManager
-from controlplane.engine.scaling_loop import ScalingLoop
-from controlplane.engine.usage import UsageReport
+from controlplane.engine.agents.registry import AgentManager
+from controlplane.engine.capacity.pool_loop import PoolLoop
+from controlplane.engine.capacity.reservation_loop import ReservationLoop
+from controlplane.engine.capacity.resources import ResourceManager
+from controlplane.engine.dispatch.dispatcher import Dispatcher
+from controlplane.engine.dispatch.refresh_loop import CapacityLoop
+from controlplane.engine.dispatch.usage import UsageReport
+from controlplane.engine.executions.catalog import WorkflowCatalog
+from controlplane.engine.executions.event_hub import EventHub
+from controlplane.engine.executions.runner import RunnerDeps
+from controlplane.engine.executions.service import ExecutionEngine
+from controlplane.engine.planning.planner import Planner
+from controlplane.engine.planning.rolling import RollingPlanner
+from controlplane.engine.scaling.forecasts import ForecastSettings, ForecastWorker
+from controlplane.engine.scaling.load_recorder import LoadRecorder
+from controlplane.engine.scaling.loop import ScalingLoop
+from controlplane.engine.scaling.policies import ScalingManager
+from controlplane.ports import AgentBackend, CapacityBackend
 from controlplane.store import SqliteStore, StoreWriter
 from controlplane.store.load_history import LoadHistoryStore
 from controlplane.store.scaling import ScalingStore

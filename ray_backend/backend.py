@@ -21,8 +21,8 @@ import ray
 from ray.autoscaler.sdk import request_resources
 from ray.exceptions import ActorDiedError, RayActorError, RayError, RayTaskError
 
-from controlplane.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, ReplicaLease
 from models.agents import AgentSpec, ReplicaInfo, ReplicaState
+from models.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, ReplicaLease
 from models.executions import ErrorInfo
 from models.queueing import QueueMetrics
 from models.resources import NodeInfo, ResourceAmounts

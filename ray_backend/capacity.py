@@ -36,7 +36,7 @@ from ray.util.placement_group import (
     remove_placement_group,
 )
 
-from controlplane.backend import CapacityRequest, HeldCapacity
+from models.backend import CapacityRequest, HeldCapacity
 from models.resources import PoolRealization, RealizationState, ResourceAmounts
 from ray_backend import pools
 from ray_backend.cluster_state import resources_from_ray

@@ -30,7 +30,7 @@ ENTRIES: dict[str, str] = {
     "heft": "scheduler.rules.solvers:solve_heft",
     "cpsat": "scheduler.cpsat.solver:solve_cpsat",
     "ga": "scheduler.ga.solver:solve_ga",
-    "ml": "scheduler.ml.policy_solver:solve_ml",
+    "ml": "scheduler.ml.solver:solve_ml",
     "auto": "scheduler.auto:solve_auto",
 }
 RULES = ("fifo", "spt", "lpt", "edf", "mwkr", "mor", "wspt", "rr", "heft")

@@ -44,10 +44,10 @@ from controlplane.api.gen.orchestrator.v1 import (
     workflow_pb2,
     workflow_pb2_grpc,
 )
-from controlplane.engine.agents import AgentView
-from controlplane.engine.forecast_worker import FittedForecast
-from controlplane.engine.scaling import PolicyView
-from controlplane.engine.scaling_loop import ScalingStatus
+from controlplane.engine.agents.registry import AgentView
+from controlplane.engine.scaling.forecasts import FittedForecast
+from controlplane.engine.scaling.loop import ScalingStatus
+from controlplane.engine.scaling.policies import PolicyView
 from controlplane.store.scaling import ScalingEvent
 from models.agents import AgentSpec
 from models.capacity import PoolSpec

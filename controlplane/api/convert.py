@@ -18,14 +18,14 @@ from controlplane.api.gen.orchestrator.v1 import (
     scheduler_pb2,
     workflow_pb2,
 )
-from controlplane.engine.agents import AgentView
-from controlplane.engine.forecast_worker import FittedForecast
-from controlplane.engine.planning import Plan
-from controlplane.engine.resources import ClusterView, PoolView
-from controlplane.engine.scaling import PolicyView
-from controlplane.engine.scaling_loop import ScalingStatus
-from controlplane.engine.scaling_policy import policy_from_document
-from controlplane.engine.usage import NamespaceUsage
+from controlplane.engine.agents.registry import AgentView
+from controlplane.engine.capacity.resources import ClusterView, PoolView
+from controlplane.engine.dispatch.usage import NamespaceUsage
+from controlplane.engine.planning.planner import Plan
+from controlplane.engine.scaling.forecasts import FittedForecast
+from controlplane.engine.scaling.loop import ScalingStatus
+from controlplane.engine.scaling.policies import PolicyView
+from controlplane.engine.scaling.policy_documents import policy_from_document
 from controlplane.store.scaling import ScalingEvent, jsonable
 from models.agents import (
     AgentRecord,
@@ -1008,8 +1008,8 @@ def _limit_document(m: scaling_pb2.ScaleLimit) -> dict[str, Any]:
 
 
 def scaling_policy_document_from_proto(message: scaling_pb2.ScalingPolicy) -> dict[str, Any]:
-    """The policy document (see `controlplane.engine.scaling_policy`) of the fields that are
-    set; the engine validates it and fills in the defaults."""
+    """The policy document (see `controlplane.engine.scaling.policy_documents`) of the fields
+    that are set; the engine validates it and fills in the defaults."""
     d: dict[str, Any] = {"agent": message.agent}
     _put(d, "min_replicas", _optional(message, "min_replicas"))
     _put(d, "max_replicas", _optional(message, "max_replicas"))

@@ -24,15 +24,15 @@ from controlplane.api.servicers.resources import ResourceServicer
 from controlplane.api.servicers.scaling import ScalingServicer
 from controlplane.api.servicers.scheduling import SchedulerServicer
 from controlplane.api.servicers.workflows import WorkflowServicer
-from controlplane.engine.agents import AgentManager
-from controlplane.engine.catalog import WorkflowCatalog
-from controlplane.engine.executions import ExecutionEngine
-from controlplane.engine.forecast_worker import ForecastWorker
-from controlplane.engine.planning import Planner
-from controlplane.engine.resources import ResourceManager
-from controlplane.engine.scaling import ScalingManager
-from controlplane.engine.scaling_loop import ScalingLoop
-from controlplane.engine.usage import UsageReport
+from controlplane.engine.agents.registry import AgentManager
+from controlplane.engine.capacity.resources import ResourceManager
+from controlplane.engine.dispatch.usage import UsageReport
+from controlplane.engine.executions.catalog import WorkflowCatalog
+from controlplane.engine.executions.service import ExecutionEngine
+from controlplane.engine.planning.planner import Planner
+from controlplane.engine.scaling.forecasts import ForecastWorker
+from controlplane.engine.scaling.loop import ScalingLoop
+from controlplane.engine.scaling.policies import ScalingManager
 
 SERVICE_NAMES = (
     agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,

@@ -1,1 +1,2 @@
-"""The engine: agents, workflow catalog and the durable execution state machine."""
+"""The engine: one sub-package per job (agents, executions, dispatch, planning, capacity, scaling);
+no gRPC and no ray."""

@@ -9,7 +9,7 @@ import hashlib
 import json
 from typing import Any
 
-from controlplane.errors import invalid
+from models.errors import invalid
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000

@@ -1,10 +1,10 @@
 """`ml`: a learned dispatching policy driving the serial SGS as a fast list scheduler.
 
 At every SGS step the policy scores all candidates in one vectorised call (for the shipped
-linear model: one matrix-vector product) and takes the best. `solve_ml` runs the greedy policy
-in the three SGS modes and then a fixed number of sampled runs (softmax over the scores,
-seeded by `config.seed`), keeping the best schedule; the remaining runs are skipped once the
-time limit is likely to be reached (judged by the mean run time so far), so results depend on
+linear model: one matrix-vector product) and takes the best. `scheduler.ml.solver` runs the
+greedy policy in the three SGS modes and then a fixed number of sampled runs (softmax over the
+scores, seeded by `config.seed`), keeping the best schedule; the remaining runs are skipped once
+the time limit is likely to be reached (judged by the mean run time so far), so results depend on
 the clock only when the limit is tight. Options (`config.options`): `modes` (default: all
 three), `samples` (default: scaled to the problem size, see `STEP_BUDGET`), `temperature`
 (default 0.5), `model_path` (a policy file to use instead of the shipped default).
@@ -175,21 +175,4 @@ def solve_with_policy(
         objective_value=value,
         status=SolveStatus.HEURISTIC,
         info={"policy_run": label, "runs": runs, "temperature": temperature},
-    )
-
-
-def solve_ml(problem: SchedulingProblem, ctx: SolveContext) -> Schedule:
-    from scheduler.ml import model_store
-
-    path = ctx.config.options.get("model_path")
-    policy = model_store.load_policy(path) if path else model_store.default_policy()
-    schedule = solve_with_policy(problem, ctx, policy.policies)
-    info = {**schedule.info, "model": policy.metadata.get("name", "")}
-    return Schedule(
-        problem=schedule.problem,
-        solver=schedule.solver,
-        operations=schedule.operations,
-        objective_value=schedule.objective_value,
-        status=schedule.status,
-        info=info,
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from models.placement import GPU_MILLI, GpuNode, Pod
 from models.resources import ResourceAmounts
-from scheduler.placement.policies import ONLINE, make_policy
+from scheduler.placement.catalog import ONLINE, make_policy
 from scheduler.placement.state import ClusterState
 
 _MIB = 2**20

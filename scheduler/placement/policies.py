@@ -297,28 +297,3 @@ class Fgd:
     def place(self, state: ClusterState, pod: Pod, upcoming: Sequence[Pod] = ()) -> Decision | None:
         best = self.best(state, pod, 1)
         return best[0].decision if best else None
-
-
-ONLINE = ("first-fit", "best-fit", "worst-fit", "dot-product", "fgd")
-ALL = (*ONLINE, "cpsat")
-
-
-def make_policy(
-    name: str, workload: Sequence[Pod], state: ClusterState, seed: int = 0
-) -> PlacementPolicy:
-    """A policy by name; `workload` is the pod list whose mix FGD and CP-SAT aim for."""
-    if name == "first-fit":
-        return FirstFit()
-    if name == "best-fit":
-        return BestFit()
-    if name == "worst-fit":
-        return WorstFit()
-    if name == "dot-product":
-        return DotProduct()
-    if name == "fgd":
-        return Fgd(TargetWorkload(workload, state.models))
-    if name == "cpsat":
-        from scheduler.placement.cpsat_policy import CpSatWindow
-
-        return CpSatWindow(Fgd(TargetWorkload(workload, state.models)), seed=seed)
-    raise ValueError(f"unknown placement policy {name!r}; known: {', '.join(ALL)}")

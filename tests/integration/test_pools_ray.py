@@ -41,8 +41,8 @@ from controlplane.api.gen.orchestrator.v1 import (
 )
 from controlplane.api.gen.orchestrator.v1 import workflow_pb2_grpc as wf_grpc
 from controlplane.app import ControlPlane
-from controlplane.backend import AgentBackend
 from controlplane.config import ServerConfig
+from controlplane.ports import AgentBackend
 from controlplane.store.capacity import CapacityStore
 from models.capacity import PoolRepair, PoolRepairPhase
 from ray_backend.backend import RayAgentBackend

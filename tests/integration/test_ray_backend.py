@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import ray
 
-from controlplane.backend import AgentUnavailable, AttemptRequest
 from models.agents import AgentSpec, ReplicaResources, ReplicaState
+from models.backend import AgentUnavailable, AttemptRequest
 from ray_backend import DeployError, RayAgentBackend, connect
 from samples.agents import CodeGenAgent
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from controlplane.app import ControlPlane
-from controlplane.backend import AgentBackend
 from controlplane.config import ServerConfig
+from controlplane.ports import AgentBackend
 
 T = TypeVar("T")
 

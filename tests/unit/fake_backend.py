@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
-from controlplane.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, ReplicaLease
 from models.agents import AgentSpec, ReplicaInfo, ReplicaState
+from models.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, ReplicaLease
 from models.executions import ErrorInfo
 from models.queueing import QueueMetrics
 from models.resources import NodeInfo, ResourceAmounts

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from controlplane.backend import CapacityRequest, HeldCapacity
+from models.backend import CapacityRequest, HeldCapacity
 from models.resources import PoolRealization, RealizationState, ResourceAmounts
 
 

@@ -15,9 +15,9 @@ from controlplane.api import convert
 from controlplane.cli import capacity
 from controlplane.cli import capacity_render as view
 from controlplane.cli.main import build_parser, main
-from controlplane.engine.planning import Plan
-from controlplane.engine.resources import ClusterView, PoolView
-from controlplane.engine.usage import NamespaceUsage
+from controlplane.engine.capacity.resources import ClusterView, PoolView
+from controlplane.engine.dispatch.usage import NamespaceUsage
+from controlplane.engine.planning.planner import Plan
 from models.capacity import PoolRecord, PoolSpec, Reservation, ReservationState
 from models.queueing import Backpressure, NamespacePolicy, Quota
 from models.resources import NodeInfo, NodeSelector, PlacementStrategy, ResourceAmounts

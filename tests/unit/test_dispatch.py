@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from controlplane.app import ControlPlane
-from controlplane.backend import AttemptRequest
 from controlplane.config import ServerConfig
-from controlplane.engine.dispatcher import QUEUED
-from controlplane.errors import ResourceExhausted
+from controlplane.engine.dispatch.dispatcher import QUEUED
 from models.agents import AgentSpec
+from models.backend import AttemptRequest
+from models.errors import ResourceExhausted
 from models.executions import AttemptStatus, EventType, ExecutionRecord, ExecutionStatus
 from models.queueing import Backpressure, NamespacePolicy, Quota
 from models.resources import NodeInfo, ResourceAmounts

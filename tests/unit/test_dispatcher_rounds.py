@@ -14,9 +14,9 @@ from dataclasses import replace
 
 import pytest
 
-from controlplane.engine.dispatcher import Dispatcher, Grant, Rejected, TaskRequest
-from controlplane.engine.planbook import NamespacePlan
-from controlplane.engine.topology import CapacityGroup, Topology
+from controlplane.engine.dispatch.dispatcher import Dispatcher, Grant, Rejected, TaskRequest
+from controlplane.engine.dispatch.topology import CapacityGroup, Topology
+from controlplane.engine.planning.planbook import NamespacePlan
 from models.agents import ReplicaInfo, ReplicaState
 from models.queueing import (
     Action,

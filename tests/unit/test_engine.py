@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from controlplane.app import ControlPlane
-from controlplane.backend import AttemptRequest
 from controlplane.config import ServerConfig
-from controlplane.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from models.agents import AgentSpec
+from models.backend import AttemptRequest
+from models.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from models.executions import AttemptStatus, EventType, ExecutionRecord, ExecutionStatus, TaskStatus
 from tests.unit.fake_backend import FakeBackend
 
@@ -424,7 +424,7 @@ def test_namespace_quota_queues_executions_in_arrival_order(tmp_path: Path) -> N
 
 
 def test_namespace_quota_rejects_with_resource_exhausted(tmp_path: Path) -> None:
-    from controlplane.errors import ResourceExhausted
+    from models.errors import ResourceExhausted
     from models.queueing import Backpressure, NamespacePolicy, Quota
 
     async def forever(value: Any, request: AttemptRequest) -> Any:

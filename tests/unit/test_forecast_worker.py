@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.engine.forecast_worker import (
+from controlplane.engine.scaling.forecasts import (
     ForecastSettings,
     ForecastUnavailable,
     ForecastWorker,
     arrival_rate_series,
     fit_forecast,
 )
-from controlplane.errors import InvalidArgument
 from controlplane.store import SqliteStore
 from controlplane.store.load_history import LoadHistoryStore
+from models.errors import InvalidArgument
 from models.forecasting import Forecast, Series
 from models.load import RAW, LoadSample
 from scheduler.scaling.policies import PredictiveScaling, ScalingPolicy

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from controlplane.app import ControlPlane
-from controlplane.backend import AttemptRequest
 from controlplane.config import ServerConfig
 from controlplane.store import SqliteStore
 from controlplane.store.load_history import LoadHistoryStore
 from models.agents import AgentSpec
+from models.backend import AttemptRequest
 from models.load import HOUR, MINUTE, RAW, LoadSample
 from tests.unit.fake_backend import FakeBackend
 

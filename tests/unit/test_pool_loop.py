@@ -11,7 +11,7 @@ import pytest
 from controlplane.api.client import OrchestratorClient, PoolInfo
 from controlplane.app import ControlPlane
 from controlplane.cli.capacity_render import pool_dict, repair_text
-from controlplane.engine.pool_loop import (
+from controlplane.engine.capacity.pool_loop import (
     PoolAction,
     PoolActionKind,
     PoolObservation,

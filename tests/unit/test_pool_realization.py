@@ -11,9 +11,9 @@ import pytest
 
 from controlplane.app import ControlPlane
 from controlplane.config import ServerConfig
-from controlplane.errors import FailedPrecondition, InvalidArgument
 from models.agents import AgentSpec, ReplicaResources
 from models.capacity import PoolSpec, ReservationState
+from models.errors import FailedPrecondition, InvalidArgument
 from models.resources import NodeSelector, RealizationState, ResourceAmounts
 from tests.unit.fake_backend import FakeBackend
 from tests.unit.fake_capacity import FakeCapacity

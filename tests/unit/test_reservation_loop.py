@@ -6,14 +6,14 @@ from dataclasses import replace
 
 import pytest
 
-from controlplane.engine.capacity_requests import (
+from controlplane.engine.capacity.requests import (
     NoLiveMembers,
     pool_generation,
     pool_request,
     reservation_request,
     split_bundles,
 )
-from controlplane.engine.reservation_loop import Action, ActionKind, decide, ended
+from controlplane.engine.capacity.reservation_loop import Action, ActionKind, decide, ended
 from models.capacity import PoolRecord, PoolSpec, Reservation, ReservationState
 from models.resources import NodeInfo, NodeSelector, PlacementStrategy, ResourceAmounts
 

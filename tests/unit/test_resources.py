@@ -11,14 +11,14 @@ import pytest
 
 from controlplane.app import ControlPlane
 from controlplane.config import ServerConfig
-from controlplane.errors import (
+from models.capacity import PoolSpec, Reservation, ReservationState
+from models.errors import (
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
 )
-from models.capacity import PoolSpec, Reservation, ReservationState
 from models.queueing import NamespacePolicy, Quota
 from models.resources import NodeInfo, NodeSelector, ResourceAmounts
 from scheduler.reservations import find_conflict

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from controlplane.engine.planbook import PlanBook
+from controlplane.engine.planning.planbook import PlanBook
 from models.scheduling import (
     Alternative,
     Job,

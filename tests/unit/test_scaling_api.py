@@ -23,13 +23,13 @@ from controlplane.api.gen.orchestrator.v1 import scaling_pb2, scaling_pb2_grpc
 from controlplane.app import ControlPlane
 from controlplane.cli.main import main
 from controlplane.config import ServerConfig
-from controlplane.engine.scaling_policy import policy_from_document, policy_to_document
-from controlplane.errors import InvalidArgument
+from controlplane.engine.scaling.policy_documents import policy_from_document, policy_to_document
 from controlplane.experiments.forecast_io import load_series
 from controlplane.store import SqliteStore
 from controlplane.store.load_history import LoadHistoryStore
 from controlplane.store.sqlite_store import SCHEMA_VERSION
 from models.agents import AgentSpec
+from models.errors import InvalidArgument
 from models.load import MINUTE, RAW, LoadSample
 from scheduler.scaling.policies import (
     PredictiveScaling,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.engine.agents import AgentManager
-from controlplane.engine.forecast_worker import ForecastSettings, ForecastWorker
-from controlplane.engine.scaling import ScalingManager
-from controlplane.engine.scaling_loop import ScalingLoop, observe
+from controlplane.engine.agents.registry import AgentManager
+from controlplane.engine.scaling.forecasts import ForecastSettings, ForecastWorker
+from controlplane.engine.scaling.loop import ScalingLoop, observe
+from controlplane.engine.scaling.policies import ScalingManager
 from controlplane.store import SqliteStore
 from controlplane.store.load_history import LoadHistoryStore
 from controlplane.store.scaling import ScalingEvent, ScalingStore

@@ -7,8 +7,8 @@ import grpc
 from controlplane.api import convert
 from controlplane.api.gen.orchestrator.v1 import agent_pb2, agent_pb2_grpc
 from controlplane.api.servicers.guard import unary
-from controlplane.engine.agents import AgentManager
-from controlplane.errors import invalid
+from controlplane.engine.agents.registry import AgentManager
+from models.errors import invalid
 
 
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):

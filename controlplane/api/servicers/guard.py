@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import grpc
 
 from controlplane.api.status import to_status
-from controlplane.errors import OrchestratorError
+from models.errors import OrchestratorError
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ import grpc
 from controlplane.api import convert
 from controlplane.api.gen.orchestrator.v1 import resource_pb2, resource_pb2_grpc
 from controlplane.api.servicers.guard import unary
-from controlplane.engine.planning import scheduler_violations
-from controlplane.engine.resources import ResourceManager
-from controlplane.engine.usage import UsageReport
-from controlplane.errors import InvalidArgument, invalid
+from controlplane.engine.capacity.resources import ResourceManager
+from controlplane.engine.dispatch.usage import UsageReport
+from controlplane.engine.planning.planner import scheduler_violations
+from models.errors import InvalidArgument, invalid
 from scheduler.cluster import total_capacity
 
 Ctx: TypeAlias = grpc.aio.ServicerContext

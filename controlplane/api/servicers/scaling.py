@@ -7,10 +7,10 @@ import grpc
 from controlplane.api import convert
 from controlplane.api.gen.orchestrator.v1 import scaling_pb2, scaling_pb2_grpc
 from controlplane.api.servicers.guard import unary
-from controlplane.engine.forecast_worker import ForecastWorker
-from controlplane.engine.scaling import ScalingManager
-from controlplane.engine.scaling_loop import ScalingLoop
-from controlplane.errors import invalid
+from controlplane.engine.scaling.forecasts import ForecastWorker
+from controlplane.engine.scaling.loop import ScalingLoop
+from controlplane.engine.scaling.policies import ScalingManager
+from models.errors import invalid
 
 
 class ScalingServicer(scaling_pb2_grpc.ScalingServiceServicer):

@@ -9,8 +9,8 @@ import grpc
 from controlplane.api import convert
 from controlplane.api.gen.orchestrator.v1 import scheduler_pb2, scheduler_pb2_grpc
 from controlplane.api.servicers.guard import unary
-from controlplane.engine.planning import Planner
-from controlplane.errors import invalid
+from controlplane.engine.planning.planner import Planner
+from models.errors import invalid
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 DEFAULT_TIME_LIMIT_S = 10.0

@@ -10,9 +10,9 @@ import grpc
 from controlplane.api import convert
 from controlplane.api.gen.orchestrator.v1 import workflow_pb2, workflow_pb2_grpc
 from controlplane.api.servicers.guard import streaming, unary
-from controlplane.engine.catalog import WorkflowCatalog
-from controlplane.engine.executions import ExecutionEngine
-from controlplane.errors import invalid
+from controlplane.engine.executions.catalog import WorkflowCatalog
+from controlplane.engine.executions.service import ExecutionEngine
+from models.errors import invalid
 from models.workflows import Severity, WorkflowRevision
 
 Ctx: TypeAlias = grpc.aio.ServicerContext

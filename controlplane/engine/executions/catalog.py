@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Callable
 
 from controlplane.engine import paging
-from controlplane.errors import FieldViolation, InvalidArgument, NotFound, invalid
 from controlplane.store import SqliteStore
 from controlplane.workflow import definition_digest, parse_workflow, validate_workflow
+from models.errors import FieldViolation, InvalidArgument, NotFound, invalid
 from models.workflows import Severity, ValidationProblem, WorkflowDefinition, WorkflowRevision
 
 MAX_DEFINITION_BYTES = 1 << 20

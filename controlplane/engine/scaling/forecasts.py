@@ -26,10 +26,10 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from controlplane.engine.load_recorder import POOL_PREFIX
-from controlplane.engine.scaling_policy import NAME_RE
-from controlplane.errors import FailedPrecondition, FieldViolation, invalid
+from controlplane.engine.scaling.load_recorder import POOL_PREFIX
+from controlplane.engine.scaling.policy_documents import NAME_RE
 from controlplane.store.load_history import LoadHistoryStore
+from models.errors import FailedPrecondition, FieldViolation, invalid
 from models.forecasting import Forecast, Series
 from models.load import HOUR, MINUTE, RAW, LoadSample
 from scheduler.forecasting import MODEL_NAMES, forecast

@@ -7,13 +7,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from controlplane.backend import AgentBackend
-from controlplane.engine.dispatcher import Dispatcher
-from controlplane.engine.executions import ExecutionEngine
+from controlplane.engine.capacity.resources import ResourceManager
+from controlplane.engine.dispatch.dispatcher import Dispatcher
+from controlplane.engine.dispatch.topology import build_topology
+from controlplane.engine.executions.service import ExecutionEngine
 from controlplane.engine.periodic import run_every
-from controlplane.engine.resources import ResourceManager
-from controlplane.engine.rolling_planner import RollingPlanner
-from controlplane.engine.topology import build_topology
+from controlplane.engine.planning.rolling import RollingPlanner
+from controlplane.ports import AgentBackend
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from controlplane.engine.dispatcher import Dispatcher
-from controlplane.engine.planbook import NamespacePlan
-from controlplane.errors import invalid
+from controlplane.engine.dispatch.dispatcher import Dispatcher
+from controlplane.engine.planning.planbook import NamespacePlan
 from models.agents import ReplicaInfo, ReplicaState
+from models.errors import invalid
 from models.queueing import NamespacePolicy
 from models.scheduling import Schedule
 from scheduler import registry

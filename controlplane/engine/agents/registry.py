@@ -8,12 +8,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from controlplane.backend import AgentBackend
 from controlplane.engine import paging
-from controlplane.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from controlplane.ports import AgentBackend
 from controlplane.store import SqliteStore
 from controlplane.store.capacity import CapacityStore
 from models.agents import AgentRecord, AgentSpec, AgentState, ReplicaInfo, ReplicaState
+from models.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from models.capacity import PoolRepair, PoolRepairPhase
 from models.resources import PoolRealization, RealizationState
 
 if TYPE_CHECKING:
-    from controlplane.engine.resources import ResourceManager
+    from controlplane.engine.capacity.resources import ResourceManager
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from controlplane.errors import FieldViolation, InvalidArgument
 from controlplane.workflow.durations import parse_duration
+from models.errors import FieldViolation, InvalidArgument
 from scheduler.scaling.cron import CronError, CronExpr
 from scheduler.scaling.policies import (
     PredictiveScaling,

@@ -11,10 +11,13 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from controlplane.engine import paging
-from controlplane.engine.admission import AdmissionControl
-from controlplane.engine.catalog import WorkflowCatalog, violations
-from controlplane.engine.runner import ExecutionRunner, RunnerDeps
-from controlplane.errors import (
+from controlplane.engine.executions.admission import AdmissionControl
+from controlplane.engine.executions.catalog import WorkflowCatalog, violations
+from controlplane.engine.executions.runner import ExecutionRunner, RunnerDeps
+from controlplane.store import SqliteStore, WriteBatch
+from controlplane.store.sqlite_store import ExecutionPageKey
+from controlplane.workflow import check_inputs
+from models.errors import (
     AlreadyExists,
     FailedPrecondition,
     FieldViolation,
@@ -23,9 +26,6 @@ from controlplane.errors import (
     ResourceExhausted,
     invalid,
 )
-from controlplane.store import SqliteStore, WriteBatch
-from controlplane.store.sqlite_store import ExecutionPageKey
-from controlplane.workflow import check_inputs
 from models.executions import Event, EventType, ExecutionRecord, ExecutionStatus, TaskRecord
 from models.queueing import Accept, NamespacePolicy, Queue, Reject
 from scheduler.rolling import PlanTask

@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from controlplane.engine.rolling_planner import RollingPlanner
-from controlplane.errors import FailedPrecondition, FieldViolation, InvalidArgument, invalid
+from controlplane.engine.planning.rolling import RollingPlanner
+from models.errors import FailedPrecondition, FieldViolation, InvalidArgument, invalid
 from models.queueing import NamespacePolicy
 from models.scheduling import Schedule, SchedulingProblem
 from scheduler import registry
 from scheduler.instances.json_io import problem_from_json
-from scheduler.placement.policies import ONLINE
+from scheduler.placement.catalog import ONLINE
 from scheduler.rolling import LiveProblem
 
 MAX_TIME_LIMIT_S = 300.0

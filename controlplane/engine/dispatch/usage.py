@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from controlplane.engine.dispatcher import Dispatcher
-from controlplane.engine.executions import ExecutionEngine
+from controlplane.engine.dispatch.dispatcher import Dispatcher
+from controlplane.engine.executions.service import ExecutionEngine
 from models.queueing import NamespacePolicy, QueuedItem
 from models.resources import ResourceAmounts
 from scheduler.queueing import weighted_share

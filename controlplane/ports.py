@@ -6,47 +6,20 @@ invokes it. Cancelling the awaiting asyncio task cancels the attempt on the repl
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from models.agents import AgentSpec, ReplicaInfo
-from models.executions import ErrorInfo
+from models.backend import (
+    AttemptOutcome,
+    AttemptRequest,
+    CapacityRequest,
+    HeldCapacity,
+    ReplicaLease,
+)
 from models.queueing import QueueMetrics
-from models.resources import NodeInfo, PlacementStrategy, PoolRealization, ResourceAmounts
-
-
-class AgentUnavailable(Exception):
-    """The agent is not deployed (or was deleted) so no replica can be leased."""
-
-
-@dataclass(frozen=True)
-class ReplicaLease:
-    """One concurrency slot on one replica, held from dispatch until the attempt ends."""
-
-    agent: str
-    replica: str
-    agent_version: str
-
-
-@dataclass(frozen=True)
-class AttemptRequest:
-    execution_id: str
-    task_id: str
-    attempt: int
-    input: Any
-
-
-@dataclass(frozen=True)
-class AttemptOutcome:
-    ok: bool
-    output: Any = None
-    error: ErrorInfo | None = None
-    # The replica process died during the attempt (the backend restarts it).
-    replica_crashed: bool = False
-    duration_s: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+from models.resources import NodeInfo, PoolRealization, ResourceAmounts
 
 
 class AgentBackend(Protocol):
@@ -94,32 +67,6 @@ class AgentBackend(Protocol):
 
 
 # ------------------------------------------------------------------------------ capacity
-
-
-@dataclass(frozen=True)
-class CapacityRequest:
-    """Capacity to hold on the cluster: bundles (each must fit on one node), how they are laid
-    over nodes, and which nodes may take them.
-
-    ``labels`` is a node-label selector every bundle must satisfy (Ray's syntax: ``"v"``,
-    ``"!v"``, ``"in(a,b)"``, ``"!in(a,b)"``); ``node_ids``, when not empty, restricts every
-    bundle to those nodes (any of them, so a bundle can move to another one).
-    """
-
-    bundles: tuple[ResourceAmounts, ...]
-    strategy: PlacementStrategy
-    labels: Mapping[str, str] = field(default_factory=dict)
-    node_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class HeldCapacity:
-    """The groups this control plane holds on the cluster, as found there."""
-
-    # pool name -> generations with a live group (more than one only mid-update)
-    pools: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
-    # ids of reservations with a live group
-    reservations: frozenset[str] = frozenset()
 
 
 class CapacityBackend(Protocol):

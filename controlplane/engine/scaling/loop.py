@@ -24,15 +24,15 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from controlplane.backend import AgentBackend
-from controlplane.engine.agents import AgentManager
-from controlplane.engine.forecast_worker import FittedForecast, ForecastWorker
+from controlplane.engine.agents.registry import AgentManager
 from controlplane.engine.periodic import run_every
-from controlplane.engine.scaling import ScalingManager
-from controlplane.errors import NotFound, OrchestratorError, invalid
+from controlplane.engine.scaling.forecasts import FittedForecast, ForecastWorker
+from controlplane.engine.scaling.policies import ScalingManager
+from controlplane.ports import AgentBackend
 from controlplane.store.load_history import LoadHistoryStore
 from controlplane.store.scaling import ScalingEvent, ScalingStore
 from models.agents import AgentSpec, ReplicaState
+from models.errors import NotFound, OrchestratorError, invalid
 from models.load import RAW, LoadSample
 from models.resources import ResourceAmounts
 from scheduler.scaling import EngineState, ScalingObservation, decide

@@ -20,28 +20,20 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from controlplane.backend import AgentBackend, AgentUnavailable, CapacityBackend
 from controlplane.engine import paging
-from controlplane.engine.capacity_requests import (
+from controlplane.engine.capacity.pool_loop import PoolObservation, retry_delay_s
+from controlplane.engine.capacity.requests import (
     NoLiveMembers,
     pool_generation,
     pool_request,
     reservation_request,
 )
-from controlplane.engine.pool_loop import PoolObservation, retry_delay_s
-from controlplane.engine.reservation_loop import ended
-from controlplane.errors import (
-    AlreadyExists,
-    FailedPrecondition,
-    FieldViolation,
-    InvalidArgument,
-    NotFound,
-    ResourceExhausted,
-    invalid,
-)
+from controlplane.engine.capacity.reservation_loop import ended
+from controlplane.ports import AgentBackend, CapacityBackend
 from controlplane.store import SqliteStore
 from controlplane.store.capacity import CapacityStore
 from models.agents import ReplicaResources, ReplicaState
+from models.backend import AgentUnavailable
 from models.capacity import (
     PoolRecord,
     PoolRepair,
@@ -49,6 +41,15 @@ from models.capacity import (
     PoolSpec,
     Reservation,
     ReservationState,
+)
+from models.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    invalid,
 )
 from models.queueing import NamespacePolicy
 from models.resources import NodeInfo, PoolRealization, RealizationState, ResourceAmounts

@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from controlplane.engine import paging
-from controlplane.engine.agents import AgentManager
-from controlplane.engine.load_recorder import POOL_PREFIX
-from controlplane.engine.scaling_policy import (
+from controlplane.engine.agents.registry import AgentManager
+from controlplane.engine.scaling.load_recorder import POOL_PREFIX
+from controlplane.engine.scaling.policy_documents import (
     NAME_RE,
     policy_from_document,
     policy_to_document,
 )
-from controlplane.errors import FailedPrecondition, FieldViolation, NotFound, invalid
 from controlplane.store.load_history import LoadHistoryStore
 from controlplane.store.scaling import ScalingEvent, ScalingStore
+from models.errors import FailedPrecondition, FieldViolation, NotFound, invalid
 from models.load import HOUR, MINUTE, RAW, LoadSample
 from scheduler.scaling.policies import ScalingPolicy
 

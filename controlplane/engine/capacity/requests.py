@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from controlplane.backend import CapacityRequest
+from models.backend import CapacityRequest
 from models.capacity import PoolRecord, PoolSpec, Reservation
 from models.resources import NodeInfo, PlacementStrategy, ResourceAmounts
 

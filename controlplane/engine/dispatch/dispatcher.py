@@ -27,8 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from controlplane.engine.planbook import NamespacePlan, PlanBook
-from controlplane.engine.topology import CLUSTER, CapacityGroup, Topology
+from controlplane.engine.dispatch.topology import CLUSTER, CapacityGroup, Topology
+from controlplane.engine.planning.planbook import NamespacePlan, PlanBook
 from models.agents import ReplicaInfo, ReplicaState
 from models.queueing import (
     Dispatch,

@@ -8,7 +8,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from controlplane.engine.dispatcher import Dispatcher
+from controlplane.engine.dispatch.dispatcher import Dispatcher
 from controlplane.engine.periodic import run_every
 from controlplane.store.load_history import LoadHistoryStore
 from models.agents import ReplicaInfo, ReplicaState

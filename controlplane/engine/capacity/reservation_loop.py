@@ -22,7 +22,7 @@ from controlplane.engine.periodic import run_every
 from models.capacity import Reservation, ReservationState
 
 if TYPE_CHECKING:
-    from controlplane.engine.resources import ResourceManager
+    from controlplane.engine.capacity.resources import ResourceManager
 
 log = logging.getLogger(__name__)
 

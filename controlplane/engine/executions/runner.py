@@ -13,12 +13,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from controlplane.backend import AgentBackend, AgentUnavailable, AttemptOutcome, AttemptRequest
-from controlplane.engine.dispatcher import Dispatcher, Grant, Rejected, TaskRequest
-from controlplane.engine.event_hub import EventHub
-from controlplane.engine.outputs import output_problem
+from controlplane.engine.dispatch.dispatcher import Dispatcher, Grant, Rejected, TaskRequest
+from controlplane.engine.executions.event_hub import EventHub
+from controlplane.engine.executions.outputs import output_problem
+from controlplane.ports import AgentBackend
 from controlplane.store import StoreWriter, WriteBatch
 from controlplane.workflow import ReferenceResolutionError, resolve, topological_order
+from models.backend import AgentUnavailable, AttemptOutcome, AttemptRequest
 from models.executions import (
     AttemptRecord,
     AttemptStatus,

@@ -1,0 +1,2 @@
+"""Dispatch: the queue system between "ready" and "dispatched" (fair share, quotas, placement,
+preemption) and the loop that refreshes its view of the cluster."""

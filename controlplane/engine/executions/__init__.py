@@ -1,0 +1,2 @@
+"""Executions: the workflow catalog and the durable execution state machine (start, run, cancel,
+watch)."""
