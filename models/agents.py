@@ -62,3 +62,10 @@ class AgentRecord:
     spec: AgentSpec
     create_time: float
     update_time: float
+
+
+@dataclass(frozen=True)
+class AgentView:
+    record: AgentRecord
+    state: AgentState
+    replicas: list[ReplicaInfo]

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 
-from models.resources import NodeSelector, PlacementStrategy, ResourceAmounts
+from models.resources import (
+    NodeInfo,
+    NodeSelector,
+    PlacementStrategy,
+    PoolRealization,
+    RealizationState,
+    ResourceAmounts,
+)
 
 
 @dataclass(frozen=True)
@@ -88,3 +96,34 @@ class PoolRepair:
     @property
     def outstanding(self) -> bool:
         return self.phase is not PoolRepairPhase.HEALED
+
+
+@dataclass(frozen=True)
+class PoolView:
+    record: PoolRecord
+    nodes: list[NodeInfo]
+    capacity: ResourceAmounts
+    # What the replicas of agents deployed into the pool hold of it.
+    allocated: ResourceAmounts = dataclasses.field(default_factory=ResourceAmounts)
+    # The placement group as Ray reports it (None: not looked up, or there is none).
+    realization: PoolRealization | None = None
+    # Why there is no realization (or it could not be read).
+    message: str = ""
+    # The repair record of the pool's current generation (set by GetPool and ListPools).
+    repair: PoolRepair | None = None
+
+    @property
+    def state(self) -> RealizationState:
+        return RealizationState.PENDING if self.realization is None else self.realization.state
+
+    @property
+    def state_message(self) -> str:
+        return self.message if self.realization is None else self.realization.message
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    nodes: list[NodeInfo]
+    pools: list[PoolView]
+    fragmentation: dict[str, float]
+    observe_time: float

@@ -6,7 +6,7 @@ Times are seconds since the epoch (floats); a series is regularly spaced at `ste
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -70,3 +70,35 @@ class ScalingDecision:
     @property
     def change(self) -> int:
         return self.desired - self.current
+
+
+@dataclass(frozen=True)
+class FittedForecast:
+    agent: str
+    forecast: Forecast
+    requested_model: str
+    step_s: float
+    fit_time: float  # by the control plane's clock
+    fit_duration_s: float
+    history_points: int  # non-gap values fitted on
+    history_end: float  # timestamp of the last fitted value
+
+    def end(self) -> float:
+        """Where the last forecast step ends."""
+        stamps = self.forecast.timestamps
+        return (stamps[-1] + self.step_s) if stamps else self.history_end + self.step_s
+
+    def until(self, horizon_end: float) -> FittedForecast:
+        """The steps that start before `horizon_end`."""
+        keep = sum(1 for t in self.forecast.timestamps if t < horizon_end)
+        f = self.forecast
+        return replace(
+            self,
+            forecast=replace(
+                f,
+                timestamps=f.timestamps[:keep],
+                mean=f.mean[:keep],
+                lower=f.lower[:keep],
+                upper=f.upper[:keep],
+            ),
+        )

@@ -29,3 +29,10 @@ class LoadSample:
     in_flight: float = 0.0
     service_time_s: float = 0.0
     replicas: float = 0.0
+
+
+@dataclass(frozen=True)
+class LoadHistoryPage:
+    samples: list[LoadSample]
+    interval_s: float  # what one sample covers
+    next_page_token: str

@@ -242,3 +242,15 @@ class QueueMetrics:
     oldest_wait_s: float
     mean_wait_s: float
     depth_by_level: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class NamespaceUsage:
+    namespace: str
+    allocated: ResourceAmounts
+    running_tasks: int
+    queued_tasks: int
+    oldest_wait_s: float
+    running_executions: int
+    queued_executions: int
+    weighted_dominant_share: float

@@ -104,3 +104,16 @@ class ValidationProblem:
     path: str
     message: str
     severity: Severity = Severity.ERROR
+
+
+@dataclass(frozen=True)
+class WorkflowView:
+    """One stored revision of a workflow, with the latest revision number under its name."""
+
+    revision: WorkflowRevision
+    latest_revision: int
+    task_ids: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.revision.name

@@ -30,7 +30,6 @@ from controlplane.api.convert import (
     PoolUsage,
     ReservationInfo,
     SchedulerInfo,
-    WorkflowView,
 )
 from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2,
@@ -44,19 +43,15 @@ from controlplane.api.gen.orchestrator.v1 import (
     workflow_pb2,
     workflow_pb2_grpc,
 )
-from controlplane.engine.agents.registry import AgentView
-from controlplane.engine.scaling.forecasts import FittedForecast
-from controlplane.engine.scaling.loop import ScalingStatus
-from controlplane.engine.scaling.policies import PolicyView
-from controlplane.store.scaling import ScalingEvent
-from models.agents import AgentSpec
+from models.agents import AgentSpec, AgentView
 from models.capacity import PoolSpec
 from models.executions import Event, ExecutionRecord, ExecutionStatus
+from models.forecasting import FittedForecast
 from models.load import RAW, LoadSample
 from models.queueing import NamespacePolicy
 from models.resources import PlacementStrategy, ResourceAmounts
-from models.workflows import ValidationProblem
-from scheduler.scaling.policies import ScalingPolicy
+from models.scaling import PolicyView, ScalingEvent, ScalingPolicy, ScalingStatus
+from models.workflows import ValidationProblem, WorkflowView
 
 __all__ = [
     "AgentView",

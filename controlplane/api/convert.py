@@ -18,24 +18,27 @@ from controlplane.api.gen.orchestrator.v1 import (
     scheduler_pb2,
     workflow_pb2,
 )
-from controlplane.engine.agents.registry import AgentView
-from controlplane.engine.capacity.resources import ClusterView, PoolView
-from controlplane.engine.dispatch.usage import NamespaceUsage
 from controlplane.engine.planning.planner import Plan
-from controlplane.engine.scaling.forecasts import FittedForecast
-from controlplane.engine.scaling.loop import ScalingStatus
-from controlplane.engine.scaling.policies import PolicyView
 from controlplane.engine.scaling.policy_documents import policy_from_document
-from controlplane.store.scaling import ScalingEvent, jsonable
+from controlplane.store.scaling import jsonable
 from models.agents import (
     AgentRecord,
     AgentSpec,
     AgentState,
+    AgentView,
     ReplicaInfo,
     ReplicaResources,
     ReplicaState,
 )
-from models.capacity import PoolRecord, PoolRepair, PoolSpec, Reservation, ReservationState
+from models.capacity import (
+    ClusterView,
+    PoolRecord,
+    PoolRepair,
+    PoolSpec,
+    PoolView,
+    Reservation,
+    ReservationState,
+)
 from models.executions import (
     AttemptRecord,
     AttemptStatus,
@@ -47,19 +50,22 @@ from models.executions import (
     TaskRecord,
     TaskStatus,
 )
-from models.forecasting import Forecast, ScalingDecision
+from models.forecasting import FittedForecast, Forecast, ScalingDecision
 from models.load import HOUR, MINUTE, RAW, LoadSample
-from models.queueing import Backpressure, NamespacePolicy, Quota
+from models.queueing import Backpressure, NamespacePolicy, NamespaceUsage, Quota
 from models.resources import NodeInfo, NodeSelector, PlacementStrategy, ResourceAmounts
-from models.workflows import Severity, ValidationProblem, WorkflowRevision
-from scheduler.scaling.policies import (
+from models.scaling import (
+    PolicyView,
     PredictiveScaling,
     ScaleLimit,
+    ScalingEvent,
     ScalingPolicy,
+    ScalingStatus,
     ScheduledCapacity,
     StepScaling,
     TargetTracking,
 )
+from models.workflows import Severity, ValidationProblem, WorkflowRevision, WorkflowView
 
 log = logging.getLogger(__name__)
 
@@ -291,19 +297,6 @@ def event_to_proto(event: Event) -> workflow_pb2.Event:
 
 
 # -- client direction (proto -> model) ----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WorkflowView:
-    """One stored revision of a workflow, with the latest revision number under its name."""
-
-    revision: WorkflowRevision
-    latest_revision: int
-    task_ids: tuple[str, ...] = ()
-
-    @property
-    def name(self) -> str:
-        return self.revision.name
 
 
 def _struct(message: struct_pb2.Struct) -> dict[str, Any]:

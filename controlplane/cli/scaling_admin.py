@@ -28,18 +28,16 @@ from controlplane.api.client import ClientError, OrchestratorClient
 from controlplane.cli.commands import UsageProblem, read_text
 from controlplane.cli.parsing import duration_arg, positive_int, utilization_arg
 from controlplane.cli.render import print_json, when
-from controlplane.engine.scaling.forecasts import FittedForecast
-from controlplane.engine.scaling.loop import ScalingStatus
-from controlplane.engine.scaling.policies import PolicyView
 from controlplane.engine.scaling.policy_documents import (
     METRICS,
     policy_from_document,
     policy_to_document,
 )
 from controlplane.experiments.forecast_io import iso
-from controlplane.store.scaling import ScalingEvent
 from models.errors import InvalidArgument
+from models.forecasting import FittedForecast
 from models.load import HOUR, MINUTE, RAW, LoadSample
+from models.scaling import PolicyView, ScalingEvent, ScalingStatus
 from scheduler.forecasting import MODEL_NAMES
 
 EXIT_OK = 0

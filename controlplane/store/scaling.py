@@ -17,6 +17,7 @@ from typing import Any
 
 from controlplane.store.sqlite_store import SqliteStore
 from models.forecasting import ScalingDecision
+from models.scaling import ScalingEvent
 
 # Holds (decisions that changed nothing) are kept this long; changes this long.
 HOLD_RETENTION_S = 86400.0
@@ -29,21 +30,6 @@ class PolicyRow:
     document: dict[str, Any]
     create_time: float
     update_time: float
-
-
-@dataclass(frozen=True)
-class ScalingEvent:
-    """A recorded decision; `error` says why acting on it failed ("" when it did not)."""
-
-    event_id: int
-    decision: ScalingDecision
-    error: str = ""
-
-    @property
-    def action(self) -> str:
-        """One of hold, scale_out or scale_in."""
-        change = self.decision.change
-        return "hold" if change == 0 else "scale_out" if change > 0 else "scale_in"
 
 
 def jsonable(value: Any) -> Any:

@@ -9,8 +9,7 @@
 - `baseline_forecast`: a seasonal-naive stand-in for when `scheduler.forecasting` is absent.
 """
 
-from scheduler.scaling.engine import EngineState, ScalingObservation, decide
-from scheduler.scaling.policies import (
+from models.scaling import (
     PredictiveScaling,
     ScaleLimit,
     ScalingPolicy,
@@ -19,6 +18,7 @@ from scheduler.scaling.policies import (
     StepScaling,
     TargetTracking,
 )
+from scheduler.scaling.engine import EngineState, ScalingObservation, decide
 
 __all__ = [
     "EngineState",

@@ -30,14 +30,14 @@ from operator import itemgetter
 from typing import Any
 
 from models.forecasting import Forecast, ScalingDecision
-from scheduler.scaling.capacity import replicas_for_rate, replicas_for_wait_slo
-from scheduler.scaling.policies import (
+from models.scaling import (
     PredictiveScaling,
     ScalingPolicy,
     ScheduledCapacity,
     StepScaling,
     TargetTracking,
 )
+from scheduler.scaling.capacity import replicas_for_rate, replicas_for_wait_slo
 
 _EPS = 1e-9
 History = tuple[tuple[float, int], ...]

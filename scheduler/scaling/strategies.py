@@ -27,15 +27,15 @@ from typing import Any, Protocol
 import numpy as np
 
 from models.forecasting import Forecast, ScalingDecision, Series
-from scheduler.scaling.capacity import replicas_for_rate
-from scheduler.scaling.engine import EngineState, ScalingObservation, decide
-from scheduler.scaling.policies import (
+from models.scaling import (
     HPA_SCALE_DOWN_LIMIT,
     HPA_SCALE_UP_LIMIT,
     PredictiveScaling,
     ScalingPolicy,
     TargetTracking,
 )
+from scheduler.scaling.capacity import replicas_for_rate
+from scheduler.scaling.engine import EngineState, ScalingObservation, decide
 from scheduler.scaling.simulator import PoolObservation, SimulationConfig, arrival_counts
 
 Forecaster = Callable[[Series, int], Forecast]

@@ -19,7 +19,7 @@ from controlplane.api.client import OrchestratorClient
 from models.agents import AgentSpec, ReplicaResources, ReplicaState
 from models.executions import ExecutionStatus
 from models.load import RAW
-from scheduler.scaling.policies import PredictiveScaling, ScalingPolicy
+from models.scaling import PredictiveScaling, ScalingPolicy
 from tests.integration.conftest import eventually
 from tests.support.server_thread import ServerThread
 

@@ -15,11 +15,16 @@ from controlplane.api import convert
 from controlplane.cli import capacity
 from controlplane.cli import capacity_render as view
 from controlplane.cli.main import build_parser, main
-from controlplane.engine.capacity.resources import ClusterView, PoolView
-from controlplane.engine.dispatch.usage import NamespaceUsage
 from controlplane.engine.planning.planner import Plan
-from models.capacity import PoolRecord, PoolSpec, Reservation, ReservationState
-from models.queueing import Backpressure, NamespacePolicy, Quota
+from models.capacity import (
+    ClusterView,
+    PoolRecord,
+    PoolSpec,
+    PoolView,
+    Reservation,
+    ReservationState,
+)
+from models.queueing import Backpressure, NamespacePolicy, NamespaceUsage, Quota
 from models.resources import NodeInfo, NodeSelector, PlacementStrategy, ResourceAmounts
 from scheduler import solve
 from scheduler.instances.json_io import problem_from_dict

@@ -25,7 +25,7 @@ from controlplane.store.load_history import LoadHistoryStore
 from models.errors import InvalidArgument
 from models.forecasting import Forecast, Series
 from models.load import RAW, LoadSample
-from scheduler.scaling.policies import PredictiveScaling, ScalingPolicy
+from models.scaling import PredictiveScaling, ScalingPolicy
 
 T0 = 1_700_000_000.0
 

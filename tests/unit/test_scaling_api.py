@@ -31,7 +31,7 @@ from controlplane.store.sqlite_store import SCHEMA_VERSION
 from models.agents import AgentSpec
 from models.errors import InvalidArgument
 from models.load import MINUTE, RAW, LoadSample
-from scheduler.scaling.policies import (
+from models.scaling import (
     PredictiveScaling,
     ScaleLimit,
     ScalingPolicy,
@@ -71,7 +71,7 @@ def test_policy_round_trips_through_its_document_and_protobuf() -> None:
     assert policy_from_document(policy_to_document(FULL)) == FULL
     message = convert.scaling_policy_to_proto(FULL)
     assert convert.scaling_policy_from_proto(message) == FULL
-    # Absent fields take the defaults of `scheduler.scaling.policies`.
+    # Absent fields take the defaults of `models.scaling`.
     bare = scaling_pb2.ScalingPolicy(agent="work", predictive=scaling_pb2.PredictiveScaling())
     assert convert.scaling_policy_from_proto(bare) == ScalingPolicy(
         agent="work", predictive=PredictiveScaling()

@@ -19,11 +19,12 @@ from controlplane.engine.scaling.loop import ScalingLoop, observe
 from controlplane.engine.scaling.policies import ScalingManager
 from controlplane.store import SqliteStore
 from controlplane.store.load_history import LoadHistoryStore
-from controlplane.store.scaling import ScalingEvent, ScalingStore
+from controlplane.store.scaling import ScalingStore
 from models.agents import AgentSpec, ReplicaResources
 from models.forecasting import Forecast, Series
 from models.load import RAW, LoadSample
 from models.resources import ResourceAmounts
+from models.scaling import ScalingEvent
 from tests.unit.fake_backend import FakeBackend
 
 T0 = 1_700_000_000.0  # a multiple of 10 s

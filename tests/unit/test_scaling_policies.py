@@ -8,17 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from models.cron import CronError, CronExpr
 from models.forecasting import Forecast
-from scheduler.scaling.capacity import (
-    erlang_c,
-    mmc_mean_wait,
-    mmc_wait_exceeds,
-    replicas_for_rate,
-    replicas_for_wait_slo,
-)
-from scheduler.scaling.cron import CronError, CronExpr
-from scheduler.scaling.engine import EngineState, ScalingObservation, decide
-from scheduler.scaling.policies import (
+from models.scaling import (
     HPA_SCALE_UP_LIMIT,
     PredictiveScaling,
     ScaleLimit,
@@ -28,6 +20,14 @@ from scheduler.scaling.policies import (
     StepScaling,
     TargetTracking,
 )
+from scheduler.scaling.capacity import (
+    erlang_c,
+    mmc_mean_wait,
+    mmc_wait_exceeds,
+    replicas_for_rate,
+    replicas_for_wait_slo,
+)
+from scheduler.scaling.engine import EngineState, ScalingObservation, decide
 
 HPA = TargetTracking(metric="utilization", target=0.5)  # 300 s down, 0 s up, tolerance 0.1
 

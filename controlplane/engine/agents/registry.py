@@ -6,13 +6,13 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from controlplane.engine import paging
 from controlplane.ports import AgentBackend
 from controlplane.store import SqliteStore
 from controlplane.store.capacity import CapacityStore
-from models.agents import AgentRecord, AgentSpec, AgentState, ReplicaInfo, ReplicaState
+from models.agents import AgentRecord, AgentSpec, AgentState, AgentView, ReplicaInfo, ReplicaState
 from models.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
@@ -20,13 +20,6 @@ log = logging.getLogger(__name__)
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 IMPORT_PATH_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 MAX_REPLICAS = 1000
-
-
-@dataclass(frozen=True)
-class AgentView:
-    record: AgentRecord
-    state: AgentState
-    replicas: list[ReplicaInfo]
 
 
 def validate_spec(spec: AgentSpec, prefix: str = "agent") -> list[FieldViolation]:

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from controlplane.engine import paging
 from controlplane.engine.capacity.pool_loop import PoolObservation, retry_delay_s
@@ -35,10 +34,12 @@ from controlplane.store.capacity import CapacityStore
 from models.agents import ReplicaResources, ReplicaState
 from models.backend import AgentUnavailable
 from models.capacity import (
+    ClusterView,
     PoolRecord,
     PoolRepair,
     PoolRepairPhase,
     PoolSpec,
+    PoolView,
     Reservation,
     ReservationState,
 )
@@ -52,7 +53,7 @@ from models.errors import (
     invalid,
 )
 from models.queueing import NamespacePolicy
-from models.resources import NodeInfo, PoolRealization, RealizationState, ResourceAmounts
+from models.resources import NodeInfo, RealizationState, ResourceAmounts
 from scheduler.cluster import fragmentation, select_nodes, total_capacity
 from scheduler.reservations import find_conflict
 
@@ -65,37 +66,6 @@ REPLACE_TIMEOUT_S = 60.0
 # Replicas in these states occupy a slot of their pool's placement group.
 _PLACED = (ReplicaState.READY, ReplicaState.DRAINING)
 NO_GROUP = "no placement group on the cluster"
-
-
-@dataclass(frozen=True)
-class PoolView:
-    record: PoolRecord
-    nodes: list[NodeInfo]
-    capacity: ResourceAmounts
-    # What the replicas of agents deployed into the pool hold of it.
-    allocated: ResourceAmounts = dataclasses.field(default_factory=ResourceAmounts)
-    # The placement group as Ray reports it (None: not looked up, or there is none).
-    realization: PoolRealization | None = None
-    # Why there is no realization (or it could not be read).
-    message: str = ""
-    # The repair record of the pool's current generation (set by GetPool and ListPools).
-    repair: PoolRepair | None = None
-
-    @property
-    def state(self) -> RealizationState:
-        return RealizationState.PENDING if self.realization is None else self.realization.state
-
-    @property
-    def state_message(self) -> str:
-        return self.message if self.realization is None else self.realization.message
-
-
-@dataclass(frozen=True)
-class ClusterView:
-    nodes: list[NodeInfo]
-    pools: list[PoolView]
-    fragmentation: dict[str, float]
-    observe_time: float
 
 
 def _check_name(field: str, name: str) -> list[FieldViolation]:

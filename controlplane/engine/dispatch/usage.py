@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from controlplane.engine.dispatch.dispatcher import Dispatcher
 from controlplane.engine.executions.service import ExecutionEngine
-from models.queueing import NamespacePolicy, QueuedItem
+from models.queueing import NamespacePolicy, NamespaceUsage, QueuedItem
 from models.resources import ResourceAmounts
 from scheduler.queueing import weighted_share
-
-
-@dataclass(frozen=True)
-class NamespaceUsage:
-    namespace: str
-    allocated: ResourceAmounts
-    running_tasks: int
-    queued_tasks: int
-    oldest_wait_s: float
-    running_executions: int
-    queued_executions: int
-    weighted_dominant_share: float
 
 
 class UsageReport:

@@ -30,10 +30,10 @@ from controlplane.engine.scaling.load_recorder import POOL_PREFIX
 from controlplane.engine.scaling.policy_documents import NAME_RE
 from controlplane.store.load_history import LoadHistoryStore
 from models.errors import FailedPrecondition, FieldViolation, invalid
-from models.forecasting import Forecast, Series
+from models.forecasting import FittedForecast, Forecast, Series
 from models.load import HOUR, MINUTE, RAW, LoadSample
+from models.scaling import ScalingPolicy
 from scheduler.forecasting import MODEL_NAMES, forecast
-from scheduler.scaling.policies import ScalingPolicy
 from scheduler.scaling.strategies import period_hints
 
 log = logging.getLogger(__name__)
@@ -63,38 +63,6 @@ class ForecastSettings:
     evaluation_period_s: float = 15.0
     load_interval_s: float = 10.0
     min_points: int = 4
-
-
-@dataclass(frozen=True)
-class FittedForecast:
-    agent: str
-    forecast: Forecast
-    requested_model: str
-    step_s: float
-    fit_time: float  # by the control plane's clock
-    fit_duration_s: float
-    history_points: int  # non-gap values fitted on
-    history_end: float  # timestamp of the last fitted value
-
-    def end(self) -> float:
-        """Where the last forecast step ends."""
-        stamps = self.forecast.timestamps
-        return (stamps[-1] + self.step_s) if stamps else self.history_end + self.step_s
-
-    def until(self, horizon_end: float) -> FittedForecast:
-        """The steps that start before `horizon_end`."""
-        keep = sum(1 for t in self.forecast.timestamps if t < horizon_end)
-        f = self.forecast
-        return replace(
-            self,
-            forecast=replace(
-                f,
-                timestamps=f.timestamps[:keep],
-                mean=f.mean[:keep],
-                lower=f.lower[:keep],
-                upper=f.upper[:keep],
-            ),
-        )
 
 
 class ForecastUnavailable(FailedPrecondition):

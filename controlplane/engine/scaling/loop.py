@@ -26,17 +26,17 @@ from dataclasses import dataclass, field
 
 from controlplane.engine.agents.registry import AgentManager
 from controlplane.engine.periodic import run_every
-from controlplane.engine.scaling.forecasts import FittedForecast, ForecastWorker
+from controlplane.engine.scaling.forecasts import ForecastWorker
 from controlplane.engine.scaling.policies import ScalingManager
 from controlplane.ports import AgentBackend
 from controlplane.store.load_history import LoadHistoryStore
-from controlplane.store.scaling import ScalingEvent, ScalingStore
+from controlplane.store.scaling import ScalingStore
 from models.agents import AgentSpec, ReplicaState
 from models.errors import NotFound, OrchestratorError, invalid
 from models.load import RAW, LoadSample
 from models.resources import ResourceAmounts
+from models.scaling import ScalingEvent, ScalingPolicy, ScalingStatus
 from scheduler.scaling import EngineState, ScalingObservation, decide
-from scheduler.scaling.policies import ScalingPolicy
 
 log = logging.getLogger(__name__)
 
@@ -103,21 +103,6 @@ def replica_amounts(spec: AgentSpec) -> ResourceAmounts:
     return ResourceAmounts(
         cpu=res.num_cpus, memory=res.memory, gpu=res.num_gpus, custom=dict(res.custom)
     )
-
-
-@dataclass(frozen=True)
-class ScalingStatus:
-    agent: str
-    has_policy: bool
-    current: int
-    ready: int
-    desired: int
-    last_decision_time: float | None
-    decisions: list[ScalingEvent]
-    forecast: FittedForecast | None
-    forecast_error: str
-    actuation_error: str
-    evaluation_period_s: float
 
 
 class ScalingLoop:

@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from controlplane.engine import paging
@@ -19,29 +18,15 @@ from controlplane.engine.scaling.policy_documents import (
     policy_to_document,
 )
 from controlplane.store.load_history import LoadHistoryStore
-from controlplane.store.scaling import ScalingEvent, ScalingStore
+from controlplane.store.scaling import ScalingStore
 from models.errors import FailedPrecondition, FieldViolation, NotFound, invalid
-from models.load import HOUR, MINUTE, RAW, LoadSample
-from scheduler.scaling.policies import ScalingPolicy
+from models.load import HOUR, MINUTE, RAW, LoadHistoryPage
+from models.scaling import PolicyView, ScalingEvent, ScalingPolicy
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HISTORY_S = 3600.0
 RESOLUTIONS = (RAW, MINUTE, HOUR)
-
-
-@dataclass(frozen=True)
-class PolicyView:
-    policy: ScalingPolicy
-    create_time: float
-    update_time: float
-
-
-@dataclass(frozen=True)
-class LoadHistoryPage:
-    samples: list[LoadSample]
-    interval_s: float  # what one sample covers
-    next_page_token: str
 
 
 def _check_agent_name(agent: str, field: str = "agent") -> None:

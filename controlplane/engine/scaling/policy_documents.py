@@ -1,6 +1,6 @@
 """A scaling policy as a JSON document, and back, with every problem named by its path.
 
-The document has the fields of `scheduler.scaling.policies` (times in seconds, in fields
+The document has the fields of `models.scaling` (times in seconds, in fields
 ending in `_s`; a string such as "2m" is also accepted there). An absent field takes the
 dataclass default. `policy_from_document` checks every field before building the dataclasses
 and reports all problems at once, each at its API path (`policy.target_tracking[0].target`,
@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from controlplane.workflow.durations import parse_duration
+from models.cron import CronError, CronExpr
 from models.errors import FieldViolation, InvalidArgument
-from scheduler.scaling.cron import CronError, CronExpr
-from scheduler.scaling.policies import (
+from models.scaling import (
     PredictiveScaling,
     ScaleLimit,
     ScalingPolicy,

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
-from scheduler.scaling.cron import CronExpr
+from models.cron import CronExpr
+from models.forecasting import FittedForecast, ScalingDecision
 
 AdjustmentType = Literal["change", "percent", "exact"]
 Bound = Literal["upper", "mean"]
@@ -239,3 +240,40 @@ class ScalingPolicy:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"{self.agent}: policy names must be unique: {duplicates}")
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    policy: ScalingPolicy
+    create_time: float
+    update_time: float
+
+
+@dataclass(frozen=True)
+class ScalingEvent:
+    """A recorded decision; `error` says why acting on it failed ("" when it did not)."""
+
+    event_id: int
+    decision: ScalingDecision
+    error: str = ""
+
+    @property
+    def action(self) -> str:
+        """One of hold, scale_out or scale_in."""
+        change = self.decision.change
+        return "hold" if change == 0 else "scale_out" if change > 0 else "scale_in"
+
+
+@dataclass(frozen=True)
+class ScalingStatus:
+    agent: str
+    has_policy: bool
+    current: int
+    ready: int
+    desired: int
+    last_decision_time: float | None
+    decisions: list[ScalingEvent]
+    forecast: FittedForecast | None
+    forecast_error: str
+    actuation_error: str
+    evaluation_period_s: float
