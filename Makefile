@@ -17,12 +17,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/orchestrator demo
 
-test: $(STAMP)
+# Lint, types and the package boundaries first (seconds), then the suite.
+test: lint
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # Regenerates controlplane/api/gen from proto/ (the only way generated code changes).
 proto: $(STAMP)
