@@ -45,7 +45,7 @@ AGENT = "simulated"
 
 @dataclass(frozen=True)
 class PolicySettings:
-    """Knobs of the simulated policies (defaults: the issue's, the HPA's, and the CLI's;
+    """Knobs of the simulated policies (defaults: the benchmark's, the HPA's, and the CLI's;
     `max_replicas` and `history_steps` the CLI sets from the trace)."""
 
     target_utilization: float = 0.7
