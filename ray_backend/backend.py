@@ -163,7 +163,7 @@ class RayAgentBackend:
             for replica in rs.replicas.values():
                 if replica.drain_task is not None:
                     replica.drain_task.cancel()
-                replica.state = ReplicaState.DEAD
+                replica.mark_dead()
             await asyncio.gather(*(self._kill(r.handle, r.name) for r in rs.replicas.values()))
             rs.replicas.clear()
             await self._kill_orphans(name, keep=set())
@@ -217,14 +217,14 @@ class RayAgentBackend:
                 if replica.drain_task is not None:
                     replica.drain_task.cancel()
                     replica.drain_task = None
-                if replica.state is not ReplicaState.DEAD:
-                    replica.state = ReplicaState.DRAINING
+                if replica.state not in (ReplicaState.DEAD, ReplicaState.DRAINING):
+                    replica.move_to(ReplicaState.DRAINING)
             rs.notify()  # waiting leases raise AgentUnavailable
             while rs.outstanding() > 0:
                 await rs.wait_changed()
             replicas = list(rs.replicas.values())
             for replica in replicas:
-                replica.state = ReplicaState.DEAD
+                replica.mark_dead()
             rs.replicas.clear()
             await asyncio.gather(*(self._kill(r.handle, r.name) for r in replicas))
             await self._kill_orphans(name, keep=set())
@@ -254,7 +254,7 @@ class RayAgentBackend:
                 if replica.drain_task is not None:
                     replica.drain_task.cancel()
                     replica.drain_task = None
-                replica.state = ReplicaState.READY
+                replica.move_to(ReplicaState.READY)
         missing = [(name, index) for name, index in desired.items() if name not in rs.replicas]
         results = await asyncio.gather(
             *(self._attach_or_create(rs, spec, fingerprint, name, i) for name, i in missing),
@@ -427,7 +427,7 @@ class RayAgentBackend:
                 await self._kill(handle, name)
 
     def _retire(self, rs: ReplicaSet, replica: Replica) -> None:
-        replica.state = ReplicaState.DRAINING
+        replica.move_to(ReplicaState.DRAINING)
         replica.drain_task = self._spawn(self._drain_and_kill(rs, replica))
 
     async def _drain_and_kill(self, rs: ReplicaSet, replica: Replica) -> None:
@@ -435,7 +435,7 @@ class RayAgentBackend:
             await rs.wait_changed()
         if replica.state is not ReplicaState.DRAINING:
             return  # revived by a scale-up
-        replica.state = ReplicaState.DEAD
+        replica.move_to(ReplicaState.DEAD)
         replica.drain_task = None
         if rs.replicas.get(replica.name) is replica:
             del rs.replicas[replica.name]
@@ -555,7 +555,7 @@ class RayAgentBackend:
     def _on_replica_error(self, rs: ReplicaSet, replica: Replica) -> None:
         """The replica's process died or is unreachable: stop leasing it until it answers."""
         if replica.state is ReplicaState.READY:
-            replica.state = ReplicaState.STARTING
+            replica.move_to(ReplicaState.STARTING)
             rs.notify()
             self._record_replicas(rs)
         if not replica.probing and replica.state is not ReplicaState.DEAD and not self._closed:
@@ -588,7 +588,7 @@ class RayAgentBackend:
                         replica.pid = pid
                         replica.node_id = str(info.get("node_id", replica.node_id))
                         if replica.state is ReplicaState.STARTING:
-                            replica.state = ReplicaState.READY
+                            replica.move_to(ReplicaState.READY)
                         rs.notify()
                         self._record_replicas(rs)
                         return
@@ -603,7 +603,7 @@ class RayAgentBackend:
 
     def _replace_dead(self, rs: ReplicaSet, replica: Replica) -> None:
         logger.warning("replica %s is permanently dead; recreating it", replica.name)
-        replica.state = ReplicaState.DEAD
+        replica.mark_dead()
         if rs.replicas.get(replica.name) is replica and replica.outstanding == 0:
             del rs.replicas[replica.name]
         rs.notify()
