@@ -15,11 +15,11 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from controlplane.engine.periodic import run_every
-from models.capacity import Reservation, ReservationState
+from models.capacity import RESERVATION_LIFECYCLE, Reservation, ReservationState
 
 if TYPE_CHECKING:
     from controlplane.engine.capacity.resources import ResourceManager
@@ -45,11 +45,13 @@ def ended(reservation: Reservation, now: float) -> Reservation | None:
     if not reservation.state.holds_capacity or now < reservation.end_time:
         return None
     if reservation.state is ReservationState.ACTIVE:
-        return replace(reservation, state=ReservationState.EXPIRED, message="the window ended")
+        return RESERVATION_LIFECYCLE.replaced(
+            reservation, ReservationState.EXPIRED, message="the window ended"
+        )
     reason = f" ({reservation.message})" if reservation.message else ""
-    return replace(
+    return RESERVATION_LIFECYCLE.replaced(
         reservation,
-        state=ReservationState.FAILED,
+        ReservationState.FAILED,
         message=f"the window ended before the capacity could be held{reason}",
     )
 

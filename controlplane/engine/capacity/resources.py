@@ -34,6 +34,8 @@ from controlplane.store.capacity import CapacityStore
 from models.agents import ReplicaResources, ReplicaState
 from models.backend import AgentUnavailable
 from models.capacity import (
+    POOL_REPAIR_LIFECYCLE,
+    RESERVATION_LIFECYCLE,
     ClusterView,
     PoolRecord,
     PoolRepair,
@@ -471,6 +473,8 @@ class ResourceManager:
             and current.generation == generation
             and current.phase is PoolRepairPhase.LOST
         )
+        if current is not None and current.generation == generation:
+            POOL_REPAIR_LIFECYCLE.check(current.phase, PoolRepairPhase.LOST)
         lost = PoolRepair(
             pool=name,
             generation=generation,
@@ -505,9 +509,9 @@ class ResourceManager:
             await self._put_repair(failed)
             log.warning("pool %s: %s", name, failed.message)
             return replace(result, message=failed.message)
-        recreated = replace(
+        recreated = POOL_REPAIR_LIFECYCLE.replaced(
             lost,
-            phase=PoolRepairPhase.RECREATED,
+            PoolRepairPhase.RECREATED,
             attempts=0,
             retry_time=0.0,
             update_time=now,
@@ -526,9 +530,9 @@ class ResourceManager:
         if repair is None or not repair.outstanding:
             return False
         name = record.spec.name
-        moving = replace(
+        moving = POOL_REPAIR_LIFECYCLE.replaced(
             repair,
-            phase=PoolRepairPhase.RECREATED,
+            PoolRepairPhase.RECREATED,
             attempts=repair.attempts if repair.phase is PoolRepairPhase.RECREATED else 0,
             update_time=self._clock(),
             message="its placement group was lost and has been created again; moving the "
@@ -558,9 +562,9 @@ class ResourceManager:
 
     def _healed(self, repair: PoolRepair, agents: list[str], done: str) -> PoolRepair:
         replicas = f"the replicas of {', '.join(agents)} {done}" if agents else "no agents"
-        return replace(
+        return POOL_REPAIR_LIFECYCLE.replaced(
             repair,
-            phase=PoolRepairPhase.HEALED,
+            PoolRepairPhase.HEALED,
             attempts=0,
             retry_time=0.0,
             update_time=self._clock(),
@@ -662,8 +666,8 @@ class ResourceManager:
                     f"reservation is already {found.state.value}",
                     [FieldViolation("reservation_id", f"reservation is {found.state.value}")],
                 )
-            cancelled = replace(
-                found, state=ReservationState.CANCELLED, message="cancelled by request"
+            cancelled = RESERVATION_LIFECYCLE.replaced(
+                found, ReservationState.CANCELLED, message="cancelled by request"
             )
             await self._put_reservation(cancelled)
             await self._release(reservation_id)
@@ -714,9 +718,9 @@ class ResourceManager:
                 return current
             pool = self._capacity.get_pool(current.pool)
             if pool is None:  # cannot happen while delete_pool refuses pools with reservations
-                updated = replace(
+                updated = RESERVATION_LIFECYCLE.replaced(
                     current,
-                    state=ReservationState.FAILED,
+                    ReservationState.FAILED,
                     message=f"pool {current.pool!r} no longer exists",
                 )
             else:
@@ -733,21 +737,21 @@ class ResourceManager:
                 reservation.reservation_id, request, self._ready_wait_s
             )
         except Exception as exc:
-            return replace(
+            return RESERVATION_LIFECYCLE.replaced(
                 reservation,
-                state=ReservationState.PENDING,
+                ReservationState.PENDING,
                 message=f"could not hold the capacity yet: {exc}",
             )
         if held.state is RealizationState.READY:
-            return replace(
+            return RESERVATION_LIFECYCLE.replaced(
                 reservation,
-                state=ReservationState.ACTIVE,
+                ReservationState.ACTIVE,
                 message="",
                 placement_group_id=held.placement_group_id,
             )
-        return replace(
+        return RESERVATION_LIFECYCLE.replaced(
             reservation,
-            state=ReservationState.PENDING,
+            ReservationState.PENDING,
             message=f"waiting for Ray to hold the capacity: {held.message}",
             placement_group_id=held.placement_group_id,
         )
