@@ -9,7 +9,10 @@ import grpc
 from controlplane.api import convert
 from controlplane.api.gen.orchestrator.v1 import resource_pb2, resource_pb2_grpc
 from controlplane.api.servicers.guard import unary
-from controlplane.engine.capacity.resources import ResourceManager
+from controlplane.engine.capacity.cluster import ClusterObserver
+from controlplane.engine.capacity.pools import PoolService
+from controlplane.engine.capacity.quotas import QuotaService
+from controlplane.engine.capacity.reservations import ReservationService
 from controlplane.engine.dispatch.usage import UsageReport
 from controlplane.engine.planning.planner import scheduler_violations
 from models.errors import InvalidArgument, invalid
@@ -19,8 +22,18 @@ Ctx: TypeAlias = grpc.aio.ServicerContext
 
 
 class ResourceServicer(resource_pb2_grpc.ResourceServiceServicer):
-    def __init__(self, resources: ResourceManager, usage: UsageReport) -> None:
-        self._resources = resources
+    def __init__(
+        self,
+        cluster: ClusterObserver,
+        pools: PoolService,
+        quotas: QuotaService,
+        reservations: ReservationService,
+        usage: UsageReport,
+    ) -> None:
+        self._cluster = cluster
+        self._pools = pools
+        self._quotas = quotas
+        self._reservations = reservations
         self._usage = usage
 
     @unary
@@ -29,21 +42,21 @@ class ResourceServicer(resource_pb2_grpc.ResourceServiceServicer):
     ) -> resource_pb2.CreatePoolResponse:
         if not request.HasField("pool"):
             raise invalid("pool", "is required")
-        view = await self._resources.create_pool(convert.pool_spec_from_proto(request.pool))
+        view = await self._pools.create_pool(convert.pool_spec_from_proto(request.pool))
         return resource_pb2.CreatePoolResponse(pool=convert.pool_to_proto(view))
 
     @unary
     async def GetPool(
         self, request: resource_pb2.GetPoolRequest, context: Ctx
     ) -> resource_pb2.GetPoolResponse:
-        view = await self._resources.get_pool(request.name)
+        view = await self._pools.get_pool(request.name)
         return resource_pb2.GetPoolResponse(pool=convert.pool_to_proto(view))
 
     @unary
     async def ListPools(
         self, request: resource_pb2.ListPoolsRequest, context: Ctx
     ) -> resource_pb2.ListPoolsResponse:
-        views, token = await self._resources.list_pools(request.page_size, request.page_token)
+        views, token = await self._pools.list_pools(request.page_size, request.page_token)
         return resource_pb2.ListPoolsResponse(
             pools=[convert.pool_to_proto(v) for v in views], next_page_token=token
         )
@@ -54,21 +67,21 @@ class ResourceServicer(resource_pb2_grpc.ResourceServiceServicer):
     ) -> resource_pb2.UpdatePoolResponse:
         if not request.HasField("pool"):
             raise invalid("pool", "is required")
-        view = await self._resources.update_pool(convert.pool_spec_from_proto(request.pool))
+        view = await self._pools.update_pool(convert.pool_spec_from_proto(request.pool))
         return resource_pb2.UpdatePoolResponse(pool=convert.pool_to_proto(view))
 
     @unary
     async def DeletePool(
         self, request: resource_pb2.DeletePoolRequest, context: Ctx
     ) -> resource_pb2.DeletePoolResponse:
-        await self._resources.delete_pool(request.name)
+        await self._pools.delete_pool(request.name)
         return resource_pb2.DeletePoolResponse()
 
     @unary
     async def GetClusterState(
         self, request: resource_pb2.GetClusterStateRequest, context: Ctx
     ) -> resource_pb2.GetClusterStateResponse:
-        view = await self._resources.cluster_state()
+        view = await self._cluster.cluster_state()
         capacity = total_capacity(n for n in view.nodes if n.alive)
         return convert.cluster_state_to_proto(view, self._usage.namespaces(capacity))
 
@@ -86,14 +99,14 @@ class ResourceServicer(resource_pb2_grpc.ResourceServiceServicer):
         problems = scheduler_violations(wanted)
         if problems:
             raise InvalidArgument("invalid namespace scheduling settings", problems)
-        policy = await self._resources.set_quota(wanted)
+        policy = await self._quotas.set_quota(wanted)
         return resource_pb2.SetQuotaResponse(quota=convert.quota_to_proto(policy))
 
     @unary
     async def GetQuota(
         self, request: resource_pb2.GetQuotaRequest, context: Ctx
     ) -> resource_pb2.GetQuotaResponse:
-        policy = self._resources.get_quota(request.namespace)
+        policy = self._quotas.get_quota(request.namespace)
         return resource_pb2.GetQuotaResponse(quota=convert.quota_to_proto(policy))
 
     @unary
@@ -101,7 +114,7 @@ class ResourceServicer(resource_pb2_grpc.ResourceServiceServicer):
         self, request: resource_pb2.ReserveRequest, context: Ctx
     ) -> resource_pb2.ReserveResponse:
         start = convert.seconds(request.start_time) if request.HasField("start_time") else None
-        reservation = await self._resources.reserve(
+        reservation = await self._reservations.reserve(
             namespace=request.namespace,
             pool=request.pool,
             resources=convert.amounts_from_proto(request.resources),
@@ -115,7 +128,7 @@ class ResourceServicer(resource_pb2_grpc.ResourceServiceServicer):
     async def GetReservation(
         self, request: resource_pb2.GetReservationRequest, context: Ctx
     ) -> resource_pb2.GetReservationResponse:
-        reservation = self._resources.get_reservation(request.reservation_id)
+        reservation = self._reservations.get_reservation(request.reservation_id)
         return resource_pb2.GetReservationResponse(
             reservation=convert.reservation_to_proto(reservation)
         )
@@ -124,7 +137,7 @@ class ResourceServicer(resource_pb2_grpc.ResourceServiceServicer):
     async def CancelReservation(
         self, request: resource_pb2.CancelReservationRequest, context: Ctx
     ) -> resource_pb2.CancelReservationResponse:
-        reservation = await self._resources.cancel_reservation(request.reservation_id)
+        reservation = await self._reservations.cancel_reservation(request.reservation_id)
         return resource_pb2.CancelReservationResponse(
             reservation=convert.reservation_to_proto(reservation)
         )
