@@ -14,7 +14,7 @@ import pytest
 
 from controlplane.app import ControlPlane
 from controlplane.config import ServerConfig
-from controlplane.engine.dispatch.dispatcher import QUEUED
+from controlplane.engine.dispatch.wait_reasons import QUEUED
 from models.agents import AgentSpec
 from models.backend import AttemptRequest
 from models.errors import ResourceExhausted

@@ -13,7 +13,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from controlplane.engine.dispatch.dispatcher import Dispatcher, Grant, Rejected, TaskRequest
+from controlplane.engine.dispatch.dispatcher import Dispatcher
+from controlplane.engine.dispatch.grants import Grant, Rejected, TaskRequest
 from controlplane.engine.executions.event_hub import EventHub
 from controlplane.engine.executions.outputs import output_problem
 from controlplane.ports import AgentBackend
