@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from controlplane.cli.render import make_console
 from controlplane.cli.research.simulate_commands import PEAK_REPLICAS
 from controlplane.cli.research.simulate_jobs import (
     FALLBACK_MESSAGE,
@@ -127,9 +128,6 @@ def _check_model(name: str) -> str | None:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    # Imported here: worker processes import this module and need none of the client side.
-    from controlplane.cli.render import make_console
-
     err = make_console(stderr=True)
     if "predictive" in args.policies:
         problem = _check_model(args.forecast_model)
