@@ -161,15 +161,12 @@ class BenchServer:
 
     def __init__(self, data_dir: Path, namespace: str, synchronous: str) -> None:
         from controlplane.app import ControlPlane
-        from controlplane.config import ServerConfig
+        from controlplane.config import GrpcConfig, RayConfig, ServerConfig, StoreConfig
 
         config = ServerConfig(
-            data_dir=data_dir,
-            port=0,
-            host="127.0.0.1",
-            ray_namespace=namespace,
-            include_dashboard=False,
-            sqlite_synchronous=synchronous,
+            store=StoreConfig(data_dir=data_dir, sqlite_synchronous=synchronous),
+            grpc=GrpcConfig(host="127.0.0.1", port=0),
+            ray=RayConfig(namespace=namespace, include_dashboard=False),
         )
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(

@@ -46,10 +46,10 @@ def default_backend(config: ServerConfig) -> AgentBackend:
     from ray_backend.backend import RayAgentBackend
 
     return RayAgentBackend(
-        address=config.ray_address,
-        namespace=config.ray_namespace,
-        num_cpus=config.ray_num_cpus,
-        include_dashboard=config.include_dashboard,
+        address=config.ray.address,
+        namespace=config.ray.namespace,
+        num_cpus=config.ray.num_cpus,
+        include_dashboard=config.ray.include_dashboard,
     )
 
 
@@ -68,7 +68,9 @@ class ControlPlane:
         capacity: CapacityBackend | None = None,
     ) -> None:
         self.config = config
-        self.store = SqliteStore(config.database_path, synchronous=config.sqlite_synchronous)
+        self.store = SqliteStore(
+            config.store.database_path, synchronous=config.store.sqlite_synchronous
+        )
         self.backend = backend if backend is not None else default_backend(config)
         self.writer = StoreWriter(self.store)
         self.hub = EventHub()
@@ -90,15 +92,15 @@ class ControlPlane:
             capacity_store, self.cluster, self.pools, self.placement, clock
         )
         self.reservation_loop = ReservationLoop(
-            self.reservations, clock, config.reservation_interval_s
+            self.reservations, clock, config.loops.reservation_interval_s
         )
-        self.pool_loop = PoolLoop(self.pool_repair, clock, config.pool_reconcile_interval_s)
+        self.pool_loop = PoolLoop(self.pool_repair, clock, config.loops.pool_reconcile_interval_s)
         self.dispatcher = Dispatcher(
             self.quotas.get_quota,
             self.backend.replicas,
             self.agents.pool_of,
             clock,
-            QueueConfig(age_rate=config.queue_age_rate, preemption=config.preemption),
+            QueueConfig(age_rate=config.queueing.age_rate, preemption=config.queueing.preemption),
         )
         deps = RunnerDeps(
             writer=self.writer,
@@ -132,7 +134,7 @@ class ControlPlane:
             self.rolling,
             self.executions,
             clock,
-            config.capacity_interval_s,
+            config.loops.capacity_interval_s,
         )
         load_history = LoadHistoryStore(self.store)
         self.load = LoadRecorder(
@@ -142,23 +144,23 @@ class ControlPlane:
             self.agents.pool_of,
             load_history,
             clock,
-            config.load_interval_s,
+            config.loops.load_interval_s,
         )
         scaling_store = ScalingStore(self.store)
         self.scaling = ScalingManager(
-            scaling_store, load_history, self.agents, clock, config.load_interval_s
+            scaling_store, load_history, self.agents, clock, config.loops.load_interval_s
         )
         self.forecasts = ForecastWorker(
             load_history,
             self.scaling.policies,
             clock,
             ForecastSettings(
-                refit_interval_s=config.forecast_refit_s,
-                step_s=config.forecast_step_s,
-                history_s=config.forecast_history_s,
-                model=config.forecast_model,
-                evaluation_period_s=config.scaling_interval_s,
-                load_interval_s=config.load_interval_s,
+                refit_interval_s=config.forecasting.refit_interval_s,
+                step_s=config.forecasting.step_s,
+                history_s=config.forecasting.history_s,
+                model=config.forecasting.model,
+                evaluation_period_s=config.loops.scaling_interval_s,
+                load_interval_s=config.loops.load_interval_s,
             ),
         )
         self.scaling_loop = ScalingLoop(
@@ -169,8 +171,8 @@ class ControlPlane:
             scaling_store,
             self.forecasts,
             clock,
-            config.scaling_interval_s,
-            config.load_interval_s,
+            config.loops.scaling_interval_s,
+            config.loops.load_interval_s,
         )
         self._loops: list[asyncio.Task[None]] = []
         self.planner = Planner(self.rolling)
@@ -184,7 +186,7 @@ class ControlPlane:
             self.reservations,
             self.planner,
             UsageReport(self.dispatcher, self.executions, self.quotas.get_quota, clock),
-            config.max_message_bytes,
+            config.grpc.max_message_bytes,
             self.scaling,
             self.scaling_loop,
             self.forecasts,
@@ -193,7 +195,9 @@ class ControlPlane:
 
     @property
     def address(self) -> str:
-        host = "localhost" if self.config.host in ("[::]", "0.0.0.0", "") else self.config.host
+        host = self.config.grpc.host
+        if host in ("[::]", "0.0.0.0", ""):
+            host = "localhost"
         return f"{host}:{self.port}"
 
     @property
@@ -202,7 +206,7 @@ class ControlPlane:
 
     async def start(self) -> None:
         """Binds first (so a taken port fails fast), restores state, then serves."""
-        self.port = self.server.bind(self.config.host, self.config.port)
+        self.port = self.server.bind(self.config.grpc.host, self.config.grpc.port)
         await self.backend.start()
         await self.pools.restore()  # pools first: pooled replicas are placed in them
         await self.agents.reconcile()
@@ -214,13 +218,14 @@ class ControlPlane:
         await self.server.set_serving(True)
         loop = asyncio.get_running_loop()
         self._loops.append(loop.create_task(self.capacity.run()))
-        if self.config.reservation_interval_s > 0:
+        intervals = self.config.loops
+        if intervals.reservation_interval_s > 0:
             self._loops.append(loop.create_task(self.reservation_loop.run()))
-        if self.config.pool_reconcile_interval_s > 0:
+        if intervals.pool_reconcile_interval_s > 0:
             self._loops.append(loop.create_task(self.pool_loop.run()))
-        if self.config.load_interval_s > 0:
+        if intervals.load_interval_s > 0:
             self._loops.append(loop.create_task(self.load.run()))
-        if self.config.scaling_interval_s > 0:
+        if intervals.scaling_interval_s > 0:
             self._loops.append(loop.create_task(self.forecasts.run()))
             self._loops.append(loop.create_task(self.scaling_loop.run()))
         log.info("control plane serving on %s", self.address)
@@ -229,8 +234,8 @@ class ControlPlane:
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
-        await self.server.stop(self.config.shutdown_grace_s)
+        await self.server.stop(self.config.grpc.shutdown_grace_s)
         self.forecasts.close()
-        await self.executions.stop(self.config.shutdown_grace_s)
+        await self.executions.stop(self.config.grpc.shutdown_grace_s)
         await self.backend.shutdown()
         self.store.close()

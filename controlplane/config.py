@@ -1,53 +1,270 @@
-"""Control-plane settings, filled by the CLI (`orchestrator serve`) or by tests."""
+"""Control-plane settings in sections (Ray, store, gRPC, loops, queueing, forecasting).
+
+Each section checks its values when it is built, so a bad setting fails at start-up with the
+path of the field: `loops.scaling_interval_s: must be >= 0`. The CLI (`orchestrator serve`,
+flags and an optional TOML file whose tables mirror the sections), tests and benchmarks build
+a `ServerConfig` and change single settings with `ServerConfig.override`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
+
+SQLITE_SYNCHRONOUS = ("FULL", "NORMAL")
+
+
+class ConfigError(ValueError):
+    """A setting that is unknown or out of range; `path` names it (`grpc.port`)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+# -- value checks (each names the field's path in its error) ----------------------------------
+
+
+def _number(path: str, value: object, minimum: float, *, above: bool = False) -> None:
+    """A finite int or float >= minimum (> minimum with `above`); bool is not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(path, f"must be a number, got {value!r}")
+    if above and not value > minimum:
+        raise ConfigError(path, f"must be > {minimum:g}, got {value!r}")
+    if value < minimum:
+        raise ConfigError(path, f"must be >= {minimum:g}, got {value!r}")
+
+
+def _integer(path: str, value: object, minimum: int, maximum: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(path, f"must be a whole number, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise ConfigError(path, f"must be {bound}, got {value}")
+
+
+def _text(path: str, value: object, *, choices: tuple[str, ...] = ()) -> None:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(path, f"must be a non-empty string, got {value!r}")
+    if choices and value not in choices:
+        raise ConfigError(path, f"must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _flag(path: str, value: object, *, optional: bool = False) -> None:
+    if not isinstance(value, bool) and not (optional and value is None):
+        raise ConfigError(path, f"must be true or false, got {value!r}")
+
+
+class _Section:
+    """Base of every section: `NAME` is its key in ServerConfig and in the TOML file."""
+
+    NAME: ClassVar[str]
+
+    def _path(self, field_name: str) -> str:
+        return f"{self.NAME}.{field_name}"
+
+
+# -- sections ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class ServerConfig:
-    data_dir: Path
-    port: int = 50051
-    host: str = "[::]"
+class RayConfig(_Section):
+    NAME: ClassVar[str] = "ray"
+
     # None: start a local Ray; "auto" or "HOST:PORT" / "ray://...": join that cluster.
-    ray_address: str | None = None
-    ray_namespace: str = "orchestrator"
-    # Only for a local Ray: CPUs to give it (None: all) and whether to start the dashboard.
-    ray_num_cpus: int | None = None
+    address: str | None = None
+    namespace: str = "orchestrator"
+    # Only for a local Ray: CPUs to give it (None: all) and whether to start the dashboard
+    # (None: Ray's own choice).
+    num_cpus: int | None = None
     include_dashboard: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.address is not None:
+            _text(self._path("address"), self.address)
+        _text(self._path("namespace"), self.namespace)
+        if self.num_cpus is not None:
+            _integer(self._path("num_cpus"), self.num_cpus, 0)
+        _flag(self._path("include_dashboard"), self.include_dashboard, optional=True)
+
+
+@dataclass(frozen=True)
+class StoreConfig(_Section):
+    NAME: ClassVar[str] = "store"
+
+    data_dir: Path = Path("orchestrator-data")
     # FULL: a commit survives power loss; NORMAL: it survives a process kill only.
     sqlite_synchronous: str = "FULL"
-    # Largest request accepted (gRPC answers RESOURCE_EXHAUSTED beyond it).
-    max_message_bytes: int = 8 << 20
-    shutdown_grace_s: float = 10.0
-    # How often the dispatcher re-observes the cluster and due batch plans are recomputed.
-    capacity_interval_s: float = 2.0
-    # Queue system: priority points a waiting task gains per second (so none starves), and
-    # whether higher-priority namespaces below their fair share may preempt.
-    queue_age_rate: float = 0.05
-    preemption: bool = True
-    # How often reservation windows are opened and closed on the cluster (0: never; tests then
-    # call ControlPlane.reservation_loop.run_once themselves).
-    reservation_interval_s: float = 1.0
-    # How often every pool's placement group is checked, and one that went missing created
-    # again with the pool's replicas moved into it (0: never; tests then call
-    # ControlPlane.pool_loop.run_once themselves).
-    pool_reconcile_interval_s: float = 2.0
-    # Load history: how often every agent's load is sampled (0: not recorded).
-    load_interval_s: float = 10.0
-    # Predictive scaling: how often every agent with a scaling policy is decided (0: never;
-    # tests then call ControlPlane.scaling_loop.run_once), and the arrival-rate forecast each
-    # predictive policy uses: refitted in a worker thread every `forecast_refit_s` (and when a
-    # policy changes) on the last `forecast_history_s` of load history, in steps of
-    # `forecast_step_s` (at least the load interval), with `forecast_model` (auto, naive, ets, ...).
-    scaling_interval_s: float = 15.0
-    forecast_refit_s: float = 300.0
-    forecast_step_s: float = 60.0
-    forecast_history_s: float = 86400.0
-    forecast_model: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.data_dir, Path):
+            raise ConfigError(self._path("data_dir"), f"must be a path, got {self.data_dir!r}")
+        _text(self._path("sqlite_synchronous"), self.sqlite_synchronous, choices=SQLITE_SYNCHRONOUS)
 
     @property
     def database_path(self) -> Path:
         return self.data_dir / "orchestrator.db"
+
+
+@dataclass(frozen=True)
+class GrpcConfig(_Section):
+    NAME: ClassVar[str] = "grpc"
+
+    host: str = "[::]"
+    port: int = 50051  # 0: any free port
+    # Largest request accepted (gRPC answers RESOURCE_EXHAUSTED beyond it).
+    max_message_bytes: int = 8 << 20
+    # On stop: how long in-flight calls, then running executions, may take to finish.
+    shutdown_grace_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        _text(self._path("host"), self.host)
+        _integer(self._path("port"), self.port, 0, 65535)
+        _integer(self._path("max_message_bytes"), self.max_message_bytes, 1)
+        _number(self._path("shutdown_grace_s"), self.shutdown_grace_s, 0)
+
+
+@dataclass(frozen=True)
+class LoopConfig(_Section):
+    """How often each control loop turns. 0 turns a loop off (all but the capacity loop, which
+    dispatch depends on); tests then drive it with its `run_once`."""
+
+    NAME: ClassVar[str] = "loops"
+
+    # The dispatcher re-observes the cluster and due batch plans are recomputed.
+    capacity_interval_s: float = 2.0
+    # Reservation windows are opened and closed on the cluster.
+    reservation_interval_s: float = 1.0
+    # Every pool's placement group is checked; one gone missing is created again with the
+    # pool's replicas moved into it.
+    pool_reconcile_interval_s: float = 2.0
+    # Every agent's load is sampled into the load history (0: not recorded).
+    load_interval_s: float = 10.0
+    # Every agent with a scaling policy is decided (and forecasts are refitted when due).
+    scaling_interval_s: float = 15.0
+
+    def __post_init__(self) -> None:
+        _number(self._path("capacity_interval_s"), self.capacity_interval_s, 0, above=True)
+        for name in (
+            "reservation_interval_s",
+            "pool_reconcile_interval_s",
+            "load_interval_s",
+            "scaling_interval_s",
+        ):
+            _number(self._path(name), getattr(self, name), 0)
+
+
+@dataclass(frozen=True)
+class QueueingConfig(_Section):
+    NAME: ClassVar[str] = "queueing"
+
+    # Priority points a waiting task gains per second, so none starves.
+    age_rate: float = 0.05
+    # Whether higher-priority namespaces below their fair share may preempt.
+    preemption: bool = True
+
+    def __post_init__(self) -> None:
+        _number(self._path("age_rate"), self.age_rate, 0)
+        _flag(self._path("preemption"), self.preemption)
+
+
+@dataclass(frozen=True)
+class ForecastingConfig(_Section):
+    """The arrival-rate forecast each predictive scaling policy uses: refitted in a worker
+    thread every `refit_interval_s` (and when a policy changes) on the last `history_s` of load
+    history, in steps of `step_s` (at least the load interval), with `model` (auto, naive,
+    ets, ...)."""
+
+    NAME: ClassVar[str] = "forecasting"
+
+    refit_interval_s: float = 300.0
+    step_s: float = 60.0
+    history_s: float = 86400.0
+    model: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("refit_interval_s", "step_s", "history_s"):
+            _number(self._path(name), getattr(self, name), 0, above=True)
+        _text(self._path("model"), self.model)
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    section.NAME: section
+    for section in (
+        RayConfig,
+        StoreConfig,
+        GrpcConfig,
+        LoopConfig,
+        QueueingConfig,
+        ForecastingConfig,
+    )
+}
+
+
+# -- the whole configuration ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    store: StoreConfig = field(default_factory=StoreConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+    grpc: GrpcConfig = field(default_factory=GrpcConfig)
+    loops: LoopConfig = field(default_factory=LoopConfig)
+    queueing: QueueingConfig = field(default_factory=QueueingConfig)
+    forecasting: ForecastingConfig = field(default_factory=ForecastingConfig)
+
+    def __post_init__(self) -> None:
+        for name, section in SECTIONS.items():
+            if not isinstance(getattr(self, name), section):
+                raise ConfigError(name, f"must be a {section.__name__}")
+
+    def override(self, settings: Mapping[str, object]) -> ServerConfig:
+        """This configuration with each `section.field` in `settings` replaced, e.g.
+        `{"loops.scaling_interval_s": 0, "grpc.port": 0}`; checked like any configuration."""
+        changes: dict[str, dict[str, object]] = {}
+        for path, value in settings.items():
+            section_name, _, name = path.partition(".")
+            section = SECTIONS.get(section_name)
+            if section is None:
+                raise ConfigError(path, f"unknown section (known: {', '.join(SECTIONS)})")
+            fields = {f.name: f for f in dataclasses.fields(section)}  # type: ignore[arg-type]
+            if name not in fields:
+                raise ConfigError(path, f"unknown setting (known: {', '.join(fields)})")
+            if isinstance(fields[name].default, Path) and isinstance(value, str):
+                value = Path(value)
+            changes.setdefault(section_name, {})[name] = value
+        replaced = {
+            section_name: dataclasses.replace(getattr(self, section_name), **fields_changed)
+            for section_name, fields_changed in changes.items()
+        }
+        return dataclasses.replace(self, **replaced)
+
+
+def flatten(tables: Mapping[str, Any]) -> dict[str, object]:
+    """`{"loops": {"scaling_interval_s": 5}}` -> `{"loops.scaling_interval_s": 5}`."""
+    flat: dict[str, object] = {}
+    for section_name, table in tables.items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(section_name, "must be a table of settings ([" + section_name + "])")
+        for name, value in table.items():
+            flat[f"{section_name}.{name}"] = value
+    return flat
+
+
+def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConfig:
+    """`base` (default: every default) with the settings of a TOML file whose tables are the
+    sections: `[grpc]` `port = 50052`, `[loops]` `scaling_interval_s = 5`, ..."""
+    try:
+        with path.open("rb") as handle:
+            tables = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"not valid TOML: {exc}") from None
+    return (base or ServerConfig()).override(flatten(tables))

@@ -1,4 +1,5 @@
-"""The `orchestrator` command line: serve, demo, and client commands over the gRPC API."""
+"""The `orchestrator` command line: `client` (commands over the gRPC API), `server` (serve and
+demo), `research` (offline tools); `parser` builds the command tree, `main` runs a command."""
 
 import os
 

@@ -1,4 +1,5 @@
-"""Pure helpers for turning command-line text into values (no I/O, no gRPC)."""
+"""Turning command-line text into values: argparse `type=` callables and the error line (pure:
+no I/O, no gRPC, no heavy imports)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from controlplane.workflow.durations import parse_duration
 from models.executions import ExecutionStatus
 
 
@@ -58,6 +58,9 @@ def parse_status(text: str) -> ExecutionStatus:
 
 def duration_arg(text: str) -> float:
     """Seconds from `30s`, `5m`, `1h30m`, `500ms` or a bare number (argparse `type=`)."""
+    # Imported here: the workflow package (YAML, definitions) is not needed to build the parser.
+    from controlplane.workflow.durations import parse_duration
+
     try:
         return parse_duration(text)
     except ValueError as exc:

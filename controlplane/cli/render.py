@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import enum
 import json
 import sys
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -22,9 +23,11 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from controlplane.api.client import AgentView, OrchestratorClient, WorkflowView
 from models.executions import Event, EventType, ExecutionRecord, ExecutionStatus
 from models.workflows import Severity, ValidationProblem
+
+if TYPE_CHECKING:
+    from controlplane.api.client import AgentView, OrchestratorClient, WorkflowView
 
 _TASK_END_EVENTS = frozenset(
     {
@@ -80,6 +83,11 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [to_jsonable(v) for v in value]
     return value
+
+
+def wants_json(args: argparse.Namespace) -> bool:
+    """Whether the command was asked for JSON (`-o json` or `--json`)."""
+    return bool(getattr(args, "output", "table") == "json")
 
 
 def print_json(value: Any) -> None:

@@ -62,10 +62,10 @@ class PoolServer(ServerThread):
     async def _build(config: ServerConfig, backend: AgentBackend | None) -> ControlPlane:
         if backend is None:
             backend = RayAgentBackend(
-                namespace=config.ray_namespace, ready_timeout_s=15.0, health_interval_s=0.5
+                namespace=config.ray.namespace, ready_timeout_s=15.0, health_interval_s=0.5
             )
-        fast = dataclasses.replace(
-            config, reservation_interval_s=0.2, pool_reconcile_interval_s=0.5
+        fast = config.override(
+            {"loops.reservation_interval_s": 0.2, "loops.pool_reconcile_interval_s": 0.5}
         )
         return ControlPlane(fast, backend=backend)
 

@@ -36,12 +36,14 @@ def server(ray_namespace: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     thread = ServerThread(
         tmp_path_factory.mktemp("cp"),
         ray_namespace,
-        load_interval_s=1.0,
-        scaling_interval_s=1.0,
-        forecast_refit_s=2.0,
-        forecast_step_s=2.0,
-        forecast_history_s=120.0,
-        forecast_model="auto",
+        overrides={
+            "loops.load_interval_s": 1.0,
+            "loops.scaling_interval_s": 1.0,
+            "forecasting.refit_interval_s": 2.0,
+            "forecasting.step_s": 2.0,
+            "forecasting.history_s": 120.0,
+            "forecasting.model": "auto",
+        },
     )
     yield thread
     thread.stop()

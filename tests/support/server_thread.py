@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
-from dataclasses import replace
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from controlplane.app import ControlPlane
-from controlplane.config import ServerConfig
+from controlplane.config import GrpcConfig, RayConfig, ServerConfig, StoreConfig
 from controlplane.ports import AgentBackend
 
 T = TypeVar("T")
@@ -24,18 +23,15 @@ class ServerThread:
         data_dir: Path,
         namespace: str,
         backend: AgentBackend | None = None,
-        **overrides: Any,
+        overrides: Mapping[str, object] | None = None,
     ) -> None:
         """`backend`: e.g. the in-process one of unit tests (default: Ray in `namespace`);
-        `overrides`: other ServerConfig fields (e.g. short loop intervals)."""
+        `overrides`: other settings by path, e.g. `{"loops.scaling_interval_s": 1.0}`."""
         config = ServerConfig(
-            data_dir=data_dir,
-            port=0,
-            host="127.0.0.1",
-            ray_namespace=namespace,
-            include_dashboard=False,
-        )
-        config = replace(config, **overrides)
+            store=StoreConfig(data_dir=data_dir),
+            grpc=GrpcConfig(host="127.0.0.1", port=0),
+            ray=RayConfig(namespace=namespace, include_dashboard=False),
+        ).override(overrides or {})
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()

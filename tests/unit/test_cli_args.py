@@ -8,8 +8,8 @@ import pytest
 
 from controlplane.api.client import ClientError
 from controlplane.api.convert import plain_numbers
-from controlplane.cli.demo import DEMO_AGENTS, workflow_text
-from controlplane.cli.main import build_parser, main
+from controlplane.cli.main import main
+from controlplane.cli.parser import build_parser
 from controlplane.cli.parsing import (
     assignments_to_dict,
     error_line,
@@ -18,6 +18,8 @@ from controlplane.cli.parsing import (
     parse_status,
     parse_value,
 )
+from controlplane.cli.server.demo import DEMO_AGENTS, run_demo, workflow_text
+from controlplane.cli.server.serve import run_serve
 from controlplane.workflow import parse_workflow, validate_workflow
 from models.executions import ExecutionStatus
 from models.workflows import Severity
@@ -142,14 +144,15 @@ def test_agents_deploy_arguments() -> None:
 
 def test_serve_and_demo_defaults() -> None:
     serve = build_parser().parse_args(["serve", "--port", "0", "--data-dir", "/tmp/x"])
-    assert serve.runner == "serve"
+    assert serve.runner.resolve() is run_serve
     assert (serve.port, serve.host, serve.ray_address) == (0, "[::]", None)
     assert serve.sqlite_synchronous == "FULL"
     assert serve.no_dashboard is False
     serve = build_parser().parse_args(["serve", "--sqlite-synchronous", "normal"])
     assert serve.sqlite_synchronous == "NORMAL"
     demo = build_parser().parse_args(["demo"])
-    assert (demo.runner, demo.port, demo.keep, demo.ray_num_cpus) == ("demo", 0, False, 2)
+    assert demo.runner.resolve() is run_demo
+    assert (demo.port, demo.keep, demo.ray_num_cpus) == (0, False, 2)
     assert demo.data_dir is None
 
 

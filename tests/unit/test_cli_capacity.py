@@ -12,9 +12,11 @@ import pytest
 from rich.console import Console
 
 from controlplane.api import convert
-from controlplane.cli import capacity
-from controlplane.cli import capacity_render as view
-from controlplane.cli.main import build_parser, main
+from controlplane.cli import parsing
+from controlplane.cli.client import capacity, capacity_values
+from controlplane.cli.client import capacity_render as view
+from controlplane.cli.main import main
+from controlplane.cli.parser import build_parser
 from controlplane.engine.planning.planner import Plan
 from models.capacity import (
     ClusterView,
@@ -78,19 +80,19 @@ def rendered(*renderables: object, width: int = 200) -> str:
     ],
 )
 def test_parse_size(text: str, expected: int) -> None:
-    assert capacity.parse_size(text) == expected
+    assert capacity_values.parse_size(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "Gi", "-1Gi", "8Xi", "eight", "1e9", "8 Gi extra", "1..2G"])
 def test_parse_size_rejects(text: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="512Mi"):
-        capacity.parse_size(text)
+        capacity_values.parse_size(text)
 
 
 def test_parse_amounts() -> None:
-    amounts = capacity.parse_amounts("cpu=4,memory=8Gi,gpu=1,acc=2")
+    amounts = capacity_values.parse_amounts("cpu=4,memory=8Gi,gpu=1,acc=2")
     assert amounts == ResourceAmounts(cpu=4, memory=8 * GI, gpu=1, custom={"acc": 2})
-    assert capacity.parse_amounts("cpu=0.5,") == ResourceAmounts(cpu=0.5)
+    assert capacity_values.parse_amounts("cpu=0.5,") == ResourceAmounts(cpu=0.5)
 
 
 @pytest.mark.parametrize(
@@ -107,7 +109,7 @@ def test_parse_amounts() -> None:
 )
 def test_parse_amounts_rejects(text: str, message: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match=message):
-        capacity.parse_amounts(text)
+        capacity_values.parse_amounts(text)
 
 
 @pytest.mark.parametrize(
@@ -121,43 +123,43 @@ def test_parse_amounts_rejects(text: str, message: str) -> None:
     ],
 )
 def test_parse_strategy(text: str, expected: PlacementStrategy) -> None:
-    assert capacity.parse_strategy(text) is expected
+    assert capacity_values.parse_strategy(text) is expected
 
 
 def test_parse_strategy_rejects_naming_the_choices() -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="STRICT_SPREAD"):
-        capacity.parse_strategy("diagonal")
+        capacity_values.parse_strategy("diagonal")
 
 
 def test_durations() -> None:
-    assert capacity.positive_duration("30s") == 30
-    assert capacity.positive_duration("5m") == 300
-    assert capacity.positive_duration("1h30m") == 5400
-    assert capacity.positive_duration("2.5") == 2.5
+    assert parsing.positive_duration("30s") == 30
+    assert parsing.positive_duration("5m") == 300
+    assert parsing.positive_duration("1h30m") == 5400
+    assert parsing.positive_duration("2.5") == 2.5
     for bad in ("0s", "0", "-5s", "1y", "soon", ""):
         with pytest.raises(argparse.ArgumentTypeError):
-            capacity.positive_duration(bad)
+            parsing.positive_duration(bad)
 
 
 def test_parse_start() -> None:
-    assert capacity.parse_start("now").resolve(1000.0) == 1000.0
-    assert capacity.parse_start("+10m").resolve(1000.0) == 1600.0
-    start = capacity.parse_start("2030-01-02T03:04:05Z")
+    assert capacity_values.parse_start("now").resolve(1000.0) == 1000.0
+    assert capacity_values.parse_start("+10m").resolve(1000.0) == 1600.0
+    start = capacity_values.parse_start("2030-01-02T03:04:05Z")
     expected = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
     assert start.resolve(0.0) == expected
-    assert capacity.parse_start("2030-01-02T03:04:05+00:00").resolve(5.0) == expected
+    assert capacity_values.parse_start("2030-01-02T03:04:05+00:00").resolve(5.0) == expected
     for bad in ("tomorrow", "+forever", "2030-13-01"):
         with pytest.raises(argparse.ArgumentTypeError):
-            capacity.parse_start(bad)
+            capacity_values.parse_start(bad)
 
 
 def test_labels_and_custom_amounts() -> None:
-    assert capacity.parse_label("zone=in(a,b)") == ("zone", "in(a,b)")
-    assert capacity.parse_custom_amount("acc=2") == ("acc", 2.0)
+    assert capacity_values.parse_label("zone=in(a,b)") == ("zone", "in(a,b)")
+    assert capacity_values.parse_custom_amount("acc=2") == ("acc", 2.0)
     with pytest.raises(argparse.ArgumentTypeError, match="--cpu"):
-        capacity.parse_custom_amount("cpu=2")
+        capacity_values.parse_custom_amount("cpu=2")
     with pytest.raises(argparse.ArgumentTypeError, match="KEY=VALUE"):
-        capacity.parse_label("zone")
+        capacity_values.parse_label("zone")
 
 
 # -- usage errors: exit 2, one message naming the flag, nothing sent --------------------------
@@ -243,7 +245,7 @@ def test_pool_create_arguments() -> None:
          "--custom-resource", "acc", "--node", "n1", "--node", "n2",
          "--share", "cpu=4,memory=8Gi,gpu=1,acc=2", "--strategy", "spread", "--json"]
     )  # fmt: skip
-    assert args.handler is capacity.pools_create
+    assert args.handler.resolve() is capacity.pools_create
     assert args.output == "json"
     spec = capacity.pool_spec_from_args(args)
     assert spec == PoolSpec(
@@ -324,7 +326,7 @@ def test_reserve_and_plan_arguments() -> None:
     assert capacity._given_amounts(args, None) == ResourceAmounts(cpu=2, memory=512 << 20)
     plan = parse(["plan", "--namespace", "a", "--time-limit", "10s", "--adopt"])
     assert (plan.namespace, plan.time_limit, plan.adopt, plan.problem) == ("a", 10, True, None)
-    assert plan.handler is capacity.plan
+    assert plan.handler.resolve() is capacity.plan
 
 
 def test_every_command_takes_the_global_address() -> None:
@@ -454,7 +456,7 @@ def test_seconds_text(seconds: float, text: str) -> None:
 def test_amounts_text_uses_the_share_syntax() -> None:
     amounts = ResourceAmounts(cpu=4, memory=8 * GI, gpu=1, custom={"acc": 2})
     assert view.amounts_text(amounts) == "cpu=4 memory=8Gi gpu=1 acc=2"
-    assert capacity.parse_amounts(view.amounts_text(amounts).replace(" ", ",")) == amounts
+    assert capacity_values.parse_amounts(view.amounts_text(amounts).replace(" ", ",")) == amounts
     assert view.amounts_text(None, unlimited="unlimited") == "unlimited"
     assert view.amounts_text(ResourceAmounts()) == "-"
 

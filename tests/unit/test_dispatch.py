@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from controlplane.app import ControlPlane
-from controlplane.config import ServerConfig
+from controlplane.config import GrpcConfig, QueueingConfig, ServerConfig, StoreConfig
 from controlplane.engine.dispatch.wait_reasons import QUEUED
 from models.agents import AgentSpec
 from models.backend import AttemptRequest
@@ -77,7 +77,9 @@ def run(
         backend.nodes = nodes
         backend.replica_nodes["work"] = replica_nodes
         config = ServerConfig(
-            data_dir=tmp_path, port=0, host="127.0.0.1", shutdown_grace_s=0.1, queue_age_rate=0.0
+            store=StoreConfig(data_dir=tmp_path),
+            grpc=GrpcConfig(host="127.0.0.1", port=0, shutdown_grace_s=0.1),
+            queueing=QueueingConfig(age_rate=0.0),
         )
         cp = ControlPlane(config, backend)
         await cp.start()

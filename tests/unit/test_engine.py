@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from controlplane.app import ControlPlane
-from controlplane.config import ServerConfig
+from controlplane.config import GrpcConfig, ServerConfig, StoreConfig
 from models.agents import AgentSpec
 from models.backend import AttemptRequest
 from models.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
@@ -43,7 +43,10 @@ def run(
 ) -> None:
     async def main() -> None:
         backend = FakeBackend()
-        config = ServerConfig(data_dir=tmp_path, port=0, host="127.0.0.1", shutdown_grace_s=grace_s)
+        config = ServerConfig(
+            store=StoreConfig(data_dir=tmp_path),
+            grpc=GrpcConfig(host="127.0.0.1", port=0, shutdown_grace_s=grace_s),
+        )
         cp = ControlPlane(config, backend)
         await cp.start()
         try:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from controlplane.app import ControlPlane
-from controlplane.config import ServerConfig
+from controlplane.config import GrpcConfig, LoopConfig, ServerConfig, StoreConfig
 from controlplane.store import SqliteStore
 from controlplane.store.load_history import LoadHistoryStore
 from models.agents import AgentSpec
@@ -56,7 +56,11 @@ def test_recorder_samples_arrivals_queue_and_service_time(tmp_path: Path) -> Non
             return value
 
         backend.behaviours["work"] = slow
-        config = ServerConfig(data_dir=tmp_path, port=0, host="127.0.0.1", load_interval_s=0)
+        config = ServerConfig(
+            store=StoreConfig(data_dir=tmp_path),
+            grpc=GrpcConfig(host="127.0.0.1", port=0),
+            loops=LoopConfig(load_interval_s=0),
+        )
         cp = ControlPlane(config, backend)
         await cp.start()
         try:

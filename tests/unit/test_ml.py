@@ -233,7 +233,7 @@ def test_with_predicted_durations_keeps_structure(duration_model):
 
 
 def test_cli_train_durations(tmp_path):
-    from controlplane.cli import ml
+    from controlplane.cli.research import ml_commands
 
     history = tmp_path / "history.csv"
     lines = ["agent,kind,size,duration"]
@@ -241,7 +241,7 @@ def test_cli_train_durations(tmp_path):
     history.write_text("\n".join(lines) + "\n")
     out = tmp_path / "durations.joblib"
     parser = argparse.ArgumentParser()
-    ml.register(parser.add_subparsers(dest="command"))
+    ml_commands.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(
         ["ml", "train-durations", "--history", str(history), "--out", str(out)]
     )

@@ -10,7 +10,7 @@ import pytest
 
 from controlplane.api.client import OrchestratorClient, PoolInfo
 from controlplane.app import ControlPlane
-from controlplane.cli.capacity_render import pool_dict, repair_text
+from controlplane.cli.client.capacity_render import pool_dict, repair_text
 from controlplane.engine.capacity.pool_loop import (
     PoolAction,
     PoolActionKind,

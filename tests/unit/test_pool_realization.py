@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from controlplane.app import ControlPlane
-from controlplane.config import ServerConfig
+from controlplane.config import GrpcConfig, LoopConfig, ServerConfig, StoreConfig
 from models.agents import AgentSpec, ReplicaResources
 from models.capacity import PoolSpec, ReservationState
 from models.errors import FailedPrecondition, InvalidArgument
@@ -31,11 +31,9 @@ def run(body: Body, tmp_path: Path, capacity: FakeCapacity | None = None) -> Non
         backend = FakeBackend()
         backend.nodes = list(NODES)
         config = ServerConfig(
-            data_dir=tmp_path,
-            port=0,
-            host="127.0.0.1",
-            reservation_interval_s=0,
-            pool_reconcile_interval_s=0,
+            store=StoreConfig(data_dir=tmp_path),
+            grpc=GrpcConfig(host="127.0.0.1", port=0),
+            loops=LoopConfig(reservation_interval_s=0, pool_reconcile_interval_s=0),
         )
         cp = ControlPlane(config, backend, clock=lambda: clock[0], capacity=fake)
         await cp.start()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from controlplane.app import ControlPlane
-from controlplane.config import ServerConfig
+from controlplane.config import GrpcConfig, LoopConfig, ServerConfig, StoreConfig
 from models.capacity import PoolSpec, Reservation, ReservationState
 from models.errors import (
     AlreadyExists,
@@ -56,7 +56,11 @@ def run(
         backend = FakeBackend()
         backend.nodes = list(NODES)
         # The reservation loop does not run by itself: tests drive it with run_once.
-        config = ServerConfig(data_dir=tmp_path, port=0, host="127.0.0.1", reservation_interval_s=0)
+        config = ServerConfig(
+            store=StoreConfig(data_dir=tmp_path),
+            grpc=GrpcConfig(host="127.0.0.1", port=0),
+            loops=LoopConfig(reservation_interval_s=0),
+        )
         now = (lambda: clock[0]) if clock is not None else time.time
         fake = capacity if capacity is not None else FakeCapacity()
         cp = ControlPlane(config, backend, clock=now, capacity=fake)

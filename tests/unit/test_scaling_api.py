@@ -22,7 +22,13 @@ from controlplane.api.client import ClientError, OrchestratorClient
 from controlplane.api.gen.orchestrator.v1 import scaling_pb2, scaling_pb2_grpc
 from controlplane.app import ControlPlane
 from controlplane.cli.main import main
-from controlplane.config import ServerConfig
+from controlplane.config import (
+    ForecastingConfig,
+    GrpcConfig,
+    LoopConfig,
+    ServerConfig,
+    StoreConfig,
+)
 from controlplane.engine.scaling.policy_documents import policy_from_document, policy_to_document
 from controlplane.experiments.forecast_io import load_series
 from controlplane.store import SqliteStore
@@ -151,13 +157,10 @@ class Server:
     def __init__(self, data_dir: Path) -> None:
         self.backend = FakeBackend()
         config = ServerConfig(
-            data_dir=data_dir,
-            port=0,
-            host="127.0.0.1",
-            load_interval_s=10.0,
-            scaling_interval_s=0,  # the test drives the loop
-            forecast_step_s=10.0,
-            forecast_model="naive",
+            store=StoreConfig(data_dir=data_dir),
+            grpc=GrpcConfig(host="127.0.0.1", port=0),
+            loops=LoopConfig(load_interval_s=10.0, scaling_interval_s=0),  # the test drives it
+            forecasting=ForecastingConfig(step_s=10.0, model="naive"),
         )
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)

@@ -39,7 +39,9 @@ def server(tmp_path: Path) -> Iterator[ServerThread]:
     backend = FakeBackend()
     backend.nodes = [_node("n1"), _node("n2")]
     backend.replica_nodes["work"] = ["n1", "n2"]
-    server = ServerThread(tmp_path, "unused", backend=backend, shutdown_grace_s=0.1)
+    server = ServerThread(
+        tmp_path, "unused", backend=backend, overrides={"grpc.shutdown_grace_s": 0.1}
+    )
     try:
         yield server
     finally:

@@ -24,13 +24,13 @@ from controlplane.api.client import ClientError, OrchestratorClient
 from controlplane.app import ControlPlane
 from controlplane.cli import render
 from controlplane.cli.parsing import error_line
-from controlplane.cli.serve import (
+from controlplane.cli.server.serve import (
     install_stop_handlers,
     remove_stop_handlers,
     start_control_plane,
     stop_control_plane,
 )
-from controlplane.config import ServerConfig
+from controlplane.config import GrpcConfig, RayConfig, ServerConfig, StoreConfig
 from models.agents import AgentSpec, AgentState
 from models.executions import ExecutionRecord
 
@@ -170,12 +170,11 @@ def run_demo(args: argparse.Namespace) -> int:
     )
     data_dir.mkdir(parents=True, exist_ok=True)
     config = ServerConfig(
-        data_dir=data_dir,
-        port=args.port,
-        host=args.host,
-        ray_num_cpus=args.ray_num_cpus,
-        include_dashboard=False if args.no_dashboard else None,
-        sqlite_synchronous="NORMAL",
+        store=StoreConfig(data_dir=data_dir, sqlite_synchronous="NORMAL"),
+        grpc=GrpcConfig(host=args.host, port=args.port),
+        ray=RayConfig(
+            num_cpus=args.ray_num_cpus, include_dashboard=False if args.no_dashboard else None
+        ),
     )
     console = render.make_console()
     try:

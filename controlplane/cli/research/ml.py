@@ -15,84 +15,14 @@ import csv
 import shlex
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from controlplane.cli.parsing import positive_float, positive_int
 from controlplane.cli.render import make_console
 
 EXIT_USAGE = 2
-
-
-def register(
-    top: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse.ArgumentParser:
-    """Adds `ml train-policy` and `ml train-durations` to the top-level subcommands."""
-    ml = top.add_parser(
-        "ml", help="train learned models", description="Train learned scheduling models."
-    )
-    cmds = ml.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
-    policy = cmds.add_parser(
-        "train-policy",
-        help="imitation-learn a dispatching policy from CP-SAT",
-        description="Generate seeded job shop / flexible job shop instances, label them with "
-        "CP-SAT, replay CP-SAT's choices through the SGS and fit one classifier per SGS mode; "
-        "writes the versioned policy file and its metadata to --out.",
-    )
-    policy.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    policy.add_argument(
-        "--instances", type=positive_int, default=80, metavar="N", help="training instances"
-    )
-    policy.add_argument(
-        "--holdout", type=positive_int, default=12, metavar="N", help="held-out instances"
-    )
-    policy.add_argument("--seed", type=int, default=0, metavar="S", help="instance/solver seed")
-    policy.add_argument(
-        "--cpsat-time-limit",
-        type=positive_float,
-        default=3.0,
-        metavar="T",
-        help="CP-SAT seconds per instance (default: 3)",
-    )
-    policy.add_argument(
-        "--workers", type=positive_int, default=1, metavar="W", help="CP-SAT workers"
-    )
-    policy.add_argument(
-        "--kinds",
-        default="logistic,hgb",
-        metavar="LIST",
-        help="estimator kinds to compare: logistic (standardized logistic regression), hgb "
-        "(HistGradientBoostingClassifier); default: both",
-    )
-    policy.add_argument(
-        "--max-ms-per-decision",
-        type=positive_float,
-        default=0.5,
-        metavar="MS",
-        help="kinds slower than this per SGS decision are not selected (default: 0.5)",
-    )
-    policy.set_defaults(local_handler=run_train_policy)
-
-    durations = cmds.add_parser(
-        "train-durations",
-        help="fit a duration model on attempt history",
-        description="Fit a DurationModel on a CSV with columns agent,kind,size,duration.",
-    )
-    durations.add_argument("--history", required=True, metavar="CSV")
-    durations.add_argument("--out", required=True, metavar="FILE", help="joblib file to write")
-    durations.add_argument(
-        "--quantile",
-        type=float,
-        action="append",
-        default=[],
-        metavar="Q",
-        help="also fit a quantile model (e.g. 0.9); repeatable",
-    )
-    durations.set_defaults(local_handler=run_train_durations)
-    return ml
 
 
 def _progress() -> Progress:
@@ -216,16 +146,3 @@ def run_train_durations(args: argparse.Namespace) -> int:
     joblib.dump(model, out, compress=3)
     make_console().print(f"fitted on {len(records)} records; wrote {out}")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Runs `ml ...` on its own (what the `orchestrator` entry point dispatches to)."""
-    parser = argparse.ArgumentParser(prog="orchestrator")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    code: int = args.local_handler(args)
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,10 +1,8 @@
-"""Client commands: agents, workflows, run and executions (each returns an exit code)."""
+"""Handlers of `workflows`, `run` and `executions` (each returns an exit code)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
@@ -12,7 +10,7 @@ from rich.text import Text
 from controlplane.api.client import OrchestratorClient
 from controlplane.cli import render
 from controlplane.cli.parsing import assignments_to_dict
-from models.agents import AgentSpec, ReplicaResources
+from controlplane.cli.usage import read_text
 from models.executions import ExecutionRecord
 from models.workflows import Severity, ValidationProblem
 
@@ -21,92 +19,10 @@ EXIT_NOT_SUCCEEDED = 1
 EXIT_ERROR = 2
 
 
-class UsageProblem(Exception):
-    """A problem with what the user typed or pointed at (e.g. an unreadable file): exit 2."""
-
-
-def read_text(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageProblem(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-def _json(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "output", "table") == "json")
-
-
 def _warn(problems: list[ValidationProblem]) -> None:
     err = render.make_console(stderr=True)
     for problem in problems:
         err.print(render.problem_line(problem))
-
-
-# -- agents -----------------------------------------------------------------------------------
-
-
-def agents_deploy(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
-    spec = AgentSpec(
-        name=args.name,
-        version=args.version,
-        import_path=args.import_path,
-        replicas=args.replicas,
-        resources=ReplicaResources(
-            num_cpus=args.num_cpus,
-            memory=args.memory,
-            num_gpus=args.num_gpus,
-            custom=dict(args.resource),
-        ),
-        max_concurrency=args.max_concurrency,
-        capabilities=tuple(args.capability or ()),
-        runtime_env=args.runtime_env or {},
-        config=assignments_to_dict(args.config),
-        pool=args.pool,
-    )
-    view = client.deploy_agent(spec)
-    if _json(args):
-        render.print_json(render.agent_dict(view))
-    else:
-        render.agent_detail(console, view)
-    return EXIT_OK
-
-
-def agents_list(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
-    views = client.list_agents()
-    if _json(args):
-        render.print_json([render.agent_dict(v) for v in views])
-    else:
-        console.print(render.agents_table(views))
-    return EXIT_OK
-
-
-def agents_get(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
-    view = client.get_agent(args.name)
-    if _json(args):
-        render.print_json(render.agent_dict(view))
-    else:
-        render.agent_detail(console, view)
-    return EXIT_OK
-
-
-def agents_scale(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
-    view = client.scale_agent(args.name, args.replicas)
-    if _json(args):
-        render.print_json(render.agent_dict(view))
-    else:
-        render.agent_detail(console, view)
-    return EXIT_OK
-
-
-def agents_delete(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
-    client.delete_agent(args.name)
-    if _json(args):
-        render.print_json({"deleted": args.name})
-    else:
-        console.print(f"deleted agent {args.name}", markup=False)
-    return EXIT_OK
 
 
 # -- workflows --------------------------------------------------------------------------------
@@ -115,7 +31,7 @@ def agents_delete(args: argparse.Namespace, client: OrchestratorClient, console:
 def workflows_create(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
     result = client.create_workflow(read_text(args.file))
     _warn(result.warnings)
-    if _json(args):
+    if render.wants_json(args):
         out = render.workflow_dict(result.workflow, with_definition=False)
         out["created"] = result.created
         out["warnings"] = render.to_jsonable(result.warnings)
@@ -135,7 +51,7 @@ def workflows_validate(
 ) -> int:
     result = client.validate_workflow(read_text(args.file))
     has_error = not result.valid or any(p.severity is Severity.ERROR for p in result.problems)
-    if _json(args):
+    if render.wants_json(args):
         render.print_json({"valid": not has_error, "problems": result.problems})
     else:
         for problem in result.problems:
@@ -150,7 +66,7 @@ def workflows_validate(
 
 def workflows_list(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
     views = client.list_workflows()
-    if _json(args):
+    if render.wants_json(args):
         render.print_json([render.workflow_dict(v, with_definition=False) for v in views])
     else:
         console.print(render.workflows_table(views))
@@ -159,7 +75,7 @@ def workflows_list(args: argparse.Namespace, client: OrchestratorClient, console
 
 def workflows_get(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
     view = client.get_workflow(args.name, args.revision)
-    if _json(args):
+    if render.wants_json(args):
         render.print_json(render.workflow_dict(view))
     else:
         render.workflow_detail(console, view)
@@ -170,7 +86,7 @@ def workflows_get(args: argparse.Namespace, client: OrchestratorClient, console:
 
 
 def _finish(args: argparse.Namespace, record: ExecutionRecord, console: Console) -> int:
-    if _json(args):
+    if render.wants_json(args):
         render.print_json(render.execution_dict(record))
     else:
         render.execution_detail(console, record)
@@ -190,7 +106,7 @@ def run(args: argparse.Namespace, client: OrchestratorClient, console: Console) 
     )
     execution = started.execution
     if not args.wait:
-        if _json(args):
+        if render.wants_json(args):
             out = render.execution_dict(execution)
             out["created"] = started.created
             render.print_json(out)
@@ -203,7 +119,7 @@ def run(args: argparse.Namespace, client: OrchestratorClient, console: Console) 
             )
         return EXIT_OK
     # Progress and events go to stderr when JSON is wanted on stdout.
-    live = render.make_console(stderr=True) if _json(args) else console
+    live = render.make_console(stderr=True) if render.wants_json(args) else console
     live.print(f"execution {execution.execution_id}", markup=False, style="bold")
     final = render.follow(client, execution.execution_id, live)
     return _finish(args, final, console)
@@ -211,7 +127,7 @@ def run(args: argparse.Namespace, client: OrchestratorClient, console: Console) 
 
 def executions_list(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
     records = client.list_executions(args.workflow or "", args.status or ())
-    if _json(args):
+    if render.wants_json(args):
         render.print_json([render.execution_dict(r) for r in records])
     else:
         console.print(render.executions_table(records))
@@ -220,7 +136,7 @@ def executions_list(args: argparse.Namespace, client: OrchestratorClient, consol
 
 def executions_get(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
     record = client.get_execution(args.execution_id)
-    if _json(args):
+    if render.wants_json(args):
         render.print_json(render.execution_dict(record))
     else:
         render.execution_detail(console, record)
@@ -231,7 +147,7 @@ def executions_cancel(
     args: argparse.Namespace, client: OrchestratorClient, console: Console
 ) -> int:
     record = client.cancel_execution(args.execution_id, args.reason or "")
-    if _json(args):
+    if render.wants_json(args):
         render.print_json(render.execution_dict(record))
     else:
         console.print(
@@ -244,6 +160,6 @@ def executions_cancel(
 
 def executions_watch(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
     """Follows the stream to the terminal event; exit 1 unless the execution succeeded."""
-    live = render.make_console(stderr=True) if _json(args) else console
+    live = render.make_console(stderr=True) if render.wants_json(args) else console
     final = render.follow(client, args.execution_id, live, from_sequence=args.from_sequence)
     return _finish(args, final, console)

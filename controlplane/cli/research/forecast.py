@@ -1,17 +1,13 @@
-"""`orchestrator forecast ...`: forecast a load series from a CSV file (no control plane needed).
+"""`orchestrator forecast predict|backtest`: fit the forecasting models on a CSV series.
 
-  predict   fit one model (or `auto`) on the whole file and write the next H steps as JSON
-  backtest  rolling-origin evaluation of every model: results.json, results.csv, backtest.png
-
-The series is any `timestamp,value` CSV (regular step inferred, missing steps are gaps) or a
-request log with one row per request (the Azure LLM inference traces), counted per `--bin`.
+predict   fit one model (or `auto`) on the whole file and write the next H steps as JSON
+backtest  rolling-origin evaluation of every model: results.json, results.csv, backtest.png
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import os
 import shlex
 import sys
 import time
@@ -20,147 +16,14 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scheduler.forecasting import MODEL_NAMES
+
 if TYPE_CHECKING:
     from models.forecasting import Series
     from scheduler.forecasting.backtest import ModelResult
     from scheduler.forecasting.evaluation import Plan
 
-from controlplane.cli.parsing import count_arg, fraction_arg, positive_duration
-from scheduler.forecasting import MODEL_NAMES
-
 EXIT_USAGE = 2
-MODEL_CHOICES = MODEL_NAMES
-DEFAULT_BACKTEST_MODELS = "naive,snaive,hw,ets,sarima,sarimax,mstl,auto"
-
-PREDICT_EPILOG = """\
-output (--out FILE): {"model", "period", "timestamps", "mean", "lower", "upper", "level",
-  "series", "step_s", "last_timestamp", "notes"}: the H steps after the file's last timestamp
-  (timestamps as "YYYY-MM-DD HH:MM:SS", UTC), the mean forecast and a central interval at
-  --level; notes say why auto chose its model, which periods were detected, what was cleaned.
-models: naive, snaive (seasonal naive), ets (exponential smoothing, chosen by AICc), hw (plain
-  additive Holt-Winters), sarima (seasonal ARIMA), sarimax (regression on Fourier terms of every
-  seasonal period with ARMA errors), mstl (multi-seasonal decomposition + ETS), auto (chosen by
-  a rolling-origin backtest on the end of the file, MASE).
-exit status: 0 on success, 2 for bad input (missing or unreadable file, bad horizon or model).
-example:
-  orchestrator forecast predict --trace ../shared/data/traces/nab_nyc_taxi.csv --horizon 48 \\
-      --model auto --level 0.9 --out out/nyc.json
-"""
-
-BACKTEST_EPILOG = """\
-output (in --out DIR):
-  results.json   per model: mean MASE, sMAPE, interval coverage, fit seconds, the models auto
-                 chose, and every origin's figures; plus each model's MASE over the better of
-                 naive and seasonal naive (ratio_vs_best_baseline)
-  results.csv    one row per model with the same means
-  backtest.png   actual values against the forecasts at three origins (auto's interval
-                 shaded) and a bar chart of the mean MASE per model
-method: --origins origins spread evenly from --start (a fraction of the series) to the end;
-  at each, every model is refitted on the values before it and scores the next H values.
-  MASE divides by the in-sample error of the seasonal naive forecast (the period detected
-  before the first origin; lag 1 without one).
-example:
-  orchestrator forecast backtest --trace ../shared/data/traces/nab_nyc_taxi.csv --horizon 48 \\
-      --out out/nyc-backtest
-"""
-
-
-def _period(text: str) -> int:
-    value = count_arg(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"a period is at least 2 steps, got {value}")
-    return value
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--trace", required=True, metavar="FILE", help="timestamp,value CSV or a request log"
-    )
-    parser.add_argument(
-        "--horizon", required=True, type=count_arg, metavar="H", help="steps to forecast"
-    )
-    parser.add_argument(
-        "--level", type=fraction_arg, default=0.9, metavar="L", help="interval level (default: 0.9)"
-    )
-    parser.add_argument(
-        "--bin",
-        type=positive_duration,
-        default=None,
-        metavar="DURATION",
-        help="bin width (1s, 1m, 5m): requests per bin for a request log (default 1m), the "
-        "mean per bin for a value series (default: its own step)",
-    )
-    parser.add_argument(
-        "--period",
-        type=_period,
-        action="append",
-        default=[],
-        metavar="STEPS",
-        help="expected seasonal period in steps (e.g. 48 for daily at 30 min); repeatable. "
-        "Hints are checked, not trusted; hourly, daily and weekly cycles are always tried",
-    )
-
-
-def register(
-    top: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse.ArgumentParser:
-    """Adds `forecast predict` and `forecast backtest` to the top-level subcommands."""
-    forecast = top.add_parser(
-        "forecast",
-        help="forecast a load series from a CSV file",
-        description="Forecast a load series (statsmodels models, chosen automatically or by "
-        "name) and evaluate the models by rolling-origin backtests.",
-    )
-    cmds = forecast.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
-    predict = cmds.add_parser(
-        "predict",
-        help="fit on the whole file and forecast the next H steps",
-        description="Fit a model on the whole series and write the forecast of the H steps "
-        "after its last timestamp, with a central interval, as JSON.",
-        epilog=PREDICT_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _common(predict)
-    predict.add_argument("--model", choices=MODEL_CHOICES, default="auto")
-    predict.add_argument("--out", required=True, metavar="FILE", help="JSON file to write")
-    predict.set_defaults(local_handler=run_predict)
-
-    backtest = cmds.add_parser(
-        "backtest",
-        help="evaluate every model with rolling origins",
-        description="Refit every model at several origins in the last part of the series and "
-        "score its forecasts (MASE, sMAPE, interval coverage).",
-        epilog=BACKTEST_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _common(backtest)
-    backtest.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    backtest.add_argument(
-        "--models",
-        default=DEFAULT_BACKTEST_MODELS,
-        metavar="LIST",
-        help=f"comma-separated, from {', '.join(MODEL_CHOICES)}; naive and snaive are always "
-        f"included (default: all)",
-    )
-    backtest.add_argument(
-        "--origins", type=count_arg, default=16, metavar="N", help="forecast origins (default: 16)"
-    )
-    backtest.add_argument(
-        "--start",
-        type=fraction_arg,
-        default=0.6,
-        metavar="F",
-        help="first origin at this fraction of the series (default: 0.6, the last 40%%)",
-    )
-    backtest.add_argument(
-        "--jobs",
-        type=count_arg,
-        default=min(2, os.cpu_count() or 1),
-        metavar="J",
-        help="worker processes, one model each (default: min(2, CPUs))",
-    )
-    backtest.set_defaults(local_handler=run_backtest)
-    return forecast
 
 
 def _fail(message: str) -> int:
@@ -219,10 +82,10 @@ def _evaluate(series: Series, model: str, plan: Plan) -> ModelResult:
 
 def _models(text: str) -> list[str]:
     names = [m.strip() for m in text.split(",") if m.strip()]
-    unknown = [m for m in names if m not in MODEL_CHOICES]
+    unknown = [m for m in names if m not in MODEL_NAMES]
     if unknown:
         raise ValueError(
-            f"unknown model(s) {', '.join(unknown)} (choose from {', '.join(MODEL_CHOICES)})"
+            f"unknown model(s) {', '.join(unknown)} (choose from {', '.join(MODEL_NAMES)})"
         )
     for baseline in ("snaive", "naive"):
         if baseline not in names:

@@ -8,26 +8,15 @@ import contextlib
 import logging
 import signal
 import sys
-from pathlib import Path
 
 from controlplane.app import ControlPlane
-from controlplane.config import ServerConfig
+from controlplane.cli.server.settings import config_from_args
+from controlplane.cli.usage import UsageProblem
+from controlplane.config import ConfigError, ServerConfig
 
 log = logging.getLogger(__name__)
 
 READY_PREFIX = "orchestrator serving on"
-
-
-def config_from_args(args: argparse.Namespace) -> ServerConfig:
-    return ServerConfig(
-        data_dir=Path(args.data_dir),
-        port=args.port,
-        host=args.host,
-        ray_address=args.ray_address,
-        ray_num_cpus=args.ray_num_cpus,
-        include_dashboard=False if args.no_dashboard else None,
-        sqlite_synchronous=args.sqlite_synchronous,
-    )
 
 
 def install_stop_handlers(stop: asyncio.Event) -> None:
@@ -90,6 +79,9 @@ def run_serve(args: argparse.Namespace) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    config = config_from_args(args)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        config = config_from_args(args)
+    except ConfigError as exc:
+        raise UsageProblem(str(exc)) from None
+    config.store.data_dir.mkdir(parents=True, exist_ok=True)
     return asyncio.run(serve(config))

@@ -1,0 +1,134 @@
+"""The arguments of `agents`, `workflows`, `run` and `executions`; their handlers (`agents`,
+`executions`) are imported when a command runs."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from controlplane.cli.client.capacity_values import parse_custom_amount, parse_size
+from controlplane.cli.lazy import handler
+from controlplane.cli.parsing import (
+    parse_assignment,
+    parse_json_object,
+    parse_status,
+    positive_int,
+)
+
+AGENTS = "controlplane.cli.client.agents"
+EXECUTIONS = "controlplane.cli.client.executions"
+
+
+def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
+    """Adds the commands; `common` carries --address/--output/--timeout/--verbose."""
+
+    def sub(
+        group: argparse._SubParsersAction[Any], name: str, help: str
+    ) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = group.add_parser(
+            name, help=help, description=help, parents=[common]
+        )
+        return parser
+
+    # agents
+    agents = sub(top, "agents", "deploy and manage agents")
+    agent_cmds = agents.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
+    deploy = sub(agent_cmds, "deploy", "deploy an agent (or a new version of it)")
+    deploy.add_argument("--name", required=True)
+    deploy.add_argument("--version", required=True)
+    deploy.add_argument("--import-path", required=True, help="package.module:ClassName")
+    deploy.add_argument("--replicas", type=positive_int, default=1)
+    deploy.add_argument("--num-cpus", type=float, default=0.0)
+    deploy.add_argument("--max-concurrency", type=positive_int, default=1)
+    deploy.add_argument(
+        "--pool", default="", help="resource pool the replicas run in (default: anywhere)"
+    )
+    deploy.add_argument("--memory", type=parse_size, default=0, help="per replica, e.g. 2Gi")
+    deploy.add_argument("--num-gpus", type=float, default=0.0)
+    deploy.add_argument(
+        "--resource",
+        action="append",
+        type=parse_custom_amount,
+        default=[],
+        metavar="NAME=AMOUNT",
+        help="custom Ray resource per replica (repeatable)",
+    )
+    deploy.add_argument("--capability", action="append", default=[])
+    deploy.add_argument(
+        "--config",
+        action="append",
+        type=parse_assignment,
+        default=[],
+        metavar="KEY=VALUE",
+        help="constructor keyword argument (value parsed as JSON when it parses)",
+    )
+    deploy.add_argument("--runtime-env", type=parse_json_object, default=None, metavar="JSON")
+    deploy.set_defaults(handler=handler(f"{AGENTS}:agents_deploy"))
+    sub(agent_cmds, "list", "list agents").set_defaults(handler=handler(f"{AGENTS}:agents_list"))
+    get = sub(agent_cmds, "get", "show one agent and its replicas")
+    get.add_argument("name")
+    get.set_defaults(handler=handler(f"{AGENTS}:agents_get"))
+    scale = sub(agent_cmds, "scale", "set an agent's replica count")
+    scale.add_argument("name")
+    scale.add_argument("replicas", type=positive_int)
+    scale.set_defaults(handler=handler(f"{AGENTS}:agents_scale"))
+    delete = sub(agent_cmds, "delete", "drain and remove an agent")
+    delete.add_argument("name")
+    delete.set_defaults(handler=handler(f"{AGENTS}:agents_delete"))
+
+    # workflows
+    workflows = sub(top, "workflows", "store and inspect workflow definitions")
+    wf_cmds = workflows.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
+    create = sub(wf_cmds, "create", "store a definition (a new revision if it changed)")
+    create.add_argument("file", help="YAML or JSON file ('-': stdin)")
+    create.set_defaults(handler=handler(f"{EXECUTIONS}:workflows_create"))
+    validate = sub(wf_cmds, "validate", "report every problem in a definition (exit 2 if any)")
+    validate.add_argument("file", help="YAML or JSON file ('-': stdin)")
+    validate.set_defaults(handler=handler(f"{EXECUTIONS}:workflows_validate"))
+    sub(wf_cmds, "list", "list workflows").set_defaults(
+        handler=handler(f"{EXECUTIONS}:workflows_list")
+    )
+    wf_get = sub(wf_cmds, "get", "show a workflow revision")
+    wf_get.add_argument("name")
+    wf_get.add_argument("--revision", type=positive_int, default=0, help="default: latest")
+    wf_get.set_defaults(handler=handler(f"{EXECUTIONS}:workflows_get"))
+
+    # run
+    run = sub(top, "run", "create a workflow from FILE and start an execution")
+    run.add_argument("file", help="YAML or JSON file ('-': stdin)")
+    run.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        type=parse_assignment,
+        default=[],
+        metavar="KEY=VALUE",
+        help="workflow input (value parsed as JSON when it parses); repeatable",
+    )
+    run.add_argument("--wait", "-w", action="store_true", help="follow until it ends")
+    run.add_argument("--request-id", default="", help="idempotency key")
+    run.add_argument(
+        "--namespace", default="", help="tenancy namespace for quotas (default: default)"
+    )
+    run.set_defaults(handler=handler(f"{EXECUTIONS}:run"))
+
+    # executions
+    executions = sub(top, "executions", "inspect and control executions")
+    ex_cmds = executions.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
+    ex_list = sub(ex_cmds, "list", "list executions, newest first")
+    ex_list.add_argument("--workflow", default="")
+    ex_list.add_argument(
+        "--status", action="append", type=parse_status, default=[], help="repeatable"
+    )
+    ex_list.set_defaults(handler=handler(f"{EXECUTIONS}:executions_list"))
+    ex_get = sub(ex_cmds, "get", "show one execution with its tasks")
+    ex_get.add_argument("execution_id")
+    ex_get.set_defaults(handler=handler(f"{EXECUTIONS}:executions_get"))
+    cancel = sub(ex_cmds, "cancel", "cancel an execution")
+    cancel.add_argument("execution_id")
+    cancel.add_argument("--reason", default="")
+    cancel.set_defaults(handler=handler(f"{EXECUTIONS}:executions_cancel"))
+    watch = sub(ex_cmds, "watch", "follow an execution's events until it ends")
+    watch.add_argument("execution_id")
+    watch.add_argument("--from-sequence", type=positive_int, default=0)
+    watch.set_defaults(handler=handler(f"{EXECUTIONS}:executions_watch"))

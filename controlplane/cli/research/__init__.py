@@ -1,0 +1,2 @@
+"""Offline research tools run in this process without a control plane: benchmarks, load
+forecasting, model training and the autoscaling simulator."""

@@ -1,0 +1,76 @@
+"""`orchestrator ml train-policy|train-durations`'s arguments (no control plane needed)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from controlplane.cli.lazy import handler
+from controlplane.cli.parsing import positive_float, positive_int
+
+HANDLERS = "controlplane.cli.research.ml"
+
+
+def register(top: argparse._SubParsersAction[Any]) -> None:
+    """Adds `ml train-policy` and `ml train-durations` to the top-level subcommands."""
+    ml = top.add_parser(
+        "ml", help="train learned models", description="Train learned scheduling models."
+    )
+    cmds = ml.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
+    policy = cmds.add_parser(
+        "train-policy",
+        help="imitation-learn a dispatching policy from CP-SAT",
+        description="Generate seeded job shop / flexible job shop instances, label them with "
+        "CP-SAT, replay CP-SAT's choices through the SGS and fit one classifier per SGS mode; "
+        "writes the versioned policy file and its metadata to --out.",
+    )
+    policy.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    policy.add_argument(
+        "--instances", type=positive_int, default=80, metavar="N", help="training instances"
+    )
+    policy.add_argument(
+        "--holdout", type=positive_int, default=12, metavar="N", help="held-out instances"
+    )
+    policy.add_argument("--seed", type=int, default=0, metavar="S", help="instance/solver seed")
+    policy.add_argument(
+        "--cpsat-time-limit",
+        type=positive_float,
+        default=3.0,
+        metavar="T",
+        help="CP-SAT seconds per instance (default: 3)",
+    )
+    policy.add_argument(
+        "--workers", type=positive_int, default=1, metavar="W", help="CP-SAT workers"
+    )
+    policy.add_argument(
+        "--kinds",
+        default="logistic,hgb",
+        metavar="LIST",
+        help="estimator kinds to compare: logistic (standardized logistic regression), hgb "
+        "(HistGradientBoostingClassifier); default: both",
+    )
+    policy.add_argument(
+        "--max-ms-per-decision",
+        type=positive_float,
+        default=0.5,
+        metavar="MS",
+        help="kinds slower than this per SGS decision are not selected (default: 0.5)",
+    )
+    policy.set_defaults(local_handler=handler(f"{HANDLERS}:run_train_policy"))
+
+    durations = cmds.add_parser(
+        "train-durations",
+        help="fit a duration model on attempt history",
+        description="Fit a DurationModel on a CSV with columns agent,kind,size,duration.",
+    )
+    durations.add_argument("--history", required=True, metavar="CSV")
+    durations.add_argument("--out", required=True, metavar="FILE", help="joblib file to write")
+    durations.add_argument(
+        "--quantile",
+        type=float,
+        action="append",
+        default=[],
+        metavar="Q",
+        help="also fit a quantile model (e.g. 0.9); repeatable",
+    )
+    durations.set_defaults(local_handler=handler(f"{HANDLERS}:run_train_durations"))

@@ -1,0 +1,1 @@
+"""Commands that run a control plane in this process: serve and demo."""

@@ -1,0 +1,19 @@
+"""What the user typed or pointed at: a usage problem (exit 2) and reading a file or stdin."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+class UsageProblem(Exception):
+    """A problem with what the user typed or pointed at (e.g. an unreadable file): exit 2."""
+
+
+def read_text(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageProblem(f"cannot read {path}: {exc.strerror or exc}") from None
