@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
+	# Bytecode now, as pip does for installed wheels, so the first `orchestrator` call is fast too.
+	$(PY) -m compileall -q models scheduler ray_backend controlplane samples
 	touch $(STAMP)
 
 install: $(STAMP)
