@@ -21,7 +21,7 @@ from controlplane.cli.commands import UsageProblem, read_text
 from controlplane.cli.parsing import duration_arg, positive_duration, positive_int
 from controlplane.cli.render import print_json
 from controlplane.workflow.task_resources import parse_memory
-from models.capacity import PoolSpec
+from models.capacity import PoolInfo, PoolSpec, Reservation
 from models.queueing import Backpressure, NamespacePolicy
 from models.resources import CPU, GPU, MEMORY, NodeSelector, PlacementStrategy, ResourceAmounts
 
@@ -295,7 +295,7 @@ def pool_spec_from_args(args: argparse.Namespace, current: PoolSpec | None = Non
     )
 
 
-def _show_pool(args: argparse.Namespace, console: Console, pool: view.PoolInfo) -> int:
+def _show_pool(args: argparse.Namespace, console: Console, pool: PoolInfo) -> int:
     if _json(args):
         print_json(view.pool_dict(pool))
     else:
@@ -387,9 +387,7 @@ def quota_get(args: argparse.Namespace, client: OrchestratorClient, console: Con
     return _show_quota(args, console, client.get_quota(args.namespace))
 
 
-def _show_reservation(
-    args: argparse.Namespace, console: Console, info: view.ReservationInfo
-) -> int:
+def _show_reservation(args: argparse.Namespace, console: Console, info: Reservation) -> int:
     if _json(args):
         print_json(view.reservation_dict(info))
     else:

@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from controlplane.api.client import ClientError
-from controlplane.api.convert import plain_numbers
+from controlplane.api.codec.wellknown import plain_numbers
 from controlplane.cli.demo import DEMO_AGENTS, workflow_text
 from controlplane.cli.main import build_parser, main
 from controlplane.cli.parsing import (
