@@ -345,10 +345,6 @@ class Case:
     samples: tuple[Any, ...]
 
 
-def _policy_response(view: PolicyView) -> Message:
-    return scaling.set_policy_response(view)
-
-
 CASES = [
     Case("orchestrator.v1.Agent", agents.agent_to_proto, agents.agent_from_proto, (AGENT,)),
     Case(
@@ -438,7 +434,7 @@ CASES = [
     ),
     Case(
         "orchestrator.v1.SetScalingPolicyResponse",
-        _policy_response,
+        scaling.set_policy_response,
         scaling.policy_view_from_proto,
         (PolicyView(POLICY, T0, T0 + 1),),
     ),
