@@ -5,7 +5,7 @@ series at horizon 36), `--origins` forecast origins are spread evenly over the l
 trace; every model is refitted at each origin on the values before it and scored on the next
 horizon values. Reported per trace and on average: the MASE of `auto` (and of plain
 Holt-Winters) divided by the better of naive and seasonal naive, and the coverage of the 90%
-intervals. The issue's target: auto's ratio <= 0.80 on average and <= 0.95 on every trace;
+intervals. The target: auto's ratio <= 0.80 on average and <= 0.95 on every trace;
 coverage within [0.80, 0.97].
 
     .venv/bin/python bench/forecast.py [--origins 16] [--jobs 2] [--out out/forecast-bench]

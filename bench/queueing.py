@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from controlplane.engine.dispatch.dispatcher import Dispatcher, Grant, TaskRequest
+from controlplane.engine.dispatch.dispatcher import Dispatcher
+from controlplane.engine.dispatch.grants import Grant, TaskRequest
 from controlplane.engine.dispatch.topology import Topology
 from models.agents import ReplicaInfo, ReplicaState
 from models.queueing import NamespacePolicy, QueueConfig, Quota

@@ -1,4 +1,4 @@
-"""Predictive versus reactive autoscaling on two real traces (the issue's target).
+"""Predictive versus reactive autoscaling on two real traces (the project's target).
 
 Runs `orchestrator scaling simulate` with every policy on the NAB `nyc_taxi` trace (30-minute
 taxi demand, daily and weekly cycles, 7 months) and the NAB ELB request-count trace (5-minute

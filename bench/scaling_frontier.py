@@ -1,13 +1,13 @@
 """Is predictive's win over reactive only the tuning? The cost-violation frontier says.
 
-`bench/scaling.py` compares predictive and reactive at the issue's settings (target utilisation
+`bench/scaling.py` compares predictive and reactive at the published settings (target utilisation
 0.7 for both). Predictive there also provisions for the upper bound of a 50% interval and for
 P(wait > SLO) <= 1% by Erlang C, which reactive cannot express. A fairer question is whether
 any reactive configuration buys the same violations for the same replica-hours. This script:
 
 - sweeps reactive's target utilisation (0.5 .. 0.7) at the same service time and replica
   bounds, which traces reactive's cost-violation frontier;
-- runs predictive in four variants: the published one (level 0.5, SLO sizing 1%), the issue's
+- runs predictive in four variants: the published one (level 0.5, SLO sizing 1%), the textbook
   literal rule (upper bound of the 90% interval at the target utilisation, no SLO sizing), and
   the two mixed ones;
 - reports, for each predictive variant, reactive's violations interpolated at the same
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results: dict[str, dict[str, dict[str, Any]]] = {}
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        # Reactive at the issue's 0.7 first: its defaults give the service time and replica
+        # Reactive at the published 0.7 first: its defaults give the service time and replica
         # bounds every other run is pinned to (the default service time depends on the target).
         baselines = {
             name: pool.submit(

@@ -10,9 +10,15 @@ from collections.abc import Callable
 from controlplane.api.server import GrpcServer
 from controlplane.config import ServerConfig
 from controlplane.engine.agents.registry import AgentManager
+from controlplane.engine.capacity.cluster import ClusterObserver
+from controlplane.engine.capacity.pool_agents import PoolAgents
+from controlplane.engine.capacity.pool_groups import PoolGroups
 from controlplane.engine.capacity.pool_loop import PoolLoop
+from controlplane.engine.capacity.pool_repair import PoolRepairer
+from controlplane.engine.capacity.pools import PoolService
+from controlplane.engine.capacity.quotas import QuotaService
 from controlplane.engine.capacity.reservation_loop import ReservationLoop
-from controlplane.engine.capacity.resources import ResourceManager
+from controlplane.engine.capacity.reservations import ReservationService
 from controlplane.engine.dispatch.dispatcher import Dispatcher
 from controlplane.engine.dispatch.refresh_loop import CapacityLoop
 from controlplane.engine.dispatch.usage import UsageReport
@@ -28,6 +34,7 @@ from controlplane.engine.scaling.loop import ScalingLoop
 from controlplane.engine.scaling.policies import ScalingManager
 from controlplane.ports import AgentBackend, CapacityBackend
 from controlplane.store import SqliteStore, StoreWriter
+from controlplane.store.capacity import CapacityStore
 from controlplane.store.load_history import LoadHistoryStore
 from controlplane.store.scaling import ScalingStore
 from models.queueing import QueueConfig
@@ -68,11 +75,26 @@ class ControlPlane:
         self.agents = AgentManager(self.store, self.backend, clock)
         self.catalog = WorkflowCatalog(self.store, self.agents.names, clock)
         self.placement = capacity if capacity is not None else default_capacity(config)
-        self.resources = ResourceManager(self.store, self.backend, clock, self.placement)
-        self.reservations = ReservationLoop(self.resources, clock, config.reservation_interval_s)
-        self.pool_loop = PoolLoop(self.resources, clock, config.pool_reconcile_interval_s)
+        capacity_store = CapacityStore(self.store)
+        self.cluster = ClusterObserver(self.store, self.backend, capacity_store, clock)
+        pool_agents = PoolAgents(self.store, self.backend)
+        pool_groups = PoolGroups(self.placement)
+        self.pool_repair = PoolRepairer(
+            capacity_store, self.cluster, pool_groups, pool_agents, clock
+        )
+        self.pools = PoolService(
+            capacity_store, self.cluster, pool_groups, self.pool_repair, pool_agents, clock
+        )
+        self.quotas = QuotaService(capacity_store)
+        self.reservations = ReservationService(
+            capacity_store, self.cluster, self.pools, self.placement, clock
+        )
+        self.reservation_loop = ReservationLoop(
+            self.reservations, clock, config.reservation_interval_s
+        )
+        self.pool_loop = PoolLoop(self.pool_repair, clock, config.pool_reconcile_interval_s)
         self.dispatcher = Dispatcher(
-            self.resources.get_quota,
+            self.quotas.get_quota,
             self.backend.replicas,
             self.agents.pool_of,
             clock,
@@ -90,7 +112,7 @@ class ControlPlane:
             deps,
             self.catalog,
             self.agents.names,
-            self.resources.get_quota,
+            self.quotas.get_quota,
             self.dispatcher.saturated,
         )
         self.rolling = RollingPlanner(
@@ -98,12 +120,13 @@ class ControlPlane:
             self.executions.live_tasks,
             self.backend.replicas,
             self.agents.max_concurrency,
-            self.resources.get_quota,
+            self.quotas.get_quota,
             self.executions.namespaces,
             clock,
         )
         self.capacity = CapacityLoop(
-            self.resources,
+            self.cluster,
+            self.reservations,
             self.backend,
             self.dispatcher,
             self.rolling,
@@ -155,9 +178,12 @@ class ControlPlane:
             self.agents,
             self.catalog,
             self.executions,
-            self.resources,
+            self.cluster,
+            self.pools,
+            self.quotas,
+            self.reservations,
             self.planner,
-            UsageReport(self.dispatcher, self.executions, self.resources.get_quota, clock),
+            UsageReport(self.dispatcher, self.executions, self.quotas.get_quota, clock),
             config.max_message_bytes,
             self.scaling,
             self.scaling_loop,
@@ -178,7 +204,7 @@ class ControlPlane:
         """Binds first (so a taken port fails fast), restores state, then serves."""
         self.port = self.server.bind(self.config.host, self.config.port)
         await self.backend.start()
-        await self.resources.restore()  # pools first: pooled replicas are placed in them
+        await self.pools.restore()  # pools first: pooled replicas are placed in them
         await self.agents.reconcile()
         await self.capacity.observe()
         resumed = await self.executions.recover()
@@ -189,7 +215,7 @@ class ControlPlane:
         loop = asyncio.get_running_loop()
         self._loops.append(loop.create_task(self.capacity.run()))
         if self.config.reservation_interval_s > 0:
-            self._loops.append(loop.create_task(self.reservations.run()))
+            self._loops.append(loop.create_task(self.reservation_loop.run()))
         if self.config.pool_reconcile_interval_s > 0:
             self._loops.append(loop.create_task(self.pool_loop.run()))
         if self.config.load_interval_s > 0:

@@ -29,7 +29,7 @@ class ServerConfig:
     queue_age_rate: float = 0.05
     preemption: bool = True
     # How often reservation windows are opened and closed on the cluster (0: never; tests then
-    # call ControlPlane.reservations.run_once themselves).
+    # call ControlPlane.reservation_loop.run_once themselves).
     reservation_interval_s: float = 1.0
     # How often every pool's placement group is checked, and one that went missing created
     # again with the pool's replicas moved into it (0: never; tests then call

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.lifecycle import Lifecycle
+
 
 class ReplicaState(enum.Enum):
     STARTING = "STARTING"
@@ -14,11 +16,66 @@ class ReplicaState(enum.Enum):
     DEAD = "DEAD"
 
 
+REPLICA_LIFECYCLE = Lifecycle(
+    "replica",
+    ReplicaState,
+    {
+        # Not answering (crashed, restarting): leased again once it answers.
+        ReplicaState.STARTING: frozenset(
+            {ReplicaState.READY, ReplicaState.DRAINING, ReplicaState.DEAD}
+        ),
+        ReplicaState.READY: frozenset(
+            {ReplicaState.STARTING, ReplicaState.DRAINING, ReplicaState.DEAD}
+        ),
+        # Scaled back up before its drain finished: it serves again.
+        ReplicaState.DRAINING: frozenset({ReplicaState.READY, ReplicaState.DEAD}),
+        # A dead replica still holding leases stays in its set; when a rollout retires it, it
+        # drains like the others, so it leaves the set once those leases end.
+        ReplicaState.DEAD: frozenset({ReplicaState.DRAINING}),
+    },
+    field="state",
+)
+
+
 class AgentState(enum.Enum):
     DEPLOYING = "DEPLOYING"
     READY = "READY"
     DEGRADED = "DEGRADED"
     DELETING = "DELETING"
+
+
+class RolloutPhase(enum.Enum):
+    """Where the rollout of an agent spec (a new version, or a changed one) stands."""
+
+    STARTING = "STARTING"  # stored; its replicas start while the previous ones keep serving
+    SERVING = "SERVING"  # its replicas are ready; the previous ones drain and stop
+    ROLLING_BACK = "ROLLING_BACK"  # a replica failed to start: the previous spec is restored
+    ROLLED_BACK = "ROLLED_BACK"  # the previous spec is stored and deployed again
+    WITHDRAWN = "WITHDRAWN"  # there was no previous spec: the agent is removed again
+
+
+ROLLOUT_LIFECYCLE = Lifecycle(
+    "agent version rollout",
+    RolloutPhase,
+    {
+        RolloutPhase.STARTING: frozenset({RolloutPhase.SERVING, RolloutPhase.ROLLING_BACK}),
+        RolloutPhase.ROLLING_BACK: frozenset({RolloutPhase.ROLLED_BACK, RolloutPhase.WITHDRAWN}),
+        RolloutPhase.SERVING: frozenset(),
+        RolloutPhase.ROLLED_BACK: frozenset(),
+        RolloutPhase.WITHDRAWN: frozenset(),
+    },
+    field="phase",
+)
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """One deploy of an agent spec, from the moment it is stored until it serves or the
+    previous spec is back."""
+
+    agent: str
+    version: str
+    phase: RolloutPhase = RolloutPhase.STARTING
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import dataclasses
 import enum
 from dataclasses import dataclass, field
 
+from models.lifecycle import Lifecycle
 from models.queueing import NamespaceUsage
 from models.resources import (
     NodeInfo,
@@ -45,6 +46,33 @@ class ReservationState(enum.Enum):
         return self in (ReservationState.PENDING, ReservationState.ACTIVE)
 
 
+_RESERVATION_ENDS = frozenset(
+    {ReservationState.EXPIRED, ReservationState.CANCELLED, ReservationState.FAILED}
+)
+RESERVATION_LIFECYCLE = Lifecycle(
+    "reservation",
+    ReservationState,
+    {
+        # PENDING -> PENDING: still waiting for Ray to hold the capacity (a new reason). It
+        # can only fail, never expire: it held nothing.
+        ReservationState.PENDING: frozenset(
+            {
+                ReservationState.PENDING,
+                ReservationState.ACTIVE,
+                ReservationState.CANCELLED,
+                ReservationState.FAILED,
+            }
+        ),
+        # ACTIVE -> ACTIVE / PENDING: its group was lost and is held again, or not yet.
+        ReservationState.ACTIVE: frozenset(
+            {ReservationState.ACTIVE, ReservationState.PENDING} | _RESERVATION_ENDS
+        ),
+        **{state: frozenset() for state in _RESERVATION_ENDS},
+    },
+    field="state",
+)
+
+
 @dataclass(frozen=True)
 class Reservation:
     reservation_id: str
@@ -72,6 +100,27 @@ class PoolRepairPhase(enum.Enum):
     LOST = "LOST"  # the group was found missing; it is being created again (retried)
     RECREATED = "RECREATED"  # the group exists again; the pool's replicas move in once placed
     HEALED = "HEALED"  # the replicas of the pool's agents run in the re-created group
+
+
+POOL_REPAIR_LIFECYCLE = Lifecycle(
+    "pool repair",
+    PoolRepairPhase,
+    {
+        # LOST -> LOST: a failed try, recorded with when to try again. LOST -> HEALED: a
+        # restart found the group created but not yet recorded, and starts the replicas anew.
+        PoolRepairPhase.LOST: frozenset(
+            {PoolRepairPhase.LOST, PoolRepairPhase.RECREATED, PoolRepairPhase.HEALED}
+        ),
+        # RECREATED -> RECREATED: moving the replicas (again, after a failed try).
+        # RECREATED -> LOST: the re-created group was lost too.
+        PoolRepairPhase.RECREATED: frozenset(
+            {PoolRepairPhase.LOST, PoolRepairPhase.RECREATED, PoolRepairPhase.HEALED}
+        ),
+        # A healed pool whose group is lost again starts a new repair.
+        PoolRepairPhase.HEALED: frozenset({PoolRepairPhase.LOST}),
+    },
+    field="phase",
+)
 
 
 @dataclass(frozen=True)

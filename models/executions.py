@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.lifecycle import Lifecycle
+
 
 class ExecutionStatus(enum.Enum):
     PENDING = "PENDING"
@@ -62,54 +64,52 @@ _TERMINAL_TASK = {
     TaskStatus.TIMED_OUT,
 }
 
-EXECUTION_TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
-    ExecutionStatus.PENDING: frozenset(
-        {
-            ExecutionStatus.RUNNING,
-            ExecutionStatus.CANCELLED,
-            ExecutionStatus.FAILED,
-            ExecutionStatus.TIMED_OUT,
-        }
-    ),
-    ExecutionStatus.RUNNING: frozenset(_TERMINAL_EXECUTION),
-    **{status: frozenset() for status in _TERMINAL_EXECUTION},
-}
+EXECUTION_LIFECYCLE = Lifecycle(
+    "execution",
+    ExecutionStatus,
+    {
+        ExecutionStatus.PENDING: frozenset(
+            {
+                ExecutionStatus.RUNNING,
+                ExecutionStatus.CANCELLED,
+                ExecutionStatus.FAILED,
+                ExecutionStatus.TIMED_OUT,
+            }
+        ),
+        ExecutionStatus.RUNNING: frozenset(_TERMINAL_EXECUTION),
+        **{status: frozenset() for status in _TERMINAL_EXECUTION},
+    },
+)
 
 _TASK_ENDS = frozenset({TaskStatus.CANCELLED, TaskStatus.SKIPPED})
-TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
-    TaskStatus.PENDING: _TASK_ENDS | {TaskStatus.SCHEDULED},
-    TaskStatus.SCHEDULED: _TASK_ENDS | {TaskStatus.RUNNING},
-    TaskStatus.RUNNING: _TASK_ENDS
-    | {
-        TaskStatus.SUCCEEDED,
-        TaskStatus.FAILED,
-        TaskStatus.TIMED_OUT,
-        TaskStatus.RETRYING,
-        TaskStatus.SCHEDULED,  # attempt lost with the control plane: scheduled again
+TASK_LIFECYCLE = Lifecycle(
+    "task",
+    TaskStatus,
+    {
+        TaskStatus.PENDING: _TASK_ENDS | {TaskStatus.SCHEDULED},
+        TaskStatus.SCHEDULED: _TASK_ENDS | {TaskStatus.RUNNING},
+        TaskStatus.RUNNING: _TASK_ENDS
+        | {
+            TaskStatus.SUCCEEDED,
+            TaskStatus.FAILED,
+            TaskStatus.TIMED_OUT,
+            TaskStatus.RETRYING,
+            TaskStatus.SCHEDULED,  # attempt lost with the control plane, or preempted
+        },
+        TaskStatus.RETRYING: _TASK_ENDS | {TaskStatus.SCHEDULED},
+        **{status: frozenset() for status in _TERMINAL_TASK},
     },
-    TaskStatus.RETRYING: _TASK_ENDS | {TaskStatus.SCHEDULED},
-    **{status: frozenset() for status in _TERMINAL_TASK},
-}
+)
 
-
-class InvalidTransition(Exception):
-    """A lifecycle change the transition table does not allow."""
-
-    def __init__(self, kind: str, current: enum.Enum, target: enum.Enum) -> None:
-        super().__init__(f"{kind} cannot go from {current.value} to {target.value}")
-        self.kind = kind
-        self.current = current
-        self.target = target
-
-
-def check_execution_transition(current: ExecutionStatus, target: ExecutionStatus) -> None:
-    if target not in EXECUTION_TRANSITIONS[current]:
-        raise InvalidTransition("execution", current, target)
-
-
-def check_task_transition(current: TaskStatus, target: TaskStatus) -> None:
-    if target not in TASK_TRANSITIONS[current]:
-        raise InvalidTransition("task", current, target)
+# An attempt starts RUNNING and ends once; a new try of the task is a new attempt.
+ATTEMPT_LIFECYCLE = Lifecycle(
+    "attempt",
+    AttemptStatus,
+    {
+        AttemptStatus.RUNNING: frozenset(set(AttemptStatus) - {AttemptStatus.RUNNING}),
+        **{status: frozenset() for status in AttemptStatus if status is not AttemptStatus.RUNNING},
+    },
+)
 
 
 @dataclass

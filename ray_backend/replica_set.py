@@ -15,7 +15,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from models.agents import AgentSpec, ReplicaInfo, ReplicaState
+from models.agents import REPLICA_LIFECYCLE, AgentSpec, ReplicaInfo, ReplicaState
 
 NAME_SEPARATOR = "/"
 
@@ -68,6 +68,14 @@ class Replica:
     restarts: int = 0
     probing: bool = False
     drain_task: asyncio.Task[None] | None = None
+
+    def move_to(self, state: ReplicaState) -> None:
+        REPLICA_LIFECYCLE.move(self, state)
+
+    def mark_dead(self) -> None:
+        """DEAD unless it is already (a removal and a crash probe can both get there)."""
+        if self.state is not ReplicaState.DEAD:
+            self.move_to(ReplicaState.DEAD)
 
     @property
     def has_free_slot(self) -> bool:

@@ -25,7 +25,10 @@ from controlplane.api.servicers.scaling import ScalingServicer
 from controlplane.api.servicers.scheduling import SchedulerServicer
 from controlplane.api.servicers.workflows import WorkflowServicer
 from controlplane.engine.agents.registry import AgentManager
-from controlplane.engine.capacity.resources import ResourceManager
+from controlplane.engine.capacity.cluster import ClusterObserver
+from controlplane.engine.capacity.pools import PoolService
+from controlplane.engine.capacity.quotas import QuotaService
+from controlplane.engine.capacity.reservations import ReservationService
 from controlplane.engine.dispatch.usage import UsageReport
 from controlplane.engine.executions.catalog import WorkflowCatalog
 from controlplane.engine.executions.service import ExecutionEngine
@@ -49,7 +52,10 @@ class GrpcServer:
         agents: AgentManager,
         catalog: WorkflowCatalog,
         executions: ExecutionEngine,
-        resources: ResourceManager,
+        cluster: ClusterObserver,
+        pools: PoolService,
+        quotas: QuotaService,
+        reservations: ReservationService,
         planner: Planner,
         usage: UsageReport,
         max_message_bytes: int,
@@ -67,7 +73,7 @@ class GrpcServer:
             WorkflowServicer(catalog, executions), self._server
         )
         resource_pb2_grpc.add_ResourceServiceServicer_to_server(
-            ResourceServicer(resources, usage), self._server
+            ResourceServicer(cluster, pools, quotas, reservations, usage), self._server
         )
         scheduler_pb2_grpc.add_SchedulerServiceServicer_to_server(
             SchedulerServicer(planner), self._server

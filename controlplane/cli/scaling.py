@@ -41,7 +41,9 @@ from controlplane.experiments.scaling_io import (
     write_json,
 )
 from models.forecasting import Forecast, Series
-from scheduler.scaling.simulator import SimulationConfig, SimulationResult, simulate
+from scheduler.scaling.simulation_inputs import SimulationConfig
+from scheduler.scaling.simulation_results import SimulationResult
+from scheduler.scaling.simulator import simulate
 from scheduler.scaling.strategies import (
     POLICY_NAMES,
     PolicySettings,

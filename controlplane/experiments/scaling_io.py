@@ -24,7 +24,7 @@ from typing import Any
 
 from controlplane.experiments.forecast_io import parse_time
 from models.forecasting import Series
-from scheduler.scaling.simulator import SimulationResult
+from scheduler.scaling.simulation_results import SimulationResult
 
 TIME_COLUMNS = ("timestamp", "time", "datetime", "date", "ts")
 MAX_PLOT_POINTS = 1500

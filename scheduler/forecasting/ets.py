@@ -4,7 +4,7 @@ prediction intervals are analytic).
 `ETS` picks by AICc among a level-only model (simple exponential smoothing), a damped additive
 trend, and, when the main period fits twice in the window, both with additive seasonality.
 `HoltWinters` is the classic additive Holt-Winters, ETS(A,A,A), fitted as is on the cleaned
-series, never transformed (the reference the issue compares with). `ETS` fits the Box-Cox
+series, never transformed (the reference the benchmark compares with). `ETS` fits the Box-Cox
 transformed values when `prepare` chose a transform. Seasonal states start from the usual
 heuristic (a classical decomposition of the first cycles) instead of being estimated: with a
 288-step daily cycle, estimating 288 initial states takes minutes and gains nothing.

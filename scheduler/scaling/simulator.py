@@ -33,366 +33,25 @@ once assuming the controller changes nothing, computes every period's metrics fr
 sums, and then asks the controller period by period; at the first period where it wants a
 change, the batch is cut there (the pool is restored to its state at that time, later arrivals
 are put back) and the change is applied. The result is identical to stepping period by period.
+
+Its parts: `simulation_inputs` (the settings, and the controller's interface), `arrivals` (the
+seeded requests), `replica_pools` (the ready replicas), `simulation_results` (what a run gives).
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from models.forecasting import ScalingDecision, Series
-
-ServiceDistribution = Literal["deterministic", "exponential"]
-FloatArray = NDArray[np.float64]
-
-# Wait histogram: 200 log bins per decade from 1 us to 1e7 s; zero waits are counted apart.
-_HIST_LOW_EXP = -6
-_HIST_PER_DECADE = 200
-_HIST_BINS = (7 - _HIST_LOW_EXP) * _HIST_PER_DECADE
-_ZERO_WAIT = 1e-9
-_EMPTY: FloatArray = np.empty(0, dtype=np.float64)
-
-
-@dataclass(frozen=True)
-class SimulationConfig:
-    service_time_s: float
-    startup_delay_s: float = 120.0
-    slo_wait_s: float = 2.0
-    evaluation_period_s: float = 15.0
-    service_distribution: ServiceDistribution = "deterministic"
-    seed: int = 0
-    max_batch_periods: int = 256  # speed only: the results do not depend on it
-
-    def __post_init__(self) -> None:
-        if not self.service_time_s > 0:
-            raise ValueError(f"service_time_s must be > 0, got {self.service_time_s}")
-        if self.startup_delay_s < 0:
-            raise ValueError(f"startup_delay_s must be >= 0, got {self.startup_delay_s}")
-        if self.slo_wait_s < 0:
-            raise ValueError(f"slo_wait_s must be >= 0, got {self.slo_wait_s}")
-        if not self.evaluation_period_s > 0:
-            raise ValueError("evaluation_period_s must be > 0")
-        if self.service_distribution not in ("deterministic", "exponential"):
-            raise ValueError(f"unknown service distribution {self.service_distribution!r}")
-        if self.max_batch_periods < 1:
-            raise ValueError("max_batch_periods must be >= 1")
-
-
-@dataclass(slots=True)
-class PoolObservation:
-    """What a controller sees at a decision time (a fresh one per decision; read it, never
-    change it: not frozen only because frozen dataclasses are slow to build, and one is built
-    every evaluation period). `arrival_counts` holds the arrivals of trace interval i at index
-    i; only the first `complete_intervals` are in the past."""
-
-    time: float
-    replicas: int  # ready + starting
-    ready: int
-    utilization: float | None  # busy share of the ready replicas over the last period
-    in_flight: float | None  # requests in service or queued per ready replica, time-averaged
-    service_time_s: float | None  # mean service time of the requests started so far
-    queue_length: int
-    trace_start: float
-    step_s: float
-    arrival_counts: Sequence[float]
-    complete_intervals: int
-
-
-class Controller(Protocol):
-    """A scaling policy as the simulator drives it."""
-
-    name: str
-
-    def initial_replicas(self) -> int: ...
-
-    def decide(self, pool: PoolObservation) -> tuple[int, ScalingDecision | None]: ...
-
-
-@dataclass
-class SimulationResult:
-    policy: str
-    requests: int
-    violations: int
-    mean_wait_s: float
-    max_wait_s: float
-    wait_percentiles: dict[str, float]
-    replica_seconds: float
-    scale_outs: int
-    scale_ins: int
-    min_replicas: int
-    max_replicas: int
-    duration_s: float
-    # Per trace interval (`bin_start + i * bin_s`): arrivals, SLO violations (requests counted
-    # when they start), mean replicas paid for, mean ready replicas.
-    bin_start: float
-    bin_s: float
-    arrivals: list[int]
-    violations_per_bin: list[int]
-    replicas_per_bin: list[float]
-    ready_per_bin: list[float]
-    decisions: list[ScalingDecision] = field(default_factory=list)
-    notes: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def slo_violation_rate(self) -> float:
-        return self.violations / self.requests if self.requests else 0.0
-
-    @property
-    def replica_hours(self) -> float:
-        return self.replica_seconds / 3600.0
-
-    @property
-    def scale_events(self) -> int:
-        return self.scale_outs + self.scale_ins
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "slo_violation_rate": self.slo_violation_rate,
-            "p95_wait_s": self.wait_percentiles["p95"],
-            "p99_wait_s": self.wait_percentiles["p99"],
-            "p50_wait_s": self.wait_percentiles["p50"],
-            "mean_wait_s": self.mean_wait_s,
-            "max_wait_s": self.max_wait_s,
-            "replica_hours": self.replica_hours,
-            "scale_events": self.scale_events,
-            "scale_outs": self.scale_outs,
-            "scale_ins": self.scale_ins,
-            "requests": self.requests,
-            "violations": self.violations,
-            "mean_replicas": self.replica_seconds / self.duration_s if self.duration_s else 0.0,
-            "min_replicas": self.min_replicas,
-            "max_replicas": self.max_replicas,
-            **self.notes,
-        }
-
-
-# -- arrivals -----------------------------------------------------------------------------------
-
-
-def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
-    counts, times, services = np.random.SeedSequence(seed).spawn(3)
-    return (
-        np.random.default_rng(counts),
-        np.random.default_rng(times),
-        np.random.default_rng(services),
-    )
-
-
-def check_trace(trace: Series) -> FloatArray:
-    values = np.asarray(trace.values, dtype=np.float64)
-    if values.size == 0:
-        raise ValueError("the trace has no values")
-    if not np.all(np.isfinite(values)) or np.any(values < 0):
-        raise ValueError("trace values must be finite request counts >= 0 (fill gaps first)")
-    return values
-
-
-def arrival_counts(trace: Series, seed: int) -> FloatArray:
-    """The number of requests that arrive in each trace interval: Poisson(value), seeded (the
-    same counts `simulate` uses with this seed)."""
-    values = check_trace(trace)
-    counts_rng, _, _ = _streams(seed)
-    return counts_rng.poisson(values).astype(np.float64)
-
-
-class _Arrivals:
-    """Arrival times (and service times) in order, generated one trace interval at a time."""
-
-    def __init__(self, trace: Series, config: SimulationConfig) -> None:
-        _, self._times_rng, self._service_rng = _streams(config.seed)
-        self.counts = arrival_counts(trace, config.seed).astype(np.int64)
-        self._start = trace.start
-        self._step = trace.step_s
-        self._mean = config.service_time_s
-        self._exponential = config.service_distribution == "exponential"
-        self._next = 0
-        self._times: FloatArray = _EMPTY
-        self._services: FloatArray = _EMPTY
-        self._pos = 0
-
-    def take(self, until: float) -> tuple[FloatArray, FloatArray | None]:
-        """Arrivals before `until` not taken yet (and their service times if exponential)."""
-        while self._next < len(self.counts) and self._start + self._next * self._step < until:
-            n = int(self.counts[self._next])
-            begin = self._start + self._next * self._step
-            new = begin + np.sort(self._times_rng.random(n)) * self._step
-            self._times = np.concatenate((self._times[self._pos :], new))
-            if self._exponential:
-                drawn = self._service_rng.exponential(self._mean, n)
-                self._services = np.concatenate((self._services[self._pos :], drawn))
-            self._pos = 0
-            self._next += 1
-        end = self._pos + int(np.searchsorted(self._times[self._pos :], until))
-        times = self._times[self._pos : end]
-        services = self._services[self._pos : end] if self._exponential else None
-        self._pos = end
-        return times, services
-
-    def put_back(self, count: int) -> None:
-        """Returns the last `count` arrivals taken (they are taken again later)."""
-        self._pos -= count
-
-
-# -- the replica pool ---------------------------------------------------------------------------
-
-
-class _FixedPool:
-    """Ready replicas with equal service times: `free` holds when each is next free, sorted.
-
-    With FCFS and equal service times the k-th request of a batch starts at
-    max(arrival_k, slot_k), where the slots are the c free times followed by the end of each
-    started request: column r of the (rows x c) arrival matrix is a Lindley recursion."""
-
-    def __init__(self, service_time_s: float, count: int, at: float) -> None:
-        self.s = service_time_s
-        self.free: FloatArray = np.full(count, at, dtype=np.float64)
-
-    def __len__(self) -> int:
-        return len(self.free)
-
-    def save(self) -> FloatArray:
-        return self.free
-
-    def restore(self, saved: Any) -> None:
-        self.free = saved
-
-    def free_times(self) -> FloatArray:
-        return self.free
-
-    def serve(self, arrivals: FloatArray, services: FloatArray | None, until: float) -> FloatArray:
-        """Start times of the leading requests that start before `until`."""
-        c, n = len(self.free), len(arrivals)
-        if n == 0 or c == 0:
-            return _EMPTY
-        if n <= c:
-            starts = np.maximum(arrivals, self.free[:n])
-        else:
-            rows = -(-n // c)
-            grid = np.full(rows * c, np.inf)
-            grid[:n] = arrivals
-            offsets = (np.arange(rows, dtype=np.float64) * self.s)[:, None]
-            lifted = np.maximum.accumulate(grid.reshape(rows, c) - offsets, axis=0)
-            np.maximum(lifted, self.free, out=lifted)
-            starts = (lifted + offsets).ravel()[:n]
-        late = starts >= until
-        if late.any():
-            starts = starts[: int(late.argmax())]
-        if len(starts):
-            self.free = np.concatenate((self.free, starts + self.s))[len(starts) : len(starts) + c]
-        return starts
-
-    def departures(self, starts: FloatArray, services: FloatArray | None) -> FloatArray:
-        return starts + self.s  # sorted, as the starts are
-
-    def add(self, count: int, at: float) -> None:
-        index = int(np.searchsorted(self.free, at))
-        self.free = np.concatenate((self.free[:index], np.full(count, at), self.free[index:]))
-
-    def remove(self, count: int, at: float) -> float:
-        """Removes `count` replicas (idle first, then finishing soonest); returns the seconds
-        the removed busy ones still drain."""
-        gone, self.free = self.free[:count], self.free[count:]
-        return float(np.maximum(gone - at, 0.0).sum())
-
-
-class _ExponentialPool:
-    """Ready replicas with random service times: a heap of free times, request by request."""
-
-    def __init__(self, count: int, at: float) -> None:
-        self.heap: list[float] = [at] * count
-
-    def __len__(self) -> int:
-        return len(self.heap)
-
-    def save(self) -> list[float]:
-        return list(self.heap)
-
-    def restore(self, saved: Any) -> None:
-        self.heap = list(saved)
-
-    def free_times(self) -> FloatArray:
-        return np.sort(np.asarray(self.heap, dtype=np.float64))
-
-    def serve(self, arrivals: FloatArray, services: FloatArray | None, until: float) -> FloatArray:
-        heap = self.heap
-        if not heap or not len(arrivals) or services is None:
-            return _EMPTY
-        starts: list[float] = []
-        replace = heapq.heapreplace
-        for a, s in zip(arrivals.tolist(), services.tolist(), strict=True):
-            f = heap[0]
-            start = a if a >= f else f
-            if start >= until:
-                break
-            replace(heap, start + s)
-            starts.append(start)
-        return np.asarray(starts, dtype=np.float64)
-
-    def departures(self, starts: FloatArray, services: FloatArray | None) -> FloatArray:
-        if services is None:
-            raise ValueError("exponential service needs service times")
-        return np.sort(starts + services[: len(starts)])
-
-    def add(self, count: int, at: float) -> None:
-        for _ in range(count):
-            heapq.heappush(self.heap, at)
-
-    def remove(self, count: int, at: float) -> float:
-        drain = 0.0
-        for _ in range(min(count, len(self.heap))):
-            drain += max(0.0, heapq.heappop(self.heap) - at)
-        return drain
-
-
-class _WaitStats:
-    """Waits of every request: zero count, sum, max and a log histogram of positive waits."""
-
-    def __init__(self) -> None:
-        self.requests = 0
-        self.zeros = 0
-        self.total = 0.0
-        self.max = 0.0
-        self.hist = np.zeros(_HIST_BINS, dtype=np.int64)
-
-    def add(self, waits: FloatArray) -> None:
-        if not len(waits):
-            return
-        self.requests += len(waits)
-        positive = waits[waits > _ZERO_WAIT]
-        self.zeros += len(waits) - len(positive)
-        if len(positive):
-            self.total += float(positive.sum())
-            self.max = max(self.max, float(positive.max()))
-            index = np.floor((np.log10(positive) - _HIST_LOW_EXP) * _HIST_PER_DECADE)
-            index = np.minimum(np.maximum(index.astype(np.int64), 0), _HIST_BINS - 1)
-            if len(index) > 64:
-                self.hist += np.bincount(index, minlength=_HIST_BINS)
-            else:
-                np.add.at(self.hist, index, 1)
-
-    def percentile(self, q: float) -> float:
-        """The q-th percentile (0..100): 0 within the zero waits, else the geometric middle of
-        the histogram bin holding that rank."""
-        if not self.requests:
-            return 0.0
-        rank = q / 100.0 * self.requests
-        if rank <= self.zeros:
-            return 0.0
-        k = int(np.searchsorted(np.cumsum(self.hist), rank - self.zeros))
-        k = min(k, _HIST_BINS - 1)
-        return float(10 ** (_HIST_LOW_EXP + (k + 0.5) / _HIST_PER_DECADE))
-
-    def mean(self) -> float:
-        return self.total / self.requests if self.requests else 0.0
-
-
-# -- the simulation -----------------------------------------------------------------------------
+from scheduler.scaling.arrivals import NO_TIMES, Arrivals, FloatArray, check_trace
+from scheduler.scaling.replica_pools import ExponentialPool, FixedPool
+from scheduler.scaling.simulation_inputs import Controller, PoolObservation, SimulationConfig
+from scheduler.scaling.simulation_results import SimulationResult, WaitStats
 
 
 def _steps(cumulative: FloatArray) -> FloatArray:
@@ -433,20 +92,20 @@ class _Run:
         self.bins = len(trace.values)
         self.end = self.start + self.bins * self.step
         self.period = config.evaluation_period_s
-        self.stream = _Arrivals(trace, config)
+        self.stream = Arrivals(trace, config)
         self.observed: list[float] = self.stream.counts.astype(np.float64).tolist()
         initial = max(0, int(controller.initial_replicas()))
-        self.pool: _FixedPool | _ExponentialPool = (
-            _ExponentialPool(initial, self.start)
+        self.pool: FixedPool | ExponentialPool = (
+            ExponentialPool(initial, self.start)
             if config.service_distribution == "exponential"
-            else _FixedPool(config.service_time_s, initial, self.start)
+            else FixedPool(config.service_time_s, initial, self.start)
         )
         self.starting: list[float] = []  # ready times of replicas still starting, sorted
-        self.queue: FloatArray = _EMPTY
+        self.queue: FloatArray = NO_TIMES
         self.queue_services: FloatArray | None = (
-            _EMPTY if config.service_distribution == "exponential" else None
+            NO_TIMES if config.service_distribution == "exponential" else None
         )
-        self.waits = _WaitStats()
+        self.waits = WaitStats()
         self.bin_violations = np.zeros(self.bins, dtype=np.int64)
         self.bin_paid = np.zeros(self.bins, dtype=np.float64)
         self.bin_ready = np.zeros(self.bins, dtype=np.float64)
@@ -567,7 +226,7 @@ class _Run:
                 break
             self.make_ready(edge)
             begin = edge
-        all_starts = np.concatenate([s.starts for s in segments]) if done else _EMPTY
+        all_starts = np.concatenate([s.starts for s in segments]) if done else NO_TIMES
         served_services = None if services is None else services[:done]
         departures = pool.departures(all_starts, served_services)
 

@@ -34,9 +34,10 @@ from models.scaling import (
     ScalingPolicy,
     TargetTracking,
 )
+from scheduler.scaling.arrivals import arrival_counts
 from scheduler.scaling.capacity import replicas_for_rate
 from scheduler.scaling.engine import EngineState, ScalingObservation, decide
-from scheduler.scaling.simulator import PoolObservation, SimulationConfig, arrival_counts
+from scheduler.scaling.simulation_inputs import PoolObservation, SimulationConfig
 
 Forecaster = Callable[[Series, int], Forecast]
 POLICY_NAMES = ("reactive", "predictive", "static-peak", "oracle")
@@ -45,7 +46,7 @@ AGENT = "simulated"
 
 @dataclass(frozen=True)
 class PolicySettings:
-    """Knobs of the simulated policies (defaults: the issue's, the HPA's, and the CLI's;
+    """Knobs of the simulated policies (defaults: the benchmark's, the HPA's, and the CLI's;
     `max_replicas` and `history_steps` the CLI sets from the trace)."""
 
     target_utilization: float = 0.7

@@ -14,7 +14,7 @@ import pytest
 
 from controlplane.app import ControlPlane
 from controlplane.config import ServerConfig
-from controlplane.engine.dispatch.dispatcher import QUEUED
+from controlplane.engine.dispatch.wait_reasons import QUEUED
 from models.agents import AgentSpec
 from models.backend import AttemptRequest
 from models.errors import ResourceExhausted
@@ -188,7 +188,7 @@ def test_quota_limits_running_demand_and_rejects_what_can_never_fit(tmp_path: Pa
     async def body(cp: ControlPlane, backend: FakeBackend) -> None:
         backend.behaviours["work"] = gate
         quota = Quota(max_resources=ResourceAmounts(cpu=2))
-        await cp.resources.set_quota(NamespacePolicy("team", quota=quota))
+        await cp.quotas.set_quota(NamespacePolicy("team", quota=quota))
         await cp.catalog.create(parallel("small", 3, 1))
         await cp.catalog.create(parallel("huge", 1, 3))
         small, _ = await cp.executions.start("small", 0, {}, "", namespace="team")
@@ -216,7 +216,7 @@ def test_a_task_held_by_its_quota_says_so(tmp_path: Path) -> None:
     async def body(cp: ControlPlane, backend: FakeBackend) -> None:
         backend.behaviours["work"] = gate
         quota = Quota(max_resources=ResourceAmounts(cpu=2))
-        await cp.resources.set_quota(NamespacePolicy("team", quota=quota))
+        await cp.quotas.set_quota(NamespacePolicy("team", quota=quota))
         await cp.catalog.create(parallel("small", 3, 1))
         record, _ = await cp.executions.start("small", 0, {}, "", namespace="team")
         await until(lambda: len(gate.started) == 2)
@@ -262,8 +262,8 @@ def test_higher_priority_namespace_preempts_and_victim_is_requeued(tmp_path: Pat
 
     async def body(cp: ControlPlane, backend: FakeBackend) -> None:
         backend.behaviours["work"] = gate
-        await cp.resources.set_quota(NamespacePolicy("batch", priority=0))
-        await cp.resources.set_quota(NamespacePolicy("urgent", priority=10))
+        await cp.quotas.set_quota(NamespacePolicy("batch", priority=0))
+        await cp.quotas.set_quota(NamespacePolicy("urgent", priority=10))
         await cp.catalog.create(parallel("batch", 2, 2, "\n    retry: {max_attempts: 1}"))
         await cp.catalog.create(parallel("urgent", 1, 2))
         low, _ = await cp.executions.start("batch", 0, {}, "", namespace="batch")
@@ -290,8 +290,8 @@ def test_fair_share_follows_weights_under_contention(tmp_path: Path) -> None:
 
     async def body(cp: ControlPlane, backend: FakeBackend) -> None:
         backend.behaviours["work"] = gate
-        await cp.resources.set_quota(NamespacePolicy("heavy", weight=3))
-        await cp.resources.set_quota(NamespacePolicy("light", weight=1))
+        await cp.quotas.set_quota(NamespacePolicy("heavy", weight=3))
+        await cp.quotas.set_quota(NamespacePolicy("light", weight=1))
         await cp.catalog.create(parallel("heavy", 24, 1))
         await cp.catalog.create(parallel("light", 24, 1))
         await cp.executions.start("light", 0, {}, "", namespace="light")
@@ -316,7 +316,7 @@ def test_saturated_namespace_with_reject_backpressure_refuses_new_executions(
     async def body(cp: ControlPlane, backend: FakeBackend) -> None:
         backend.behaviours["work"] = gate
         policy = NamespacePolicy("tight", backpressure=Backpressure.REJECT)
-        await cp.resources.set_quota(policy)
+        await cp.quotas.set_quota(policy)
         await cp.catalog.create(parallel("busy", 3, 2))
         await cp.executions.start("busy", 0, {}, "", namespace="tight")
         await until(lambda: cp.dispatcher.saturated("tight"))
@@ -339,7 +339,7 @@ tasks:
 
     async def body(cp: ControlPlane, backend: FakeBackend) -> None:
         backend.behaviours["work"] = gate
-        await cp.resources.set_quota(NamespacePolicy("plan", batch_scheduler="cpsat"))
+        await cp.quotas.set_quota(NamespacePolicy("plan", batch_scheduler="cpsat"))
         await cp.catalog.create(text)
         record, _ = await cp.executions.start("chain", 0, {}, "", namespace="plan")
         await until(lambda: len(gate.started) == 1)

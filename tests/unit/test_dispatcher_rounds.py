@@ -14,7 +14,8 @@ from dataclasses import replace
 
 import pytest
 
-from controlplane.engine.dispatch.dispatcher import Dispatcher, Grant, Rejected, TaskRequest
+from controlplane.engine.dispatch.dispatcher import Dispatcher
+from controlplane.engine.dispatch.grants import Grant, Rejected, TaskRequest
 from controlplane.engine.dispatch.topology import CapacityGroup, Topology
 from controlplane.engine.planning.planbook import NamespacePlan
 from models.agents import ReplicaInfo, ReplicaState
@@ -88,7 +89,7 @@ class Reference(Dispatcher):
         self.expected_starved: set[str] = set()
         super().run_round()
         assert self._starved == self.expected_starved
-        for waiter in self._waiting.values():
+        for waiter in self._ledger.waiting.values():
             if waiter.group in self.expected_reasons:
                 expected = self.expected_reasons[waiter.group].get(waiter.item.id, "")
                 assert self._blocked(waiter) == expected, waiter.item.id
@@ -96,8 +97,8 @@ class Reference(Dispatcher):
     def _round_in(
         self, group: CapacityGroup, booked: dict[str, ResourceAmounts], now: float
     ) -> None:
-        waiters = [w for w in self._waiting.values() if w.group == group.name]
-        running = [g for g in self._running.values() if g.group == group.name]
+        waiters = [w for w in self._ledger.waiting.values() if w.group == group.name]
+        running = [g for g in self._ledger.running.values() if g.group == group.name]
         names = sorted({w.item.namespace for w in waiters} | {g.request.namespace for g in running})
         stopping = ResourceAmounts.total([g.item.demand for g in running if g.preempted])
         snapshot = QueueSnapshot(
@@ -107,7 +108,7 @@ class Reference(Dispatcher):
             group.reserved.add(stopping),
         )
         expected = decide(snapshot, now)
-        standing = self._groups[group.name].standing
+        standing = self._ledger.groups[group.name].standing
         actual: list[Action] = []
 
         def checked_round(*args: object, **kwargs: object) -> list[Action]:
@@ -124,12 +125,12 @@ class Reference(Dispatcher):
         self.actions_seen.update(type(a).__name__ for a in actual)
 
         # Reasons and backpressure, worked out for every task still waiting.
-        in_use = [g.item.demand for g in self._running.values() if g.group == group.name]
+        in_use = [g.item.demand for g in self._ledger.running.values() if g.group == group.name]
         free = group.capacity.sub(group.reserved).sub(ResourceAmounts.total(in_use))
         reasons = self.expected_reasons.setdefault(group.name, {})
         reasons.clear()
         for waiter in waiters:
-            if waiter.item.id not in self._waiting:
+            if waiter.item.id not in self._ledger.waiting:
                 continue
             if waiter.why_round == self._rounds:  # placement said why
                 reasons[waiter.item.id] = waiter.why
@@ -147,12 +148,12 @@ class Reference(Dispatcher):
             )
             if ranked
             else w.item
-            for w in self._waiting.values()
+            for w in self._ledger.waiting.values()
             if w.item.namespace == namespace and w.group == group
         )
         running = tuple(
             RunningItem(g.item, g.started_at)
-            for g in self._running.values()
+            for g in self._ledger.running.values()
             if g.request.namespace == namespace and g.group == group and not g.preempted
         )
         return NamespaceState(self._policy_of(namespace), queued, running)
@@ -341,7 +342,7 @@ def test_group_state_is_dropped_once_empty() -> None:
         dispatcher.release(grant)
         await asyncio.sleep(0)
         assert dispatcher.agent_queue("work") == (0, 0)
-        assert not dispatcher._groups and not dispatcher._running_of
-        assert not dispatcher._waiting_of
+        assert not dispatcher._ledger.groups and not dispatcher._ledger.running_of
+        assert not dispatcher._ledger.waiting_of
 
     asyncio.run(main())

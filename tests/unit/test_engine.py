@@ -392,7 +392,7 @@ def test_namespace_quota_queues_executions_in_arrival_order(tmp_path: Path) -> N
 
     async def body(cp: ControlPlane, backend: FakeBackend) -> None:
         backend.behaviours["echo"] = wait_gate
-        await cp.resources.set_quota(
+        await cp.quotas.set_quota(
             NamespacePolicy(
                 "team", backpressure=Backpressure.QUEUE, quota=Quota(max_concurrent_executions=1)
             )
@@ -432,7 +432,7 @@ def test_namespace_quota_rejects_with_resource_exhausted(tmp_path: Path) -> None
 
     async def body(cp: ControlPlane, backend: FakeBackend) -> None:
         backend.behaviours["echo"] = forever
-        await cp.resources.set_quota(
+        await cp.quotas.set_quota(
             NamespacePolicy(
                 "strict", backpressure=Backpressure.REJECT, quota=Quota(max_concurrent_executions=1)
             )
@@ -461,9 +461,7 @@ def test_queued_execution_stays_queued_across_a_restart(tmp_path: Path) -> None:
 
     async def first(cp: ControlPlane, backend: FakeBackend) -> None:
         backend.behaviours["echo"] = wait_gate
-        await cp.resources.set_quota(
-            NamespacePolicy("team", quota=Quota(max_concurrent_executions=1))
-        )
+        await cp.quotas.set_quota(NamespacePolicy("team", quota=Quota(max_concurrent_executions=1)))
         await cp.catalog.create(GATED)
         ids["a"] = (await cp.executions.start("gated", 0, {}, "", "team"))[0].execution_id
         ids["b"] = (await cp.executions.start("gated", 0, {}, "", "team"))[0].execution_id

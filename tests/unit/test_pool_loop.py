@@ -114,7 +114,7 @@ def test_a_lost_group_is_recorded_then_created_again_and_the_replicas_move(
     tmp_path: Path,
 ) -> None:
     async def body(cp: ControlPlane, fake: FakeCapacity, clock: list[float]) -> None:
-        await cp.resources.create_pool(ZONE_B)
+        await cp.pools.create_pool(ZONE_B)
         await cp.agents.deploy(POOLED)
         assert await cp.pool_loop.run_once() == []  # held: nothing to do
 
@@ -132,7 +132,7 @@ def test_a_lost_group_is_recorded_then_created_again_and_the_replicas_move(
         healed = _repair(cp)
         assert healed is not None and healed.phase is HEALED and healed.losses == 1
         assert "worker" in healed.message
-        view = await cp.resources.get_pool(ZONE_B.name)
+        view = await cp.pools.get_pool(ZONE_B.name)
         assert view.state is RealizationState.READY and view.state_message == ""
         # GetPool over gRPC reports the repair as structured fields, and the CLI shows them.
         pool = await asyncio.to_thread(_get_pool_over_grpc, cp)
@@ -156,7 +156,7 @@ def test_an_unplaceable_group_shows_pending_and_replicas_move_once_placed(
     tmp_path: Path,
 ) -> None:
     async def body(cp: ControlPlane, fake: FakeCapacity, clock: list[float]) -> None:
-        await cp.resources.create_pool(ZONE_B)
+        await cp.pools.create_pool(ZONE_B)
         await cp.agents.deploy(POOLED)
         del fake.groups[GROUP]
         fake.placeable = False
@@ -166,7 +166,7 @@ def test_an_unplaceable_group_shows_pending_and_replicas_move_once_placed(
         recreated = _repair(cp)
         assert recreated is not None and recreated.phase is RECREATED
         assert _backend(cp).scale_calls == []  # not into a group Ray has not placed
-        view = await cp.resources.get_pool(ZONE_B.name)
+        view = await cp.pools.get_pool(ZONE_B.name)
         assert view.state is RealizationState.PENDING
         assert "created again" in view.state_message and "no room" in view.state_message
 
@@ -189,14 +189,14 @@ def test_an_unplaceable_group_shows_pending_and_replicas_move_once_placed(
 
 def test_a_failed_recreation_is_retried_with_a_growing_delay(tmp_path: Path) -> None:
     async def body(cp: ControlPlane, fake: FakeCapacity, clock: list[float]) -> None:
-        await cp.resources.create_pool(ZONE_B)
+        await cp.pools.create_pool(ZONE_B)
         del fake.groups[GROUP]
         fake.create_error = "the GCS is unreachable"
         await cp.pool_loop.run_once()
         failed = _repair(cp)
         assert failed is not None and failed.phase is LOST and failed.attempts == 1
         assert failed.retry_time == clock[0] + 1.0
-        view = await cp.resources.get_pool(ZONE_B.name)
+        view = await cp.pools.get_pool(ZONE_B.name)
         assert view.realization is None and "the GCS is unreachable" in view.state_message
         assert "try 1" in view.state_message
 
@@ -221,10 +221,10 @@ def test_update_with_the_same_spec_repairs_and_a_new_spec_makes_the_record_stale
     tmp_path: Path,
 ) -> None:
     async def body(cp: ControlPlane, fake: FakeCapacity, clock: list[float]) -> None:
-        await cp.resources.create_pool(ZONE_B)
+        await cp.pools.create_pool(ZONE_B)
         await cp.agents.deploy(POOLED)
         del fake.groups[GROUP]
-        view = await cp.resources.update_pool(ZONE_B)
+        view = await cp.pools.update_pool(ZONE_B)
         assert view.state is RealizationState.READY and GROUP in fake.groups
         assert _moved(cp)
         healed = _repair(cp)
@@ -234,7 +234,7 @@ def test_update_with_the_same_spec_repairs_and_a_new_spec_makes_the_record_stale
         # group is a new repair.
         clock[0] += 10
         bigger = PoolSpec(ZONE_B.name, ZONE_B.selector, share=ResourceAmounts(cpu=6))
-        await cp.resources.update_pool(bigger)
+        await cp.pools.update_pool(bigger)
         assert await cp.pool_loop.run_once() == []
         fake.groups.clear()
         actions = await cp.pool_loop.run_once()
@@ -243,7 +243,7 @@ def test_update_with_the_same_spec_repairs_and_a_new_spec_makes_the_record_stale
         assert latest is not None and latest.generation == 1010000 and latest.losses == 2
 
         await cp.agents.delete("worker")
-        await cp.resources.delete_pool(ZONE_B.name)
+        await cp.pools.delete_pool(ZONE_B.name)
         assert _repair(cp) is None
 
     run(body, tmp_path)
@@ -253,7 +253,7 @@ def test_a_group_lost_while_stopped_is_repaired_on_start(tmp_path: Path) -> None
     fake = FakeCapacity()
 
     async def first(cp: ControlPlane, fake: FakeCapacity, clock: list[float]) -> None:
-        await cp.resources.create_pool(ZONE_B)
+        await cp.pools.create_pool(ZONE_B)
         await cp.agents.deploy(POOLED)
 
     run(first, tmp_path, fake)
@@ -274,7 +274,7 @@ def test_a_group_lost_while_stopped_is_repaired_on_start(tmp_path: Path) -> None
 
 def test_a_failed_move_is_retried_later(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async def body(cp: ControlPlane, fake: FakeCapacity, clock: list[float]) -> None:
-        await cp.resources.create_pool(ZONE_B)
+        await cp.pools.create_pool(ZONE_B)
         await cp.agents.deploy(POOLED)
         backend = _backend(cp)
 
@@ -287,7 +287,7 @@ def test_a_failed_move_is_retried_later(tmp_path: Path, monkeypatch: pytest.Monk
             await cp.pool_loop.run_once()
             failed = _repair(cp)
             assert failed is not None and failed.phase is RECREATED and failed.attempts == 1
-            view = await cp.resources.get_pool(ZONE_B.name)
+            view = await cp.pools.get_pool(ZONE_B.name)
             assert view.state is RealizationState.READY
             assert "worker could not be moved" in view.state_message
             assert await cp.pool_loop.run_once() == []  # backing off

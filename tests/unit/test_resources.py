@@ -71,12 +71,10 @@ def run(
 
 def test_pool_membership_capacity_and_cluster_state(tmp_path: Path) -> None:
     async def body(cp: ControlPlane) -> None:
-        zone_b = await cp.resources.create_pool(
-            PoolSpec("zone-b", NodeSelector(labels={"zone": "b"}))
-        )
+        zone_b = await cp.pools.create_pool(PoolSpec("zone-b", NodeSelector(labels={"zone": "b"})))
         assert [n.node_id for n in zone_b.nodes] == ["n2", "n3"]
         assert zone_b.capacity.cpu == 6 and zone_b.capacity.custom["accelerator_x"] == 2
-        accel = await cp.resources.create_pool(
+        accel = await cp.pools.create_pool(
             PoolSpec(
                 "accel",
                 NodeSelector(custom_resources=("accelerator_x",)),
@@ -84,26 +82,26 @@ def test_pool_membership_capacity_and_cluster_state(tmp_path: Path) -> None:
             )
         )
         assert [n.node_id for n in accel.nodes] == ["n3"] and accel.capacity.cpu == 1
-        state = await cp.resources.cluster_state()
+        state = await cp.cluster.cluster_state()
         assert {p.record.spec.name for p in state.pools} == {"zone-b", "accel"}
         assert state.fragmentation["cpu"] == pytest.approx(1 - 6 / 12)
         with pytest.raises(AlreadyExists):
-            await cp.resources.create_pool(
+            await cp.pools.create_pool(
                 PoolSpec("accel", NodeSelector(custom_resources=("accelerator_x",)))
             )
         with pytest.raises(FailedPrecondition) as none:
-            await cp.resources.create_pool(PoolSpec("ghost", NodeSelector(labels={"zone": "z"})))
+            await cp.pools.create_pool(PoolSpec("ghost", NodeSelector(labels={"zone": "z"})))
         assert none.value.violations[0].field == "pool.selector"
         with pytest.raises(FailedPrecondition) as big:
-            await cp.resources.create_pool(
+            await cp.pools.create_pool(
                 PoolSpec("big", NodeSelector(node_ids=("n2",)), share=ResourceAmounts(cpu=5))
             )
         assert big.value.violations[0].field == "pool.share"
         with pytest.raises(InvalidArgument):
-            await cp.resources.create_pool(PoolSpec("Bad_Name"))
-        await cp.resources.delete_pool("accel")
+            await cp.pools.create_pool(PoolSpec("Bad_Name"))
+        await cp.pools.delete_pool("accel")
         with pytest.raises(NotFound):
-            await cp.resources.get_pool("accel")
+            await cp.pools.get_pool("accel")
 
     run(body, tmp_path)
 
@@ -112,39 +110,43 @@ def test_reservations_conflict_expire_and_cancel(tmp_path: Path) -> None:
     clock = [1000.0]
 
     async def body(cp: ControlPlane) -> None:
-        await cp.resources.create_pool(PoolSpec("zone-b", NodeSelector(labels={"zone": "b"})))
-        first = await cp.resources.reserve(
+        await cp.pools.create_pool(PoolSpec("zone-b", NodeSelector(labels={"zone": "b"})))
+        first = await cp.reservations.reserve(
             "team-a", "zone-b", ResourceAmounts(cpu=4), 1100.0, 100.0, "r1"
         )
-        again = await cp.resources.reserve(
+        again = await cp.reservations.reserve(
             "team-a", "zone-b", ResourceAmounts(cpu=4), 1100.0, 100.0, "r1"
         )
         assert again.reservation_id == first.reservation_id
         # Overlaps [1100, 1200) and 4 + 4 > 6 cpus: rejected, naming the conflicting window.
         with pytest.raises(ResourceExhausted) as err:
-            await cp.resources.reserve(
+            await cp.reservations.reserve(
                 "team-b", "zone-b", ResourceAmounts(cpu=4), 1150.0, 100.0, ""
             )
         assert first.reservation_id in err.value.message and "[1100, 1200)" in err.value.message
         # Fits beside it (2 cpus) and after it.
-        await cp.resources.reserve("team-b", "zone-b", ResourceAmounts(cpu=2), 1150.0, 100.0, "")
-        later = await cp.resources.reserve(
+        await cp.reservations.reserve("team-b", "zone-b", ResourceAmounts(cpu=2), 1150.0, 100.0, "")
+        later = await cp.reservations.reserve(
             "team-b", "zone-b", ResourceAmounts(cpu=6), 1300.0, 50.0, ""
         )
         with pytest.raises(FailedPrecondition):
-            await cp.resources.delete_pool("zone-b")
-        cancelled = await cp.resources.cancel_reservation(later.reservation_id)
+            await cp.pools.delete_pool("zone-b")
+        cancelled = await cp.reservations.cancel_reservation(later.reservation_id)
         assert cancelled.state is ReservationState.CANCELLED
         with pytest.raises(FailedPrecondition):
-            await cp.resources.cancel_reservation(later.reservation_id)
+            await cp.reservations.cancel_reservation(later.reservation_id)
         clock[0] = 1100.0
-        await cp.reservations.run_once()
-        assert cp.resources.get_reservation(first.reservation_id).state is ReservationState.ACTIVE
+        await cp.reservation_loop.run_once()
+        assert (
+            cp.reservations.get_reservation(first.reservation_id).state is ReservationState.ACTIVE
+        )
         clock[0] = 1250.0
         # Reads EXPIRED as soon as the window is over, before the loop has recorded it.
-        assert cp.resources.get_reservation(first.reservation_id).state is ReservationState.EXPIRED
+        assert (
+            cp.reservations.get_reservation(first.reservation_id).state is ReservationState.EXPIRED
+        )
         with pytest.raises(InvalidArgument) as bad:
-            await cp.resources.reserve("team-a", "zone-b", ResourceAmounts(), 2000.0, -1, "")
+            await cp.reservations.reserve("team-a", "zone-b", ResourceAmounts(), 2000.0, -1, "")
         assert {v.field for v in bad.value.violations} == {"resources", "duration"}
 
     run(body, tmp_path, clock)
@@ -152,12 +154,12 @@ def test_reservations_conflict_expire_and_cancel(tmp_path: Path) -> None:
 
 def test_quota_defaults_and_round_trip(tmp_path: Path) -> None:
     async def body(cp: ControlPlane) -> None:
-        assert cp.resources.get_quota("fresh") == NamespacePolicy("fresh")
+        assert cp.quotas.get_quota("fresh") == NamespacePolicy("fresh")
         policy = NamespacePolicy(
             "team-a", weight=3, priority=2, quota=Quota(ResourceAmounts(cpu=4), 10, 5)
         )
-        await cp.resources.set_quota(policy)
-        assert cp.resources.get_quota("team-a") == policy
+        await cp.quotas.set_quota(policy)
+        assert cp.quotas.get_quota("team-a") == policy
 
     run(body, tmp_path)
 

@@ -229,6 +229,33 @@ def test_rising_load_scales_out_before_a_queue_builds_and_in_after_stabilisation
     asyncio.run(main())
 
 
+def test_a_decision_just_before_the_next_sample_is_stored_still_sees_the_load(
+    rig: Rig,
+) -> None:
+    async def main() -> None:
+        await rig.agents.deploy(AgentSpec("work", "v1", "m:W", replicas=1))
+        await rig.manager.set_policy(dict(POLICY))
+        rates = [0.2 + 0.4 * k / 29 for k in range(30)]
+        end = rig.record(T0, rates)
+        # The sample of [end, end + INTERVAL) has ended but the recorder, a little late, has
+        # not stored it yet: the newest stored one started more than a window ago.
+        window = max(PERIOD, 2 * INTERVAL)
+        rig.clock.now = end + INTERVAL + 0.5
+        assert rig.clock.now - window > end - INTERVAL
+        await rig.forecasts.run_once()
+
+        (event,) = await rig.loop.run_once()
+        decision = event.decision
+        assert decision.inputs["load_samples"] == 1
+        metrics = decision.inputs["metrics"]
+        assert metrics["total_queue_depth"] == 0
+        assert metrics["total_arrival_rate"] == pytest.approx(rates[-1])
+        assert metrics["in_flight"] == pytest.approx(rates[-1] * SERVICE_S)
+        assert (decision.policy, decision.change > 0) == ("predictive", True)
+
+    asyncio.run(main())
+
+
 def test_a_new_loop_rebuilds_cooldowns_from_the_recorded_events(rig: Rig) -> None:
     async def main() -> None:
         await rig.agents.deploy(AgentSpec("work", "v1", "m:W", replicas=1))

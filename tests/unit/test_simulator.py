@@ -10,16 +10,12 @@ import numpy as np
 import pytest
 
 from models.forecasting import Forecast, ScalingDecision, Series
+from scheduler.scaling.arrivals import arrival_counts
 from scheduler.scaling.capacity import erlang_c, mmc_mean_wait, mmc_wait_exceeds
-from scheduler.scaling.simulator import (
-    PoolObservation,
-    SimulationConfig,
-    SimulationResult,
-    _ExponentialPool,
-    _FixedPool,
-    arrival_counts,
-    simulate,
-)
+from scheduler.scaling.replica_pools import ExponentialPool, FixedPool
+from scheduler.scaling.simulation_inputs import PoolObservation, SimulationConfig
+from scheduler.scaling.simulation_results import SimulationResult
+from scheduler.scaling.simulator import simulate
 from scheduler.scaling.strategies import (
     POLICY_NAMES,
     PolicySettings,
@@ -111,9 +107,9 @@ def test_vectorised_fixed_service_equals_event_by_event() -> None:
     for servers in (1, 3, 17):
         # A reachable state: every replica is free within one service time of the others.
         free = np.sort(rng.uniform(0, 0.9, servers))
-        fixed = _FixedPool(0.9, 0, 0.0)
+        fixed = FixedPool(0.9, 0, 0.0)
         fixed.free = free.copy()
-        heap = _ExponentialPool(0, 0.0)
+        heap = ExponentialPool(0, 0.0)
         heap.heap = sorted(free.tolist())
         services = np.full(len(arrivals), 0.9)
         a = fixed.serve(arrivals, None, 80.0)

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from models.executions import (
-    EXECUTION_TRANSITIONS,
-    TASK_TRANSITIONS,
-    ExecutionStatus,
-    InvalidTransition,
-    TaskStatus,
-    check_execution_transition,
-    check_task_transition,
-)
+from models.executions import EXECUTION_LIFECYCLE, TASK_LIFECYCLE, ExecutionStatus, TaskStatus
+from models.lifecycle import InvalidTransition
 from models.workflows import RetryPolicy
 
 
 def test_every_status_has_a_row_and_terminal_rows_are_empty() -> None:
-    assert set(TASK_TRANSITIONS) == set(TaskStatus)
-    assert set(EXECUTION_TRANSITIONS) == set(ExecutionStatus)
-    for status, targets in TASK_TRANSITIONS.items():
+    assert set(TASK_LIFECYCLE.transitions) == set(TaskStatus)
+    assert set(EXECUTION_LIFECYCLE.transitions) == set(ExecutionStatus)
+    for status, targets in TASK_LIFECYCLE.transitions.items():
         assert (not targets) == status.terminal
-    for status, targets in EXECUTION_TRANSITIONS.items():
+    for status, targets in EXECUTION_LIFECYCLE.transitions.items():
         assert (not targets) == status.terminal
 
 
@@ -38,7 +31,7 @@ def test_every_status_has_a_row_and_terminal_rows_are_empty() -> None:
     ],
 )
 def test_allowed_task_transitions(current: TaskStatus, target: TaskStatus) -> None:
-    check_task_transition(current, target)
+    TASK_LIFECYCLE.check(current, target)
 
 
 @pytest.mark.parametrize(
@@ -53,18 +46,18 @@ def test_allowed_task_transitions(current: TaskStatus, target: TaskStatus) -> No
 )
 def test_forbidden_task_transitions_raise(current: TaskStatus, target: TaskStatus) -> None:
     with pytest.raises(InvalidTransition) as err:
-        check_task_transition(current, target)
+        TASK_LIFECYCLE.check(current, target)
     assert err.value.current is current and err.value.target is target
     assert current.value in str(err.value) and target.value in str(err.value)
 
 
 def test_execution_cannot_leave_a_terminal_status() -> None:
-    check_execution_transition(ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
-    check_execution_transition(ExecutionStatus.RUNNING, ExecutionStatus.TIMED_OUT)
+    EXECUTION_LIFECYCLE.check(ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
+    EXECUTION_LIFECYCLE.check(ExecutionStatus.RUNNING, ExecutionStatus.TIMED_OUT)
     with pytest.raises(InvalidTransition):
-        check_execution_transition(ExecutionStatus.SUCCEEDED, ExecutionStatus.RUNNING)
+        EXECUTION_LIFECYCLE.check(ExecutionStatus.SUCCEEDED, ExecutionStatus.RUNNING)
     with pytest.raises(InvalidTransition):
-        check_execution_transition(ExecutionStatus.PENDING, ExecutionStatus.SUCCEEDED)
+        EXECUTION_LIFECYCLE.check(ExecutionStatus.PENDING, ExecutionStatus.SUCCEEDED)
 
 
 def test_retry_backoff_grows_and_is_capped() -> None:

@@ -14,7 +14,7 @@ import pytest
 from controlplane.api.client import OrchestratorClient
 from controlplane.api.gen.orchestrator.v1 import workflow_pb2, workflow_pb2_grpc
 from controlplane.cli.main import main
-from controlplane.engine.dispatch.dispatcher import QUEUED
+from controlplane.engine.dispatch.wait_reasons import QUEUED
 from models.agents import AgentSpec
 from models.resources import NodeInfo, ResourceAmounts
 from tests.support.server_thread import ServerThread

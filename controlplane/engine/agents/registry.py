@@ -12,7 +12,17 @@ from controlplane.engine import paging
 from controlplane.ports import AgentBackend
 from controlplane.store import SqliteStore
 from controlplane.store.capacity import CapacityStore
-from models.agents import AgentRecord, AgentSpec, AgentState, AgentView, ReplicaInfo, ReplicaState
+from models.agents import (
+    ROLLOUT_LIFECYCLE,
+    AgentRecord,
+    AgentSpec,
+    AgentState,
+    AgentView,
+    ReplicaInfo,
+    ReplicaState,
+    Rollout,
+    RolloutPhase,
+)
 from models.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
@@ -71,6 +81,12 @@ def agent_state(replicas: list[ReplicaInfo], desired: int) -> AgentState:
     return AgentState.DEPLOYING
 
 
+def _advance(rollout: Rollout, phase: RolloutPhase) -> Rollout:
+    advanced = ROLLOUT_LIFECYCLE.replaced(rollout, phase)
+    log.info("agent %s version %s: %s", rollout.agent, rollout.version, phase.value)
+    return advanced
+
+
 class AgentManager:
     def __init__(
         self, store: SqliteStore, backend: AgentBackend, clock: Callable[[], float]
@@ -118,26 +134,30 @@ class AgentManager:
             now = self._clock()
             record = AgentRecord(spec, previous.create_time if previous else now, now)
             await asyncio.to_thread(self._store.put_agent, record)
+            rollout = Rollout(spec.name, spec.version)
             try:
                 await self._backend.deploy(spec)
             except Exception as exc:
-                await self._roll_back(spec.name, previous)
+                await self._roll_back(_advance(rollout, RolloutPhase.ROLLING_BACK), previous)
                 raise FailedPrecondition(
                     f"agent {spec.name} {spec.version} failed to start: {exc}",
                     [FieldViolation("agent.import_path", str(exc))],
                 ) from exc
+            _advance(rollout, RolloutPhase.SERVING)
         return self.get(spec.name)
 
-    async def _roll_back(self, name: str, previous: AgentRecord | None) -> None:
+    async def _roll_back(self, rollout: Rollout, previous: AgentRecord | None) -> Rollout:
+        name = rollout.agent
         if previous is None:
             await asyncio.to_thread(self._store.delete_agent, name)
             await self._backend.remove(name)
-            return
+            return _advance(rollout, RolloutPhase.WITHDRAWN)
         await asyncio.to_thread(self._store.put_agent, previous)
         try:
             await self._backend.deploy(previous.spec)
         except Exception:
             log.exception("could not restore agent %s after a failed deploy", name)
+        return _advance(rollout, RolloutPhase.ROLLED_BACK)
 
     def get(self, name: str) -> AgentView:
         record = self._store.get_agent(name)

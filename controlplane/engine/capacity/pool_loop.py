@@ -20,14 +20,11 @@ import enum
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from controlplane.engine.periodic import run_every
-from models.capacity import PoolRepair, PoolRepairPhase
+from models.capacity import PoolRepair, PoolRepairPhase, PoolView
 from models.resources import PoolRealization, RealizationState
-
-if TYPE_CHECKING:
-    from controlplane.engine.capacity.resources import ResourceManager
 
 log = logging.getLogger(__name__)
 
@@ -94,30 +91,42 @@ def decide(
     return actions
 
 
+class PoolRepairSteps(Protocol):
+    """What the loop observes and acts through; each step re-checks under the pool lock."""
+
+    async def observe_pools(self) -> list[PoolObservation]: ...
+
+    def pool_repairs(self) -> dict[str, PoolRepair]: ...
+
+    async def recreate_pool(self, name: str, generation: int) -> PoolView | None: ...
+
+    async def move_pool_replicas(self, name: str, generation: int) -> PoolView | None: ...
+
+
 class PoolLoop:
     """Runs ``decide`` over the stored pools, their groups and their repair records."""
 
     def __init__(
         self,
-        resources: ResourceManager,
+        repairer: PoolRepairSteps,
         clock: Callable[[], float],
         interval_s: float = 2.0,
     ) -> None:
-        self._resources = resources
+        self._repairer = repairer
         self._clock = clock
         self.interval_s = interval_s
 
     async def run_once(self) -> list[PoolAction]:
         """One round: observe, decide, act (each action re-checks under the pool lock, so a
         decision made on a snapshot never overrides a pool update or deletion)."""
-        observed = await self._resources.observe_pools()
-        actions = decide(observed, self._resources.pool_repairs(), self._clock())
+        observed = await self._repairer.observe_pools()
+        actions = decide(observed, self._repairer.pool_repairs(), self._clock())
         for action in actions:
             try:
                 if action.kind is PoolActionKind.RECREATE:
-                    await self._resources.recreate_pool(action.pool, action.generation)
+                    await self._repairer.recreate_pool(action.pool, action.generation)
                 else:
-                    await self._resources.move_pool_replicas(action.pool, action.generation)
+                    await self._repairer.move_pool_replicas(action.pool, action.generation)
             except Exception:
                 log.exception("%s of pool %s failed", action.kind.value, action.pool)
         return actions

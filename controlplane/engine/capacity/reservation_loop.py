@@ -15,14 +15,11 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Protocol
 
 from controlplane.engine.periodic import run_every
-from models.capacity import Reservation, ReservationState
-
-if TYPE_CHECKING:
-    from controlplane.engine.capacity.resources import ResourceManager
+from models.capacity import RESERVATION_LIFECYCLE, Reservation, ReservationState
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +42,13 @@ def ended(reservation: Reservation, now: float) -> Reservation | None:
     if not reservation.state.holds_capacity or now < reservation.end_time:
         return None
     if reservation.state is ReservationState.ACTIVE:
-        return replace(reservation, state=ReservationState.EXPIRED, message="the window ended")
+        return RESERVATION_LIFECYCLE.replaced(
+            reservation, ReservationState.EXPIRED, message="the window ended"
+        )
     reason = f" ({reservation.message})" if reservation.message else ""
-    return replace(
+    return RESERVATION_LIFECYCLE.replaced(
         reservation,
-        state=ReservationState.FAILED,
+        ReservationState.FAILED,
         message=f"the window ended before the capacity could be held{reason}",
     )
 
@@ -82,32 +81,47 @@ def decide(
     return actions
 
 
+class ReservationSteps(Protocol):
+    """What the loop observes and acts through; each step re-checks under the reservation's
+    lock."""
+
+    async def held_reservations(self) -> frozenset[str] | None: ...
+
+    def live_reservations(self) -> list[Reservation]: ...
+
+    async def activate_reservation(self, reservation_id: str) -> Reservation | None: ...
+
+    async def end_reservation(self, reservation_id: str) -> Reservation | None: ...
+
+    async def release_orphan(self, reservation_id: str) -> None: ...
+
+
 class ReservationLoop:
     """Runs ``decide`` over the stored reservations and the groups on the cluster."""
 
     def __init__(
         self,
-        resources: ResourceManager,
+        reservations: ReservationSteps,
         clock: Callable[[], float],
         interval_s: float = 1.0,
     ) -> None:
-        self._resources = resources
+        self._reservations = reservations
         self._clock = clock
         self.interval_s = interval_s
 
     async def run_once(self) -> list[Action]:
         """One round: observe, decide, act (each action re-checks under the reservation's
         lock, so a decision made on a snapshot never overrides a newer change)."""
-        held = await self._resources.held_reservations()
-        actions = decide(self._resources.live_reservations(), self._clock(), held)
+        held = await self._reservations.held_reservations()
+        actions = decide(self._reservations.live_reservations(), self._clock(), held)
         for action in actions:
             try:
                 if action.kind is ActionKind.ACTIVATE:
-                    await self._resources.activate_reservation(action.reservation_id)
+                    await self._reservations.activate_reservation(action.reservation_id)
                 elif action.kind is ActionKind.END:
-                    await self._resources.end_reservation(action.reservation_id)
+                    await self._reservations.end_reservation(action.reservation_id)
                 else:
-                    await self._resources.release_orphan(action.reservation_id)
+                    await self._reservations.release_orphan(action.reservation_id)
             except Exception:
                 log.exception("%s of reservation %s failed", action.kind.value, action)
         return actions

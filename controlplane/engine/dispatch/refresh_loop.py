@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from controlplane.engine.capacity.resources import ResourceManager
+from controlplane.engine.capacity.cluster import ClusterObserver
+from controlplane.engine.capacity.reservations import ReservationService
 from controlplane.engine.dispatch.dispatcher import Dispatcher
 from controlplane.engine.dispatch.topology import build_topology
 from controlplane.engine.executions.service import ExecutionEngine
@@ -21,7 +22,8 @@ log = logging.getLogger(__name__)
 class CapacityLoop:
     def __init__(
         self,
-        resources: ResourceManager,
+        cluster: ClusterObserver,
+        reservations: ReservationService,
         backend: AgentBackend,
         dispatcher: Dispatcher,
         planner: RollingPlanner,
@@ -29,7 +31,8 @@ class CapacityLoop:
         clock: Callable[[], float],
         interval_s: float = 2.0,
     ) -> None:
-        self._resources = resources
+        self._cluster = cluster
+        self._reservations = reservations
         self._backend = backend
         self._dispatcher = dispatcher
         self._planner = planner
@@ -38,10 +41,10 @@ class CapacityLoop:
         self.interval_s = interval_s
 
     async def observe(self) -> None:
-        view = await self._resources.cluster_state()
+        view = await self._cluster.cluster_state()
         pools = [(p.record.spec.name, p.nodes, p.capacity) for p in view.pools]
         topology = build_topology(
-            view.nodes, pools, self._resources.active_reservations(), self._clock()
+            view.nodes, pools, self._reservations.active_reservations(), self._clock()
         )
         self._dispatcher.set_topology(topology)
 

@@ -13,7 +13,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from controlplane.engine.dispatch.dispatcher import Dispatcher, Grant, Rejected, TaskRequest
+from controlplane.engine.dispatch.dispatcher import Dispatcher
+from controlplane.engine.dispatch.grants import Grant, Rejected, TaskRequest
 from controlplane.engine.executions.event_hub import EventHub
 from controlplane.engine.executions.outputs import output_problem
 from controlplane.ports import AgentBackend
@@ -21,6 +22,9 @@ from controlplane.store import StoreWriter, WriteBatch
 from controlplane.workflow import ReferenceResolutionError, resolve, topological_order
 from models.backend import AgentUnavailable, AttemptOutcome, AttemptRequest
 from models.executions import (
+    ATTEMPT_LIFECYCLE,
+    EXECUTION_LIFECYCLE,
+    TASK_LIFECYCLE,
     AttemptRecord,
     AttemptStatus,
     ErrorInfo,
@@ -30,8 +34,6 @@ from models.executions import (
     ExecutionStatus,
     TaskRecord,
     TaskStatus,
-    check_execution_transition,
-    check_task_transition,
 )
 from models.workflows import TaskDefinition, WorkflowDefinition
 from scheduler.rolling import PlanTask
@@ -140,7 +142,8 @@ class ExecutionRunner:
             task = self.record.tasks[task_id]
             if task.status is TaskStatus.RUNNING:
                 attempt = task.attempts[-1]
-                attempt.status, attempt.end_time = AttemptStatus.LOST, now
+                ATTEMPT_LIFECYCLE.move(attempt, AttemptStatus.LOST)
+                attempt.end_time = now
                 attempt.error = ErrorInfo("ControlPlaneRestarted", "attempt lost in a restart")
                 batch.put_attempt(self.execution_id, task_id, attempt)
                 self._event(batch, EventType.ATTEMPT_LOST, task_id, attempt=attempt.number)
@@ -352,7 +355,8 @@ class ExecutionRunner:
         if task.status.terminal or self.record.status.terminal:
             return
         batch = WriteBatch()
-        attempt.status, attempt.end_time = AttemptStatus.PREEMPTED, self._deps.clock()
+        ATTEMPT_LIFECYCLE.move(attempt, AttemptStatus.PREEMPTED)
+        attempt.end_time = self._deps.clock()
         attempt.error = ErrorInfo("Preempted", reason)
         batch.put_attempt(self.execution_id, task.task_id, attempt)
         self._event(
@@ -410,7 +414,7 @@ class ExecutionRunner:
         attempt.end_time = self._deps.clock()
         duration = round(attempt.end_time - attempt.start_time, 6)
         if outcome.ok:
-            attempt.status = AttemptStatus.SUCCEEDED
+            ATTEMPT_LIFECYCLE.move(attempt, AttemptStatus.SUCCEEDED)
             task.output = outcome.output
             self._event(
                 batch, EventType.ATTEMPT_SUCCEEDED, tid, attempt=attempt.number, duration_s=duration
@@ -419,7 +423,9 @@ class ExecutionRunner:
             self._event(batch, EventType.TASK_SUCCEEDED, tid, output=outcome.output)
         else:
             error = outcome.error or ErrorInfo("Unknown", "attempt failed")
-            attempt.status = AttemptStatus.TIMED_OUT if timed_out else AttemptStatus.FAILED
+            ATTEMPT_LIFECYCLE.move(
+                attempt, AttemptStatus.TIMED_OUT if timed_out else AttemptStatus.FAILED
+            )
             attempt.error = error
             self._event(
                 batch,
@@ -495,11 +501,8 @@ class ExecutionRunner:
                 continue
             if task.status is TaskStatus.RUNNING and task.attempts:
                 attempt = task.attempts[-1]
-                attempt.status, attempt.end_time, attempt.error = (
-                    AttemptStatus.CANCELLED,
-                    now,
-                    error,
-                )
+                ATTEMPT_LIFECYCLE.move(attempt, AttemptStatus.CANCELLED)
+                attempt.end_time, attempt.error = now, error
                 batch.put_attempt(self.execution_id, task_id, attempt)
             self._set_task(batch, task, TaskStatus.CANCELLED)
             self._event(batch, EventType.TASK_CANCELLED, task_id, reason=error.message)
@@ -543,12 +546,10 @@ class ExecutionRunner:
     # -- helpers --------------------------------------------------------------------------
 
     def _set_status(self, status: ExecutionStatus) -> None:
-        check_execution_transition(self.record.status, status)
-        self.record.status = status
+        EXECUTION_LIFECYCLE.move(self.record, status)
 
     def _set_task(self, batch: WriteBatch, task: TaskRecord, status: TaskStatus) -> None:
-        check_task_transition(task.status, status)
-        task.status = status
+        TASK_LIFECYCLE.move(task, status)
         batch.put_task(self.execution_id, task)
 
     def _event(

@@ -69,8 +69,13 @@ def observe(
     queue, like Ray Serve's ongoing requests); `utilization`: running attempts over the ready
     replicas' slots; `queue_depth`, `arrival_rate`: per ready replica; `service_time_s`: the
     completion-weighted mean over the window, else the latest one seen before it.
+
+    A sample is stamped with the start of the `sample_s` it covers and stored only once that
+    has ended, so it counts when it ends inside the window, not when it starts there.
     """
-    recent = [s for s in samples if s.time >= window_start]
+    # By its start, the newest stored sample leaves the window just before the next one is
+    # stored: a decision in between would see no load.
+    recent = [s for s in samples if s.time + sample_s > window_start]
     metrics: dict[str, float] = {}
     done = sum(s.completions for s in recent)
     if done > 0:

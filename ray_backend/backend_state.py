@@ -1,0 +1,39 @@
+"""What the parts of the Ray backend share: the replica set of every deployed agent, the
+background tasks they start, and the metrics they record. All of it lives on the backend's
+event loop (see ``backend``), so it needs no locks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ray_backend.metrics import BackendMetrics
+from ray_backend.replica_set import ReplicaSet
+
+T = TypeVar("T")
+
+
+@dataclass(eq=False)
+class BackendState:
+    sets: dict[str, ReplicaSet] = field(default_factory=dict)
+    # Background work (crash probes, drains, heals), cancelled at shutdown.
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    # Created when the backend starts (Ray's metrics need a connection).
+    metrics: BackendMetrics | None = None
+    closed: bool = False
+
+    def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def record_queue(self, rs: ReplicaSet) -> None:
+        if self.metrics is not None:
+            self.metrics.set_queue_depth(rs.agent, rs.waiting)
+
+    def record_replicas(self, rs: ReplicaSet) -> None:
+        if self.metrics is not None:
+            self.metrics.set_replicas(rs.agent, rs.state_counts())

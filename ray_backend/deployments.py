@@ -1,0 +1,171 @@
+"""Deploying agents: the replicas of each agent's spec started (or found again) first, then
+every other replica drained and killed; scaling, removal, and what is deployed."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+
+import ray
+
+from models.agents import AgentSpec, ReplicaInfo, ReplicaState
+from models.backend import AgentUnavailable
+from ray_backend.backend_state import BackendState
+from ray_backend.named_actors import DeployError, ReplicaActors
+from ray_backend.replica_set import Replica, ReplicaSet, replica_name, spec_hash
+
+logger = logging.getLogger(__name__)
+
+
+def check_spec(spec: AgentSpec) -> None:
+    if spec.replicas < 0:
+        raise ValueError("replicas must be >= 0")
+    if spec.max_concurrency < 1:
+        raise ValueError("max_concurrency must be >= 1")
+
+
+class Deployments:
+    """Makes the replica set of every agent match its spec."""
+
+    def __init__(self, state: BackendState, actors: ReplicaActors) -> None:
+        self._state = state
+        self._actors = actors
+
+    async def deploy(self, spec: AgentSpec) -> None:
+        while True:
+            rs = self._state.sets.get(spec.name)
+            if rs is None:
+                rs = ReplicaSet(spec)
+                self._state.sets[spec.name] = rs
+            async with rs.lock:
+                if self._state.sets.get(spec.name) is not rs:
+                    continue  # removed while we waited for the lock
+                rs.spec = spec
+                rs.removing = False
+                await self.reconcile(rs)
+                return
+
+    async def scale(self, name: str, replicas: int) -> None:
+        if replicas < 0:
+            raise ValueError("replicas must be >= 0")
+        rs = self._state.sets.get(name)
+        if rs is None:
+            raise AgentUnavailable(f"agent {name!r} is not deployed")
+        async with rs.lock:
+            if self._state.sets.get(name) is not rs:
+                raise AgentUnavailable(f"agent {name!r} was removed")
+            rs.spec = dataclasses.replace(rs.spec, replicas=replicas)
+            await self.reconcile(rs)
+
+    async def remove(self, name: str) -> None:
+        rs = self._state.sets.get(name)
+        if rs is None:
+            if ray.is_initialized():
+                await self._actors.kill_orphans(name, keep=set())
+            return
+        async with rs.lock:
+            rs.removing = True
+            for replica in rs.replicas.values():
+                if replica.drain_task is not None:
+                    replica.drain_task.cancel()
+                    replica.drain_task = None
+                if replica.state not in (ReplicaState.DEAD, ReplicaState.DRAINING):
+                    replica.move_to(ReplicaState.DRAINING)
+            rs.notify()  # waiting leases raise AgentUnavailable
+            while rs.outstanding() > 0:
+                await rs.wait_changed()
+            replicas = list(rs.replicas.values())
+            for replica in replicas:
+                replica.mark_dead()
+            rs.replicas.clear()
+            await asyncio.gather(*(self._actors.kill(r.handle, r.name) for r in replicas))
+            await self._actors.kill_orphans(name, keep=set())
+            if self._state.sets.get(name) is rs:
+                del self._state.sets[name]
+            rs.notify()
+            self._state.record_replicas(rs)
+
+    async def destroy_all(self) -> None:
+        """Kills every replica this backend manages (tests and demos)."""
+        for name in list(self._state.sets):
+            rs = self._state.sets.pop(name)
+            rs.removing = True
+            rs.notify()
+            for replica in rs.replicas.values():
+                if replica.drain_task is not None:
+                    replica.drain_task.cancel()
+                replica.mark_dead()
+            await asyncio.gather(
+                *(self._actors.kill(r.handle, r.name) for r in rs.replicas.values())
+            )
+            rs.replicas.clear()
+            await self._actors.kill_orphans(name, keep=set())
+
+    def replicas(self, name: str) -> list[ReplicaInfo]:
+        rs = self._state.sets.get(name)
+        return rs.infos() if rs is not None else []
+
+    def agents(self) -> list[str]:
+        return sorted(self._state.sets)
+
+    async def reconcile(self, rs: ReplicaSet) -> None:
+        """Makes rs match rs.spec: new replicas first, then retires everything else."""
+        spec = rs.spec
+        fingerprint = spec_hash(spec)
+        desired = {
+            replica_name(spec.name, spec.version, fingerprint, i): i for i in range(spec.replicas)
+        }
+        for name in desired:
+            replica = rs.replicas.get(name)
+            if replica is not None and replica.state is ReplicaState.DRAINING:
+                # Scaled back up before the drain finished: keep it.
+                if replica.drain_task is not None:
+                    replica.drain_task.cancel()
+                    replica.drain_task = None
+                replica.move_to(ReplicaState.READY)
+        missing = [(name, index) for name, index in desired.items() if name not in rs.replicas]
+        results = await asyncio.gather(
+            *(self._start_replica(rs, spec, fingerprint, name, i) for name, i in missing),
+            return_exceptions=True,
+        )
+        errors = [r for r in results if isinstance(r, BaseException)]
+        rs.notify()
+        self._state.record_replicas(rs)
+        if errors:
+            # Old replicas keep serving: a failed rollout never drops capacity.
+            raise DeployError(
+                f"agent {spec.name!r} version {spec.version!r}: "
+                f"{len(errors)} of {len(missing)} new replicas failed: {errors[0]}"
+            ) from errors[0]
+        for replica in list(rs.replicas.values()):
+            if replica.name not in desired and replica.state is not ReplicaState.DRAINING:
+                self._retire(rs, replica)
+        await self._actors.kill_orphans(spec.name, keep=set(rs.replicas))
+        rs.notify()
+        self._state.record_replicas(rs)
+
+    async def _start_replica(
+        self, rs: ReplicaSet, spec: AgentSpec, fingerprint: str, name: str, index: int
+    ) -> Replica:
+        replica = await self._actors.attach_or_create(spec, fingerprint, name, index)
+        rs.replicas[name] = replica
+        rs.notify()
+        return replica
+
+    def _retire(self, rs: ReplicaSet, replica: Replica) -> None:
+        replica.move_to(ReplicaState.DRAINING)
+        replica.drain_task = self._state.spawn(self._drain_and_kill(rs, replica))
+
+    async def _drain_and_kill(self, rs: ReplicaSet, replica: Replica) -> None:
+        while replica.outstanding > 0:
+            await rs.wait_changed()
+        if replica.state is not ReplicaState.DRAINING:
+            return  # revived by a scale-up
+        replica.move_to(ReplicaState.DEAD)
+        replica.drain_task = None
+        if rs.replicas.get(replica.name) is replica:
+            del rs.replicas[replica.name]
+        rs.notify()
+        self._state.record_replicas(rs)
+        await self._actors.kill(replica.handle, replica.name)

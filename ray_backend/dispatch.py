@@ -1,0 +1,139 @@
+"""Attempts on replicas: a lease on a free slot of a READY replica (first come, first
+served), and the call on it, with the outcome as the engine records it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+
+import ray
+from ray.exceptions import RayActorError, RayError, RayTaskError
+
+from models.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, ReplicaLease
+from models.executions import ErrorInfo
+from ray_backend.backend_state import BackendState
+from ray_backend.health import ReplicaHealth
+from ray_backend.replica_actor import ERROR_MESSAGE, ERROR_TRACEBACK, ERROR_TYPE, OK, OUTPUT
+
+REPLICA_CRASHED = "ReplicaCrashed"
+
+
+class ReplicaDispatch:
+    """Leases replicas of deployed agents and runs attempts on them."""
+
+    def __init__(self, state: BackendState, health: ReplicaHealth) -> None:
+        self._state = state
+        self._health = health
+
+    def lease(
+        self, agent: str, nodes: frozenset[str] | None = None
+    ) -> contextlib.AbstractAsyncContextManager[ReplicaLease]:
+        return self._lease(agent, nodes)
+
+    @contextlib.asynccontextmanager
+    async def _lease(
+        self, agent: str, nodes: frozenset[str] | None = None
+    ) -> AsyncIterator[ReplicaLease]:
+        rs = self._state.sets.get(agent)
+        if rs is None or rs.removing:
+            raise AgentUnavailable(f"agent {agent!r} is not deployed")
+        rs.waiting += 1
+        try:
+            woken = False
+            while True:
+                if rs.removing or self._state.sets.get(agent) is not rs:
+                    raise AgentUnavailable(f"agent {agent!r} was removed")
+                if nodes is not None:
+                    # Placed by the dispatcher: only a replica on those nodes will do, so wait
+                    # for any change rather than a place in the FIFO (whose slot may be
+                    # elsewhere).
+                    replica = rs.pick(nodes)
+                    if replica is not None:
+                        break
+                    await rs.wait_changed()
+                    continue
+                # A newcomer does not overtake leases already queued (first come, first served).
+                replica = rs.pick() if woken or not rs.has_slot_waiters else None
+                if replica is not None:
+                    break
+                await rs.wait_for_slot(front=woken)
+                woken = True
+        finally:
+            rs.waiting -= 1
+        replica.outstanding += 1
+        try:
+            yield ReplicaLease(agent=agent, replica=replica.name, agent_version=replica.version)
+        finally:
+            replica.outstanding -= 1
+            rs.slot_freed()
+
+    def queue_depth(self, agent: str) -> int:
+        """Leases waiting for a free slot of `agent`."""
+        rs = self._state.sets.get(agent)
+        return rs.waiting if rs is not None else 0
+
+    async def invoke(self, lease: ReplicaLease, request: AttemptRequest) -> AttemptOutcome:
+        rs = self._state.sets.get(lease.agent)
+        replica = rs.replicas.get(lease.replica) if rs is not None else None
+        if rs is None or replica is None:
+            return AttemptOutcome(
+                ok=False,
+                replica_crashed=True,
+                error=ErrorInfo(REPLICA_CRASHED, f"replica {lease.replica} is gone"),
+            )
+        context = {
+            "execution_id": request.execution_id,
+            "task_id": request.task_id,
+            "attempt": request.attempt,
+            "agent_version": lease.agent_version,
+            "replica": lease.replica,
+        }
+        metrics = self._state.metrics
+        if metrics is not None:
+            metrics.attempt_started(lease.agent)
+        started = time.monotonic()
+        ref = replica.handle.execute.remote(request.input, context)
+        try:
+            envelope = await ref
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref)
+            raise
+        except RayActorError as exc:
+            outcome = AttemptOutcome(
+                ok=False,
+                replica_crashed=True,
+                error=ErrorInfo(REPLICA_CRASHED, f"replica {lease.replica} died: {_short(exc)}"),
+            )
+            self._health.on_replica_error(rs, replica)
+        except RayTaskError as exc:
+            cause = exc.cause if exc.cause is not None else exc
+            outcome = AttemptOutcome(ok=False, error=ErrorInfo(type(cause).__name__, _short(cause)))
+        except RayError as exc:
+            outcome = AttemptOutcome(ok=False, error=ErrorInfo(type(exc).__name__, _short(exc)))
+        else:
+            if isinstance(envelope, dict) and envelope.get(OK):
+                outcome = AttemptOutcome(ok=True, output=envelope.get(OUTPUT))
+            elif isinstance(envelope, dict):
+                outcome = AttemptOutcome(
+                    ok=False,
+                    error=ErrorInfo(
+                        str(envelope.get(ERROR_TYPE, "Exception")),
+                        str(envelope.get(ERROR_MESSAGE, "")),
+                    ),
+                    extra={"traceback": envelope.get(ERROR_TRACEBACK, "")},
+                )
+            else:  # pragma: no cover - the actor always returns an envelope
+                outcome = AttemptOutcome(ok=True, output=envelope)
+        duration = time.monotonic() - started
+        if metrics is not None:
+            metrics.attempt_finished(lease.agent, outcome.ok, duration)
+        return dataclasses.replace(outcome, duration_s=duration)
+
+
+def _short(exc: BaseException, limit: int = 2000) -> str:
+    text = str(exc)
+    return text if len(text) <= limit else text[:limit] + "..."

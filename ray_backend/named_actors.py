@@ -1,0 +1,188 @@
+"""The agent replicas as Ray knows them: detached named actors, found by name, created,
+and killed (blocking Ray calls run in worker threads)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+import ray
+from ray.exceptions import RayError
+
+from models.agents import AgentSpec, ReplicaState
+from ray_backend import pools
+from ray_backend.capacity import find_pool_group
+from ray_backend.replica_actor import AgentReplicaActor
+from ray_backend.replica_set import Replica, parse_replica_name
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class DeployError(RuntimeError):
+    """Replicas of a deployment did not become READY (bad import path, unschedulable, timeout)."""
+
+
+async def ray_result(ref: Awaitable[T]) -> T:
+    """A coroutine awaiting ``ref``, so that ``asyncio.wait_for`` can bound it."""
+    return await ref
+
+
+class ReplicaActors:
+    """The named actors of one Ray namespace that hold agent replicas."""
+
+    def __init__(self, namespace: str, ready_timeout_s: float) -> None:
+        self._namespace = namespace
+        self._ready_timeout_s = ready_timeout_s
+
+    async def attach_or_create(
+        self, spec: AgentSpec, fingerprint: str, name: str, index: int
+    ) -> Replica:
+        """Re-attaches to the live actor called `name` or creates it; returns it once READY."""
+        deadline = time.monotonic() + self._ready_timeout_s
+        delay = 0.05
+        last_error: BaseException | None = None
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DeployError(f"replica {name} not ready after {self._ready_timeout_s}s") from (
+                    last_error
+                )
+            handle = await asyncio.to_thread(self.get, name)
+            created = False
+            if handle is None:
+                try:
+                    handle = await asyncio.to_thread(self.create, spec, fingerprint, name)
+                    created = True
+                except ValueError as exc:  # the name is still held by an actor being killed
+                    last_error = exc
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 1.0)
+                    continue
+            try:
+                info = await asyncio.wait_for(ray_result(handle.info.remote()), remaining)
+                health = await asyncio.wait_for(ray_result(handle.health.remote()), remaining)
+            except (TimeoutError, RayError) as exc:
+                if created:
+                    # Constructor failed (import error, bad config) or never scheduled.
+                    await self.kill(handle, name)
+                    raise DeployError(f"replica {name} failed to start: {exc}") from exc
+                last_error = exc  # a dead or dying actor still holds the name
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            if info.get("spec_hash") != fingerprint:
+                # Same name, different spec: replace it (nobody leases it yet).
+                logger.info("replacing replica %s created from another spec", name)
+                await self.kill(handle, name)
+                continue
+            if not health.get("ok", True):
+                last_error = RuntimeError(f"replica {name} reports unhealthy: {health}")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            replica = Replica(
+                name=name,
+                version=spec.version,
+                index=index,
+                fingerprint=fingerprint,
+                handle=handle,
+                max_concurrency=spec.max_concurrency,
+                state=ReplicaState.READY,
+                node_id=str(info.get("node_id", "")),
+                pid=int(info.get("pid", 0)),
+            )
+            logger.info(
+                "replica %s %s (pid %s)", name, "created" if created else "attached", replica.pid
+            )
+            return replica
+
+    def create(self, spec: AgentSpec, fingerprint: str, name: str) -> Any:
+        resources = spec.resources
+        options: dict[str, Any] = {
+            "name": name,
+            "namespace": self._namespace,
+            "lifetime": "detached",
+            "max_restarts": -1,
+            "max_task_retries": 0,
+            "max_concurrency": spec.max_concurrency,
+            "num_cpus": resources.num_cpus,
+        }
+        if resources.memory:
+            options["memory"] = resources.memory
+        if resources.num_gpus:
+            options["num_gpus"] = resources.num_gpus
+        if resources.custom:
+            options["resources"] = dict(resources.custom)
+        if spec.runtime_env:
+            options["runtime_env"] = dict(spec.runtime_env)
+        if spec.pool:
+            # Inside the pool's placement group, any bundle with room (index -1): Ray enforces
+            # the pool's capacity, and restarts the replica inside the group (on whichever
+            # member node its bundle is re-placed) when its node dies.
+            group = find_pool_group(spec.pool)
+            if group is None:
+                raise DeployError(f"pool {spec.pool!r} has no placement group on the cluster")
+            options.update(pools.actor_options_for_pool(group))
+        else:
+            # One replica per node as far as it goes: survives a node loss, and gives the
+            # dispatcher a choice of nodes to place tasks on.
+            options["scheduling_strategy"] = "SPREAD"
+        return AgentReplicaActor.options(**options).remote(
+            spec.import_path,
+            dict(spec.config),
+            agent=spec.name,
+            version=spec.version,
+            spec_hash=fingerprint,
+            max_concurrency=spec.max_concurrency,
+        )
+
+    def get(self, name: str) -> Any:
+        try:
+            return ray.get_actor(name, namespace=self._namespace)
+        except ValueError:
+            return None
+
+    async def kill(self, handle: Any, name: str | None = None, wait_s: float = 10.0) -> None:
+        """Kills an actor; with `name`, also waits (bounded) until Ray releases the name.
+
+        ``ray.kill`` returns before the GCS marks the actor dead, and until then the name is
+        still taken (``ray.get_actor`` finds it and creating a new actor of that name fails).
+        """
+        try:
+            await asyncio.to_thread(ray.kill, handle, no_restart=True)
+        except Exception:
+            logger.debug("ray.kill failed", exc_info=True)
+            return
+        if name is None:
+            return
+        deadline = time.monotonic() + wait_s
+        delay = 0.02
+        while time.monotonic() < deadline:
+            if await asyncio.to_thread(self.get, name) is None:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        logger.warning("actor %s still holds its name %.0fs after ray.kill", name, wait_s)
+
+    async def kill_orphans(self, agent: str, keep: set[str]) -> None:
+        """Kills live replicas of `agent` that this backend does not track (older runs)."""
+        try:
+            entries = await asyncio.to_thread(ray.util.list_named_actors, all_namespaces=True)
+        except Exception:
+            logger.debug("list_named_actors failed", exc_info=True)
+            return
+        for entry in entries:
+            if not isinstance(entry, dict) or entry.get("namespace") != self._namespace:
+                continue
+            name = str(entry.get("name", ""))
+            if name in keep or parse_replica_name(agent, name) is None:
+                continue
+            handle = await asyncio.to_thread(self.get, name)
+            if handle is not None:
+                logger.info("killing orphan replica %s", name)
+                await self.kill(handle, name)
