@@ -7,6 +7,7 @@ import enum
 from dataclasses import dataclass, field
 
 from models.lifecycle import Lifecycle
+from models.queueing import NamespaceUsage
 from models.resources import (
     NodeInfo,
     NodeSelector,
@@ -123,6 +124,20 @@ POOL_REPAIR_LIFECYCLE = Lifecycle(
 
 
 @dataclass(frozen=True)
+class PoolRepairStatus:
+    """Where the repair of a pool's lost placement group stands, as GetPool reports it: the
+    fields of `PoolRepair` a client sees."""
+
+    phase: PoolRepairPhase
+    losses: int
+    lost_time: float
+    # Failed tries of the current step, and no new try before ``retry_time`` (0.0: none due).
+    attempts: int = 0
+    retry_time: float = 0.0
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class PoolRepair:
     """The pool reconciler's durable record of a lost placement group (one per pool: the
     latest loss). Written before every step it takes, so a restarted control plane resumes
@@ -145,6 +160,41 @@ class PoolRepair:
     @property
     def outstanding(self) -> bool:
         return self.phase is not PoolRepairPhase.HEALED
+
+    @property
+    def status(self) -> PoolRepairStatus:
+        return PoolRepairStatus(
+            phase=self.phase,
+            losses=self.losses,
+            lost_time=self.lost_time,
+            attempts=self.attempts,
+            retry_time=self.retry_time,
+            message=self.message,
+        )
+
+
+@dataclass(frozen=True)
+class PoolInfo:
+    """A pool as the API reports it: the stored record, the nodes it selects now, the capacity
+    it owns and what is allocated of it, and its placement group as Ray reports it."""
+
+    record: PoolRecord
+    node_ids: tuple[str, ...]
+    capacity: ResourceAmounts
+    allocated: ResourceAmounts
+    state: RealizationState
+    placement_group_id: str = ""
+    # Why the group is not READY, or where its repair stands.
+    message: str = ""
+    repair: PoolRepairStatus | None = None
+
+    @property
+    def spec(self) -> PoolSpec:
+        return self.record.spec
+
+    @property
+    def name(self) -> str:
+        return self.record.spec.name
 
 
 @dataclass(frozen=True)
@@ -169,10 +219,71 @@ class PoolView:
     def state_message(self) -> str:
         return self.message if self.realization is None else self.realization.message
 
+    def info(self) -> PoolInfo:
+        """What the API reports of this view (node ids instead of the nodes)."""
+        realization = self.realization
+        return PoolInfo(
+            record=self.record,
+            node_ids=tuple(n.node_id for n in self.nodes),
+            capacity=self.capacity,
+            allocated=self.allocated,
+            state=self.state,
+            placement_group_id=realization.placement_group_id if realization else "",
+            message=self.state_message,
+            repair=self.repair.status if self.repair is not None else None,
+        )
+
 
 @dataclass(frozen=True)
 class ClusterView:
     nodes: list[NodeInfo]
     pools: list[PoolView]
+    fragmentation: dict[str, float]
+    observe_time: float
+
+    def usage(self, namespaces: list[NamespaceUsage]) -> ClusterUsage:
+        """What GetClusterState reports: every node with what is allocated on it and the pools
+        drawing from it, each pool's usage, and the given namespaces' usage."""
+        member_of: dict[str, list[str]] = {}
+        for pool in self.pools:
+            for node in pool.nodes:
+                member_of.setdefault(node.node_id, []).append(pool.record.spec.name)
+        return ClusterUsage(
+            nodes=[
+                NodeUsage(n, n.capacity.sub(n.free), tuple(member_of.get(n.node_id, ())))
+                for n in self.nodes
+            ],
+            pools=[PoolUsage(p.record.spec.name, p.capacity, p.allocated) for p in self.pools],
+            namespaces=list(namespaces),
+            fragmentation=dict(self.fragmentation),
+            observe_time=self.observe_time,
+        )
+
+
+@dataclass(frozen=True)
+class NodeUsage:
+    """One node as GetClusterState reports it, with what is allocated on it and the pools
+    drawing from it."""
+
+    info: NodeInfo
+    allocated: ResourceAmounts
+    pools: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PoolUsage:
+    pool: str
+    capacity: ResourceAmounts
+    allocated: ResourceAmounts
+
+
+@dataclass(frozen=True)
+class ClusterUsage:
+    """The cluster as GetClusterState reports it."""
+
+    nodes: list[NodeUsage]
+    pools: list[PoolUsage]
+    namespaces: list[NamespaceUsage]
+    # Per resource: 1 - (largest free amount on one live node / total free).
     fragmentation: dict[str, float]
     observe_time: float

@@ -193,3 +193,41 @@ class Progress:
     elapsed_s: float
     objective: float
     bound: float | None = None
+
+
+@dataclass(frozen=True)
+class SchedulerInfo:
+    """A scheduler ListSchedulers offers."""
+
+    name: str
+    description: str
+    kind: str  # "batch" (plans a problem) or "placement" (places one task at a time)
+
+
+@dataclass(frozen=True)
+class PlannedOperation:
+    """Where and when a plan runs one operation (`position`: its index within its job)."""
+
+    operation: int
+    job: int
+    position: int
+    machine: int
+    start: int
+    end: int
+    # Set for a namespace plan: the task the operation stands for and its node.
+    execution_id: str = ""
+    task_id: str = ""
+    node_id: str = ""
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """A schedule as the Plan call answers it."""
+
+    scheduler: str
+    status: SolveStatus
+    objective: float
+    bound: float | None
+    operations: list[PlannedOperation]
+    solve_time_s: float
+    info: dict[str, Any] = field(default_factory=dict)

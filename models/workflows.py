@@ -117,3 +117,18 @@ class WorkflowView:
     @property
     def name(self) -> str:
         return self.revision.name
+
+
+@dataclass(frozen=True)
+class CreateWorkflowResult:
+    """The stored revision (an unchanged definition finds the existing one) and the warnings."""
+
+    workflow: WorkflowView
+    created: bool
+    warnings: list[ValidationProblem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    valid: bool
+    problems: list[ValidationProblem] = field(default_factory=list)

@@ -23,11 +23,12 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from models.agents import AgentView
 from models.executions import Event, EventType, ExecutionRecord, ExecutionStatus
-from models.workflows import Severity, ValidationProblem
+from models.workflows import Severity, ValidationProblem, WorkflowView
 
 if TYPE_CHECKING:
-    from controlplane.api.client import AgentView, OrchestratorClient, WorkflowView
+    from controlplane.api.client import OrchestratorClient
 
 _TASK_END_EVENTS = frozenset(
     {

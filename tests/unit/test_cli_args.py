@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from controlplane.api.client import ClientError
-from controlplane.api.convert import plain_numbers
+from controlplane.api.codec.wellknown import plain_numbers
 from controlplane.cli.main import main
 from controlplane.cli.parser import build_parser
 from controlplane.cli.parsing import (

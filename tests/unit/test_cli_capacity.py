@@ -4,6 +4,7 @@ the proto -> view conversions the client uses, and rendering."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,14 +12,16 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from controlplane.api import convert
+from controlplane.api.codec import resources as resource_codec
+from controlplane.api.codec import scheduling as scheduling_codec
 from controlplane.cli import parsing
 from controlplane.cli.client import capacity, capacity_values
 from controlplane.cli.client import capacity_render as view
 from controlplane.cli.main import main
 from controlplane.cli.parser import build_parser
-from controlplane.engine.planning.planner import Plan
+from controlplane.engine.planning.planner import plan_result
 from models.capacity import (
+    ClusterUsage,
     ClusterView,
     PoolRecord,
     PoolSpec,
@@ -28,6 +31,7 @@ from models.capacity import (
 )
 from models.queueing import Backpressure, NamespacePolicy, NamespaceUsage, Quota
 from models.resources import NodeInfo, NodeSelector, PlacementStrategy, ResourceAmounts
+from models.scheduling import PlannedOperation, PlanResult, SchedulerInfo, SolveStatus
 from scheduler import solve
 from scheduler.instances.json_io import problem_from_dict
 
@@ -371,7 +375,7 @@ SPEC = PoolSpec(
 
 def test_pool_round_trip() -> None:
     pool_view = PoolView(PoolRecord(SPEC, 100.0, 200.0), [NODE], ResourceAmounts(cpu=4, gpu=1))
-    info = convert.pool_from_proto(convert.pool_to_proto(pool_view))
+    info = resource_codec.pool_from_proto(resource_codec.pool_to_proto(pool_view.info()))
     assert info.record == PoolRecord(SPEC, 100.0, 200.0)
     assert info.node_ids == (NODE.node_id,)
     assert info.capacity == ResourceAmounts(cpu=4, gpu=1)
@@ -381,7 +385,7 @@ def test_pool_round_trip() -> None:
 def test_cluster_state_round_trip() -> None:
     pool_view = PoolView(PoolRecord(SPEC, 1.0, 1.0), [NODE], ResourceAmounts(cpu=4, gpu=1))
     cluster = ClusterView([NODE, DEAD], [pool_view], {"cpu": 0.4, "gpu": 0.0}, 1234.5)
-    state = convert.cluster_state_from_proto(convert.cluster_state_to_proto(cluster))
+    state = resource_codec.cluster_from_proto(resource_codec.cluster_to_proto(cluster.usage([])))
     assert [n.info for n in state.nodes] == [NODE, DEAD]
     assert state.nodes[0].allocated == ResourceAmounts(cpu=2, memory=2 * GI)
     assert state.nodes[0].pools == ("gpu",) and state.nodes[1].pools == ()
@@ -403,16 +407,18 @@ def test_reservation_round_trip() -> None:
         strategy=PlacementStrategy.STRICT_PACK,
         message="cancelled by request",
     )
-    info = convert.reservation_info_from_proto(convert.reservation_to_proto(reservation))
-    assert info.reservation == reservation
+    info = resource_codec.reservation_from_proto(resource_codec.reservation_to_proto(reservation))
+    assert info == reservation
     assert info.placement_group_id == ""
 
 
 def test_plan_round_trip() -> None:
     problem = problem_from_dict(TINY_PROBLEM)
     schedule = solve(problem, "spt", time_limit_s=5, seed=0)
-    result = convert.plan_from_proto(convert.plan_to_proto(Plan(problem, schedule)))
-    assert result.status == schedule.status.value
+    result = scheduling_codec.plan_from_proto(
+        scheduling_codec.plan_to_proto(plan_result(problem, schedule))
+    )
+    assert result.status.value == schedule.status.value
     assert result.objective == schedule.objective_value
     assert [(o.operation, o.machine, o.start, o.end) for o in result.operations] == [
         (s.operation, s.machine, s.start, s.end) for s in schedule.operations
@@ -431,7 +437,7 @@ def test_quota_round_trip() -> None:
         batch_scheduler="cpsat",
         plan_interval_s=12.5,
     )
-    assert convert.quota_from_proto(convert.quota_to_proto(policy)) == policy
+    assert resource_codec.quota_from_proto(resource_codec.quota_to_proto(policy)) == policy
 
 
 # -- rendering --------------------------------------------------------------------------------
@@ -461,10 +467,10 @@ def test_amounts_text_uses_the_share_syntax() -> None:
     assert view.amounts_text(ResourceAmounts()) == "-"
 
 
-def _state() -> convert.ClusterState:
+def _state() -> ClusterUsage:
     pool_view = PoolView(PoolRecord(SPEC, 1.0, 1.0), [NODE], ResourceAmounts(cpu=4, gpu=1))
     cluster = ClusterView([NODE, DEAD], [pool_view], {"cpu": 0.4, "gpu": 0.0}, 1234.5)
-    state = convert.cluster_state_from_proto(convert.cluster_state_to_proto(cluster))
+    state = resource_codec.cluster_from_proto(resource_codec.cluster_to_proto(cluster.usage([])))
     usage = NamespaceUsage(
         namespace="team",
         allocated=ResourceAmounts(cpu=1),
@@ -475,9 +481,7 @@ def _state() -> convert.ClusterState:
         oldest_wait_s=90,
         weighted_dominant_share=0.125,
     )
-    return convert.ClusterState(
-        state.nodes, state.pools, [usage], state.fragmentation, state.observe_time
-    )
+    return ClusterUsage(state.nodes, state.pools, [usage], state.fragmentation, state.observe_time)
 
 
 def test_cluster_tables() -> None:
@@ -512,7 +516,7 @@ def test_cluster_json_is_plain_data() -> None:
 
 def test_pool_views() -> None:
     pool_view = PoolView(PoolRecord(SPEC, 1.0, 2.0), [NODE], ResourceAmounts(cpu=4, gpu=1))
-    info = convert.pool_from_proto(convert.pool_to_proto(pool_view))
+    info = resource_codec.pool_from_proto(resource_codec.pool_to_proto(pool_view.info()))
     table = rendered(view.pools_table([info]))
     assert "gpu" in table and "zone=a" in table and "SPREAD" in table
     assert "cpu=4 gpu=1 (share)" in table
@@ -549,7 +553,7 @@ def test_quota_and_reservation_views() -> None:
         state=ReservationState.PENDING,
         create_time=900.0,
     )
-    info = convert.ReservationInfo(reservation, placement_group_id="pg-1")
+    info = dataclasses.replace(reservation, placement_group_id="pg-1")
     console = Console(record=True, width=200, highlight=False, color_system=None)
     view.reservation_detail(console, info)
     text = console.export_text()
@@ -565,7 +569,9 @@ def test_quota_and_reservation_views() -> None:
 def test_plan_views() -> None:
     problem = problem_from_dict(TINY_PROBLEM)
     schedule = solve(problem, "cpsat", time_limit_s=5, seed=0, workers=1)
-    result = convert.plan_from_proto(convert.plan_to_proto(Plan(problem, schedule)))
+    result = scheduling_codec.plan_from_proto(
+        scheduling_codec.plan_to_proto(plan_result(problem, schedule))
+    )
     summary = view.plan_summary(result)
     assert summary.startswith("plan by cpsat: OPTIMAL")
     assert "gap 0.0%" in summary and "4 operations" in summary
@@ -574,14 +580,14 @@ def test_plan_views() -> None:
     assert "job 1 op 0 (#2)" in table
     assert json.loads(json.dumps(view.plan_dict(result)))["operations"][0]["job"] == 0
 
-    live = convert.PlanResult(
+    live = PlanResult(
         scheduler="cpsat",
-        status="FEASIBLE",
+        status=SolveStatus.FEASIBLE,
         objective=10,
         bound=None,
         operations=[
-            convert.PlannedOperation(0, 0, 0, 1, 0, 4, "e" * 32, "build", "n" * 40),
-            convert.PlannedOperation(1, 0, 1, 0, 4, 10, "e" * 32, "test", "m" * 40),
+            PlannedOperation(0, 0, 0, 1, 0, 4, "e" * 32, "build", "n" * 40),
+            PlannedOperation(1, 0, 1, 0, 4, 10, "e" * 32, "test", "m" * 40),
         ],
         solve_time_s=0.25,
         info={},
@@ -597,7 +603,7 @@ def test_plan_views() -> None:
 def test_schedulers_table() -> None:
     table = rendered(
         view.schedulers_table(
-            [convert.SchedulerInfo("cpsat", "CP-SAT", "batch"), convert.SchedulerInfo("x", "", "")]
+            [SchedulerInfo("cpsat", "CP-SAT", "batch"), SchedulerInfo("x", "", "")]
         )
     )
     assert "cpsat" in table and "batch" in table and "CP-SAT" in table

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.api.client import OrchestratorClient, PoolInfo
+from controlplane.api.client import OrchestratorClient
 from controlplane.app import ControlPlane
 from controlplane.cli.client.capacity_render import pool_dict, repair_text
 from controlplane.engine.capacity.pool_loop import (
@@ -20,7 +20,7 @@ from controlplane.engine.capacity.pool_loop import (
 )
 from controlplane.store.capacity import CapacityStore
 from models.agents import AgentSpec, ReplicaResources
-from models.capacity import PoolRepair, PoolRepairPhase, PoolSpec
+from models.capacity import PoolInfo, PoolRepair, PoolRepairPhase, PoolSpec
 from models.resources import PoolRealization, RealizationState, ResourceAmounts
 from tests.unit.fake_backend import FakeBackend
 from tests.unit.fake_capacity import FakeCapacity
@@ -137,8 +137,8 @@ def test_a_lost_group_is_recorded_then_created_again_and_the_replicas_move(
         # GetPool over gRPC reports the repair as structured fields, and the CLI shows them.
         pool = await asyncio.to_thread(_get_pool_over_grpc, cp)
         assert pool.repair is not None
-        assert (pool.repair.phase, pool.repair.losses) == ("HEALED", 1)
-        assert pool.repair.lost_time == 1000.0 and pool.repair.next_try_time == 0.0
+        assert (pool.repair.phase.value, pool.repair.losses) == ("HEALED", 1)
+        assert pool.repair.lost_time == 1000.0 and pool.repair.retry_time == 0.0
         assert "worker" in pool.repair.message
         assert pool_dict(pool)["repair"]["phase"] == "HEALED"
         assert repair_text(pool).startswith("HEALED (lost once, last ")

@@ -17,8 +17,14 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from controlplane.api import convert
 from controlplane.api.client import ClientError, OrchestratorClient
+from controlplane.api.client.calls import Call
+from controlplane.api.codec.scaling import policy_view_from_proto
+from controlplane.api.codec.scaling_policies import (
+    scaling_policy_from_proto,
+    scaling_policy_to_proto,
+)
+from controlplane.api.codec.wellknown import timestamp
 from controlplane.api.gen.orchestrator.v1 import scaling_pb2, scaling_pb2_grpc
 from controlplane.app import ControlPlane
 from controlplane.cli.main import main
@@ -75,11 +81,11 @@ FULL = ScalingPolicy(
 
 def test_policy_round_trips_through_its_document_and_protobuf() -> None:
     assert policy_from_document(policy_to_document(FULL)) == FULL
-    message = convert.scaling_policy_to_proto(FULL)
-    assert convert.scaling_policy_from_proto(message) == FULL
+    message = scaling_policy_to_proto(FULL)
+    assert scaling_policy_from_proto(message) == FULL
     # Absent fields take the defaults of `models.scaling`.
     bare = scaling_pb2.ScalingPolicy(agent="work", predictive=scaling_pb2.PredictiveScaling())
-    assert convert.scaling_policy_from_proto(bare) == ScalingPolicy(
+    assert scaling_policy_from_proto(bare) == ScalingPolicy(
         agent="work", predictive=PredictiveScaling()
     )
 
@@ -225,9 +231,12 @@ def test_scaling_service_over_grpc(server: Server) -> None:
             stub.SetScalingPolicy(scaling_pb2.SetScalingPolicyRequest(policy=bad))
         assert rpc.value.code() is grpc.StatusCode.INVALID_ARGUMENT
         with pytest.raises(ClientError) as invalid:
-            client._call(
-                client._scaling.SetScalingPolicy,
-                scaling_pb2.SetScalingPolicyRequest(policy=bad),
+            client._run(
+                Call(
+                    "scaling.SetScalingPolicy",
+                    scaling_pb2.SetScalingPolicyRequest(policy=bad),
+                    policy_view_from_proto,
+                )
             )
         assert {f for f, _ in invalid.value.violations} == {
             "policy.target_tracking[0].target",
@@ -271,8 +280,8 @@ def test_scaling_service_over_grpc(server: Server) -> None:
         page = stub.GetLoadHistory(
             scaling_pb2.GetLoadHistoryRequest(
                 agent="work",
-                start=convert.timestamp(now - 400),
-                end=convert.timestamp(now),
+                start=timestamp(now - 400),
+                end=timestamp(now),
                 page_size=25,
             )
         )
@@ -280,8 +289,8 @@ def test_scaling_service_over_grpc(server: Server) -> None:
         rest = stub.GetLoadHistory(
             scaling_pb2.GetLoadHistoryRequest(
                 agent="work",
-                start=convert.timestamp(now - 400),
-                end=convert.timestamp(now),
+                start=timestamp(now - 400),
+                end=timestamp(now),
                 page_size=25,
                 page_token=page.next_page_token,
             )

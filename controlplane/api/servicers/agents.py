@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from controlplane.api import convert
+from controlplane.api.codec.agents import agent_spec_from_proto, agent_to_proto
 from controlplane.api.gen.orchestrator.v1 import agent_pb2, agent_pb2_grpc
 from controlplane.api.servicers.guard import unary
 from controlplane.engine.agents.registry import AgentManager
@@ -21,16 +21,14 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     ) -> agent_pb2.DeployAgentResponse:
         if not request.HasField("agent"):
             raise invalid("agent", "is required")
-        view = await self._agents.deploy(convert.agent_spec_from_proto(request.agent))
-        return agent_pb2.DeployAgentResponse(agent=convert.agent_to_proto(view))
+        view = await self._agents.deploy(agent_spec_from_proto(request.agent))
+        return agent_pb2.DeployAgentResponse(agent=agent_to_proto(view))
 
     @unary
     async def GetAgent(
         self, request: agent_pb2.GetAgentRequest, context: grpc.aio.ServicerContext
     ) -> agent_pb2.GetAgentResponse:
-        return agent_pb2.GetAgentResponse(
-            agent=convert.agent_to_proto(self._agents.get(request.name))
-        )
+        return agent_pb2.GetAgentResponse(agent=agent_to_proto(self._agents.get(request.name)))
 
     @unary
     async def ListAgents(
@@ -38,7 +36,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     ) -> agent_pb2.ListAgentsResponse:
         views, token = self._agents.list(request.page_size, request.page_token)
         return agent_pb2.ListAgentsResponse(
-            agents=[convert.agent_to_proto(v) for v in views], next_page_token=token
+            agents=[agent_to_proto(v) for v in views], next_page_token=token
         )
 
     @unary
@@ -53,4 +51,4 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         self, request: agent_pb2.ScaleAgentRequest, context: grpc.aio.ServicerContext
     ) -> agent_pb2.ScaleAgentResponse:
         view = await self._agents.scale(request.name, request.replicas)
-        return agent_pb2.ScaleAgentResponse(agent=convert.agent_to_proto(view))
+        return agent_pb2.ScaleAgentResponse(agent=agent_to_proto(view))

@@ -6,7 +6,16 @@ from typing import TypeAlias
 
 import grpc
 
-from controlplane.api import convert
+from controlplane.api.codec.resources import (
+    amounts_from_proto,
+    cluster_to_proto,
+    pool_spec_from_proto,
+    pool_to_proto,
+    quota_from_proto,
+    quota_to_proto,
+    reservation_to_proto,
+)
+from controlplane.api.codec.wellknown import duration_seconds, optional_seconds
 from controlplane.api.gen.orchestrator.v1 import resource_pb2, resource_pb2_grpc
 from controlplane.api.servicers.guard import unary
 from controlplane.engine.capacity.cluster import ClusterObserver
@@ -42,15 +51,15 @@ class ResourceServicer(resource_pb2_grpc.ResourceServiceServicer):
     ) -> resource_pb2.CreatePoolResponse:
         if not request.HasField("pool"):
             raise invalid("pool", "is required")
-        view = await self._pools.create_pool(convert.pool_spec_from_proto(request.pool))
-        return resource_pb2.CreatePoolResponse(pool=convert.pool_to_proto(view))
+        view = await self._pools.create_pool(pool_spec_from_proto(request.pool))
+        return resource_pb2.CreatePoolResponse(pool=pool_to_proto(view.info()))
 
     @unary
     async def GetPool(
         self, request: resource_pb2.GetPoolRequest, context: Ctx
     ) -> resource_pb2.GetPoolResponse:
         view = await self._pools.get_pool(request.name)
-        return resource_pb2.GetPoolResponse(pool=convert.pool_to_proto(view))
+        return resource_pb2.GetPoolResponse(pool=pool_to_proto(view.info()))
 
     @unary
     async def ListPools(
@@ -58,7 +67,7 @@ class ResourceServicer(resource_pb2_grpc.ResourceServiceServicer):
     ) -> resource_pb2.ListPoolsResponse:
         views, token = await self._pools.list_pools(request.page_size, request.page_token)
         return resource_pb2.ListPoolsResponse(
-            pools=[convert.pool_to_proto(v) for v in views], next_page_token=token
+            pools=[pool_to_proto(v.info()) for v in views], next_page_token=token
         )
 
     @unary
@@ -67,8 +76,8 @@ class ResourceServicer(resource_pb2_grpc.ResourceServiceServicer):
     ) -> resource_pb2.UpdatePoolResponse:
         if not request.HasField("pool"):
             raise invalid("pool", "is required")
-        view = await self._pools.update_pool(convert.pool_spec_from_proto(request.pool))
-        return resource_pb2.UpdatePoolResponse(pool=convert.pool_to_proto(view))
+        view = await self._pools.update_pool(pool_spec_from_proto(request.pool))
+        return resource_pb2.UpdatePoolResponse(pool=pool_to_proto(view.info()))
 
     @unary
     async def DeletePool(
@@ -83,7 +92,7 @@ class ResourceServicer(resource_pb2_grpc.ResourceServiceServicer):
     ) -> resource_pb2.GetClusterStateResponse:
         view = await self._cluster.cluster_state()
         capacity = total_capacity(n for n in view.nodes if n.alive)
-        return convert.cluster_state_to_proto(view, self._usage.namespaces(capacity))
+        return cluster_to_proto(view.usage(self._usage.namespaces(capacity)))
 
     @unary
     async def SetQuota(
@@ -95,49 +104,44 @@ class ResourceServicer(resource_pb2_grpc.ResourceServiceServicer):
             raise invalid("quota.weight", "must not be negative")
         if request.quota.plan_interval.ToNanoseconds() < 0:
             raise invalid("quota.plan_interval", "must not be negative")
-        wanted = convert.quota_from_proto(request.quota)
+        wanted = quota_from_proto(request.quota)
         problems = scheduler_violations(wanted)
         if problems:
             raise InvalidArgument("invalid namespace scheduling settings", problems)
         policy = await self._quotas.set_quota(wanted)
-        return resource_pb2.SetQuotaResponse(quota=convert.quota_to_proto(policy))
+        return resource_pb2.SetQuotaResponse(quota=quota_to_proto(policy))
 
     @unary
     async def GetQuota(
         self, request: resource_pb2.GetQuotaRequest, context: Ctx
     ) -> resource_pb2.GetQuotaResponse:
         policy = self._quotas.get_quota(request.namespace)
-        return resource_pb2.GetQuotaResponse(quota=convert.quota_to_proto(policy))
+        return resource_pb2.GetQuotaResponse(quota=quota_to_proto(policy))
 
     @unary
     async def Reserve(
         self, request: resource_pb2.ReserveRequest, context: Ctx
     ) -> resource_pb2.ReserveResponse:
-        start = convert.seconds(request.start_time) if request.HasField("start_time") else None
         reservation = await self._reservations.reserve(
             namespace=request.namespace,
             pool=request.pool,
-            resources=convert.amounts_from_proto(request.resources),
-            start_time=start,
-            duration_s=request.duration.ToNanoseconds() / 1e9,
+            resources=amounts_from_proto(request.resources),
+            start_time=optional_seconds(request, "start_time"),
+            duration_s=duration_seconds(request.duration),
             request_id=request.request_id,
         )
-        return resource_pb2.ReserveResponse(reservation=convert.reservation_to_proto(reservation))
+        return resource_pb2.ReserveResponse(reservation=reservation_to_proto(reservation))
 
     @unary
     async def GetReservation(
         self, request: resource_pb2.GetReservationRequest, context: Ctx
     ) -> resource_pb2.GetReservationResponse:
         reservation = self._reservations.get_reservation(request.reservation_id)
-        return resource_pb2.GetReservationResponse(
-            reservation=convert.reservation_to_proto(reservation)
-        )
+        return resource_pb2.GetReservationResponse(reservation=reservation_to_proto(reservation))
 
     @unary
     async def CancelReservation(
         self, request: resource_pb2.CancelReservationRequest, context: Ctx
     ) -> resource_pb2.CancelReservationResponse:
         reservation = await self._reservations.cancel_reservation(request.reservation_id)
-        return resource_pb2.CancelReservationResponse(
-            reservation=convert.reservation_to_proto(reservation)
-        )
+        return resource_pb2.CancelReservationResponse(reservation=reservation_to_proto(reservation))

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import grpc
 
-from controlplane.api import convert
+from controlplane.api.codec.scaling import (
+    LOAD_RESOLUTIONS,
+    forecast_to_proto,
+    get_policy_response,
+    load_history_to_proto,
+    scaling_event_to_proto,
+    scaling_status_to_proto,
+    set_policy_response,
+)
+from controlplane.api.codec.scaling_policies import scaling_policy_document_from_proto
+from controlplane.api.codec.wellknown import optional_seconds
 from controlplane.api.gen.orchestrator.v1 import scaling_pb2, scaling_pb2_grpc
 from controlplane.api.servicers.guard import unary
 from controlplane.engine.scaling.forecasts import ForecastWorker
@@ -27,25 +37,14 @@ class ScalingServicer(scaling_pb2_grpc.ScalingServiceServicer):
     ) -> scaling_pb2.SetScalingPolicyResponse:
         if not request.HasField("policy"):
             raise invalid("policy", "is required")
-        view = await self._manager.set_policy(
-            convert.scaling_policy_document_from_proto(request.policy)
-        )
-        return scaling_pb2.SetScalingPolicyResponse(
-            policy=convert.scaling_policy_to_proto(view.policy),
-            create_time=convert.timestamp(view.create_time),
-            update_time=convert.timestamp(view.update_time),
-        )
+        view = await self._manager.set_policy(scaling_policy_document_from_proto(request.policy))
+        return set_policy_response(view)
 
     @unary
     async def GetScalingPolicy(
         self, request: scaling_pb2.GetScalingPolicyRequest, context: grpc.aio.ServicerContext
     ) -> scaling_pb2.GetScalingPolicyResponse:
-        view = self._manager.get_policy(request.agent)
-        return scaling_pb2.GetScalingPolicyResponse(
-            policy=convert.scaling_policy_to_proto(view.policy),
-            create_time=convert.timestamp(view.create_time),
-            update_time=convert.timestamp(view.update_time),
-        )
+        return get_policy_response(self._manager.get_policy(request.agent))
 
     @unary
     async def DeleteScalingPolicy(
@@ -59,15 +58,15 @@ class ScalingServicer(scaling_pb2_grpc.ScalingServiceServicer):
         self, request: scaling_pb2.GetScalingStatusRequest, context: grpc.aio.ServicerContext
     ) -> scaling_pb2.GetScalingStatusResponse:
         status = self._loop.status(request.agent, request.decisions)
-        return scaling_pb2.GetScalingStatusResponse(status=convert.scaling_status_to_proto(status))
+        return scaling_pb2.GetScalingStatusResponse(status=scaling_status_to_proto(status))
 
     @unary
     async def GetForecast(
         self, request: scaling_pb2.GetForecastRequest, context: grpc.aio.ServicerContext
     ) -> scaling_pb2.GetForecastResponse:
-        horizon = request.horizon.ToNanoseconds() / 1e9 if request.HasField("horizon") else 0.0
+        horizon = optional_seconds(request, "horizon") or 0.0
         fitted = await self._forecasts.get(request.agent, horizon, request.model, request.level)
-        return convert.forecast_to_proto(request.agent, fitted)
+        return forecast_to_proto(fitted)
 
     @unary
     async def ListScalingEvents(
@@ -77,7 +76,7 @@ class ScalingServicer(scaling_pb2_grpc.ScalingServiceServicer):
             request.agent, request.include_holds, request.page_size, request.page_token
         )
         return scaling_pb2.ListScalingEventsResponse(
-            events=[convert.scaling_event_to_proto(e) for e in events], next_page_token=token
+            events=[scaling_event_to_proto(e) for e in events], next_page_token=token
         )
 
     @unary
@@ -86,14 +85,10 @@ class ScalingServicer(scaling_pb2_grpc.ScalingServiceServicer):
     ) -> scaling_pb2.GetLoadHistoryResponse:
         page = self._manager.load_history(
             request.agent,
-            convert.load_resolution_from_proto(request.resolution),
-            convert.seconds(request.start) if request.HasField("start") else None,
-            convert.seconds(request.end) if request.HasField("end") else None,
+            LOAD_RESOLUTIONS.from_proto(request.resolution, "resolution"),
+            optional_seconds(request, "start"),
+            optional_seconds(request, "end"),
             request.page_size,
             request.page_token,
         )
-        return scaling_pb2.GetLoadHistoryResponse(
-            samples=[convert.load_sample_to_proto(s) for s in page.samples],
-            interval=convert.duration(page.interval_s),
-            next_page_token=page.next_page_token,
-        )
+        return load_history_to_proto(page)

@@ -6,7 +6,8 @@ from typing import TypeAlias
 
 import grpc
 
-from controlplane.api import convert
+from controlplane.api.codec.scheduling import plan_to_proto, scheduler_to_proto
+from controlplane.api.codec.wellknown import optional_seconds
 from controlplane.api.gen.orchestrator.v1 import scheduler_pb2, scheduler_pb2_grpc
 from controlplane.api.servicers.guard import unary
 from controlplane.engine.planning.planner import Planner
@@ -25,25 +26,20 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
         self, request: scheduler_pb2.ListSchedulersRequest, context: Ctx
     ) -> scheduler_pb2.ListSchedulersResponse:
         return scheduler_pb2.ListSchedulersResponse(
-            schedulers=[
-                scheduler_pb2.SchedulerInfo(name=name, kind=kind, description=description)
-                for name, kind, description in self._planner.schedulers()
-            ]
+            schedulers=[scheduler_to_proto(s) for s in self._planner.schedulers()]
         )
 
     @unary
     async def Plan(
         self, request: scheduler_pb2.PlanRequest, context: Ctx
     ) -> scheduler_pb2.PlanResponse:
-        time_limit = (
-            request.time_limit.ToNanoseconds() / 1e9
-            if request.HasField("time_limit")
-            else DEFAULT_TIME_LIMIT_S
-        )
+        time_limit = optional_seconds(request, "time_limit")
+        if time_limit is None:
+            time_limit = DEFAULT_TIME_LIMIT_S
         if request.namespace:
             if request.problem_json:
                 raise invalid("problem_json", "give either problem_json or namespace, not both")
-            return convert.plan_to_proto(
+            return plan_to_proto(
                 await self._planner.plan_namespace(
                     request.namespace, request.scheduler, time_limit, request.adopt
                 )
@@ -57,4 +53,4 @@ class SchedulerServicer(scheduler_pb2_grpc.SchedulerServiceServicer):
             request.seed,
             request.workers or 1,
         )
-        return convert.plan_to_proto(plan)
+        return plan_to_proto(plan)

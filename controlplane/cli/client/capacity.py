@@ -14,7 +14,7 @@ from controlplane.api.client import OrchestratorClient
 from controlplane.cli.client import capacity_render as view
 from controlplane.cli.render import print_json, wants_json
 from controlplane.cli.usage import UsageProblem, read_text
-from models.capacity import PoolSpec
+from models.capacity import PoolInfo, PoolSpec, Reservation
 from models.queueing import NamespacePolicy
 from models.resources import NodeSelector, ResourceAmounts
 
@@ -65,7 +65,7 @@ def pool_spec_from_args(args: argparse.Namespace, current: PoolSpec | None = Non
     )
 
 
-def _show_pool(args: argparse.Namespace, console: Console, pool: view.PoolInfo) -> int:
+def _show_pool(args: argparse.Namespace, console: Console, pool: PoolInfo) -> int:
     if wants_json(args):
         print_json(view.pool_dict(pool))
     else:
@@ -157,9 +157,7 @@ def quota_get(args: argparse.Namespace, client: OrchestratorClient, console: Con
     return _show_quota(args, console, client.get_quota(args.namespace))
 
 
-def _show_reservation(
-    args: argparse.Namespace, console: Console, info: view.ReservationInfo
-) -> int:
+def _show_reservation(args: argparse.Namespace, console: Console, info: Reservation) -> int:
     if wants_json(args):
         print_json(view.reservation_dict(info))
     else:

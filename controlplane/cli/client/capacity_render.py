@@ -10,16 +10,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from controlplane.api.client import (
-    ClusterState,
-    PlanResult,
-    PoolInfo,
-    ReservationInfo,
-    SchedulerInfo,
-)
 from controlplane.cli.render import compact, status_text, to_jsonable, when
+from models.capacity import ClusterUsage, PoolInfo, Reservation
 from models.queueing import NamespacePolicy
 from models.resources import CPU, GPU, MEMORY, ResourceAmounts
+from models.scheduling import PlanResult, SchedulerInfo, SolveStatus
 
 _BINARY_UNITS = (
     ("Pi", 1 << 50),
@@ -128,7 +123,7 @@ def pool_dict(pool: PoolInfo) -> dict[str, Any]:
         "node_ids": list(pool.node_ids),
         "capacity": amounts_dict(pool.capacity),
         "allocated": amounts_dict(pool.allocated),
-        "realization": pool.realization,
+        "realization": pool.state.value,
         "placement_group_id": pool.placement_group_id,
         "message": pool.message,
         "repair": _repair_dict(pool),
@@ -142,11 +137,11 @@ def _repair_dict(pool: PoolInfo) -> dict[str, Any] | None:
     if repair is None:
         return None
     return {
-        "phase": repair.phase,
+        "phase": repair.phase.value,
         "losses": repair.losses,
         "lost_time": repair.lost_time,
-        "failed_tries": repair.failed_tries,
-        "next_try_time": repair.next_try_time or None,
+        "failed_tries": repair.attempts,
+        "next_try_time": repair.retry_time or None,
         "message": repair.message,
     }
 
@@ -158,11 +153,11 @@ def repair_text(pool: PoolInfo) -> str:
         return ""
     times = "once" if repair.losses == 1 else f"{repair.losses} times"
     parts = [f"lost {times}, last {when(repair.lost_time)}"]
-    if repair.failed_tries:
-        parts.append(f"{repair.failed_tries} failed tries, next {when(repair.next_try_time)}")
+    if repair.attempts:
+        parts.append(f"{repair.attempts} failed tries, next {when(repair.retry_time)}")
     if repair.message:
         parts.append(repair.message)
-    return f"{repair.phase or '-'} ({'; '.join(parts)})"
+    return f"{repair.phase.value} ({'; '.join(parts)})"
 
 
 def _selector_text(pool: PoolInfo) -> str:
@@ -184,7 +179,7 @@ def pools_table(pools: Iterable[PoolInfo]) -> Table:
             f"{amounts_text(pool.capacity)} ({owns})",
             amounts_text(pool.allocated),
             pool.spec.strategy.value,
-            status_text(pool.realization or "-"),
+            status_text(pool.state.value),
         )
     return table
 
@@ -192,9 +187,8 @@ def pools_table(pools: Iterable[PoolInfo]) -> Table:
 def pool_detail(console: Console, pool: PoolInfo) -> None:
     spec = pool.spec
     header = Text.assemble(("pool ", "bold"), (pool.name, "bold"))
-    if pool.realization:
-        header.append("  ")
-        header.append_text(status_text(pool.realization))
+    header.append("  ")
+    header.append_text(status_text(pool.state.value))
     console.print(header)
     rows = [
         ("selector", _selector_text(pool)),
@@ -223,7 +217,7 @@ def _rows(console: Console, rows: list[tuple[str, str]]) -> None:
 # -- cluster ----------------------------------------------------------------------------------
 
 
-def cluster_dict(state: ClusterState) -> dict[str, Any]:
+def cluster_dict(state: ClusterUsage) -> dict[str, Any]:
     return {
         "observe_time": state.observe_time,
         "nodes": [
@@ -254,7 +248,7 @@ def cluster_dict(state: ClusterState) -> dict[str, Any]:
     }
 
 
-def nodes_table(state: ClusterState) -> Table:
+def nodes_table(state: ClusterUsage) -> Table:
     table = Table(
         "NODE", "ADDRESS", "ALIVE", "LABELS", "CAPACITY", "ALLOCATED", "FREE", "POOLS",
         title="nodes", title_justify="left",
@@ -273,7 +267,7 @@ def nodes_table(state: ClusterState) -> Table:
     return table
 
 
-def pool_usage_table(state: ClusterState) -> Table:
+def pool_usage_table(state: ClusterUsage) -> Table:
     table = Table("POOL", "ALLOCATED / CAPACITY", "USED", title="pools", title_justify="left")
     for p in state.pools:
         table.add_row(
@@ -284,7 +278,7 @@ def pool_usage_table(state: ClusterState) -> Table:
     return table
 
 
-def namespace_usage_table(state: ClusterState) -> Table:
+def namespace_usage_table(state: ClusterUsage) -> Table:
     table = Table(
         "NAMESPACE", "ALLOCATED", "EXECUTIONS run/queued", "TASKS run/queued",
         "OLDEST WAIT", "WEIGHTED SHARE", title="namespaces", title_justify="left",
@@ -301,7 +295,7 @@ def namespace_usage_table(state: ClusterState) -> Table:
     return table
 
 
-def fragmentation_table(state: ClusterState) -> Table:
+def fragmentation_table(state: ClusterUsage) -> Table:
     """Per resource: the figure the server computed, with the free total and the largest free
     amount on one live node it comes from (1 - largest / total)."""
     table = Table(
@@ -320,7 +314,7 @@ def fragmentation_table(state: ClusterState) -> Table:
     return table
 
 
-def cluster_view(console: Console, state: ClusterState) -> None:
+def cluster_view(console: Console, state: ClusterUsage) -> None:
     alive = sum(1 for n in state.nodes if n.info.alive)
     console.print(
         f"cluster at {when(state.observe_time)}: {alive}/{len(state.nodes)} nodes alive, "
@@ -385,8 +379,7 @@ def quota_detail(console: Console, policy: NamespacePolicy) -> None:
 # -- reservations -----------------------------------------------------------------------------
 
 
-def reservation_dict(info: ReservationInfo) -> dict[str, Any]:
-    r = info.reservation
+def reservation_dict(r: Reservation) -> dict[str, Any]:
     return {
         "reservation_id": r.reservation_id,
         "namespace": r.namespace,
@@ -399,12 +392,11 @@ def reservation_dict(info: ReservationInfo) -> dict[str, Any]:
         "strategy": r.strategy.value,
         "create_time": r.create_time,
         "message": r.message,
-        "placement_group_id": info.placement_group_id,
+        "placement_group_id": r.placement_group_id,
     }
 
 
-def reservation_detail(console: Console, info: ReservationInfo) -> None:
-    r = info.reservation
+def reservation_detail(console: Console, r: Reservation) -> None:
     console.print(
         Text.assemble(
             ("reservation ", "bold"), (r.reservation_id, "bold"), "  ", status_text(r.state.value)
@@ -418,8 +410,8 @@ def reservation_detail(console: Console, info: ReservationInfo) -> None:
         ("strategy", r.strategy.value),
         ("created", when(r.create_time)),
     ]
-    if info.placement_group_id:
-        rows.append(("placement group", info.placement_group_id))
+    if r.placement_group_id:
+        rows.append(("placement group", r.placement_group_id))
     if r.message:
         rows.append(("message", r.message))
     _rows(console, rows)
@@ -440,7 +432,7 @@ def plan_dict(plan: PlanResult) -> dict[str, Any]:
 
 
 def plan_summary(plan: PlanResult) -> str:
-    parts = [f"plan by {plan.scheduler or '?'}: {plan.status or '?'}"]
+    parts = [f"plan by {plan.scheduler or '?'}: {plan.status.value}"]
     parts.append(f"objective {number(plan.objective)}")
     if plan.bound is not None:
         parts.append(f"bound {number(plan.bound)}")
@@ -471,7 +463,7 @@ def plan_table(plan: PlanResult) -> Table:
 
 
 def plan_view(console: Console, plan: PlanResult) -> None:
-    style = "green" if plan.status == "OPTIMAL" else ""
+    style = "green" if plan.status is SolveStatus.OPTIMAL else ""
     console.print(plan_summary(plan), markup=False, style=style)
     if plan.info:
         console.print(f"info: {compact(plan.info, 200)}", markup=False, style="dim")

@@ -5,12 +5,17 @@ with a bounded number of solves at once (solvers are CPU-bound)."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 from controlplane.engine.planning.rolling import RollingPlanner
 from models.errors import FailedPrecondition, FieldViolation, InvalidArgument, invalid
 from models.queueing import NamespacePolicy
-from models.scheduling import Schedule, SchedulingProblem
+from models.scheduling import (
+    PlannedOperation,
+    PlanResult,
+    Schedule,
+    SchedulerInfo,
+    SchedulingProblem,
+)
 from scheduler import registry
 from scheduler.instances.json_io import problem_from_json
 from scheduler.placement.catalog import ONLINE
@@ -67,12 +72,37 @@ def scheduler_violations(policy: NamespacePolicy, prefix: str = "quota") -> list
     return out
 
 
-@dataclass(frozen=True)
-class Plan:
-    problem: SchedulingProblem
-    schedule: Schedule
-    # For a namespace plan: which task each operation is and which slot each machine is.
-    live: LiveProblem | None = None
+def plan_result(
+    problem: SchedulingProblem, schedule: Schedule, live: LiveProblem | None = None
+) -> PlanResult:
+    """The schedule as the API reports it; with `live` (a namespace plan), each operation
+    names the task it stands for and the node of its machine."""
+    position = {o: i for job in problem.jobs for i, o in enumerate(job.operations)}
+    operations = []
+    for s in schedule.operations:
+        task = live.tasks[s.operation] if live is not None else None
+        operations.append(
+            PlannedOperation(
+                operation=s.operation,
+                job=problem.operations[s.operation].job,
+                position=position[s.operation],
+                machine=s.machine,
+                start=s.start,
+                end=s.end,
+                execution_id=task.execution_id if task is not None else "",
+                task_id=task.task_id if task is not None else "",
+                node_id=live.slots[s.machine].node if live is not None else "",
+            )
+        )
+    return PlanResult(
+        scheduler=schedule.solver,
+        status=schedule.status,
+        objective=schedule.objective_value,
+        bound=schedule.bound,
+        operations=operations,
+        solve_time_s=schedule.solve_seconds,
+        info=dict(schedule.info),
+    )
 
 
 class Planner:
@@ -80,15 +110,15 @@ class Planner:
         self._rolling = rolling
         self._slots = asyncio.Semaphore(concurrent_solves)
 
-    def schedulers(self) -> list[tuple[str, str, str]]:
-        """(name, kind, description): batch schedulers, then online placement policies."""
-        batch = [(name, "batch", DESCRIPTIONS.get(name, "")) for name in registry.names()]
-        online = [(name, "placement", PLACEMENT_DESCRIPTIONS.get(name, "")) for name in ONLINE]
+    def schedulers(self) -> list[SchedulerInfo]:
+        """Batch schedulers, then online placement policies."""
+        batch = [SchedulerInfo(n, DESCRIPTIONS.get(n, ""), "batch") for n in registry.names()]
+        online = [SchedulerInfo(n, PLACEMENT_DESCRIPTIONS.get(n, ""), "placement") for n in ONLINE]
         return batch + online
 
     async def plan_namespace(
         self, namespace: str, scheduler: str, time_limit_s: float, adopt: bool
-    ) -> Plan:
+    ) -> PlanResult:
         """The plan the dispatcher would follow for the namespace's live work now."""
         if scheduler and scheduler not in registry.names():
             raise invalid("scheduler", f"unknown scheduler {scheduler!r}; see ListSchedulers")
@@ -103,11 +133,11 @@ class Planner:
             )
         if adopt:
             self._rolling.adopt(namespace, live_plan)
-        return Plan(live_plan.live.problem, live_plan.schedule, live_plan.live)
+        return plan_result(live_plan.live.problem, live_plan.schedule, live_plan.live)
 
     async def plan(
         self, problem_json: str, scheduler: str, time_limit_s: float, seed: int, workers: int
-    ) -> Plan:
+    ) -> PlanResult:
         name = scheduler or "auto"
         if name not in registry.names():
             raise invalid("scheduler", f"unknown scheduler {name!r}; see ListSchedulers")
@@ -133,4 +163,4 @@ class Planner:
                 raise FailedPrecondition(
                     f"no schedule: {exc}", [FieldViolation("problem_json", str(exc))]
                 ) from exc
-        return Plan(problem, schedule)
+        return plan_result(problem, schedule)

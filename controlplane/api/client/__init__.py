@@ -1,0 +1,20 @@
+"""The Python client of the orchestrator's gRPC API: `OrchestratorClient` (blocking) and
+`AsyncOrchestratorClient` (asyncio). Every method returns `models` types.
+
+Imports only `models`, the codec, the generated code and grpc, so that a program that only
+talks to a control plane needs neither Ray nor the schedulers (see README, "Client-only
+install")."""
+
+from controlplane.api.client.async_client import AsyncExecutionHandle, AsyncOrchestratorClient
+from controlplane.api.client.errors import ClientError
+from controlplane.api.client.retries import RetryPolicy
+from controlplane.api.client.sync_client import ExecutionHandle, OrchestratorClient
+
+__all__ = [
+    "AsyncExecutionHandle",
+    "AsyncOrchestratorClient",
+    "ClientError",
+    "ExecutionHandle",
+    "OrchestratorClient",
+    "RetryPolicy",
+]

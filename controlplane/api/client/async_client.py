@@ -1,0 +1,374 @@
+"""`AsyncOrchestratorClient`: the asyncio client on a `grpc.aio` channel, with the methods,
+deadlines and retries of `OrchestratorClient`, each a coroutine (the iterators and watches are
+async iterators)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+from grpc_health.v1 import health_pb2
+
+from controlplane.api.client import calls
+from controlplane.api.client.calls import LOAD_PAGE_SIZE, PAGE_SIZE, Call, Paged
+from controlplane.api.client.errors import ClientError
+from controlplane.api.client.retries import DEFAULT_RETRY, RetryPolicy, channel_options
+from controlplane.api.client.stubs import Stubs
+from controlplane.api.codec.workflows import event_from_proto
+from models.agents import AgentSpec, AgentView
+from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
+from models.executions import Event, ExecutionRecord, ExecutionStatus
+from models.forecasting import FittedForecast
+from models.load import RAW, LoadSample
+from models.queueing import NamespacePolicy
+from models.resources import PlacementStrategy, ResourceAmounts
+from models.scaling import PolicyView, ScalingEvent, ScalingPolicy, ScalingStatus
+from models.scheduling import PlanResult, SchedulerInfo
+from models.workflows import CreateWorkflowResult, ValidationResult, WorkflowView
+
+T = TypeVar("T")
+
+
+class AsyncExecutionHandle:
+    """A started execution, as `ExecutionHandle`, for asyncio."""
+
+    def __init__(
+        self, client: AsyncOrchestratorClient, execution: ExecutionRecord, created: bool
+    ) -> None:
+        self._client = client
+        self.execution = execution
+        self.created = created
+
+    @property
+    def execution_id(self) -> str:
+        return self.execution.execution_id
+
+    async def get(self) -> ExecutionRecord:
+        return await self._client.get_execution(self.execution_id)
+
+    def watch(self, from_sequence: int = 0) -> AsyncIterator[Event]:
+        return self._client.watch_execution(self.execution_id, from_sequence)
+
+    async def cancel(self, reason: str = "") -> ExecutionRecord:
+        return await self._client.cancel_execution(self.execution_id, reason)
+
+    async def result(self, timeout: float | None = None) -> ExecutionRecord:
+        """The execution once it has ended; TimeoutError when it has not within `timeout`
+        seconds (None: wait as long as it takes)."""
+        try:
+            return await asyncio.wait_for(self._ended(), timeout)
+        except TimeoutError:
+            raise TimeoutError(f"execution {self.execution_id} still running") from None
+
+    async def _ended(self) -> ExecutionRecord:
+        next_sequence = 0
+        while True:
+            stream = self._client.watch_execution(self.execution_id, next_sequence)
+            try:
+                async for event in stream:
+                    next_sequence = event.sequence + 1
+                    if event.type.terminal:
+                        return await self.get()
+            finally:
+                await stream.aclose()
+            # The stream ended early (the server stopping, say): look, then watch again.
+            record = await self.get()
+            if record.status.terminal:
+                return record
+
+
+class AsyncOrchestratorClient:
+    """Use as an async context manager or await `close()`; see `OrchestratorClient` for the
+    options."""
+
+    def __init__(
+        self,
+        address: str,
+        timeout_s: float = 30,
+        retry: RetryPolicy | None = DEFAULT_RETRY,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self.address = address
+        self.timeout_s = timeout_s
+        self.retry = retry
+        self.page_size = page_size
+        self._channel = grpc.aio.insecure_channel(address, options=channel_options(retry))
+        self._stubs = Stubs.on(self._channel)
+
+    async def __aenter__(self) -> AsyncOrchestratorClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Closes the channel; RPCs in flight (e.g. a watch) are cancelled."""
+        await self._channel.close()
+
+    async def _run(self, call: Call[T]) -> T:
+        method = self._stubs.method(call.rpc)
+        delays = self.retry.delays() if self.retry is not None and call.request_id else iter(())
+        while True:
+            try:
+                response = await method(call.request, timeout=self.timeout_s + call.extra_s)
+                return call.decode(response)
+            except grpc.RpcError as exc:
+                error = ClientError.from_rpc_error(exc, self.address)
+            delay = next(delays, None) if error.code_name == "UNAVAILABLE" else None
+            if delay is None:
+                raise error
+            await asyncio.sleep(delay)
+
+    async def _items(self, paged: Paged[T], limit: int | None = None) -> AsyncIterator[T]:
+        token = ""
+        given = 0
+        while True:
+            page = await self._run(paged(token))
+            for item in page.items:
+                if limit is not None and given >= limit:
+                    return
+                given += 1
+                yield item
+            token = page.next_page_token
+            if not token or (limit is not None and given >= limit):
+                return
+
+    # -- health -------------------------------------------------------------------------------
+
+    async def wait_ready(self, deadline_s: float = 30.0, service: str = "") -> None:
+        """Polls grpc.health.v1 Check until SERVING; raises ClientError after `deadline_s`."""
+        deadline = time.monotonic() + deadline_s
+        last = "not serving"
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ClientError(
+                    "DEADLINE_EXCEEDED",
+                    f"orchestrator at {self.address} not ready after {deadline_s:g}s ({last})",
+                )
+            try:
+                response = await self._stubs.health.Check(
+                    health_pb2.HealthCheckRequest(service=service),
+                    timeout=min(remaining, 5.0),
+                    wait_for_ready=True,
+                )
+                if response.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+                last = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+            except grpc.RpcError as exc:
+                last = str(ClientError.from_rpc_error(exc))
+            await asyncio.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+
+    # -- agents -------------------------------------------------------------------------------
+
+    async def deploy_agent(self, spec: AgentSpec) -> AgentView:
+        return await self._run(calls.deploy_agent(spec))
+
+    async def get_agent(self, name: str) -> AgentView:
+        return await self._run(calls.get_agent(name))
+
+    def iter_agents(self) -> AsyncIterator[AgentView]:
+        return self._items(calls.list_agents(self.page_size))
+
+    async def list_agents(self) -> list[AgentView]:
+        return [a async for a in self.iter_agents()]
+
+    async def scale_agent(self, name: str, replicas: int) -> AgentView:
+        return await self._run(calls.scale_agent(name, replicas))
+
+    async def delete_agent(self, name: str) -> None:
+        await self._run(calls.delete_agent(name))
+
+    # -- workflows ----------------------------------------------------------------------------
+
+    async def create_workflow(self, text: str) -> CreateWorkflowResult:
+        return await self._run(calls.create_workflow(text))
+
+    async def validate_workflow(self, text: str) -> ValidationResult:
+        return await self._run(calls.validate_workflow(text))
+
+    async def get_workflow(self, name: str, revision: int = 0) -> WorkflowView:
+        return await self._run(calls.get_workflow(name, revision))
+
+    def iter_workflows(self) -> AsyncIterator[WorkflowView]:
+        return self._items(calls.list_workflows(self.page_size))
+
+    async def list_workflows(self) -> list[WorkflowView]:
+        return [w async for w in self.iter_workflows()]
+
+    # -- executions ---------------------------------------------------------------------------
+
+    async def start_execution(
+        self,
+        workflow: str,
+        inputs: dict[str, Any] | None = None,
+        revision: int = 0,
+        request_id: str = "",
+        namespace: str = "",
+    ) -> AsyncExecutionHandle:
+        call = calls.start_execution(workflow, inputs, revision, request_id, namespace)
+        execution, created = await self._run(call)
+        return AsyncExecutionHandle(self, execution, created)
+
+    async def get_execution(self, execution_id: str) -> ExecutionRecord:
+        return await self._run(calls.get_execution(execution_id))
+
+    def iter_executions(
+        self, workflow: str = "", statuses: Iterable[ExecutionStatus] = ()
+    ) -> AsyncIterator[ExecutionRecord]:
+        return self._items(calls.list_executions(workflow, statuses, self.page_size))
+
+    async def list_executions(
+        self, workflow: str = "", statuses: Iterable[ExecutionStatus] = ()
+    ) -> list[ExecutionRecord]:
+        return [e async for e in self.iter_executions(workflow, statuses)]
+
+    async def cancel_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
+        return await self._run(calls.cancel_execution(execution_id, reason))
+
+    async def watch_execution(
+        self, execution_id: str, from_sequence: int = 0, timeout_s: float | None = None
+    ) -> AsyncGenerator[Event, None]:
+        """Stored events from `from_sequence`, then live ones; ends after the terminal event."""
+        stream = self._stubs.workflows.WatchExecution(
+            calls.watch_request(execution_id, from_sequence), timeout=timeout_s
+        )
+        try:
+            async for response in stream:
+                event = event_from_proto(response.event)
+                if event is not None:
+                    yield event
+        except grpc.RpcError as exc:
+            raise ClientError.from_rpc_error(exc, self.address) from None
+        finally:
+            stream.cancel()
+
+    # -- resource pools -----------------------------------------------------------------------
+
+    async def create_pool(self, spec: PoolSpec) -> PoolInfo:
+        return await self._run(calls.create_pool(spec))
+
+    async def get_pool(self, name: str) -> PoolInfo:
+        return await self._run(calls.get_pool(name))
+
+    def iter_pools(self) -> AsyncIterator[PoolInfo]:
+        return self._items(calls.list_pools(self.page_size))
+
+    async def list_pools(self) -> list[PoolInfo]:
+        return [p async for p in self.iter_pools()]
+
+    async def update_pool(self, spec: PoolSpec) -> PoolInfo:
+        return await self._run(calls.update_pool(spec))
+
+    async def delete_pool(self, name: str) -> None:
+        await self._run(calls.delete_pool(name))
+
+    # -- cluster, quotas ----------------------------------------------------------------------
+
+    async def cluster_state(self) -> ClusterUsage:
+        return await self._run(calls.cluster_state())
+
+    async def set_quota(self, policy: NamespacePolicy) -> NamespacePolicy:
+        return await self._run(calls.set_quota(policy))
+
+    async def get_quota(self, namespace: str) -> NamespacePolicy:
+        return await self._run(calls.get_quota(namespace))
+
+    # -- reservations -------------------------------------------------------------------------
+
+    async def reserve(
+        self,
+        namespace: str,
+        pool: str,
+        resources: ResourceAmounts,
+        duration_s: float,
+        start_time: float | None = None,
+        strategy: PlacementStrategy | None = None,
+        request_id: str = "",
+    ) -> Reservation:
+        return await self._run(
+            calls.reserve(namespace, pool, resources, duration_s, start_time, strategy, request_id)
+        )
+
+    async def get_reservation(self, reservation_id: str) -> Reservation:
+        return await self._run(calls.get_reservation(reservation_id))
+
+    async def cancel_reservation(self, reservation_id: str) -> Reservation:
+        return await self._run(calls.cancel_reservation(reservation_id))
+
+    # -- schedulers ---------------------------------------------------------------------------
+
+    async def list_schedulers(self) -> list[SchedulerInfo]:
+        return await self._run(calls.list_schedulers())
+
+    async def plan(
+        self,
+        problem_json: str = "",
+        scheduler: str = "",
+        time_limit_s: float | None = None,
+        seed: int = 0,
+        workers: int = 0,
+        namespace: str = "",
+        adopt: bool = False,
+    ) -> PlanResult:
+        return await self._run(
+            calls.plan(problem_json, scheduler, time_limit_s, seed, workers, namespace, adopt)
+        )
+
+    # -- scaling ------------------------------------------------------------------------------
+
+    async def set_scaling_policy(self, policy: ScalingPolicy) -> PolicyView:
+        return await self._run(calls.set_scaling_policy(policy))
+
+    async def get_scaling_policy(self, agent: str) -> PolicyView:
+        return await self._run(calls.get_scaling_policy(agent))
+
+    async def delete_scaling_policy(self, agent: str) -> None:
+        await self._run(calls.delete_scaling_policy(agent))
+
+    async def get_scaling_status(self, agent: str, decisions: int = 0) -> ScalingStatus:
+        return await self._run(calls.get_scaling_status(agent, decisions))
+
+    async def get_forecast(
+        self, agent: str, horizon_s: float = 0.0, model: str = "", level: float = 0.0
+    ) -> FittedForecast:
+        return await self._run(calls.get_forecast(agent, horizon_s, model, level))
+
+    def iter_scaling_events(
+        self, agent: str, include_holds: bool = False
+    ) -> AsyncIterator[ScalingEvent]:
+        return self._items(calls.list_scaling_events(agent, include_holds, self.page_size))
+
+    async def list_scaling_events(
+        self, agent: str, include_holds: bool = False, limit: int | None = None
+    ) -> list[ScalingEvent]:
+        size = self.page_size if limit is None else max(1, min(self.page_size, limit))
+        paged = calls.list_scaling_events(agent, include_holds, size)
+        return [e async for e in self._items(paged, limit)]
+
+    def iter_load_history(
+        self,
+        agent: str,
+        resolution: int = RAW,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> AsyncIterator[LoadSample]:
+        return self._items(calls.get_load_history(agent, resolution, start, end, LOAD_PAGE_SIZE))
+
+    async def get_load_history(
+        self,
+        agent: str,
+        resolution: int = RAW,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> list[LoadSample]:
+        return [s async for s in self.iter_load_history(agent, resolution, start, end)]

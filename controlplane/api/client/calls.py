@@ -1,0 +1,412 @@
+"""Every unary call of the API as data: which stub method, the request built from models, and
+how to read the response back into models. Both clients run these, so they differ only in
+how they wait."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from controlplane.api.codec.agents import agent_from_proto, agent_spec_to_proto
+from controlplane.api.codec.resources import (
+    PLACEMENT_STRATEGIES,
+    amounts_to_proto,
+    cluster_from_proto,
+    pool_from_proto,
+    pool_spec_to_proto,
+    quota_from_proto,
+    quota_to_proto,
+    reservation_from_proto,
+)
+from controlplane.api.codec.scaling import (
+    LOAD_RESOLUTIONS,
+    forecast_from_proto,
+    load_history_from_proto,
+    policy_view_from_proto,
+    scaling_event_from_proto,
+    scaling_status_from_proto,
+)
+from controlplane.api.codec.scaling_policies import scaling_policy_to_proto
+from controlplane.api.codec.scheduling import plan_from_proto, scheduler_from_proto
+from controlplane.api.codec.wellknown import dict_to_struct, duration, timestamp
+from controlplane.api.codec.workflows import (
+    EXECUTION_STATUSES,
+    create_workflow_from_proto,
+    execution_from_proto,
+    validation_from_proto,
+    workflow_from_proto,
+)
+from controlplane.api.gen.orchestrator.v1 import (
+    agent_pb2,
+    resource_pb2,
+    scaling_pb2,
+    scheduler_pb2,
+    workflow_pb2,
+)
+from models.agents import AgentSpec, AgentView
+from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
+from models.executions import ExecutionRecord, ExecutionStatus
+from models.forecasting import FittedForecast
+from models.load import LoadSample
+from models.queueing import NamespacePolicy
+from models.resources import PlacementStrategy, ResourceAmounts
+from models.scaling import PolicyView, ScalingEvent, ScalingPolicy, ScalingStatus
+from models.scheduling import PlanResult, SchedulerInfo
+from models.workflows import CreateWorkflowResult, ValidationResult, WorkflowView
+
+T = TypeVar("T")
+
+# Items one page of a list call asks for (load samples are small: more per page).
+PAGE_SIZE = 200
+LOAD_PAGE_SIZE = 1000
+# The server's default plan time limit, and how long a forecast may take to fit.
+PLAN_TIME_LIMIT_S = 10.0
+FORECAST_FIT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """One unary call. `rpc`: the stub method as "stub.Method" (see `Stubs`); `extra_s`: how
+    much longer than the default deadline the call may take; `request_id`: the server answers
+    a repeated request id with the first answer, so such a call is retried when UNAVAILABLE."""
+
+    rpc: str
+    request: Any
+    decode: Callable[[Any], T]
+    extra_s: float = 0.0
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_page_token: str
+
+
+Paged = Callable[[str], Call[Page[T]]]
+
+
+def _nothing(response: Any) -> None:
+    return None
+
+
+# -- agents -----------------------------------------------------------------------------------
+
+
+def deploy_agent(spec: AgentSpec) -> Call[AgentView]:
+    request = agent_pb2.DeployAgentRequest(agent=agent_spec_to_proto(spec))
+    return Call("agents.DeployAgent", request, lambda r: agent_from_proto(r.agent))
+
+
+def get_agent(name: str) -> Call[AgentView]:
+    request = agent_pb2.GetAgentRequest(name=name)
+    return Call("agents.GetAgent", request, lambda r: agent_from_proto(r.agent))
+
+
+def list_agents(page_size: int) -> Paged[AgentView]:
+    def page(token: str) -> Call[Page[AgentView]]:
+        request = agent_pb2.ListAgentsRequest(page_size=page_size, page_token=token)
+        return Call(
+            "agents.ListAgents",
+            request,
+            lambda r: Page([agent_from_proto(a) for a in r.agents], r.next_page_token),
+        )
+
+    return page
+
+
+def scale_agent(name: str, replicas: int) -> Call[AgentView]:
+    request = agent_pb2.ScaleAgentRequest(name=name, replicas=replicas)
+    return Call("agents.ScaleAgent", request, lambda r: agent_from_proto(r.agent))
+
+
+def delete_agent(name: str) -> Call[None]:
+    return Call("agents.DeleteAgent", agent_pb2.DeleteAgentRequest(name=name), _nothing)
+
+
+# -- workflows --------------------------------------------------------------------------------
+
+
+def create_workflow(text: str) -> Call[CreateWorkflowResult]:
+    request = workflow_pb2.CreateWorkflowRequest(definition=text)
+    return Call("workflows.CreateWorkflow", request, create_workflow_from_proto)
+
+
+def validate_workflow(text: str) -> Call[ValidationResult]:
+    request = workflow_pb2.ValidateWorkflowRequest(definition=text)
+    return Call("workflows.ValidateWorkflow", request, validation_from_proto)
+
+
+def get_workflow(name: str, revision: int) -> Call[WorkflowView]:
+    request = workflow_pb2.GetWorkflowRequest(name=name, revision=revision)
+    return Call("workflows.GetWorkflow", request, lambda r: workflow_from_proto(r.workflow))
+
+
+def list_workflows(page_size: int) -> Paged[WorkflowView]:
+    def page(token: str) -> Call[Page[WorkflowView]]:
+        request = workflow_pb2.ListWorkflowsRequest(page_size=page_size, page_token=token)
+        return Call(
+            "workflows.ListWorkflows",
+            request,
+            lambda r: Page([workflow_from_proto(w) for w in r.workflows], r.next_page_token),
+        )
+
+    return page
+
+
+# -- executions -------------------------------------------------------------------------------
+
+
+def start_execution(
+    workflow: str,
+    inputs: dict[str, Any] | None,
+    revision: int,
+    request_id: str,
+    namespace: str,
+) -> Call[tuple[ExecutionRecord, bool]]:
+    request = workflow_pb2.StartExecutionRequest(
+        workflow=workflow,
+        revision=revision,
+        inputs=dict_to_struct(inputs),
+        request_id=request_id,
+        namespace=namespace,
+    )
+    return Call(
+        "workflows.StartExecution",
+        request,
+        lambda r: (execution_from_proto(r.execution), r.created),
+        request_id=request_id,
+    )
+
+
+def get_execution(execution_id: str) -> Call[ExecutionRecord]:
+    request = workflow_pb2.GetExecutionRequest(execution_id=execution_id)
+    return Call("workflows.GetExecution", request, lambda r: execution_from_proto(r.execution))
+
+
+def list_executions(
+    workflow: str, statuses: Iterable[ExecutionStatus], page_size: int
+) -> Paged[ExecutionRecord]:
+    codes = [EXECUTION_STATUSES.to_proto(s) for s in statuses]
+
+    def page(token: str) -> Call[Page[ExecutionRecord]]:
+        request = workflow_pb2.ListExecutionsRequest(
+            workflow=workflow, statuses=codes, page_size=page_size, page_token=token
+        )
+        return Call(
+            "workflows.ListExecutions",
+            request,
+            lambda r: Page([execution_from_proto(e) for e in r.executions], r.next_page_token),
+        )
+
+    return page
+
+
+def cancel_execution(execution_id: str, reason: str) -> Call[ExecutionRecord]:
+    request = workflow_pb2.CancelExecutionRequest(execution_id=execution_id, reason=reason)
+    return Call("workflows.CancelExecution", request, lambda r: execution_from_proto(r.execution))
+
+
+def watch_request(execution_id: str, from_sequence: int) -> workflow_pb2.WatchExecutionRequest:
+    return workflow_pb2.WatchExecutionRequest(
+        execution_id=execution_id, from_sequence=from_sequence
+    )
+
+
+# -- resource pools, cluster, quotas ----------------------------------------------------------
+
+
+def create_pool(spec: PoolSpec) -> Call[PoolInfo]:
+    request = resource_pb2.CreatePoolRequest(pool=pool_spec_to_proto(spec))
+    return Call("resources.CreatePool", request, lambda r: pool_from_proto(r.pool))
+
+
+def get_pool(name: str) -> Call[PoolInfo]:
+    request = resource_pb2.GetPoolRequest(name=name)
+    return Call("resources.GetPool", request, lambda r: pool_from_proto(r.pool))
+
+
+def list_pools(page_size: int) -> Paged[PoolInfo]:
+    def page(token: str) -> Call[Page[PoolInfo]]:
+        request = resource_pb2.ListPoolsRequest(page_size=page_size, page_token=token)
+        return Call(
+            "resources.ListPools",
+            request,
+            lambda r: Page([pool_from_proto(p) for p in r.pools], r.next_page_token),
+        )
+
+    return page
+
+
+def update_pool(spec: PoolSpec) -> Call[PoolInfo]:
+    request = resource_pb2.UpdatePoolRequest(pool=pool_spec_to_proto(spec))
+    return Call("resources.UpdatePool", request, lambda r: pool_from_proto(r.pool))
+
+
+def delete_pool(name: str) -> Call[None]:
+    return Call("resources.DeletePool", resource_pb2.DeletePoolRequest(name=name), _nothing)
+
+
+def cluster_state() -> Call[ClusterUsage]:
+    request = resource_pb2.GetClusterStateRequest()
+    return Call("resources.GetClusterState", request, cluster_from_proto)
+
+
+def set_quota(policy: NamespacePolicy) -> Call[NamespacePolicy]:
+    request = resource_pb2.SetQuotaRequest(quota=quota_to_proto(policy))
+    return Call("resources.SetQuota", request, lambda r: quota_from_proto(r.quota))
+
+
+def get_quota(namespace: str) -> Call[NamespacePolicy]:
+    request = resource_pb2.GetQuotaRequest(namespace=namespace)
+    return Call("resources.GetQuota", request, lambda r: quota_from_proto(r.quota))
+
+
+# -- reservations -----------------------------------------------------------------------------
+
+
+def reserve(
+    namespace: str,
+    pool: str,
+    resources: ResourceAmounts,
+    duration_s: float,
+    start_time: float | None,
+    strategy: PlacementStrategy | None,
+    request_id: str,
+) -> Call[Reservation]:
+    request = resource_pb2.ReserveRequest(
+        namespace=namespace,
+        pool=pool,
+        resources=amounts_to_proto(resources),
+        start_time=timestamp(start_time),
+        duration=duration(duration_s),
+        strategy=(
+            PLACEMENT_STRATEGIES.to_proto(strategy)
+            if strategy is not None
+            else resource_pb2.PLACEMENT_STRATEGY_UNSPECIFIED
+        ),
+        request_id=request_id,
+    )
+    return Call(
+        "resources.Reserve",
+        request,
+        lambda r: reservation_from_proto(r.reservation),
+        request_id=request_id,
+    )
+
+
+def get_reservation(reservation_id: str) -> Call[Reservation]:
+    request = resource_pb2.GetReservationRequest(reservation_id=reservation_id)
+    return Call(
+        "resources.GetReservation", request, lambda r: reservation_from_proto(r.reservation)
+    )
+
+
+def cancel_reservation(reservation_id: str) -> Call[Reservation]:
+    request = resource_pb2.CancelReservationRequest(reservation_id=reservation_id)
+    return Call(
+        "resources.CancelReservation", request, lambda r: reservation_from_proto(r.reservation)
+    )
+
+
+# -- schedulers -------------------------------------------------------------------------------
+
+
+def list_schedulers() -> Call[list[SchedulerInfo]]:
+    return Call(
+        "schedulers.ListSchedulers",
+        scheduler_pb2.ListSchedulersRequest(),
+        lambda r: [scheduler_from_proto(s) for s in r.schedulers],
+    )
+
+
+def plan(
+    problem_json: str,
+    scheduler: str,
+    time_limit_s: float | None,
+    seed: int,
+    workers: int,
+    namespace: str,
+    adopt: bool,
+) -> Call[PlanResult]:
+    request = scheduler_pb2.PlanRequest(
+        problem_json=problem_json,
+        scheduler=scheduler,
+        seed=seed,
+        workers=workers,
+        namespace=namespace,
+        adopt=adopt,
+    )
+    if time_limit_s is not None:
+        request.time_limit.CopyFrom(duration(time_limit_s))
+    limit = PLAN_TIME_LIMIT_S if time_limit_s is None else time_limit_s
+    return Call("schedulers.Plan", request, plan_from_proto, extra_s=limit)
+
+
+# -- scaling ----------------------------------------------------------------------------------
+
+
+def set_scaling_policy(policy: ScalingPolicy) -> Call[PolicyView]:
+    request = scaling_pb2.SetScalingPolicyRequest(policy=scaling_policy_to_proto(policy))
+    return Call("scaling.SetScalingPolicy", request, policy_view_from_proto)
+
+
+def get_scaling_policy(agent: str) -> Call[PolicyView]:
+    request = scaling_pb2.GetScalingPolicyRequest(agent=agent)
+    return Call("scaling.GetScalingPolicy", request, policy_view_from_proto)
+
+
+def delete_scaling_policy(agent: str) -> Call[None]:
+    request = scaling_pb2.DeleteScalingPolicyRequest(agent=agent)
+    return Call("scaling.DeleteScalingPolicy", request, _nothing)
+
+
+def get_scaling_status(agent: str, decisions: int) -> Call[ScalingStatus]:
+    request = scaling_pb2.GetScalingStatusRequest(agent=agent, decisions=decisions)
+    return Call("scaling.GetScalingStatus", request, lambda r: scaling_status_from_proto(r.status))
+
+
+def get_forecast(agent: str, horizon_s: float, model: str, level: float) -> Call[FittedForecast]:
+    """When the server has no forecast fitted for this model and level yet, it fits one
+    first: the deadline allows for that."""
+    request = scaling_pb2.GetForecastRequest(agent=agent, model=model, level=level)
+    if horizon_s:
+        request.horizon.CopyFrom(duration(horizon_s))
+    return Call("scaling.GetForecast", request, forecast_from_proto, extra_s=FORECAST_FIT_S)
+
+
+def list_scaling_events(agent: str, include_holds: bool, page_size: int) -> Paged[ScalingEvent]:
+    def page(token: str) -> Call[Page[ScalingEvent]]:
+        request = scaling_pb2.ListScalingEventsRequest(
+            agent=agent, include_holds=include_holds, page_size=page_size, page_token=token
+        )
+        return Call(
+            "scaling.ListScalingEvents",
+            request,
+            lambda r: Page([scaling_event_from_proto(e) for e in r.events], r.next_page_token),
+        )
+
+    return page
+
+
+def get_load_history(
+    agent: str, resolution: int, start: float | None, end: float | None, page_size: int
+) -> Paged[LoadSample]:
+    def page(token: str) -> Call[Page[LoadSample]]:
+        request = scaling_pb2.GetLoadHistoryRequest(
+            agent=agent,
+            resolution=LOAD_RESOLUTIONS.to_proto(resolution),
+            start=timestamp(start),
+            end=timestamp(end),
+            page_size=page_size,
+            page_token=token,
+        )
+
+        def decode(response: scaling_pb2.GetLoadHistoryResponse) -> Page[LoadSample]:
+            history = load_history_from_proto(response, agent, resolution)
+            return Page(list(history.samples), history.next_page_token)
+
+        return Call("scaling.GetLoadHistory", request, decode)
+
+    return page

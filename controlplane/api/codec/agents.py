@@ -1,0 +1,112 @@
+"""orchestrator.v1.AgentService messages <-> models.agents."""
+
+from __future__ import annotations
+
+from controlplane.api.codec.enums import matching_table
+from controlplane.api.codec.wellknown import dict_to_struct, seconds, struct_to_dict, timestamp
+from controlplane.api.gen.orchestrator.v1 import agent_pb2
+from models.agents import (
+    AgentRecord,
+    AgentSpec,
+    AgentState,
+    AgentView,
+    ReplicaInfo,
+    ReplicaResources,
+    ReplicaState,
+)
+
+REPLICA_STATES = matching_table(agent_pb2.ReplicaState, ReplicaState)
+AGENT_STATES = matching_table(agent_pb2.AgentState, AgentState)
+
+
+def replica_resources_to_proto(resources: ReplicaResources) -> agent_pb2.ReplicaResources:
+    return agent_pb2.ReplicaResources(
+        num_cpus=resources.num_cpus,
+        memory=resources.memory,
+        num_gpus=resources.num_gpus,
+        custom=dict(resources.custom),
+    )
+
+
+def replica_resources_from_proto(message: agent_pb2.ReplicaResources) -> ReplicaResources:
+    return ReplicaResources(
+        num_cpus=message.num_cpus,
+        memory=message.memory,
+        num_gpus=message.num_gpus,
+        custom=dict(message.custom),
+    )
+
+
+def agent_spec_to_proto(spec: AgentSpec) -> agent_pb2.AgentSpec:
+    return agent_pb2.AgentSpec(
+        name=spec.name,
+        version=spec.version,
+        import_path=spec.import_path,
+        replicas=spec.replicas,
+        resources=replica_resources_to_proto(spec.resources),
+        max_concurrency=spec.max_concurrency,
+        capabilities=list(spec.capabilities),
+        runtime_env=dict_to_struct(spec.runtime_env),
+        config=dict_to_struct(spec.config),
+        pool=spec.pool,
+    )
+
+
+def agent_spec_from_proto(message: agent_pb2.AgentSpec) -> AgentSpec:
+    return AgentSpec(
+        name=message.name,
+        version=message.version,
+        import_path=message.import_path,
+        replicas=message.replicas,
+        resources=replica_resources_from_proto(message.resources),
+        # 0 is "not given": one attempt at a time, the AgentSpec default.
+        max_concurrency=message.max_concurrency or 1,
+        capabilities=tuple(message.capabilities),
+        runtime_env=struct_to_dict(message.runtime_env),
+        config=struct_to_dict(message.config),
+        pool=message.pool,
+    )
+
+
+def replica_to_proto(replica: ReplicaInfo) -> agent_pb2.Replica:
+    return agent_pb2.Replica(
+        name=replica.name,
+        version=replica.version,
+        state=REPLICA_STATES.to_proto(replica.state),
+        outstanding_attempts=replica.outstanding_attempts,
+        node_id=replica.node_id,
+        restarts=replica.restarts,
+    )
+
+
+def replica_from_proto(message: agent_pb2.Replica) -> ReplicaInfo:
+    return ReplicaInfo(
+        name=message.name,
+        version=message.version,
+        state=REPLICA_STATES.from_proto(message.state, "replica.state"),
+        outstanding_attempts=message.outstanding_attempts,
+        node_id=message.node_id,
+        restarts=message.restarts,
+    )
+
+
+def agent_to_proto(view: AgentView) -> agent_pb2.Agent:
+    return agent_pb2.Agent(
+        spec=agent_spec_to_proto(view.record.spec),
+        state=AGENT_STATES.to_proto(view.state),
+        replicas=[replica_to_proto(r) for r in view.replicas],
+        create_time=timestamp(view.record.create_time),
+        update_time=timestamp(view.record.update_time),
+    )
+
+
+def agent_from_proto(message: agent_pb2.Agent) -> AgentView:
+    return AgentView(
+        record=AgentRecord(
+            spec=agent_spec_from_proto(message.spec),
+            create_time=seconds(message.create_time),
+            update_time=seconds(message.update_time),
+        ),
+        state=AGENT_STATES.from_proto(message.state, "agent.state"),
+        replicas=[replica_from_proto(r) for r in message.replicas],
+    )

@@ -1,0 +1,632 @@
+"""The codec, checked against the generated descriptors: every enum value of every proto enum
+has its model value (and back), every message an RPC carries has a codec (or is a request or
+response wrapper), and every such message survives model -> proto -> model and
+proto -> model -> proto unchanged, with samples that set every field."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
+from google.protobuf.message import Message
+
+import controlplane.api.codec
+from controlplane.api.codec import agents, resources, scaling, scaling_policies, scheduling
+from controlplane.api.codec import workflows as workflow_codec
+from controlplane.api.codec.enums import EnumTable, UnknownEnumValue
+from controlplane.api.gen.orchestrator.v1 import (
+    agent_pb2,
+    resource_pb2,
+    scaling_pb2,
+    scheduler_pb2,
+    workflow_pb2,
+)
+from models.agents import (
+    AgentRecord,
+    AgentSpec,
+    AgentState,
+    AgentView,
+    ReplicaInfo,
+    ReplicaResources,
+    ReplicaState,
+)
+from models.capacity import (
+    ClusterUsage,
+    NodeUsage,
+    PoolInfo,
+    PoolRecord,
+    PoolRepairPhase,
+    PoolRepairStatus,
+    PoolSpec,
+    PoolUsage,
+    Reservation,
+    ReservationState,
+)
+from models.errors import InvalidArgument
+from models.executions import (
+    AttemptRecord,
+    AttemptStatus,
+    ErrorInfo,
+    Event,
+    EventType,
+    ExecutionRecord,
+    ExecutionStatus,
+    TaskRecord,
+    TaskStatus,
+)
+from models.forecasting import FittedForecast, Forecast, ScalingDecision
+from models.load import MINUTE, LoadHistoryPage, LoadSample
+from models.queueing import Backpressure, NamespacePolicy, NamespaceUsage, Quota
+from models.resources import (
+    NodeInfo,
+    NodeSelector,
+    PlacementStrategy,
+    RealizationState,
+    ResourceAmounts,
+)
+from models.scaling import (
+    PolicyView,
+    PredictiveScaling,
+    ScaleLimit,
+    ScalingEvent,
+    ScalingPolicy,
+    ScalingStatus,
+    ScalingStep,
+    ScheduledCapacity,
+    StepScaling,
+    TargetTracking,
+)
+from models.scheduling import PlannedOperation, PlanResult, SchedulerInfo, SolveStatus
+from models.workflows import (
+    CreateWorkflowResult,
+    Severity,
+    ValidationProblem,
+    ValidationResult,
+    WorkflowRevision,
+    WorkflowView,
+)
+
+FILES = (agent_pb2, workflow_pb2, resource_pb2, scheduler_pb2, scaling_pb2)
+CODEC_MODULES = [
+    importlib.import_module(f"controlplane.api.codec.{m.name}")
+    for m in pkgutil.iter_modules(controlplane.api.codec.__path__)
+]
+T0 = 1_700_000_000.25  # a time whose nanoseconds are exact in a double
+
+# -- enums ------------------------------------------------------------------------------------
+
+
+def _tables() -> dict[str, EnumTable[Any, Any]]:
+    found: dict[str, EnumTable[Any, Any]] = {}
+    for module in CODEC_MODULES:
+        for value in vars(module).values():
+            if isinstance(value, EnumTable):
+                assert found.setdefault(value.full_name, value) is value, value.full_name
+    return found
+
+
+def _enums(descriptor: Descriptor) -> Iterator[EnumDescriptor]:
+    yield from descriptor.enum_types
+    for nested in descriptor.nested_types:
+        yield from _enums(nested)
+
+
+def _proto_enums() -> list[EnumDescriptor]:
+    out: list[EnumDescriptor] = []
+    for file in FILES:
+        out.extend(file.DESCRIPTOR.enum_types_by_name.values())
+        for message in file.DESCRIPTOR.message_types_by_name.values():
+            out.extend(_enums(message))
+    return out
+
+
+def test_every_proto_enum_has_exactly_one_table() -> None:
+    assert sorted(_tables()) == sorted(e.full_name for e in _proto_enums())
+
+
+@pytest.mark.parametrize("enum", _proto_enums(), ids=lambda e: e.full_name)
+def test_every_enum_value_round_trips(enum: EnumDescriptor) -> None:
+    table = _tables()[enum.full_name]
+    numbers = {v.number for v in enum.values}
+    assert 0 in numbers, "an enum starts with UNSPECIFIED = 0"
+    for number in numbers - {0}:
+        assert table.to_proto(table.from_proto(number, "f")) == number
+    assert {table.to_proto(v) for v in table.model_values()} == numbers - {0}
+    for value in table.model_values():
+        assert table.from_proto(table.to_proto(value), "f") == value
+    if table.unspecified is None:
+        with pytest.raises(UnknownEnumValue, match="f: must be set"):
+            table.from_proto(0, "f")
+    else:
+        assert table.from_proto(0, "f") in table.model_values()
+    with pytest.raises(UnknownEnumValue) as unknown:
+        table.from_proto(max(numbers) + 1, "pool.state")
+    assert unknown.value.violations[0].field == "pool.state"
+
+
+# -- samples ----------------------------------------------------------------------------------
+
+AMOUNTS = ResourceAmounts(cpu=2.5, memory=4 << 30, gpu=1.0, custom={"accelerator_x": 2.0})
+SPEC = AgentSpec(
+    name="coder",
+    version="v2",
+    import_path="samples.agents:Coder",
+    replicas=3,
+    resources=ReplicaResources(num_cpus=1.5, memory=1 << 30, num_gpus=0.5, custom={"x": 1.0}),
+    max_concurrency=4,
+    capabilities=("code", "test"),
+    runtime_env={"pip": ["requests"], "env_vars": {"A": "1"}},
+    config={"model": "small", "retries": 2, "temperature": 0.5, "tags": [1, "two"]},
+    pool="gpu",
+)
+AGENT = AgentView(
+    record=AgentRecord(SPEC, T0, T0 + 1),
+    state=AgentState.DEGRADED,
+    replicas=[
+        ReplicaInfo("coder.0", "v2", ReplicaState.READY, 2, "node-a", 1),
+        ReplicaInfo("coder.1", "v1", ReplicaState.DRAINING, 1, "node-b", 3),
+    ],
+)
+ERROR = ErrorInfo("ValueError", "bad input", "build")
+EXECUTION = ExecutionRecord(
+    execution_id="e" * 32,
+    workflow="pipeline",
+    revision=2,
+    status=ExecutionStatus.FAILED,
+    inputs={"repo": "r", "n": 3, "deep": {"x": [1, 2.5]}},
+    create_time=T0,
+    request_id="req-1",
+    outputs={"summary": "done", "count": 7},
+    error=ERROR,
+    tasks={
+        "build": TaskRecord(
+            task_id="build",
+            agent="coder",
+            status=TaskStatus.FAILED,
+            attempts=[
+                AttemptRecord(1, AttemptStatus.LOST, "coder.0", "v1", T0 + 1, T0 + 2, ERROR),
+                AttemptRecord(2, AttemptStatus.FAILED, "coder.1", "v2", T0 + 3, T0 + 4, ERROR),
+            ],
+            output={"artifact": "a.tar", "size": 10},
+            error=ERROR,
+            depends_on=("fetch",),
+            waiting_reason="no room on any node",
+        ),
+        "fetch": TaskRecord("fetch", "coder", TaskStatus.SUCCEEDED, output=[1, "x"]),
+    },
+    start_time=T0 + 0.5,
+    end_time=T0 + 5,
+    namespace="team",
+)
+EVENT = Event("e" * 32, 7, EventType.ATTEMPT_FAILED, T0, "build", {"attempt": 2, "why": "x"})
+WORKFLOW = WorkflowView(
+    WorkflowRevision("pipeline", 2, "name: pipeline\ntasks: []\n", "sha256:ab", T0), 3, ("a", "b")
+)
+PROBLEM = ValidationProblem("tasks[0].agent", "unknown agent", Severity.WARNING)
+NODE = NodeInfo(
+    "n" * 40,
+    "10.0.0.1",
+    True,
+    {"zone": "a"},
+    AMOUNTS,
+    ResourceAmounts(cpu=1, memory=1 << 30, custom={"accelerator_x": 1.0}),
+)
+POOL_SPEC = PoolSpec(
+    "gpu",
+    NodeSelector({"zone": "a"}, ("accelerator_x",), ("n" * 40,)),
+    share=AMOUNTS,
+    strategy=PlacementStrategy.STRICT_SPREAD,
+)
+POOL = PoolInfo(
+    record=PoolRecord(POOL_SPEC, T0, T0 + 9),
+    node_ids=("n" * 40, "m" * 40),
+    capacity=AMOUNTS,
+    allocated=ResourceAmounts(cpu=1),
+    state=RealizationState.RESCHEDULING,
+    placement_group_id="pg-1",
+    message="a node is gone",
+    repair=PoolRepairStatus(PoolRepairPhase.LOST, 2, T0, 3, T0 + 60, "retrying"),
+)
+WHOLE_POOL = dataclasses.replace(
+    POOL, record=PoolRecord(PoolSpec("cpu", strategy=PlacementStrategy.SPREAD), T0, T0)
+)
+USAGE = NamespaceUsage("team", AMOUNTS, 2, 5, 90.5, 1, 4, 0.375)
+CLUSTER = ClusterUsage(
+    nodes=[NodeUsage(NODE, ResourceAmounts(cpu=1.5), ("gpu", "cpu"))],
+    pools=[PoolUsage("gpu", AMOUNTS, ResourceAmounts(gpu=1))],
+    namespaces=[USAGE],
+    fragmentation={"cpu": 0.25, "gpu": 0.0},
+    observe_time=T0,
+)
+QUOTA = NamespacePolicy(
+    name="team",
+    weight=2.5,
+    priority=3,
+    backpressure=Backpressure.REJECT,
+    quota=Quota(AMOUNTS, max_replicas=8, max_concurrent_executions=4),
+    placement_policy="fgd",
+    batch_scheduler="cpsat",
+    plan_interval_s=12.5,
+)
+RESERVATION = Reservation(
+    reservation_id="r1",
+    namespace="team",
+    pool="gpu",
+    resources=AMOUNTS,
+    start_time=T0,
+    duration_s=5400.0,
+    state=ReservationState.ACTIVE,
+    create_time=T0 - 10,
+    strategy=PlacementStrategy.STRICT_PACK,
+    message="placed",
+    placement_group_id="pg-r1",
+)
+PLAN = PlanResult(
+    scheduler="cpsat",
+    status=SolveStatus.FEASIBLE,
+    objective=42.0,
+    bound=40.5,
+    operations=[PlannedOperation(1, 1, 2, 3, 10, 20, "e" * 32, "build", "n" * 40)],
+    solve_time_s=1.25,
+    info={"workers": 1, "why": "small"},
+)
+POLICY = ScalingPolicy(
+    agent="coder",
+    min_replicas=2,
+    max_replicas=20,
+    target_tracking=(
+        TargetTracking("in_flight", 0.8, 0.05, 15.0, 120.0, "busy"),
+        TargetTracking(name="util"),
+    ),
+    step_scaling=(
+        StepScaling(
+            "queue_depth",
+            (ScalingStep(1, lower=2, upper=10), ScalingStep(3, lower=10)),
+            adjustment_type="percent",
+            min_adjustment_magnitude=2,
+            name="steps",
+        ),
+    ),
+    scheduled=(ScheduledCapacity("0 9 * * mon-fri", 3600.0, 5, "office", -18000.0),),
+    predictive=PredictiveScaling(0.6, 90.0, 0.8, "mean", 1.5, 4, 2.0, 0.05, "ahead"),
+    scale_out_limit=ScaleLimit(replicas=4, percent=100.0),
+    scale_in_limit=ScaleLimit(replicas=1, percent=50.0),
+    scale_out_cooldown_s=30.0,
+    scale_in_cooldown_s=300.0,
+)
+DECISION = ScalingDecision("coder", T0, 2, 5, "busy", "in_flight 1.6 > 0.8", {"value": 1.6})
+FITTED = FittedForecast(
+    agent="coder",
+    forecast=Forecast(
+        "ets(add,add,24)", 24, (T0, T0 + 60), (1.0, 2.5), (0.5, 1.0), (1.5, 4.0), 0.9, {"a": 1}
+    ),
+    requested_model="auto",
+    step_s=60.0,
+    fit_time=T0,
+    fit_duration_s=0.5,
+    history_points=120,
+    history_end=T0 - 60,
+)
+STATUS = ScalingStatus(
+    agent="coder",
+    has_policy=True,
+    current=2,
+    ready=1,
+    desired=5,
+    last_decision_time=T0,
+    decisions=[ScalingEvent(9, DECISION, "scale failed")],
+    # The wire carries a status's forecast as its summary (the series: GetForecast).
+    forecast=dataclasses.replace(
+        FITTED, forecast=Forecast("ets(add,add,24)", 24, (), (), (), (), 0.9)
+    ),
+    forecast_error="none yet",
+    actuation_error="scale failed",
+    evaluation_period_s=15.0,
+)
+SAMPLE = LoadSample("coder", T0, MINUTE, 5.0, 4.0, 2.0, 1.5, 0.25, 3.0)
+
+
+# -- cases ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """A message the codec handles: both directions, and models that set every field."""
+
+    message: str
+    to_proto: Callable[[Any], Message]
+    from_proto: Callable[[Any], Any]
+    samples: tuple[Any, ...]
+
+
+CASES = [
+    Case("orchestrator.v1.Agent", agents.agent_to_proto, agents.agent_from_proto, (AGENT,)),
+    Case(
+        "orchestrator.v1.AgentSpec",
+        agents.agent_spec_to_proto,
+        agents.agent_spec_from_proto,
+        (SPEC,),
+    ),
+    Case(
+        "orchestrator.v1.Workflow",
+        workflow_codec.workflow_to_proto,
+        workflow_codec.workflow_from_proto,
+        (WORKFLOW,),
+    ),
+    Case(
+        "orchestrator.v1.CreateWorkflowResponse",
+        workflow_codec.create_workflow_to_proto,
+        workflow_codec.create_workflow_from_proto,
+        (CreateWorkflowResult(WORKFLOW, True, [PROBLEM]),),
+    ),
+    Case(
+        "orchestrator.v1.ValidateWorkflowResponse",
+        workflow_codec.validation_to_proto,
+        workflow_codec.validation_from_proto,
+        (ValidationResult(True, [PROBLEM]),),
+    ),
+    Case(
+        "orchestrator.v1.Execution",
+        workflow_codec.execution_to_proto,
+        workflow_codec.execution_from_proto,
+        (EXECUTION,),
+    ),
+    Case(
+        "orchestrator.v1.Event",
+        workflow_codec.event_to_proto,
+        workflow_codec.event_from_proto,
+        (EVENT,),
+    ),
+    Case(
+        "orchestrator.v1.PoolSpec",
+        resources.pool_spec_to_proto,
+        resources.pool_spec_from_proto,
+        (POOL_SPEC, WHOLE_POOL.spec),
+    ),
+    Case(
+        "orchestrator.v1.Pool",
+        resources.pool_to_proto,
+        resources.pool_from_proto,
+        (POOL, WHOLE_POOL),
+    ),
+    Case(
+        "orchestrator.v1.GetClusterStateResponse",
+        resources.cluster_to_proto,
+        resources.cluster_from_proto,
+        (CLUSTER,),
+    ),
+    Case("orchestrator.v1.Quota", resources.quota_to_proto, resources.quota_from_proto, (QUOTA,)),
+    Case(
+        "orchestrator.v1.Reservation",
+        resources.reservation_to_proto,
+        resources.reservation_from_proto,
+        (RESERVATION,),
+    ),
+    Case(
+        "orchestrator.v1.ResourceAmounts",
+        resources.amounts_to_proto,
+        resources.amounts_from_proto,
+        (AMOUNTS,),
+    ),
+    Case(
+        "orchestrator.v1.SchedulerInfo",
+        scheduling.scheduler_to_proto,
+        scheduling.scheduler_from_proto,
+        (SchedulerInfo("cpsat", "CP-SAT", "batch"),),
+    ),
+    Case(
+        "orchestrator.v1.PlanResponse",
+        scheduling.plan_to_proto,
+        scheduling.plan_from_proto,
+        (PLAN,),
+    ),
+    Case(
+        "orchestrator.v1.ScalingPolicy",
+        scaling_policies.scaling_policy_to_proto,
+        scaling_policies.scaling_policy_from_proto,
+        (POLICY,),
+    ),
+    Case(
+        "orchestrator.v1.SetScalingPolicyResponse",
+        scaling.set_policy_response,
+        scaling.policy_view_from_proto,
+        (PolicyView(POLICY, T0, T0 + 1),),
+    ),
+    Case(
+        "orchestrator.v1.GetScalingPolicyResponse",
+        scaling.get_policy_response,
+        scaling.policy_view_from_proto,
+        (PolicyView(POLICY, T0, T0 + 1),),
+    ),
+    Case(
+        "orchestrator.v1.ScalingEvent",
+        scaling.scaling_event_to_proto,
+        scaling.scaling_event_from_proto,
+        (ScalingEvent(9, DECISION, "scale failed"),),
+    ),
+    Case(
+        "orchestrator.v1.ScalingStatus",
+        scaling.scaling_status_to_proto,
+        scaling.scaling_status_from_proto,
+        (STATUS,),
+    ),
+    Case(
+        "orchestrator.v1.GetForecastResponse",
+        scaling.forecast_to_proto,
+        scaling.forecast_from_proto,
+        (FITTED,),
+    ),
+    Case(
+        "orchestrator.v1.LoadSample",
+        scaling.load_sample_to_proto,
+        lambda m: scaling.load_sample_from_proto(m, "coder", MINUTE),
+        (SAMPLE,),
+    ),
+    Case(
+        "orchestrator.v1.GetLoadHistoryResponse",
+        scaling.load_history_to_proto,
+        lambda m: scaling.load_history_from_proto(m, "coder", MINUTE),
+        (LoadHistoryPage([SAMPLE, dataclasses.replace(SAMPLE, time=T0 + 60)], 60.0, "next"),),
+    ),
+]
+
+# Messages encoded only inside another one (their fields count there).
+PARTS = {
+    "orchestrator.v1.ReplicaResources": "orchestrator.v1.AgentSpec",
+    "orchestrator.v1.Replica": "orchestrator.v1.Agent",
+    "orchestrator.v1.WorkflowRevision": "orchestrator.v1.Workflow",
+    "orchestrator.v1.ValidationProblem": "orchestrator.v1.ValidateWorkflowResponse",
+    "orchestrator.v1.ExecutionError": "orchestrator.v1.Execution",
+    "orchestrator.v1.TaskState": "orchestrator.v1.Execution",
+    "orchestrator.v1.Attempt": "orchestrator.v1.Execution",
+    "orchestrator.v1.NodeSelector": "orchestrator.v1.PoolSpec",
+    "orchestrator.v1.PoolRepair": "orchestrator.v1.Pool",
+    "orchestrator.v1.Node": "orchestrator.v1.GetClusterStateResponse",
+    "orchestrator.v1.PoolUsage": "orchestrator.v1.GetClusterStateResponse",
+    "orchestrator.v1.NamespaceUsage": "orchestrator.v1.GetClusterStateResponse",
+    "orchestrator.v1.PlannedOperation": "orchestrator.v1.PlanResponse",
+    "orchestrator.v1.TargetTracking": "orchestrator.v1.ScalingPolicy",
+    "orchestrator.v1.StepScaling": "orchestrator.v1.ScalingPolicy",
+    "orchestrator.v1.ScalingStep": "orchestrator.v1.ScalingPolicy",
+    "orchestrator.v1.ScheduledCapacity": "orchestrator.v1.ScalingPolicy",
+    "orchestrator.v1.PredictiveScaling": "orchestrator.v1.ScalingPolicy",
+    "orchestrator.v1.ScaleLimit": "orchestrator.v1.ScalingPolicy",
+    "orchestrator.v1.ForecastSummary": "orchestrator.v1.GetForecastResponse",
+}
+
+# Model fields the wire does not carry (server-side bookkeeping): default in every sample.
+SERVER_ONLY = {
+    Reservation: {"request_id"},
+    ExecutionRecord: {"last_sequence"},
+    NamespacePolicy: {"max_queue"},
+}
+
+
+def _is_wrapper(name: str) -> bool:
+    return name.endswith(("Request", "Response"))
+
+
+def _rpc_messages() -> set[str]:
+    """Every orchestrator.v1 message an RPC carries, directly or in a field."""
+    seen: set[str] = set()
+    todo: list[Descriptor] = []
+    for file in FILES:
+        for service in file.DESCRIPTOR.services_by_name.values():
+            for method in service.methods:
+                todo += [method.input_type, method.output_type]
+    while todo:
+        message = todo.pop()
+        if message.full_name in seen or not message.full_name.startswith("orchestrator."):
+            continue
+        seen.add(message.full_name)
+        todo += [f.message_type for f in message.fields if f.message_type is not None]
+    return {name for name in seen if not name.endswith("Entry")}
+
+
+def test_every_message_an_rpc_carries_has_a_codec_or_is_a_wrapper() -> None:
+    handled = {c.message for c in CASES} | set(PARTS)
+    missing = sorted(m for m in _rpc_messages() if not _is_wrapper(m) and m not in handled)
+    assert missing == []
+    assert set(PARTS.values()) <= {c.message for c in CASES}
+
+
+def _set_fields(message: Message) -> Iterator[str]:
+    """`full.Message.field` of every field set in `message` and in the messages inside it."""
+    for field, value in message.ListFields():
+        yield f"{message.DESCRIPTOR.full_name}.{field.name}"
+        inner = field.message_type
+        if inner is None or inner.GetOptions().map_entry:
+            continue
+        if not inner.full_name.startswith("orchestrator."):
+            continue
+        repeated = field.label == FieldDescriptor.LABEL_REPEATED
+        for item in value if repeated else [value]:
+            yield from _set_fields(item)
+
+
+def _all_fields(name: str) -> set[str]:
+    for file in FILES:
+        for message in file.DESCRIPTOR.message_types_by_name.values():
+            if message.full_name == name:
+                return {f"{name}.{f.name}" for f in message.fields}
+    raise KeyError(name)
+
+
+def test_the_samples_set_every_field() -> None:
+    covered = {
+        path
+        for case in CASES
+        for model in case.samples
+        for path in _set_fields(case.to_proto(model))
+    }
+    expected = set().union(*(_all_fields(c.message) for c in CASES), *map(_all_fields, PARTS))
+    assert sorted(expected - covered) == []
+
+
+def _server_only_are_defaults(value: Any) -> None:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        defaults = {f.name: f.default for f in dataclasses.fields(value)}
+        for name in SERVER_ONLY.get(type(value), ()):
+            assert getattr(value, name) == defaults[name], (type(value).__name__, name)
+        for f in dataclasses.fields(value):
+            _server_only_are_defaults(getattr(value, f.name))
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _server_only_are_defaults(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _server_only_are_defaults(item)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.message.removeprefix("orchestrator.v1."))
+def test_model_to_proto_to_model_is_identity(case: Case) -> None:
+    for model in case.samples:
+        _server_only_are_defaults(model)
+        message = case.to_proto(model)
+        assert message.DESCRIPTOR.full_name == case.message
+        assert case.from_proto(message) == model
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.message.removeprefix("orchestrator.v1."))
+def test_proto_to_model_to_proto_is_identity(case: Case) -> None:
+    for model in case.samples:
+        message = case.to_proto(model)
+        wire = message.SerializeToString(deterministic=True)
+        parsed = type(message).FromString(wire)
+        assert case.to_proto(case.from_proto(parsed)) == parsed
+
+
+def test_an_execution_listed_without_tasks_reads_back_without_tasks() -> None:
+    listed = workflow_codec.execution_to_proto(EXECUTION, with_tasks=False)
+    assert workflow_codec.execution_from_proto(listed) == dataclasses.replace(EXECUTION, tasks={})
+
+
+def test_an_unknown_event_type_is_skipped() -> None:
+    message = workflow_codec.event_to_proto(EVENT)
+    message.type = "TASK_TELEPORTED"
+    assert workflow_codec.event_from_proto(message) is None
+
+
+def test_a_request_that_leaves_a_documented_default_unset_reads_as_that_default() -> None:
+    spec = resources.pool_spec_from_proto(resource_pb2.PoolSpec(name="p", whole_nodes=True))
+    assert spec.strategy is PlacementStrategy.PACK
+    quota = resources.quota_from_proto(resource_pb2.Quota(namespace="n"))
+    assert quota == NamespacePolicy("n")
+    assert scaling.LOAD_RESOLUTIONS.from_proto(0, "resolution") == 0
+
+
+def test_an_unknown_status_on_the_wire_is_a_clear_error() -> None:
+    message = resources.pool_to_proto(POOL)
+    message.realization = 0  # type: ignore[assignment]
+    with pytest.raises(UnknownEnumValue, match=r"pool\.realization: must be set"):
+        resources.pool_from_proto(message)
+    plan = scheduling.plan_to_proto(PLAN)
+    plan.status = "GUESSED"
+    with pytest.raises(InvalidArgument, match=r"plan\.status"):
+        scheduling.plan_from_proto(plan)
