@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install demo test lint proto bench-throughput bench-queue bench-scaling bench-scaling-frontier bench-forecast clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/client.txt requirements/server.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
