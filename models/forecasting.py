@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+# The forecasting models by name: the single models, and `auto`, which picks among them by
+# rolling-origin backtests.
+SINGLE_MODELS = ("naive", "snaive", "ets", "hw", "sarima", "sarimax", "mstl")
+MODEL_NAMES = ("auto", *SINGLE_MODELS)
+
 
 @dataclass(frozen=True)
 class Series:

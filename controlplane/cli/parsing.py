@@ -59,7 +59,7 @@ def parse_status(text: str) -> ExecutionStatus:
 def duration_arg(text: str) -> float:
     """Seconds from `30s`, `5m`, `1h30m`, `500ms` or a bare number (argparse `type=`)."""
     # Imported here: the workflow package (YAML, definitions) is not needed to build the parser.
-    from controlplane.workflow.durations import parse_duration
+    from models.durations import parse_duration
 
     try:
         return parse_duration(text)

@@ -1,6 +1,6 @@
 """Scaling policies and scaling events (the control loop's decisions) in the SQLite store.
 
-A policy is stored as its JSON document (see `controlplane.engine.scaling.policy_documents`);
+A policy is stored as its JSON document (see `models.scaling_documents`);
 an event is
 one `ScalingDecision` with its inputs as JSON and, if acting on it failed, why. Every write is
 one committed transaction before the caller acknowledges or acts on it. Event ids are assigned

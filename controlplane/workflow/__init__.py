@@ -7,7 +7,6 @@ from controlplane.workflow.definition import (
     topological_order,
     validate_workflow,
 )
-from controlplane.workflow.durations import parse_duration
 from controlplane.workflow.inputs import INPUT_TYPES, check_inputs, json_type_name, matches_type
 from controlplane.workflow.references import (
     Reference,
@@ -19,6 +18,7 @@ from controlplane.workflow.references import (
     parse_template,
     resolve,
 )
+from models.durations import parse_duration
 
 __all__ = [
     "INPUT_TYPES",

@@ -15,7 +15,6 @@ from typing import Any
 
 import yaml
 
-from controlplane.workflow.durations import parse_duration
 from controlplane.workflow.inputs import INPUT_TYPES, json_type_name, matches_type
 from controlplane.workflow.references import Reference, find_reference_problems
 from controlplane.workflow.task_resources import (
@@ -24,6 +23,7 @@ from controlplane.workflow.task_resources import (
     parse_priority,
     parse_resources,
 )
+from models.durations import parse_duration
 from models.resources import ResourceAmounts
 from models.workflows import (
     InputParameter,

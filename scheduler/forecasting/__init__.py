@@ -20,7 +20,8 @@ small models); it and the warning filters it sets are process-wide, so run fits 
 per process.
 """
 
-from scheduler.forecasting.api import MODEL_NAMES, forecast, make_forecaster
+from models.forecasting import MODEL_NAMES
+from scheduler.forecasting.api import forecast, make_forecaster
 from scheduler.forecasting.base import (
     DEFAULT_LEVEL,
     FittedModel,

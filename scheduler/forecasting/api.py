@@ -8,9 +8,7 @@ from typing import Any
 from models.forecasting import Forecast, Series
 from scheduler.forecasting.auto import Auto
 from scheduler.forecasting.base import DEFAULT_LEVEL, check_request, single_threaded
-from scheduler.forecasting.catalog import SINGLE_MODELS, single_model
-
-MODEL_NAMES = ("auto", *SINGLE_MODELS)
+from scheduler.forecasting.catalog import single_model
 
 
 def make_forecaster(

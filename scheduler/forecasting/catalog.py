@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from models.forecasting import SINGLE_MODELS
 from scheduler.forecasting.base import ForecastError
 from scheduler.forecasting.baselines import Naive, SeasonalNaive
 from scheduler.forecasting.ets import ETS, HoltWinters
 from scheduler.forecasting.mstl import MSTLForecaster
 from scheduler.forecasting.sarima import SARIMA
 from scheduler.forecasting.sarimax import SARIMAX
-
-SINGLE_MODELS = ("naive", "snaive", "ets", "hw", "sarima", "sarimax", "mstl")
 
 
 def single_model(name: str, period_hints: Sequence[int] = ()) -> Any:

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from controlplane.workflow.durations import parse_duration
+from models.durations import parse_duration
 
 
 @pytest.mark.parametrize(

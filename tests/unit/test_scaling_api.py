@@ -35,7 +35,6 @@ from controlplane.config import (
     ServerConfig,
     StoreConfig,
 )
-from controlplane.engine.scaling.policy_documents import policy_from_document, policy_to_document
 from controlplane.experiments.forecast_io import load_series
 from controlplane.store import SqliteStore
 from controlplane.store.load_history import LoadHistoryStore
@@ -52,6 +51,7 @@ from models.scaling import (
     StepScaling,
     TargetTracking,
 )
+from models.scaling_documents import policy_from_document, policy_to_document
 from tests.unit.fake_backend import FakeBackend
 
 T = TypeVar("T")

@@ -1,5 +1,5 @@
 """orchestrator.v1.ScalingPolicy <-> models.scaling.ScalingPolicy, and the policy document the
-engine validates (see `controlplane.engine.scaling.policy_documents`).
+engine validates (see `models.scaling_documents`).
 
 The servicer hands the engine the document of the fields a request sets, so that the engine
 names every problem at its path and fills in the defaults; the client reads the policy the

@@ -14,10 +14,10 @@ from controlplane.api.client import ClientError, OrchestratorClient
 from controlplane.cli.parsing import duration_arg, positive_int
 from controlplane.cli.render import print_json, wants_json, when
 from controlplane.cli.usage import UsageProblem, read_text
-from controlplane.engine.scaling.policy_documents import policy_from_document, policy_to_document
 from models.errors import InvalidArgument
 from models.forecasting import FittedForecast
 from models.scaling import PolicyView, ScalingEvent, ScalingStatus
+from models.scaling_documents import policy_from_document, policy_to_document
 
 EXIT_OK = 0
 _ACTIONS = {"hold": "hold", "scale_out": "scale-out", "scale_in": "scale-in"}

@@ -10,6 +10,7 @@ from typing import Any
 
 from controlplane.cli.lazy import Fill, handler
 from controlplane.cli.parsing import duration_arg, positive_int, utilization_arg
+from models.forecasting import MODEL_NAMES
 from models.load import HOUR, MINUTE, RAW
 
 Group = argparse._SubParsersAction
@@ -18,7 +19,7 @@ RESOLUTIONS = {"raw": RAW, "minute": MINUTE, "hour": HOUR}
 
 def target_arg(text: str) -> tuple[str, float]:
     """`METRIC=VALUE`, e.g. `in_flight=0.7`."""
-    from controlplane.engine.scaling.policy_documents import METRICS
+    from models.scaling_documents import METRICS
 
     metric, sep, value = text.partition("=")
     if not sep or metric not in METRICS:
@@ -61,7 +62,7 @@ def sub(
 
 def _policy_set_flags(parser: argparse.ArgumentParser) -> None:
     # The metric names belong to the policy documents of the engine: read only when used.
-    from controlplane.engine.scaling.policy_documents import METRICS
+    from models.scaling_documents import METRICS
 
     parser.add_argument("agent")
     parser.add_argument(
@@ -158,9 +159,6 @@ def add_policy_commands(scaling: Group[Any], common: argparse.ArgumentParser) ->
 
 
 def _forecast_show_flags(parser: argparse.ArgumentParser) -> None:
-    # The model names belong to the forecasting package (statsmodels): read only when used.
-    from scheduler.forecasting import MODEL_NAMES
-
     parser.add_argument("agent")
     parser.add_argument("--horizon", type=duration_arg, metavar="DURATION", help="how far ahead")
     parser.add_argument("--model", default="", choices=("", *MODEL_NAMES), metavar="MODEL")

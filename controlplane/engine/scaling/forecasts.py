@@ -27,12 +27,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from controlplane.engine.scaling.load_recorder import POOL_PREFIX
-from controlplane.engine.scaling.policy_documents import NAME_RE
 from controlplane.store.load_history import LoadHistoryStore
 from models.errors import FailedPrecondition, FieldViolation, invalid
 from models.forecasting import FittedForecast, Forecast, Series
 from models.load import HOUR, MINUTE, RAW, LoadSample
 from models.scaling import ScalingPolicy
+from models.scaling_documents import NAME_RE
 from scheduler.forecasting import MODEL_NAMES, forecast
 from scheduler.scaling.strategies import period_hints
 

@@ -12,16 +12,16 @@ from typing import Any
 from controlplane.engine import paging
 from controlplane.engine.agents.registry import AgentManager
 from controlplane.engine.scaling.load_recorder import POOL_PREFIX
-from controlplane.engine.scaling.policy_documents import (
-    NAME_RE,
-    policy_from_document,
-    policy_to_document,
-)
 from controlplane.store.load_history import LoadHistoryStore
 from controlplane.store.scaling import ScalingStore
 from models.errors import FailedPrecondition, FieldViolation, NotFound, invalid
 from models.load import HOUR, MINUTE, RAW, LoadHistoryPage
 from models.scaling import PolicyView, ScalingEvent, ScalingPolicy
+from models.scaling_documents import (
+    NAME_RE,
+    policy_from_document,
+    policy_to_document,
+)
 
 log = logging.getLogger(__name__)
 

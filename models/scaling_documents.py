@@ -16,8 +16,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from controlplane.workflow.durations import parse_duration
 from models.cron import CronError, CronExpr
+from models.durations import parse_duration
 from models.errors import FieldViolation, InvalidArgument
 from models.scaling import (
     PredictiveScaling,
