@@ -10,11 +10,13 @@ from grpc_status import rpc_status
 from models.errors import (
     AlreadyExists,
     FailedPrecondition,
+    FieldViolation,
     InvalidArgument,
     NotFound,
     OrchestratorError,
     ResourceExhausted,
 )
+from models.values import shorten
 
 _CODES: list[tuple[type[OrchestratorError], int]] = [
     (InvalidArgument, code_pb2.INVALID_ARGUMENT),
@@ -25,10 +27,32 @@ _CODES: list[tuple[type[OrchestratorError], int]] = [
 ]
 
 
+# The status travels in trailing metadata (8 KiB by default in most clients): an error that
+# echoes a huge input must still arrive as itself, so texts are cut and violations counted.
+MAX_MESSAGE_CHARS = 1000
+MAX_FIELD_CHARS = 200
+MAX_DESCRIPTION_CHARS = 300
+MAX_VIOLATIONS = 20
+
+
+def _bounded(error: OrchestratorError) -> tuple[str, list[FieldViolation]]:
+    kept = [
+        FieldViolation(
+            shorten(v.field, MAX_FIELD_CHARS), shorten(v.description, MAX_DESCRIPTION_CHARS)
+        )
+        for v in error.violations[:MAX_VIOLATIONS]
+    ]
+    left_out = len(error.violations) - len(kept)
+    if left_out > 0:
+        kept.append(FieldViolation("", f"{left_out} more problems not shown"))
+    return shorten(error.message, MAX_MESSAGE_CHARS), kept
+
+
 def to_status(error: OrchestratorError) -> grpc.Status:
     code = next((c for kind, c in _CODES if isinstance(error, kind)), code_pb2.INTERNAL)
+    message, violations = _bounded(error)
     details: list[any_pb2.Any] = []
-    if error.violations:
+    if violations:
         bad_request = any_pb2.Any()
         bad_request.Pack(
             error_details_pb2.BadRequest(
@@ -36,12 +60,12 @@ def to_status(error: OrchestratorError) -> grpc.Status:
                     error_details_pb2.BadRequest.FieldViolation(
                         field=v.field, description=v.description
                     )
-                    for v in error.violations
+                    for v in violations
                 ]
             )
         )
         details.append(bad_request)
-    if error.violations and isinstance(error, FailedPrecondition):
+    if violations and isinstance(error, FailedPrecondition):
         precondition = any_pb2.Any()
         precondition.Pack(
             error_details_pb2.PreconditionFailure(
@@ -49,11 +73,9 @@ def to_status(error: OrchestratorError) -> grpc.Status:
                     error_details_pb2.PreconditionFailure.Violation(
                         type="FAILED_PRECONDITION", subject=v.field, description=v.description
                     )
-                    for v in error.violations
+                    for v in violations
                 ]
             )
         )
         details.append(precondition)
-    return rpc_status.to_status(
-        status_pb2.Status(code=code, message=error.message, details=details)
-    )
+    return rpc_status.to_status(status_pb2.Status(code=code, message=message, details=details))

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from controlplane.workflow.inputs import INPUT_TYPES, json_type_name, matches_type
+from controlplane.workflow.loader import MAX_DEFINITION_DEPTH, parse_text
 from controlplane.workflow.references import Reference, find_reference_problems
 from controlplane.workflow.task_resources import (
     check_placement_refs,
@@ -25,6 +23,7 @@ from controlplane.workflow.task_resources import (
 )
 from models.durations import parse_duration
 from models.resources import ResourceAmounts
+from models.values import ValueProblem, value_problems
 from models.workflows import (
     InputParameter,
     PlacementConstraints,
@@ -131,7 +130,7 @@ def _load(text: str, problems: list[ValidationProblem]) -> dict[str, Any] | None
         problems.append(ValidationProblem("", "definition is empty"))
         return None
     try:
-        data = _parse_text(text)
+        data = parse_text(text)
     except ValueError as exc:
         problems.append(ValidationProblem("", str(exc)))
         return None
@@ -140,37 +139,27 @@ def _load(text: str, problems: list[ValidationProblem]) -> dict[str, Any] | None
             ValidationProblem("", f"definition must be a mapping, got {json_type_name(data)}")
         )
         return None
+    bad_values = value_problems(data, "", MAX_DEFINITION_DEPTH) or _value_depth_problems(data)
+    if bad_values:
+        problems.extend(ValidationProblem(p.path, p.description) for p in bad_values)
+        return None
     return data
 
 
-def _parse_text(text: str) -> Any:
-    json_error: json.JSONDecodeError | None = None
-    if text.lstrip().startswith("{"):
-        # Text that looks like JSON is parsed as JSON first: YAML 1.1 rejects some valid
-        # JSON (tabs, `\/`), but a YAML flow mapping also starts with `{`, so fall back.
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            json_error = exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        if json_error is not None:
-            raise ValueError(
-                f"invalid JSON at line {json_error.lineno}, column {json_error.colno}: "
-                f"{json_error.msg}"
-            ) from None
-        raise ValueError(_yaml_message(exc)) from None
-
-
-def _yaml_message(exc: yaml.YAMLError) -> str:
-    if isinstance(exc, yaml.MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
-        reason = exc.problem or exc.context or "syntax error"
-        if mark is not None:
-            return f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {reason}"
-        return f"invalid YAML: {reason}"
-    return f"invalid YAML: {exc}"
+def _value_depth_problems(data: Any) -> list[ValueProblem]:
+    """Defaults, task inputs and outputs are values, each held to the value domain's depth."""
+    found: list[ValueProblem] = []
+    if isinstance(data.get("inputs"), dict):
+        for name, spec in data["inputs"].items():
+            if isinstance(spec, dict) and "default" in spec:
+                found += value_problems(spec["default"], f"inputs.{name}.default")
+    if isinstance(data.get("tasks"), list):
+        for index, task in enumerate(data["tasks"]):
+            if isinstance(task, dict) and "input" in task:
+                found += value_problems(task["input"], f"tasks[{index}].input")
+    if "outputs" in data:
+        found += value_problems(data["outputs"], "outputs")
+    return found
 
 
 # --- checking --------------------------------------------------------------------------

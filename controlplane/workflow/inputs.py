@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from models.values import value_problems
 from models.workflows import ValidationProblem, WorkflowDefinition
 
 INPUT_TYPES = ("string", "number", "integer", "boolean", "object", "array", "any")
@@ -75,7 +76,10 @@ def check_inputs(
         path = f"inputs.{name}"
         if name in given:
             value = given[name]
-            if matches_type(value, param.type):
+            bad = value_problems(value, path)
+            if bad:
+                problems.extend(ValidationProblem(p.path, p.description) for p in bad)
+            elif matches_type(value, param.type):
                 resolved[name] = _normalize(value, param.type)
             else:
                 problems.append(

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from controlplane.api.client.errors import ClientError
 from controlplane.api.codec.agents import agent_from_proto, agent_spec_to_proto
 from controlplane.api.codec.resources import (
     PLACEMENT_STRATEGIES,
@@ -53,6 +54,7 @@ from models.queueing import NamespacePolicy
 from models.resources import PlacementStrategy, ResourceAmounts
 from models.scaling import PolicyView, ScalingEvent, ScalingPolicy, ScalingStatus
 from models.scheduling import PlanResult, SchedulerInfo
+from models.values import value_problems
 from models.workflows import CreateWorkflowResult, ValidationResult, WorkflowView
 
 T = TypeVar("T")
@@ -165,6 +167,16 @@ def start_execution(
     request_id: str,
     namespace: str,
 ) -> Call[tuple[ExecutionRecord, bool]]:
+    # The server checks the same; refusing here names the path where protobuf could not even
+    # encode the value.
+    problems = value_problems(inputs or {}, "inputs")
+    if problems:
+        raise ClientError(
+            "INVALID_ARGUMENT",
+            f"inputs are not JSON values the API carries: {problems[0].path} "
+            f"{problems[0].description}",
+            [(p.path, p.description) for p in problems],
+        )
     request = workflow_pb2.StartExecutionRequest(
         workflow=workflow,
         revision=revision,

@@ -76,7 +76,7 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
     async def ValidateWorkflow(
         self, request: workflow_pb2.ValidateWorkflowRequest, context: Ctx
     ) -> workflow_pb2.ValidateWorkflowResponse:
-        _, problems = self._catalog.validate(request.definition)
+        _, problems = await self._catalog.validate(request.definition)
         valid = not any(p.severity is Severity.ERROR for p in problems)
         return validation_to_proto(ValidationResult(valid, list(problems)))
 

@@ -27,13 +27,18 @@ class WorkflowCatalog:
         self._clock = clock
         self._parsed: dict[tuple[str, int], WorkflowDefinition] = {}
 
-    def validate(self, text: str) -> tuple[WorkflowDefinition | None, list[ValidationProblem]]:
+    async def validate(
+        self, text: str
+    ) -> tuple[WorkflowDefinition | None, list[ValidationProblem]]:
+        """Parses and checks in a worker thread: the work grows with the text (within the
+        loader's budget), and the event loop must keep answering other RPCs meanwhile."""
         if len(text.encode()) > MAX_DEFINITION_BYTES:
             raise invalid("definition", f"is larger than {MAX_DEFINITION_BYTES} bytes")
-        return validate_workflow(text, self._agent_names(), Severity.WARNING)
+        agents = self._agent_names()
+        return await asyncio.to_thread(validate_workflow, text, agents, Severity.WARNING)
 
     async def create(self, text: str) -> tuple[WorkflowRevision, bool, list[ValidationProblem]]:
-        definition, problems = self.validate(text)
+        definition, problems = await self.validate(text)
         errors = [p for p in problems if p.severity is Severity.ERROR]
         if definition is None or errors:
             raise InvalidArgument(

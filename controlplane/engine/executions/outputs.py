@@ -1,5 +1,7 @@
-"""Checks an agent's output before it is stored: it must be JSON and of bounded size, because
-it is kept in the store, streamed in events and returned in GetExecution."""
+"""Checks values the engine computed or received before they are stored: an agent's output, a
+resolved task input, an execution's outputs. Each must be a JSON value (`models.values`) and an
+output of bounded size, because it is kept in the store, streamed in events and returned in
+GetExecution."""
 
 from __future__ import annotations
 
@@ -7,13 +9,26 @@ import json
 from typing import Any
 
 from models.executions import ErrorInfo
+from models.values import value_problems
 
 MAX_OUTPUT_BYTES = 2 << 20
 
 
+def value_error(value: Any, path: str, error_type: str) -> ErrorInfo | None:
+    """A typed error naming where `value` leaves the JSON value domain; None if it does not."""
+    problems = value_problems(value, path)
+    if not problems:
+        return None
+    listed = "; ".join(f"{p.path} {p.description}" for p in problems[:3])
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return ErrorInfo(error_type, f"{listed}{more}")
+
+
 def output_problem(output: Any, limit: int = MAX_OUTPUT_BYTES) -> ErrorInfo | None:
+    if (invalid := value_error(output, "output", "OutputNotSerializable")) is not None:
+        return invalid
     try:
-        size = len(json.dumps(output, separators=(",", ":")).encode())
+        size = len(json.dumps(output, separators=(",", ":"), allow_nan=False).encode())
     except (TypeError, ValueError) as exc:
         return ErrorInfo("OutputNotSerializable", f"agent output is not JSON: {exc}")
     if size > limit:

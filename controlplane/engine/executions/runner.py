@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from controlplane.engine.dispatch.dispatcher import Dispatcher
 from controlplane.engine.dispatch.grants import Grant, Rejected, TaskRequest
 from controlplane.engine.executions.event_hub import EventHub
-from controlplane.engine.executions.outputs import output_problem
+from controlplane.engine.executions.outputs import output_problem, value_error
 from controlplane.ports import AgentBackend
 from controlplane.store import StoreWriter, WriteBatch
 from controlplane.workflow import ReferenceResolutionError, resolve, topological_order
@@ -202,7 +202,11 @@ class ExecutionRunner:
             return
         if self._definition.outputs is None:
             resolved = {}
-        self.record.outputs = resolved if isinstance(resolved, dict) else {"value": resolved}
+        resolved = resolved if isinstance(resolved, dict) else {"value": resolved}
+        if (refused := value_error(resolved, "outputs", "InvalidOutputs")) is not None:
+            self._end(batch, ExecutionStatus.FAILED, refused)
+            return
+        self.record.outputs = resolved
         self._end(batch, ExecutionStatus.SUCCEEDED, None)
 
     def _end(self, batch: WriteBatch, status: ExecutionStatus, error: ErrorInfo | None) -> None:
@@ -265,11 +269,12 @@ class ExecutionRunner:
                 await self._commit(batch)
             try:
                 task_input = resolve(spec.input, self.record.inputs, self._task_outputs(), "input")
+                refused = value_error(task_input, "input", "InvalidInput")
             except ReferenceResolutionError as exc:
+                refused = ErrorInfo("ReferenceResolutionError", str(exc))
+            if refused is not None:
                 attempt = await self._begin_attempt(task, "", "")
-                outcome = AttemptOutcome(
-                    ok=False, error=ErrorInfo("ReferenceResolutionError", str(exc))
-                )
+                outcome = AttemptOutcome(ok=False, error=refused)
                 await self._settle(task, spec, attempt, outcome, retryable=False)
                 return
             preempted = await self._dispatched_attempt(task, spec, task_input, preempted)

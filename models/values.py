@@ -1,0 +1,93 @@
+"""The one value domain every door checks: workflow defaults, task inputs and output expressions,
+StartExecution inputs and agent outputs are JSON values, so whatever is stored can be read back
+through every RPC, the event stream and the CLI.
+
+A value is null, a boolean, a finite number, a string of valid Unicode, a list of values, or an
+object with string keys. Nesting is at most `MAX_DEPTH` levels: the wire form (protobuf `Struct`)
+spends up to three message levels per object level and protobuf refuses to decode past 100, so
+the limit keeps every stored value readable with room for the messages around it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+MAX_DEPTH = 20
+# Problems reported for one value: enough to fix a batch of mistakes, never an error message
+# that outgrows the status details.
+MAX_PROBLEMS = 10
+
+
+@dataclass(frozen=True)
+class ValueProblem:
+    path: str
+    description: str
+
+
+def _child(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if key.isidentifier():
+        return f"{path}.{key}" if path else key
+    return f"{path}[{shorten(repr(key), 40)}]"
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """`text` cut to `limit` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _string_problem(text: str) -> str | None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (it holds a lone surrogate)"
+    return None
+
+
+def value_problems(value: Any, path: str, max_depth: int = MAX_DEPTH) -> list[ValueProblem]:
+    """Every way (up to `MAX_PROBLEMS`) in which `value` is not a JSON value, each with its path
+    below `path`. Iterative, so a hostile depth cannot exhaust the interpreter's stack."""
+    problems: list[ValueProblem] = []
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    while stack and len(problems) < MAX_PROBLEMS:
+        item, where, depth = stack.pop()
+        if item is None or isinstance(item, bool):
+            continue
+        if isinstance(item, int):
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                problems.append(ValueProblem(where, f"{item} is not a JSON number"))
+            continue
+        if isinstance(item, str):
+            if (why := _string_problem(item)) is not None:
+                problems.append(ValueProblem(where, why))
+            continue
+        if isinstance(item, list | tuple | dict):
+            if depth >= max_depth:
+                problems.append(ValueProblem(where, f"is nested deeper than {max_depth} levels"))
+                continue
+            if isinstance(item, dict):
+                for key, child in reversed(list(item.items())):
+                    if not isinstance(key, str):
+                        problems.append(
+                            ValueProblem(
+                                where, f"has the key {shorten(repr(key), 40)}: keys must be strings"
+                            )
+                        )
+                        continue
+                    if (why := _string_problem(key)) is not None:
+                        problems.append(ValueProblem(where, f"has a key that {why}"))
+                        continue
+                    stack.append((child, _child(where, key), depth + 1))
+            else:
+                for index in reversed(range(len(item))):
+                    stack.append((item[index], _child(where, index), depth + 1))
+            continue
+        problems.append(ValueProblem(where, f"a {type(item).__name__} is not a JSON value"))
+    return problems
