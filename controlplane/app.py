@@ -35,6 +35,7 @@ from controlplane.engine.scaling.policies import ScalingManager
 from controlplane.ports import AgentBackend, CapacityBackend
 from controlplane.store import SqliteStore, StoreWriter
 from controlplane.store.capacity import CapacityStore
+from controlplane.store.data_dir_lock import DataDirLock
 from controlplane.store.load_history import LoadHistoryStore
 from controlplane.store.scaling import ScalingStore
 from models.queueing import QueueConfig
@@ -68,6 +69,7 @@ class ControlPlane:
         capacity: CapacityBackend | None = None,
     ) -> None:
         self.config = config
+        self.data_dir_lock = DataDirLock(config.store.data_dir)
         self.store = SqliteStore(
             config.store.database_path, synchronous=config.store.sqlite_synchronous
         )
@@ -239,3 +241,4 @@ class ControlPlane:
         await self.executions.stop(self.config.grpc.shutdown_grace_s)
         await self.backend.shutdown()
         self.store.close()
+        self.data_dir_lock.release()

@@ -46,6 +46,10 @@ SERVICE_NAMES = (
 )
 
 
+class BindError(OSError):
+    """The gRPC port could not be bound (taken, or not an address of this host)."""
+
+
 class GrpcServer:
     def __init__(
         self,
@@ -66,6 +70,9 @@ class GrpcServer:
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
+            # A second server on a taken port must fail, not share it (and split the clients
+            # between two stores).
+            ("grpc.so_reuseport", 0),
         ]
         self._server = grpc.aio.server(options=options)
         agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(agents), self._server)
@@ -88,9 +95,13 @@ class GrpcServer:
         )
 
     def bind(self, host: str, port: int) -> int:
-        bound = self._server.add_insecure_port(f"{host}:{port}")
+        why = f"could not bind {host}:{port} (is another server listening on it?)"
+        try:
+            bound = self._server.add_insecure_port(f"{host}:{port}")
+        except RuntimeError as exc:  # grpc reports a failed bind as a RuntimeError
+            raise BindError(why) from exc
         if bound == 0:
-            raise OSError(f"could not bind {host}:{port}")
+            raise BindError(why)
         return bound
 
     async def start(self) -> None:

@@ -9,10 +9,12 @@ import logging
 import signal
 import sys
 
+from controlplane.api.server import BindError
 from controlplane.app import ControlPlane
 from controlplane.cli.server.settings import config_from_args
 from controlplane.cli.usage import UsageProblem
 from controlplane.config import ConfigError, ServerConfig
+from controlplane.store.data_dir_lock import DataDirInUse
 
 log = logging.getLogger(__name__)
 
@@ -84,4 +86,8 @@ def run_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise UsageProblem(str(exc)) from None
     config.store.data_dir.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(serve(config))
+    try:
+        return asyncio.run(serve(config))
+    except (BindError, DataDirInUse) as exc:
+        sys.stderr.write(f"orchestrator serve: {exc}\n")
+        return 1
