@@ -74,7 +74,7 @@ class ControlPlane:
             config.store.database_path, synchronous=config.store.sqlite_synchronous
         )
         self.backend = backend if backend is not None else default_backend(config)
-        self.writer = StoreWriter(self.store)
+        self.writer = StoreWriter(self.store, on_outage=self._store_outage)
         self.hub = EventHub()
         self.agents = AgentManager(self.store, self.backend, clock)
         self.catalog = WorkflowCatalog(self.store, self.agents.names, clock)
@@ -177,6 +177,7 @@ class ControlPlane:
             config.loops.load_interval_s,
         )
         self._loops: list[asyncio.Task[None]] = []
+        self._health_updates: set[asyncio.Task[None]] = set()
         self.planner = Planner(self.rolling)
         self.server = GrpcServer(
             self.agents,
@@ -231,6 +232,13 @@ class ControlPlane:
             self._loops.append(loop.create_task(self.forecasts.run()))
             self._loops.append(loop.create_task(self.scaling_loop.run()))
         log.info("control plane serving on %s", self.address)
+
+    def _store_outage(self, outage: bool) -> None:
+        """Health follows the store: NOT_SERVING while it refuses writes, so probes and load
+        balancers route around this instance until the writer's retries get through."""
+        task = asyncio.get_running_loop().create_task(self.server.set_serving(not outage))
+        self._health_updates.add(task)
+        task.add_done_callback(self._health_updates.discard)
 
     async def stop(self) -> None:
         for task in self._loops:

@@ -42,3 +42,12 @@ class ResourceExhausted(OrchestratorError):
 
 def invalid(field: str, description: str) -> InvalidArgument:
     return InvalidArgument(f"{field}: {description}", [FieldViolation(field, description)])
+
+
+class Unavailable(OrchestratorError):
+    """The control plane cannot take the request now (its store refuses writes); the same
+    request may succeed after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: float = 5.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -15,6 +15,7 @@ from models.errors import (
     NotFound,
     OrchestratorError,
     ResourceExhausted,
+    Unavailable,
 )
 from models.values import shorten
 
@@ -24,6 +25,7 @@ _CODES: list[tuple[type[OrchestratorError], int]] = [
     (AlreadyExists, code_pb2.ALREADY_EXISTS),
     (FailedPrecondition, code_pb2.FAILED_PRECONDITION),
     (ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),
+    (Unavailable, code_pb2.UNAVAILABLE),
 ]
 
 
@@ -78,4 +80,10 @@ def to_status(error: OrchestratorError) -> grpc.Status:
             )
         )
         details.append(precondition)
+    if isinstance(error, Unavailable):
+        retry = any_pb2.Any()
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(int(error.retry_after_s * 1e9))
+        retry.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        details.append(retry)
     return rpc_status.to_status(status_pb2.Status(code=code, message=message, details=details))

@@ -6,6 +6,7 @@ connection, used only by the StoreWriter thread, one transaction per call.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -225,10 +226,13 @@ class SqliteStore:
                 conn.executemany(UPSERT_TASK, batch.tasks)
                 conn.executemany(UPSERT_ATTEMPT, batch.attempts)
                 conn.executemany(INSERT_EVENT, batch.events)
+                # Inside the try: a COMMIT refused (disk full) must not leave the transaction
+                # open, or every later BEGIN fails even once space is back.
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     def add_workflow_revision(
         self, name: str, definition: str, digest: str, now: float

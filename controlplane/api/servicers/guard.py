@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
 
 from controlplane.api.status import to_status
-from models.errors import OrchestratorError
+from models.errors import OrchestratorError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,10 @@ def unary(
         except OrchestratorError as exc:
             await context.abort_with_status(to_status(exc))
             raise  # unreachable: abort raises
+        except sqlite3.OperationalError as exc:
+            # A direct store write refused (disk full, read-only): worth retrying later.
+            await context.abort_with_status(to_status(store_refused(exc)))
+            raise
 
     return wrapped
 
@@ -44,5 +49,11 @@ def streaming(
                 yield item
         except OrchestratorError as exc:
             await context.abort_with_status(to_status(exc))
+        except sqlite3.OperationalError as exc:
+            await context.abort_with_status(to_status(store_refused(exc)))
 
     return wrapped
+
+
+def store_refused(exc: sqlite3.OperationalError) -> Unavailable:
+    return Unavailable(f"the store refuses writes ({exc}); retry later")

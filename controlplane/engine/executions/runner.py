@@ -243,11 +243,14 @@ class ExecutionRunner:
         if self._tasks.get(task_id) is handle:
             del self._tasks[task_id]
         error = None if handle.cancelled() else handle.exception()
-        if error is not None and not self.record.status.terminal:
-            # A bug, or the store refusing a write: fail the execution rather than leave it hanging.
+        if error is not None:
+            # Logged even when the execution already ended in memory: its last write may be the
+            # one that failed, and a silent failure there is what leaves work hanging.
             log.error(
                 "task %s/%s crashed in the engine", self.execution_id, task_id, exc_info=error
             )
+        if error is not None and not self.record.status.terminal:
+            # A bug, or the store refusing a write: fail the execution rather than leave it hanging.
             failure = ErrorInfo("InternalError", f"{type(error).__name__}: {error}", task_id)
             self._stopping = asyncio.get_running_loop().create_task(
                 self._stop(ExecutionStatus.FAILED, failure)

@@ -24,6 +24,7 @@ from models.errors import (
     InvalidArgument,
     NotFound,
     ResourceExhausted,
+    Unavailable,
     invalid,
 )
 from models.executions import Event, EventType, ExecutionRecord, ExecutionStatus, TaskRecord
@@ -85,6 +86,8 @@ class ExecutionEngine:
         namespace: str = "",
     ) -> tuple[ExecutionRecord, bool]:
         namespace = namespace or DEFAULT_NAMESPACE
+        if self._deps.writer.unwritable_since is not None:
+            raise Unavailable("the store refuses writes; executions wait until it takes them")
         if not NAMESPACE_RE.match(namespace) or len(namespace) > 63:
             raise invalid("namespace", "must be 1-63 lower-case letters, digits or '-'")
         if len(request_id) > MAX_REQUEST_ID:
@@ -282,6 +285,9 @@ class ExecutionEngine:
         return records, token
 
     async def cancel(self, execution_id: str, reason: str) -> ExecutionRecord:
+        if self._deps.writer.unwritable_since is not None:
+            # A cancel must be durable before it is acknowledged; say so rather than hang.
+            raise Unavailable("the store refuses writes; retry the cancel once it takes them")
         record = self.get(execution_id)
         runner = self._runners.get(execution_id)
         if record.status.terminal or runner is None:

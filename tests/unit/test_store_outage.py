@@ -1,0 +1,115 @@
+"""A store that refuses writes (SQLite's own "database or disk is full", provoked with
+`PRAGMA max_page_count`) is an outage, not a failure: health turns NOT_SERVING, new executions
+and cancels are UNAVAILABLE, the execution in flight waits, and once writes succeed again everything
+continues by itself, with nothing lost and no restart."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from controlplane.api.client import ClientError, OrchestratorClient
+from models.agents import AgentSpec
+from models.backend import AttemptRequest
+from models.executions import ExecutionStatus
+from tests.support.server_thread import ServerThread
+from tests.unit.fake_backend import FakeBackend
+
+BIG = "x" * 200_000  # needs new pages, so a full store refuses it
+
+
+class Gate:
+    def __init__(self) -> None:
+        self.open = threading.Event()
+
+    async def __call__(self, value: Any, request: AttemptRequest) -> Any:
+        while not self.open.is_set():
+            await asyncio.sleep(0.01)
+        return {"blob": BIG}
+
+
+@pytest.fixture
+def gate() -> Iterator[Gate]:
+    gate = Gate()
+    yield gate
+    gate.open.set()
+
+
+@pytest.fixture
+def server(tmp_path: Path, gate: Gate) -> Iterator[ServerThread]:
+    backend = FakeBackend()
+    backend.behaviours["gated"] = gate
+    server = ServerThread(
+        tmp_path, "unused", backend=backend, overrides={"grpc.shutdown_grace_s": 0.1}
+    )
+    try:
+        yield server
+    finally:
+        set_max_pages(server, 1 << 30)
+        server.stop()
+
+
+def set_max_pages(server: ServerThread, pages: int | None) -> None:
+    """Caps the database at its current size (None) or at `pages`."""
+    store: Any = server.control_plane.store
+    with store._write_lock:
+        conn = store._writer
+        if pages is None:
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def health(server: ServerThread) -> int:
+    with grpc.insecure_channel(server.address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        return int(stub.Check(health_pb2.HealthCheckRequest(), timeout=5).status)
+
+
+def eventually(check: Any, timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
+
+
+def test_a_full_store_pauses_work_and_everything_continues_once_it_takes_writes(
+    server: ServerThread, gate: Gate
+) -> None:
+    with OrchestratorClient(server.address, timeout_s=10, retry=None) as client:
+        client.deploy_agent(AgentSpec("gated", "v1", "m:Gated"))
+        client.create_workflow("name: big\ntasks: [{id: a, agent: gated}]\n")
+        handle = client.start_execution("big")
+        eventually(lambda: client.get_execution(handle.execution_id).tasks["a"].attempts)
+
+        set_max_pages(server, None)
+        gate.open.set()  # the outcome (200 KB) cannot be written now
+        eventually(lambda: health(server) == health_pb2.HealthCheckResponse.NOT_SERVING)
+        with pytest.raises(ClientError) as refused:
+            client.start_execution("big")
+        assert refused.value.code_name == "UNAVAILABLE"
+        assert "store refuses writes" in refused.value.message
+        with pytest.raises(ClientError) as cancel_refused:
+            client.cancel_execution(handle.execution_id)
+        assert cancel_refused.value.code_name == "UNAVAILABLE"
+        running = client.get_execution(handle.execution_id)
+        assert running.status is ExecutionStatus.RUNNING  # nothing recorded as failed
+
+        set_max_pages(server, 1 << 30)
+        done = handle.result(timeout=20)
+        assert done.status is ExecutionStatus.SUCCEEDED
+        assert done.tasks["a"].output == {"blob": BIG}
+        assert len(done.tasks["a"].attempts) == 1  # waited, not re-run
+        eventually(lambda: health(server) == health_pb2.HealthCheckResponse.SERVING)
+        again = client.start_execution("big")
+        assert again.created
