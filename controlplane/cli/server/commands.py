@@ -101,3 +101,10 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     demo.add_argument("--data-dir", default=None, help="default: a temporary directory")
     _ray_flags(demo)
     demo.set_defaults(runner=handler("controlplane.cli.server.demo:run_demo"), ray_num_cpus=2)
+
+    help = "check the store of a data directory (SQLite integrity_check)"
+    admin = top.add_parser("admin", help="operate on a data directory without a server")
+    admin_commands = admin.add_subparsers(dest="admin_command", metavar="COMMAND", required=True)
+    check = admin_commands.add_parser("check", help=help, description=help, parents=[common])
+    check.add_argument("--data-dir", default="orchestrator-data", help="the data directory")
+    check.set_defaults(runner=handler("controlplane.cli.server.admin:run_check"))

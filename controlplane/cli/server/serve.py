@@ -15,6 +15,7 @@ from controlplane.cli.server.settings import config_from_args
 from controlplane.cli.usage import UsageProblem
 from controlplane.config import ConfigError, ServerConfig
 from controlplane.store.data_dir_lock import DataDirInUse
+from controlplane.store.integrity import StoreDamaged
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,6 @@ def run_serve(args: argparse.Namespace) -> int:
     config.store.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         return asyncio.run(serve(config))
-    except (BindError, DataDirInUse) as exc:
+    except (BindError, DataDirInUse, StoreDamaged) as exc:
         sys.stderr.write(f"orchestrator serve: {exc}\n")
         return 1
