@@ -13,8 +13,12 @@ from controlplane.cli.parser import build_parser
 from controlplane.cli.parsing import error_line
 from controlplane.cli.usage import UsageProblem
 
-EXIT_USAGE = 2
-EXIT_FAILED = 1
+# Exit codes (documented in the README): scripts can tell a typo from an outage from a refusal.
+EXIT_FAILED = 1  # the command ran and what it did failed (e.g. `run --wait` on a failed execution)
+EXIT_USAGE = 2  # bad arguments or unreadable local input; nothing was sent
+EXIT_UNREACHABLE = 3  # no answer from the control plane (UNAVAILABLE, DEADLINE_EXCEEDED)
+EXIT_REJECTED = 4  # the control plane answered and refused the request
+_UNREACHABLE_CODES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED"})
 
 
 def _exit_code(exc: SystemExit) -> int:
@@ -53,7 +57,8 @@ def _run_client_command(args: argparse.Namespace) -> int:
             code: int = args.handler(args, client, make_console())
             return code
     except ClientError as exc:
-        return _fail(error_line(exc.code_name, exc.message, exc.violations))
+        code = EXIT_UNREACHABLE if exc.code_name in _UNREACHABLE_CODES else EXIT_REJECTED
+        return _fail(error_line(exc.code_name, exc.message, exc.violations), code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

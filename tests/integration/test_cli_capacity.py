@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from controlplane.cli.main import EXIT_REJECTED
 from tests.support.server_thread import ServerThread
 
 TINY_PROBLEM = {
@@ -46,9 +47,9 @@ class Cli:
         return json.loads(self.ok(*argv, "--json"))
 
     def fails(self, *argv: str) -> str:
-        """A failed call: exit 2 and exactly one `error: ...` line, no traceback."""
+        """A call the server refused: exit 4 and exactly one `error: ...` line, no traceback."""
         code, _, err = self(*argv)
-        assert code == 2, f"{argv} exited {code}: {err}"
+        assert code == EXIT_REJECTED, f"{argv} exited {code}: {err}"
         assert err.startswith("error: ") and err.count("\n") == 1, err
         return err
 
@@ -169,5 +170,5 @@ def test_plan_for_a_namespace_is_sent_and_answered_cleanly(cli: Cli) -> None:
     if code == 0:
         assert "operations" in json.loads(out)
     else:
-        assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+        assert code == EXIT_REJECTED and err.startswith("error: ") and err.count("\n") == 1, err
         assert "Traceback" not in err

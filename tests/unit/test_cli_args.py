@@ -8,7 +8,7 @@ import pytest
 
 from controlplane.api.client import ClientError
 from controlplane.api.codec.wellknown import plain_numbers
-from controlplane.cli.main import main
+from controlplane.cli.main import EXIT_UNREACHABLE, main
 from controlplane.cli.parser import build_parser
 from controlplane.cli.parsing import (
     assignments_to_dict,
@@ -229,9 +229,11 @@ def test_unreadable_file_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) 
     assert err.count("\n") == 1
 
 
-def test_unreachable_server_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreachable_server_is_one_line_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
     # Port 1 on loopback refuses connections immediately.
-    assert main(["--address", "127.0.0.1:1", "--timeout", "5", "agents", "list"]) == 2
+    assert (
+        main(["--address", "127.0.0.1:1", "--timeout", "5", "agents", "list"]) == EXIT_UNREACHABLE
+    )
     err = capsys.readouterr().err
     assert err.startswith("error: UNAVAILABLE: cannot reach the orchestrator at 127.0.0.1:1")
     assert err.count("\n") == 1

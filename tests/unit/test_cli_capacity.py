@@ -17,7 +17,7 @@ from controlplane.api.codec import scheduling as scheduling_codec
 from controlplane.cli import parsing
 from controlplane.cli.client import capacity, capacity_values
 from controlplane.cli.client import capacity_render as view
-from controlplane.cli.main import main
+from controlplane.cli.main import EXIT_UNREACHABLE, main
 from controlplane.cli.parser import build_parser
 from controlplane.engine.planning.planner import plan_result
 from models.capacity import (
@@ -234,7 +234,7 @@ def test_problem_file_must_be_json(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_server_unreachable_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([*NOWHERE, "cluster"]) == 2
+    assert main([*NOWHERE, "cluster"]) == EXIT_UNREACHABLE
     err = capsys.readouterr().err
     assert err.startswith("error: UNAVAILABLE: cannot reach the orchestrator at 127.0.0.1:1")
     assert err.count("\n") == 1

@@ -27,7 +27,7 @@ from controlplane.api.codec.scaling_policies import (
 from controlplane.api.codec.wellknown import timestamp
 from controlplane.api.gen.orchestrator.v1 import scaling_pb2, scaling_pb2_grpc
 from controlplane.app import ControlPlane
-from controlplane.cli.main import main
+from controlplane.cli.main import EXIT_REJECTED, main
 from controlplane.config import (
     ForecastingConfig,
     GrpcConfig,
@@ -374,7 +374,7 @@ def test_cli_commands(server: Server, capsys: pytest.CaptureFixture[str], tmp_pa
         "--max-replicas",
         "4",
     )
-    assert code == 2
+    assert code == EXIT_REJECTED
     assert "policy.predictive.level" in err and "policy.max_replicas" in err
 
     now = server.cp.scaling_loop._clock()
@@ -420,7 +420,7 @@ def test_cli_commands(server: Server, capsys: pytest.CaptureFixture[str], tmp_pa
     code, out, _ = run_cli(capsys, "load", "pool:none", *address)
     assert code == 0 and "no load recorded" in out
     code, _, err = run_cli(capsys, "scaling", "status", "ghost", *address)
-    assert code == 2 and "NOT_FOUND" in err
+    assert code == EXIT_REJECTED and "NOT_FOUND" in err
 
 
 def test_scaling_service_is_in_health_and_reflection(server: Server) -> None:
