@@ -16,7 +16,6 @@ from models.workflows import Severity, ValidationProblem
 
 EXIT_OK = 0
 EXIT_NOT_SUCCEEDED = 1
-EXIT_ERROR = 2
 
 
 def _warn(problems: list[ValidationProblem]) -> None:
@@ -61,7 +60,7 @@ def workflows_validate(
         else:
             errors = sum(1 for p in result.problems if p.severity is Severity.ERROR)
             console.print(Text(f"invalid: {errors} error(s)", style="red"))
-    return EXIT_ERROR if has_error else EXIT_OK
+    return EXIT_NOT_SUCCEEDED if has_error else EXIT_OK
 
 
 def workflows_list(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
