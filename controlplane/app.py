@@ -36,7 +36,7 @@ from controlplane.ports import AgentBackend, CapacityBackend
 from controlplane.store import SqliteStore, StoreWriter
 from controlplane.store.capacity import CapacityStore
 from controlplane.store.data_dir_lock import DataDirLock
-from controlplane.store.integrity import StoreDamaged, check_before_open, mark
+from controlplane.store.integrity import check_before_open, mark
 from controlplane.store.load_history import LoadHistoryStore
 from controlplane.store.scaling import ScalingStore
 from models.queueing import QueueConfig
@@ -73,12 +73,13 @@ class ControlPlane:
         self.data_dir_lock = DataDirLock(config.store.data_dir)
         try:
             check_before_open(config.store.database_path)
-        except StoreDamaged:
+            self.store = SqliteStore(
+                config.store.database_path, synchronous=config.store.sqlite_synchronous
+            )
+        except BaseException:
+            # Whatever kept the store from opening, the directory is not held by this process.
             self.data_dir_lock.release()
             raise
-        self.store = SqliteStore(
-            config.store.database_path, synchronous=config.store.sqlite_synchronous
-        )
         mark(config.store.database_path)
         self.backend = backend if backend is not None else default_backend(config)
         self.writer = StoreWriter(self.store, on_outage=self._store_outage)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -105,3 +106,19 @@ class FakeBackend:
 
     async def shutdown(self) -> None:
         return None
+
+
+class Gate:
+    """An agent behaviour that holds every attempt until `open` is set, then answers `output`
+    (default: the attempt's input)."""
+
+    _INPUT = object()
+
+    def __init__(self, output: Any = _INPUT) -> None:
+        self.open = threading.Event()
+        self._output = output
+
+    async def __call__(self, value: Any, request: AttemptRequest) -> Any:
+        while not self.open.is_set():
+            await asyncio.sleep(0.01)
+        return value if self._output is Gate._INPUT else self._output

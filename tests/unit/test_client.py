@@ -35,10 +35,9 @@ from controlplane.api.gen.orchestrator.v1 import (
     workflow_pb2_grpc,
 )
 from models.agents import AgentRecord, AgentSpec, AgentState, AgentView
-from models.backend import AttemptRequest
 from models.executions import EventType, ExecutionRecord, ExecutionStatus
 from tests.support.server_thread import ServerThread
-from tests.unit.fake_backend import FakeBackend
+from tests.unit.fake_backend import FakeBackend, Gate
 
 WORKFLOW = """
 name: echo
@@ -52,18 +51,6 @@ name: slow
 tasks:
   - {id: wait, agent: stuck}
 """
-
-
-class Gate:
-    """Holds every attempt of the `stuck` agent until released."""
-
-    def __init__(self) -> None:
-        self.open = threading.Event()
-
-    async def __call__(self, value: Any, request: AttemptRequest) -> Any:
-        while not self.open.is_set():
-            await asyncio.sleep(0.01)
-        return value
 
 
 @pytest.fixture

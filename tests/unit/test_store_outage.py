@@ -5,8 +5,6 @@ continues by itself, with nothing lost and no restart."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,27 +16,16 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from controlplane.api.client import ClientError, OrchestratorClient
 from models.agents import AgentSpec
-from models.backend import AttemptRequest
 from models.executions import ExecutionStatus
 from tests.support.server_thread import ServerThread
-from tests.unit.fake_backend import FakeBackend
+from tests.unit.fake_backend import FakeBackend, Gate
 
 BIG = "x" * 200_000  # needs new pages, so a full store refuses it
 
 
-class Gate:
-    def __init__(self) -> None:
-        self.open = threading.Event()
-
-    async def __call__(self, value: Any, request: AttemptRequest) -> Any:
-        while not self.open.is_set():
-            await asyncio.sleep(0.01)
-        return {"blob": BIG}
-
-
 @pytest.fixture
 def gate() -> Iterator[Gate]:
-    gate = Gate()
+    gate = Gate(output={"blob": BIG})
     yield gate
     gate.open.set()
 

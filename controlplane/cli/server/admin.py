@@ -10,8 +10,8 @@ from controlplane.config import StoreConfig
 from controlplane.store import integrity
 
 
-def run_check_command(data_dir: Path) -> int:
-    database = StoreConfig(data_dir=data_dir).database_path
+def run_check(args: argparse.Namespace) -> int:
+    database = StoreConfig(data_dir=Path(args.data_dir)).database_path
     problems = integrity.run_check(database, full=True)
     if not problems:
         sys.stdout.write(f"{database}: ok\n")
@@ -21,7 +21,3 @@ def run_check_command(data_dir: Path) -> int:
     if len(problems) > 50:
         sys.stderr.write(f"{database}: ... and {len(problems) - 50} more problems\n")
     return 1
-
-
-def run_check(args: argparse.Namespace) -> int:
-    return run_check_command(Path(args.data_dir))
