@@ -142,6 +142,10 @@ class TaskRecord:
     # Why the task waits in the dispatcher queue right now ("" when it is not queued): a live
     # observation the engine adds when an execution is read, never stored.
     waiting_reason: str = ""
+    # Set by a response that left the output out for its size: the size of its JSON encoding.
+    output_omitted: int | None = None
+    # Earlier attempts a response left out (it shows the latest ones).
+    omitted_attempts: int = 0
 
     def charged_attempts(self) -> int:
         """Attempts that count against the retry policy (lost and preempted ones do not)."""
@@ -166,6 +170,17 @@ class ExecutionRecord:
     last_sequence: int = 0
     # Tenancy boundary: quotas, fair share and admission are per namespace.
     namespace: str = "default"
+    # Set by a response that left a value out for its size: the size of its JSON encoding.
+    inputs_omitted: int | None = None
+    outputs_omitted: int | None = None
+
+
+class ValuePart(enum.Enum):
+    """One value of an execution that can be read on its own, whatever its size."""
+
+    INPUTS = "INPUTS"
+    OUTPUTS = "OUTPUTS"
+    TASK_OUTPUT = "TASK_OUTPUT"
 
 
 class EventType(enum.Enum):

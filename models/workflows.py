@@ -9,6 +9,13 @@ from typing import Any
 from models.resources import ResourceAmounts
 
 
+class View(enum.Enum):
+    """How much of a resource a response carries (AIP-157 partial responses)."""
+
+    BASIC = "BASIC"  # what lists show: identity, status, times, errors
+    FULL = "FULL"  # everything, values within the response budget
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 3

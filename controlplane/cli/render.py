@@ -276,7 +276,10 @@ def execution_detail(console: Console, record: ExecutionRecord, with_outputs: bo
     console.print(f"  ended     {when(record.end_time)}", markup=False)
     if record.request_id:
         console.print(f"  request   {record.request_id}", markup=False)
-    console.print(f"  inputs    {compact(record.inputs, 200)}", markup=False)
+    inputs = compact(record.inputs, 200)
+    if record.inputs_omitted is not None:
+        inputs = f"{left_out(record.inputs_omitted)}: {read_hint(record.execution_id, '--inputs')}"
+    console.print(f"  inputs    {inputs}", markup=False)
     if record.error is not None:
         where = f" in task {record.error.task_id}" if record.error.task_id else ""
         console.print(
@@ -291,20 +294,38 @@ def execution_detail(console: Console, record: ExecutionRecord, with_outputs: bo
                 detail = Text(f"waiting: {task.waiting_reason}", style="yellow")
             elif task.error is not None:
                 detail = Text(f"{task.error.type}: {task.error.message}", style="red")
+            elif task.output_omitted is not None:
+                detail = Text(left_out(task.output_omitted))
             else:
                 detail = Text("-" if task.output is None else compact(task.output, 60))
             table.add_row(
                 task.task_id,
                 task.agent,
                 status_text(task.status.value),
-                str(len(task.attempts)),
+                str(len(task.attempts) + task.omitted_attempts),
                 ", ".join(task.depends_on) or "-",
                 detail,
             )
         console.print(table)
-    if with_outputs and record.outputs is not None:
+        if any(t.output_omitted is not None for t in record.tasks.values()):
+            hint = read_hint(record.execution_id, "--task TASK")
+            console.print(f"outputs left out for their size: {hint}", markup=False)
+    if with_outputs and record.outputs_omitted is not None:
+        omitted = f"{left_out(record.outputs_omitted)}: {read_hint(record.execution_id, '')}"
+        console.print(f"outputs: {omitted}", markup=False)
+    elif with_outputs and record.outputs is not None:
         console.print("outputs:", style="bold")
         console.print_json(json.dumps(record.outputs))
+
+
+def left_out(size: int) -> str:
+    """What a table shows for a value the response left out for its size."""
+    return f"(left out: {size:,} bytes)"
+
+
+def read_hint(execution_id: str, flag: str) -> str:
+    command = " ".join(filter(None, ["orchestrator executions value", execution_id, flag]))
+    return f"read with `{command}`"
 
 
 # -- events -----------------------------------------------------------------------------------

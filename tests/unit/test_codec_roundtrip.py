@@ -204,6 +204,19 @@ EXECUTION = ExecutionRecord(
     end_time=T0 + 5,
     namespace="team",
 )
+# As a response carries an execution whose values were left out for their size.
+EXECUTION_LEFT_OUT = dataclasses.replace(
+    EXECUTION,
+    inputs={},
+    inputs_omitted=300_000,
+    outputs=None,
+    outputs_omitted=5_000_000,
+    tasks={
+        "fetch": TaskRecord(
+            "fetch", "coder", TaskStatus.SUCCEEDED, output_omitted=2_000_000, omitted_attempts=4
+        )
+    },
+)
 EVENT = Event("e" * 32, 7, EventType.ATTEMPT_FAILED, T0, "build", {"attempt": 2, "why": "x"})
 WORKFLOW = WorkflowView(
     WorkflowRevision("pipeline", 2, "name: pipeline\ntasks: []\n", "sha256:ab", T0), 3, ("a", "b")
@@ -375,7 +388,7 @@ CASES = [
         "orchestrator.v1.Execution",
         workflow_codec.execution_to_proto,
         workflow_codec.execution_from_proto,
-        (EXECUTION,),
+        (EXECUTION, EXECUTION_LEFT_OUT),
     ),
     Case(
         "orchestrator.v1.Event",
@@ -485,6 +498,7 @@ PARTS = {
     "orchestrator.v1.ExecutionError": "orchestrator.v1.Execution",
     "orchestrator.v1.TaskState": "orchestrator.v1.Execution",
     "orchestrator.v1.Attempt": "orchestrator.v1.Execution",
+    "orchestrator.v1.OmittedValue": "orchestrator.v1.Execution",
     "orchestrator.v1.NodeSelector": "orchestrator.v1.PoolSpec",
     "orchestrator.v1.PoolRepair": "orchestrator.v1.Pool",
     "orchestrator.v1.Node": "orchestrator.v1.GetClusterStateResponse",

@@ -21,6 +21,7 @@ from models.agents import AgentSpec
 from models.backend import AttemptRequest
 from models.executions import ExecutionStatus
 from models.values import MAX_DEPTH
+from models.workflows import View
 from tests.support.server_thread import ServerThread
 from tests.unit.fake_backend import FakeBackend
 
@@ -123,7 +124,7 @@ outputs:
     done = client.start_execution("dates").result(timeout=10)
     assert done.status is ExecutionStatus.SUCCEEDED, done.error
     assert done.outputs == {"on": "yes", "2024-01-01": "2024-01-01", "when": "2024-01-01"}
-    listed = client.list_executions("dates")
+    listed = client.list_executions("dates", view=View.FULL)
     assert listed[0].outputs == done.outputs
 
 

@@ -21,14 +21,14 @@ from controlplane.api.client.stubs import Stubs
 from controlplane.api.codec.workflows import event_from_proto
 from models.agents import AgentSpec, AgentView
 from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
-from models.executions import Event, ExecutionRecord, ExecutionStatus
+from models.executions import Event, ExecutionRecord, ExecutionStatus, ValuePart
 from models.forecasting import FittedForecast
 from models.load import RAW, LoadSample
 from models.queueing import NamespacePolicy
 from models.resources import PlacementStrategy, ResourceAmounts
 from models.scaling import PolicyView, ScalingEvent, ScalingPolicy, ScalingStatus
 from models.scheduling import PlanResult, SchedulerInfo
-from models.workflows import CreateWorkflowResult, ValidationResult, WorkflowView
+from models.workflows import CreateWorkflowResult, ValidationResult, View, WorkflowView
 
 T = TypeVar("T")
 
@@ -50,6 +50,10 @@ class AsyncExecutionHandle:
     async def get(self) -> ExecutionRecord:
         return await self._client.get_execution(self.execution_id)
 
+    async def complete(self) -> ExecutionRecord:
+        """The execution with every value a response left out for its size read in."""
+        return await self._client.with_omitted_values(await self.get())
+
     def watch(self, from_sequence: int = 0) -> AsyncIterator[Event]:
         return self._client.watch_execution(self.execution_id, from_sequence)
 
@@ -57,8 +61,8 @@ class AsyncExecutionHandle:
         return await self._client.cancel_execution(self.execution_id, reason)
 
     async def result(self, timeout: float | None = None) -> ExecutionRecord:
-        """The execution once it has ended; TimeoutError when it has not within `timeout`
-        seconds (None: wait as long as it takes)."""
+        """The execution once it has ended, its values complete; TimeoutError when it has not
+        ended within `timeout` seconds (None: wait as long as it takes)."""
         try:
             return await asyncio.wait_for(self._ended(), timeout)
         except TimeoutError:
@@ -72,13 +76,13 @@ class AsyncExecutionHandle:
                 async for event in stream:
                     next_sequence = event.sequence + 1
                     if event.type.terminal:
-                        return await self.get()
+                        return await self.complete()
             finally:
                 await stream.aclose()
             # The stream ended early (the server stopping, say): look, then watch again.
             record = await self.get()
             if record.status.terminal:
-                return record
+                return await self._client.with_omitted_values(record)
 
 
 class AsyncOrchestratorClient:
@@ -199,11 +203,11 @@ class AsyncOrchestratorClient:
     async def get_workflow(self, name: str, revision: int = 0) -> WorkflowView:
         return await self._run(calls.get_workflow(name, revision))
 
-    def iter_workflows(self) -> AsyncIterator[WorkflowView]:
-        return self._items(calls.list_workflows(self.page_size))
+    def iter_workflows(self, view: View = View.BASIC) -> AsyncIterator[WorkflowView]:
+        return self._items(calls.list_workflows(self.page_size, view))
 
-    async def list_workflows(self) -> list[WorkflowView]:
-        return [w async for w in self.iter_workflows()]
+    async def list_workflows(self, view: View = View.BASIC) -> list[WorkflowView]:
+        return [w async for w in self.iter_workflows(view)]
 
     # -- executions ---------------------------------------------------------------------------
 
@@ -219,18 +223,46 @@ class AsyncOrchestratorClient:
         execution, created = await self._run(call)
         return AsyncExecutionHandle(self, execution, created)
 
-    async def get_execution(self, execution_id: str) -> ExecutionRecord:
-        return await self._run(calls.get_execution(execution_id))
+    async def get_execution(self, execution_id: str, view: View = View.FULL) -> ExecutionRecord:
+        return await self._run(calls.get_execution(execution_id, view))
 
     def iter_executions(
-        self, workflow: str = "", statuses: Iterable[ExecutionStatus] = ()
+        self,
+        workflow: str = "",
+        statuses: Iterable[ExecutionStatus] = (),
+        view: View = View.BASIC,
     ) -> AsyncIterator[ExecutionRecord]:
-        return self._items(calls.list_executions(workflow, statuses, self.page_size))
+        return self._items(calls.list_executions(workflow, statuses, self.page_size, view))
 
     async def list_executions(
-        self, workflow: str = "", statuses: Iterable[ExecutionStatus] = ()
+        self,
+        workflow: str = "",
+        statuses: Iterable[ExecutionStatus] = (),
+        view: View = View.BASIC,
     ) -> list[ExecutionRecord]:
-        return [e async for e in self.iter_executions(workflow, statuses)]
+        return [e async for e in self.iter_executions(workflow, statuses, view)]
+
+    async def read_execution_value(
+        self, execution_id: str, part: ValuePart = ValuePart.OUTPUTS, task_id: str = ""
+    ) -> Any:
+        """One value of an execution whole, whatever its size."""
+        request = calls.read_value_request(execution_id, part, task_id, 0)
+        stream = self._stubs.workflows.ReadExecutionValue(request, timeout=self.timeout_s)
+        data = bytearray()
+        try:
+            async for response in stream:
+                data += response.data
+        except grpc.RpcError as exc:
+            raise ClientError.from_rpc_error(exc, self.address) from None
+        finally:
+            stream.cancel()
+        return calls.decode_value(bytes(data))
+
+    async def with_omitted_values(self, record: ExecutionRecord) -> ExecutionRecord:
+        """`record` with every value its response left out read in."""
+        keys = calls.omitted_parts(record)
+        values = {k: await self.read_execution_value(record.execution_id, *k) for k in keys}
+        return calls.with_values(record, values) if values else record
 
     async def cancel_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
         return await self._run(calls.cancel_execution(execution_id, reason))

@@ -4,6 +4,8 @@ how they wait."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -33,6 +35,9 @@ from controlplane.api.codec.scheduling import plan_from_proto, scheduler_from_pr
 from controlplane.api.codec.wellknown import dict_to_struct, duration, timestamp
 from controlplane.api.codec.workflows import (
     EXECUTION_STATUSES,
+    EXECUTION_VIEWS,
+    VALUE_PARTS,
+    WORKFLOW_VIEWS,
     create_workflow_from_proto,
     execution_from_proto,
     validation_from_proto,
@@ -47,7 +52,7 @@ from controlplane.api.gen.orchestrator.v1 import (
 )
 from models.agents import AgentSpec, AgentView
 from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
-from models.executions import ExecutionRecord, ExecutionStatus
+from models.executions import ExecutionRecord, ExecutionStatus, ValuePart
 from models.forecasting import FittedForecast
 from models.load import LoadSample
 from models.queueing import NamespacePolicy
@@ -55,7 +60,7 @@ from models.resources import PlacementStrategy, ResourceAmounts
 from models.scaling import PolicyView, ScalingEvent, ScalingPolicy, ScalingStatus
 from models.scheduling import PlanResult, SchedulerInfo
 from models.values import value_problems
-from models.workflows import CreateWorkflowResult, ValidationResult, WorkflowView
+from models.workflows import CreateWorkflowResult, ValidationResult, View, WorkflowView
 
 T = TypeVar("T")
 
@@ -145,9 +150,11 @@ def get_workflow(name: str, revision: int) -> Call[WorkflowView]:
     return Call("workflows.GetWorkflow", request, lambda r: workflow_from_proto(r.workflow))
 
 
-def list_workflows(page_size: int) -> Paged[WorkflowView]:
+def list_workflows(page_size: int, view: View) -> Paged[WorkflowView]:
     def page(token: str) -> Call[Page[WorkflowView]]:
-        request = workflow_pb2.ListWorkflowsRequest(page_size=page_size, page_token=token)
+        request = workflow_pb2.ListWorkflowsRequest(
+            page_size=page_size, page_token=token, view=WORKFLOW_VIEWS.to_proto(view)
+        )
         return Call(
             "workflows.ListWorkflows",
             request,
@@ -192,19 +199,25 @@ def start_execution(
     )
 
 
-def get_execution(execution_id: str) -> Call[ExecutionRecord]:
-    request = workflow_pb2.GetExecutionRequest(execution_id=execution_id)
+def get_execution(execution_id: str, view: View) -> Call[ExecutionRecord]:
+    request = workflow_pb2.GetExecutionRequest(
+        execution_id=execution_id, view=EXECUTION_VIEWS.to_proto(view)
+    )
     return Call("workflows.GetExecution", request, lambda r: execution_from_proto(r.execution))
 
 
 def list_executions(
-    workflow: str, statuses: Iterable[ExecutionStatus], page_size: int
+    workflow: str, statuses: Iterable[ExecutionStatus], page_size: int, view: View
 ) -> Paged[ExecutionRecord]:
     codes = [EXECUTION_STATUSES.to_proto(s) for s in statuses]
 
     def page(token: str) -> Call[Page[ExecutionRecord]]:
         request = workflow_pb2.ListExecutionsRequest(
-            workflow=workflow, statuses=codes, page_size=page_size, page_token=token
+            workflow=workflow,
+            statuses=codes,
+            page_size=page_size,
+            page_token=token,
+            view=EXECUTION_VIEWS.to_proto(view),
         )
         return Call(
             "workflows.ListExecutions",
@@ -218,6 +231,54 @@ def list_executions(
 def cancel_execution(execution_id: str, reason: str) -> Call[ExecutionRecord]:
     request = workflow_pb2.CancelExecutionRequest(execution_id=execution_id, reason=reason)
     return Call("workflows.CancelExecution", request, lambda r: execution_from_proto(r.execution))
+
+
+def read_value_request(
+    execution_id: str, part: ValuePart, task_id: str, offset: int
+) -> workflow_pb2.ReadExecutionValueRequest:
+    return workflow_pb2.ReadExecutionValueRequest(
+        execution_id=execution_id,
+        part=VALUE_PARTS.to_proto(part),
+        task_id=task_id,
+        read_offset=offset,
+    )
+
+
+def decode_value(data: bytes) -> Any:
+    """A value ReadExecutionValue streamed (compact JSON; stores from before the value domain
+    may hold NaN, which Python's JSON reader accepts)."""
+    return json.loads(data.decode("utf-8"))
+
+
+# A value of an execution as ReadExecutionValue names it: the part, and the task for an output.
+ValueKey = tuple[ValuePart, str]
+
+
+def omitted_parts(record: ExecutionRecord) -> list[ValueKey]:
+    """The values a response left out of `record`, as ReadExecutionValue names them."""
+    parts: list[ValueKey] = []
+    if record.inputs_omitted is not None:
+        parts.append((ValuePart.INPUTS, ""))
+    if record.outputs_omitted is not None:
+        parts.append((ValuePart.OUTPUTS, ""))
+    parts += [(ValuePart.TASK_OUTPUT, t.task_id) for t in record.tasks.values() if t.output_omitted]
+    return parts
+
+
+def with_values(
+    record: ExecutionRecord, values: dict[tuple[ValuePart, str], Any]
+) -> ExecutionRecord:
+    """`record` with the values read for its omitted parts put back."""
+    filled = dataclasses.replace(record, tasks=dict(record.tasks))
+    for (part, task_id), value in values.items():
+        if part is ValuePart.INPUTS:
+            filled.inputs, filled.inputs_omitted = value, None
+        elif part is ValuePart.OUTPUTS:
+            filled.outputs, filled.outputs_omitted = value, None
+        else:
+            task = filled.tasks[task_id]
+            filled.tasks[task_id] = dataclasses.replace(task, output=value, output_omitted=None)
+    return filled
 
 
 def watch_request(execution_id: str, from_sequence: int) -> workflow_pb2.WatchExecutionRequest:

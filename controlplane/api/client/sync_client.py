@@ -22,14 +22,14 @@ from controlplane.api.client.stubs import Stubs
 from controlplane.api.codec.workflows import event_from_proto
 from models.agents import AgentSpec, AgentView
 from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
-from models.executions import Event, ExecutionRecord, ExecutionStatus
+from models.executions import Event, ExecutionRecord, ExecutionStatus, ValuePart
 from models.forecasting import FittedForecast
 from models.load import RAW, LoadSample
 from models.queueing import NamespacePolicy
 from models.resources import PlacementStrategy, ResourceAmounts
 from models.scaling import PolicyView, ScalingEvent, ScalingPolicy, ScalingStatus
 from models.scheduling import PlanResult, SchedulerInfo
-from models.workflows import CreateWorkflowResult, ValidationResult, WorkflowView
+from models.workflows import CreateWorkflowResult, ValidationResult, View, WorkflowView
 
 T = TypeVar("T")
 
@@ -54,6 +54,10 @@ class ExecutionHandle:
     def get(self) -> ExecutionRecord:
         return self._client.get_execution(self.execution_id)
 
+    def complete(self) -> ExecutionRecord:
+        """The execution with every value a response left out for its size read in."""
+        return self._client.with_omitted_values(self.get())
+
     def watch(self, from_sequence: int = 0) -> Iterator[Event]:
         """Stored events from `from_sequence`, then live ones, to the terminal event."""
         return self._client.watch_execution(self.execution_id, from_sequence)
@@ -62,8 +66,8 @@ class ExecutionHandle:
         return self._client.cancel_execution(self.execution_id, reason)
 
     def result(self, timeout: float | None = None) -> ExecutionRecord:
-        """The execution once it has ended; TimeoutError when it has not within `timeout`
-        seconds (None: wait as long as it takes)."""
+        """The execution once it has ended, its values complete; TimeoutError when it has not
+        ended within `timeout` seconds (None: wait as long as it takes)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         next_sequence = 0
         while True:
@@ -78,7 +82,7 @@ class ExecutionHandle:
                     for event in stream:
                         next_sequence = event.sequence + 1
                         if event.type.terminal:
-                            return self.get()
+                            return self.complete()
             except ClientError as exc:
                 if exc.code_name != "DEADLINE_EXCEEDED":
                     raise
@@ -86,7 +90,7 @@ class ExecutionHandle:
             # The stream ended early (the server stopping, say): look, then watch again.
             record = self.get()
             if record.status.terminal:
-                return record
+                return self._client.with_omitted_values(record)
 
 
 class OrchestratorClient:
@@ -208,11 +212,12 @@ class OrchestratorClient:
     def get_workflow(self, name: str, revision: int = 0) -> WorkflowView:
         return self._run(calls.get_workflow(name, revision))
 
-    def iter_workflows(self) -> Iterator[WorkflowView]:
-        return self._items(calls.list_workflows(self.page_size))
+    def iter_workflows(self, view: View = View.BASIC) -> Iterator[WorkflowView]:
+        """Every workflow's latest revision; definitions only in the FULL view."""
+        return self._items(calls.list_workflows(self.page_size, view))
 
-    def list_workflows(self) -> list[WorkflowView]:
-        return list(self.iter_workflows())
+    def list_workflows(self, view: View = View.BASIC) -> list[WorkflowView]:
+        return list(self.iter_workflows(view))
 
     # -- executions ---------------------------------------------------------------------------
 
@@ -230,19 +235,58 @@ class OrchestratorClient:
         execution, created = self._run(call)
         return ExecutionHandle(self, execution, created)
 
-    def get_execution(self, execution_id: str) -> ExecutionRecord:
-        return self._run(calls.get_execution(execution_id))
+    def get_execution(self, execution_id: str, view: View = View.FULL) -> ExecutionRecord:
+        """The execution; a value over the response budget is left out, its size in
+        `*_omitted` (read it with `read_execution_value` or `with_omitted_values`)."""
+        return self._run(calls.get_execution(execution_id, view))
 
     def iter_executions(
-        self, workflow: str = "", statuses: Iterable[ExecutionStatus] = ()
+        self,
+        workflow: str = "",
+        statuses: Iterable[ExecutionStatus] = (),
+        view: View = View.BASIC,
     ) -> Iterator[ExecutionRecord]:
-        """Every matching execution, newest first (tasks omitted: use get_execution)."""
-        return self._items(calls.list_executions(workflow, statuses, self.page_size))
+        """Every matching execution, newest first; BASIC: no inputs or outputs, FULL: with
+        them (tasks never: use get_execution)."""
+        return self._items(calls.list_executions(workflow, statuses, self.page_size, view))
 
     def list_executions(
-        self, workflow: str = "", statuses: Iterable[ExecutionStatus] = ()
+        self,
+        workflow: str = "",
+        statuses: Iterable[ExecutionStatus] = (),
+        view: View = View.BASIC,
     ) -> list[ExecutionRecord]:
-        return list(self.iter_executions(workflow, statuses))
+        return list(self.iter_executions(workflow, statuses, view))
+
+    def read_execution_value(
+        self, execution_id: str, part: ValuePart = ValuePart.OUTPUTS, task_id: str = ""
+    ) -> Any:
+        """One value of an execution whole, whatever its size; an interrupted stream resumes
+        where it stopped."""
+        data = bytearray()
+        size = None
+        for attempt in range(3):
+            request = calls.read_value_request(execution_id, part, task_id, len(data))
+            stream = self._stubs.workflows.ReadExecutionValue(request, timeout=self.timeout_s)
+            try:
+                for response in stream:
+                    size = response.size_bytes
+                    data += response.data
+                if size is not None and len(data) >= size:
+                    break
+            except grpc.RpcError as exc:
+                error = ClientError.from_rpc_error(exc, self.address)
+                if attempt == 2 or error.code_name != "UNAVAILABLE":
+                    raise error from None
+            finally:
+                stream.cancel()
+        return calls.decode_value(bytes(data))
+
+    def with_omitted_values(self, record: ExecutionRecord) -> ExecutionRecord:
+        """`record` with every value its response left out read in."""
+        keys = calls.omitted_parts(record)
+        values = {k: self.read_execution_value(record.execution_id, *k) for k in keys}
+        return calls.with_values(record, values) if values else record
 
     def cancel_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
         return self._run(calls.cancel_execution(execution_id, reason))

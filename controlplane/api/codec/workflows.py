@@ -25,12 +25,14 @@ from models.executions import (
     ExecutionStatus,
     TaskRecord,
     TaskStatus,
+    ValuePart,
 )
 from models.workflows import (
     CreateWorkflowResult,
     Severity,
     ValidationProblem,
     ValidationResult,
+    View,
     WorkflowRevision,
     WorkflowView,
 )
@@ -41,6 +43,19 @@ SEVERITIES = matching_table(workflow_pb2.Severity, Severity)
 EXECUTION_STATUSES = matching_table(workflow_pb2.ExecutionStatus, ExecutionStatus)
 TASK_STATUSES = matching_table(workflow_pb2.TaskStatus, TaskStatus)
 ATTEMPT_STATUSES = matching_table(workflow_pb2.AttemptStatus, AttemptStatus)
+EXECUTION_VIEWS = matching_table(workflow_pb2.ExecutionView, View)
+WORKFLOW_VIEWS = matching_table(workflow_pb2.WorkflowView, View)
+VALUE_PARTS = matching_table(workflow_pb2.ExecutionValuePart, ValuePart)
+
+
+def omitted_to_proto(size: int | None) -> workflow_pb2.OmittedValue | None:
+    return None if size is None else workflow_pb2.OmittedValue(size_bytes=size)
+
+
+def omitted_from_proto(
+    owner: workflow_pb2.Execution | workflow_pb2.TaskState, field: str
+) -> int | None:
+    return getattr(owner, field).size_bytes if owner.HasField(field) else None
 
 
 # -- workflows --------------------------------------------------------------------------------
@@ -177,6 +192,8 @@ def task_to_proto(task: TaskRecord) -> workflow_pb2.TaskState:
         error=error_to_proto(task.error),
         depends_on=list(task.depends_on),
         waiting_reason=task.waiting_reason,
+        output_omitted=omitted_to_proto(task.output_omitted),
+        omitted_attempts=task.omitted_attempts,
     )
     if task.output is not None:
         message.output.CopyFrom(to_value(task.output))
@@ -193,6 +210,8 @@ def task_from_proto(message: workflow_pb2.TaskState) -> TaskRecord:
         error=error_from_proto(message),
         depends_on=tuple(message.depends_on),
         waiting_reason=message.waiting_reason,
+        output_omitted=omitted_from_proto(message, "output_omitted"),
+        omitted_attempts=message.omitted_attempts,
     )
 
 
@@ -209,6 +228,8 @@ def execution_to_proto(record: ExecutionRecord, with_tasks: bool = True) -> work
         end_time=timestamp(record.end_time),
         request_id=record.request_id,
         namespace=record.namespace,
+        inputs_omitted=omitted_to_proto(record.inputs_omitted),
+        outputs_omitted=omitted_to_proto(record.outputs_omitted),
     )
     if record.outputs is not None:
         message.outputs.CopyFrom(dict_to_struct(record.outputs))
@@ -232,6 +253,8 @@ def execution_from_proto(message: workflow_pb2.Execution) -> ExecutionRecord:
         tasks={t.task_id: task_from_proto(t) for t in message.tasks},
         start_time=optional_seconds(message, "start_time"),
         end_time=optional_seconds(message, "end_time"),
+        inputs_omitted=omitted_from_proto(message, "inputs_omitted"),
+        outputs_omitted=omitted_from_proto(message, "outputs_omitted"),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import TypeAlias
 
@@ -10,26 +12,49 @@ import grpc
 from controlplane.api.codec.wellknown import struct_to_dict
 from controlplane.api.codec.workflows import (
     EXECUTION_STATUSES,
+    EXECUTION_VIEWS,
+    VALUE_PARTS,
+    WORKFLOW_VIEWS,
     create_workflow_to_proto,
     event_to_proto,
     execution_to_proto,
     validation_to_proto,
     workflow_to_proto,
 )
+from controlplane.api.fitting import encode_value, fit_event, fit_execution, fit_page
 from controlplane.api.gen.orchestrator.v1 import workflow_pb2, workflow_pb2_grpc
 from controlplane.api.servicers.guard import streaming, unary
 from controlplane.engine.executions.catalog import WorkflowCatalog
 from controlplane.engine.executions.service import ExecutionEngine
 from models.errors import invalid
+from models.executions import ExecutionRecord
 from models.workflows import (
     CreateWorkflowResult,
     Severity,
     ValidationResult,
+    View,
     WorkflowRevision,
     WorkflowView,
 )
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
+
+CHUNK_BYTES = 1 << 20
+
+
+def _view(number: int, default: View) -> View:
+    """The view a request asks for; UNSPECIFIED is the RPC's documented default."""
+    return default if number == 0 else EXECUTION_VIEWS.from_proto(number, "view")
+
+
+def _without_definition(view: WorkflowView) -> WorkflowView:
+    return dataclasses.replace(
+        view, revision=dataclasses.replace(view.revision, definition_text="")
+    )
+
+
+def _full(record: ExecutionRecord) -> workflow_pb2.Execution:
+    return fit_execution(record, View.FULL, execution_to_proto)
 
 
 class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
@@ -66,10 +91,18 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
     async def ListWorkflows(
         self, request: workflow_pb2.ListWorkflowsRequest, context: Ctx
     ) -> workflow_pb2.ListWorkflowsResponse:
+        basic = request.view in (0, WORKFLOW_VIEWS.to_proto(View.BASIC))
+        if not basic:
+            WORKFLOW_VIEWS.from_proto(request.view, "view")
         revisions, token = self._catalog.list(request.page_size, request.page_token)
+        views = [self._workflow(r, r.revision) for r in revisions]
+        if basic:  # definitions can be megabytes each: a page of them would not fit
+            views = [
+                dataclasses.replace(v, revision=dataclasses.replace(v.revision, definition_text=""))
+                for v in views
+            ]
         return workflow_pb2.ListWorkflowsResponse(
-            workflows=[workflow_to_proto(self._workflow(r, r.revision)) for r in revisions],
-            next_page_token=token,
+            workflows=[workflow_to_proto(v) for v in views], next_page_token=token
         )
 
     @unary
@@ -91,16 +124,17 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
             request.request_id,
             request.namespace,
         )
-        return workflow_pb2.StartExecutionResponse(
-            execution=execution_to_proto(record), created=created
-        )
+        return workflow_pb2.StartExecutionResponse(execution=_full(record), created=created)
 
     @unary
     async def GetExecution(
         self, request: workflow_pb2.GetExecutionRequest, context: Ctx
     ) -> workflow_pb2.GetExecutionResponse:
+        view = _view(request.view, View.FULL)
         record = self._executions.get(request.execution_id)
-        return workflow_pb2.GetExecutionResponse(execution=execution_to_proto(record))
+        return workflow_pb2.GetExecutionResponse(
+            execution=fit_execution(record, view, execution_to_proto)
+        )
 
     @unary
     async def ListExecutions(
@@ -110,12 +144,12 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
             EXECUTION_STATUSES.from_proto(value, f"statuses[{i}]")
             for i, value in enumerate(request.statuses)
         ]
+        view = _view(request.view, View.BASIC)
         records, token = self._executions.list(
             request.workflow, statuses, request.page_size, request.page_token
         )
         return workflow_pb2.ListExecutionsResponse(
-            executions=[execution_to_proto(r, with_tasks=False) for r in records],
-            next_page_token=token,
+            executions=fit_page(records, view, execution_to_proto), next_page_token=token
         )
 
     @unary
@@ -123,11 +157,36 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
         self, request: workflow_pb2.CancelExecutionRequest, context: Ctx
     ) -> workflow_pb2.CancelExecutionResponse:
         record = await self._executions.cancel(request.execution_id, request.reason)
-        return workflow_pb2.CancelExecutionResponse(execution=execution_to_proto(record))
+        return workflow_pb2.CancelExecutionResponse(execution=_full(record))
 
     @streaming
     async def WatchExecution(
         self, request: workflow_pb2.WatchExecutionRequest, context: Ctx
     ) -> AsyncIterator[workflow_pb2.WatchExecutionResponse]:
         async for event in self._executions.watch(request.execution_id, request.from_sequence):
-            yield workflow_pb2.WatchExecutionResponse(event=event_to_proto(event))
+            yield workflow_pb2.WatchExecutionResponse(event=event_to_proto(fit_event(event)))
+
+    @streaming
+    async def ReadExecutionValue(
+        self, request: workflow_pb2.ReadExecutionValueRequest, context: Ctx
+    ) -> AsyncIterator[workflow_pb2.ReadExecutionValueResponse]:
+        part = VALUE_PARTS.from_proto(request.part, "part")
+        if request.read_offset < 0:
+            raise invalid("read_offset", f"must be >= 0, got {request.read_offset}")
+        if request.read_limit < 0:
+            raise invalid("read_limit", f"must be >= 0, got {request.read_limit}")
+        value = self._executions.value(request.execution_id, part, request.task_id)
+        data = await asyncio.to_thread(encode_value, value)
+        size = len(data)
+        if request.read_offset > size:
+            raise invalid("read_offset", f"{request.read_offset} is past the end ({size} bytes)")
+        end = (
+            size if not request.read_limit else min(size, request.read_offset + request.read_limit)
+        )
+        position = request.read_offset
+        while True:
+            chunk = data[position : min(end, position + CHUNK_BYTES)]
+            yield workflow_pb2.ReadExecutionValueResponse(data=chunk, size_bytes=size)
+            position += len(chunk)
+            if position >= end:
+                return

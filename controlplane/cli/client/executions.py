@@ -11,8 +11,8 @@ from controlplane.api.client import OrchestratorClient
 from controlplane.cli import render
 from controlplane.cli.parsing import assignments_to_dict
 from controlplane.cli.usage import read_text
-from models.executions import ExecutionRecord
-from models.workflows import Severity, ValidationProblem
+from models.executions import ExecutionRecord, ValuePart
+from models.workflows import Severity, ValidationProblem, View
 
 EXIT_OK = 0
 EXIT_NOT_SUCCEEDED = 1
@@ -84,9 +84,11 @@ def workflows_get(args: argparse.Namespace, client: OrchestratorClient, console:
 # -- executions -------------------------------------------------------------------------------
 
 
-def _finish(args: argparse.Namespace, record: ExecutionRecord, console: Console) -> int:
+def _finish(
+    args: argparse.Namespace, record: ExecutionRecord, client: OrchestratorClient, console: Console
+) -> int:
     if render.wants_json(args):
-        render.print_json(render.execution_dict(record))
+        render.print_json(render.execution_dict(client.with_omitted_values(record)))
     else:
         render.execution_detail(console, record)
     return EXIT_OK if render.succeeded(record) else EXIT_NOT_SUCCEEDED
@@ -121,11 +123,12 @@ def run(args: argparse.Namespace, client: OrchestratorClient, console: Console) 
     live = render.make_console(stderr=True) if render.wants_json(args) else console
     live.print(f"execution {execution.execution_id}", markup=False, style="bold")
     final = render.follow(client, execution.execution_id, live)
-    return _finish(args, final, console)
+    return _finish(args, final, client, console)
 
 
 def executions_list(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
-    records = client.list_executions(args.workflow or "", args.status or ())
+    view = View.FULL if args.view == "full" else View.BASIC
+    records = client.list_executions(args.workflow or "", args.status or (), view)
     if render.wants_json(args):
         render.print_json([render.execution_dict(r) for r in records])
     else:
@@ -136,9 +139,19 @@ def executions_list(args: argparse.Namespace, client: OrchestratorClient, consol
 def executions_get(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
     record = client.get_execution(args.execution_id)
     if render.wants_json(args):
-        render.print_json(render.execution_dict(record))
+        render.print_json(render.execution_dict(client.with_omitted_values(record)))
     else:
         render.execution_detail(console, record)
+    return EXIT_OK
+
+
+def executions_value(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    """Prints one value whole as JSON: the outputs, the inputs or a task's output."""
+    if args.task:
+        part = ValuePart.TASK_OUTPUT
+    else:
+        part = ValuePart.INPUTS if args.inputs else ValuePart.OUTPUTS
+    render.print_json(client.read_execution_value(args.execution_id, part, args.task or ""))
     return EXIT_OK
 
 
@@ -161,4 +174,4 @@ def executions_watch(args: argparse.Namespace, client: OrchestratorClient, conso
     """Follows the stream to the terminal event; exit 1 unless the execution succeeded."""
     live = render.make_console(stderr=True) if render.wants_json(args) else console
     final = render.follow(client, args.execution_id, live, from_sequence=args.from_sequence)
-    return _finish(args, final, console)
+    return _finish(args, final, client, console)

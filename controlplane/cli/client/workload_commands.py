@@ -120,10 +120,22 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     ex_list.add_argument(
         "--status", action="append", type=parse_status, default=[], help="repeatable"
     )
+    ex_list.add_argument(
+        "--view",
+        choices=("basic", "full"),
+        default="basic",
+        help="full: with inputs and outputs (default: basic, without)",
+    )
     ex_list.set_defaults(handler=handler(f"{EXECUTIONS}:executions_list"))
     ex_get = sub(ex_cmds, "get", "show one execution with its tasks")
     ex_get.add_argument("execution_id")
     ex_get.set_defaults(handler=handler(f"{EXECUTIONS}:executions_get"))
+    value = sub(ex_cmds, "value", "print one value of an execution whole, as JSON")
+    value.add_argument("execution_id")
+    which = value.add_mutually_exclusive_group()
+    which.add_argument("--task", default="", help="this task's output")
+    which.add_argument("--inputs", action="store_true", help="the inputs")
+    value.set_defaults(handler=handler(f"{EXECUTIONS}:executions_value"))
     cancel = sub(ex_cmds, "cancel", "cancel an execution")
     cancel.add_argument("execution_id")
     cancel.add_argument("--reason", default="")

@@ -27,8 +27,16 @@ from models.errors import (
     Unavailable,
     invalid,
 )
-from models.executions import Event, EventType, ExecutionRecord, ExecutionStatus, TaskRecord
+from models.executions import (
+    Event,
+    EventType,
+    ExecutionRecord,
+    ExecutionStatus,
+    TaskRecord,
+    ValuePart,
+)
 from models.queueing import Accept, NamespacePolicy, Queue, Reject
+from models.values import shorten
 from scheduler.rolling import PlanTask
 
 log = logging.getLogger(__name__)
@@ -262,6 +270,33 @@ class ExecutionEngine:
             if task is not None and not task.status.terminal:  # (a cancelled one leaves soon)
                 task.waiting_reason = reason
         return record
+
+    def value(self, execution_id: str, part: ValuePart, task_id: str = "") -> Any:
+        """One value of an execution, whole: its inputs, its outputs or a task's output."""
+        record = self.get(execution_id)
+        if part is ValuePart.INPUTS:
+            return record.inputs
+        if part is ValuePart.OUTPUTS:
+            if record.outputs is None:
+                raise FailedPrecondition(
+                    f"execution {execution_id} has no outputs ({record.status.value})",
+                    [FieldViolation("part", "the execution has not succeeded")],
+                )
+            return record.outputs
+        if not task_id:
+            raise invalid("task_id", "is required to read a task's output")
+        task = record.tasks.get(task_id)
+        if task is None:
+            raise NotFound(
+                f"execution {execution_id} has no task {shorten(task_id, 100)!r}",
+                [FieldViolation("task_id", "no such task in the execution")],
+            )
+        if task.output is None:
+            raise FailedPrecondition(
+                f"task {task_id} of execution {execution_id} has no output ({task.status.value})",
+                [FieldViolation("task_id", "the task has not succeeded")],
+            )
+        return task.output
 
     def list(
         self, workflow: str, statuses: Sequence[ExecutionStatus], page_size: int, page_token: str

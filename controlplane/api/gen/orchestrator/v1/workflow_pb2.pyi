@@ -11,6 +11,25 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ExecutionView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXECUTION_VIEW_UNSPECIFIED: _ClassVar[ExecutionView]
+    EXECUTION_VIEW_BASIC: _ClassVar[ExecutionView]
+    EXECUTION_VIEW_FULL: _ClassVar[ExecutionView]
+
+class WorkflowView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WORKFLOW_VIEW_UNSPECIFIED: _ClassVar[WorkflowView]
+    WORKFLOW_VIEW_BASIC: _ClassVar[WorkflowView]
+    WORKFLOW_VIEW_FULL: _ClassVar[WorkflowView]
+
+class ExecutionValuePart(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXECUTION_VALUE_PART_UNSPECIFIED: _ClassVar[ExecutionValuePart]
+    EXECUTION_VALUE_PART_INPUTS: _ClassVar[ExecutionValuePart]
+    EXECUTION_VALUE_PART_OUTPUTS: _ClassVar[ExecutionValuePart]
+    EXECUTION_VALUE_PART_TASK_OUTPUT: _ClassVar[ExecutionValuePart]
+
 class ExecutionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     EXECUTION_STATUS_UNSPECIFIED: _ClassVar[ExecutionStatus]
@@ -50,6 +69,16 @@ class Severity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SEVERITY_UNSPECIFIED: _ClassVar[Severity]
     SEVERITY_ERROR: _ClassVar[Severity]
     SEVERITY_WARNING: _ClassVar[Severity]
+EXECUTION_VIEW_UNSPECIFIED: ExecutionView
+EXECUTION_VIEW_BASIC: ExecutionView
+EXECUTION_VIEW_FULL: ExecutionView
+WORKFLOW_VIEW_UNSPECIFIED: WorkflowView
+WORKFLOW_VIEW_BASIC: WorkflowView
+WORKFLOW_VIEW_FULL: WorkflowView
+EXECUTION_VALUE_PART_UNSPECIFIED: ExecutionValuePart
+EXECUTION_VALUE_PART_INPUTS: ExecutionValuePart
+EXECUTION_VALUE_PART_OUTPUTS: ExecutionValuePart
+EXECUTION_VALUE_PART_TASK_OUTPUT: ExecutionValuePart
 EXECUTION_STATUS_UNSPECIFIED: ExecutionStatus
 EXECUTION_STATUS_PENDING: ExecutionStatus
 EXECUTION_STATUS_RUNNING: ExecutionStatus
@@ -78,6 +107,12 @@ ATTEMPT_STATUS_PREEMPTED: AttemptStatus
 SEVERITY_UNSPECIFIED: Severity
 SEVERITY_ERROR: Severity
 SEVERITY_WARNING: Severity
+
+class OmittedValue(_message.Message):
+    __slots__ = ("size_bytes",)
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    size_bytes: int
+    def __init__(self, size_bytes: _Optional[int] = ...) -> None: ...
 
 class ValidationProblem(_message.Message):
     __slots__ = ("path", "message", "severity")
@@ -144,7 +179,7 @@ class Attempt(_message.Message):
     def __init__(self, number: _Optional[int] = ..., status: _Optional[_Union[AttemptStatus, str]] = ..., replica: _Optional[str] = ..., agent_version: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[_Union[ExecutionError, _Mapping]] = ...) -> None: ...
 
 class TaskState(_message.Message):
-    __slots__ = ("task_id", "agent", "status", "attempts", "output", "error", "depends_on", "waiting_reason")
+    __slots__ = ("task_id", "agent", "status", "attempts", "output", "error", "depends_on", "waiting_reason", "output_omitted", "omitted_attempts")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -153,6 +188,8 @@ class TaskState(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     DEPENDS_ON_FIELD_NUMBER: _ClassVar[int]
     WAITING_REASON_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_OMITTED_FIELD_NUMBER: _ClassVar[int]
+    OMITTED_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     agent: str
     status: TaskStatus
@@ -161,10 +198,12 @@ class TaskState(_message.Message):
     error: ExecutionError
     depends_on: _containers.RepeatedScalarFieldContainer[str]
     waiting_reason: str
-    def __init__(self, task_id: _Optional[str] = ..., agent: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[ExecutionError, _Mapping]] = ..., depends_on: _Optional[_Iterable[str]] = ..., waiting_reason: _Optional[str] = ...) -> None: ...
+    output_omitted: OmittedValue
+    omitted_attempts: int
+    def __init__(self, task_id: _Optional[str] = ..., agent: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[ExecutionError, _Mapping]] = ..., depends_on: _Optional[_Iterable[str]] = ..., waiting_reason: _Optional[str] = ..., output_omitted: _Optional[_Union[OmittedValue, _Mapping]] = ..., omitted_attempts: _Optional[int] = ...) -> None: ...
 
 class Execution(_message.Message):
-    __slots__ = ("execution_id", "workflow", "revision", "status", "inputs", "outputs", "error", "tasks", "create_time", "start_time", "end_time", "request_id", "namespace")
+    __slots__ = ("execution_id", "workflow", "revision", "status", "inputs", "outputs", "error", "tasks", "create_time", "start_time", "end_time", "request_id", "namespace", "inputs_omitted", "outputs_omitted")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -178,6 +217,8 @@ class Execution(_message.Message):
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_OMITTED_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_OMITTED_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     workflow: str
     revision: int
@@ -191,7 +232,9 @@ class Execution(_message.Message):
     end_time: _timestamp_pb2.Timestamp
     request_id: str
     namespace: str
-    def __init__(self, execution_id: _Optional[str] = ..., workflow: _Optional[str] = ..., revision: _Optional[int] = ..., status: _Optional[_Union[ExecutionStatus, str]] = ..., inputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., outputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[_Union[ExecutionError, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[TaskState, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
+    inputs_omitted: OmittedValue
+    outputs_omitted: OmittedValue
+    def __init__(self, execution_id: _Optional[str] = ..., workflow: _Optional[str] = ..., revision: _Optional[int] = ..., status: _Optional[_Union[ExecutionStatus, str]] = ..., inputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., outputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[_Union[ExecutionError, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[TaskState, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., namespace: _Optional[str] = ..., inputs_omitted: _Optional[_Union[OmittedValue, _Mapping]] = ..., outputs_omitted: _Optional[_Union[OmittedValue, _Mapping]] = ...) -> None: ...
 
 class Event(_message.Message):
     __slots__ = ("execution_id", "sequence", "type", "task_id", "time", "details")
@@ -240,12 +283,14 @@ class GetWorkflowResponse(_message.Message):
     def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
 
 class ListWorkflowsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token")
+    __slots__ = ("page_size", "page_token", "view")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    view: WorkflowView
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., view: _Optional[_Union[WorkflowView, str]] = ...) -> None: ...
 
 class ListWorkflowsResponse(_message.Message):
     __slots__ = ("workflows", "next_page_token")
@@ -292,10 +337,12 @@ class StartExecutionResponse(_message.Message):
     def __init__(self, execution: _Optional[_Union[Execution, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
 
 class GetExecutionRequest(_message.Message):
-    __slots__ = ("execution_id",)
+    __slots__ = ("execution_id", "view")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
-    def __init__(self, execution_id: _Optional[str] = ...) -> None: ...
+    view: ExecutionView
+    def __init__(self, execution_id: _Optional[str] = ..., view: _Optional[_Union[ExecutionView, str]] = ...) -> None: ...
 
 class GetExecutionResponse(_message.Message):
     __slots__ = ("execution",)
@@ -304,16 +351,18 @@ class GetExecutionResponse(_message.Message):
     def __init__(self, execution: _Optional[_Union[Execution, _Mapping]] = ...) -> None: ...
 
 class ListExecutionsRequest(_message.Message):
-    __slots__ = ("workflow", "statuses", "page_size", "page_token")
+    __slots__ = ("workflow", "statuses", "page_size", "page_token", "view")
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     workflow: str
     statuses: _containers.RepeatedScalarFieldContainer[ExecutionStatus]
     page_size: int
     page_token: str
-    def __init__(self, workflow: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[ExecutionStatus, str]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    view: ExecutionView
+    def __init__(self, workflow: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[ExecutionStatus, str]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., view: _Optional[_Union[ExecutionView, str]] = ...) -> None: ...
 
 class ListExecutionsResponse(_message.Message):
     __slots__ = ("executions", "next_page_token")
@@ -350,3 +399,25 @@ class WatchExecutionResponse(_message.Message):
     EVENT_FIELD_NUMBER: _ClassVar[int]
     event: Event
     def __init__(self, event: _Optional[_Union[Event, _Mapping]] = ...) -> None: ...
+
+class ReadExecutionValueRequest(_message.Message):
+    __slots__ = ("execution_id", "part", "task_id", "read_offset", "read_limit")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    READ_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    READ_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    part: ExecutionValuePart
+    task_id: str
+    read_offset: int
+    read_limit: int
+    def __init__(self, execution_id: _Optional[str] = ..., part: _Optional[_Union[ExecutionValuePart, str]] = ..., task_id: _Optional[str] = ..., read_offset: _Optional[int] = ..., read_limit: _Optional[int] = ...) -> None: ...
+
+class ReadExecutionValueResponse(_message.Message):
+    __slots__ = ("data", "size_bytes")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    size_bytes: int
+    def __init__(self, data: _Optional[bytes] = ..., size_bytes: _Optional[int] = ...) -> None: ...

@@ -80,6 +80,11 @@ class WorkflowServiceStub:
                 request_serializer=orchestrator_dot_v1_dot_workflow__pb2.WatchExecutionRequest.SerializeToString,
                 response_deserializer=orchestrator_dot_v1_dot_workflow__pb2.WatchExecutionResponse.FromString,
                 _registered_method=True)
+        self.ReadExecutionValue = channel.unary_stream(
+                '/orchestrator.v1.WorkflowService/ReadExecutionValue',
+                request_serializer=orchestrator_dot_v1_dot_workflow__pb2.ReadExecutionValueRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_workflow__pb2.ReadExecutionValueResponse.FromString,
+                _registered_method=True)
 
 
 class WorkflowServiceServicer:
@@ -146,6 +151,14 @@ class WorkflowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadExecutionValue(self, request, context):
+        """Streams one value of an execution (its inputs, its outputs or a task's output) as chunks
+        of its compact JSON encoding: the way to read a value a response left out for its size.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -193,6 +206,11 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
                     servicer.WatchExecution,
                     request_deserializer=orchestrator_dot_v1_dot_workflow__pb2.WatchExecutionRequest.FromString,
                     response_serializer=orchestrator_dot_v1_dot_workflow__pb2.WatchExecutionResponse.SerializeToString,
+            ),
+            'ReadExecutionValue': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadExecutionValue,
+                    request_deserializer=orchestrator_dot_v1_dot_workflow__pb2.ReadExecutionValueRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_workflow__pb2.ReadExecutionValueResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -439,6 +457,33 @@ class WorkflowService:
             '/orchestrator.v1.WorkflowService/WatchExecution',
             orchestrator_dot_v1_dot_workflow__pb2.WatchExecutionRequest.SerializeToString,
             orchestrator_dot_v1_dot_workflow__pb2.WatchExecutionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadExecutionValue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/orchestrator.v1.WorkflowService/ReadExecutionValue',
+            orchestrator_dot_v1_dot_workflow__pb2.ReadExecutionValueRequest.SerializeToString,
+            orchestrator_dot_v1_dot_workflow__pb2.ReadExecutionValueResponse.FromString,
             options,
             channel_credentials,
             insecure,
