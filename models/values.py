@@ -2,10 +2,11 @@
 StartExecution inputs and agent outputs are JSON values, so whatever is stored can be read back
 through every RPC, the event stream and the CLI.
 
-A value is null, a boolean, a finite number, a string of valid Unicode, a list of values, or an
-object with string keys. Nesting is at most `MAX_DEPTH` levels: the wire form (protobuf `Struct`)
-spends up to three message levels per object level and protobuf refuses to decode past 100, so
-the limit keeps every stored value readable with room for the messages around it.
+A value is null, a boolean, a finite number (an integer within +-2**53), a string of valid
+Unicode, a list of values, or an object with string keys. Nesting is at most `MAX_DEPTH`
+levels: the wire form (protobuf `Struct`) spends up to three message levels per object level and
+protobuf refuses to decode past 100, so the limit keeps every stored value readable with room
+for the messages around it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_DEPTH = 20
+# JSON numbers travel as IEEE doubles (protobuf's Value, most JSON readers): a larger integer
+# would come back as another number, so it is refused rather than silently rounded (RFC 7493).
+MAX_EXACT_INTEGER = 2**53
+_INEXACT = f"is outside the exactly representable integers (+-{MAX_EXACT_INTEGER})"
 # Problems reported for one value: enough to fix a batch of mistakes, never an error message
 # that outgrows the status details.
 MAX_PROBLEMS = 10
@@ -59,6 +64,8 @@ def value_problems(value: Any, path: str, max_depth: int = MAX_DEPTH) -> list[Va
         if item is None or isinstance(item, bool):
             continue
         if isinstance(item, int):
+            if abs(item) > MAX_EXACT_INTEGER:
+                problems.append(ValueProblem(where, f"{shorten(str(item), 40)} {_INEXACT}"))
             continue
         if isinstance(item, float):
             if not math.isfinite(item):

@@ -33,7 +33,11 @@ RESPONSE_VALUE_BYTES = 2 << 20
 # gRPC clients accept 4 MiB by default; leave room for the envelope.
 RESPONSE_LIMIT_BYTES = (4 << 20) - (64 << 10)
 
-_EVENT_VALUES = {EventType.TASK_SUCCEEDED: "output", EventType.EXECUTION_SUCCEEDED: "outputs"}
+_EVENT_VALUES = {
+    EventType.EXECUTION_STARTED: "inputs",
+    EventType.TASK_SUCCEEDED: "output",
+    EventType.EXECUTION_SUCCEEDED: "outputs",
+}
 
 
 def encode_value(value: Any) -> bytes:
@@ -158,7 +162,8 @@ def fit_page(
 
 
 def fit_event(event: Event) -> Event:
-    """`event` with a large output replaced by its size ("output_omitted": {"size_bytes": n})."""
+    """`event` with large inputs or outputs replaced by their size ("output_omitted":
+    {"size_bytes": n})."""
     key = _EVENT_VALUES.get(event.type)
     if key is None or key not in event.details:
         return event

@@ -37,8 +37,27 @@ def struct_safe(value: Any) -> Any:
     return str(value)
 
 
+def _plain(message: struct_pb2.Value) -> Any:
+    """The Python value of `message`. A NaN or infinity another client put on the wire stays a
+    float, for the value domain check to refuse with its path (json_format would raise)."""
+    kind = message.WhichOneof("kind")
+    if kind == "number_value":
+        number = message.number_value
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
+    if kind == "string_value":
+        return message.string_value
+    if kind == "bool_value":
+        return message.bool_value
+    if kind == "struct_value":
+        return {k: _plain(v) for k, v in message.struct_value.fields.items()}
+    if kind == "list_value":
+        return [_plain(v) for v in message.list_value.values]
+    return None
+
+
 def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
-    return dict(plain_numbers(json_format.MessageToDict(message)))
+    # Decoding already refused nesting past protobuf's limit, so recursion here is bounded.
+    return {k: _plain(v) for k, v in message.fields.items()}
 
 
 def dict_to_struct(value: dict[str, Any] | None) -> struct_pb2.Struct:
@@ -55,7 +74,7 @@ def to_value(value: Any) -> struct_pb2.Value:
 
 
 def from_value(message: struct_pb2.Value) -> Any:
-    return plain_numbers(json_format.MessageToDict(message))
+    return _plain(message)
 
 
 def timestamp(seconds: float | None) -> timestamp_pb2.Timestamp | None:
