@@ -254,6 +254,7 @@ class ControlPlane:
         await asyncio.gather(*self._loops, return_exceptions=True)
         await self.server.stop(self.config.grpc.shutdown_grace_s)
         self.forecasts.close()
+        await self.catalog.close()
         await self.executions.stop(self.config.grpc.shutdown_grace_s)
         await self.backend.shutdown()
         self.store.close()

@@ -11,6 +11,7 @@ for the messages around it.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,9 @@ MAX_DEPTH = 20
 # would come back as another number, so it is refused rather than silently rounded (RFC 7493).
 MAX_EXACT_INTEGER = 2**53
 _INEXACT = f"is outside the exactly representable integers (+-{MAX_EXACT_INTEGER})"
+# A value whose JSON text is longer travels by its size in responses and events, and is read
+# whole through ReadExecutionValue.
+INLINE_VALUE_BYTES = 256 << 10
 # Problems reported for one value: enough to fix a batch of mistakes, never an error message
 # that outgrows the status details.
 MAX_PROBLEMS = 10
@@ -37,6 +41,29 @@ def _child(path: str, key: str | int) -> str:
     if key.isidentifier():
         return f"{path}.{key}" if path else key
     return f"{path}[{shorten(repr(key), 40)}]"
+
+
+def json_text(value: Any) -> str:
+    """The one JSON text of a value: how the store keeps it, what sizes count and what
+    ReadExecutionValue streams. Compact, keys sorted, ASCII (so characters are bytes, and a lone
+    surrogate from an old store is an escape rather than an encoding error)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+# Event details that carry a whole value (EXECUTION_STARTED inputs, TASK_SUCCEEDED output,
+# EXECUTION_SUCCEEDED outputs).
+_EVENT_VALUE_KEYS = ("inputs", "output", "outputs")
+
+
+def sized_details(details: dict[str, Any]) -> dict[str, Any]:
+    """`details` with each value over INLINE_VALUE_BYTES replaced by its size
+    (`"output_omitted": {"size_bytes": n}`), so that no event outgrows a message."""
+    sized = details
+    for key in _EVENT_VALUE_KEYS:
+        if key in details and (size := len(json_text(details[key]))) > INLINE_VALUE_BYTES:
+            sized = {k: v for k, v in sized.items() if k != key}
+            sized[f"{key}_omitted"] = {"size_bytes": size}
+    return sized
 
 
 def shorten(text: str, limit: int = 200) -> str:

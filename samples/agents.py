@@ -132,3 +132,19 @@ class FailingAgent:
 
     def execute(self, input: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"{self.message}: {sorted(_as_dict(input))}")
+
+
+class PayloadAgent:
+    """Answers a text of ``chars`` characters and a ``score`` read from text (``"nan"`` reads
+    as a NaN): what a careless agent can hand back, for checking the control plane's limits."""
+
+    def __init__(self, **config: Any) -> None:
+        self.config = config
+
+    def execute(self, input: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+        data = _as_dict(input)
+        return {
+            "tag": data.get("tag"),
+            "text": "x" * int(data.get("chars", 0)),
+            "score": float(data.get("score", "0")),
+        }

@@ -12,7 +12,6 @@ when a view still does not fit, a leaner one is tried.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -21,34 +20,20 @@ from models.errors import ResourceExhausted
 from models.executions import (
     ErrorInfo,
     Event,
-    EventType,
     ExecutionRecord,
     TaskRecord,
 )
-from models.values import shorten
+from models.values import INLINE_VALUE_BYTES, json_text, shorten, sized_details
 from models.workflows import View
 
-INLINE_VALUE_BYTES = 256 << 10
 RESPONSE_VALUE_BYTES = 2 << 20
 # gRPC clients accept 4 MiB by default; leave room for the envelope.
 RESPONSE_LIMIT_BYTES = (4 << 20) - (64 << 10)
 
-_EVENT_VALUES = {
-    EventType.EXECUTION_STARTED: "inputs",
-    EventType.TASK_SUCCEEDED: "output",
-    EventType.EXECUTION_SUCCEEDED: "outputs",
-}
-
-
-def encode_value(value: Any) -> bytes:
-    """The compact JSON encoding a size refers to and ReadExecutionValue streams. A lone
-    surrogate (never accepted, but possible in old stores) becomes its JSON escape."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8", "backslashreplace")
-
 
 def value_size(value: Any) -> int:
-    return len(encode_value(value))
+    """Bytes of the value's JSON text (ASCII: one byte per character)."""
+    return len(json_text(value))
 
 
 class ValueBudget:
@@ -88,7 +73,7 @@ def _error(error: ErrorInfo | None, chars: int) -> ErrorInfo | None:
 
 
 def _task(task: TaskRecord, detail: Detail, budget: ValueBudget) -> TaskRecord:
-    output, omitted = task.output, None
+    output, omitted = task.output, task.output_omitted
     if output is not None and (not detail.values or (omitted := budget.omitted(output))):
         output, omitted = None, omitted if detail.values else value_size(output)
     shown = task.attempts[-detail.attempts :]
@@ -97,7 +82,7 @@ def _task(task: TaskRecord, detail: Detail, budget: ValueBudget) -> TaskRecord:
         output=output,
         output_omitted=omitted,
         attempts=[dataclasses.replace(a, error=_error(a.error, detail.error_chars)) for a in shown],
-        omitted_attempts=len(task.attempts) - len(shown),
+        omitted_attempts=task.omitted_attempts + len(task.attempts) - len(shown),
         error=_error(task.error, detail.error_chars),
         depends_on=task.depends_on if detail.dependencies else (),
     )
@@ -106,13 +91,22 @@ def _task(task: TaskRecord, detail: Detail, budget: ValueBudget) -> TaskRecord:
 def _execution(
     record: ExecutionRecord, view: View, detail: Detail, budget: ValueBudget
 ) -> ExecutionRecord:
+    """`record` (whose values the store may already have left out) within `budget`."""
     error = _error(record.error, detail.error_chars)
     if view is View.BASIC:
-        return dataclasses.replace(record, inputs={}, outputs=None, tasks={}, error=error)
-    inputs, inputs_omitted = record.inputs, budget.omitted(record.inputs)
-    if inputs_omitted is not None:
+        return dataclasses.replace(
+            record,
+            inputs={},
+            inputs_omitted=None,
+            outputs=None,
+            outputs_omitted=None,
+            tasks={},
+            error=error,
+        )
+    inputs, inputs_omitted = record.inputs, record.inputs_omitted
+    if inputs_omitted is None and (inputs_omitted := budget.omitted(inputs)) is not None:
         inputs = {}
-    outputs, outputs_omitted = record.outputs, None
+    outputs, outputs_omitted = record.outputs, record.outputs_omitted
     if outputs is not None and (outputs_omitted := budget.omitted(outputs)) is not None:
         outputs = None
     return dataclasses.replace(
@@ -162,14 +156,7 @@ def fit_page(
 
 
 def fit_event(event: Event) -> Event:
-    """`event` with large inputs or outputs replaced by their size ("output_omitted":
-    {"size_bytes": n})."""
-    key = _EVENT_VALUES.get(event.type)
-    if key is None or key not in event.details:
-        return event
-    size = value_size(event.details[key])
-    if size <= INLINE_VALUE_BYTES:
-        return event
-    details = {k: v for k, v in event.details.items() if k != key}
-    details[f"{key}_omitted"] = {"size_bytes": size}
-    return dataclasses.replace(event, details=details)
+    """`event` with large inputs or outputs replaced by their size (events stored before the
+    engine did so itself may hold them)."""
+    details = sized_details(event.details)
+    return event if details is event.details else dataclasses.replace(event, details=details)

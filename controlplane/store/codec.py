@@ -8,10 +8,11 @@ from typing import Any
 
 from models.agents import AgentSpec, ReplicaResources
 from models.executions import ErrorInfo
+from models.values import json_text
 
 
 def dump(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return json_text(value)
 
 
 def load(text: str | None) -> Any:

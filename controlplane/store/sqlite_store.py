@@ -340,15 +340,44 @@ class SqliteStore:
         ).fetchone()
         return None if row is None else str(row[0])
 
-    def load_execution(self, execution_id: str) -> ExecutionRecord | None:
+    def load_execution(
+        self, execution_id: str, inline_limit: int | None = None
+    ) -> ExecutionRecord | None:
+        """The execution with its tasks. With `inline_limit`, a value whose JSON text is longer
+        is not read at all: it comes back as None with its size in `*_omitted`."""
+        if inline_limit is None:
+            row = self._reader.execute(
+                "SELECT * FROM executions WHERE execution_id=?", (execution_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            execution = _execution(row)
+            self._attach_tasks(execution)
+            return execution
         row = self._reader.execute(
-            "SELECT * FROM executions WHERE execution_id=?", (execution_id,)
+            f"{SELECT_EXECUTION_CUT} WHERE execution_id=:id",
+            {"id": execution_id, "inline": inline_limit},
         ).fetchone()
         if row is None:
             return None
-        execution = _execution(row)
-        self._attach_tasks(execution)
+        execution = _execution_cut(row)
+        self._attach_tasks(execution, inline_limit)
         return execution
+
+    def value_text(self, execution_id: str, column: str, task_id: str = "") -> str | None:
+        """The stored JSON text of an execution's `inputs` or `outputs`, or of a task's
+        `output` (`column`), without decoding it."""
+        if column == "output":
+            row = self._reader.execute(
+                "SELECT output FROM tasks WHERE execution_id=? AND task_id=?",
+                (execution_id, task_id),
+            ).fetchone()
+        else:
+            assert column in ("inputs", "outputs"), column
+            row = self._reader.execute(
+                f"SELECT {column} FROM executions WHERE execution_id=?", (execution_id,)
+            ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     def execution_progress(self, execution_id: str) -> tuple[ExecutionStatus, int] | None:
         """Status and last event sequence only (what a watcher polls), without the tasks."""
@@ -373,8 +402,10 @@ class SqliteStore:
         statuses: Sequence[ExecutionStatus],
         after: ExecutionPageKey | None,
         limit: int,
+        inline_limit: int | None = None,
     ) -> list[ExecutionRecord]:
-        """Newest first, without tasks."""
+        """Newest first, without tasks; values longer than `inline_limit` left out with their
+        size, as in `load_execution`."""
         clauses: list[str] = []
         params: list[object] = []
         if workflow:
@@ -387,12 +418,16 @@ class SqliteStore:
             clauses.append("(create_time < ? OR (create_time = ? AND execution_id < ?))")
             params.extend([after.create_time, after.create_time, after.execution_id])
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        # Named parameters throughout: the value cut takes :inline.
+        named = {f"p{i}": value for i, value in enumerate(params)}
+        for i in range(len(params)):
+            where = where.replace("?", f":p{i}", 1)
         rows = self._reader.execute(
-            f"SELECT * FROM executions {where} "
-            "ORDER BY create_time DESC, execution_id DESC LIMIT ?",
-            (*params, limit),
+            f"{SELECT_EXECUTION_CUT} {where} "
+            "ORDER BY create_time DESC, execution_id DESC LIMIT :limit",
+            {**named, "limit": limit, "inline": inline_limit},
         ).fetchall()
-        return [_execution(row) for row in rows]
+        return [_execution_cut(row) for row in rows]
 
     def read_events(
         self, execution_id: str, from_sequence: int = 1, limit: int = 1000
@@ -413,16 +448,23 @@ class SqliteStore:
             for row in rows
         ]
 
-    def _attach_tasks(self, execution: ExecutionRecord) -> None:
+    def _attach_tasks(self, execution: ExecutionRecord, inline_limit: int | None = None) -> None:
         eid = execution.execution_id
-        for row in self._reader.execute(
-            "SELECT * FROM tasks WHERE execution_id=? ORDER BY rowid", (eid,)
-        ):
-            execution.tasks[row[1]] = TaskRecord(
-                task_id=row[1],
-                agent=row[2],
-                status=TaskStatus(row[3]),
-                output=load(row[4]),
+        cut = inline_limit is not None
+        query = (
+            f"SELECT task_id, agent, status, {_cut('output')}, error, depends_on FROM tasks "
+            "WHERE execution_id=:id ORDER BY rowid"
+            if cut
+            else "SELECT task_id, agent, status, output, NULL, error, depends_on FROM tasks "
+            "WHERE execution_id=:id ORDER BY rowid"
+        )
+        for row in self._reader.execute(query, {"id": eid, "inline": inline_limit}):
+            execution.tasks[row[0]] = TaskRecord(
+                task_id=row[0],
+                agent=row[1],
+                status=TaskStatus(row[2]),
+                output=load(row[3]),
+                output_omitted=_omitted(row[3], row[4]),
                 error=load_error(row[5]),
                 depends_on=tuple(load(row[6])),
             )
@@ -462,6 +504,46 @@ def _execution(row: tuple[Any, ...]) -> ExecutionRecord:
         end_time=row[10],
         last_sequence=int(row[11]),
         namespace=str(row[12]),
+    )
+
+
+def _cut(column: str) -> str:
+    """The column's JSON text if it is at most :inline bytes (else NULL), and its length in
+    bytes: as a blob, which SQLite measures without counting characters (the text is ASCII)."""
+    size = f"length(CAST({column} AS BLOB))"
+    return f"CASE WHEN {size} > :inline THEN NULL ELSE {column} END, {size}"
+
+
+SELECT_EXECUTION_CUT = (
+    "SELECT execution_id, workflow, revision, status, "
+    f"{_cut('inputs')}, {_cut('outputs')}, error, request_id, create_time, start_time, "
+    "end_time, last_sequence, namespace FROM executions"
+)
+
+
+def _omitted(text: str | None, length: int | None) -> int | None:
+    """The size of a value the query left out; None when it was read (or there is none)."""
+    return None if text is not None or length is None else int(length)
+
+
+def _execution_cut(row: tuple[Any, ...]) -> ExecutionRecord:
+    inputs_omitted = _omitted(row[4], row[5])
+    return ExecutionRecord(
+        execution_id=str(row[0]),
+        workflow=str(row[1]),
+        revision=int(row[2]),
+        status=ExecutionStatus(row[3]),
+        inputs={} if inputs_omitted is not None else load(row[4]),
+        inputs_omitted=inputs_omitted,
+        outputs=load(row[6]),
+        outputs_omitted=_omitted(row[6], row[7]),
+        error=load_error(row[8]),
+        request_id=str(row[9] or ""),
+        create_time=float(row[10]),
+        start_time=row[11],
+        end_time=row[12],
+        last_sequence=int(row[13]),
+        namespace=str(row[14]),
     )
 
 

@@ -86,7 +86,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
                 'outputs: {y: "${tasks.a.output}"}\n'
             )
             client.create_workflow(
-                'name: answers\ninputs: {key: {type: string}}\ntasks: [{id: a, agent: answer, '
+                "name: answers\ninputs: {key: {type: string}}\ntasks: [{id: a, agent: answer, "
                 'input: {key: "${inputs.key}"}}]\noutputs: {y: "${tasks.a.output}"}\n'
             )
         yield server

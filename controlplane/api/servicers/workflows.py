@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from typing import TypeAlias
@@ -21,13 +20,14 @@ from controlplane.api.codec.workflows import (
     validation_to_proto,
     workflow_to_proto,
 )
-from controlplane.api.fitting import encode_value, fit_event, fit_execution, fit_page
+from controlplane.api.fitting import fit_event, fit_execution, fit_page
 from controlplane.api.gen.orchestrator.v1 import workflow_pb2, workflow_pb2_grpc
 from controlplane.api.servicers.guard import streaming, unary
 from controlplane.engine.executions.catalog import WorkflowCatalog
 from controlplane.engine.executions.service import ExecutionEngine
 from models.errors import invalid
 from models.executions import ExecutionRecord
+from models.values import INLINE_VALUE_BYTES
 from models.workflows import (
     CreateWorkflowResult,
     Severity,
@@ -45,6 +45,11 @@ CHUNK_BYTES = 1 << 20
 def _view(number: int, default: View) -> View:
     """The view a request asks for; UNSPECIFIED is the RPC's documented default."""
     return default if number == 0 else EXECUTION_VIEWS.from_proto(number, "view")
+
+
+def _inline_limit(view: View) -> int:
+    """Values the store need not even read for `view`: the rest come by ReadExecutionValue."""
+    return INLINE_VALUE_BYTES if view is View.FULL else 0
 
 
 def _without_definition(view: WorkflowView) -> WorkflowView:
@@ -131,7 +136,7 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
         self, request: workflow_pb2.GetExecutionRequest, context: Ctx
     ) -> workflow_pb2.GetExecutionResponse:
         view = _view(request.view, View.FULL)
-        record = self._executions.get(request.execution_id)
+        record = self._executions.get(request.execution_id, _inline_limit(view))
         return workflow_pb2.GetExecutionResponse(
             execution=fit_execution(record, view, execution_to_proto)
         )
@@ -146,7 +151,7 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
         ]
         view = _view(request.view, View.BASIC)
         records, token = self._executions.list(
-            request.workflow, statuses, request.page_size, request.page_token
+            request.workflow, statuses, request.page_size, request.page_token, _inline_limit(view)
         )
         return workflow_pb2.ListExecutionsResponse(
             executions=fit_page(records, view, execution_to_proto), next_page_token=token
@@ -175,8 +180,8 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
             raise invalid("read_offset", f"must be >= 0, got {request.read_offset}")
         if request.read_limit < 0:
             raise invalid("read_limit", f"must be >= 0, got {request.read_limit}")
-        value = self._executions.value(request.execution_id, part, request.task_id)
-        data = await asyncio.to_thread(encode_value, value)
+        text = self._executions.value_text(request.execution_id, part, request.task_id)
+        data = text.encode("ascii")
         size = len(data)
         if request.read_offset > size:
             raise invalid("read_offset", f"{request.read_offset} is past the end ({size} bytes)")

@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import Callable
 
 from controlplane.engine import paging
+from controlplane.engine.executions.definition_checker import DefinitionChecker
 from controlplane.store import SqliteStore
-from controlplane.workflow import definition_digest, parse_workflow, validate_workflow
+from controlplane.workflow import definition_digest, parse_workflow
 from models.errors import FieldViolation, InvalidArgument, NotFound, invalid
 from models.workflows import Severity, ValidationProblem, WorkflowDefinition, WorkflowRevision
 
@@ -26,19 +27,22 @@ class WorkflowCatalog:
         self._agent_names = agent_names
         self._clock = clock
         self._parsed: dict[tuple[str, int], WorkflowDefinition] = {}
+        self._checker = DefinitionChecker()
+
+    async def close(self) -> None:
+        await self._checker.close()
 
     async def validate(
-        self, text: str
+        self, text: str, keep_definition: bool = False
     ) -> tuple[WorkflowDefinition | None, list[ValidationProblem]]:
-        """Parses and checks in a worker thread: the work grows with the text (within the
+        """Parses and checks off the event loop: the work grows with the text (within the
         loader's budget), and the event loop must keep answering other RPCs meanwhile."""
         if len(text.encode()) > MAX_DEFINITION_BYTES:
             raise invalid("definition", f"is larger than {MAX_DEFINITION_BYTES} bytes")
-        agents = self._agent_names()
-        return await asyncio.to_thread(validate_workflow, text, agents, Severity.WARNING)
+        return await self._checker.check(text, self._agent_names(), keep_definition)
 
     async def create(self, text: str) -> tuple[WorkflowRevision, bool, list[ValidationProblem]]:
-        definition, problems = await self.validate(text)
+        definition, problems = await self.validate(text, keep_definition=True)
         errors = [p for p in problems if p.severity is Severity.ERROR]
         if definition is None or errors:
             raise InvalidArgument(

@@ -35,6 +35,7 @@ from models.executions import (
     TaskRecord,
     TaskStatus,
 )
+from models.values import sized_details
 from models.workflows import TaskDefinition, WorkflowDefinition
 from scheduler.rolling import PlanTask
 
@@ -571,7 +572,7 @@ class ExecutionRunner:
                 type_,
                 self._deps.clock(),
                 task_id,
-                dict(details),
+                sized_details(details),
             )
         )
 

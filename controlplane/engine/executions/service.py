@@ -36,7 +36,7 @@ from models.executions import (
     ValuePart,
 )
 from models.queueing import Accept, NamespacePolicy, Queue, Reject
-from models.values import shorten
+from models.values import shorten, sized_details
 from scheduler.rolling import PlanTask
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,9 @@ class ExecutionEngine:
                 1,
                 EventType.EXECUTION_STARTED,
                 now,
-                details={"workflow": rev.name, "revision": rev.revision, "inputs": resolved},
+                details=sized_details(
+                    {"workflow": rev.name, "revision": rev.revision, "inputs": resolved}
+                ),
             )
         )
         decision = self._admission.request(namespace, record.execution_id)
@@ -255,11 +257,12 @@ class ExecutionEngine:
             self._admission.waiting_count(namespace),
         )
 
-    def get(self, execution_id: str) -> ExecutionRecord:
-        """The stored execution, each task queued for dispatch with why it still waits."""
+    def get(self, execution_id: str, inline_limit: int | None = None) -> ExecutionRecord:
+        """The stored execution, each task queued for dispatch with why it still waits; values
+        over `inline_limit` bytes of JSON left out with their size."""
         if not execution_id:
             raise invalid("execution_id", "is required")
-        record = self._store.load_execution(execution_id)
+        record = self._store.load_execution(execution_id, inline_limit)
         if record is None:
             raise NotFound(
                 f"execution {execution_id!r} not found",
@@ -271,35 +274,39 @@ class ExecutionEngine:
                 task.waiting_reason = reason
         return record
 
-    def value(self, execution_id: str, part: ValuePart, task_id: str = "") -> Any:
-        """One value of an execution, whole: its inputs, its outputs or a task's output."""
-        record = self.get(execution_id)
-        if part is ValuePart.INPUTS:
-            return record.inputs
-        if part is ValuePart.OUTPUTS:
-            if record.outputs is None:
-                raise FailedPrecondition(
-                    f"execution {execution_id} has no outputs ({record.status.value})",
-                    [FieldViolation("part", "the execution has not succeeded")],
+    def value_text(self, execution_id: str, part: ValuePart, task_id: str = "") -> str:
+        """One value of an execution as its stored JSON text: its inputs, its outputs or a
+        task's output."""
+        record = self.get(execution_id, inline_limit=0)  # states only: no value is read
+        column = {ValuePart.INPUTS: "inputs", ValuePart.OUTPUTS: "outputs"}.get(part, "output")
+        if part is ValuePart.TASK_OUTPUT:
+            if not task_id:
+                raise invalid("task_id", "is required to read a task's output")
+            task = record.tasks.get(task_id)
+            if task is None:
+                raise NotFound(
+                    f"execution {execution_id} has no task {shorten(task_id, 100)!r}",
+                    [FieldViolation("task_id", "no such task in the execution")],
                 )
-            return record.outputs
-        if not task_id:
-            raise invalid("task_id", "is required to read a task's output")
-        task = record.tasks.get(task_id)
-        if task is None:
-            raise NotFound(
-                f"execution {execution_id} has no task {shorten(task_id, 100)!r}",
-                [FieldViolation("task_id", "no such task in the execution")],
-            )
-        if task.output is None:
+            status = task.status.value
+            what = f"task {task_id} of execution {execution_id}"
+        else:
+            status, what = record.status.value, f"execution {execution_id}"
+        text = self._store.value_text(execution_id, column, task_id)
+        if text is None:
             raise FailedPrecondition(
-                f"task {task_id} of execution {execution_id} has no output ({task.status.value})",
-                [FieldViolation("task_id", "the task has not succeeded")],
+                f"{what} has no {column} ({status})",
+                [FieldViolation("task_id" if task_id else "part", f"no {column} yet")],
             )
-        return task.output
+        return text
 
     def list(
-        self, workflow: str, statuses: Sequence[ExecutionStatus], page_size: int, page_token: str
+        self,
+        workflow: str,
+        statuses: Sequence[ExecutionStatus],
+        page_size: int,
+        page_token: str,
+        inline_limit: int | None = None,
     ) -> tuple[list[ExecutionRecord], str]:
         size = paging.page_size(page_size)
         query = {"workflow": workflow, "statuses": sorted(s.value for s in statuses)}
@@ -310,7 +317,7 @@ class ExecutionEngine:
                 after = ExecutionPageKey(float(position[0]), str(position[1]))
             except (TypeError, ValueError, IndexError) as exc:
                 raise invalid("page_token", "is not a token this server issued") from exc
-        records = self._store.list_executions(workflow, statuses, after, size + 1)
+        records = self._store.list_executions(workflow, statuses, after, size + 1, inline_limit)
         more = len(records) > size
         records = records[:size]
         token = ""
