@@ -37,8 +37,27 @@ def struct_safe(value: Any) -> Any:
     return str(value)
 
 
+def _plain(message: struct_pb2.Value) -> Any:
+    """The Python value of a Value. Not json_format.MessageToDict: that raises for a NaN or an
+    infinite number, which a server of another version (or a foreign client) may send; those
+    come back as floats for the value checks and the CLI to deal with. Protobuf's decoding
+    limit keeps the recursion shallow."""
+    kind = message.WhichOneof("kind")
+    if kind == "struct_value":
+        return {key: _plain(item) for key, item in message.struct_value.fields.items()}
+    if kind == "list_value":
+        return [_plain(item) for item in message.list_value.values]
+    if kind == "number_value":
+        return plain_numbers(message.number_value)
+    if kind == "string_value":
+        return message.string_value
+    if kind == "bool_value":
+        return message.bool_value
+    return None
+
+
 def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
-    return dict(plain_numbers(json_format.MessageToDict(message)))
+    return {key: _plain(item) for key, item in message.fields.items()}
 
 
 def dict_to_struct(value: dict[str, Any] | None) -> struct_pb2.Struct:
@@ -55,7 +74,7 @@ def to_value(value: Any) -> struct_pb2.Value:
 
 
 def from_value(message: struct_pb2.Value) -> Any:
-    return plain_numbers(json_format.MessageToDict(message))
+    return _plain(message)
 
 
 def timestamp(seconds: float | None) -> timestamp_pb2.Timestamp | None:
