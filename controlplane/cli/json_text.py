@@ -22,6 +22,8 @@ from models.values import shorten
 # Levels below this are not indented further: a value nested 10,000 deep prints in linear,
 # not quadratic, size.
 MAX_INDENT_LEVELS = 32
+# A string inside a displayed value is cut here, so one long string cannot hide the rest.
+DISPLAY_STRING_LIMIT = 200
 _NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
@@ -128,7 +130,8 @@ def display_text(value: Any, limit: int = 80, indent: int | None = None) -> str:
         return terminal_safe(shorten(value, limit))
     shown: list[str] = []
     length = 0
-    for piece in _pieces(value, indent, display=True, string_limit=limit):
+    string_limit = min(limit, DISPLAY_STRING_LIMIT)
+    for piece in _pieces(value, indent, display=True, string_limit=string_limit):
         shown.append(piece)
         length += len(piece)
         if length > limit:
