@@ -231,7 +231,7 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     )
     plan_parser.add_argument("--seed", type=seed_arg, default=0)
     plan_parser.add_argument(
-        "--workers", type=non_negative_int, default=0, help="solver threads (default: the server's)"
+        "--workers", type=non_negative_int, default=0, help="solver threads (default: 1)"
     )
     plan_parser.add_argument(
         "--adopt", action="store_true", help="with --namespace: the dispatcher uses it now"
