@@ -16,7 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from controlplane.addresses import check_ray_address, host_problem
+
 SQLITE_SYNCHRONOUS = ("FULL", "NORMAL")
+# gRPC keeps message sizes in a signed 32-bit int.
+MAX_MESSAGE_LIMIT = 2**31 - 1
 
 
 class ConfigError(ValueError):
@@ -88,6 +92,10 @@ class RayConfig(_Section):
     def __post_init__(self) -> None:
         if self.address is not None:
             _text(self._path("address"), self.address)
+            try:
+                check_ray_address(self.address)
+            except ValueError as exc:
+                raise ConfigError(self._path("address"), str(exc)) from None
         _text(self._path("namespace"), self.namespace)
         if self.num_cpus is not None:
             _integer(self._path("num_cpus"), self.num_cpus, 0)
@@ -125,8 +133,10 @@ class GrpcConfig(_Section):
 
     def __post_init__(self) -> None:
         _text(self._path("host"), self.host)
+        if (problem := host_problem(self.host)) is not None:
+            raise ConfigError(self._path("host"), problem)
         _integer(self._path("port"), self.port, 0, 65535)
-        _integer(self._path("max_message_bytes"), self.max_message_bytes, 1)
+        _integer(self._path("max_message_bytes"), self.max_message_bytes, 1, MAX_MESSAGE_LIMIT)
         _number(self._path("shutdown_grace_s"), self.shutdown_grace_s, 0)
 
 
@@ -267,4 +277,11 @@ def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConf
         raise ConfigError(str(path), f"cannot read: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"not valid TOML: {exc}") from None
-    return (base or ServerConfig()).override(flatten(tables))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), f"not UTF-8 text (at byte {exc.start})") from None
+    except RecursionError:
+        raise ConfigError(str(path), "nested too deeply to be a settings file") from None
+    try:
+        return (base or ServerConfig()).override(flatten(tables))
+    except ConfigError as exc:
+        raise ConfigError(exc.path, f"{exc.problem} (in {path})") from None

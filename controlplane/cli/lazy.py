@@ -7,7 +7,7 @@ import argparse
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ Fill = Callable[[argparse.ArgumentParser], None]
 
 
 class DeferredParser(argparse.ArgumentParser):
-    """An argument parser whose arguments `fill` adds on first use (parsing, help or usage).
+    """An argument parser whose arguments `fill` adds on first use (parsing, help or usage),
+    and whose usage errors are one line.
 
     For a subcommand whose flags list names owned by a heavy module (forecast models, scaling
     metrics): the names are read only when that subcommand is used. Subparsers made with
@@ -65,3 +66,7 @@ class DeferredParser(argparse.ArgumentParser):
     def format_help(self) -> str:
         self._complete()
         return super().format_help()
+
+    def error(self, message: str) -> NoReturn:
+        """A usage error as one line (argparse would print the whole usage first), exit 2."""
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} -h)\n")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from controlplane.cli.parser import build_parser
 from controlplane.cli.parsing import error_line
 from controlplane.cli.usage import UsageProblem
+from models.values import shorten
 
 # Exit codes (documented in the README): scripts can tell a typo from an outage from a refusal.
 EXIT_FAILED = 1  # the command ran and what it did failed (e.g. `run --wait` on a failed execution)
@@ -44,7 +45,10 @@ def _run_server_command(args: argparse.Namespace) -> int:
     except Exception as exc:
         if args.verbose:
             logging.getLogger(__name__).exception("%s failed", args.command)
-        return _fail(f"error: {args.command} failed: {type(exc).__name__}: {exc}", EXIT_FAILED)
+        return _fail(
+            f"error: {args.command} failed: {type(exc).__name__}: {shorten(str(exc), 500)}",
+            EXIT_FAILED,
+        )
 
 
 def _run_client_command(args: argparse.Namespace) -> int:
@@ -59,6 +63,17 @@ def _run_client_command(args: argparse.Namespace) -> int:
     except ClientError as exc:
         code = EXIT_UNREACHABLE if exc.code_name in _UNREACHABLE_CODES else EXIT_REJECTED
         return _fail(error_line(exc.code_name, exc.message, exc.violations), code)
+    except (OSError, UsageProblem):
+        raise
+    except Exception as exc:
+        # An answer this CLI cannot read (e.g. a newer server's enum value): one line, the
+        # traceback only with --verbose.
+        if args.verbose:
+            logging.getLogger(__name__).exception("%s failed", args.command)
+        return _fail(
+            f"error: {args.command} failed: {type(exc).__name__}: {shorten(str(exc), 500)}",
+            EXIT_FAILED,
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

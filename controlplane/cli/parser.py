@@ -8,6 +8,7 @@ import argparse
 import os
 from typing import Any
 
+from controlplane.cli.arg_types import address_arg, timeout_arg
 from controlplane.cli.client import capacity_commands, scaling_commands, workload_commands
 from controlplane.cli.lazy import DeferredParser
 from controlplane.cli.research import (
@@ -33,8 +34,9 @@ def _client_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
     parser.add_argument(
         "--address",
+        type=address_arg,
         default=default(os.environ.get(ADDRESS_ENV) or DEFAULT_ADDRESS),
-        help=f"control plane address (default: ${ADDRESS_ENV} or {DEFAULT_ADDRESS})",
+        help=f"control plane HOST:PORT (default: ${ADDRESS_ENV} or {DEFAULT_ADDRESS})",
     )
     parser.add_argument(
         "--output",
@@ -45,9 +47,9 @@ def _client_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=timeout_arg,
         default=default(30.0),
-        help="seconds allowed for each call (not for watching)",
+        help="time allowed for each call, e.g. 30 or 2m (not for watching)",
     )
     parser.add_argument(
         "-v", "--verbose", action="store_true", default=default(False), help="debug logging"

@@ -1,20 +1,54 @@
-"""Turning command-line text into values: argparse `type=` callables and the error line (pure:
-no I/O, no gRPC, no heavy imports)."""
+"""Turning command-line text into values: JSON values, KEY=VALUE assignments, statuses (argparse
+`type=` callables) and the error line (pure: no I/O, no gRPC, no heavy imports). Numbers,
+durations, ports and addresses are in `arg_types`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import sys
 from collections.abc import Iterable
 from typing import Any
 
 from models.executions import ExecutionStatus
+from models.values import value_problems
+
+
+class _NotCarried(Exception):
+    """JSON text holding what no JSON value carries (NaN, Infinity, 1e400, nesting too deep)."""
+
+
+def _int_or_infinity(text: str) -> int | float:
+    # An integer beyond a double is as uncarried as 1e400: infinity, refused below.
+    value = int(text)
+    if abs(value) <= sys.float_info.max:
+        return value
+    return -math.inf if value < 0 else math.inf
+
+
+def _load_json(text: str) -> Any:
+    """The JSON value of `text`; ValueError when it is not JSON, _NotCarried when it is but
+    holds what the API cannot carry."""
+    try:
+        value = json.loads(text, parse_int=_int_or_infinity)
+    except RecursionError:
+        raise _NotCarried("is nested too deeply") from None
+    problems = value_problems(value, "")
+    if problems:
+        where = f"{problems[0].path} " if problems[0].path else ""
+        raise _NotCarried(f"{where}{problems[0].description}")
+    return value
 
 
 def parse_value(text: str) -> Any:
-    """JSON when the text parses as JSON (`3`, `true`, `[1]`, `{"a": 1}`), else the string."""
+    """JSON when the text parses as JSON (`3`, `true`, `[1]`, `{"a": 1}`), else the string.
+
+    ValueError for JSON the API cannot carry (`NaN`, `1e400`, nesting too deep)."""
     try:
-        return json.loads(text)
+        return _load_json(text)
+    except _NotCarried as exc:
+        raise ValueError(str(exc)) from None
     except ValueError:
         return text
 
@@ -25,7 +59,10 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key, parse_value(value)
+    try:
+        return key, parse_value(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{key}: {exc}") from None
 
 
 def assignments_to_dict(pairs: Iterable[tuple[str, Any]] | None) -> dict[str, Any]:
@@ -36,7 +73,9 @@ def assignments_to_dict(pairs: Iterable[tuple[str, Any]] | None) -> dict[str, An
 def parse_json_object(text: str) -> dict[str, Any]:
     """argparse `type=` callable for a JSON object such as `--runtime-env '{"env_vars": {}}'`."""
     try:
-        value = json.loads(text)
+        value = _load_json(text)
+    except _NotCarried as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
     if not isinstance(value, dict):
@@ -54,79 +93,6 @@ def parse_status(text: str) -> ExecutionStatus:
         raise argparse.ArgumentTypeError(
             f"unknown status {text!r} (choose from {choices})"
         ) from None
-
-
-def duration_arg(text: str) -> float:
-    """Seconds from `30s`, `5m`, `1h30m`, `500ms` or a bare number (argparse `type=`)."""
-    # Imported here: the workflow package (YAML, definitions) is not needed to build the parser.
-    from models.durations import parse_duration
-
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def positive_duration(text: str) -> float:
-    """Seconds from `30s`, `5m`, `1h`, `1h30m`, `500ms` or a bare number of seconds; > 0."""
-    seconds = duration_arg(text)
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"must be longer than zero, got {text!r}")
-    return seconds
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value:g}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
-    return value
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
-def fraction_arg(text: str) -> float:
-    """A number strictly between 0 and 1 (an interval level, a probability)."""
-    value = _number(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (e.g. 0.9), got {value:g}")
-    return value
-
-
-def utilization_arg(text: str) -> float:
-    """A number in (0, 1]: a target utilisation may be 100%."""
-    value = _number(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text!r}")
-    return value
-
-
-def count_arg(text: str) -> int:
-    """A whole number of at least 1 (steps, origins, workers)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def error_line(code_name: str, message: str, violations: Iterable[tuple[str, str]] = ()) -> str:

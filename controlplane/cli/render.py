@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import enum
-import json
+import itertools
 import sys
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.highlighter import JSONHighlighter
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -23,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from controlplane.cli.json_text import display_text, json_text, to_jsonable
 from models.agents import AgentView
 from models.executions import Event, EventType, ExecutionRecord, ExecutionStatus
 from models.workflows import Severity, ValidationProblem, WorkflowView
@@ -39,6 +39,11 @@ _TASK_END_EVENTS = frozenset(
         EventType.TASK_SKIPPED,
     }
 )
+
+# Where a detail view cuts a value (`-o json` prints it whole).
+MESSAGE_LIMIT = 300
+OUTPUTS_LIMIT = 4000
+EVENT_DETAILS_SHOWN = 20
 
 _STYLES = {
     "SUCCEEDED": "green",
@@ -74,32 +79,31 @@ def make_console(stderr: bool = False) -> Console:
 # -- plain values -----------------------------------------------------------------------------
 
 
-def to_jsonable(value: Any) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [to_jsonable(v) for v in value]
-    return value
-
-
 def wants_json(args: argparse.Namespace) -> bool:
     """Whether the command was asked for JSON (`-o json` or `--json`)."""
     return bool(getattr(args, "output", "table") == "json")
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, sort_keys=False) + "\n")
+    """Valid JSON whatever `value` holds (a non-finite number prints as null)."""
+    sys.stdout.write(json_text(to_jsonable(value)) + "\n")
     sys.stdout.flush()
+
+
+def _moment(seconds: float) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(seconds)
+    except (ValueError, OverflowError, OSError):  # NaN, or beyond the calendar of this host
+        return None
 
 
 def when(seconds: float | None) -> str:
     if not seconds:
         return "-"
-    return datetime.fromtimestamp(seconds).isoformat(sep=" ", timespec="seconds")
+    moment = _moment(seconds)
+    if moment is None:
+        return f"{seconds:g}"
+    return moment.isoformat(sep=" ", timespec="seconds")
 
 
 def duration(start: float | None, end: float | None) -> str:
@@ -109,8 +113,8 @@ def duration(start: float | None, end: float | None) -> str:
 
 
 def compact(value: Any, limit: int = 80) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """One value on one line, cut at about `limit` characters."""
+    return display_text(value, limit)
 
 
 def status_text(name: str) -> Text:
@@ -283,7 +287,8 @@ def execution_detail(console: Console, record: ExecutionRecord, with_outputs: bo
     if record.error is not None:
         where = f" in task {record.error.task_id}" if record.error.task_id else ""
         console.print(
-            f"  error     {record.error.type}{where}: {record.error.message}",
+            f"  error     {record.error.type}{where}: "
+            f"{display_text(record.error.message, MESSAGE_LIMIT)}",
             markup=False,
             style="red",
         )
@@ -293,7 +298,8 @@ def execution_detail(console: Console, record: ExecutionRecord, with_outputs: bo
             if task.waiting_reason:  # queued for dispatch (an error would be an earlier try's)
                 detail = Text(f"waiting: {task.waiting_reason}", style="yellow")
             elif task.error is not None:
-                detail = Text(f"{task.error.type}: {task.error.message}", style="red")
+                message = display_text(task.error.message, MESSAGE_LIMIT)
+                detail = Text(f"{task.error.type}: {message}", style="red")
             elif task.output_omitted is not None:
                 detail = Text(left_out(task.output_omitted))
             else:
@@ -315,7 +321,9 @@ def execution_detail(console: Console, record: ExecutionRecord, with_outputs: bo
         console.print(f"outputs: {omitted}", markup=False)
     elif with_outputs and record.outputs is not None:
         console.print("outputs:", style="bold")
-        console.print_json(json.dumps(record.outputs))
+        # Not rich's print_json: it re-parses the text, recursively.
+        text = display_text(record.outputs, OUTPUTS_LIMIT, indent=2)
+        console.print(JSONHighlighter()(Text(text)))
 
 
 def left_out(size: int) -> str:
@@ -332,14 +340,18 @@ def read_hint(execution_id: str, flag: str) -> str:
 
 
 def event_text(event: Event) -> Text:
-    clock = datetime.fromtimestamp(event.time).strftime("%H:%M:%S.%f")[:-3]
+    moment = _moment(event.time)
+    clock = moment.strftime("%H:%M:%S.%f")[:-3] if moment else f"{event.time:g}"
     line = Text.assemble(
         (f"#{event.sequence:<4}", "dim"),
         f" {clock}  ",
         (f"{event.type.value:<20}", style_for(event.type.value)),
         f" {event.task_id or '-':<12}",
     )
-    details = " ".join(f"{k}={compact(v, 60)}" for k, v in event.details.items())
+    shown = itertools.islice(event.details.items(), EVENT_DETAILS_SHOWN)
+    details = " ".join(f"{compact(k, 60)}={compact(v, 60)}" for k, v in shown)
+    if len(event.details) > EVENT_DETAILS_SHOWN:
+        details += f" … ({len(event.details)} details)"
     if details:
         line.append(" " + details, style="dim")
     return line

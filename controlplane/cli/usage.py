@@ -11,9 +11,13 @@ class UsageProblem(Exception):
 
 
 def read_text(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
+    """The UTF-8 text of a file (`-`: stdin); UsageProblem when it cannot be read as text."""
+    shown = "stdin" if path == "-" else path
     try:
+        if path == "-":
+            return sys.stdin.read()
         return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise UsageProblem(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise UsageProblem(f"cannot read {shown}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageProblem(f"cannot read {shown}: not UTF-8 text (at byte {exc.start})") from None

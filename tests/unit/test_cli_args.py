@@ -176,7 +176,9 @@ def test_serve_and_demo_defaults() -> None:
 )  # fmt: skip
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
-    assert "usage:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("orchestrator") and " error: " in err and err.endswith(" -h)\n")
+    assert err.count("\n") == 1
 
 
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from controlplane.api.codec import resources as resource_codec
 from controlplane.api.codec import scheduling as scheduling_codec
-from controlplane.cli import parsing
+from controlplane.cli import arg_types
 from controlplane.cli.client import capacity, capacity_values
 from controlplane.cli.client import capacity_render as view
 from controlplane.cli.main import EXIT_UNREACHABLE, main
@@ -136,13 +136,13 @@ def test_parse_strategy_rejects_naming_the_choices() -> None:
 
 
 def test_durations() -> None:
-    assert parsing.positive_duration("30s") == 30
-    assert parsing.positive_duration("5m") == 300
-    assert parsing.positive_duration("1h30m") == 5400
-    assert parsing.positive_duration("2.5") == 2.5
+    assert arg_types.positive_duration("30s") == 30
+    assert arg_types.positive_duration("5m") == 300
+    assert arg_types.positive_duration("1h30m") == 5400
+    assert arg_types.positive_duration("2.5") == 2.5
     for bad in ("0s", "0", "-5s", "1y", "soon", ""):
         with pytest.raises(argparse.ArgumentTypeError):
-            parsing.positive_duration(bad)
+            arg_types.positive_duration(bad)
 
 
 def test_parse_start() -> None:
@@ -202,8 +202,8 @@ def test_bad_values_exit_2_naming_the_flag(
 ) -> None:
     assert main([*NOWHERE, *argv]) == 2
     err = capsys.readouterr().err
-    assert "usage:" in err
-    assert flag in err.splitlines()[-1]
+    assert err.count("\n") == 1 and " error: " in err
+    assert flag in err
 
 
 def test_reserve_needs_some_resource(capsys: pytest.CaptureFixture[str]) -> None:

@@ -38,26 +38,26 @@ def struct_safe(value: Any) -> Any:
 
 
 def _plain(message: struct_pb2.Value) -> Any:
-    """The Python value of `message`. A NaN or infinity another client put on the wire stays a
-    float, for the value domain check to refuse with its path (json_format would raise)."""
+    """The Python value of a Value. Not json_format.MessageToDict: that raises for a NaN or an
+    infinite number, which a server of another version (or a foreign client) may send; those
+    come back as floats for the value checks and the CLI to deal with. Protobuf's decoding
+    limit keeps the recursion shallow."""
     kind = message.WhichOneof("kind")
+    if kind == "struct_value":
+        return {key: _plain(item) for key, item in message.struct_value.fields.items()}
+    if kind == "list_value":
+        return [_plain(item) for item in message.list_value.values]
     if kind == "number_value":
-        number = message.number_value
-        return int(number) if number.is_integer() and abs(number) < 2**53 else number
+        return plain_numbers(message.number_value)
     if kind == "string_value":
         return message.string_value
     if kind == "bool_value":
         return message.bool_value
-    if kind == "struct_value":
-        return {k: _plain(v) for k, v in message.struct_value.fields.items()}
-    if kind == "list_value":
-        return [_plain(v) for v in message.list_value.values]
     return None
 
 
 def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
-    # Decoding already refused nesting past protobuf's limit, so recursion here is bounded.
-    return {k: _plain(v) for k, v in message.fields.items()}
+    return {key: _plain(item) for key, item in message.fields.items()}
 
 
 def dict_to_struct(value: dict[str, Any] | None) -> struct_pb2.Struct:

@@ -207,6 +207,8 @@ def read_problem(path: str) -> str:
         data = json.loads(text)
     except ValueError as exc:
         raise UsageProblem(f"--problem {path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise UsageProblem(f"--problem {path} is nested too deeply to be a problem") from None
     if not isinstance(data, dict):
         raise UsageProblem(f"--problem {path} must hold a JSON object (a scheduling problem)")
     return text

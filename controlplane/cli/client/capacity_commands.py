@@ -6,8 +6,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from controlplane.cli.client.capacity_values import (
+from controlplane.cli.arg_types import (
+    non_negative_int,
     non_negative_number,
+    positive_duration,
+    positive_number,
+    priority_arg,
+    seed_arg,
+)
+from controlplane.cli.client.capacity_values import (
     parse_amounts,
     parse_backpressure,
     parse_custom_amount,
@@ -15,10 +22,8 @@ from controlplane.cli.client.capacity_values import (
     parse_size,
     parse_start,
     parse_strategy,
-    positive_number,
 )
 from controlplane.cli.lazy import handler
-from controlplane.cli.parsing import positive_duration, positive_int
 
 HANDLERS = "controlplane.cli.client.capacity"
 
@@ -159,15 +164,15 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     )
     quota_set_parser.add_argument("namespace")
     resource_flags(quota_set_parser, "at most (0: unlimited)")
-    quota_set_parser.add_argument("--max-replicas", type=positive_int, metavar="N")
+    quota_set_parser.add_argument("--max-replicas", type=non_negative_int, metavar="N")
     quota_set_parser.add_argument(
-        "--max-executions", type=positive_int, metavar="N", help="concurrent executions"
+        "--max-executions", type=non_negative_int, metavar="N", help="concurrent executions"
     )
     quota_set_parser.add_argument(
         "--weight", type=positive_number, metavar="W", help="fair-share weight (default 1)"
     )
     quota_set_parser.add_argument(
-        "--priority", type=int, metavar="P", help="higher runs first (default 0)"
+        "--priority", type=priority_arg, metavar="P", help="higher runs first (default 0)"
     )
     quota_set_parser.add_argument(
         "--backpressure",
@@ -224,8 +229,10 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     plan_parser.add_argument(
         "--time-limit", type=positive_duration, default=None, metavar="DURATION", help="e.g. 10s"
     )
-    plan_parser.add_argument("--seed", type=int, default=0)
-    plan_parser.add_argument("--workers", type=positive_int, default=0, help="solver threads")
+    plan_parser.add_argument("--seed", type=seed_arg, default=0)
+    plan_parser.add_argument(
+        "--workers", type=non_negative_int, default=0, help="solver threads (default: 1)"
+    )
     plan_parser.add_argument(
         "--adopt", action="store_true", help="with --namespace: the dispatcher uses it now"
     )

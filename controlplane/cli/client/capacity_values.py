@@ -11,7 +11,7 @@ import argparse
 from dataclasses import dataclass
 from datetime import datetime
 
-from controlplane.cli.parsing import duration_arg
+from controlplane.cli.arg_types import INT64_MAX, duration_arg, non_negative_number
 from models.queueing import Backpressure
 from models.resources import CPU, GPU, MEMORY, PlacementStrategy, ResourceAmounts
 
@@ -26,27 +26,16 @@ def parse_size(text: str) -> int:
     # Imported here: the workflow package (YAML, definitions) is not needed to build the parser.
     from controlplane.workflow.task_resources import parse_memory
 
+    too_big = argparse.ArgumentTypeError(f"must be at most {INT64_MAX} bytes, got {text!r}")
     try:
-        return parse_memory(text)
+        size = parse_memory(text)
+    except OverflowError:  # more than a double holds
+        raise too_big from None
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {_SIZE_HINT}, got {text!r}") from None
-
-
-def non_negative_number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
-    return value
-
-
-def positive_number(text: str) -> float:
-    value = non_negative_number(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"must be greater than zero, got {text!r}")
-    return value
+    if size > INT64_MAX:
+        raise too_big
+    return size
 
 
 def parse_strategy(text: str) -> PlacementStrategy:
@@ -147,10 +136,9 @@ def parse_start(text: str) -> StartTime:
     if spec.startswith("+"):
         return StartTime(offset_s=duration_arg(spec[1:]))
     try:
-        moment = datetime.fromisoformat(spec)
-    except ValueError:
+        return StartTime(absolute=datetime.fromisoformat(spec).timestamp())
+    except (ValueError, OverflowError, OSError):
         raise argparse.ArgumentTypeError(
             f"expected an ISO 8601 time (2030-01-02T15:04:05Z), 'now' or '+DURATION' "
             f"(+10m), got {text!r}"
         ) from None
-    return StartTime(absolute=moment.timestamp())

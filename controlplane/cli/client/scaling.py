@@ -11,9 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from controlplane.api.client import ClientError, OrchestratorClient
-from controlplane.cli.parsing import duration_arg, positive_int
+from controlplane.cli.arg_types import duration_arg, replicas_arg
 from controlplane.cli.render import print_json, wants_json, when
 from controlplane.cli.usage import UsageProblem, read_text
+from controlplane.workflow.loader import parse_text
 from models.errors import InvalidArgument
 from models.forecasting import FittedForecast
 from models.scaling import PolicyView, ScalingEvent, ScalingStatus
@@ -44,9 +45,10 @@ def policy_document(args: argparse.Namespace) -> dict[str, Any]:
     document: dict[str, Any] = {}
     if args.file:
         try:
-            loaded = yaml.safe_load(read_text(args.file))
-        except yaml.YAMLError as exc:
-            raise UsageProblem(f"{args.file} is not YAML or JSON: {exc}") from None
+            # The definitions' strict reader: JSON values only, nesting and aliases bounded.
+            loaded = parse_text(read_text(args.file))
+        except ValueError as exc:
+            raise UsageProblem(f"{args.file}: {exc}") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise UsageProblem(f"{args.file} must hold a policy object")
         document = dict(loaded or {})
@@ -82,7 +84,7 @@ def policy_document(args: argparse.Namespace) -> dict[str, Any]:
         for i, (cron, length, replicas) in enumerate(args.scheduled):
             try:
                 entry = {"cron": cron, "duration_s": duration_arg(length)}
-                entry["replicas"] = positive_int(replicas)
+                entry["replicas"] = replicas_arg(replicas)
             except argparse.ArgumentTypeError as exc:
                 raise UsageProblem(f"--scheduled: {exc}") from None
             entry["name"] = f"scheduled-{i + 1}" if len(args.scheduled) > 1 else "scheduled"

@@ -5,11 +5,20 @@ and `load`. They join the `scaling` and `forecast` groups the parser owns; their
 from __future__ import annotations
 
 import argparse
-import math
 from typing import Any
 
+from controlplane.cli.arg_types import (
+    count_arg,
+    decisions_arg,
+    duration_arg,
+    fraction_arg,
+    fraction_or_zero_arg,
+    positive_duration,
+    positive_number,
+    replicas_arg,
+    utilization_arg,
+)
 from controlplane.cli.lazy import Fill, handler
-from controlplane.cli.parsing import duration_arg, positive_int, utilization_arg
 from models.forecasting import MODEL_NAMES
 from models.load import HOUR, MINUTE, RAW
 
@@ -27,12 +36,9 @@ def target_arg(text: str) -> tuple[str, float]:
             f"expected METRIC=VALUE with METRIC one of {', '.join(METRICS)}, got {text!r}"
         )
     try:
-        target = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"target of {metric} is not a number: {value!r}") from None
-    if not target > 0 or not math.isfinite(target):
-        raise argparse.ArgumentTypeError(f"target of {metric} must be > 0, got {value!r}")
-    return metric, target
+        return metric, positive_number(value)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"target of {metric}: {exc}") from None
 
 
 def sub(
@@ -68,8 +74,8 @@ def _policy_set_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--file", help="YAML or JSON policy document (fields of ScalingPolicy; '-': stdin)"
     )
-    parser.add_argument("--min-replicas", type=positive_int)
-    parser.add_argument("--max-replicas", type=positive_int)
+    parser.add_argument("--min-replicas", type=replicas_arg)
+    parser.add_argument("--max-replicas", type=replicas_arg)
     parser.add_argument(
         "--target",
         action="append",
@@ -78,7 +84,9 @@ def _policy_set_flags(parser: argparse.ArgumentParser) -> None:
         metavar="METRIC=VALUE",
         help=f"target tracking ({', '.join(METRICS)}); repeatable",
     )
-    parser.add_argument("--tolerance", type=float, help="of every --target (default 0.1)")
+    parser.add_argument(
+        "--tolerance", type=fraction_or_zero_arg, help="of every --target, in [0, 1) (default 0.1)"
+    )
     parser.add_argument("--scale-up-stabilization", type=duration_arg, metavar="DURATION")
     parser.add_argument(
         "--scale-down-stabilization", type=duration_arg, metavar="DURATION", help="default 5m"
@@ -94,20 +102,24 @@ def _policy_set_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--predictive", action="store_true", help="forecast-driven scale-out")
     parser.add_argument("--lead-time", type=duration_arg, metavar="DURATION", help="default 135s")
     parser.add_argument("--target-utilization", type=utilization_arg, help="default 0.7")
-    parser.add_argument("--level", type=float, help="forecast interval level (default 0.9)")
+    parser.add_argument(
+        "--level", type=fraction_arg, help="forecast interval level in (0, 1) (default 0.9)"
+    )
     parser.add_argument("--bound", choices=("upper", "mean"), help="default upper")
     parser.add_argument(
         "--service-time", type=duration_arg, metavar="DURATION", help="default: measured"
     )
     parser.add_argument(
-        "--concurrency", type=positive_int, help="per replica (default: max_concurrency)"
+        "--concurrency", type=count_arg, help="per replica (default: max_concurrency)"
     )
     parser.add_argument("--slo-wait", type=duration_arg, metavar="DURATION")
-    parser.add_argument("--max-violation", type=float, help="with --slo-wait (default 0.01)")
+    parser.add_argument(
+        "--max-violation", type=fraction_arg, help="with --slo-wait, in (0, 1) (default 0.01)"
+    )
     parser.add_argument("--scale-out-cooldown", type=duration_arg, metavar="DURATION")
     parser.add_argument("--scale-in-cooldown", type=duration_arg, metavar="DURATION")
-    parser.add_argument("--max-scale-out", type=positive_int, help="replicas per decision")
-    parser.add_argument("--max-scale-in", type=positive_int, help="replicas per decision")
+    parser.add_argument("--max-scale-out", type=replicas_arg, help="replicas per decision")
+    parser.add_argument("--max-scale-in", type=replicas_arg, help="replicas per decision")
 
 
 def add_policy_commands(scaling: Group[Any], common: argparse.ArgumentParser) -> None:
@@ -145,7 +157,9 @@ def add_policy_commands(scaling: Group[Any], common: argparse.ArgumentParser) ->
         "scaling:scaling_status",
     )
     status.add_argument("agent")
-    status.add_argument("--decisions", type=positive_int, default=10, help="how many to show")
+    status.add_argument(
+        "--decisions", type=decisions_arg, default=10, help="how many to show (1 to 100)"
+    )
     events = sub(
         scaling,
         common,
@@ -155,14 +169,21 @@ def add_policy_commands(scaling: Group[Any], common: argparse.ArgumentParser) ->
     )
     events.add_argument("agent")
     events.add_argument("--all", action="store_true", help="include holds (no change)")
-    events.add_argument("--limit", type=positive_int, default=50)
+    events.add_argument("--limit", type=count_arg, default=50)
 
 
 def _forecast_show_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("agent")
-    parser.add_argument("--horizon", type=duration_arg, metavar="DURATION", help="how far ahead")
+    parser.add_argument(
+        "--horizon", type=positive_duration, metavar="DURATION", help="how far ahead"
+    )
     parser.add_argument("--model", default="", choices=("", *MODEL_NAMES), metavar="MODEL")
-    parser.add_argument("--level", type=float, default=0.0, help="interval level in (0, 1)")
+    parser.add_argument(
+        "--level",
+        type=fraction_or_zero_arg,
+        default=0.0,
+        help="interval level in (0, 1) (default 0: the server's)",
+    )
 
 
 def add_forecast_show(forecast: Group[Any], common: argparse.ArgumentParser) -> None:

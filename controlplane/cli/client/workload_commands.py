@@ -6,14 +6,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from controlplane.cli.arg_types import (
+    count_arg,
+    non_negative_int,
+    non_negative_number,
+    replicas_arg,
+    sequence_arg,
+)
 from controlplane.cli.client.capacity_values import parse_custom_amount, parse_size
 from controlplane.cli.lazy import handler
-from controlplane.cli.parsing import (
-    parse_assignment,
-    parse_json_object,
-    parse_status,
-    positive_int,
-)
+from controlplane.cli.parsing import parse_assignment, parse_json_object, parse_status
 
 AGENTS = "controlplane.cli.client.agents"
 EXECUTIONS = "controlplane.cli.client.executions"
@@ -37,14 +39,14 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     deploy.add_argument("--name", required=True)
     deploy.add_argument("--version", required=True)
     deploy.add_argument("--import-path", required=True, help="package.module:ClassName")
-    deploy.add_argument("--replicas", type=positive_int, default=1)
-    deploy.add_argument("--num-cpus", type=float, default=0.0)
-    deploy.add_argument("--max-concurrency", type=positive_int, default=1)
+    deploy.add_argument("--replicas", type=replicas_arg, default=1)
+    deploy.add_argument("--num-cpus", type=non_negative_number, default=0.0)
+    deploy.add_argument("--max-concurrency", type=count_arg, default=1)
     deploy.add_argument(
         "--pool", default="", help="resource pool the replicas run in (default: anywhere)"
     )
     deploy.add_argument("--memory", type=parse_size, default=0, help="per replica, e.g. 2Gi")
-    deploy.add_argument("--num-gpus", type=float, default=0.0)
+    deploy.add_argument("--num-gpus", type=non_negative_number, default=0.0)
     deploy.add_argument(
         "--resource",
         action="append",
@@ -70,7 +72,7 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     get.set_defaults(handler=handler(f"{AGENTS}:agents_get"))
     scale = sub(agent_cmds, "scale", "set an agent's replica count")
     scale.add_argument("name")
-    scale.add_argument("replicas", type=positive_int)
+    scale.add_argument("replicas", type=replicas_arg)
     scale.set_defaults(handler=handler(f"{AGENTS}:agents_scale"))
     delete = sub(agent_cmds, "delete", "drain and remove an agent")
     delete.add_argument("name")
@@ -90,7 +92,7 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     )
     wf_get = sub(wf_cmds, "get", "show a workflow revision")
     wf_get.add_argument("name")
-    wf_get.add_argument("--revision", type=positive_int, default=0, help="default: latest")
+    wf_get.add_argument("--revision", type=non_negative_int, default=0, help="default: latest")
     wf_get.set_defaults(handler=handler(f"{EXECUTIONS}:workflows_get"))
 
     # run
@@ -142,5 +144,5 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     cancel.set_defaults(handler=handler(f"{EXECUTIONS}:executions_cancel"))
     watch = sub(ex_cmds, "watch", "follow an execution's events until it ends")
     watch.add_argument("execution_id")
-    watch.add_argument("--from-sequence", type=positive_int, default=0)
+    watch.add_argument("--from-sequence", type=sequence_arg, default=0)
     watch.set_defaults(handler=handler(f"{EXECUTIONS}:executions_watch"))

@@ -7,8 +7,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from controlplane.cli.arg_types import (
+    count_arg,
+    non_negative_int,
+    positive_number,
+    ray_address_arg,
+    seed_arg,
+)
 from controlplane.cli.lazy import handler
-from controlplane.cli.parsing import parse_value, positive_float, positive_int
+from controlplane.cli.parsing import parse_value
 
 SCHEDULING_DESCRIPTION = """\
 Run every scheduler on every instance and compare them.
@@ -100,14 +107,10 @@ def parse_option(text: str) -> tuple[str, str, Any]:
     scheduler, dot, name = key.strip().partition(".")
     if not sep or not dot or not scheduler or not name:
         raise argparse.ArgumentTypeError(f"expected SCHEDULER.KEY=VALUE, got {text!r}")
-    return scheduler, name, parse_value(value)
-
-
-def at_least_one(text: str) -> int:
-    value = positive_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+    try:
+        return scheduler, name, parse_value(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{key.strip()}: {exc}") from None
 
 
 def _scheduling_flags(parser: argparse.ArgumentParser) -> None:
@@ -130,19 +133,21 @@ def _scheduling_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--time-limit",
-        type=positive_float,
+        type=positive_number,
         default=10.0,
         metavar="S",
         help="seconds per run for anytime schedulers (default: 10)",
     )
     parser.add_argument(
         "--workers",
-        type=at_least_one,
+        type=count_arg,
         default=1,
         metavar="W",
         help="CPUs (solver threads) per run; also what each run reserves (default: 1)",
     )
-    parser.add_argument("--seed", type=int, default=0, metavar="K", help="solver seed (default: 0)")
+    parser.add_argument(
+        "--seed", type=seed_arg, default=0, metavar="K", help="solver seed (default: 0)"
+    )
     parser.add_argument(
         "--option",
         action="append",
@@ -167,13 +172,14 @@ def _scheduling_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--details", action="store_true", help="also print one row per instance")
     parser.add_argument(
         "--jobs",
-        type=positive_int,
+        type=non_negative_int,
         default=0,
         metavar="N",
         help="local worker processes (default: max(1, CPUs // workers))",
     )
     parser.add_argument(
         "--ray-address",
+        type=ray_address_arg,
         default=None,
         metavar="ADDRESS",
         help="run the grid as Ray tasks on this cluster ('auto' inside `ray job submit`, or "
@@ -202,7 +208,7 @@ def _placement_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=seed_arg,
         default=0,
         metavar="K",
         help="seed of the pod order (and of CP-SAT) (default: 0)",

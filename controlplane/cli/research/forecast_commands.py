@@ -12,8 +12,8 @@ import argparse
 import os
 from typing import Any
 
+from controlplane.cli.arg_types import count_arg, fraction_arg, positive_duration
 from controlplane.cli.lazy import handler
-from controlplane.cli.parsing import count_arg, fraction_arg, positive_duration
 
 HANDLERS = "controlplane.cli.research.forecast"
 DEFAULT_BACKTEST_MODELS = "naive,snaive,hw,ets,sarima,sarimax,mstl,auto"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import shlex
 import sys
 import time
@@ -118,16 +119,40 @@ def run_train_policy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _history_number(path: Path | str, line: int, name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{path}, line {line}: {name} {text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{path}, line {line}: {name} must be a finite number >= 0, got {text!r}")
+    return value
+
+
 def read_history(path: Path | str) -> list[tuple[str, str, float, float]]:
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"agent", "kind", "size", "duration"} - set(reader.fieldnames or [])
-        if missing:
-            raise ValueError(f"{path}: missing columns {', '.join(sorted(missing))}")
-        return [
-            (row["agent"], row["kind"], float(row["size"] or 0.0), float(row["duration"]))
-            for row in reader
-        ]
+    """The rows of an attempt history CSV; ValueError naming the file and line of a bad row."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = {"agent", "kind", "size", "duration"} - set(reader.fieldnames or [])
+            if missing:
+                raise ValueError(f"{path}: missing columns {', '.join(sorted(missing))}")
+            records = [
+                (
+                    row["agent"],
+                    row["kind"],
+                    _history_number(path, reader.line_num, "size", row["size"] or "0"),
+                    _history_number(path, reader.line_num, "duration", row["duration"] or ""),
+                )
+                for row in reader
+            ]
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 CSV file") from None
+    except csv.Error as exc:
+        raise ValueError(f"{path}: not a CSV file ({exc})") from None
+    if not records:
+        raise ValueError(f"{path}: no records (one row per attempt is needed)")
+    return records
 
 
 def run_train_durations(args: argparse.Namespace) -> int:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from controlplane.cli.arg_types import count_arg, fraction_arg, positive_number, seed_arg
 from controlplane.cli.lazy import handler
-from controlplane.cli.parsing import positive_float, positive_int
 
 HANDLERS = "controlplane.cli.research.ml"
 
@@ -26,22 +26,22 @@ def register(top: argparse._SubParsersAction[Any]) -> None:
     )
     policy.add_argument("--out", required=True, metavar="DIR", help="output folder")
     policy.add_argument(
-        "--instances", type=positive_int, default=80, metavar="N", help="training instances"
+        "--instances", type=count_arg, default=80, metavar="N", help="training instances"
     )
     policy.add_argument(
-        "--holdout", type=positive_int, default=12, metavar="N", help="held-out instances"
+        "--holdout", type=count_arg, default=12, metavar="N", help="held-out instances"
     )
-    policy.add_argument("--seed", type=int, default=0, metavar="S", help="instance/solver seed")
+    policy.add_argument(
+        "--seed", type=seed_arg, default=0, metavar="S", help="instance/solver seed"
+    )
     policy.add_argument(
         "--cpsat-time-limit",
-        type=positive_float,
+        type=positive_number,
         default=3.0,
         metavar="T",
         help="CP-SAT seconds per instance (default: 3)",
     )
-    policy.add_argument(
-        "--workers", type=positive_int, default=1, metavar="W", help="CP-SAT workers"
-    )
+    policy.add_argument("--workers", type=count_arg, default=1, metavar="W", help="CP-SAT workers")
     policy.add_argument(
         "--kinds",
         default="logistic,hgb",
@@ -51,7 +51,7 @@ def register(top: argparse._SubParsersAction[Any]) -> None:
     )
     policy.add_argument(
         "--max-ms-per-decision",
-        type=positive_float,
+        type=positive_number,
         default=0.5,
         metavar="MS",
         help="kinds slower than this per SGS decision are not selected (default: 0.5)",
@@ -67,7 +67,7 @@ def register(top: argparse._SubParsersAction[Any]) -> None:
     durations.add_argument("--out", required=True, metavar="FILE", help="joblib file to write")
     durations.add_argument(
         "--quantile",
-        type=float,
+        type=fraction_arg,
         action="append",
         default=[],
         metavar="Q",

@@ -7,14 +7,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from controlplane.cli.lazy import handler
-from controlplane.cli.parsing import (
+from controlplane.cli.arg_types import (
     count_arg,
     duration_arg,
     fraction_arg,
+    non_negative_int,
     positive_duration,
+    seed_arg,
     utilization_arg,
 )
+from controlplane.cli.lazy import handler
 
 PEAK_REPLICAS = 20  # the automatic service time makes the trace's peak need this many
 
@@ -151,7 +153,11 @@ def _simulate_flags(parser: argparse.ArgumentParser) -> None:
         help="for every policy (default: 0.7)",
     )
     parser.add_argument(
-        "--min-replicas", type=int, default=1, metavar="N", help="for every policy (default: 1)"
+        "--min-replicas",
+        type=non_negative_int,
+        default=1,
+        metavar="N",
+        help="for every policy (default: 1)",
     )
     parser.add_argument(
         "--max-replicas",
@@ -205,7 +211,9 @@ def _simulate_flags(parser: argparse.ArgumentParser) -> None:
         help="predictive and oracle also provision so that M/M/c (Erlang C) predicts "
         "P(wait > SLO) <= P (default: 0.01; off: the target utilisation only)",
     )
-    parser.add_argument("--seed", type=int, default=0, metavar="K", help="arrivals (default: 0)")
+    parser.add_argument(
+        "--seed", type=seed_arg, default=0, metavar="K", help="arrivals (default: 0)"
+    )
     parser.add_argument(
         "--jobs", type=count_arg, default=1, metavar="N", help="policies run in N processes"
     )

@@ -7,8 +7,8 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
+from controlplane.cli.arg_types import bind_port_arg, host_arg, non_negative_int, ray_address_arg
 from controlplane.cli.lazy import handler
-from controlplane.cli.parsing import positive_int
 
 GIVEN = "given_settings"
 
@@ -50,7 +50,7 @@ class SettingOn(Setting):
 def _ray_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ray-num-cpus",
-        type=positive_int,
+        type=non_negative_int,
         action=Setting,
         help="CPUs for a local Ray (default: all)",
     )
@@ -67,9 +67,15 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
         help="TOML settings file with tables [ray], [store], [grpc], [loops], [queueing] and "
         "[forecasting] (the fields of controlplane.config); flags given override it",
     )
-    serve.add_argument("--port", type=positive_int, default=50051, action=Setting)
     serve.add_argument(
-        "--host", default="[::]", action=Setting, help="interface to bind (default: all)"
+        "--port", type=bind_port_arg, default=50051, action=Setting, help="0: any free port"
+    )
+    serve.add_argument(
+        "--host",
+        type=host_arg,
+        default="[::]",
+        action=Setting,
+        help="interface to bind: a host name, an IPv4 address or [IPv6] (default: all)",
     )
     serve.add_argument(
         "--data-dir",
@@ -79,6 +85,7 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     )
     serve.add_argument(
         "--ray-address",
+        type=ray_address_arg,
         default=None,
         action=Setting,
         help="join this Ray cluster ('auto' or HOST:PORT); default: start a local Ray",
@@ -96,8 +103,8 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     help = "run the build-app demo on an in-process control plane"
     demo = top.add_parser("demo", help=help, description=help, parents=[common])
     demo.add_argument("--keep", action="store_true", help="leave the server up afterwards")
-    demo.add_argument("--port", type=positive_int, default=0, help="default: any free port")
-    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=bind_port_arg, default=0, help="default: any free port")
+    demo.add_argument("--host", type=host_arg, default="127.0.0.1")
     demo.add_argument("--data-dir", default=None, help="default: a temporary directory")
     _ray_flags(demo)
     demo.set_defaults(runner=handler("controlplane.cli.server.demo:run_demo"), ray_num_cpus=2)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import shutil
 import sys
@@ -23,6 +22,7 @@ from rich.console import Console
 from controlplane.api.client import ClientError, OrchestratorClient
 from controlplane.app import ControlPlane
 from controlplane.cli import render
+from controlplane.cli.json_text import json_text
 from controlplane.cli.parsing import error_line
 from controlplane.cli.server.serve import (
     install_stop_handlers,
@@ -135,7 +135,7 @@ async def demo(config: ServerConfig, keep: bool, console: Console) -> int:
             print(error_line(exc.code_name, exc.message, exc.violations), file=sys.stderr)
             return 2
         console.print("outputs:", style="bold")
-        sys.stdout.write(json.dumps(final.outputs, indent=2) + "\n")
+        sys.stdout.write(json_text(final.outputs) + "\n")
         sys.stdout.flush()
         code = 0 if render.succeeded(final) else 1
         if keep:
