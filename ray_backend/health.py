@@ -12,7 +12,8 @@ from models.agents import ReplicaState
 from models.backend import ReplicaStartError
 from ray_backend.backend_state import BackendState
 from ray_backend.deployments import Deployments
-from ray_backend.named_actors import ReplicaActors, ray_result
+from ray_backend.first_answer import ray_result
+from ray_backend.named_actors import ReplicaActors
 from ray_backend.replica_set import Replica, ReplicaSet
 
 logger = logging.getLogger(__name__)

@@ -7,8 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
 import ray
 from ray.exceptions import ActorAlreadyExistsError, RayError
@@ -18,23 +17,17 @@ from models.backend import ReplicaStartError
 from models.failures import one_line
 from ray_backend import pools
 from ray_backend.capacity import find_pool_group
+from ray_backend.first_answer import first_answers
 from ray_backend.replica_actor import AgentReplicaActor
 from ray_backend.replica_set import Replica, parse_replica_name
 from ray_backend.start_failures import not_ready, start_error
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 
 class DeployError(ReplicaStartError):
     """Replicas of a deployment did not become READY (bad import path, a constructor that
     raised, an option Ray refuses, no room within the deadline)."""
-
-
-async def ray_result(ref: Awaitable[T]) -> T:
-    """A coroutine awaiting ``ref``, so that ``asyncio.wait_for`` can bound it."""
-    return await ref
 
 
 class ReplicaActors:
@@ -77,12 +70,14 @@ class ReplicaActors:
                 except Exception as exc:  # Ray refuses the actor's options
                     raise self._failed(start_error(exc)) from exc
             try:
-                info = await asyncio.wait_for(ray_result(handle.info.remote()), remaining)
-                health = await asyncio.wait_for(ray_result(handle.health.remote()), remaining)
+                info, health = await first_answers(handle, remaining, watch_restarts=created)
             except asyncio.CancelledError:
                 if created:  # a sibling replica failed: this one is not wanted any more
                     await self.kill(handle, name)
                 raise
+            except ReplicaStartError as exc:  # its process crashed while starting
+                await self.kill(handle, name)
+                raise self._failed(exc) from None
             except (TimeoutError, RayError) as exc:
                 if created:
                     await self.kill(handle, name)

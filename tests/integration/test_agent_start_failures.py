@@ -89,6 +89,20 @@ def test_a_constructor_that_raises_fails_the_deploy_at_once_in_one_line(
     assert entry.start_failure.summary == failure.summary and entry.start_failure.detail == ""
 
 
+def test_a_process_that_dies_while_starting_fails_the_deploy_at_once(
+    agents: agent_pb2_grpc.AgentServiceStub, ray_namespace: str
+) -> None:
+    started = time.monotonic()
+    error = refused(agents, "dier", import_path="tests.support.broken_agents:DiesAtStart")
+    elapsed = time.monotonic() - started
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert elapsed < FAST_S, f"took {elapsed:.1f}s"
+    assert (error.details() or "").startswith(
+        "agent 'dier' failed to start: its process died while the agent was being built"
+    )
+    assert replica_actors(ray_namespace, "dier") == []
+
+
 def test_cli_shows_the_line_then_the_traceback(
     server: ServerThread, capsys: pytest.CaptureFixture[str]
 ) -> None:
