@@ -287,7 +287,11 @@ class AgentManager:
     async def delete(self, name: str) -> None:
         async with self._lock(name):
             entry = self._failures.get(name)
-            if self._store.get_agent(name) is None and entry is not None and entry.withdrawn:
+            if (
+                self._store.get_agent(name) is None
+                and entry is not None
+                and entry.withdrawn is not None
+            ):
                 self._failures.forget(name)  # nothing stored nor running: only the failure
                 return
             self.get(name)
