@@ -42,6 +42,8 @@ class AgentState(enum.Enum):
     READY = "READY"
     DEGRADED = "DEGRADED"
     DELETING = "DELETING"
+    # Its first deploy failed: nothing runs; shown until it is deployed again or deleted.
+    FAILED = "FAILED"
 
 
 class RolloutPhase(enum.Enum):
@@ -122,7 +124,19 @@ class AgentRecord:
 
 
 @dataclass(frozen=True)
+class StartFailure:
+    """Why replicas of an agent version did not start."""
+
+    version: str
+    summary: str  # one line, the root cause first
+    detail: str  # the traceback (or Ray's report) without colour codes, bounded
+    time: float
+
+
+@dataclass(frozen=True)
 class AgentView:
     record: AgentRecord
     state: AgentState
     replicas: list[ReplicaInfo]
+    # The last failure to start replicas, until a deploy or scale of the agent succeeds.
+    start_failure: StartFailure | None = None

@@ -15,6 +15,19 @@ class AgentUnavailable(Exception):
     """The agent is not deployed (or was deleted) so no replica can be leased."""
 
 
+class ReplicaStartError(RuntimeError):
+    """Replicas of an agent did not start. `summary` is one line with the root cause first
+    (``"ValueError: api_key is required (in MyAgent.__init__, my_agents.py:12)"``); `detail`
+    is the traceback or the cluster's report, bounded, without colour codes ("" if none);
+    `field` is the spec field to fix ("agent" when it is not one field)."""
+
+    def __init__(self, summary: str, detail: str = "", field: str = "agent") -> None:
+        super().__init__(summary)
+        self.summary = summary
+        self.detail = detail
+        self.field = field
+
+
 @dataclass(frozen=True)
 class ReplicaLease:
     """One concurrency slot on one replica, held from dispatch until the attempt ends."""

@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import traceback
+from collections.abc import Coroutine
+from typing import Any
 
 import ray
 
 from models.agents import AgentSpec, ReplicaInfo, ReplicaState
 from models.backend import AgentUnavailable
+from models.failures import bounded_detail, failure_summary
 from ray_backend.backend_state import BackendState
 from ray_backend.named_actors import DeployError, ReplicaActors
 from ray_backend.replica_set import Replica, ReplicaSet, replica_name, spec_hash
@@ -125,25 +129,40 @@ class Deployments:
                     replica.drain_task = None
                 replica.move_to(ReplicaState.READY)
         missing = [(name, index) for name, index in desired.items() if name not in rs.replicas]
-        results = await asyncio.gather(
-            *(self._start_replica(rs, spec, fingerprint, name, i) for name, i in missing),
-            return_exceptions=True,
+        error = await self._start_all(
+            [self._start_replica(rs, spec, fingerprint, name, i) for name, i in missing]
         )
-        errors = [r for r in results if isinstance(r, BaseException)]
         rs.notify()
         self._state.record_replicas(rs)
-        if errors:
+        if error is not None:
             # Old replicas keep serving: a failed rollout never drops capacity.
-            raise DeployError(
-                f"agent {spec.name!r} version {spec.version!r}: "
-                f"{len(errors)} of {len(missing)} new replicas failed: {errors[0]}"
-            ) from errors[0]
+            raise error
         for replica in list(rs.replicas.values()):
             if replica.name not in desired and replica.state is not ReplicaState.DRAINING:
                 self._retire(rs, replica)
         await self._actors.kill_orphans(spec.name, keep=set(rs.replicas))
         rs.notify()
         self._state.record_replicas(rs)
+
+    @staticmethod
+    async def _start_all(starts: list[Coroutine[Any, Any, Replica]]) -> DeployError | None:
+        """Starts every replica; the first that fails stops the others (they fail for the same
+        reason, and waiting for them could take the whole readiness deadline). That failure."""
+        tasks = [asyncio.ensure_future(start) for start in starts]
+        if not tasks:
+            return None
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        failures = [t.exception() for t in tasks if t in done and not t.cancelled()]
+        first = next((exc for exc in failures if exc is not None), None)
+        if first is None or isinstance(first, DeployError):
+            return first
+        detail = bounded_detail("".join(traceback.format_exception(first)))
+        return DeployError(failure_summary(first), detail)
 
     async def _start_replica(
         self, rs: ReplicaSet, spec: AgentSpec, fingerprint: str, name: str, index: int

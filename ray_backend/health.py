@@ -9,9 +9,11 @@ import logging
 from ray.exceptions import ActorDiedError, RayError
 
 from models.agents import ReplicaState
+from models.backend import ReplicaStartError
 from ray_backend.backend_state import BackendState
 from ray_backend.deployments import Deployments
-from ray_backend.named_actors import ReplicaActors, ray_result
+from ray_backend.first_answer import ray_result
+from ray_backend.named_actors import ReplicaActors
 from ray_backend.replica_set import Replica, ReplicaSet
 
 logger = logging.getLogger(__name__)
@@ -106,6 +108,8 @@ class ReplicaHealth:
                     del rs.replicas[name]
             try:
                 await self._deployments.reconcile(rs)
+            except ReplicaStartError as exc:
+                logger.warning("could not recreate replicas of %s: %s", rs.agent, exc.summary)
             except Exception:
                 logger.exception("could not recreate replicas of %s", rs.agent)
 

@@ -4,32 +4,30 @@ and killed (blocking Ray calls run in worker threads)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
 import ray
-from ray.exceptions import RayError
+from ray.exceptions import ActorAlreadyExistsError, RayError
 
-from models.agents import AgentSpec, ReplicaState
+from models.agents import AgentSpec, ReplicaResources, ReplicaState
+from models.backend import ReplicaStartError
+from models.failures import one_line
 from ray_backend import pools
 from ray_backend.capacity import find_pool_group
+from ray_backend.first_answer import first_answers
 from ray_backend.replica_actor import AgentReplicaActor
 from ray_backend.replica_set import Replica, parse_replica_name
+from ray_backend.start_failures import not_ready, start_error
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
-
-class DeployError(RuntimeError):
-    """Replicas of a deployment did not become READY (bad import path, unschedulable, timeout)."""
-
-
-async def ray_result(ref: Awaitable[T]) -> T:
-    """A coroutine awaiting ``ref``, so that ``asyncio.wait_for`` can bound it."""
-    return await ref
+class DeployError(ReplicaStartError):
+    """Replicas of a deployment did not become READY (bad import path, a constructor that
+    raised, an option Ray refuses, no room within the deadline)."""
 
 
 class ReplicaActors:
@@ -42,36 +40,52 @@ class ReplicaActors:
     async def attach_or_create(
         self, spec: AgentSpec, fingerprint: str, name: str, index: int
     ) -> Replica:
-        """Re-attaches to the live actor called `name` or creates it; returns it once READY."""
+        """Re-attaches to the live actor called `name` or creates it; returns it once READY.
+
+        Only two things are waited for until the deadline: an actor being killed that still
+        holds the name, and a replica that is not placed or not healthy yet. Anything else (Ray
+        refuses the options, the constructor raises, the process dies) is the cause to report,
+        at once.
+        """
         deadline = time.monotonic() + self._ready_timeout_s
         delay = 0.05
-        last_error: BaseException | None = None
+        last_error: BaseException | None = None  # why the replica is not ready yet
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise DeployError(f"replica {name} not ready after {self._ready_timeout_s}s") from (
-                    last_error
-                )
+                raise self._not_ready(spec, name, last_error)
             handle = await asyncio.to_thread(self.get, name)
             created = False
             if handle is None:
                 try:
-                    handle = await asyncio.to_thread(self.create, spec, fingerprint, name)
+                    handle = await self._create(spec, fingerprint, name)
                     created = True
-                except ValueError as exc:  # the name is still held by an actor being killed
+                except ActorAlreadyExistsError as exc:  # held by an actor being killed
                     last_error = exc
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 1.0)
                     continue
+                except ReplicaStartError:
+                    raise
+                except Exception as exc:  # Ray refuses the actor's options
+                    raise self._failed(start_error(exc)) from exc
             try:
-                info = await asyncio.wait_for(ray_result(handle.info.remote()), remaining)
-                health = await asyncio.wait_for(ray_result(handle.health.remote()), remaining)
+                info, health = await first_answers(handle, remaining, watch_restarts=created)
+            except asyncio.CancelledError:
+                if created:  # a sibling replica failed: this one is not wanted any more
+                    await self.kill(handle, name)
+                raise
+            except ReplicaStartError as exc:  # its process crashed while starting
+                await self.kill(handle, name)
+                raise self._failed(exc) from None
             except (TimeoutError, RayError) as exc:
                 if created:
-                    # Constructor failed (import error, bad config) or never scheduled.
                     await self.kill(handle, name)
-                    raise DeployError(f"replica {name} failed to start: {exc}") from exc
-                last_error = exc  # a dead or dying actor still holds the name
+                    if isinstance(exc, RayError):  # constructor raised, or the process died
+                        raise self._failed(start_error(exc)) from exc
+                    raise self._not_ready(spec, name, last_error) from None
+                last_error = exc if isinstance(exc, RayError) else last_error
+                # A dead or dying actor still holds the name.
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
@@ -81,7 +95,7 @@ class ReplicaActors:
                 await self.kill(handle, name)
                 continue
             if not health.get("ok", True):
-                last_error = RuntimeError(f"replica {name} reports unhealthy: {health}")
+                last_error = ReplicaStartError(one_line(f"its health check reports {health}"))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
@@ -100,6 +114,27 @@ class ReplicaActors:
                 "replica %s %s (pid %s)", name, "created" if created else "attached", replica.pid
             )
             return replica
+
+    async def _create(self, spec: AgentSpec, fingerprint: str, name: str) -> Any:
+        """Creates the actor in a worker thread; cancelled meanwhile, it kills the actor once
+        the thread has created it, so no replica outlives a start that was given up."""
+        creating = asyncio.ensure_future(asyncio.to_thread(self.create, spec, fingerprint, name))
+        try:
+            return await asyncio.shield(creating)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await self.kill(await creating, name)
+            raise
+
+    def _not_ready(self, spec: AgentSpec, name: str, last: BaseException | None) -> DeployError:
+        waiting_for = describe_demand(spec.resources)
+        if spec.pool:
+            waiting_for += f" in pool {spec.pool!r}"
+        return self._failed(not_ready(name, self._ready_timeout_s, waiting_for, last))
+
+    @staticmethod
+    def _failed(error: ReplicaStartError) -> DeployError:
+        return DeployError(error.summary, error.detail, error.field)
 
     def create(self, spec: AgentSpec, fingerprint: str, name: str) -> Any:
         resources = spec.resources
@@ -126,7 +161,9 @@ class ReplicaActors:
             # member node its bundle is re-placed) when its node dies.
             group = find_pool_group(spec.pool)
             if group is None:
-                raise DeployError(f"pool {spec.pool!r} has no placement group on the cluster")
+                raise DeployError(
+                    f"pool {spec.pool!r} has no placement group on the cluster", field="agent.pool"
+                )
             options.update(pools.actor_options_for_pool(group))
         else:
             # One replica per node as far as it goes: survives a node loss, and gives the
@@ -186,3 +223,16 @@ class ReplicaActors:
             if handle is not None:
                 logger.info("killing orphan replica %s", name)
                 await self.kill(handle, name)
+
+
+def describe_demand(resources: ReplicaResources) -> str:
+    """`"1 CPU, 1 GPU, 512 MiB of memory"`: what a replica waits for to be placed."""
+    parts = []
+    if resources.num_cpus:
+        parts.append(f"{resources.num_cpus:g} CPU" + ("" if resources.num_cpus == 1 else "s"))
+    if resources.num_gpus:
+        parts.append(f"{resources.num_gpus:g} GPU" + ("" if resources.num_gpus == 1 else "s"))
+    if resources.memory:
+        parts.append(f"{resources.memory / 2**20:.0f} MiB of memory")
+    parts.extend(f"{value:g} {name}" for name, value in sorted(resources.custom.items()) if value)
+    return ", ".join(parts) or "a worker process and its runtime environment"

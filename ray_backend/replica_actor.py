@@ -19,6 +19,8 @@ from typing import Any
 
 import ray
 
+from models.failures import exception_summary
+
 CONTROL_GROUP = "control"
 # Envelope keys of what ``execute`` returns to the backend.
 OK = "ok"
@@ -26,6 +28,21 @@ OUTPUT = "output"
 ERROR_TYPE = "error_type"
 ERROR_MESSAGE = "error_message"
 ERROR_TRACEBACK = "error_traceback"
+
+
+class AgentStartFailed(Exception):
+    """The replica could not build the user's agent; the message is a one-line summary with
+    the root cause first. Raised from the original exception, so the traceback Ray reports
+    holds the user's frames too."""
+
+
+class AgentImportFailed(AgentStartFailed):
+    """The agent class could not be imported (its module, or the class in it)."""
+
+
+class AgentInitFailed(AgentStartFailed):
+    """The agent class was imported but building it failed (its constructor raised, or it has
+    no execute method)."""
 
 
 def load_class(import_path: str) -> type:
@@ -38,6 +55,8 @@ def load_class(import_path: str) -> type:
         raise ValueError(f"invalid import path {import_path!r}; expected 'package.module:Class'")
     target: Any = importlib.import_module(module_name)
     for part in attr.split("."):
+        if not hasattr(target, part):
+            raise ImportError(f"{module_name!r} has no attribute {part!r}")
         target = getattr(target, part)
     if not isinstance(target, type):
         raise TypeError(f"{import_path!r} is not a class")
@@ -61,11 +80,17 @@ class AgentReplica:
         self._version = version
         self._spec_hash = spec_hash
         self._import_path = import_path
-        cls = load_class(import_path)
-        self._impl = cls(**(config or {}))
-        execute = getattr(self._impl, "execute", None)
-        if execute is None or not callable(execute):
-            raise TypeError(f"{import_path} has no execute(input, context) method")
+        try:
+            cls = load_class(import_path)
+        except Exception as exc:
+            raise AgentImportFailed(exception_summary(exc, skip_files=[__file__])) from exc
+        try:
+            self._impl = cls(**(config or {}))
+            execute = getattr(self._impl, "execute", None)
+            if execute is None or not callable(execute):
+                raise TypeError(f"{import_path} has no execute(input, context) method")
+        except Exception as exc:
+            raise AgentInitFailed(exception_summary(exc, skip_files=[__file__])) from exc
         self._execute = execute
         self._execute_is_async = inspect.iscoroutinefunction(execute)
         self._health = getattr(self._impl, "health", None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+import textwrap
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -134,22 +135,30 @@ def agent_dict(view: AgentView) -> dict[str, Any]:
         "replicas": to_jsonable(view.replicas),
         "create_time": view.record.create_time,
         "update_time": view.record.update_time,
+        "start_failure": to_jsonable(view.start_failure),
     }
 
 
 def agents_table(views: Iterable[AgentView]) -> Table:
-    table = Table("NAME", "VERSION", "STATE", "READY", "IMPORT PATH", "CAPABILITIES")
+    views = list(views)
+    failures = any(view.start_failure is not None for view in views)
+    columns = ["NAME", "VERSION", "STATE", "READY", "IMPORT PATH", "CAPABILITIES"]
+    table = Table(*columns, *(["START FAILURE"] if failures else []))
     for view in views:
         spec = view.record.spec
         ready = sum(1 for r in view.replicas if r.state.value == "READY")
-        table.add_row(
+        cells: list[str | Text] = [
             spec.name,
             spec.version,
             status_text(view.state.value),
             f"{ready}/{spec.replicas}",
             spec.import_path,
             ", ".join(spec.capabilities) or "-",
-        )
+        ]
+        if failures:
+            failure = view.start_failure
+            cells.append(compact(failure.summary, 80) if failure is not None else "-")
+        table.add_row(*cells)
     return table
 
 
@@ -190,6 +199,21 @@ def agent_detail(console: Console, view: AgentView) -> None:
             r.node_id[:12] or "-",
         )
     console.print(table)
+    failure = view.start_failure
+    if failure is not None:
+        console.print(
+            Text.assemble(
+                ("start failure ", "bold red"), f"(version {failure.version}, {when(failure.time)})"
+            )
+        )
+        console.print(f"  {failure.summary}", markup=False)
+        if failure.detail:
+            console.print(
+                textwrap.indent(failure.detail, "    "),
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 # -- workflows --------------------------------------------------------------------------------

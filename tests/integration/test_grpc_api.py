@@ -338,8 +338,14 @@ def test_agent_get_scale_and_delete(agents: agent_pb2_grpc.AgentServiceStub) -> 
             timeout=120,
         )
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    with pytest.raises(grpc.RpcError):
+    # Withdrawn: nothing runs, and GetAgent tells why until it is deployed again or deleted.
+    ghost = agents.GetAgent(agent_pb2.GetAgentRequest(name="ghost"), timeout=10).agent
+    assert ghost.state == agent_pb2.AGENT_STATE_FAILED and not ghost.replicas
+    assert ghost.start_failure.summary == "ModuleNotFoundError: No module named 'no_such_module'"
+    agents.DeleteAgent(agent_pb2.DeleteAgentRequest(name="ghost"), timeout=30)
+    with pytest.raises(grpc.RpcError) as gone:
         agents.GetAgent(agent_pb2.GetAgentRequest(name="ghost"), timeout=10)
+    assert gone.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_resource_service_over_a_real_cluster(channel: grpc.Channel) -> None:

@@ -35,6 +35,7 @@ from models.agents import (
     ReplicaInfo,
     ReplicaResources,
     ReplicaState,
+    StartFailure,
 )
 from models.capacity import (
     ClusterUsage,
@@ -172,6 +173,9 @@ AGENT = AgentView(
         ReplicaInfo("coder.0", "v2", ReplicaState.READY, 2, "node-a", 1),
         ReplicaInfo("coder.1", "v1", ReplicaState.DRAINING, 1, "node-b", 3),
     ],
+    start_failure=StartFailure(
+        "v3", "ValueError: api_key is required (in Coder.__init__, coder.py:9)", "Traceback", T0
+    ),
 )
 ERROR = ErrorInfo("ValueError", "bad input", "build")
 EXECUTION = ExecutionRecord(
@@ -493,6 +497,7 @@ CASES = [
 PARTS = {
     "orchestrator.v1.ReplicaResources": "orchestrator.v1.AgentSpec",
     "orchestrator.v1.Replica": "orchestrator.v1.Agent",
+    "orchestrator.v1.StartFailure": "orchestrator.v1.Agent",
     "orchestrator.v1.WorkflowRevision": "orchestrator.v1.Workflow",
     "orchestrator.v1.ValidationProblem": "orchestrator.v1.ValidateWorkflowResponse",
     "orchestrator.v1.ExecutionError": "orchestrator.v1.Execution",

@@ -13,6 +13,7 @@ from models.agents import (
     ReplicaInfo,
     ReplicaResources,
     ReplicaState,
+    StartFailure,
 )
 
 REPLICA_STATES = matching_table(agent_pb2.ReplicaState, ReplicaState)
@@ -90,14 +91,38 @@ def replica_from_proto(message: agent_pb2.Replica) -> ReplicaInfo:
     )
 
 
-def agent_to_proto(view: AgentView) -> agent_pb2.Agent:
-    return agent_pb2.Agent(
+def start_failure_to_proto(
+    failure: StartFailure, with_detail: bool = True
+) -> agent_pb2.StartFailure:
+    return agent_pb2.StartFailure(
+        version=failure.version,
+        summary=failure.summary,
+        detail=failure.detail if with_detail else "",
+        time=timestamp(failure.time),
+    )
+
+
+def start_failure_from_proto(message: agent_pb2.StartFailure) -> StartFailure:
+    return StartFailure(
+        version=message.version,
+        summary=message.summary,
+        detail=message.detail,
+        time=seconds(message.time),
+    )
+
+
+def agent_to_proto(view: AgentView, with_detail: bool = True) -> agent_pb2.Agent:
+    """`with_detail` False leaves the start failure's traceback out (list responses)."""
+    message = agent_pb2.Agent(
         spec=agent_spec_to_proto(view.record.spec),
         state=AGENT_STATES.to_proto(view.state),
         replicas=[replica_to_proto(r) for r in view.replicas],
         create_time=timestamp(view.record.create_time),
         update_time=timestamp(view.record.update_time),
     )
+    if view.start_failure is not None:
+        message.start_failure.CopyFrom(start_failure_to_proto(view.start_failure, with_detail))
+    return message
 
 
 def agent_from_proto(message: agent_pb2.Agent) -> AgentView:
@@ -109,4 +134,9 @@ def agent_from_proto(message: agent_pb2.Agent) -> AgentView:
         ),
         state=AGENT_STATES.from_proto(message.state, "agent.state"),
         replicas=[replica_from_proto(r) for r in message.replicas],
+        start_failure=(
+            start_failure_from_proto(message.start_failure)
+            if message.HasField("start_failure")
+            else None
+        ),
     )

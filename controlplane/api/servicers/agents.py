@@ -28,7 +28,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     async def GetAgent(
         self, request: agent_pb2.GetAgentRequest, context: grpc.aio.ServicerContext
     ) -> agent_pb2.GetAgentResponse:
-        return agent_pb2.GetAgentResponse(agent=agent_to_proto(self._agents.get(request.name)))
+        return agent_pb2.GetAgentResponse(agent=agent_to_proto(self._agents.show(request.name)))
 
     @unary
     async def ListAgents(
@@ -36,7 +36,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     ) -> agent_pb2.ListAgentsResponse:
         views, token = self._agents.list(request.page_size, request.page_token)
         return agent_pb2.ListAgentsResponse(
-            agents=[agent_to_proto(v) for v in views], next_page_token=token
+            agents=[agent_to_proto(v, with_detail=False) for v in views], next_page_token=token
         )
 
     @unary

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 from collections.abc import Callable
 from dataclasses import replace
 
 from controlplane.engine import paging
+from controlplane.engine.agents.node_fit import fits_nowhere_message, impossible_demands
+from controlplane.engine.agents.start_failures import FailedStart, StartFailures, start_failure
 from controlplane.ports import AgentBackend
 from controlplane.store import SqliteStore
 from controlplane.store.capacity import CapacityStore
@@ -19,10 +22,13 @@ from models.agents import (
     AgentState,
     AgentView,
     ReplicaInfo,
+    ReplicaResources,
     ReplicaState,
     Rollout,
     RolloutPhase,
+    StartFailure,
 )
+from models.backend import ReplicaStartError
 from models.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
@@ -30,6 +36,9 @@ log = logging.getLogger(__name__)
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 IMPORT_PATH_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 MAX_REPLICAS = 1000
+# Ray's own resources, requested through num_cpus, num_gpus and memory (Ray refuses them as
+# custom resources).
+RAY_BUILTIN_RESOURCES = frozenset({"CPU", "GPU", "memory", "object_store_memory"})
 
 
 def validate_spec(spec: AgentSpec, prefix: str = "agent") -> list[FieldViolation]:
@@ -57,11 +66,13 @@ def validate_spec(spec: AgentSpec, prefix: str = "agent") -> list[FieldViolation
         ("memory", res.memory),
         ("num_gpus", res.num_gpus),
     ):
-        if value < 0:
-            bad(f"resources.{field}", "must not be negative")
+        if (why := _amount_problem(value)) is not None:
+            bad(f"resources.{field}", why)
     for key, value in res.custom.items():
-        if value < 0:
-            bad(f"resources.custom[{key}]", "must not be negative")
+        if key in RAY_BUILTIN_RESOURCES:
+            bad(f"resources.custom[{key}]", "is one of Ray's own: use num_cpus, num_gpus or memory")
+        elif (why := _amount_problem(value)) is not None:
+            bad(f"resources.custom[{key}]", why)
     if spec.pool:
         if not NAME_RE.match(spec.pool) or len(spec.pool) > 63:
             bad("pool", "must name a resource pool: 1-63 lower-case letters, digits or '-'")
@@ -70,6 +81,14 @@ def validate_spec(spec: AgentSpec, prefix: str = "agent") -> list[FieldViolation
             # so the pool could not bound it.
             bad("resources", "a replica in a pool must request some resource")
     return problems
+
+
+def _amount_problem(value: float) -> str | None:
+    if not math.isfinite(value):
+        return f"must be a finite number, not {value}"
+    if value < 0:
+        return "must not be negative"
+    return None
 
 
 def agent_state(replicas: list[ReplicaInfo], desired: int) -> AgentState:
@@ -95,6 +114,7 @@ class AgentManager:
         self._backend = backend
         self._clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
+        self._failures = StartFailures()
 
     def _lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())
@@ -102,10 +122,13 @@ class AgentManager:
     async def reconcile(self) -> None:
         """Re-attaches to live replicas of every stored agent and recreates missing ones."""
         for record in self._store.list_agents():
+            spec = record.spec
             try:
-                await self._backend.deploy(record.spec)
-            except Exception:
-                log.exception("could not restore agent %s", record.spec.name)
+                await self._backend.deploy(spec)
+            except Exception as exc:
+                failure = start_failure(spec.version, exc, self._clock())
+                self._failures.record(spec.name, FailedStart(failure))
+                log.warning("could not restore agent %s: %s", spec.name, failure.summary)
 
     def pool_of(self, name: str) -> str:
         """The pool an agent's replicas run in ("" when none, or not deployed)."""
@@ -129,6 +152,8 @@ class AgentManager:
                 f"pool {spec.pool!r} does not exist",
                 [FieldViolation("agent.pool", f"no resource pool named {spec.pool!r}")],
             )
+        if spec.replicas > 0:
+            await self._check_fits(spec.name, spec.resources)
         async with self._lock(spec.name):
             previous = self._store.get_agent(spec.name)
             now = self._clock()
@@ -138,13 +163,25 @@ class AgentManager:
             try:
                 await self._backend.deploy(spec)
             except Exception as exc:
+                failure = start_failure(spec.version, exc, self._clock())
                 await self._roll_back(_advance(rollout, RolloutPhase.ROLLING_BACK), previous)
-                raise FailedPrecondition(
-                    f"agent {spec.name} {spec.version} failed to start: {exc}",
-                    [FieldViolation("agent.import_path", str(exc))],
-                ) from exc
+                withdrawn = spec if previous is None else None
+                self._failures.record(spec.name, FailedStart(failure, withdrawn))
+                raise _start_refused(spec.name, failure, exc) from exc
+            self._failures.forget(spec.name)
             _advance(rollout, RolloutPhase.SERVING)
         return self.get(spec.name)
+
+    async def _check_fits(self, name: str, resources: ReplicaResources) -> None:
+        """FailedPrecondition when no node of the cluster, as it is now, can hold a replica."""
+        try:
+            nodes = await self._backend.observe_nodes()
+        except Exception:
+            log.warning("could not observe the cluster's nodes", exc_info=True)
+            return
+        problems = impossible_demands(resources, nodes)
+        if problems:
+            raise FailedPrecondition(fits_nowhere_message(name, problems), problems)
 
     async def _roll_back(self, rollout: Rollout, previous: AgentRecord | None) -> Rollout:
         name = rollout.agent
@@ -160,23 +197,47 @@ class AgentManager:
         return _advance(rollout, RolloutPhase.ROLLED_BACK)
 
     def get(self, name: str) -> AgentView:
+        """A stored agent (NotFound otherwise)."""
         record = self._store.get_agent(name)
         if record is None:
             raise NotFound(f"agent {name!r} not found", [FieldViolation("name", "no such agent")])
         return self._view(record)
 
+    def show(self, name: str) -> AgentView:
+        """The agent as clients see it: a stored one, or one whose first deploy failed (FAILED,
+        nothing running) until it is deployed again or deleted."""
+        entry = self._failures.get(name)
+        stored = self._store.get_agent(name)
+        if stored is None and entry is not None and entry.withdrawn is not None:
+            return _withdrawn_view(entry.withdrawn, entry.failure)
+        return self.get(name)
+
     def _view(self, record: AgentRecord) -> AgentView:
         replicas = self._backend.replicas(record.spec.name)
-        return AgentView(record, agent_state(replicas, record.spec.replicas), replicas)
+        entry = self._failures.get(record.spec.name)
+        return AgentView(
+            record,
+            agent_state(replicas, record.spec.replicas),
+            replicas,
+            entry.failure if entry is not None else None,
+        )
 
     def list(self, page_size: int, page_token: str) -> tuple[list[AgentView], str]:
+        """Stored agents and those whose first deploy failed, by name."""
         size = paging.page_size(page_size)
-        after = paging.decode(page_token, "agents") or ""
-        records = self._store.list_agents(after_name=str(after), limit=size + 1)
-        more = len(records) > size
-        records = records[:size]
-        token = paging.encode(records[-1].spec.name, "agents") if more else ""
-        return [self._view(r) for r in records], token
+        after = str(paging.decode(page_token, "agents") or "")
+        records = self._store.list_agents(after_name=after, limit=size + 1)
+        views = [self._view(r) for r in records]
+        stored = {r.spec.name for r in records}
+        for spec in self._failures.withdrawn(after)[: size + 1]:
+            entry = self._failures.get(spec.name)
+            if spec.name not in stored and entry is not None:
+                views.append(_withdrawn_view(spec, entry.failure))
+        views.sort(key=lambda view: view.record.spec.name)
+        more = len(views) > size
+        views = views[:size]
+        token = paging.encode(views[-1].record.spec.name, "agents") if more else ""
+        return views, token
 
     async def scale(self, name: str, replicas: int) -> AgentView:
         if not 0 <= replicas <= MAX_REPLICAS:
@@ -185,16 +246,72 @@ class AgentManager:
                 [FieldViolation("replicas", f"must be between 0 and {MAX_REPLICAS}")],
             )
         async with self._lock(name):
-            record = self.get(name).record
+            record = self._stored(name)
+            if replicas > record.spec.replicas:
+                await self._check_fits(name, record.spec.resources)
             spec = replace(record.spec, replicas=replicas)
             await asyncio.to_thread(
                 self._store.put_agent, AgentRecord(spec, record.create_time, self._clock())
             )
-            await self._backend.scale(name, replicas)
+            try:
+                await self._backend.scale(name, replicas)
+            except ReplicaStartError as exc:
+                failure = start_failure(spec.version, exc, self._clock())
+                await self._undo_scale(record)
+                self._failures.record(name, FailedStart(failure))
+                raise _start_refused(name, failure, exc) from exc
+            self._failures.forget(name)
         return self.get(name)
+
+    def _stored(self, name: str) -> AgentRecord:
+        record = self._store.get_agent(name)
+        if record is not None:
+            return record
+        entry = self._failures.get(name)
+        if entry is not None and entry.withdrawn is not None:
+            raise FailedPrecondition(
+                f"agent {name!r} is not deployed: its deploy failed ({entry.failure.summary})",
+                [FieldViolation("name", "the agent's first deploy failed; deploy it again")],
+            )
+        raise NotFound(f"agent {name!r} not found", [FieldViolation("name", "no such agent")])
+
+    async def _undo_scale(self, previous: AgentRecord) -> None:
+        """Back to the stored count: the replicas that did start are retired again."""
+        name = previous.spec.name
+        await asyncio.to_thread(self._store.put_agent, previous)
+        try:
+            await self._backend.scale(name, previous.spec.replicas)
+        except Exception:
+            log.exception("could not scale agent %s back after a failed scale", name)
 
     async def delete(self, name: str) -> None:
         async with self._lock(name):
+            entry = self._failures.get(name)
+            if (
+                self._store.get_agent(name) is None
+                and entry is not None
+                and entry.withdrawn is not None
+            ):
+                self._failures.forget(name)  # nothing stored nor running: only the failure
+                return
             self.get(name)
             await asyncio.to_thread(self._store.delete_agent, name)
             await self._backend.remove(name)
+            self._failures.forget(name)
+
+
+def _start_refused(name: str, failure: StartFailure, exc: BaseException) -> FailedPrecondition:
+    """The client's error: one line, the root cause first (the detail is in GetAgent). It
+    names the spec field to fix when the cause is one (the import path, the pool)."""
+    field = exc.field if isinstance(exc, ReplicaStartError) else "agent"
+    if field == "agent":
+        return FailedPrecondition(f"agent {name!r} failed to start: {failure.summary}")
+    return FailedPrecondition(
+        f"agent {name!r} failed to start: {field}: {failure.summary}",
+        [FieldViolation(field, failure.summary)],
+    )
+
+
+def _withdrawn_view(spec: AgentSpec, failure: StartFailure) -> AgentView:
+    record = AgentRecord(spec, failure.time, failure.time)
+    return AgentView(record, AgentState.FAILED, [], failure)

@@ -9,7 +9,7 @@ import logging
 
 from controlplane.ports import AgentBackend
 from controlplane.store import SqliteStore
-from models.backend import AgentUnavailable
+from models.backend import AgentUnavailable, ReplicaStartError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,9 @@ class PoolAgents:
                 current = self._store.get_agent(name)
                 if current is not None:
                     await self._backend.deploy(current.spec)
+            except ReplicaStartError as exc:
+                log.warning("could not move the replicas of %s into pool %s: %s", name, pool, exc)
+                failed.append(name)
             except Exception:
                 log.exception("could not move the replicas of %s into pool %s", name, pool)
                 failed.append(name)

@@ -26,6 +26,7 @@ class AgentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AGENT_STATE_READY: _ClassVar[AgentState]
     AGENT_STATE_DEGRADED: _ClassVar[AgentState]
     AGENT_STATE_DELETING: _ClassVar[AgentState]
+    AGENT_STATE_FAILED: _ClassVar[AgentState]
 REPLICA_STATE_UNSPECIFIED: ReplicaState
 REPLICA_STATE_STARTING: ReplicaState
 REPLICA_STATE_READY: ReplicaState
@@ -36,6 +37,7 @@ AGENT_STATE_DEPLOYING: AgentState
 AGENT_STATE_READY: AgentState
 AGENT_STATE_DEGRADED: AgentState
 AGENT_STATE_DELETING: AgentState
+AGENT_STATE_FAILED: AgentState
 
 class ReplicaResources(_message.Message):
     __slots__ = ("num_cpus", "memory", "num_gpus", "custom")
@@ -96,19 +98,33 @@ class Replica(_message.Message):
     restarts: int
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., state: _Optional[_Union[ReplicaState, str]] = ..., outstanding_attempts: _Optional[int] = ..., node_id: _Optional[str] = ..., restarts: _Optional[int] = ...) -> None: ...
 
+class StartFailure(_message.Message):
+    __slots__ = ("version", "summary", "detail", "time")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    summary: str
+    detail: str
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, version: _Optional[str] = ..., summary: _Optional[str] = ..., detail: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class Agent(_message.Message):
-    __slots__ = ("spec", "state", "replicas", "create_time", "update_time")
+    __slots__ = ("spec", "state", "replicas", "create_time", "update_time", "start_failure")
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    START_FAILURE_FIELD_NUMBER: _ClassVar[int]
     spec: AgentSpec
     state: AgentState
     replicas: _containers.RepeatedCompositeFieldContainer[Replica]
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, spec: _Optional[_Union[AgentSpec, _Mapping]] = ..., state: _Optional[_Union[AgentState, str]] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    start_failure: StartFailure
+    def __init__(self, spec: _Optional[_Union[AgentSpec, _Mapping]] = ..., state: _Optional[_Union[AgentState, str]] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_failure: _Optional[_Union[StartFailure, _Mapping]] = ...) -> None: ...
 
 class DeployAgentRequest(_message.Message):
     __slots__ = ("agent",)

@@ -69,19 +69,27 @@ class AgentServiceServicer:
     def DeployAgent(self, request, context):
         """Deploys a new agent, or a new version of an existing one (replicas are replaced without
         dropping in-flight attempts). Redeploying an identical spec is a no-op.
+        Replicas that fail to start fail the call with FAILED_PRECONDITION whose message is one line,
+        the root cause first ("agent 'summarizer' failed to start: ValueError: api_key is required
+        (in MyAgent.__init__, my_agents.py:12)"), as soon as Ray reports them dead; the agent's
+        previous spec is restored (a new agent is withdrawn and shown as AGENT_STATE_FAILED).
+        Resources no node of the cluster has (as it is at deploy time) are refused at once with
+        FAILED_PRECONDITION naming the field and the largest node's capacity.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetAgent(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The agent with its last start failure, full traceback included (Agent.start_failure).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListAgents(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Agents by name; their start failures carry the summary only (no detail).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -94,7 +102,9 @@ class AgentServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ScaleAgent(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A scale-up is refused as DeployAgent is (impossible resources, replicas that fail to
+        start); the stored count is then unchanged.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
