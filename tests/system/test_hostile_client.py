@@ -20,12 +20,13 @@ import pytest
 
 from controlplane.api.client import ClientError, OrchestratorClient
 from controlplane.api.gen.orchestrator.v1 import workflow_pb2, workflow_pb2_grpc
-from models.agents import AgentSpec
+from models.agents import AgentSpec, ReplicaResources
 from models.executions import ExecutionStatus
 from models.workflows import View
 from tests.support.serve_process import Serve, free_port
 
 PROBE_INTERVAL_S = 0.02
+GREEDY = {"resources": ReplicaResources(num_cpus=1e6)}
 DEFINITION_STAGES = {
     "alias bomb",
     "deep nesting",
@@ -197,6 +198,19 @@ def the_table(
     unknown = "".join(f"f{i}: 1\n" for i in range(20_000))
     refused(client.create_workflow, f"name: u\ntasks: [{{id: a, agent: echo}}]\n{unknown}")
     refused(client.create_workflow, chain(5000, cycle=True))
+
+    probe.stage = "agent start failures"  # one line, root cause first, at once
+    started = time.monotonic()
+    with pytest.raises(ClientError) as caught:
+        client.deploy_agent(AgentSpec("greedy", "v1", "samples.agents:EchoAgent", **GREEDY))
+    assert caught.value.code_name == "FAILED_PRECONDITION"
+    assert "exceeds the largest node (2 CPUs)" in caught.value.message
+    with pytest.raises(ClientError) as caught:
+        client.deploy_agent(AgentSpec("keyless", "v1", "tests.support.broken_agents:NeedsKey"))
+    assert caught.value.code_name == "FAILED_PRECONDITION"
+    assert "ValueError: api_key is required" in caught.value.message
+    assert "\n" not in caught.value.message and "\x1b" not in caught.value.message
+    assert time.monotonic() - started < 30  # not the 60 s readiness deadline
 
     probe.stage = "5,000-task definition"  # validated off the event loop
     assert client.validate_workflow(chain(5000, cycle=False)).valid
