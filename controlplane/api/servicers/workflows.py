@@ -67,8 +67,8 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
         self._catalog = catalog
         self._executions = executions
 
-    def _workflow(self, revision: WorkflowRevision, latest: int) -> WorkflowView:
-        task_ids = tuple(t.id for t in self._catalog.definition(revision).tasks)
+    async def _workflow(self, revision: WorkflowRevision, latest: int) -> WorkflowView:
+        task_ids = tuple(t.id for t in (await self._catalog.load_definition(revision)).tasks)
         return WorkflowView(revision, latest, task_ids)
 
     @unary
@@ -78,7 +78,7 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
         if not request.definition.strip():
             raise invalid("definition", "is required")
         revision, created, warnings = await self._catalog.create(request.definition)
-        view = self._workflow(revision, self._catalog.get(revision.name).revision)
+        view = await self._workflow(revision, self._catalog.get(revision.name).revision)
         return create_workflow_to_proto(CreateWorkflowResult(view, created, list(warnings)))
 
     @unary
@@ -89,7 +89,7 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
             raise invalid("name", "is required")
         latest = self._catalog.get(request.name)
         revision = self._catalog.get(request.name, request.revision) if request.revision else latest
-        view = self._workflow(revision, latest.revision)
+        view = await self._workflow(revision, latest.revision)
         return workflow_pb2.GetWorkflowResponse(workflow=workflow_to_proto(view))
 
     @unary
@@ -100,7 +100,7 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
         if not basic:
             WORKFLOW_VIEWS.from_proto(request.view, "view")
         revisions, token = self._catalog.list(request.page_size, request.page_token)
-        views = [self._workflow(r, r.revision) for r in revisions]
+        views = [await self._workflow(r, r.revision) for r in revisions]
         if basic:  # definitions can be megabytes each: a page of them would not fit
             views = [
                 dataclasses.replace(v, revision=dataclasses.replace(v.revision, definition_text=""))

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from controlplane.engine import paging
 from controlplane.engine.executions.definition_checker import DefinitionChecker
 from controlplane.store import SqliteStore
-from controlplane.workflow import definition_digest, parse_workflow
+from controlplane.workflow import DefinitionError, definition_digest, parse_workflow
 from models.errors import FieldViolation, InvalidArgument, NotFound, invalid
 from models.workflows import Severity, ValidationProblem, WorkflowDefinition, WorkflowRevision
 
@@ -72,9 +72,22 @@ class WorkflowCatalog:
         return found
 
     def definition(self, revision: WorkflowRevision) -> WorkflowDefinition:
+        """The parsed revision (parsed here, on the caller's thread, when not cached: for
+        recovery at start, before any RPC is served)."""
         key = (revision.name, revision.revision)
         if key not in self._parsed:
             self._parsed[key] = parse_workflow(revision.definition_text)
+        return self._parsed[key]
+
+    async def load_definition(self, revision: WorkflowRevision) -> WorkflowDefinition:
+        """The parsed revision; when not cached, parsed off the event loop like a new one."""
+        key = (revision.name, revision.revision)
+        if key not in self._parsed:
+            text = revision.definition_text
+            definition, problems = await self._checker.check(text, self._agent_names())
+            if definition is None:  # stored revisions were valid when stored
+                raise DefinitionError([p for p in problems if p.severity is Severity.ERROR])
+            self._parsed[key] = definition
         return self._parsed[key]
 
     def list(self, page_size: int, page_token: str) -> tuple[list[WorkflowRevision], str]:

@@ -115,7 +115,7 @@ class ExecutionEngine:
         if len(json.dumps(inputs)) > MAX_INPUT_BYTES:
             raise invalid("inputs", f"are larger than {MAX_INPUT_BYTES} bytes")
         rev = self._catalog.get(workflow, revision)
-        definition = self._catalog.definition(rev)
+        definition = await self._catalog.load_definition(rev)
         known = self._agent_names()
         missing = [
             FieldViolation(f"tasks[{i}].agent", f"agent {t.agent!r} is not deployed")
