@@ -118,6 +118,7 @@ class ControlPlane:
             hub=self.hub,
             clock=clock,
             dispatcher=self.dispatcher,
+            load=self.store.load_execution,
         )
         self.executions = ExecutionEngine(
             self.store,

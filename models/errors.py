@@ -51,3 +51,8 @@ class Unavailable(OrchestratorError):
     def __init__(self, message: str, retry_after_s: float = 5.0) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class Internal(OrchestratorError):
+    """The control plane could not do what it accepted, by a fault of its own (logged with its
+    traceback where it happened)."""

@@ -11,6 +11,7 @@ from models.errors import (
     AlreadyExists,
     FailedPrecondition,
     FieldViolation,
+    Internal,
     InvalidArgument,
     NotFound,
     OrchestratorError,
@@ -26,6 +27,7 @@ _CODES: list[tuple[type[OrchestratorError], int]] = [
     (FailedPrecondition, code_pb2.FAILED_PRECONDITION),
     (ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),
     (Unavailable, code_pb2.UNAVAILABLE),
+    (Internal, code_pb2.INTERNAL),
 ]
 
 

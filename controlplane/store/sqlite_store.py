@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -216,48 +216,53 @@ class SqliteStore:
 
     # -- writes ---------------------------------------------------------------------------
 
-    def write(self, batch: WriteBatch) -> None:
-        """Applies a batch in one transaction (rows later in the batch win)."""
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT on the writer connection. A failure anywhere, the COMMIT
+        included (disk full), rolls back: a transaction left open would make every later BEGIN
+        fail, even once space is back."""
         with self._write_lock:
             conn = self._writer
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(UPSERT_EXECUTION, batch.executions)
-                conn.executemany(UPSERT_TASK, batch.tasks)
-                conn.executemany(UPSERT_ATTEMPT, batch.attempts)
-                conn.executemany(INSERT_EVENT, batch.events)
-                # Inside the try: a COMMIT refused (disk full) must not leave the transaction
-                # open, or every later BEGIN fails even once space is back.
+                yield conn
                 conn.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already
                     conn.execute("ROLLBACK")
                 raise
 
+    def probe(self) -> None:
+        """A small committed write (the header's user_version, rewritten as it is): raises what
+        any write meets now. It appends to the WAL like any other write, so a full disk fails
+        it."""
+        with self._write_lock:
+            self._writer.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def write(self, batch: WriteBatch) -> None:
+        """Applies a batch in one transaction (rows later in the batch win)."""
+        with self._transaction() as conn:
+            conn.executemany(UPSERT_EXECUTION, batch.executions)
+            conn.executemany(UPSERT_TASK, batch.tasks)
+            conn.executemany(UPSERT_ATTEMPT, batch.attempts)
+            conn.executemany(INSERT_EVENT, batch.events)
+
     def add_workflow_revision(
         self, name: str, definition: str, digest: str, now: float
     ) -> tuple[WorkflowRevision, bool]:
         """Stores a new revision unless the latest one has the same digest."""
-        with self._write_lock:
-            conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = conn.execute(
-                    "SELECT * FROM workflow_revisions WHERE name=? ORDER BY revision DESC LIMIT 1",
-                    (name,),
-                ).fetchone()
-                if row is not None and row[3] == digest:
-                    conn.execute("COMMIT")
-                    return _revision(row), False
-                revision = 1 if row is None else row[1] + 1
-                conn.execute(
-                    "INSERT INTO workflow_revisions VALUES (?,?,?,?,?)",
-                    (name, revision, definition, digest, now),
-                )
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT * FROM workflow_revisions WHERE name=? ORDER BY revision DESC LIMIT 1",
+                (name,),
+            ).fetchone()
+            if row is not None and row[3] == digest:
+                return _revision(row), False
+            revision = 1 if row is None else row[1] + 1
+            conn.execute(
+                "INSERT INTO workflow_revisions VALUES (?,?,?,?,?)",
+                (name, revision, definition, digest, now),
+            )
         return WorkflowRevision(name, revision, definition, digest, now), True
 
     def put_agent(self, record: AgentRecord) -> None:
@@ -280,15 +285,9 @@ class SqliteStore:
 
     def execute_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         """Several statements in one transaction (all or nothing)."""
-        with self._write_lock:
-            self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, params in statements:
-                    self._writer.execute(sql, params)
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
-            self._writer.execute("COMMIT")
+        with self._transaction() as conn:
+            for sql, params in statements:
+                conn.execute(sql, params)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self._reader.execute(sql, params).fetchall())

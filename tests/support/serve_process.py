@@ -1,4 +1,5 @@
-"""`orchestrator serve` as a subprocess, the way an operator runs it."""
+"""`orchestrator serve` as a subprocess, for system tests that treat the control plane as a
+black box (kill it, fill its disk, restart it)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,12 @@ class Serve:
     """`orchestrator serve` as a subprocess; ready once it prints its address."""
 
     def __init__(
-        self, data_dir: Path, port: int, ray_address: str | None, env: dict[str, str]
+        self,
+        data_dir: Path,
+        port: int,
+        ray_address: str | None,
+        env: dict[str, str],
+        log_dir: Path | None = None,
     ) -> None:
         cmd = [
             str(BIN / "orchestrator"),
@@ -42,7 +48,7 @@ class Serve:
         if ray_address:
             cmd += ["--ray-address", ray_address]
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.log = data_dir / f"serve-{time.monotonic_ns()}.log"
+        self.log = (log_dir or data_dir) / f"serve-{time.monotonic_ns()}.log"
         self.proc = subprocess.Popen(
             cmd,
             stdout=subprocess.PIPE,

@@ -100,3 +100,37 @@ def test_a_full_store_pauses_work_and_everything_continues_once_it_takes_writes(
         eventually(lambda: health(server) == health_pb2.HealthCheckResponse.SERVING)
         again = client.start_execution("big")
         assert again.created
+
+
+def test_a_start_that_meets_an_outage_first_is_answered_not_held(server: ServerThread) -> None:
+    """Nothing had shown the outage yet (health still SERVING): the start's own write meets it,
+    and the start is answered UNAVAILABLE at once rather than held until the store takes
+    writes (it was not acknowledged, so nothing is lost); the same request later starts
+    exactly one execution."""
+    with OrchestratorClient(server.address, timeout_s=10, retry=None) as client:
+        client.deploy_agent(AgentSpec("gated", "v1", "m:Gated"))
+        client.create_workflow(
+            "name: takes\ninputs: {blob: {type: string}}\ntasks: [{id: a, agent: gated}]\n"
+        )
+        set_max_pages(server, None)
+        assert health(server) == health_pb2.HealthCheckResponse.SERVING
+        with pytest.raises(ClientError) as refused:
+            client.start_execution("takes", {"blob": BIG}, request_id="once")
+        assert refused.value.code_name == "UNAVAILABLE"
+        assert "database or disk is full" in refused.value.message
+
+        set_max_pages(server, 1 << 30)
+        started = eventually(lambda: retried_start(client))
+        assert started.created
+        again = client.start_execution("takes", {"blob": BIG}, request_id="once")
+        assert not again.created and again.execution_id == started.execution_id
+        assert len(client.list_executions("takes")) == 1
+
+
+def retried_start(client: OrchestratorClient) -> Any:
+    """The start, or None while the control plane still says UNAVAILABLE."""
+    try:
+        return client.start_execution("takes", {"blob": BIG}, request_id="once")
+    except ClientError as exc:
+        assert exc.code_name == "UNAVAILABLE"
+        return None

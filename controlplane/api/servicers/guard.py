@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import grpc
 
 from controlplane.api.status import to_status
+from controlplane.store.faults import is_outage
 from models.errors import OrchestratorError, Unavailable
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ def unary(
             await context.abort_with_status(to_status(exc))
             raise  # unreachable: abort raises
         except sqlite3.OperationalError as exc:
+            if not is_outage(exc):
+                raise
             # A direct store write refused (disk full, read-only): worth retrying later.
             await context.abort_with_status(to_status(store_refused(exc)))
             raise
@@ -50,6 +53,8 @@ def streaming(
         except OrchestratorError as exc:
             await context.abort_with_status(to_status(exc))
         except sqlite3.OperationalError as exc:
+            if not is_outage(exc):
+                raise
             await context.abort_with_status(to_status(store_refused(exc)))
 
     return wrapped

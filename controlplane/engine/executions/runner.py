@@ -1,8 +1,15 @@
 """The state machine of one execution.
 
-Every change follows the same order: mutate the in-memory record, commit the rows and events
-(group commit), then act (dispatch, cancel, notify watchers). Mutations happen on the event
-loop without awaiting in between, so they never interleave half-way.
+Every change follows the same order: mutate the in-memory record and build its rows and events
+(`Transitions`), commit them (group commit), then act (dispatch, cancel, notify watchers).
+Mutations happen on the event loop without awaiting in between, so they never interleave
+half-way.
+
+A change that cannot be recorded for any reason but a store outage (which the writer waits out)
+is a fault: it is logged once with its traceback, the execution's later changes are held back,
+the record is brought back to what the store holds, and the task whose change failed fails for
+good with an `EngineError` (a change of the whole execution that failed ends it FAILED). The
+execution then goes on by its usual rules, so nothing hangs and nothing runs again in a loop.
 """
 
 from __future__ import annotations
@@ -12,42 +19,36 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from controlplane.engine.dispatch.dispatcher import Dispatcher
 from controlplane.engine.dispatch.grants import Grant, Rejected, TaskRequest
+from controlplane.engine.executions.commits import ExecutionWrites
 from controlplane.engine.executions.event_hub import EventHub
-from controlplane.engine.executions.outputs import output_problem, value_error
+from controlplane.engine.executions.outputs import value_error
+from controlplane.engine.executions.resync import adopt
+from controlplane.engine.executions.transitions import Transitions
 from controlplane.ports import AgentBackend
-from controlplane.store import StoreWriter, WriteBatch
+from controlplane.store import PrecedingWriteFailed, StoreWriter, WriteBatch, is_outage
 from controlplane.workflow import ReferenceResolutionError, resolve, topological_order
 from models.backend import AgentUnavailable, AttemptOutcome, AttemptRequest
+from models.errors import Internal
 from models.executions import (
-    ATTEMPT_LIFECYCLE,
-    EXECUTION_LIFECYCLE,
-    TASK_LIFECYCLE,
     AttemptRecord,
-    AttemptStatus,
     ErrorInfo,
-    Event,
-    EventType,
     ExecutionRecord,
     ExecutionStatus,
     TaskRecord,
     TaskStatus,
 )
-from models.values import sized_details
 from models.workflows import TaskDefinition, WorkflowDefinition
 from scheduler.rolling import PlanTask
 
 log = logging.getLogger(__name__)
 
-_FAILED_TASK = (TaskStatus.FAILED, TaskStatus.TIMED_OUT)
-_TERMINAL_EVENT = {
-    ExecutionStatus.SUCCEEDED: EventType.EXECUTION_SUCCEEDED,
-    ExecutionStatus.FAILED: EventType.EXECUTION_FAILED,
-    ExecutionStatus.CANCELLED: EventType.EXECUTION_CANCELLED,
-    ExecutionStatus.TIMED_OUT: EventType.EXECUTION_TIMED_OUT,
-}
+T = TypeVar("T")
+# Reconciliations whose own change was not recorded either, before the runner gives up.
+MAX_FAILED_RECOVERIES = 2
 
 
 @dataclass
@@ -64,7 +65,13 @@ class RunnerDeps:
     hub: EventHub
     clock: Callable[[], float]
     dispatcher: Dispatcher
+    # What the store holds of an execution (read back after a change was not recorded).
+    load: Callable[[str], ExecutionRecord | None]
     drain: Drain = field(default_factory=lambda: Drain())
+
+
+class StepFailed(Exception):
+    """A change was not recorded; its fault is logged and being reconciled with the store."""
 
 
 class ExecutionRunner:
@@ -80,12 +87,19 @@ class ExecutionRunner:
         self._deps = deps
         self._on_finished = on_finished
         self._order = topological_order(definition)
+        self._t = Transitions(record, definition, self._order, deps.clock)
+        self._writes = ExecutionWrites(deps.writer, record.execution_id, self._fault)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._deadline_timer: asyncio.TimerHandle | None = None
         self._deadline_task: asyncio.Task[None] | None = None
-        self._stopping: asyncio.Task[None] | None = None
         # Tasks whose attempt is on a replica right now (what a graceful shutdown waits for).
         self._in_flight: set[str] = set()
+        # Changes not recorded, by task ("" for the whole execution), until reconciled.
+        self._faults: dict[str, BaseException] = {}
+        self._recovery: asyncio.Task[None] | None = None
+        # Why no change of the execution can be recorded at all (it stays as stored).
+        self._stuck = ""
+        self._ended = False
 
     @property
     def execution_id(self) -> str:
@@ -95,18 +109,10 @@ class ExecutionRunner:
 
     async def launch(self) -> None:
         """Starts a new execution, or resumes one recovered from the store."""
-        batch = WriteBatch()
-        now = self._deps.clock()
-        to_start: list[str] = []
-        if self.record.status is ExecutionStatus.PENDING:
-            self._set_status(ExecutionStatus.RUNNING)
-            self.record.start_time = now
-            self._event(batch, EventType.EXECUTION_RUNNING)
-        else:
-            self._event(batch, EventType.EXECUTION_RESUMED)
-            to_start = self._requeue_in_flight(batch, now)
-        to_start += self._advance(batch)
-        await self._commit(batch)
+        try:
+            to_start = await self._step("", self._t.launched)
+        except StepFailed:
+            return  # the reconciliation ends it
         if self.record.status.terminal:
             self._finished()
             return
@@ -116,6 +122,8 @@ class ExecutionRunner:
 
     async def cancel(self, reason: str) -> None:
         await self._stop(ExecutionStatus.CANCELLED, ErrorInfo("Cancelled", reason or "cancelled"))
+        if self._stuck:
+            raise Internal(f"execution {self.execution_id} cannot be changed: {self._stuck}")
 
     async def shut_down(self, grace_s: float) -> None:
         """Stops local work without recording anything new: attempts in flight get `grace_s`
@@ -128,109 +136,16 @@ class ExecutionRunner:
             if task_id not in self._in_flight:
                 handle.cancel()
         busy = [self._tasks[t] for t in self._in_flight if t in self._tasks]
+        if self._recovery is not None:
+            busy.append(self._recovery)
         if busy:
             await asyncio.wait(busy, timeout=grace_s)
+        if self._recovery is not None:
+            self._recovery.cancel()
         for handle in self._tasks.values():
             handle.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-
-    def _requeue_in_flight(self, batch: WriteBatch, now: float) -> list[str]:
-        """Attempts that were running when the control plane stopped are lost: record that
-        and schedule the task again."""
-        to_start: list[str] = []
-        for task_id in self._order:
-            task = self.record.tasks[task_id]
-            if task.status is TaskStatus.RUNNING:
-                attempt = task.attempts[-1]
-                ATTEMPT_LIFECYCLE.move(attempt, AttemptStatus.LOST)
-                attempt.end_time = now
-                attempt.error = ErrorInfo("ControlPlaneRestarted", "attempt lost in a restart")
-                batch.put_attempt(self.execution_id, task_id, attempt)
-                self._event(batch, EventType.ATTEMPT_LOST, task_id, attempt=attempt.number)
-                self._set_task(batch, task, TaskStatus.SCHEDULED)
-                self._event(batch, EventType.TASK_SCHEDULED, task_id, reason="resumed")
-            if task.status in (TaskStatus.SCHEDULED, TaskStatus.RETRYING):
-                to_start.append(task_id)
-        return to_start
-
-    # -- scheduling -----------------------------------------------------------------------
-
-    def _advance(self, batch: WriteBatch) -> list[str]:
-        """Schedules tasks whose dependencies succeeded, skips those behind a failure, and
-        finishes the execution when nothing is left. Returns the tasks to start."""
-        if self.record.status.terminal:
-            return []
-        ready: list[str] = []
-        tasks = self.record.tasks
-        for task_id in self._order:  # topological order: a skip propagates in one pass
-            task = tasks[task_id]
-            if task.status is not TaskStatus.PENDING:
-                continue
-            deps = [tasks[d].status for d in task.depends_on]
-            if all(s is TaskStatus.SUCCEEDED for s in deps):
-                self._set_task(batch, task, TaskStatus.SCHEDULED)
-                self._event(batch, EventType.TASK_SCHEDULED, task_id)
-                ready.append(task_id)
-            elif any(s.terminal and s is not TaskStatus.SUCCEEDED for s in deps):
-                self._set_task(batch, task, TaskStatus.SKIPPED)
-                self._event(
-                    batch,
-                    EventType.TASK_SKIPPED,
-                    task_id,
-                    reason="an upstream task did not succeed",
-                )
-        if all(t.status.terminal for t in tasks.values()):
-            self._complete(batch)
-        return ready
-
-    def _complete(self, batch: WriteBatch) -> None:
-        failed = [
-            self.record.tasks[t] for t in self._order if self.record.tasks[t].status in _FAILED_TASK
-        ]
-        if failed:
-            first = failed[0]
-            error = first.error or ErrorInfo("TaskFailed", f"task {first.task_id} failed")
-            self._end(
-                batch, ExecutionStatus.FAILED, ErrorInfo(error.type, error.message, first.task_id)
-            )
-            return
-        outputs = self._task_outputs()
-        try:
-            resolved = resolve(self._definition.outputs, self.record.inputs, outputs, "outputs")
-        except ReferenceResolutionError as exc:
-            self._end(batch, ExecutionStatus.FAILED, ErrorInfo("OutputResolutionError", str(exc)))
-            return
-        if self._definition.outputs is None:
-            resolved = {}
-        resolved = resolved if isinstance(resolved, dict) else {"value": resolved}
-        if (refused := value_error(resolved, "outputs", "InvalidOutputs")) is not None:
-            self._end(batch, ExecutionStatus.FAILED, refused)
-            return
-        self.record.outputs = resolved
-        self._end(batch, ExecutionStatus.SUCCEEDED, None)
-
-    def _end(self, batch: WriteBatch, status: ExecutionStatus, error: ErrorInfo | None) -> None:
-        self._set_status(status)
-        self.record.error = error
-        self.record.end_time = self._deps.clock()
-        details: dict[str, object] = {}
-        if error is not None:
-            details["error"] = {
-                "type": error.type,
-                "message": error.message,
-                "task_id": error.task_id,
-            }
-        if status is ExecutionStatus.SUCCEEDED:
-            details["outputs"] = self.record.outputs
-        self._event(batch, _TERMINAL_EVENT[status], "", **details)
-
-    def _task_outputs(self) -> dict[str, object]:
-        return {
-            tid: t.output
-            for tid, t in self.record.tasks.items()
-            if t.status is TaskStatus.SUCCEEDED
-        }
 
     # -- one task -------------------------------------------------------------------------
 
@@ -244,18 +159,16 @@ class ExecutionRunner:
         if self._tasks.get(task_id) is handle:
             del self._tasks[task_id]
         error = None if handle.cancelled() else handle.exception()
-        if error is not None:
-            # Logged even when the execution already ended in memory: its last write may be the
-            # one that failed, and a silent failure there is what leaves work hanging.
-            log.error(
-                "task %s/%s crashed in the engine", self.execution_id, task_id, exc_info=error
+        if error is None or isinstance(error, StepFailed):
+            return  # a failed change is already logged and being reconciled
+        if is_outage(error):
+            log.warning(
+                "task %s/%s stopped while the store refuses writes; it resumes at the next start",
+                self.execution_id,
+                task_id,
             )
-        if error is not None and not self.record.status.terminal:
-            # A bug, or the store refusing a write: fail the execution rather than leave it hanging.
-            failure = ErrorInfo("InternalError", f"{type(error).__name__}: {error}", task_id)
-            self._stopping = asyncio.get_running_loop().create_task(
-                self._stop(ExecutionStatus.FAILED, failure)
-            )
+            return
+        self._fault(task_id, error)  # a bug outside a change: the task fails, nothing hangs
 
     async def _run_task(self, task_id: str, spec: TaskDefinition) -> None:
         task = self.record.tasks[task_id]
@@ -265,14 +178,10 @@ class ExecutionRunner:
                 await asyncio.sleep(spec.retry.delay_before(task.charged_attempts() + 1))
                 if self.record.status.terminal:
                     return
-                batch = WriteBatch()
-                self._set_task(batch, task, TaskStatus.SCHEDULED)
-                self._event(
-                    batch, EventType.TASK_SCHEDULED, task_id, attempt=len(task.attempts) + 1
-                )
-                await self._commit(batch)
+                await self._step(task_id, lambda batch: self._t.retry_scheduled(batch, task))
             try:
-                task_input = resolve(spec.input, self.record.inputs, self._task_outputs(), "input")
+                outputs = self._t.task_outputs()
+                task_input = resolve(spec.input, self.record.inputs, outputs, "input")
                 refused = value_error(task_input, "input", "InvalidInput")
             except ReferenceResolutionError as exc:
                 refused = ErrorInfo("ReferenceResolutionError", str(exc))
@@ -344,7 +253,11 @@ class ExecutionRunner:
                     current = asyncio.current_task()
                     if not grant.preempted or (current is not None and current.cancelling()):
                         raise
-                    await self._preempted(task, attempt, grant.preempted)
+                    self._in_flight.discard(task.task_id)
+                    await self._step(
+                        task.task_id,
+                        lambda batch: self._t.preempted(batch, task, attempt, grant.preempted),
+                    )
                     return None
                 finally:
                     grant.on_preempt(None)
@@ -357,51 +270,13 @@ class ExecutionRunner:
         await self._settle(task, spec, attempt, outcome, timed_out=timed_out)
         return outcome.duration_s if outcome.ok else None
 
-    async def _preempted(self, task: TaskRecord, attempt: AttemptRecord, reason: str) -> None:
-        """The attempt was stopped for another namespace: record why and requeue the task
-        (not charged against its retry policy)."""
-        self._in_flight.discard(task.task_id)
-        if task.status.terminal or self.record.status.terminal:
-            return
-        batch = WriteBatch()
-        ATTEMPT_LIFECYCLE.move(attempt, AttemptStatus.PREEMPTED)
-        attempt.end_time = self._deps.clock()
-        attempt.error = ErrorInfo("Preempted", reason)
-        batch.put_attempt(self.execution_id, task.task_id, attempt)
-        self._event(
-            batch, EventType.ATTEMPT_PREEMPTED, task.task_id, attempt=attempt.number, reason=reason
-        )
-        self._set_task(batch, task, TaskStatus.SCHEDULED)
-        self._event(
-            batch, EventType.TASK_SCHEDULED, task.task_id, reason="requeued after preemption"
-        )
-        await self._commit(batch)
-
     async def _begin_attempt(
         self, task: TaskRecord, replica: str, version: str, node: str | None = None
     ) -> AttemptRecord:
-        batch = WriteBatch()
-        attempt = AttemptRecord(
-            number=len(task.attempts) + 1,
-            status=AttemptStatus.RUNNING,
-            replica=replica,
-            agent_version=version,
-            start_time=self._deps.clock(),
-        )
-        task.attempts.append(attempt)
-        batch.put_attempt(self.execution_id, task.task_id, attempt)
-        self._set_task(batch, task, TaskStatus.RUNNING)
-        self._event(
-            batch,
-            EventType.ATTEMPT_STARTED,
+        return await self._step(
             task.task_id,
-            attempt=attempt.number,
-            replica=replica,
-            agent_version=version,
-            **({"node": node} if node else {}),
+            lambda batch: self._t.attempt_started(batch, task, replica, version, node),
         )
-        await self._commit(batch)
-        return attempt
 
     async def _settle(
         self,
@@ -414,69 +289,134 @@ class ExecutionRunner:
         retryable: bool = True,
     ) -> None:
         self._in_flight.discard(task.task_id)
-        if task.status.terminal or self.record.status.terminal:
-            return  # cancelled or timed out meanwhile; that path recorded the attempt
-        if outcome.ok and (problem := output_problem(outcome.output)) is not None:
-            outcome, retryable = AttemptOutcome(ok=False, error=problem), False
-        batch = WriteBatch()
-        tid = task.task_id
-        attempt.end_time = self._deps.clock()
-        duration = round(attempt.end_time - attempt.start_time, 6)
-        if outcome.ok:
-            ATTEMPT_LIFECYCLE.move(attempt, AttemptStatus.SUCCEEDED)
-            task.output = outcome.output
-            self._event(
-                batch, EventType.ATTEMPT_SUCCEEDED, tid, attempt=attempt.number, duration_s=duration
-            )
-            self._set_task(batch, task, TaskStatus.SUCCEEDED)
-            self._event(batch, EventType.TASK_SUCCEEDED, tid, output=outcome.output)
-        else:
-            error = outcome.error or ErrorInfo("Unknown", "attempt failed")
-            ATTEMPT_LIFECYCLE.move(
-                attempt, AttemptStatus.TIMED_OUT if timed_out else AttemptStatus.FAILED
-            )
-            attempt.error = error
-            self._event(
-                batch,
-                EventType.ATTEMPT_TIMED_OUT if timed_out else EventType.ATTEMPT_FAILED,
-                tid,
-                attempt=attempt.number,
-                error={"type": error.type, "message": error.message},
-                replica_crashed=outcome.replica_crashed,
-                duration_s=duration,
-            )
-            policy = spec.retry
-            if (
-                retryable
-                and error.type not in policy.non_retryable_errors
-                and task.charged_attempts() < policy.max_attempts
-            ):
-                self._set_task(batch, task, TaskStatus.RETRYING)
-                delay = policy.delay_before(task.charged_attempts() + 1)
-                self._event(
-                    batch,
-                    EventType.TASK_RETRYING,
-                    tid,
-                    next_attempt=len(task.attempts) + 1,
-                    delay_s=delay,
-                )
-            else:
-                task.error = ErrorInfo(error.type, error.message, tid)
-                final = TaskStatus.TIMED_OUT if timed_out else TaskStatus.FAILED
-                self._set_task(batch, task, final)
-                self._event(
-                    batch,
-                    EventType.TASK_TIMED_OUT if timed_out else EventType.TASK_FAILED,
-                    tid,
-                    error={"type": error.type, "message": error.message},
-                )
-        batch.put_attempt(self.execution_id, tid, attempt)
-        ready = self._advance(batch)
-        await self._commit(batch)
+        ready = await self._step(
+            task.task_id,
+            lambda batch: self._t.settled(
+                batch, task, spec, attempt, outcome, timed_out=timed_out, retryable=retryable
+            ),
+        )
         if self.record.status.terminal:
             self._finished()
         for task_id in ready:
             self._spawn(task_id)
+
+    # -- changes and faults ---------------------------------------------------------------
+
+    async def _step(self, task_id: str, build: Callable[[WriteBatch], T]) -> T:
+        """One change of the task (`task_id`, "" for the whole execution): built in memory,
+        then committed. Waits first while earlier faults are reconciled with the store, so a
+        change is never built on one the store does not hold; raises StepFailed when this one
+        is not recorded."""
+        await self._reconciled()
+        batch = WriteBatch()
+        try:
+            result = build(batch)
+            if batch:
+                batch.put_execution(self.record)
+        except Exception as exc:
+            self._fault(task_id, exc)
+            raise StepFailed(task_id) from exc
+        if not batch:
+            return result
+        last = self.record.last_sequence
+        try:
+            await asyncio.shield(self._writes.submit(task_id, batch))
+        except Exception as exc:
+            if is_outage(exc):
+                raise  # shutting down while the store refuses writes: left as stored
+            raise StepFailed(task_id) from exc  # reported by the write itself
+        self._deps.hub.published(self.execution_id, last)
+        return result
+
+    def _fault(self, task_id: str, error: BaseException) -> None:
+        """A change not recorded (logged here, once): the task fails, or runs again when its
+        change was only held back behind another's failure."""
+        where = f"{self.execution_id}/{task_id}" if task_id else self.execution_id
+        if isinstance(error, PrecedingWriteFailed):
+            log.warning("%s: a change was held back behind a failed one; it is redone", where)
+        else:
+            log.error(
+                "%s: a change could not be recorded; the %s fails",
+                where,
+                "task" if task_id else "execution",
+                exc_info=error,
+            )
+        known = self._faults.get(task_id)
+        if known is None or isinstance(known, PrecedingWriteFailed):
+            self._faults[task_id] = error
+        self._in_flight.discard(task_id)
+        self._start_recovery()
+
+    def _start_recovery(self) -> None:
+        if self._recovery is None and not self._stuck:
+            self._recovery = asyncio.get_running_loop().create_task(self._recover())
+
+    async def _reconciled(self) -> None:
+        while not self._stuck:
+            if self._writes.broken:
+                self._start_recovery()  # a write failed; its own report is on the way
+            if self._recovery is None:
+                return
+            await asyncio.shield(self._recovery)
+        raise StepFailed(self._stuck)
+
+    async def _recover(self) -> None:
+        """Brings the record back to what the store holds, then records what the faults lead
+        to. When that change is not recorded either, the next round ends the execution; when
+        nothing can be recorded, the execution stays as stored and resumes at the next start."""
+        failed_rounds = 0
+        try:
+            while self._faults or self._writes.broken:
+                await self._writes.settled()
+                stored = self._deps.load(self.execution_id)
+                if stored is None:
+                    raise LookupError(f"execution {self.execution_id} is not in the store")
+                adopt(self.record, stored)
+                faults, self._faults = self._faults, {}
+                self._writes.mend()
+                if failed_rounds >= MAX_FAILED_RECOVERIES:
+                    self._give_up(faults)
+                    return
+                batch = WriteBatch()
+                try:
+                    to_start = self._t.recovered(batch, faults)
+                    if batch:
+                        batch.put_execution(self.record)
+                except Exception as exc:
+                    failed_rounds += 1
+                    self._fault("", exc)
+                    continue
+                if batch:
+                    try:
+                        await asyncio.shield(self._writes.submit("", batch))
+                    except Exception as exc:
+                        if is_outage(exc):
+                            return  # shutting down: left as stored
+                        failed_rounds += 1
+                        continue  # reported by the write itself
+                    self._deps.hub.published(self.execution_id, self.record.last_sequence)
+                for task_id in to_start:
+                    self._spawn(task_id)  # their changes wait for the end of this reconciliation
+        except Exception as exc:
+            log.exception("%s: reconciling with the store failed", self.execution_id)
+            self._give_up({"": exc})
+            return
+        finally:
+            self._recovery = None
+        if self.record.status.terminal:
+            self._cancel_tasks()
+            self._finished()
+
+    def _give_up(self, faults: dict[str, BaseException]) -> None:
+        cause = next(iter(faults.values()), None)
+        self._stuck = f"its changes cannot be recorded ({type(cause).__name__}: {cause})"
+        log.critical(
+            "%s: %s; it stays as stored (%s) and resumes at the next start",
+            self.execution_id,
+            self._stuck,
+            self.record.status.value,
+        )
+        self._cancel_tasks()
 
     # -- stopping -------------------------------------------------------------------------
 
@@ -500,29 +440,30 @@ class ExecutionRunner:
         )
 
     async def _stop(self, status: ExecutionStatus, error: ErrorInfo) -> None:
-        if self.record.status.terminal:
+        while True:
+            try:
+                # After a failed change the record says what the store holds only once reconciled.
+                await self._reconciled()
+            except StepFailed:
+                return  # nothing can be recorded: left as stored
+            if self.record.status.terminal:
+                return
+            try:
+                await self._step("", lambda batch: self._t.stopped(batch, status, error))
+            except StepFailed:
+                continue  # it ended FAILED, or was held back behind another fault: try again
+            self._cancel_tasks()  # cancels the Ray calls on the replicas
+            self._finished()
             return
-        batch = WriteBatch()
-        now = self._deps.clock()
-        for task_id in self._order:
-            task = self.record.tasks[task_id]
-            if task.status.terminal:
-                continue
-            if task.status is TaskStatus.RUNNING and task.attempts:
-                attempt = task.attempts[-1]
-                ATTEMPT_LIFECYCLE.move(attempt, AttemptStatus.CANCELLED)
-                attempt.end_time, attempt.error = now, error
-                batch.put_attempt(self.execution_id, task_id, attempt)
-            self._set_task(batch, task, TaskStatus.CANCELLED)
-            self._event(batch, EventType.TASK_CANCELLED, task_id, reason=error.message)
-        self._end(batch, status, error)
-        running = list(self._tasks.values())
-        await self._commit(batch)
-        for handle in running:
-            handle.cancel()  # cancels the Ray call on the replica
-        self._finished()
+
+    def _cancel_tasks(self) -> None:
+        for handle in list(self._tasks.values()):
+            handle.cancel()
 
     def _finished(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
         if self._deadline_timer is not None:
             self._deadline_timer.cancel()
             self._deadline_timer = None
@@ -551,33 +492,3 @@ class ExecutionRunner:
                 )
             )
         return out
-
-    # -- helpers --------------------------------------------------------------------------
-
-    def _set_status(self, status: ExecutionStatus) -> None:
-        EXECUTION_LIFECYCLE.move(self.record, status)
-
-    def _set_task(self, batch: WriteBatch, task: TaskRecord, status: TaskStatus) -> None:
-        TASK_LIFECYCLE.move(task, status)
-        batch.put_task(self.execution_id, task)
-
-    def _event(
-        self, batch: WriteBatch, type_: EventType, task_id: str = "", **details: object
-    ) -> None:
-        self.record.last_sequence += 1
-        batch.add_event(
-            Event(
-                self.execution_id,
-                self.record.last_sequence,
-                type_,
-                self._deps.clock(),
-                task_id,
-                sized_details(details),
-            )
-        )
-
-    async def _commit(self, batch: WriteBatch) -> None:
-        batch.put_execution(self.record)
-        last = self.record.last_sequence
-        await self._deps.writer.commit(batch)
-        self._deps.hub.published(self.execution_id, last)

@@ -176,7 +176,8 @@ class ExecutionEngine:
             claim = asyncio.get_running_loop().create_future()
             self._requests_in_flight[request_id] = claim
         try:
-            await self._deps.writer.commit(batch)
+            # Not acknowledged yet: an outage is answered (UNAVAILABLE), not waited out.
+            await self._deps.writer.commit(batch, wait_out_outage=False)
         except BaseException as exc:
             self._admission.undo(namespace, record.execution_id)
             if claim is not None:
