@@ -140,3 +140,44 @@ class AgentView:
     replicas: list[ReplicaInfo]
     # The last failure to start replicas, until a deploy or scale of the agent succeeds.
     start_failure: StartFailure | None = None
+
+
+class VersionState(enum.Enum):
+    """Where one version of an agent stands in its catalogue."""
+
+    ACTIVE = "ACTIVE"  # serves the agent's attempts
+    CANARY = "CANARY"  # serves a share of them while it is analysed
+    RETIRED = "RETIRED"  # served before a newer version replaced it; a rollback target
+    ROLLED_BACK = "ROLLED_BACK"  # replaced by an older version it was rolled back to
+    FAILED = "FAILED"  # its replicas did not start; it never served
+
+
+@dataclass(frozen=True)
+class VersionHealth:
+    """How one version's attempts went over the last `window_s` seconds (finished attempts;
+    lost and preempted ones are not the version's doing and are left out)."""
+
+    window_s: float
+    attempts: int = 0
+    succeeded: int = 0
+    p50_latency_s: float | None = None
+    p95_latency_s: float | None = None
+
+    @property
+    def failed(self) -> int:
+        return self.attempts - self.succeeded
+
+    @property
+    def success_rate(self) -> float | None:
+        return self.succeeded / self.attempts if self.attempts else None
+
+
+@dataclass(frozen=True)
+class AgentVersion:
+    """One version in an agent's catalogue: the spec it was deployed with, and its state."""
+
+    spec: AgentSpec
+    state: VersionState
+    create_time: float
+    update_time: float
+    health: VersionHealth | None = None

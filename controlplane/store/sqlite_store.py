@@ -51,6 +51,15 @@ CREATE TABLE IF NOT EXISTS agents (
     create_time REAL NOT NULL,
     update_time REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS agent_versions (
+    agent TEXT NOT NULL,
+    version TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    state TEXT NOT NULL,
+    create_time REAL NOT NULL,
+    update_time REAL NOT NULL,
+    PRIMARY KEY (agent, version)
+);
 CREATE TABLE IF NOT EXISTS executions (
     execution_id TEXT PRIMARY KEY,
     workflow TEXT NOT NULL,
@@ -90,6 +99,8 @@ CREATE TABLE IF NOT EXISTS attempts (
     error TEXT,
     PRIMARY KEY (execution_id, task_id, number)
 );
+-- A version's live health reads the attempts that ended in the last minutes.
+CREATE INDEX IF NOT EXISTS attempts_by_end ON attempts (end_time);
 CREATE TABLE IF NOT EXISTS pools (
     name TEXT PRIMARY KEY,
     spec TEXT NOT NULL,

@@ -31,11 +31,14 @@ from models.agents import (
     AgentRecord,
     AgentSpec,
     AgentState,
+    AgentVersion,
     AgentView,
     ReplicaInfo,
     ReplicaResources,
     ReplicaState,
     StartFailure,
+    VersionHealth,
+    VersionState,
 )
 from models.capacity import (
     ClusterUsage,
@@ -362,8 +365,23 @@ class Case:
     samples: tuple[Any, ...]
 
 
+VERSION = AgentVersion(
+    SPEC,
+    VersionState.ACTIVE,
+    T0,
+    T0 + 5,
+    VersionHealth(300.0, attempts=20, succeeded=19, p50_latency_s=0.25, p95_latency_s=1.5),
+)
+IDLE_VERSION = AgentVersion(SPEC, VersionState.ROLLED_BACK, T0, T0, VersionHealth(300.0))
+
 CASES = [
     Case("orchestrator.v1.Agent", agents.agent_to_proto, agents.agent_from_proto, (AGENT,)),
+    Case(
+        "orchestrator.v1.AgentVersion",
+        agents.agent_version_to_proto,
+        agents.agent_version_from_proto,
+        (VERSION, IDLE_VERSION),
+    ),
     Case(
         "orchestrator.v1.AgentSpec",
         agents.agent_spec_to_proto,
@@ -497,6 +515,7 @@ CASES = [
 PARTS = {
     "orchestrator.v1.ReplicaResources": "orchestrator.v1.AgentSpec",
     "orchestrator.v1.Replica": "orchestrator.v1.Agent",
+    "orchestrator.v1.VersionHealth": "orchestrator.v1.AgentVersion",
     "orchestrator.v1.StartFailure": "orchestrator.v1.Agent",
     "orchestrator.v1.WorkflowRevision": "orchestrator.v1.Workflow",
     "orchestrator.v1.ValidationProblem": "orchestrator.v1.ValidateWorkflowResponse",

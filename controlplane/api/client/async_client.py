@@ -19,7 +19,7 @@ from controlplane.api.client.errors import ClientError
 from controlplane.api.client.retries import DEFAULT_RETRY, RetryPolicy, channel_options
 from controlplane.api.client.stubs import Stubs
 from controlplane.api.codec.workflows import event_from_proto
-from models.agents import AgentSpec, AgentView
+from models.agents import AgentSpec, AgentVersion, AgentView
 from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
 from models.executions import Event, ExecutionRecord, ExecutionStatus, ValuePart
 from models.forecasting import FittedForecast
@@ -188,6 +188,14 @@ class AsyncOrchestratorClient:
 
     async def scale_agent(self, name: str, replicas: int) -> AgentView:
         return await self._run(calls.scale_agent(name, replicas))
+
+    async def list_agent_versions(self, name: str) -> list[AgentVersion]:
+        """The agent's versions, newest first, each with its health over the last minutes."""
+        return await self._run(calls.list_agent_versions(name))
+
+    async def rollback_agent(self, name: str, version: str = "") -> AgentView:
+        """Deploys `version` again (default: the newest that served before the current one)."""
+        return await self._run(calls.rollback_agent(name, version))
 
     async def delete_agent(self, name: str) -> None:
         await self._run(calls.delete_agent(name))

@@ -20,7 +20,7 @@ from controlplane.api.client.errors import ClientError
 from controlplane.api.client.retries import DEFAULT_RETRY, RetryPolicy, channel_options
 from controlplane.api.client.stubs import Stubs
 from controlplane.api.codec.workflows import event_from_proto
-from models.agents import AgentSpec, AgentView
+from models.agents import AgentSpec, AgentVersion, AgentView
 from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
 from models.executions import Event, ExecutionRecord, ExecutionStatus, ValuePart
 from models.forecasting import FittedForecast
@@ -197,6 +197,14 @@ class OrchestratorClient:
 
     def scale_agent(self, name: str, replicas: int) -> AgentView:
         return self._run(calls.scale_agent(name, replicas))
+
+    def list_agent_versions(self, name: str) -> list[AgentVersion]:
+        """The agent's versions, newest first, each with its health over the last minutes."""
+        return self._run(calls.list_agent_versions(name))
+
+    def rollback_agent(self, name: str, version: str = "") -> AgentView:
+        """Deploys `version` again (default: the newest that served before the current one)."""
+        return self._run(calls.rollback_agent(name, version))
 
     def delete_agent(self, name: str) -> None:
         self._run(calls.delete_agent(name))

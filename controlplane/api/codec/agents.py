@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from google.protobuf import duration_pb2
+
 from controlplane.api.codec.enums import matching_table
-from controlplane.api.codec.wellknown import dict_to_struct, seconds, struct_to_dict, timestamp
+from controlplane.api.codec.wellknown import (
+    dict_to_struct,
+    duration,
+    duration_seconds,
+    seconds,
+    struct_to_dict,
+    timestamp,
+)
 from controlplane.api.gen.orchestrator.v1 import agent_pb2
 from models.agents import (
     AgentRecord,
     AgentSpec,
     AgentState,
+    AgentVersion,
     AgentView,
     ReplicaInfo,
     ReplicaResources,
     ReplicaState,
     StartFailure,
+    VersionHealth,
+    VersionState,
 )
 
 REPLICA_STATES = matching_table(agent_pb2.ReplicaState, ReplicaState)
@@ -139,4 +151,60 @@ def agent_from_proto(message: agent_pb2.Agent) -> AgentView:
             if message.HasField("start_failure")
             else None
         ),
+    )
+
+
+# -- versions ---------------------------------------------------------------------------------
+
+VERSION_STATES = matching_table(agent_pb2.AgentVersionState, VersionState)
+
+
+def _optional_duration(seconds_value: float | None) -> duration_pb2.Duration | None:
+    return None if seconds_value is None else duration(seconds_value)
+
+
+def version_health_to_proto(health: VersionHealth) -> agent_pb2.VersionHealth:
+    return agent_pb2.VersionHealth(
+        window=duration(health.window_s),
+        attempts=health.attempts,
+        succeeded=health.succeeded,
+        failed=health.failed,
+        success_rate=health.success_rate,
+        p50_latency=_optional_duration(health.p50_latency_s),
+        p95_latency=_optional_duration(health.p95_latency_s),
+    )
+
+
+def version_health_from_proto(message: agent_pb2.VersionHealth) -> VersionHealth:
+    def optional(field: str) -> float | None:
+        return duration_seconds(getattr(message, field)) if message.HasField(field) else None
+
+    return VersionHealth(
+        window_s=duration_seconds(message.window),
+        attempts=message.attempts,
+        succeeded=message.succeeded,
+        p50_latency_s=optional("p50_latency"),
+        p95_latency_s=optional("p95_latency"),
+    )
+
+
+def agent_version_to_proto(version: AgentVersion) -> agent_pb2.AgentVersion:
+    message = agent_pb2.AgentVersion(
+        spec=agent_spec_to_proto(version.spec),
+        state=VERSION_STATES.to_proto(version.state),
+        create_time=timestamp(version.create_time),
+        update_time=timestamp(version.update_time),
+    )
+    if version.health is not None:
+        message.health.CopyFrom(version_health_to_proto(version.health))
+    return message
+
+
+def agent_version_from_proto(message: agent_pb2.AgentVersion) -> AgentVersion:
+    return AgentVersion(
+        spec=agent_spec_from_proto(message.spec),
+        state=VERSION_STATES.from_proto(message.state, "version.state"),
+        create_time=seconds(message.create_time),
+        update_time=seconds(message.update_time),
+        health=version_health_from_proto(message.health) if message.HasField("health") else None,
     )

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import grpc
 
-from controlplane.api.codec.agents import agent_spec_from_proto, agent_to_proto
+from controlplane.api.codec.agents import (
+    agent_spec_from_proto,
+    agent_to_proto,
+    agent_version_to_proto,
+)
 from controlplane.api.gen.orchestrator.v1 import agent_pb2, agent_pb2_grpc
 from controlplane.api.servicers.guard import unary
 from controlplane.engine.agents.registry import AgentManager
@@ -52,3 +56,23 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     ) -> agent_pb2.ScaleAgentResponse:
         view = await self._agents.scale(request.name, request.replicas)
         return agent_pb2.ScaleAgentResponse(agent=agent_to_proto(view))
+
+    @unary
+    async def ListAgentVersions(
+        self, request: agent_pb2.ListAgentVersionsRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.ListAgentVersionsResponse:
+        if not request.name:
+            raise invalid("name", "is required")
+        versions = self._agents.list_versions(request.name)
+        return agent_pb2.ListAgentVersionsResponse(
+            versions=[agent_version_to_proto(v) for v in versions]
+        )
+
+    @unary
+    async def RollbackAgent(
+        self, request: agent_pb2.RollbackAgentRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.RollbackAgentResponse:
+        if not request.name:
+            raise invalid("name", "is required")
+        view = await self._agents.rollback(request.name, request.version)
+        return agent_pb2.RollbackAgentResponse(agent=agent_to_proto(view))

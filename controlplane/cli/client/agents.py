@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
+from rich.table import Table
 
 from controlplane.api.client import OrchestratorClient
 from controlplane.cli import render
 from controlplane.cli.parsing import assignments_to_dict
-from models.agents import AgentSpec, ReplicaResources
+from models.agents import AgentSpec, AgentVersion, ReplicaResources
 
 EXIT_OK = 0
 
@@ -74,3 +75,42 @@ def agents_delete(args: argparse.Namespace, client: OrchestratorClient, console:
     else:
         console.print(f"deleted agent {args.name}", markup=False)
     return EXIT_OK
+
+
+def agents_versions(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    versions = client.list_agent_versions(args.name)
+    if render.wants_json(args):
+        render.print_json(versions)
+    else:
+        console.print(versions_table(versions))
+    return EXIT_OK
+
+
+def agents_rollback(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    view = client.rollback_agent(args.name, args.to)
+    if render.wants_json(args):
+        render.print_json(render.agent_dict(view))
+    else:
+        render.agent_detail(console, view)
+    return EXIT_OK
+
+
+def _latency(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+
+def versions_table(versions: list[AgentVersion]) -> Table:
+    table = Table("VERSION", "STATE", "CREATED", "ATTEMPTS (5 MIN)", "SUCCESS", "P50", "P95")
+    for v in versions:
+        health = v.health
+        rate = health.success_rate if health is not None else None
+        table.add_row(
+            v.spec.version,
+            render.status_text(v.state.value),
+            render.when(v.create_time),
+            str(health.attempts) if health is not None else "-",
+            "-" if rate is None else f"{rate:.1%}",
+            _latency(health.p50_latency_s if health else None),
+            _latency(health.p95_latency_s if health else None),
+        )
+    return table

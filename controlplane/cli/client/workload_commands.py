@@ -77,6 +77,15 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     delete = sub(agent_cmds, "delete", "drain and remove an agent")
     delete.add_argument("name")
     delete.set_defaults(handler=handler(f"{AGENTS}:agents_delete"))
+    versions = sub(agent_cmds, "versions", "an agent's versions with their state and health")
+    versions.add_argument("name")
+    versions.set_defaults(handler=handler(f"{AGENTS}:agents_versions"))
+    rollback = sub(agent_cmds, "rollback", "deploy an earlier version of an agent again")
+    rollback.add_argument("name")
+    rollback.add_argument(
+        "--to", default="", metavar="VERSION", help="default: the version that served before"
+    )
+    rollback.set_defaults(handler=handler(f"{AGENTS}:agents_rollback"))
 
     # workflows
     workflows = sub(top, "workflows", "store and inspect workflow definitions")

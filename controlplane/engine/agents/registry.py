@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import math
 import re
@@ -12,6 +13,7 @@ from dataclasses import replace
 from controlplane.engine import paging
 from controlplane.engine.agents.node_fit import fits_nowhere_message, impossible_demands
 from controlplane.engine.agents.start_failures import FailedStart, StartFailures, start_failure
+from controlplane.engine.agents.versions import AgentVersions
 from controlplane.ports import AgentBackend
 from controlplane.store import SqliteStore
 from controlplane.store.capacity import CapacityStore
@@ -20,6 +22,7 @@ from models.agents import (
     AgentRecord,
     AgentSpec,
     AgentState,
+    AgentVersion,
     AgentView,
     ReplicaInfo,
     ReplicaResources,
@@ -115,6 +118,7 @@ class AgentManager:
         self._clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
         self._failures = StartFailures()
+        self.versions = AgentVersions(store, clock)
 
     def _lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())
@@ -129,6 +133,7 @@ class AgentManager:
                 failure = start_failure(spec.version, exc, self._clock())
                 self._failures.record(spec.name, FailedStart(failure))
                 log.warning("could not restore agent %s: %s", spec.name, failure.summary)
+            await self.versions.known(spec)
 
     def pool_of(self, name: str) -> str:
         """The pool an agent's replicas run in ("" when none, or not deployed)."""
@@ -167,9 +172,11 @@ class AgentManager:
                 await self._roll_back(_advance(rollout, RolloutPhase.ROLLING_BACK), previous)
                 withdrawn = spec if previous is None else None
                 self._failures.record(spec.name, FailedStart(failure, withdrawn))
+                await self.versions.failed(spec)
                 raise _start_refused(spec.name, failure, exc) from exc
             self._failures.forget(spec.name)
             _advance(rollout, RolloutPhase.SERVING)
+            await self.versions.deployed(spec)
         return self.get(spec.name)
 
     async def _check_fits(self, name: str, resources: ReplicaResources) -> None:
@@ -298,6 +305,21 @@ class AgentManager:
             await asyncio.to_thread(self._store.delete_agent, name)
             await self._backend.remove(name)
             self._failures.forget(name)
+            await asyncio.to_thread(self.versions.forget, name)
+
+    def list_versions(self, name: str) -> builtins.list[AgentVersion]:
+        """The agent's version catalogue, newest first, with each version's live health."""
+        self.show(name)  # NotFound for an unknown agent
+        return self.versions.with_health(name)
+
+    async def rollback(self, name: str, version: str = "") -> AgentView:
+        """Deploys `version` again (or the newest version that served before the current
+        one), as any deploy is rolled out; the version it replaces is ROLLED_BACK."""
+        current = self._stored(name).spec
+        target = self.versions.rollback_target(name, current.version, version)
+        view = await self.deploy(replace(target, replicas=current.replicas))
+        await self.versions.rolled_back(name, current.version, target)
+        return view
 
 
 def _start_refused(name: str, failure: StartFailure, exc: BaseException) -> FailedPrecondition:

@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -10,6 +11,15 @@ from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class AgentVersionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AGENT_VERSION_STATE_UNSPECIFIED: _ClassVar[AgentVersionState]
+    AGENT_VERSION_STATE_ACTIVE: _ClassVar[AgentVersionState]
+    AGENT_VERSION_STATE_CANARY: _ClassVar[AgentVersionState]
+    AGENT_VERSION_STATE_RETIRED: _ClassVar[AgentVersionState]
+    AGENT_VERSION_STATE_ROLLED_BACK: _ClassVar[AgentVersionState]
+    AGENT_VERSION_STATE_FAILED: _ClassVar[AgentVersionState]
 
 class ReplicaState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -27,6 +37,12 @@ class AgentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AGENT_STATE_DEGRADED: _ClassVar[AgentState]
     AGENT_STATE_DELETING: _ClassVar[AgentState]
     AGENT_STATE_FAILED: _ClassVar[AgentState]
+AGENT_VERSION_STATE_UNSPECIFIED: AgentVersionState
+AGENT_VERSION_STATE_ACTIVE: AgentVersionState
+AGENT_VERSION_STATE_CANARY: AgentVersionState
+AGENT_VERSION_STATE_RETIRED: AgentVersionState
+AGENT_VERSION_STATE_ROLLED_BACK: AgentVersionState
+AGENT_VERSION_STATE_FAILED: AgentVersionState
 REPLICA_STATE_UNSPECIFIED: ReplicaState
 REPLICA_STATE_STARTING: ReplicaState
 REPLICA_STATE_READY: ReplicaState
@@ -38,6 +54,64 @@ AGENT_STATE_READY: AgentState
 AGENT_STATE_DEGRADED: AgentState
 AGENT_STATE_DELETING: AgentState
 AGENT_STATE_FAILED: AgentState
+
+class VersionHealth(_message.Message):
+    __slots__ = ("window", "attempts", "succeeded", "failed", "success_rate", "p50_latency", "p95_latency")
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_RATE_FIELD_NUMBER: _ClassVar[int]
+    P50_LATENCY_FIELD_NUMBER: _ClassVar[int]
+    P95_LATENCY_FIELD_NUMBER: _ClassVar[int]
+    window: _duration_pb2.Duration
+    attempts: int
+    succeeded: int
+    failed: int
+    success_rate: float
+    p50_latency: _duration_pb2.Duration
+    p95_latency: _duration_pb2.Duration
+    def __init__(self, window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., attempts: _Optional[int] = ..., succeeded: _Optional[int] = ..., failed: _Optional[int] = ..., success_rate: _Optional[float] = ..., p50_latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., p95_latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class AgentVersion(_message.Message):
+    __slots__ = ("spec", "state", "create_time", "update_time", "health")
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_FIELD_NUMBER: _ClassVar[int]
+    spec: AgentSpec
+    state: AgentVersionState
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    health: VersionHealth
+    def __init__(self, spec: _Optional[_Union[AgentSpec, _Mapping]] = ..., state: _Optional[_Union[AgentVersionState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., health: _Optional[_Union[VersionHealth, _Mapping]] = ...) -> None: ...
+
+class ListAgentVersionsRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListAgentVersionsResponse(_message.Message):
+    __slots__ = ("versions",)
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedCompositeFieldContainer[AgentVersion]
+    def __init__(self, versions: _Optional[_Iterable[_Union[AgentVersion, _Mapping]]] = ...) -> None: ...
+
+class RollbackAgentRequest(_message.Message):
+    __slots__ = ("name", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+
+class RollbackAgentResponse(_message.Message):
+    __slots__ = ("agent",)
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    agent: Agent
+    def __init__(self, agent: _Optional[_Union[Agent, _Mapping]] = ...) -> None: ...
 
 class ReplicaResources(_message.Message):
     __slots__ = ("num_cpus", "memory", "num_gpus", "custom")

@@ -60,6 +60,16 @@ class AgentServiceStub:
                 request_serializer=orchestrator_dot_v1_dot_agent__pb2.ScaleAgentRequest.SerializeToString,
                 response_deserializer=orchestrator_dot_v1_dot_agent__pb2.ScaleAgentResponse.FromString,
                 _registered_method=True)
+        self.ListAgentVersions = channel.unary_unary(
+                '/orchestrator.v1.AgentService/ListAgentVersions',
+                request_serializer=orchestrator_dot_v1_dot_agent__pb2.ListAgentVersionsRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_agent__pb2.ListAgentVersionsResponse.FromString,
+                _registered_method=True)
+        self.RollbackAgent = channel.unary_unary(
+                '/orchestrator.v1.AgentService/RollbackAgent',
+                request_serializer=orchestrator_dot_v1_dot_agent__pb2.RollbackAgentRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_agent__pb2.RollbackAgentResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -109,6 +119,21 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAgentVersions(self, request, context):
+        """The agent's version catalogue, newest first: each version's spec, state and live health.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RollbackAgent(self, request, context):
+        """Deploys an earlier version again (rolled out as any deploy); the version it replaces
+        becomes ROLLED_BACK.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -136,6 +161,16 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.ScaleAgent,
                     request_deserializer=orchestrator_dot_v1_dot_agent__pb2.ScaleAgentRequest.FromString,
                     response_serializer=orchestrator_dot_v1_dot_agent__pb2.ScaleAgentResponse.SerializeToString,
+            ),
+            'ListAgentVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgentVersions,
+                    request_deserializer=orchestrator_dot_v1_dot_agent__pb2.ListAgentVersionsRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_agent__pb2.ListAgentVersionsResponse.SerializeToString,
+            ),
+            'RollbackAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RollbackAgent,
+                    request_deserializer=orchestrator_dot_v1_dot_agent__pb2.RollbackAgentRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_agent__pb2.RollbackAgentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -274,6 +309,60 @@ class AgentService:
             '/orchestrator.v1.AgentService/ScaleAgent',
             orchestrator_dot_v1_dot_agent__pb2.ScaleAgentRequest.SerializeToString,
             orchestrator_dot_v1_dot_agent__pb2.ScaleAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgentVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/orchestrator.v1.AgentService/ListAgentVersions',
+            orchestrator_dot_v1_dot_agent__pb2.ListAgentVersionsRequest.SerializeToString,
+            orchestrator_dot_v1_dot_agent__pb2.ListAgentVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RollbackAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/orchestrator.v1.AgentService/RollbackAgent',
+            orchestrator_dot_v1_dot_agent__pb2.RollbackAgentRequest.SerializeToString,
+            orchestrator_dot_v1_dot_agent__pb2.RollbackAgentResponse.FromString,
             options,
             channel_credentials,
             insecure,
