@@ -15,6 +15,7 @@ from models.agents import (
     ReplicaState,
     StartFailure,
 )
+from models.packages import StoredPackage
 
 REPLICA_STATES = matching_table(agent_pb2.ReplicaState, ReplicaState)
 AGENT_STATES = matching_table(agent_pb2.AgentState, AgentState)
@@ -139,4 +140,22 @@ def agent_from_proto(message: agent_pb2.Agent) -> AgentView:
             if message.HasField("start_failure")
             else None
         ),
+    )
+
+
+def stored_package_to_proto(package: StoredPackage) -> agent_pb2.UploadPackageResponse:
+    return agent_pb2.UploadPackageResponse(
+        uri=package.uri,
+        sha256=package.sha256,
+        size_bytes=package.size_bytes,
+        created=package.created,
+    )
+
+
+def stored_package_from_proto(message: agent_pb2.UploadPackageResponse) -> StoredPackage:
+    return StoredPackage(
+        uri=message.uri,
+        sha256=message.sha256,
+        size_bytes=message.size_bytes,
+        created=message.created,
     )
