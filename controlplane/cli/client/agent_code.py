@@ -24,8 +24,9 @@ class ShippedPackage:
 
     def describe(self) -> str:
         held = "uploaded" if self.stored.created else "already held"
+        files = f"{self.package.files} file" + ("" if self.package.files == 1 else "s")
         return (
-            f"{self.flag} {self.directory}: {self.stored.uri} ({self.package.files} files, "
+            f"{self.flag} {self.directory}: {self.stored.uri} ({files}, "
             f"{mib(self.package.size_bytes)}, {held})"
         )
 

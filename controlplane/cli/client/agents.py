@@ -19,7 +19,7 @@ def agents_deploy(args: argparse.Namespace, client: OrchestratorClient, console:
     code = ship_code(args, client)
     if not render.wants_json(args):
         for shipped in code.shipped:
-            console.print(shipped.describe(), markup=False)
+            console.print(shipped.describe(), markup=False, soft_wrap=True)
     spec = AgentSpec(
         name=args.name or args.name_option,
         version=args.version or code.default_version,
