@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +22,10 @@ from controlplane.cli.main import EXIT_REJECTED, main
 from models.packages import PackageRef
 from ray_backend import cluster
 from ray_backend.packages import gcs_uri
+from tests.integration.test_foreign_client import generate_stubs
 from tests.support.server_thread import ServerThread
+
+FOREIGN_UPLOADER = Path(__file__).resolve().parents[1] / "support" / "foreign_uploader.py"
 
 FAST_S = 10.0
 
@@ -170,6 +175,23 @@ def test_a_local_directory_as_working_dir_is_refused_at_once(
     assert exit_code == EXIT_REJECTED and err.count("\n") == 1, err
     assert err.startswith("error: INVALID_ARGUMENT: invalid agent spec"), err
     assert "agent.runtime_env.working_dir" in err and "--working-dir DIR" in err
+
+
+def test_a_client_in_any_language_uploads_and_deploys_with_the_rpcs(
+    plane: Plane, tmp_path: Path
+) -> None:
+    generate_stubs(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-I", str(FOREIGN_UPLOADER), plane.thread.address, str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    uri_matches, created, created_again, status, *said = result.stdout.split()
+    assert (uri_matches, created, created_again) == ("True", "True", "False")
+    assert status == "EXECUTION_STATUS_SUCCEEDED" and said == ["hi", "there"]
 
 
 def test_shipped_code_runs_and_survives_restarts_of_the_control_plane_and_ray(
