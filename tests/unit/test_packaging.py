@@ -177,11 +177,15 @@ def test_what_cannot_be_packaged_says_why(tmp_path: Path) -> None:
     (root / "dangling").symlink_to(tmp_path / "nowhere")
     with pytest.raises(PackagingError, match="dangling is a broken symbolic link"):
         build_package(root)
+    (root / "dangling").unlink()
+    (root / os.fsdecode(b"bad\xffname.py")).write_text("")
+    with pytest.raises(PackagingError, match="the file name is not printable UTF-8"):
+        build_package(root)
 
 
 def test_links_are_followed_and_a_loop_ends(tmp_path: Path) -> None:
-    shared = tree(tmp_path / "shared", {"helpers.py": "H = 1\n"})
+    shared = tree(tmp_path / "shared", {"tools.py": "T = 1\n"})
     root = tree(tmp_path / "code", {"agent.py": ""})
-    (root / "helpers").symlink_to(shared)
+    (root / "linked").symlink_to(shared)
     (root / "loop").symlink_to(root)
-    assert names(build_package(root).data) == ["agent.py", "helpers/helpers.py"]
+    assert names(build_package(root).data) == ["agent.py", "linked/tools.py"]

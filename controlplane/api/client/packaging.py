@@ -124,6 +124,8 @@ def _files(root: Path, rules: IgnoreRules) -> list[tuple[str, Path]]:
                 walk(path, inside + "/")
                 visiting.discard(real)
             elif is_file:
+                if not inside.isprintable():  # also names that are not UTF-8 (surrogates)
+                    raise PackagingError(f"{str(path)!a}: the file name is not printable UTF-8")
                 found.append((inside, path))
             elif not path.exists():
                 raise PackagingError(f"{path} is a broken symbolic link")
