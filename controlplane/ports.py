@@ -31,7 +31,9 @@ class AgentBackend(Protocol):
 
     async def deploy(self, spec: AgentSpec) -> None:
         """Makes the replicas match `spec`: re-attaches to live ones, creates missing ones, and
-        replaces replicas of other versions (new ones first; old ones drain, then stop)."""
+        replaces replicas of other versions (new ones first; old ones drain, then stop).
+        ``package://`` references in its runtime_env are loaded from the control plane's
+        packages (the backend is built with their reader) whenever a replica is created."""
 
     async def scale(self, name: str, replicas: int) -> None: ...
 

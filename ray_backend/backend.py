@@ -24,6 +24,7 @@ from ray.autoscaler.sdk import request_resources
 
 from models.agents import AgentSpec, ReplicaInfo
 from models.backend import AttemptOutcome, AttemptRequest, ReplicaLease
+from models.packages import PackageReader
 from models.queueing import QueueMetrics
 from models.resources import NodeInfo, ResourceAmounts
 from ray_backend import cluster, cluster_state
@@ -33,6 +34,7 @@ from ray_backend.dispatch import ReplicaDispatch
 from ray_backend.health import ReplicaHealth
 from ray_backend.metrics import backend_metrics
 from ray_backend.named_actors import ReplicaActors
+from ray_backend.packages import RayPackages
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +52,16 @@ class RayAgentBackend:
         health_interval_s: float = 2.0,
         health_timeout_s: float = 10.0,
         ready_timeout_s: float = 60.0,
+        read_package: PackageReader | None = None,
     ) -> None:
+        """`read_package`: where ``package://`` references in runtime_env are read from (the
+        control plane's data dir); without it, such agents fail to start."""
         self._address = address
         self._namespace = namespace
         self._num_cpus = num_cpus
         self._include_dashboard = include_dashboard
         self._state = BackendState()
-        actors = ReplicaActors(namespace, ready_timeout_s)
+        actors = ReplicaActors(namespace, ready_timeout_s, RayPackages(read_package))
         self._deployments = Deployments(self._state, actors)
         self._health = ReplicaHealth(
             self._state,

@@ -18,6 +18,7 @@ from models.failures import one_line
 from ray_backend import pools
 from ray_backend.capacity import find_pool_group
 from ray_backend.first_answer import first_answers
+from ray_backend.packages import RayPackages
 from ray_backend.replica_actor import AgentReplicaActor
 from ray_backend.replica_set import Replica, parse_replica_name
 from ray_backend.start_failures import not_ready, start_error
@@ -33,9 +34,12 @@ class DeployError(ReplicaStartError):
 class ReplicaActors:
     """The named actors of one Ray namespace that hold agent replicas."""
 
-    def __init__(self, namespace: str, ready_timeout_s: float) -> None:
+    def __init__(
+        self, namespace: str, ready_timeout_s: float, packages: RayPackages | None = None
+    ) -> None:
         self._namespace = namespace
         self._ready_timeout_s = ready_timeout_s
+        self._packages = packages if packages is not None else RayPackages(None)
 
     async def attach_or_create(
         self, spec: AgentSpec, fingerprint: str, name: str, index: int
@@ -154,7 +158,10 @@ class ReplicaActors:
         if resources.custom:
             options["resources"] = dict(resources.custom)
         if spec.runtime_env:
-            options["runtime_env"] = dict(spec.runtime_env)
+            try:
+                options["runtime_env"] = self._packages.runtime_env(spec.runtime_env)
+            except ReplicaStartError as exc:
+                raise self._failed(exc) from None
         if spec.pool:
             # Inside the pool's placement group, any bundle with room (index -1): Ray enforces
             # the pool's capacity, and restarts the replica inside the group (on whichever

@@ -65,6 +65,14 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(f"{key}: {exc}") from None
 
 
+def parse_env_var(text: str) -> tuple[str, str]:
+    """`KEY=VALUE` -> (KEY, VALUE) with the value kept as text (an environment variable)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key or any(c.isspace() for c in key):
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
 def assignments_to_dict(pairs: Iterable[tuple[str, Any]] | None) -> dict[str, Any]:
     """Later assignments of the same key win."""
     return dict(pairs or ())

@@ -27,6 +27,7 @@ from models.agents import (
     VersionHealth,
     VersionState,
 )
+from models.packages import StoredPackage
 
 REPLICA_STATES = matching_table(agent_pb2.ReplicaState, ReplicaState)
 AGENT_STATES = matching_table(agent_pb2.AgentState, AgentState)
@@ -207,4 +208,22 @@ def agent_version_from_proto(message: agent_pb2.AgentVersion) -> AgentVersion:
         create_time=seconds(message.create_time),
         update_time=seconds(message.update_time),
         health=version_health_from_proto(message.health) if message.HasField("health") else None,
+    )
+
+
+def stored_package_to_proto(package: StoredPackage) -> agent_pb2.UploadPackageResponse:
+    return agent_pb2.UploadPackageResponse(
+        uri=package.uri,
+        sha256=package.sha256,
+        size_bytes=package.size_bytes,
+        created=package.created,
+    )
+
+
+def stored_package_from_proto(message: agent_pb2.UploadPackageResponse) -> StoredPackage:
+    return StoredPackage(
+        uri=message.uri,
+        sha256=message.sha256,
+        size_bytes=message.size_bytes,
+        created=message.created,
     )

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from controlplane.api.client import OrchestratorClient
 from controlplane.cli import render
+from controlplane.cli.client.agent_code import ship_code
 from controlplane.cli.parsing import assignments_to_dict
 from models.agents import AgentSpec, AgentVersion, ReplicaResources
 
@@ -16,9 +17,13 @@ EXIT_OK = 0
 
 
 def agents_deploy(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    code = ship_code(args, client)
+    if not render.wants_json(args):
+        for shipped in code.shipped:
+            console.print(shipped.describe(), markup=False, soft_wrap=True)
     spec = AgentSpec(
-        name=args.name,
-        version=args.version,
+        name=args.name or args.name_option,
+        version=args.version or code.default_version,
         import_path=args.import_path,
         replicas=args.replicas,
         resources=ReplicaResources(
@@ -29,7 +34,7 @@ def agents_deploy(args: argparse.Namespace, client: OrchestratorClient, console:
         ),
         max_concurrency=args.max_concurrency,
         capabilities=tuple(args.capability or ()),
-        runtime_env=args.runtime_env or {},
+        runtime_env=code.runtime_env,
         config=assignments_to_dict(args.config),
         pool=args.pool,
     )

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from controlplane.engine import paging
 from controlplane.engine.agents.node_fit import fits_nowhere_message, impossible_demands
+from controlplane.engine.agents.packages import PackageService, code_location_problems
 from controlplane.engine.agents.start_failures import FailedStart, StartFailures, start_failure
 from controlplane.engine.agents.versions import AgentVersions
 from controlplane.ports import AgentBackend
@@ -83,6 +84,7 @@ def validate_spec(spec: AgentSpec, prefix: str = "agent") -> list[FieldViolation
             # A replica that asks for nothing draws nothing from the pool's placement group,
             # so the pool could not bound it.
             bad("resources", "a replica in a pool must request some resource")
+    problems.extend(code_location_problems(spec.runtime_env, prefix))
     return problems
 
 
@@ -111,11 +113,16 @@ def _advance(rollout: Rollout, phase: RolloutPhase) -> Rollout:
 
 class AgentManager:
     def __init__(
-        self, store: SqliteStore, backend: AgentBackend, clock: Callable[[], float]
+        self,
+        store: SqliteStore,
+        backend: AgentBackend,
+        clock: Callable[[], float],
+        packages: PackageService | None = None,
     ) -> None:
         self._store = store
         self._backend = backend
         self._clock = clock
+        self._packages = packages
         self._locks: dict[str, asyncio.Lock] = {}
         self._failures = StartFailures()
         self.versions = AgentVersions(store, clock)
@@ -152,6 +159,9 @@ class AgentManager:
         problems = validate_spec(spec)
         if problems:
             raise InvalidArgument("invalid agent spec", problems)
+        missing = self._packages.missing(spec) if self._packages is not None else []
+        if missing:
+            raise FailedPrecondition(f"{missing[0].field}: {missing[0].description}", missing)
         if spec.pool and CapacityStore(self._store).get_pool(spec.pool) is None:
             raise FailedPrecondition(
                 f"pool {spec.pool!r} does not exist",

@@ -361,10 +361,14 @@ class ExecutionEngine:
                 return  # asked to start after the terminal event
             await self._deps.hub.wait_beyond(execution_id, next_sequence - 1, WATCH_POLL_S)
 
+    def stop_admitting(self) -> None:
+        """The control plane is stopping: no waiting execution starts from now on."""
+        self._deps.drain.active = True
+
     async def stop(self, grace_s: float = 0.0) -> None:
         """Graceful shutdown: starts nothing new, gives attempts in flight `grace_s` to finish
         and records their results; everything else stays as stored and resumes on restart."""
-        self._deps.drain.active = True
+        self.stop_admitting()
         for launch in list(self._launches):
             launch.cancel()
         await asyncio.gather(*(r.shut_down(grace_s) for r in list(self._runners.values())))

@@ -70,6 +70,11 @@ class AgentServiceStub:
                 request_serializer=orchestrator_dot_v1_dot_agent__pb2.RollbackAgentRequest.SerializeToString,
                 response_deserializer=orchestrator_dot_v1_dot_agent__pb2.RollbackAgentResponse.FromString,
                 _registered_method=True)
+        self.UploadPackage = channel.stream_unary(
+                '/orchestrator.v1.AgentService/UploadPackage',
+                request_serializer=orchestrator_dot_v1_dot_agent__pb2.UploadPackageRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_agent__pb2.UploadPackageResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -134,6 +139,18 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UploadPackage(self, request_iterator, context):
+        """Stores a package of agent code (a zip) under its sha256 and answers its URI,
+        "package://sha256-<hex>", to use in AgentSpec.runtime_env as working_dir or as an entry of
+        py_modules. The first message carries sha256 and size_bytes; every message may carry data.
+        Idempotent: a package the control plane holds already is answered at once (created false)
+        without reading the data. Refused with INVALID_ARGUMENT when the data does not match the
+        declared size or sha256, or is not a zip of relative paths.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -171,6 +188,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.RollbackAgent,
                     request_deserializer=orchestrator_dot_v1_dot_agent__pb2.RollbackAgentRequest.FromString,
                     response_serializer=orchestrator_dot_v1_dot_agent__pb2.RollbackAgentResponse.SerializeToString,
+            ),
+            'UploadPackage': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadPackage,
+                    request_deserializer=orchestrator_dot_v1_dot_agent__pb2.UploadPackageRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_agent__pb2.UploadPackageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -363,6 +385,33 @@ class AgentService:
             '/orchestrator.v1.AgentService/RollbackAgent',
             orchestrator_dot_v1_dot_agent__pb2.RollbackAgentRequest.SerializeToString,
             orchestrator_dot_v1_dot_agent__pb2.RollbackAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadPackage(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/orchestrator.v1.AgentService/UploadPackage',
+            orchestrator_dot_v1_dot_agent__pb2.UploadPackageRequest.SerializeToString,
+            orchestrator_dot_v1_dot_agent__pb2.UploadPackageResponse.FromString,
             options,
             channel_credentials,
             insecure,
