@@ -20,6 +20,7 @@ from typing import Any
 import ray
 
 from models.failures import exception_summary
+from ray_backend.attempt_context import AttemptContext, AttemptKey, HeardSince, ReplicaHeartbeats
 
 CONTROL_GROUP = "control"
 # Envelope keys of what ``execute`` returns to the backend.
@@ -94,6 +95,7 @@ class AgentReplica:
         self._execute = execute
         self._execute_is_async = inspect.iscoroutinefunction(execute)
         self._health = getattr(self._impl, "health", None)
+        self._heartbeats = ReplicaHeartbeats()
         # Sync agents run in this pool so that up to max_concurrency attempts overlap.
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(1, int(max_concurrency)), thread_name_prefix="agent"
@@ -106,11 +108,13 @@ class AgentReplica:
 
     async def execute(self, input: Any, context: dict[str, Any]) -> dict[str, Any]:
         """Runs one attempt; user exceptions come back in the envelope (cancellation does not)."""
+        key = (str(context.get("execution_id")), str(context.get("task_id")), context["attempt"])
+        attempt_context = AttemptContext(context, self._heartbeats.open(key))
         try:
             if self._execute_is_async:
-                output = await self._execute(input, context)
+                output = await self._execute(input, attempt_context)
             else:
-                output = await self._in_thread(self._execute, input, context)
+                output = await self._in_thread(self._execute, input, attempt_context)
         except Exception as exc:
             return {
                 OK: False,
@@ -118,7 +122,14 @@ class AgentReplica:
                 ERROR_MESSAGE: str(exc),
                 ERROR_TRACEBACK: traceback.format_exc(limit=20),
             }
+        finally:
+            self._heartbeats.close(key)
         return {OK: True, OUTPUT: output}
+
+    @ray.method(concurrency_group=CONTROL_GROUP)
+    def heartbeats(self, known: dict[AttemptKey, int]) -> dict[AttemptKey, HeardSince]:
+        """What the attempts in `known` heartbeated since the sequence given for each."""
+        return self._heartbeats.since(known)
 
     @ray.method(concurrency_group=CONTROL_GROUP)
     async def health(self) -> dict[str, Any]:
