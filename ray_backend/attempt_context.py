@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 AttemptKey = tuple[str, str, int]
 # (sequence of the latest heartbeat, JSON text of details new since the sequence asked about)
 HeardSince = tuple[int, str | None]
+# An attempt's heartbeats when it ended: (sequence of the latest heartbeat, sequence of the
+# latest details, their JSON text); sent back with its result, so that heartbeats made since
+# the control plane last asked are not lost.
+FinalBeats = tuple[int, int, str | None]
 
 
 class AttemptCancelled(Exception):
@@ -77,11 +81,16 @@ class ReplicaHeartbeats:
             self._attempts[key] = beats
         return functools.partial(self._beat, key, beats)
 
-    def close(self, key: AttemptKey) -> None:
+    def close(self, key: AttemptKey) -> FinalBeats | None:
+        """Stops following the attempt; returns its heartbeats (None if it sent none)."""
         with self._lock:
             beats = self._attempts.pop(key, None)
-            if beats is not None:
-                beats.open = False
+            if beats is None:
+                return None
+            beats.open = False
+        if not beats.sequence:
+            return None
+        return (beats.sequence, beats.details_sequence, beats.details)
 
     def _beat(self, key: AttemptKey, beats: _Beats, details: dict[str, Any] | None) -> None:
         text = None
@@ -96,6 +105,14 @@ class ReplicaHeartbeats:
             beats.sequence += 1
             if text is not None:
                 beats.details, beats.details_sequence = text, beats.sequence
+
+    @staticmethod
+    def final_since(final: FinalBeats, seen: int) -> HeardSince | None:
+        """What of an ended attempt's heartbeats is new beyond sequence `seen` (as `since`)."""
+        sequence, details_sequence, details = final
+        if sequence <= seen:
+            return None
+        return (sequence, details if details_sequence > seen else None)
 
     def since(self, known: Mapping[AttemptKey, int]) -> dict[AttemptKey, HeardSince]:
         """For each attempt asked about (with the sequence of its last heartbeat seen) that

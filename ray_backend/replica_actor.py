@@ -29,6 +29,7 @@ OUTPUT = "output"
 ERROR_TYPE = "error_type"
 ERROR_MESSAGE = "error_message"
 ERROR_TRACEBACK = "error_traceback"
+HEARTBEATS = "heartbeats"  # the attempt's final heartbeats (attempt_context.FinalBeats)
 
 
 class AgentStartFailed(Exception):
@@ -110,21 +111,26 @@ class AgentReplica:
         """Runs one attempt; user exceptions come back in the envelope (cancellation does not)."""
         key = (str(context.get("execution_id")), str(context.get("task_id")), context["attempt"])
         attempt_context = AttemptContext(context, self._heartbeats.open(key))
+        envelope: dict[str, Any]
         try:
             if self._execute_is_async:
                 output = await self._execute(input, attempt_context)
             else:
                 output = await self._in_thread(self._execute, input, attempt_context)
         except Exception as exc:
-            return {
+            envelope = {
                 OK: False,
                 ERROR_TYPE: type(exc).__name__,
                 ERROR_MESSAGE: str(exc),
                 ERROR_TRACEBACK: traceback.format_exc(limit=20),
             }
+        else:
+            envelope = {OK: True, OUTPUT: output}
         finally:
-            self._heartbeats.close(key)
-        return {OK: True, OUTPUT: output}
+            final = self._heartbeats.close(key)
+        if final is not None:
+            envelope[HEARTBEATS] = final
+        return envelope
 
     @ray.method(concurrency_group=CONTROL_GROUP)
     def heartbeats(self, known: dict[AttemptKey, int]) -> dict[AttemptKey, HeardSince]:
