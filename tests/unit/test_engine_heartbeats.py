@@ -1,16 +1,23 @@
 """Heartbeats through the engine, against a real SQLite store and the in-process backend: the
 heartbeat timeout fails a silent attempt and its retry resumes from the last details, which
-GetExecution shows while the attempt runs and the store keeps across a restart."""
+GetExecution shows while the attempt runs (within the response budget) and the store keeps
+across a restart."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
+from controlplane.api.codec.workflows import execution_to_proto
+from controlplane.api.fitting import RESPONSE_LIMIT_BYTES, fit_execution
 from controlplane.app import ControlPlane
+from controlplane.cli import render
 from controlplane.config import GrpcConfig, ServerConfig, StoreConfig
 from models.agents import AgentSpec
 from models.backend import AttemptRequest
@@ -20,8 +27,10 @@ from models.executions import (
     EventType,
     ExecutionRecord,
     ExecutionStatus,
+    TaskRecord,
     TaskStatus,
 )
+from models.workflows import View
 from tests.unit.fake_backend import FakeBackend
 
 Body = Callable[[ControlPlane, FakeBackend], Awaitable[None]]
@@ -237,3 +246,22 @@ tasks:
         assert task.last_heartbeat == {"page": 12}
 
     run(second, tmp_path)
+
+
+def test_responses_and_the_cli_show_heartbeats_within_their_budget() -> None:
+    big = {"log": "x" * 60_000}  # just within the 64 KiB a heartbeat may carry
+    tasks = {
+        f"t{i}": TaskRecord(f"t{i}", "worker", TaskStatus.RUNNING, last_heartbeat=big)
+        for i in range(100)
+    }
+    tasks["t0"].last_heartbeat = {"page": 7}
+    record = ExecutionRecord("e", "wf", 1, ExecutionStatus.RUNNING, {}, 0.0, tasks=tasks)
+    message = fit_execution(record, View.FULL, execution_to_proto)
+    assert message.ByteSize() <= RESPONSE_LIMIT_BYTES
+    shown = [t for t in message.tasks if t.HasField("last_heartbeat")]
+    assert 10 < len(shown) < 100  # as many as the value budget holds, the rest left out
+    assert message.tasks[0].last_heartbeat["page"] == 7
+
+    out = io.StringIO()
+    render.execution_detail(Console(file=out, width=160), record)
+    assert 'heartbeat: {"page":7}' in out.getvalue()
