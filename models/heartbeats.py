@@ -16,7 +16,7 @@ MAX_DETAILS_BYTES = 64 << 10
 # The event that records heartbeat details is stored at most this often per attempt (and once
 # more when the attempt ends with details not yet recorded).
 RECORD_INTERVAL_S = 5.0
-# Heartbeats travel from replicas to the control plane about this often, so a shorter
+# Heartbeats reach the control plane from replicas about every 0.5 s: a shorter
 # heartbeat_timeout would fire between two deliveries.
 MIN_HEARTBEAT_TIMEOUT_S = 1.0
 HEARTBEAT_TIMEOUT = "HeartbeatTimeout"

@@ -31,14 +31,19 @@ from models.executions import (
     TaskStatus,
 )
 from models.workflows import View
-from tests.unit.fake_backend import FakeBackend
+from tests.unit.fake_backend import Behaviour, FakeBackend
 
 Body = Callable[[ControlPlane, FakeBackend], Awaitable[None]]
 
 
-def run(body: Body, tmp_path: Path) -> None:
+def run(body: Body, tmp_path: Path, behaviour: Behaviour | None = None) -> None:
+    """Runs `body` against a control plane on `tmp_path`; `behaviour`, when given, is the
+    agent's from the start (before a restarted control plane resumes anything)."""
+
     async def main() -> None:
         backend = FakeBackend()
+        if behaviour is not None:
+            backend.behaviours["worker"] = behaviour
         config = ServerConfig(
             store=StoreConfig(data_dir=tmp_path),
             grpc=GrpcConfig(host="127.0.0.1", port=0, shutdown_grace_s=0.1),
@@ -237,7 +242,6 @@ tasks:
         return {"from": request.last_heartbeat}
 
     async def second(cp: ControlPlane, backend: FakeBackend) -> None:
-        backend.behaviours["worker"] = resumes
         done = await finished(cp, state["id"])
         assert done.status is ExecutionStatus.SUCCEEDED
         task = done.tasks["a"]
@@ -245,7 +249,7 @@ tasks:
         assert task.output == {"from": {"page": 12}}
         assert task.last_heartbeat == {"page": 12}
 
-    run(second, tmp_path)
+    run(second, tmp_path, behaviour=resumes)
 
 
 def test_responses_and_the_cli_show_heartbeats_within_their_budget() -> None:

@@ -197,7 +197,7 @@ class LiveHeartbeats:
         owner = asyncio.current_task()
 
         def due() -> None:
-            recording = loop.create_task(self._recording(record(beats), owner))
+            recording = loop.create_task(self._recording(record, beats, owner))
             self._recordings.add(recording)
             recording.add_done_callback(self._recordings.discard)
 
@@ -213,8 +213,12 @@ class LiveHeartbeats:
         return beats
 
     @staticmethod
-    async def _recording(recorded: Awaitable[bool], owner: asyncio.Task[Any] | None) -> None:
-        if not await recorded and owner is not None:
+    async def _recording(
+        record: Callable[[AttemptBeats], Awaitable[bool]],
+        beats: AttemptBeats,
+        owner: asyncio.Task[Any] | None,
+    ) -> None:
+        if not await record(beats) and owner is not None:
             owner.cancel()
 
     def of(self, task_id: str) -> AttemptBeats:
