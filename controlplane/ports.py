@@ -15,6 +15,7 @@ from models.backend import (
     AttemptOutcome,
     AttemptRequest,
     CapacityRequest,
+    HeartbeatListener,
     HeldCapacity,
     ReplicaLease,
 )
@@ -49,9 +50,15 @@ class AgentBackend(Protocol):
         (on one of `nodes` when the dispatcher placed the attempt there).
         Raises AgentUnavailable if the agent is not deployed."""
 
-    async def invoke(self, lease: ReplicaLease, request: AttemptRequest) -> AttemptOutcome:
+    async def invoke(
+        self,
+        lease: ReplicaLease,
+        request: AttemptRequest,
+        on_heartbeat: HeartbeatListener | None = None,
+    ) -> AttemptOutcome:
         """Runs one attempt. Agent exceptions and replica crashes come back as outcomes;
-        asyncio cancellation cancels the attempt on the replica and propagates."""
+        asyncio cancellation cancels the attempt on the replica and propagates.
+        `on_heartbeat` hears the attempt's heartbeats while it runs, on the engine's loop."""
 
     async def observe_nodes(self) -> list[NodeInfo]:
         """Every node of the cluster with labels, capacity, free resources and liveness."""

@@ -3,7 +3,7 @@ owns (`controlplane.ports`): attempt requests and outcomes, replica leases, capa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,12 @@ class AttemptRequest:
     task_id: str
     attempt: int
     input: Any
+    # The details of the task's last heartbeat in an earlier attempt (context["last_heartbeat"]).
+    last_heartbeat: dict[str, Any] | None = None
+
+
+# Hears one heartbeat of an attempt in flight: its details, or None for a heartbeat without.
+HeartbeatListener = Callable[[dict[str, Any] | None], None]
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,8 @@ class TaskDefinition:
     resources: ResourceAmounts = field(default_factory=ResourceAmounts)
     placement: PlacementConstraints = field(default_factory=PlacementConstraints)
     priority: int = 0  # within its namespace's queue; higher first
+    # An attempt silent for longer fails as HeartbeatTimeout (None: no heartbeats required).
+    heartbeat_timeout_s: float | None = None
 
 
 @dataclass(frozen=True)

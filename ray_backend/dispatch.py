@@ -12,10 +12,17 @@ from collections.abc import AsyncIterator
 import ray
 from ray.exceptions import RayActorError, RayError, RayTaskError
 
-from models.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, ReplicaLease
+from models.backend import (
+    AgentUnavailable,
+    AttemptOutcome,
+    AttemptRequest,
+    HeartbeatListener,
+    ReplicaLease,
+)
 from models.executions import ErrorInfo
 from ray_backend.backend_state import BackendState
 from ray_backend.health import ReplicaHealth
+from ray_backend.heartbeat_relay import HeartbeatRelay
 from ray_backend.replica_actor import ERROR_MESSAGE, ERROR_TRACEBACK, ERROR_TYPE, OK, OUTPUT
 
 REPLICA_CRASHED = "ReplicaCrashed"
@@ -24,9 +31,12 @@ REPLICA_CRASHED = "ReplicaCrashed"
 class ReplicaDispatch:
     """Leases replicas of deployed agents and runs attempts on them."""
 
-    def __init__(self, state: BackendState, health: ReplicaHealth) -> None:
+    def __init__(
+        self, state: BackendState, health: ReplicaHealth, heartbeats: HeartbeatRelay
+    ) -> None:
         self._state = state
         self._health = health
+        self.heartbeats = heartbeats
 
     def lease(
         self, agent: str, nodes: frozenset[str] | None = None
@@ -75,7 +85,12 @@ class ReplicaDispatch:
         rs = self._state.sets.get(agent)
         return rs.waiting if rs is not None else 0
 
-    async def invoke(self, lease: ReplicaLease, request: AttemptRequest) -> AttemptOutcome:
+    async def invoke(
+        self,
+        lease: ReplicaLease,
+        request: AttemptRequest,
+        on_heartbeat: HeartbeatListener | None = None,
+    ) -> AttemptOutcome:
         rs = self._state.sets.get(lease.agent)
         replica = rs.replicas.get(lease.replica) if rs is not None else None
         if rs is None or replica is None:
@@ -90,6 +105,7 @@ class ReplicaDispatch:
             "attempt": request.attempt,
             "agent_version": lease.agent_version,
             "replica": lease.replica,
+            "last_heartbeat": request.last_heartbeat,
         }
         metrics = self._state.metrics
         if metrics is not None:
@@ -97,7 +113,13 @@ class ReplicaDispatch:
         started = time.monotonic()
         ref = replica.handle.execute.remote(request.input, context)
         try:
-            envelope = await ref
+            if on_heartbeat is None:
+                envelope = await ref
+            else:
+                key = (request.execution_id, request.task_id, request.attempt)
+                envelope = await self.heartbeats.relayed(
+                    ref, key, replica.name, replica.handle, on_heartbeat
+                )
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 ray.cancel(ref)

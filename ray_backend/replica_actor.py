@@ -20,6 +20,7 @@ from typing import Any
 import ray
 
 from models.failures import exception_summary
+from ray_backend.attempt_context import AttemptContext, AttemptKey, HeardSince, ReplicaHeartbeats
 
 CONTROL_GROUP = "control"
 # Envelope keys of what ``execute`` returns to the backend.
@@ -28,6 +29,7 @@ OUTPUT = "output"
 ERROR_TYPE = "error_type"
 ERROR_MESSAGE = "error_message"
 ERROR_TRACEBACK = "error_traceback"
+HEARTBEATS = "heartbeats"  # the attempt's final heartbeats (attempt_context.FinalBeats)
 
 
 class AgentStartFailed(Exception):
@@ -94,6 +96,7 @@ class AgentReplica:
         self._execute = execute
         self._execute_is_async = inspect.iscoroutinefunction(execute)
         self._health = getattr(self._impl, "health", None)
+        self._heartbeats = ReplicaHeartbeats()
         # Sync agents run in this pool so that up to max_concurrency attempts overlap.
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(1, int(max_concurrency)), thread_name_prefix="agent"
@@ -106,19 +109,33 @@ class AgentReplica:
 
     async def execute(self, input: Any, context: dict[str, Any]) -> dict[str, Any]:
         """Runs one attempt; user exceptions come back in the envelope (cancellation does not)."""
+        key = (str(context.get("execution_id")), str(context.get("task_id")), context["attempt"])
+        attempt_context = AttemptContext(context, self._heartbeats.open(key))
+        envelope: dict[str, Any]
         try:
             if self._execute_is_async:
-                output = await self._execute(input, context)
+                output = await self._execute(input, attempt_context)
             else:
-                output = await self._in_thread(self._execute, input, context)
+                output = await self._in_thread(self._execute, input, attempt_context)
         except Exception as exc:
-            return {
+            envelope = {
                 OK: False,
                 ERROR_TYPE: type(exc).__name__,
                 ERROR_MESSAGE: str(exc),
                 ERROR_TRACEBACK: traceback.format_exc(limit=20),
             }
-        return {OK: True, OUTPUT: output}
+        else:
+            envelope = {OK: True, OUTPUT: output}
+        finally:
+            final = self._heartbeats.close(key)
+        if final is not None:
+            envelope[HEARTBEATS] = final
+        return envelope
+
+    @ray.method(concurrency_group=CONTROL_GROUP)
+    def heartbeats(self, known: dict[AttemptKey, int]) -> dict[AttemptKey, HeardSince]:
+        """What the attempts in `known` heartbeated since the sequence given for each."""
+        return self._heartbeats.since(known)
 
     @ray.method(concurrency_group=CONTROL_GROUP)
     async def health(self) -> dict[str, Any]:

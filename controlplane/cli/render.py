@@ -25,7 +25,7 @@ from rich.text import Text
 
 from controlplane.cli.json_text import display_text, json_text, to_jsonable
 from models.agents import AgentView
-from models.executions import Event, EventType, ExecutionRecord, ExecutionStatus
+from models.executions import Event, EventType, ExecutionRecord, ExecutionStatus, TaskStatus
 from models.workflows import Severity, ValidationProblem, WorkflowView
 
 if TYPE_CHECKING:
@@ -326,6 +326,8 @@ def execution_detail(console: Console, record: ExecutionRecord, with_outputs: bo
                 detail = Text(f"{task.error.type}: {message}", style="red")
             elif task.output_omitted is not None:
                 detail = Text(left_out(task.output_omitted))
+            elif task.status is TaskStatus.RUNNING and task.last_heartbeat is not None:
+                detail = Text(f"heartbeat: {compact(task.last_heartbeat, 60)}", style="cyan")
             else:
                 detail = Text("-" if task.output is None else compact(task.output, 60))
             table.add_row(

@@ -20,6 +20,8 @@ from controlplane.store.codec import (
     load_agent_spec,
     load_error,
 )
+from controlplane.store.heartbeats import SCHEMA as HEARTBEAT_SCHEMA
+from controlplane.store.heartbeats import UPSERT_HEARTBEAT, attach_heartbeats
 from controlplane.store.write_batch import WriteBatch
 from models.agents import AgentRecord
 from models.executions import (
@@ -34,7 +36,7 @@ from models.executions import (
 )
 from models.workflows import WorkflowRevision
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7  # 7: task_heartbeats
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflow_revisions (
@@ -207,7 +209,7 @@ class SqliteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._writer = _connect(path, synchronous)
-        self._writer.executescript(SCHEMA)
+        self._writer.executescript(SCHEMA + HEARTBEAT_SCHEMA)
         self._migrate()
         self._writer.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._reader = _connect(path, synchronous)
@@ -257,6 +259,7 @@ class SqliteStore:
             conn.executemany(UPSERT_TASK, batch.tasks)
             conn.executemany(UPSERT_ATTEMPT, batch.attempts)
             conn.executemany(INSERT_EVENT, batch.events)
+            conn.executemany(UPSERT_HEARTBEAT, batch.heartbeats)
 
     def add_workflow_revision(
         self, name: str, definition: str, digest: str, now: float
@@ -482,6 +485,8 @@ class SqliteStore:
             "SELECT * FROM attempts WHERE execution_id=? ORDER BY task_id, number", (eid,)
         ):
             execution.tasks[row[1]].attempts.append(_attempt(row))
+        if inline_limit != 0:  # 0: states only (no value is read)
+            attach_heartbeats(self._reader, execution)
 
 
 def _revision(row: tuple[Any, ...]) -> WorkflowRevision:

@@ -10,7 +10,13 @@ from dataclasses import replace
 from typing import Any
 
 from models.agents import AgentSpec, ReplicaInfo, ReplicaState
-from models.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, ReplicaLease
+from models.backend import (
+    AgentUnavailable,
+    AttemptOutcome,
+    AttemptRequest,
+    HeartbeatListener,
+    ReplicaLease,
+)
 from models.executions import ErrorInfo
 from models.queueing import QueueMetrics
 from models.resources import NodeInfo, ResourceAmounts
@@ -35,6 +41,8 @@ class FakeBackend:
         self.scale_calls: list[tuple[str, int]] = []
         # Every agent removed, in order.
         self.removed: list[str] = []
+        # The heartbeat listener of every attempt invoked, by (task id, attempt number).
+        self.heartbeats: dict[tuple[str, int], HeartbeatListener] = {}
 
     @property
     def dashboard_url(self) -> str | None:
@@ -83,8 +91,15 @@ class FakeBackend:
                 return
         raise AgentUnavailable(f"{agent} has no replica on {sorted(nodes or ())}")
 
-    async def invoke(self, lease: ReplicaLease, request: AttemptRequest) -> AttemptOutcome:
+    async def invoke(
+        self,
+        lease: ReplicaLease,
+        request: AttemptRequest,
+        on_heartbeat: HeartbeatListener | None = None,
+    ) -> AttemptOutcome:
         self.calls.append(request)
+        if on_heartbeat is not None:
+            self.heartbeats[(request.task_id, request.attempt)] = on_heartbeat
         behaviour = self.behaviours.get(lease.agent)
         try:
             output = await behaviour(request.input, request) if behaviour else request.input

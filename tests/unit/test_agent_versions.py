@@ -13,7 +13,13 @@ import pytest
 from controlplane.api.client import ClientError, OrchestratorClient
 from controlplane.engine.agents.versions import percentile, version_health
 from models.agents import AgentSpec, VersionState
-from models.backend import AttemptOutcome, AttemptRequest, ReplicaLease, ReplicaStartError
+from models.backend import (
+    AttemptOutcome,
+    AttemptRequest,
+    HeartbeatListener,
+    ReplicaLease,
+    ReplicaStartError,
+)
 from models.executions import ErrorInfo, ExecutionStatus
 from tests.support.server_thread import ServerThread
 from tests.unit.fake_backend import FakeBackend
@@ -29,10 +35,15 @@ class Versioned(FakeBackend):
             raise ReplicaStartError("ValueError: api_key is required")
         await super().deploy(spec)
 
-    async def invoke(self, lease: ReplicaLease, request: AttemptRequest) -> AttemptOutcome:
+    async def invoke(
+        self,
+        lease: ReplicaLease,
+        request: AttemptRequest,
+        on_heartbeat: HeartbeatListener | None = None,
+    ) -> AttemptOutcome:
         if lease.agent_version == "flaky":
             return AttemptOutcome(ok=False, error=ErrorInfo("RuntimeError", "flaky version"))
-        return await super().invoke(lease, request)
+        return await super().invoke(lease, request, on_heartbeat)
 
 
 def spec(version: str) -> AgentSpec:

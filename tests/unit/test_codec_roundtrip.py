@@ -204,6 +204,8 @@ EXECUTION = ExecutionRecord(
             error=ERROR,
             depends_on=("fetch",),
             waiting_reason="no room on any node",
+            last_heartbeat={"done": 40, "of": 100, "phase": "compile"},
+            last_heartbeat_time=T0 + 3.5,
         ),
         "fetch": TaskRecord("fetch", "coder", TaskStatus.SUCCEEDED, output=[1, "x"]),
     },

@@ -33,6 +33,7 @@ from models.executions import (
     ExecutionRecord,
     ExecutionStatus,
     TaskRecord,
+    TaskStatus,
     ValuePart,
 )
 from models.queueing import Accept, NamespacePolicy, Queue, Reject
@@ -273,6 +274,9 @@ class ExecutionEngine:
             task = record.tasks.get(task_id)
             if task is not None and not task.status.terminal:  # (a cancelled one leaves soon)
                 task.waiting_reason = reason
+        runner = self._runners.get(execution_id)
+        if runner is not None and inline_limit != 0:
+            _overlay_heartbeats(record, runner.heard_heartbeats())
         return record
 
     def value_text(self, execution_id: str, part: ValuePart, task_id: str = "") -> str:
@@ -373,3 +377,17 @@ class ExecutionEngine:
             launch.cancel()
         await asyncio.gather(*(r.shut_down(grace_s) for r in list(self._runners.values())))
         await self._deps.writer.drain()
+
+
+def _overlay_heartbeats(
+    record: ExecutionRecord, heard: dict[str, tuple[float, dict[str, Any] | None]]
+) -> None:
+    """The latest heartbeats of running attempts, which the store holds only every few seconds."""
+    for task_id, (time, details) in heard.items():
+        task = record.tasks.get(task_id)
+        if task is None or task.status is not TaskStatus.RUNNING:
+            continue
+        if task.last_heartbeat_time is None or time > task.last_heartbeat_time:
+            task.last_heartbeat_time = time
+            if details is not None:
+                task.last_heartbeat = details
