@@ -43,6 +43,8 @@ class AttemptRequest:
     task_id: str
     attempt: int
     input: Any
+    # When the engine gives up on the attempt (epoch seconds; None: the task has no timeout).
+    deadline: float | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ class AttemptOutcome:
     replica_crashed: bool = False
     duration_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    # False: the agent says a retry cannot help (an HTTP 400), whatever the retry policy says.
+    retryable: bool = True
+    # The agent asked for at least this long before the next attempt (HTTP Retry-After).
+    retry_after_s: float | None = None
 
 
 @dataclass(frozen=True)

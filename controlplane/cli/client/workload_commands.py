@@ -10,12 +10,18 @@ from controlplane.cli.arg_types import (
     count_arg,
     non_negative_int,
     non_negative_number,
+    positive_duration,
     replicas_arg,
     sequence_arg,
 )
 from controlplane.cli.client.capacity_values import parse_custom_amount, parse_size
 from controlplane.cli.lazy import handler
-from controlplane.cli.parsing import parse_assignment, parse_json_object, parse_status
+from controlplane.cli.parsing import (
+    parse_assignment,
+    parse_json_object,
+    parse_status,
+    parse_text_pair,
+)
 
 AGENTS = "controlplane.cli.client.agents"
 EXECUTIONS = "controlplane.cli.client.executions"
@@ -38,7 +44,31 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     deploy = sub(agent_cmds, "deploy", "deploy an agent (or a new version of it)")
     deploy.add_argument("--name", required=True)
     deploy.add_argument("--version", required=True)
-    deploy.add_argument("--import-path", required=True, help="package.module:ClassName")
+    code = deploy.add_mutually_exclusive_group(required=True)
+    code.add_argument("--import-path", default="", help="package.module:ClassName")
+    code.add_argument(
+        "--endpoint",
+        default="",
+        help="an external agent: http(s)://host:port/base or grpc://host:port",
+    )
+    deploy.add_argument(
+        "--header",
+        action="append",
+        type=parse_text_pair,
+        default=[],
+        metavar="NAME=VALUE",
+        help="sent to the endpoint with every call (stored and shown: no secrets; repeatable)",
+    )
+    deploy.add_argument(
+        "--header-from-env",
+        action="append",
+        type=parse_text_pair,
+        default=[],
+        metavar="NAME=VARIABLE",
+        help="a header whose value the replica reads from its environment (repeatable)",
+    )
+    deploy.add_argument("--connect-timeout", type=positive_duration, default=None)
+    deploy.add_argument("--read-timeout", type=positive_duration, default=None)
     deploy.add_argument("--replicas", type=replicas_arg, default=1)
     deploy.add_argument("--num-cpus", type=non_negative_number, default=0.0)
     deploy.add_argument("--max-concurrency", type=count_arg, default=1)

@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1borchestrator/v1/agent.proto\x12\x0forchestrator.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x01\n\x10ReplicaResources\x12\x10\n\x08num_cpus\x18\x01 \x01(\x01\x12\x0e\n\x06memory\x18\x02 \x01(\x03\x12\x10\n\x08num_gpus\x18\x03 \x01(\x01\x12=\n\x06\x63ustom\x18\x04 \x03(\x0b\x32-.orchestrator.v1.ReplicaResources.CustomEntry\x1a-\n\x0b\x43ustomEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x9b\x02\n\tAgentSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0bimport_path\x18\x03 \x01(\t\x12,\n\x0bruntime_env\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08replicas\x18\x05 \x01(\x05\x12\x34\n\tresources\x18\x06 \x01(\x0b\x32!.orchestrator.v1.ReplicaResources\x12\x17\n\x0fmax_concurrency\x18\x07 \x01(\x05\x12\x14\n\x0c\x63\x61pabilities\x18\x08 \x03(\t\x12\'\n\x06\x63onfig\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04pool\x18\n \x01(\t\"\x97\x01\n\x07Replica\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12,\n\x05state\x18\x03 \x01(\x0e\x32\x1d.orchestrator.v1.ReplicaState\x12\x1c\n\x14outstanding_attempts\x18\x04 \x01(\x05\x12\x0f\n\x07node_id\x18\x05 \x01(\t\x12\x10\n\x08restarts\x18\x06 \x01(\x05\"j\n\x0cStartFailure\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa1\x02\n\x05\x41gent\x12(\n\x04spec\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.AgentSpec\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.orchestrator.v1.AgentState\x12*\n\x08replicas\x18\x03 \x03(\x0b\x32\x18.orchestrator.v1.Replica\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\rstart_failure\x18\x06 \x01(\x0b\x32\x1d.orchestrator.v1.StartFailure\"?\n\x12\x44\x65ployAgentRequest\x12)\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.AgentSpec\"<\n\x13\x44\x65ployAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent\"\x1f\n\x0fGetAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"9\n\x10GetAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent\":\n\x11ListAgentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"U\n\x12ListAgentsResponse\x12&\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x16.orchestrator.v1.Agent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x12\x44\x65leteAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteAgentResponse\"3\n\x11ScaleAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08replicas\x18\x02 \x01(\x05\";\n\x12ScaleAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent*\x96\x01\n\x0cReplicaState\x12\x1d\n\x19REPLICA_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16REPLICA_STATE_STARTING\x10\x01\x12\x17\n\x13REPLICA_STATE_READY\x10\x02\x12\x1a\n\x16REPLICA_STATE_DRAINING\x10\x03\x12\x16\n\x12REPLICA_STATE_DEAD\x10\x04*\xa7\x01\n\nAgentState\x12\x1b\n\x17\x41GENT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41GENT_STATE_DEPLOYING\x10\x01\x12\x15\n\x11\x41GENT_STATE_READY\x10\x02\x12\x18\n\x14\x41GENT_STATE_DEGRADED\x10\x03\x12\x18\n\x14\x41GENT_STATE_DELETING\x10\x04\x12\x16\n\x12\x41GENT_STATE_FAILED\x10\x05\x32\xc1\x03\n\x0c\x41gentService\x12X\n\x0b\x44\x65ployAgent\x12#.orchestrator.v1.DeployAgentRequest\x1a$.orchestrator.v1.DeployAgentResponse\x12O\n\x08GetAgent\x12 .orchestrator.v1.GetAgentRequest\x1a!.orchestrator.v1.GetAgentResponse\x12U\n\nListAgents\x12\".orchestrator.v1.ListAgentsRequest\x1a#.orchestrator.v1.ListAgentsResponse\x12X\n\x0b\x44\x65leteAgent\x12#.orchestrator.v1.DeleteAgentRequest\x1a$.orchestrator.v1.DeleteAgentResponse\x12U\n\nScaleAgent\x12\".orchestrator.v1.ScaleAgentRequest\x1a#.orchestrator.v1.ScaleAgentResponseBc\n\x13\x64\x65v.orchestrator.v1P\x01ZJgithub.com/orchestrator/orchestrator/gen/go/orchestrator/v1;orchestratorv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1borchestrator/v1/agent.proto\x12\x0forchestrator.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x01\n\x10ReplicaResources\x12\x10\n\x08num_cpus\x18\x01 \x01(\x01\x12\x0e\n\x06memory\x18\x02 \x01(\x03\x12\x10\n\x08num_gpus\x18\x03 \x01(\x01\x12=\n\x06\x63ustom\x18\x04 \x03(\x0b\x32-.orchestrator.v1.ReplicaResources.CustomEntry\x1a-\n\x0b\x43ustomEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xe9\x02\n\tAgentSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0bimport_path\x18\x03 \x01(\t\x12,\n\x0bruntime_env\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08replicas\x18\x05 \x01(\x05\x12\x34\n\tresources\x18\x06 \x01(\x0b\x32!.orchestrator.v1.ReplicaResources\x12\x17\n\x0fmax_concurrency\x18\x07 \x01(\x05\x12\x14\n\x0c\x63\x61pabilities\x18\x08 \x03(\t\x12\'\n\x06\x63onfig\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04pool\x18\n \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x0f \x01(\t\x12:\n\x10\x65ndpoint_options\x18\x10 \x01(\x0b\x32 .orchestrator.v1.EndpointOptions\"\xd5\x03\n\x0f\x45ndpointOptions\x12>\n\x07headers\x18\x01 \x03(\x0b\x32-.orchestrator.v1.EndpointOptions.HeadersEntry\x12N\n\x10headers_from_env\x18\x02 \x03(\x0b\x32\x34.orchestrator.v1.EndpointOptions.HeadersFromEnvEntry\x12\x32\n\x0f\x63onnect_timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cread_timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x30\n\rpoll_interval\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x34\n\x11max_poll_interval\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x35\n\x13HeadersFromEnvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x97\x01\n\x07Replica\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12,\n\x05state\x18\x03 \x01(\x0e\x32\x1d.orchestrator.v1.ReplicaState\x12\x1c\n\x14outstanding_attempts\x18\x04 \x01(\x05\x12\x0f\n\x07node_id\x18\x05 \x01(\t\x12\x10\n\x08restarts\x18\x06 \x01(\x05\"j\n\x0cStartFailure\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa1\x02\n\x05\x41gent\x12(\n\x04spec\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.AgentSpec\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.orchestrator.v1.AgentState\x12*\n\x08replicas\x18\x03 \x03(\x0b\x32\x18.orchestrator.v1.Replica\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\rstart_failure\x18\x06 \x01(\x0b\x32\x1d.orchestrator.v1.StartFailure\"?\n\x12\x44\x65ployAgentRequest\x12)\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.AgentSpec\"<\n\x13\x44\x65ployAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent\"\x1f\n\x0fGetAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"9\n\x10GetAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent\":\n\x11ListAgentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"U\n\x12ListAgentsResponse\x12&\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x16.orchestrator.v1.Agent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x12\x44\x65leteAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteAgentResponse\"3\n\x11ScaleAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08replicas\x18\x02 \x01(\x05\";\n\x12ScaleAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent*\x96\x01\n\x0cReplicaState\x12\x1d\n\x19REPLICA_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16REPLICA_STATE_STARTING\x10\x01\x12\x17\n\x13REPLICA_STATE_READY\x10\x02\x12\x1a\n\x16REPLICA_STATE_DRAINING\x10\x03\x12\x16\n\x12REPLICA_STATE_DEAD\x10\x04*\xa7\x01\n\nAgentState\x12\x1b\n\x17\x41GENT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41GENT_STATE_DEPLOYING\x10\x01\x12\x15\n\x11\x41GENT_STATE_READY\x10\x02\x12\x18\n\x14\x41GENT_STATE_DEGRADED\x10\x03\x12\x18\n\x14\x41GENT_STATE_DELETING\x10\x04\x12\x16\n\x12\x41GENT_STATE_FAILED\x10\x05\x32\xc1\x03\n\x0c\x41gentService\x12X\n\x0b\x44\x65ployAgent\x12#.orchestrator.v1.DeployAgentRequest\x1a$.orchestrator.v1.DeployAgentResponse\x12O\n\x08GetAgent\x12 .orchestrator.v1.GetAgentRequest\x1a!.orchestrator.v1.GetAgentResponse\x12U\n\nListAgents\x12\".orchestrator.v1.ListAgentsRequest\x1a#.orchestrator.v1.ListAgentsResponse\x12X\n\x0b\x44\x65leteAgent\x12#.orchestrator.v1.DeleteAgentRequest\x1a$.orchestrator.v1.DeleteAgentResponse\x12U\n\nScaleAgent\x12\".orchestrator.v1.ScaleAgentRequest\x1a#.orchestrator.v1.ScaleAgentResponseBc\n\x13\x64\x65v.orchestrator.v1P\x01ZJgithub.com/orchestrator/orchestrator/gen/go/orchestrator/v1;orchestratorv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,42 +37,52 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\023dev.orchestrator.v1P\001ZJgithub.com/orchestrator/orchestrator/gen/go/orchestrator/v1;orchestratorv1'
   _globals['_REPLICARESOURCES_CUSTOMENTRY']._loaded_options = None
   _globals['_REPLICARESOURCES_CUSTOMENTRY']._serialized_options = b'8\001'
-  _globals['_REPLICASTATE']._serialized_start=1674
-  _globals['_REPLICASTATE']._serialized_end=1824
-  _globals['_AGENTSTATE']._serialized_start=1827
-  _globals['_AGENTSTATE']._serialized_end=1994
-  _globals['_REPLICARESOURCES']._serialized_start=112
-  _globals['_REPLICARESOURCES']._serialized_end=292
-  _globals['_REPLICARESOURCES_CUSTOMENTRY']._serialized_start=247
-  _globals['_REPLICARESOURCES_CUSTOMENTRY']._serialized_end=292
-  _globals['_AGENTSPEC']._serialized_start=295
-  _globals['_AGENTSPEC']._serialized_end=578
-  _globals['_REPLICA']._serialized_start=581
-  _globals['_REPLICA']._serialized_end=732
-  _globals['_STARTFAILURE']._serialized_start=734
-  _globals['_STARTFAILURE']._serialized_end=840
-  _globals['_AGENT']._serialized_start=843
-  _globals['_AGENT']._serialized_end=1132
-  _globals['_DEPLOYAGENTREQUEST']._serialized_start=1134
-  _globals['_DEPLOYAGENTREQUEST']._serialized_end=1197
-  _globals['_DEPLOYAGENTRESPONSE']._serialized_start=1199
-  _globals['_DEPLOYAGENTRESPONSE']._serialized_end=1259
-  _globals['_GETAGENTREQUEST']._serialized_start=1261
-  _globals['_GETAGENTREQUEST']._serialized_end=1292
-  _globals['_GETAGENTRESPONSE']._serialized_start=1294
-  _globals['_GETAGENTRESPONSE']._serialized_end=1351
-  _globals['_LISTAGENTSREQUEST']._serialized_start=1353
-  _globals['_LISTAGENTSREQUEST']._serialized_end=1411
-  _globals['_LISTAGENTSRESPONSE']._serialized_start=1413
-  _globals['_LISTAGENTSRESPONSE']._serialized_end=1498
-  _globals['_DELETEAGENTREQUEST']._serialized_start=1500
-  _globals['_DELETEAGENTREQUEST']._serialized_end=1534
-  _globals['_DELETEAGENTRESPONSE']._serialized_start=1536
-  _globals['_DELETEAGENTRESPONSE']._serialized_end=1557
-  _globals['_SCALEAGENTREQUEST']._serialized_start=1559
-  _globals['_SCALEAGENTREQUEST']._serialized_end=1610
-  _globals['_SCALEAGENTRESPONSE']._serialized_start=1612
-  _globals['_SCALEAGENTRESPONSE']._serialized_end=1671
-  _globals['_AGENTSERVICE']._serialized_start=1997
-  _globals['_AGENTSERVICE']._serialized_end=2446
+  _globals['_ENDPOINTOPTIONS_HEADERSENTRY']._loaded_options = None
+  _globals['_ENDPOINTOPTIONS_HEADERSENTRY']._serialized_options = b'8\001'
+  _globals['_ENDPOINTOPTIONS_HEADERSFROMENVENTRY']._loaded_options = None
+  _globals['_ENDPOINTOPTIONS_HEADERSFROMENVENTRY']._serialized_options = b'8\001'
+  _globals['_REPLICASTATE']._serialized_start=2256
+  _globals['_REPLICASTATE']._serialized_end=2406
+  _globals['_AGENTSTATE']._serialized_start=2409
+  _globals['_AGENTSTATE']._serialized_end=2576
+  _globals['_REPLICARESOURCES']._serialized_start=144
+  _globals['_REPLICARESOURCES']._serialized_end=324
+  _globals['_REPLICARESOURCES_CUSTOMENTRY']._serialized_start=279
+  _globals['_REPLICARESOURCES_CUSTOMENTRY']._serialized_end=324
+  _globals['_AGENTSPEC']._serialized_start=327
+  _globals['_AGENTSPEC']._serialized_end=688
+  _globals['_ENDPOINTOPTIONS']._serialized_start=691
+  _globals['_ENDPOINTOPTIONS']._serialized_end=1160
+  _globals['_ENDPOINTOPTIONS_HEADERSENTRY']._serialized_start=1059
+  _globals['_ENDPOINTOPTIONS_HEADERSENTRY']._serialized_end=1105
+  _globals['_ENDPOINTOPTIONS_HEADERSFROMENVENTRY']._serialized_start=1107
+  _globals['_ENDPOINTOPTIONS_HEADERSFROMENVENTRY']._serialized_end=1160
+  _globals['_REPLICA']._serialized_start=1163
+  _globals['_REPLICA']._serialized_end=1314
+  _globals['_STARTFAILURE']._serialized_start=1316
+  _globals['_STARTFAILURE']._serialized_end=1422
+  _globals['_AGENT']._serialized_start=1425
+  _globals['_AGENT']._serialized_end=1714
+  _globals['_DEPLOYAGENTREQUEST']._serialized_start=1716
+  _globals['_DEPLOYAGENTREQUEST']._serialized_end=1779
+  _globals['_DEPLOYAGENTRESPONSE']._serialized_start=1781
+  _globals['_DEPLOYAGENTRESPONSE']._serialized_end=1841
+  _globals['_GETAGENTREQUEST']._serialized_start=1843
+  _globals['_GETAGENTREQUEST']._serialized_end=1874
+  _globals['_GETAGENTRESPONSE']._serialized_start=1876
+  _globals['_GETAGENTRESPONSE']._serialized_end=1933
+  _globals['_LISTAGENTSREQUEST']._serialized_start=1935
+  _globals['_LISTAGENTSREQUEST']._serialized_end=1993
+  _globals['_LISTAGENTSRESPONSE']._serialized_start=1995
+  _globals['_LISTAGENTSRESPONSE']._serialized_end=2080
+  _globals['_DELETEAGENTREQUEST']._serialized_start=2082
+  _globals['_DELETEAGENTREQUEST']._serialized_end=2116
+  _globals['_DELETEAGENTRESPONSE']._serialized_start=2118
+  _globals['_DELETEAGENTRESPONSE']._serialized_end=2139
+  _globals['_SCALEAGENTREQUEST']._serialized_start=2141
+  _globals['_SCALEAGENTREQUEST']._serialized_end=2192
+  _globals['_SCALEAGENTRESPONSE']._serialized_start=2194
+  _globals['_SCALEAGENTRESPONSE']._serialized_end=2253
+  _globals['_AGENTSERVICE']._serialized_start=2579
+  _globals['_AGENTSERVICE']._serialized_end=3028
 # @@protoc_insertion_point(module_scope)
