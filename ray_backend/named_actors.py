@@ -96,7 +96,10 @@ class ReplicaActors:
                 await self.kill(handle, name)
                 continue
             if not health.get("ok", True):
-                last_error = ReplicaStartError(one_line(f"its health check reports {health}"))
+                last_error = ReplicaStartError(
+                    one_line(f"its health check reports {health}"),
+                    field="agent.endpoint" if spec.endpoint else "agent",
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue

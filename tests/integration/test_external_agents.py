@@ -5,6 +5,8 @@ workflows, with retries and cancellation."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,9 +19,11 @@ from grpc_status import rpc_status
 from controlplane.api.codec.wellknown import from_value, struct_to_dict
 from controlplane.api.gen.orchestrator.v1 import agent_pb2, agent_pb2_grpc, workflow_pb2
 from controlplane.api.gen.orchestrator.v1 import workflow_pb2_grpc as wf_grpc
+from controlplane.cli.main import main
 from tests.integration.conftest import eventually
 from tests.support.http_agent_service import HttpAgentService
 from tests.support.node_agent import NodeAgent
+from tests.support.server_thread import ServerThread
 
 # Tasks the async agent's jobs wait for: each job answers "running" until this many were
 # submitted, which a replica with one slot can only do if waiting jobs do not hold it.
@@ -53,13 +57,16 @@ def workflows(channel: grpc.Channel) -> wf_grpc.WorkflowServiceStub:
 
 
 def deploy(
-    stub: agent_pb2_grpc.AgentServiceStub, name: str, endpoint: str, max_concurrency: int = 4
+    stub: agent_pb2_grpc.AgentServiceStub,
+    name: str,
+    endpoint: str,
+    max_concurrency: int = 4,
+    fast_polls: bool = True,
 ) -> agent_pb2.Agent:
-    options = agent_pb2.EndpointOptions(
-        headers={"X-Team": "search"},
-        poll_interval=duration_pb2.Duration(nanos=50_000_000),
-        max_poll_interval=duration_pb2.Duration(nanos=200_000_000),
-    )
+    options = agent_pb2.EndpointOptions(headers={"X-Team": "search"})
+    if fast_polls:
+        options.poll_interval.CopyFrom(duration_pb2.Duration(nanos=50_000_000))
+        options.max_poll_interval.CopyFrom(duration_pb2.Duration(nanos=200_000_000))
     spec = agent_pb2.AgentSpec(
         name=name,
         version="v1",
@@ -69,6 +76,14 @@ def deploy(
         max_concurrency=max_concurrency,
     )
     return stub.DeployAgent(agent_pb2.DeployAgentRequest(agent=spec), timeout=120).agent
+
+
+@pytest.fixture(scope="module")
+def words(agents: agent_pb2_grpc.AgentServiceStub, node: NodeAgent) -> str:
+    """The Node.js agent, deployed as `agents deploy --endpoint ... --header X-Team=search
+    --max-concurrency 4` does it (so that either deploy is a no-op after the other)."""
+    deploy(agents, "words", node.endpoint, fast_polls=False)
+    return "words"
 
 
 @pytest.fixture(scope="module")
@@ -265,12 +280,23 @@ def test_cancel_reaches_the_services_cancel_endpoint(
 
 
 def test_the_node_agent_runs_workflows_over_grpc(
-    agents: agent_pb2_grpc.AgentServiceStub,
+    server: ServerThread,
     workflows: wf_grpc.WorkflowServiceStub,
     node: NodeAgent,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    view = deploy(agents, "words", node.endpoint)
-    assert view.spec.endpoint == node.endpoint
+    capsys.readouterr()
+    code = main(
+        ["--address", server.address, "--timeout", "120", "--output", "json",
+         "agents", "deploy", "--name", "words", "--version", "v1",
+         "--endpoint", node.endpoint, "--header", "X-Team=search", "--max-concurrency", "4"]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    deployed = json.loads(out)
+    assert deployed["spec"]["endpoint"] == node.endpoint
+    assert deployed["spec"]["endpoint_options"]["headers"] == {"X-Team": "search"}
+    assert deployed["replicas"][0]["state"] == "READY"
     execution = run(
         workflows,
         """
@@ -300,11 +326,8 @@ outputs: {count: "${tasks.count.output}", flaky: "${tasks.flaky.output.words}"}
 
 
 def test_the_node_agent_refuses_bad_input_for_good_and_hears_cancel(
-    agents: agent_pb2_grpc.AgentServiceStub,
-    workflows: wf_grpc.WorkflowServiceStub,
-    node: NodeAgent,
+    workflows: wf_grpc.WorkflowServiceStub, node: NodeAgent, words: str
 ) -> None:
-    deploy(agents, "words", node.endpoint)  # the same spec again: a no-op
     refused = run(
         workflows,
         "name: node-bad\ntasks:\n"
@@ -332,6 +355,29 @@ def test_the_node_agent_refuses_bad_input_for_good_and_hears_cancel(
     assert reply.execution.status == Status.EXECUTION_STATUS_CANCELLED
     (heard,) = eventually(lambda: node.find("cancel", request_id=request_id))
     assert heard["was_running"] is True
+
+
+def test_a_header_from_a_variable_the_replica_lacks_fails_the_deploy_at_once(
+    agents: agent_pb2_grpc.AgentServiceStub, service: HttpAgentService
+) -> None:
+    spec = agent_pb2.AgentSpec(
+        name="no-token",
+        version="v1",
+        endpoint=service.url("any"),
+        endpoint_options=agent_pb2.EndpointOptions(
+            headers_from_env={"Authorization": "NO_SUCH_TOKEN_VARIABLE"}
+        ),
+        replicas=1,
+    )
+    started = time.monotonic()
+    with pytest.raises(grpc.RpcError) as refused:
+        agents.DeployAgent(agent_pb2.DeployAgentRequest(agent=spec), timeout=120)
+    assert time.monotonic() - started < 30
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert (refused.value.details() or "").startswith(
+        "agent 'no-token' failed to start: MissingEnvironment: environment variable "
+        "NO_SUCH_TOKEN_VARIABLE (endpoint_options.headers_from_env[Authorization]) is not set"
+    ), refused.value.details()
 
 
 def test_a_deploy_with_both_or_neither_is_refused_naming_the_field(
