@@ -1,5 +1,6 @@
-"""External agents without a network: how failures are classified, Retry-After, what the
-engine does with the hints, and which endpoints and options a deploy accepts."""
+"""External agents without a network: how failures are classified, Retry-After, the context
+and headers of an attempt, which endpoints and options a deploy accepts, and how specs are
+stored."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import grpc
 import pytest
 
 from controlplane.engine.agents.registry import validate_spec
+from controlplane.store.codec import dump_agent_spec, load_agent_spec
 from models.agents import AgentSpec, EndpointOptions
 from models.workflows import RetryPolicy
 from ray_backend.external import errors
@@ -210,3 +212,20 @@ def test_endpoint_options_are_checked() -> None:
     assert "agent.endpoint_options" in fields(python)
     with_config = AgentSpec("a", "v1", endpoint="http://h:1", config={"k": 1})
     assert "agent.config" in fields(with_config)
+
+
+def test_stored_specs_round_trip_and_older_rows_read_as_python_agents() -> None:
+    external = AgentSpec(
+        "a",
+        "v1",
+        endpoint="http://h:1/x",
+        endpoint_options=EndpointOptions(headers={"X-A": "1"}, read_timeout_s=9.0),
+    )
+    assert load_agent_spec(dump_agent_spec(external)) == external
+    older = (
+        '{"name": "a", "version": "v1", "import_path": "m:C", "replicas": 1,'
+        ' "resources": {"num_cpus": 0.0, "memory": 0, "num_gpus": 0.0, "custom": {}},'
+        ' "max_concurrency": 1, "capabilities": [], "runtime_env": {}, "config": {},'
+        ' "pool": ""}'
+    )
+    assert load_agent_spec(older) == AgentSpec("a", "v1", import_path="m:C")
