@@ -2,8 +2,8 @@
 "External agents"): `POST /execute`, `202` answers polled at their `status_url`, `GET /health`,
 `POST /cancel`.
 
-Ray runs each concurrency group of an async actor on its own event loop, and an aiohttp session
-belongs to one loop: the proxy keeps one pooled session per loop it is called on.
+Ray runs each concurrency group of an async actor on its own event loop, and an aiohttp
+ClientSession belongs to one loop: the proxy keeps one pooled client per loop it is called on.
 """
 
 from __future__ import annotations
@@ -77,19 +77,19 @@ class HttpAgent:
         self._timeout = aiohttp.ClientTimeout(
             sock_connect=self._options.connect_timeout_s, sock_read=self._options.read_timeout_s
         )
-        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+        self._clients: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
 
-    def _session(self) -> aiohttp.ClientSession:
+    def _client(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        session = self._sessions.get(loop)
-        if session is None or session.closed:
-            session = aiohttp.ClientSession(
+        client = self._clients.get(loop)
+        if client is None or client.closed:
+            client = aiohttp.ClientSession(
                 timeout=self._timeout,
                 headers=self._headers,
                 connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
             )
-            self._sessions[loop] = session
-        return session
+            self._clients[loop] = client
+        return client
 
     async def _call(
         self,
@@ -103,7 +103,7 @@ class HttpAgent:
         """One request; a failure to get a whole answer is a retryable error."""
         call = f"{method} {url}"
         try:
-            async with self._session().request(
+            async with self._client().request(
                 method, url, json=body, headers=headers, timeout=timeout or self._timeout
             ) as response:
                 data = await _read_bounded(response, call)
