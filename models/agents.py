@@ -90,11 +90,28 @@ class ReplicaResources:
     custom: dict[str, float] = field(default_factory=dict)
 
 
+ENDPOINT_SCHEMES = ("http", "https", "grpc")
+
+
+@dataclass(frozen=True)
+class EndpointOptions:
+    """How the proxy replicas of an external agent call its endpoint. Stored and shown as
+    given: no secrets (``headers_from_env`` names a variable of the replica's environment)."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    headers_from_env: dict[str, str] = field(default_factory=dict)
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 300.0
+    poll_interval_s: float = 0.5
+    max_poll_interval_s: float = 10.0
+
+
 @dataclass(frozen=True)
 class AgentSpec:
     name: str
     version: str
-    import_path: str
+    # Exactly one of import_path (a Python class) and endpoint (an external service) is set.
+    import_path: str = ""
     replicas: int = 1
     resources: ReplicaResources = field(default_factory=ReplicaResources)
     max_concurrency: int = 1
@@ -102,6 +119,8 @@ class AgentSpec:
     runtime_env: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     pool: str = ""  # resource pool the replicas run in ("" = anywhere in the cluster)
+    endpoint: str = ""  # http://, https:// or grpc:// service the replicas call
+    endpoint_options: EndpointOptions = field(default_factory=EndpointOptions)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ class AttemptRequest:
     input: Any
     # The details of the task's last heartbeat in an earlier attempt (context["last_heartbeat"]).
     last_heartbeat: dict[str, Any] | None = None
+    # When the engine gives up on the attempt (epoch seconds; None: the task has no timeout).
+    deadline: float | None = None
 
 
 # Hears one heartbeat of an attempt in flight: its details, or None for a heartbeat without.
@@ -60,6 +62,10 @@ class AttemptOutcome:
     replica_crashed: bool = False
     duration_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    # False: the agent says a retry cannot help (an HTTP 400), whatever the retry policy says.
+    retryable: bool = True
+    # The agent asked for at least this long before the next attempt (HTTP Retry-After).
+    retry_after_s: float | None = None
 
 
 @dataclass(frozen=True)

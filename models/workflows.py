@@ -31,6 +31,14 @@ class RetryPolicy:
         delay = self.initial_interval_s * self.backoff_coefficient ** (attempt - 2)
         return float(min(delay, self.max_interval_s))
 
+    def delay_honouring(self, attempt: int, retry_after_s: float | None) -> float:
+        """`delay_before(attempt)`, lengthened to the wait the agent asked for (an HTTP
+        Retry-After) but never past `max_interval_s` for it."""
+        delay = self.delay_before(attempt)
+        if retry_after_s is None or attempt <= 1:
+            return delay
+        return max(delay, min(float(retry_after_s), self.max_interval_s))
+
 
 @dataclass(frozen=True)
 class InputParameter:

@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import ray
 from ray.exceptions import RayActorError, RayError, RayTaskError
@@ -23,7 +24,17 @@ from models.executions import ErrorInfo
 from ray_backend.backend_state import BackendState
 from ray_backend.health import ReplicaHealth
 from ray_backend.heartbeat_relay import HeartbeatRelay
-from ray_backend.replica_actor import ERROR_MESSAGE, ERROR_TRACEBACK, ERROR_TYPE, OK, OUTPUT
+from ray_backend.replica_actor import (
+    ERROR_MESSAGE,
+    ERROR_RETRYABLE,
+    ERROR_TRACEBACK,
+    ERROR_TYPE,
+    OK,
+    OUTPUT,
+    PENDING,
+    RETRY_AFTER_S,
+)
+from ray_backend.replica_set import Replica, ReplicaSet
 
 REPLICA_CRASHED = "ReplicaCrashed"
 
@@ -106,6 +117,7 @@ class ReplicaDispatch:
             "agent_version": lease.agent_version,
             "replica": lease.replica,
             "last_heartbeat": request.last_heartbeat,
+            "deadline": request.deadline,
         }
         metrics = self._state.metrics
         if metrics is not None:
@@ -114,12 +126,14 @@ class ReplicaDispatch:
         ref = replica.handle.execute.remote(request.input, context)
         try:
             if on_heartbeat is None:
-                envelope = await ref
+                envelope = await _answer(ref)
             else:
                 key = (request.execution_id, request.task_id, request.attempt)
                 envelope = await self.heartbeats.relayed(
                     ref, key, replica.name, replica.handle, on_heartbeat
                 )
+            while isinstance(envelope, dict) and PENDING in envelope:
+                envelope = await self._wait_parked(rs, replica, envelope[PENDING], context)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 ray.cancel(ref)
@@ -137,23 +151,52 @@ class ReplicaDispatch:
         except RayError as exc:
             outcome = AttemptOutcome(ok=False, error=ErrorInfo(type(exc).__name__, _short(exc)))
         else:
-            if isinstance(envelope, dict) and envelope.get(OK):
-                outcome = AttemptOutcome(ok=True, output=envelope.get(OUTPUT))
-            elif isinstance(envelope, dict):
-                outcome = AttemptOutcome(
-                    ok=False,
-                    error=ErrorInfo(
-                        str(envelope.get(ERROR_TYPE, "Exception")),
-                        str(envelope.get(ERROR_MESSAGE, "")),
-                    ),
-                    extra={"traceback": envelope.get(ERROR_TRACEBACK, "")},
-                )
-            else:  # pragma: no cover - the actor always returns an envelope
-                outcome = AttemptOutcome(ok=True, output=envelope)
+            outcome = _outcome(envelope)
         duration = time.monotonic() - started
         if metrics is not None:
             metrics.attempt_finished(lease.agent, outcome.ok, duration)
         return dataclasses.replace(outcome, duration_s=duration)
+
+    @staticmethod
+    async def _wait_parked(
+        rs: ReplicaSet, replica: Replica, token: Any, context: dict[str, Any]
+    ) -> Any:
+        """Waits for an attempt the agent runs asynchronously; meanwhile its slot serves
+        other attempts (the attempt still counts as outstanding, so a drain waits for it)."""
+        replica.parked += 1
+        rs.slot_freed()
+        try:
+            return await _answer(replica.handle.wait.remote(token, context))
+        finally:
+            replica.parked -= 1
+
+
+async def _answer(ref: Any) -> Any:
+    """The result of an actor call; cancelled, it cancels the call on the replica (whose agent
+    then hears of it through its cancel(context))."""
+    try:
+        return await ref
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            ray.cancel(ref)
+        raise
+
+
+def _outcome(envelope: Any) -> AttemptOutcome:
+    if not isinstance(envelope, dict):  # pragma: no cover - the actor always returns an envelope
+        return AttemptOutcome(ok=True, output=envelope)
+    if envelope.get(OK):
+        return AttemptOutcome(ok=True, output=envelope.get(OUTPUT))
+    retry_after = envelope.get(RETRY_AFTER_S)
+    return AttemptOutcome(
+        ok=False,
+        error=ErrorInfo(
+            str(envelope.get(ERROR_TYPE, "Exception")), str(envelope.get(ERROR_MESSAGE, ""))
+        ),
+        extra={"traceback": envelope[ERROR_TRACEBACK]} if ERROR_TRACEBACK in envelope else {},
+        retryable=envelope.get(ERROR_RETRYABLE) is not False,
+        retry_after_s=float(retry_after) if isinstance(retry_after, int | float) else None,
+    )
 
 
 def _short(exc: BaseException, limit: int = 2000) -> str:

@@ -17,6 +17,7 @@ from models.backend import ReplicaStartError
 from models.failures import one_line
 from ray_backend import pools
 from ray_backend.capacity import find_pool_group
+from ray_backend.external.proxy import replica_target
 from ray_backend.first_answer import first_answers
 from ray_backend.packages import RayPackages
 from ray_backend.replica_actor import AgentReplicaActor
@@ -99,7 +100,10 @@ class ReplicaActors:
                 await self.kill(handle, name)
                 continue
             if not health.get("ok", True):
-                last_error = ReplicaStartError(one_line(f"its health check reports {health}"))
+                last_error = ReplicaStartError(
+                    one_line(f"its health check reports {health}"),
+                    field="agent.endpoint" if spec.endpoint else "agent",
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
@@ -176,9 +180,10 @@ class ReplicaActors:
             # One replica per node as far as it goes: survives a node loss, and gives the
             # dispatcher a choice of nodes to place tasks on.
             options["scheduling_strategy"] = "SPREAD"
+        import_path, config = replica_target(spec)
         return AgentReplicaActor.options(**options).remote(
-            spec.import_path,
-            dict(spec.config),
+            import_path,
+            config,
             agent=spec.name,
             version=spec.version,
             spec_hash=fingerprint,

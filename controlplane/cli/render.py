@@ -142,7 +142,7 @@ def agent_dict(view: AgentView) -> dict[str, Any]:
 def agents_table(views: Iterable[AgentView]) -> Table:
     views = list(views)
     failures = any(view.start_failure is not None for view in views)
-    columns = ["NAME", "VERSION", "STATE", "READY", "IMPORT PATH", "CAPABILITIES"]
+    columns = ["NAME", "VERSION", "STATE", "READY", "CODE / ENDPOINT", "CAPABILITIES"]
     table = Table(*columns, *(["START FAILURE"] if failures else []))
     for view in views:
         spec = view.record.spec
@@ -152,7 +152,7 @@ def agents_table(views: Iterable[AgentView]) -> Table:
             spec.version,
             status_text(view.state.value),
             f"{ready}/{spec.replicas}",
-            spec.import_path,
+            spec.endpoint or spec.import_path,
             ", ".join(spec.capabilities) or "-",
         ]
         if failures:
@@ -173,7 +173,10 @@ def agent_detail(console: Console, view: AgentView) -> None:
             status_text(view.state.value),
         )
     )
-    console.print(f"  import path     {spec.import_path}", markup=False)
+    if spec.endpoint:
+        console.print(f"  endpoint        {spec.endpoint}", markup=False)
+    else:
+        console.print(f"  import path     {spec.import_path}", markup=False)
     console.print(f"  replicas        {spec.replicas}", markup=False)
     console.print(
         f"  resources       cpus={res.num_cpus:g} gpus={res.num_gpus:g} memory={res.memory}"

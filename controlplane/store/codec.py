@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from models.agents import AgentSpec, ReplicaResources
+from models.agents import AgentSpec, EndpointOptions, ReplicaResources
 from models.executions import ErrorInfo
 from models.values import json_text
 
@@ -36,4 +36,6 @@ def load_agent_spec(text: str) -> AgentSpec:
     data = json.loads(text)
     data["resources"] = ReplicaResources(**data["resources"])
     data["capabilities"] = tuple(data["capabilities"])
+    # Rows stored before external agents have no endpoint fields: the defaults apply.
+    data["endpoint_options"] = EndpointOptions(**data.get("endpoint_options", {}))
     return AgentSpec(**data)

@@ -33,6 +33,7 @@ from models.agents import (
     AgentState,
     AgentVersion,
     AgentView,
+    EndpointOptions,
     ReplicaInfo,
     ReplicaResources,
     ReplicaState,
@@ -168,6 +169,19 @@ SPEC = AgentSpec(
     runtime_env={"pip": ["requests"], "env_vars": {"A": "1"}},
     config={"model": "small", "retries": 2, "temperature": 0.5, "tags": [1, "two"]},
     pool="gpu",
+)
+EXTERNAL_SPEC = AgentSpec(
+    name="summarizer",
+    version="v1",
+    endpoint="https://agents.example.com/summarize",
+    endpoint_options=EndpointOptions(
+        headers={"X-Team": "search"},
+        headers_from_env={"Authorization": "SUMMARIZER_TOKEN"},
+        connect_timeout_s=2.5,
+        read_timeout_s=60.0,
+        poll_interval_s=0.25,
+        max_poll_interval_s=5.0,
+    ),
 )
 AGENT = AgentView(
     record=AgentRecord(SPEC, T0, T0 + 1),
@@ -388,7 +402,7 @@ CASES = [
         "orchestrator.v1.AgentSpec",
         agents.agent_spec_to_proto,
         agents.agent_spec_from_proto,
-        (SPEC,),
+        (SPEC, EXTERNAL_SPEC),
     ),
     Case(
         "orchestrator.v1.Workflow",
@@ -516,6 +530,7 @@ CASES = [
 # Messages encoded only inside another one (their fields count there).
 PARTS = {
     "orchestrator.v1.ReplicaResources": "orchestrator.v1.AgentSpec",
+    "orchestrator.v1.EndpointOptions": "orchestrator.v1.AgentSpec",
     "orchestrator.v1.Replica": "orchestrator.v1.Agent",
     "orchestrator.v1.VersionHealth": "orchestrator.v1.AgentVersion",
     "orchestrator.v1.StartFailure": "orchestrator.v1.Agent",

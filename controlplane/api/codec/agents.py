@@ -9,6 +9,7 @@ from controlplane.api.codec.wellknown import (
     dict_to_struct,
     duration,
     duration_seconds,
+    optional_seconds,
     seconds,
     struct_to_dict,
     timestamp,
@@ -20,6 +21,7 @@ from models.agents import (
     AgentState,
     AgentVersion,
     AgentView,
+    EndpointOptions,
     ReplicaInfo,
     ReplicaResources,
     ReplicaState,
@@ -51,6 +53,35 @@ def replica_resources_from_proto(message: agent_pb2.ReplicaResources) -> Replica
     )
 
 
+def endpoint_options_to_proto(options: EndpointOptions) -> agent_pb2.EndpointOptions:
+    return agent_pb2.EndpointOptions(
+        headers=dict(options.headers),
+        headers_from_env=dict(options.headers_from_env),
+        connect_timeout=duration(options.connect_timeout_s),
+        read_timeout=duration(options.read_timeout_s),
+        poll_interval=duration(options.poll_interval_s),
+        max_poll_interval=duration(options.max_poll_interval_s),
+    )
+
+
+def endpoint_options_from_proto(message: agent_pb2.EndpointOptions) -> EndpointOptions:
+    """Unset durations take their defaults."""
+    defaults = EndpointOptions()
+
+    def given(name: str, default: float) -> float:
+        value = optional_seconds(message, name)
+        return default if value is None else value
+
+    return EndpointOptions(
+        headers=dict(message.headers),
+        headers_from_env=dict(message.headers_from_env),
+        connect_timeout_s=given("connect_timeout", defaults.connect_timeout_s),
+        read_timeout_s=given("read_timeout", defaults.read_timeout_s),
+        poll_interval_s=given("poll_interval", defaults.poll_interval_s),
+        max_poll_interval_s=given("max_poll_interval", defaults.max_poll_interval_s),
+    )
+
+
 def agent_spec_to_proto(spec: AgentSpec) -> agent_pb2.AgentSpec:
     return agent_pb2.AgentSpec(
         name=spec.name,
@@ -63,6 +94,10 @@ def agent_spec_to_proto(spec: AgentSpec) -> agent_pb2.AgentSpec:
         runtime_env=dict_to_struct(spec.runtime_env),
         config=dict_to_struct(spec.config),
         pool=spec.pool,
+        endpoint=spec.endpoint,
+        endpoint_options=(
+            endpoint_options_to_proto(spec.endpoint_options) if spec.endpoint else None
+        ),
     )
 
 
@@ -79,6 +114,8 @@ def agent_spec_from_proto(message: agent_pb2.AgentSpec) -> AgentSpec:
         runtime_env=struct_to_dict(message.runtime_env),
         config=struct_to_dict(message.config),
         pool=message.pool,
+        endpoint=message.endpoint,
+        endpoint_options=endpoint_options_from_proto(message.endpoint_options),
     )
 
 

@@ -11,7 +11,7 @@ from controlplane.api.client import OrchestratorClient
 from controlplane.cli import render
 from controlplane.cli.client.agent_code import ship_code
 from controlplane.cli.parsing import assignments_to_dict
-from models.agents import AgentSpec, AgentVersion, ReplicaResources
+from models.agents import AgentSpec, AgentVersion, EndpointOptions, ReplicaResources
 
 EXIT_OK = 0
 
@@ -37,6 +37,8 @@ def agents_deploy(args: argparse.Namespace, client: OrchestratorClient, console:
         runtime_env=code.runtime_env,
         config=assignments_to_dict(args.config),
         pool=args.pool,
+        endpoint=args.endpoint,
+        endpoint_options=endpoint_options(args),
     )
     view = client.deploy_agent(spec)
     if render.wants_json(args):
@@ -44,6 +46,16 @@ def agents_deploy(args: argparse.Namespace, client: OrchestratorClient, console:
     else:
         render.agent_detail(console, view)
     return EXIT_OK
+
+
+def endpoint_options(args: argparse.Namespace) -> EndpointOptions:
+    defaults = EndpointOptions()
+    return EndpointOptions(
+        headers=dict(args.header),
+        headers_from_env=dict(args.header_from_env),
+        connect_timeout_s=args.connect_timeout or defaults.connect_timeout_s,
+        read_timeout_s=args.read_timeout or defaults.read_timeout_s,
+    )
 
 
 def agents_list(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:

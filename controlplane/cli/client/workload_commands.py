@@ -10,6 +10,7 @@ from controlplane.cli.arg_types import (
     count_arg,
     non_negative_int,
     non_negative_number,
+    positive_duration,
     replicas_arg,
     sequence_arg,
 )
@@ -20,6 +21,7 @@ from controlplane.cli.parsing import (
     parse_env_var,
     parse_json_object,
     parse_status,
+    parse_text_pair,
 )
 from models.packages import DEFAULT_MAX_PACKAGE_BYTES
 
@@ -50,8 +52,32 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
         default=None,
         help="default: code-<digest> of the code shipped with --working-dir/--py-module, else v1",
     )
-    deploy.add_argument("--import-path", required=True, help="package.module:ClassName")
+    code = deploy.add_mutually_exclusive_group(required=True)
+    code.add_argument("--import-path", default="", help="package.module:ClassName")
+    code.add_argument(
+        "--endpoint",
+        default="",
+        help="an external agent: http(s)://host:port/base or grpc://host:port",
+    )
     _code_options(deploy)
+    deploy.add_argument(
+        "--header",
+        action="append",
+        type=parse_text_pair,
+        default=[],
+        metavar="NAME=VALUE",
+        help="sent to the endpoint with every call (stored and shown: no secrets; repeatable)",
+    )
+    deploy.add_argument(
+        "--header-from-env",
+        action="append",
+        type=parse_text_pair,
+        default=[],
+        metavar="NAME=VARIABLE",
+        help="a header whose value the replica reads from its environment (repeatable)",
+    )
+    deploy.add_argument("--connect-timeout", type=positive_duration, default=None)
+    deploy.add_argument("--read-timeout", type=positive_duration, default=None)
     deploy.add_argument("--replicas", type=replicas_arg, default=1)
     deploy.add_argument("--num-cpus", type=non_negative_number, default=0.0)
     deploy.add_argument("--max-concurrency", type=count_arg, default=1)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from controlplane.engine import paging
+from controlplane.engine.agents.endpoints import endpoint_problems
 from controlplane.engine.agents.node_fit import fits_nowhere_message, impossible_demands
 from controlplane.engine.agents.packages import PackageService, code_location_problems
 from controlplane.engine.agents.start_failures import FailedStart, StartFailures, start_failure
@@ -58,8 +59,14 @@ def validate_spec(spec: AgentSpec, prefix: str = "agent") -> list[FieldViolation
         )
     if not spec.version or len(spec.version) > 63 or not re.match(r"^[\w.+-]+$", spec.version):
         bad("version", "must be 1-63 characters of letters, digits, '.', '_', '+' or '-'")
-    if not IMPORT_PATH_RE.match(spec.import_path):
+    if spec.import_path and spec.endpoint:
+        bad("endpoint", "give either import_path or endpoint, not both")
+    elif not spec.import_path and not spec.endpoint:
+        bad("import_path", "one of import_path (a Python class) and endpoint is required")
+    elif spec.import_path and not IMPORT_PATH_RE.match(spec.import_path):
         bad("import_path", "must look like 'package.module:ClassName'")
+    for where, problem in endpoint_problems(spec):
+        bad(where, problem)
     if not 0 <= spec.replicas <= MAX_REPLICAS:
         bad("replicas", f"must be between 0 and {MAX_REPLICAS}")
     if spec.max_concurrency < 1:

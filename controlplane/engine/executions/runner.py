@@ -95,6 +95,8 @@ class ExecutionRunner:
         self._deadline_task: asyncio.Task[None] | None = None
         # Tasks whose attempt is on a replica right now (what a graceful shutdown waits for).
         self._in_flight: set[str] = set()
+        # The wait an agent asked for before the next attempt of a task (HTTP Retry-After).
+        self._retry_after: dict[str, float] = {}
         # Changes not recorded, by task ("" for the whole execution), until reconciled.
         self._faults: dict[str, BaseException] = {}
         self._recovery: asyncio.Task[None] | None = None
@@ -178,7 +180,10 @@ class ExecutionRunner:
         preempted: Grant | None = None
         while not (task.status.terminal or self.record.status.terminal or self._deps.drain.active):
             if task.status is TaskStatus.RETRYING:
-                await asyncio.sleep(spec.retry.delay_before(task.charged_attempts() + 1))
+                retry_after = self._retry_after.pop(task_id, None)
+                await asyncio.sleep(
+                    spec.retry.delay_honouring(task.charged_attempts() + 1, retry_after)
+                )
                 if self.record.status.terminal:
                     return
                 await self._step(task_id, lambda batch: self._t.retry_scheduled(batch, task))
@@ -239,8 +244,14 @@ class ExecutionRunner:
                 attempt = await self._begin_attempt(
                     task, lease.replica, lease.agent_version, grant.node
                 )
+                timeout = spec.timeout_s
                 request = AttemptRequest(
-                    self.execution_id, task.task_id, attempt.number, task_input, task.last_heartbeat
+                    self.execution_id,
+                    task.task_id,
+                    attempt.number,
+                    task_input,
+                    task.last_heartbeat,
+                    deadline=None if timeout is None else attempt.start_time + timeout,
                 )
                 beats = self._beats.start(
                     task.task_id,
@@ -284,6 +295,8 @@ class ExecutionRunner:
                 AttemptOutcome(ok=False, error=ErrorInfo("AgentUnavailable", str(exc))),
                 False,
             )
+        if outcome.retry_after_s is not None:
+            self._retry_after[task.task_id] = outcome.retry_after_s
         await self._settle(task, spec, attempt, outcome, timed_out=timed_out, beats=beats)
         return outcome.duration_s if outcome.ok else None
 

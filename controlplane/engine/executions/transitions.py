@@ -309,11 +309,12 @@ class Transitions:
             policy = spec.retry
             if (
                 retryable
+                and outcome.retryable
                 and error.type not in policy.non_retryable_errors
                 and task.charged_attempts() < policy.max_attempts
             ):
                 self.set_task(batch, task, TaskStatus.RETRYING)
-                delay = policy.delay_before(task.charged_attempts() + 1)
+                delay = policy.delay_honouring(task.charged_attempts() + 1, outcome.retry_after_s)
                 self.event(
                     batch,
                     EventType.TASK_RETRYING,

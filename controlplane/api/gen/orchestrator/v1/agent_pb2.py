@@ -27,7 +27,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1borchestrator/v1/agent.proto\x12\x0forchestrator.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\x01\n\rVersionHealth\x12)\n\x06window\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08\x61ttempts\x18\x02 \x01(\x05\x12\x11\n\tsucceeded\x18\x03 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\x05\x12\x19\n\x0csuccess_rate\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12.\n\x0bp50_latency\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\x0bp95_latency\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationB\x0f\n\r_success_rate\"\xfd\x01\n\x0c\x41gentVersion\x12(\n\x04spec\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.AgentSpec\x12\x31\n\x05state\x18\x02 \x01(\x0e\x32\".orchestrator.v1.AgentVersionState\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x06health\x18\x05 \x01(\x0b\x32\x1e.orchestrator.v1.VersionHealth\"(\n\x18ListAgentVersionsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"L\n\x19ListAgentVersionsResponse\x12/\n\x08versions\x18\x01 \x03(\x0b\x32\x1d.orchestrator.v1.AgentVersion\"5\n\x14RollbackAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\">\n\x15RollbackAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent\"\xb4\x01\n\x10ReplicaResources\x12\x10\n\x08num_cpus\x18\x01 \x01(\x01\x12\x0e\n\x06memory\x18\x02 \x01(\x03\x12\x10\n\x08num_gpus\x18\x03 \x01(\x01\x12=\n\x06\x63ustom\x18\x04 \x03(\x0b\x32-.orchestrator.v1.ReplicaResources.CustomEntry\x1a-\n\x0b\x43ustomEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x9b\x02\n\tAgentSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0bimport_path\x18\x03 \x01(\t\x12,\n\x0bruntime_env\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08replicas\x18\x05 \x01(\x05\x12\x34\n\tresources\x18\x06 \x01(\x0b\x32!.orchestrator.v1.ReplicaResources\x12\x17\n\x0fmax_concurrency\x18\x07 \x01(\x05\x12\x14\n\x0c\x63\x61pabilities\x18\x08 \x03(\t\x12\'\n\x06\x63onfig\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04pool\x18\n \x01(\t\"\x97\x01\n\x07Replica\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12,\n\x05state\x18\x03 \x01(\x0e\x32\x1d.orchestrator.v1.ReplicaState\x12\x1c\n\x14outstanding_attempts\x18\x04 \x01(\x05\x12\x0f\n\x07node_id\x18\x05 \x01(\t\x12\x10\n\x08restarts\x18\x06 \x01(\x05\"j\n\x0cStartFailure\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa1\x02\n\x05\x41gent\x12(\n\x04spec\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.AgentSpec\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.orchestrator.v1.AgentState\x12*\n\x08replicas\x18\x03 \x03(\x0b\x32\x18.orchestrator.v1.Replica\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\rstart_failure\x18\x06 \x01(\x0b\x32\x1d.orchestrator.v1.StartFailure\"?\n\x12\x44\x65ployAgentRequest\x12)\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.AgentSpec\"<\n\x13\x44\x65ployAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent\"\x1f\n\x0fGetAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"9\n\x10GetAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent\":\n\x11ListAgentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"U\n\x12ListAgentsResponse\x12&\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x16.orchestrator.v1.Agent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x12\x44\x65leteAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteAgentResponse\"3\n\x11ScaleAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08replicas\x18\x02 \x01(\x05\";\n\x12ScaleAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent\"H\n\x14UploadPackageRequest\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"Y\n\x15UploadPackageResponse\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x0f\n\x07\x63reated\x18\x04 \x01(\x08*\xde\x01\n\x11\x41gentVersionState\x12#\n\x1f\x41GENT_VERSION_STATE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x41GENT_VERSION_STATE_ACTIVE\x10\x01\x12\x1e\n\x1a\x41GENT_VERSION_STATE_CANARY\x10\x02\x12\x1f\n\x1b\x41GENT_VERSION_STATE_RETIRED\x10\x03\x12#\n\x1f\x41GENT_VERSION_STATE_ROLLED_BACK\x10\x04\x12\x1e\n\x1a\x41GENT_VERSION_STATE_FAILED\x10\x05*\x96\x01\n\x0cReplicaState\x12\x1d\n\x19REPLICA_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16REPLICA_STATE_STARTING\x10\x01\x12\x17\n\x13REPLICA_STATE_READY\x10\x02\x12\x1a\n\x16REPLICA_STATE_DRAINING\x10\x03\x12\x16\n\x12REPLICA_STATE_DEAD\x10\x04*\xa7\x01\n\nAgentState\x12\x1b\n\x17\x41GENT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41GENT_STATE_DEPLOYING\x10\x01\x12\x15\n\x11\x41GENT_STATE_READY\x10\x02\x12\x18\n\x14\x41GENT_STATE_DEGRADED\x10\x03\x12\x18\n\x14\x41GENT_STATE_DELETING\x10\x04\x12\x16\n\x12\x41GENT_STATE_FAILED\x10\x05\x32\xef\x05\n\x0c\x41gentService\x12X\n\x0b\x44\x65ployAgent\x12#.orchestrator.v1.DeployAgentRequest\x1a$.orchestrator.v1.DeployAgentResponse\x12O\n\x08GetAgent\x12 .orchestrator.v1.GetAgentRequest\x1a!.orchestrator.v1.GetAgentResponse\x12U\n\nListAgents\x12\".orchestrator.v1.ListAgentsRequest\x1a#.orchestrator.v1.ListAgentsResponse\x12X\n\x0b\x44\x65leteAgent\x12#.orchestrator.v1.DeleteAgentRequest\x1a$.orchestrator.v1.DeleteAgentResponse\x12U\n\nScaleAgent\x12\".orchestrator.v1.ScaleAgentRequest\x1a#.orchestrator.v1.ScaleAgentResponse\x12j\n\x11ListAgentVersions\x12).orchestrator.v1.ListAgentVersionsRequest\x1a*.orchestrator.v1.ListAgentVersionsResponse\x12^\n\rRollbackAgent\x12%.orchestrator.v1.RollbackAgentRequest\x1a&.orchestrator.v1.RollbackAgentResponse\x12`\n\rUploadPackage\x12%.orchestrator.v1.UploadPackageRequest\x1a&.orchestrator.v1.UploadPackageResponse(\x01\x42\x63\n\x13\x64\x65v.orchestrator.v1P\x01ZJgithub.com/orchestrator/orchestrator/gen/go/orchestrator/v1;orchestratorv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1borchestrator/v1/agent.proto\x12\x0forchestrator.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\x01\n\rVersionHealth\x12)\n\x06window\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08\x61ttempts\x18\x02 \x01(\x05\x12\x11\n\tsucceeded\x18\x03 \x01(\x05\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\x05\x12\x19\n\x0csuccess_rate\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12.\n\x0bp50_latency\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\x0bp95_latency\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationB\x0f\n\r_success_rate\"\xfd\x01\n\x0c\x41gentVersion\x12(\n\x04spec\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.AgentSpec\x12\x31\n\x05state\x18\x02 \x01(\x0e\x32\".orchestrator.v1.AgentVersionState\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x06health\x18\x05 \x01(\x0b\x32\x1e.orchestrator.v1.VersionHealth\"(\n\x18ListAgentVersionsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"L\n\x19ListAgentVersionsResponse\x12/\n\x08versions\x18\x01 \x03(\x0b\x32\x1d.orchestrator.v1.AgentVersion\"5\n\x14RollbackAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\">\n\x15RollbackAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent\"\xb4\x01\n\x10ReplicaResources\x12\x10\n\x08num_cpus\x18\x01 \x01(\x01\x12\x0e\n\x06memory\x18\x02 \x01(\x03\x12\x10\n\x08num_gpus\x18\x03 \x01(\x01\x12=\n\x06\x63ustom\x18\x04 \x03(\x0b\x32-.orchestrator.v1.ReplicaResources.CustomEntry\x1a-\n\x0b\x43ustomEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xe9\x02\n\tAgentSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0bimport_path\x18\x03 \x01(\t\x12,\n\x0bruntime_env\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08replicas\x18\x05 \x01(\x05\x12\x34\n\tresources\x18\x06 \x01(\x0b\x32!.orchestrator.v1.ReplicaResources\x12\x17\n\x0fmax_concurrency\x18\x07 \x01(\x05\x12\x14\n\x0c\x63\x61pabilities\x18\x08 \x03(\t\x12\'\n\x06\x63onfig\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04pool\x18\n \x01(\t\x12\x10\n\x08\x65ndpoint\x18\x0f \x01(\t\x12:\n\x10\x65ndpoint_options\x18\x10 \x01(\x0b\x32 .orchestrator.v1.EndpointOptions\"\xd5\x03\n\x0f\x45ndpointOptions\x12>\n\x07headers\x18\x01 \x03(\x0b\x32-.orchestrator.v1.EndpointOptions.HeadersEntry\x12N\n\x10headers_from_env\x18\x02 \x03(\x0b\x32\x34.orchestrator.v1.EndpointOptions.HeadersFromEnvEntry\x12\x32\n\x0f\x63onnect_timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cread_timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x30\n\rpoll_interval\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x34\n\x11max_poll_interval\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x35\n\x13HeadersFromEnvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x97\x01\n\x07Replica\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12,\n\x05state\x18\x03 \x01(\x0e\x32\x1d.orchestrator.v1.ReplicaState\x12\x1c\n\x14outstanding_attempts\x18\x04 \x01(\x05\x12\x0f\n\x07node_id\x18\x05 \x01(\t\x12\x10\n\x08restarts\x18\x06 \x01(\x05\"j\n\x0cStartFailure\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa1\x02\n\x05\x41gent\x12(\n\x04spec\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.AgentSpec\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.orchestrator.v1.AgentState\x12*\n\x08replicas\x18\x03 \x03(\x0b\x32\x18.orchestrator.v1.Replica\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\rstart_failure\x18\x06 \x01(\x0b\x32\x1d.orchestrator.v1.StartFailure\"?\n\x12\x44\x65ployAgentRequest\x12)\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.AgentSpec\"<\n\x13\x44\x65ployAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent\"\x1f\n\x0fGetAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"9\n\x10GetAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent\":\n\x11ListAgentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"U\n\x12ListAgentsResponse\x12&\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x16.orchestrator.v1.Agent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x12\x44\x65leteAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteAgentResponse\"3\n\x11ScaleAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08replicas\x18\x02 \x01(\x05\";\n\x12ScaleAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent\"H\n\x14UploadPackageRequest\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x12\n\nsize_bytes\x18\x02 \x01(\x03\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"Y\n\x15UploadPackageResponse\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x0f\n\x07\x63reated\x18\x04 \x01(\x08*\xde\x01\n\x11\x41gentVersionState\x12#\n\x1f\x41GENT_VERSION_STATE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x41GENT_VERSION_STATE_ACTIVE\x10\x01\x12\x1e\n\x1a\x41GENT_VERSION_STATE_CANARY\x10\x02\x12\x1f\n\x1b\x41GENT_VERSION_STATE_RETIRED\x10\x03\x12#\n\x1f\x41GENT_VERSION_STATE_ROLLED_BACK\x10\x04\x12\x1e\n\x1a\x41GENT_VERSION_STATE_FAILED\x10\x05*\x96\x01\n\x0cReplicaState\x12\x1d\n\x19REPLICA_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16REPLICA_STATE_STARTING\x10\x01\x12\x17\n\x13REPLICA_STATE_READY\x10\x02\x12\x1a\n\x16REPLICA_STATE_DRAINING\x10\x03\x12\x16\n\x12REPLICA_STATE_DEAD\x10\x04*\xa7\x01\n\nAgentState\x12\x1b\n\x17\x41GENT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41GENT_STATE_DEPLOYING\x10\x01\x12\x15\n\x11\x41GENT_STATE_READY\x10\x02\x12\x18\n\x14\x41GENT_STATE_DEGRADED\x10\x03\x12\x18\n\x14\x41GENT_STATE_DELETING\x10\x04\x12\x16\n\x12\x41GENT_STATE_FAILED\x10\x05\x32\xef\x05\n\x0c\x41gentService\x12X\n\x0b\x44\x65ployAgent\x12#.orchestrator.v1.DeployAgentRequest\x1a$.orchestrator.v1.DeployAgentResponse\x12O\n\x08GetAgent\x12 .orchestrator.v1.GetAgentRequest\x1a!.orchestrator.v1.GetAgentResponse\x12U\n\nListAgents\x12\".orchestrator.v1.ListAgentsRequest\x1a#.orchestrator.v1.ListAgentsResponse\x12X\n\x0b\x44\x65leteAgent\x12#.orchestrator.v1.DeleteAgentRequest\x1a$.orchestrator.v1.DeleteAgentResponse\x12U\n\nScaleAgent\x12\".orchestrator.v1.ScaleAgentRequest\x1a#.orchestrator.v1.ScaleAgentResponse\x12j\n\x11ListAgentVersions\x12).orchestrator.v1.ListAgentVersionsRequest\x1a*.orchestrator.v1.ListAgentVersionsResponse\x12^\n\rRollbackAgent\x12%.orchestrator.v1.RollbackAgentRequest\x1a&.orchestrator.v1.RollbackAgentResponse\x12`\n\rUploadPackage\x12%.orchestrator.v1.UploadPackageRequest\x1a&.orchestrator.v1.UploadPackageResponse(\x01\x42\x63\n\x13\x64\x65v.orchestrator.v1P\x01ZJgithub.com/orchestrator/orchestrator/gen/go/orchestrator/v1;orchestratorv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,12 +37,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\023dev.orchestrator.v1P\001ZJgithub.com/orchestrator/orchestrator/gen/go/orchestrator/v1;orchestratorv1'
   _globals['_REPLICARESOURCES_CUSTOMENTRY']._loaded_options = None
   _globals['_REPLICARESOURCES_CUSTOMENTRY']._serialized_options = b'8\001'
-  _globals['_AGENTVERSIONSTATE']._serialized_start=2620
-  _globals['_AGENTVERSIONSTATE']._serialized_end=2842
-  _globals['_REPLICASTATE']._serialized_start=2845
-  _globals['_REPLICASTATE']._serialized_end=2995
-  _globals['_AGENTSTATE']._serialized_start=2998
-  _globals['_AGENTSTATE']._serialized_end=3165
+  _globals['_ENDPOINTOPTIONS_HEADERSENTRY']._loaded_options = None
+  _globals['_ENDPOINTOPTIONS_HEADERSENTRY']._serialized_options = b'8\001'
+  _globals['_ENDPOINTOPTIONS_HEADERSFROMENVENTRY']._loaded_options = None
+  _globals['_ENDPOINTOPTIONS_HEADERSFROMENVENTRY']._serialized_options = b'8\001'
+  _globals['_AGENTVERSIONSTATE']._serialized_start=3170
+  _globals['_AGENTVERSIONSTATE']._serialized_end=3392
+  _globals['_REPLICASTATE']._serialized_start=3395
+  _globals['_REPLICASTATE']._serialized_end=3545
+  _globals['_AGENTSTATE']._serialized_start=3548
+  _globals['_AGENTSTATE']._serialized_end=3715
   _globals['_VERSIONHEALTH']._serialized_start=144
   _globals['_VERSIONHEALTH']._serialized_end=395
   _globals['_AGENTVERSION']._serialized_start=398
@@ -60,37 +64,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REPLICARESOURCES_CUSTOMENTRY']._serialized_start=1028
   _globals['_REPLICARESOURCES_CUSTOMENTRY']._serialized_end=1073
   _globals['_AGENTSPEC']._serialized_start=1076
-  _globals['_AGENTSPEC']._serialized_end=1359
-  _globals['_REPLICA']._serialized_start=1362
-  _globals['_REPLICA']._serialized_end=1513
-  _globals['_STARTFAILURE']._serialized_start=1515
-  _globals['_STARTFAILURE']._serialized_end=1621
-  _globals['_AGENT']._serialized_start=1624
-  _globals['_AGENT']._serialized_end=1913
-  _globals['_DEPLOYAGENTREQUEST']._serialized_start=1915
-  _globals['_DEPLOYAGENTREQUEST']._serialized_end=1978
-  _globals['_DEPLOYAGENTRESPONSE']._serialized_start=1980
-  _globals['_DEPLOYAGENTRESPONSE']._serialized_end=2040
-  _globals['_GETAGENTREQUEST']._serialized_start=2042
-  _globals['_GETAGENTREQUEST']._serialized_end=2073
-  _globals['_GETAGENTRESPONSE']._serialized_start=2075
-  _globals['_GETAGENTRESPONSE']._serialized_end=2132
-  _globals['_LISTAGENTSREQUEST']._serialized_start=2134
-  _globals['_LISTAGENTSREQUEST']._serialized_end=2192
-  _globals['_LISTAGENTSRESPONSE']._serialized_start=2194
-  _globals['_LISTAGENTSRESPONSE']._serialized_end=2279
-  _globals['_DELETEAGENTREQUEST']._serialized_start=2281
-  _globals['_DELETEAGENTREQUEST']._serialized_end=2315
-  _globals['_DELETEAGENTRESPONSE']._serialized_start=2317
-  _globals['_DELETEAGENTRESPONSE']._serialized_end=2338
-  _globals['_SCALEAGENTREQUEST']._serialized_start=2340
-  _globals['_SCALEAGENTREQUEST']._serialized_end=2391
-  _globals['_SCALEAGENTRESPONSE']._serialized_start=2393
-  _globals['_SCALEAGENTRESPONSE']._serialized_end=2452
-  _globals['_UPLOADPACKAGEREQUEST']._serialized_start=2454
-  _globals['_UPLOADPACKAGEREQUEST']._serialized_end=2526
-  _globals['_UPLOADPACKAGERESPONSE']._serialized_start=2528
-  _globals['_UPLOADPACKAGERESPONSE']._serialized_end=2617
-  _globals['_AGENTSERVICE']._serialized_start=3168
-  _globals['_AGENTSERVICE']._serialized_end=3919
+  _globals['_AGENTSPEC']._serialized_end=1437
+  _globals['_ENDPOINTOPTIONS']._serialized_start=1440
+  _globals['_ENDPOINTOPTIONS']._serialized_end=1909
+  _globals['_ENDPOINTOPTIONS_HEADERSENTRY']._serialized_start=1808
+  _globals['_ENDPOINTOPTIONS_HEADERSENTRY']._serialized_end=1854
+  _globals['_ENDPOINTOPTIONS_HEADERSFROMENVENTRY']._serialized_start=1856
+  _globals['_ENDPOINTOPTIONS_HEADERSFROMENVENTRY']._serialized_end=1909
+  _globals['_REPLICA']._serialized_start=1912
+  _globals['_REPLICA']._serialized_end=2063
+  _globals['_STARTFAILURE']._serialized_start=2065
+  _globals['_STARTFAILURE']._serialized_end=2171
+  _globals['_AGENT']._serialized_start=2174
+  _globals['_AGENT']._serialized_end=2463
+  _globals['_DEPLOYAGENTREQUEST']._serialized_start=2465
+  _globals['_DEPLOYAGENTREQUEST']._serialized_end=2528
+  _globals['_DEPLOYAGENTRESPONSE']._serialized_start=2530
+  _globals['_DEPLOYAGENTRESPONSE']._serialized_end=2590
+  _globals['_GETAGENTREQUEST']._serialized_start=2592
+  _globals['_GETAGENTREQUEST']._serialized_end=2623
+  _globals['_GETAGENTRESPONSE']._serialized_start=2625
+  _globals['_GETAGENTRESPONSE']._serialized_end=2682
+  _globals['_LISTAGENTSREQUEST']._serialized_start=2684
+  _globals['_LISTAGENTSREQUEST']._serialized_end=2742
+  _globals['_LISTAGENTSRESPONSE']._serialized_start=2744
+  _globals['_LISTAGENTSRESPONSE']._serialized_end=2829
+  _globals['_DELETEAGENTREQUEST']._serialized_start=2831
+  _globals['_DELETEAGENTREQUEST']._serialized_end=2865
+  _globals['_DELETEAGENTRESPONSE']._serialized_start=2867
+  _globals['_DELETEAGENTRESPONSE']._serialized_end=2888
+  _globals['_SCALEAGENTREQUEST']._serialized_start=2890
+  _globals['_SCALEAGENTREQUEST']._serialized_end=2941
+  _globals['_SCALEAGENTRESPONSE']._serialized_start=2943
+  _globals['_SCALEAGENTRESPONSE']._serialized_end=3002
+  _globals['_UPLOADPACKAGEREQUEST']._serialized_start=3004
+  _globals['_UPLOADPACKAGEREQUEST']._serialized_end=3076
+  _globals['_UPLOADPACKAGERESPONSE']._serialized_start=3078
+  _globals['_UPLOADPACKAGERESPONSE']._serialized_end=3167
+  _globals['_AGENTSERVICE']._serialized_start=3718
+  _globals['_AGENTSERVICE']._serialized_end=4469
 # @@protoc_insertion_point(module_scope)

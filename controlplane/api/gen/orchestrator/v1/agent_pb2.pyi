@@ -133,7 +133,7 @@ class ReplicaResources(_message.Message):
     def __init__(self, num_cpus: _Optional[float] = ..., memory: _Optional[int] = ..., num_gpus: _Optional[float] = ..., custom: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class AgentSpec(_message.Message):
-    __slots__ = ("name", "version", "import_path", "runtime_env", "replicas", "resources", "max_concurrency", "capabilities", "config", "pool")
+    __slots__ = ("name", "version", "import_path", "runtime_env", "replicas", "resources", "max_concurrency", "capabilities", "config", "pool", "endpoint", "endpoint_options")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     IMPORT_PATH_FIELD_NUMBER: _ClassVar[int]
@@ -144,6 +144,8 @@ class AgentSpec(_message.Message):
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     POOL_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     import_path: str
@@ -154,7 +156,39 @@ class AgentSpec(_message.Message):
     capabilities: _containers.RepeatedScalarFieldContainer[str]
     config: _struct_pb2.Struct
     pool: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., import_path: _Optional[str] = ..., runtime_env: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., replicas: _Optional[int] = ..., resources: _Optional[_Union[ReplicaResources, _Mapping]] = ..., max_concurrency: _Optional[int] = ..., capabilities: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., pool: _Optional[str] = ...) -> None: ...
+    endpoint: str
+    endpoint_options: EndpointOptions
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., import_path: _Optional[str] = ..., runtime_env: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., replicas: _Optional[int] = ..., resources: _Optional[_Union[ReplicaResources, _Mapping]] = ..., max_concurrency: _Optional[int] = ..., capabilities: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., pool: _Optional[str] = ..., endpoint: _Optional[str] = ..., endpoint_options: _Optional[_Union[EndpointOptions, _Mapping]] = ...) -> None: ...
+
+class EndpointOptions(_message.Message):
+    __slots__ = ("headers", "headers_from_env", "connect_timeout", "read_timeout", "poll_interval", "max_poll_interval")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class HeadersFromEnvEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FROM_ENV_FIELD_NUMBER: _ClassVar[int]
+    CONNECT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    READ_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    POLL_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    MAX_POLL_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    headers: _containers.ScalarMap[str, str]
+    headers_from_env: _containers.ScalarMap[str, str]
+    connect_timeout: _duration_pb2.Duration
+    read_timeout: _duration_pb2.Duration
+    poll_interval: _duration_pb2.Duration
+    max_poll_interval: _duration_pb2.Duration
+    def __init__(self, headers: _Optional[_Mapping[str, str]] = ..., headers_from_env: _Optional[_Mapping[str, str]] = ..., connect_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., read_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., poll_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_poll_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Replica(_message.Message):
     __slots__ = ("name", "version", "state", "outstanding_attempts", "node_id", "restarts")
