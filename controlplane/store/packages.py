@@ -18,6 +18,10 @@ from models.packages import PackageRef
 
 PACKAGES_DIR = "packages"
 _PARTIAL = ".part"
+# What a package may unpack to on every node that runs it: a small upload that expands to
+# terabytes (a zip bomb) would fill their disks. Ray's own working_dir limit is far below this.
+MAX_UNPACKED_BYTES = 4 << 30
+MAX_ENTRIES = 100_000
 
 
 class PackageRejected(ValueError):
@@ -114,10 +118,17 @@ def check_zip(path: Path) -> None:
     """PackageRejected unless `path` is a zip whose every entry is a relative path inside it."""
     try:
         with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
+            entries = archive.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
         raise PackageRejected("data", f"is not a zip file ({exc})") from None
-    for name in names:
+    if len(entries) > MAX_ENTRIES:
+        raise PackageRejected("data", f"holds {len(entries)} entries (at most {MAX_ENTRIES})")
+    unpacked = sum(entry.file_size for entry in entries)
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise PackageRejected(
+            "data", f"unpacks to {unpacked} bytes (at most {MAX_UNPACKED_BYTES}): not deployed"
+        )
+    for name in (entry.filename for entry in entries):
         parts = PurePosixPath(name.replace("\\", "/")).parts
         if not parts or parts[0] == "/" or ".." in parts or ":" in parts[0]:
             raise PackageRejected(

@@ -291,3 +291,15 @@ def test_cli_problems_with_the_code_are_one_line_and_send_nothing(
     code, out = cli(server, capsys, *deploy, "--runtime-env", '{"working_dir": "/home/me/agents"}')
     assert code == EXIT_REJECTED and out.count("\n") == 1, out
     assert "agent.runtime_env.working_dir" in out and "--working-dir DIR" in out
+
+
+def test_a_package_that_unpacks_past_the_limit_is_refused(
+    stub: agent_pb2_grpc.AgentServiceStub, server: ServerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("controlplane.store.packages.MAX_UNPACKED_BYTES", 1000)
+    bomb = a_zip({"zeros.bin": bytes(5000)})
+    error = refused(stub, [_declared(bomb)])
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "unpacks to 5000 bytes (at most 1000)" in (error.details() or "")
+    held = packages_dir(server)
+    assert not held.exists() or list(held.iterdir()) == []
