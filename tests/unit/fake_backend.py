@@ -10,7 +10,13 @@ from dataclasses import replace
 from typing import Any
 
 from models.agents import AgentSpec, ReplicaInfo, ReplicaState
-from models.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, ReplicaLease
+from models.backend import (
+    AgentUnavailable,
+    AttemptOutcome,
+    AttemptRequest,
+    NoUsableReplica,
+    ReplicaLease,
+)
 from models.executions import ErrorInfo
 from models.queueing import QueueMetrics
 from models.resources import NodeInfo, ResourceAmounts
@@ -35,6 +41,10 @@ class FakeBackend:
         self.scale_calls: list[tuple[str, int]] = []
         # Every agent removed, in order.
         self.removed: list[str] = []
+        # (agent, routing key) of every lease, in order.
+        self.routing_keys: list[tuple[str, str]] = []
+        # Agents none of whose replicas is usable, with why (leases wait, then give up).
+        self.unusable: dict[str, str] = {}
 
     @property
     def dashboard_url(self) -> str | None:
@@ -71,8 +81,20 @@ class FakeBackend:
 
     @asynccontextmanager
     async def lease(
-        self, agent: str, nodes: frozenset[str] | None = None
+        self,
+        agent: str,
+        nodes: frozenset[str] | None = None,
+        *,
+        routing_key: str = "",
+        unusable_timeout_s: float | None = None,
     ) -> AsyncIterator[ReplicaLease]:
+        self.routing_keys.append((agent, routing_key))
+        if agent in self.unusable:
+            # As the Ray backend: wait while no replica is usable, up to the limit.
+            if unusable_timeout_s is None:
+                await asyncio.Event().wait()
+            await asyncio.sleep(unusable_timeout_s or 0.0)
+            raise NoUsableReplica(f"waited {unusable_timeout_s:g}s: {self.unusable[agent]}")
         if agent not in self.specs:
             raise AgentUnavailable(agent)
         spec = self.specs[agent]
@@ -82,6 +104,9 @@ class FakeBackend:
                 yield ReplicaLease(agent, f"{agent}.{i}", spec.version)
                 return
         raise AgentUnavailable(f"{agent} has no replica on {sorted(nodes or ())}")
+
+    def waiting_reason(self, agent: str) -> str:
+        return self.unusable.get(agent, "")
 
     async def invoke(self, lease: ReplicaLease, request: AttemptRequest) -> AttemptOutcome:
         self.calls.append(request)

@@ -11,10 +11,12 @@ from dataclasses import replace
 
 from controlplane.engine import paging
 from controlplane.engine.agents.node_fit import fits_nowhere_message, impossible_demands
+from controlplane.engine.agents.replica_health import replica_health_problems
 from controlplane.engine.agents.start_failures import FailedStart, StartFailures, start_failure
 from controlplane.ports import AgentBackend
 from controlplane.store import SqliteStore
 from controlplane.store.capacity import CapacityStore
+from controlplane.workflow.routing_keys import routing_key
 from models.agents import (
     ROLLOUT_LIFECYCLE,
     AgentRecord,
@@ -80,6 +82,7 @@ def validate_spec(spec: AgentSpec, prefix: str = "agent") -> list[FieldViolation
             # A replica that asks for nothing draws nothing from the pool's placement group,
             # so the pool could not bound it.
             bad("resources", "a replica in a pool must request some resource")
+    problems.extend(replica_health_problems(spec, prefix))
     return problems
 
 
@@ -134,6 +137,13 @@ class AgentManager:
         """The pool an agent's replicas run in ("" when none, or not deployed)."""
         record = self._store.get_agent(name)
         return record.spec.pool if record is not None else ""
+
+    def routing_key(self, name: str, task_input: object) -> str:
+        """What the agent's consistent_hash strategy hashes for this input ("" for none)."""
+        record = self._store.get_agent(name)
+        if record is None or not record.spec.load_balancing.hash_key:
+            return ""
+        return routing_key(record.spec.load_balancing.hash_key, task_input)
 
     def max_concurrency(self, name: str) -> int:
         """Attempts one replica of the agent serves at once (1 when not deployed)."""

@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1borchestrator/v1/agent.proto\x12\x0forchestrator.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x01\n\x10ReplicaResources\x12\x10\n\x08num_cpus\x18\x01 \x01(\x01\x12\x0e\n\x06memory\x18\x02 \x01(\x03\x12\x10\n\x08num_gpus\x18\x03 \x01(\x01\x12=\n\x06\x63ustom\x18\x04 \x03(\x0b\x32-.orchestrator.v1.ReplicaResources.CustomEntry\x1a-\n\x0b\x43ustomEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x9b\x02\n\tAgentSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0bimport_path\x18\x03 \x01(\t\x12,\n\x0bruntime_env\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08replicas\x18\x05 \x01(\x05\x12\x34\n\tresources\x18\x06 \x01(\x0b\x32!.orchestrator.v1.ReplicaResources\x12\x17\n\x0fmax_concurrency\x18\x07 \x01(\x05\x12\x14\n\x0c\x63\x61pabilities\x18\x08 \x03(\t\x12\'\n\x06\x63onfig\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04pool\x18\n \x01(\t\"\x97\x01\n\x07Replica\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12,\n\x05state\x18\x03 \x01(\x0e\x32\x1d.orchestrator.v1.ReplicaState\x12\x1c\n\x14outstanding_attempts\x18\x04 \x01(\x05\x12\x0f\n\x07node_id\x18\x05 \x01(\t\x12\x10\n\x08restarts\x18\x06 \x01(\x05\"j\n\x0cStartFailure\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa1\x02\n\x05\x41gent\x12(\n\x04spec\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.AgentSpec\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.orchestrator.v1.AgentState\x12*\n\x08replicas\x18\x03 \x03(\x0b\x32\x18.orchestrator.v1.Replica\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\rstart_failure\x18\x06 \x01(\x0b\x32\x1d.orchestrator.v1.StartFailure\"?\n\x12\x44\x65ployAgentRequest\x12)\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.AgentSpec\"<\n\x13\x44\x65ployAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent\"\x1f\n\x0fGetAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"9\n\x10GetAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent\":\n\x11ListAgentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"U\n\x12ListAgentsResponse\x12&\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x16.orchestrator.v1.Agent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x12\x44\x65leteAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteAgentResponse\"3\n\x11ScaleAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08replicas\x18\x02 \x01(\x05\";\n\x12ScaleAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent*\x96\x01\n\x0cReplicaState\x12\x1d\n\x19REPLICA_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16REPLICA_STATE_STARTING\x10\x01\x12\x17\n\x13REPLICA_STATE_READY\x10\x02\x12\x1a\n\x16REPLICA_STATE_DRAINING\x10\x03\x12\x16\n\x12REPLICA_STATE_DEAD\x10\x04*\xa7\x01\n\nAgentState\x12\x1b\n\x17\x41GENT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41GENT_STATE_DEPLOYING\x10\x01\x12\x15\n\x11\x41GENT_STATE_READY\x10\x02\x12\x18\n\x14\x41GENT_STATE_DEGRADED\x10\x03\x12\x18\n\x14\x41GENT_STATE_DELETING\x10\x04\x12\x16\n\x12\x41GENT_STATE_FAILED\x10\x05\x32\xc1\x03\n\x0c\x41gentService\x12X\n\x0b\x44\x65ployAgent\x12#.orchestrator.v1.DeployAgentRequest\x1a$.orchestrator.v1.DeployAgentResponse\x12O\n\x08GetAgent\x12 .orchestrator.v1.GetAgentRequest\x1a!.orchestrator.v1.GetAgentResponse\x12U\n\nListAgents\x12\".orchestrator.v1.ListAgentsRequest\x1a#.orchestrator.v1.ListAgentsResponse\x12X\n\x0b\x44\x65leteAgent\x12#.orchestrator.v1.DeleteAgentRequest\x1a$.orchestrator.v1.DeleteAgentResponse\x12U\n\nScaleAgent\x12\".orchestrator.v1.ScaleAgentRequest\x1a#.orchestrator.v1.ScaleAgentResponseBc\n\x13\x64\x65v.orchestrator.v1P\x01ZJgithub.com/orchestrator/orchestrator/gen/go/orchestrator/v1;orchestratorv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1borchestrator/v1/agent.proto\x12\x0forchestrator.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\x01\n\x0bHealthCheck\x12+\n\x08interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12*\n\x07timeout\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1e\n\x11\x66\x61ilure_threshold\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x1e\n\x11success_threshold\x18\x04 \x01(\x05H\x01\x88\x01\x01\x42\x14\n\x12_failure_thresholdB\x14\n\x12_success_threshold\"\x97\x02\n\x0e\x43ircuitBreaker\x12\x10\n\x08\x64isabled\x18\x01 \x01(\x08\x12!\n\x14\x63onsecutive_failures\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x19\n\x0c\x66\x61ilure_rate\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12)\n\x06window\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1d\n\x10minimum_attempts\x18\x05 \x01(\x05H\x02\x88\x01\x01\x12,\n\tcool_down\x18\x06 \x01(\x0b\x32\x19.google.protobuf.DurationB\x17\n\x15_consecutive_failuresB\x0f\n\r_failure_rateB\x13\n\x11_minimum_attempts\"\x85\x01\n\rLoadBalancing\x12\x38\n\x08strategy\x18\x01 \x01(\x0e\x32&.orchestrator.v1.LoadBalancingStrategy\x12\x10\n\x08hash_key\x18\x02 \x01(\t\x12\x18\n\x0bload_factor\x18\x03 \x01(\x01H\x00\x88\x01\x01\x42\x0e\n\x0c_load_factor\"\xb4\x01\n\x10ReplicaResources\x12\x10\n\x08num_cpus\x18\x01 \x01(\x01\x12\x0e\n\x06memory\x18\x02 \x01(\x03\x12\x10\n\x08num_gpus\x18\x03 \x01(\x01\x12=\n\x06\x63ustom\x18\x04 \x03(\x0b\x32-.orchestrator.v1.ReplicaResources.CustomEntry\x1a-\n\x0b\x43ustomEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xc1\x03\n\tAgentSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0bimport_path\x18\x03 \x01(\t\x12,\n\x0bruntime_env\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x10\n\x08replicas\x18\x05 \x01(\x05\x12\x34\n\tresources\x18\x06 \x01(\x0b\x32!.orchestrator.v1.ReplicaResources\x12\x17\n\x0fmax_concurrency\x18\x07 \x01(\x05\x12\x14\n\x0c\x63\x61pabilities\x18\x08 \x03(\t\x12\'\n\x06\x63onfig\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04pool\x18\n \x01(\t\x12\x32\n\x0chealth_check\x18\x12 \x01(\x0b\x32\x1c.orchestrator.v1.HealthCheck\x12\x38\n\x0f\x63ircuit_breaker\x18\x13 \x01(\x0b\x32\x1f.orchestrator.v1.CircuitBreaker\x12\x36\n\x0eload_balancing\x18\x14 \x01(\x0b\x32\x1e.orchestrator.v1.LoadBalancing\"\xca\x04\n\x07Replica\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12,\n\x05state\x18\x03 \x01(\x0e\x32\x1d.orchestrator.v1.ReplicaState\x12\x1c\n\x14outstanding_attempts\x18\x04 \x01(\x05\x12\x0f\n\x07node_id\x18\x05 \x01(\t\x12\x10\n\x08restarts\x18\x06 \x01(\x05\x12.\n\x06health\x18\x07 \x01(\x0e\x32\x1e.orchestrator.v1.ReplicaHealth\x12.\n\x07\x62reaker\x18\x08 \x01(\x0e\x32\x1d.orchestrator.v1.BreakerState\x12\x12\n\nlast_error\x18\t \x01(\t\x12\x33\n\x0flast_error_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x0blatency_p50\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\x0blatency_p95\x18\x0c \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x37\n\x14health_response_time\x18\r \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x36\n\x12health_change_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13\x62reaker_change_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x0cStartFailure\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa1\x02\n\x05\x41gent\x12(\n\x04spec\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.AgentSpec\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.orchestrator.v1.AgentState\x12*\n\x08replicas\x18\x03 \x03(\x0b\x32\x18.orchestrator.v1.Replica\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\rstart_failure\x18\x06 \x01(\x0b\x32\x1d.orchestrator.v1.StartFailure\"?\n\x12\x44\x65ployAgentRequest\x12)\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.AgentSpec\"<\n\x13\x44\x65ployAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent\"\x1f\n\x0fGetAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"9\n\x10GetAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent\":\n\x11ListAgentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"U\n\x12ListAgentsResponse\x12&\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x16.orchestrator.v1.Agent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x12\x44\x65leteAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteAgentResponse\"3\n\x11ScaleAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08replicas\x18\x02 \x01(\x05\";\n\x12ScaleAgentResponse\x12%\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x16.orchestrator.v1.Agent*\x96\x01\n\x0cReplicaState\x12\x1d\n\x19REPLICA_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16REPLICA_STATE_STARTING\x10\x01\x12\x17\n\x13REPLICA_STATE_READY\x10\x02\x12\x1a\n\x16REPLICA_STATE_DRAINING\x10\x03\x12\x16\n\x12REPLICA_STATE_DEAD\x10\x04*\xa7\x01\n\nAgentState\x12\x1b\n\x17\x41GENT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41GENT_STATE_DEPLOYING\x10\x01\x12\x15\n\x11\x41GENT_STATE_READY\x10\x02\x12\x18\n\x14\x41GENT_STATE_DEGRADED\x10\x03\x12\x18\n\x14\x41GENT_STATE_DELETING\x10\x04\x12\x16\n\x12\x41GENT_STATE_FAILED\x10\x05*i\n\rReplicaHealth\x12\x1e\n\x1aREPLICA_HEALTH_UNSPECIFIED\x10\x00\x12\x1a\n\x16REPLICA_HEALTH_HEALTHY\x10\x01\x12\x1c\n\x18REPLICA_HEALTH_UNHEALTHY\x10\x02*|\n\x0c\x42reakerState\x12\x1d\n\x19\x42REAKER_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x42REAKER_STATE_CLOSED\x10\x01\x12\x16\n\x12\x42REAKER_STATE_OPEN\x10\x02\x12\x1b\n\x17\x42REAKER_STATE_HALF_OPEN\x10\x03*\x9a\x02\n\x15LoadBalancingStrategy\x12\'\n#LOAD_BALANCING_STRATEGY_UNSPECIFIED\x10\x00\x12-\n)LOAD_BALANCING_STRATEGY_LEAST_OUTSTANDING\x10\x01\x12(\n$LOAD_BALANCING_STRATEGY_POWER_OF_TWO\x10\x02\x12\'\n#LOAD_BALANCING_STRATEGY_ROUND_ROBIN\x10\x03\x12)\n%LOAD_BALANCING_STRATEGY_LEAST_LATENCY\x10\x04\x12+\n\'LOAD_BALANCING_STRATEGY_CONSISTENT_HASH\x10\x05\x32\xc1\x03\n\x0c\x41gentService\x12X\n\x0b\x44\x65ployAgent\x12#.orchestrator.v1.DeployAgentRequest\x1a$.orchestrator.v1.DeployAgentResponse\x12O\n\x08GetAgent\x12 .orchestrator.v1.GetAgentRequest\x1a!.orchestrator.v1.GetAgentResponse\x12U\n\nListAgents\x12\".orchestrator.v1.ListAgentsRequest\x1a#.orchestrator.v1.ListAgentsResponse\x12X\n\x0b\x44\x65leteAgent\x12#.orchestrator.v1.DeleteAgentRequest\x1a$.orchestrator.v1.DeleteAgentResponse\x12U\n\nScaleAgent\x12\".orchestrator.v1.ScaleAgentRequest\x1a#.orchestrator.v1.ScaleAgentResponseBc\n\x13\x64\x65v.orchestrator.v1P\x01ZJgithub.com/orchestrator/orchestrator/gen/go/orchestrator/v1;orchestratorv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,42 +37,54 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\023dev.orchestrator.v1P\001ZJgithub.com/orchestrator/orchestrator/gen/go/orchestrator/v1;orchestratorv1'
   _globals['_REPLICARESOURCES_CUSTOMENTRY']._loaded_options = None
   _globals['_REPLICARESOURCES_CUSTOMENTRY']._serialized_options = b'8\001'
-  _globals['_REPLICASTATE']._serialized_start=1674
-  _globals['_REPLICASTATE']._serialized_end=1824
-  _globals['_AGENTSTATE']._serialized_start=1827
-  _globals['_AGENTSTATE']._serialized_end=1994
-  _globals['_REPLICARESOURCES']._serialized_start=112
-  _globals['_REPLICARESOURCES']._serialized_end=292
-  _globals['_REPLICARESOURCES_CUSTOMENTRY']._serialized_start=247
-  _globals['_REPLICARESOURCES_CUSTOMENTRY']._serialized_end=292
-  _globals['_AGENTSPEC']._serialized_start=295
-  _globals['_AGENTSPEC']._serialized_end=578
-  _globals['_REPLICA']._serialized_start=581
-  _globals['_REPLICA']._serialized_end=732
-  _globals['_STARTFAILURE']._serialized_start=734
-  _globals['_STARTFAILURE']._serialized_end=840
-  _globals['_AGENT']._serialized_start=843
-  _globals['_AGENT']._serialized_end=1132
-  _globals['_DEPLOYAGENTREQUEST']._serialized_start=1134
-  _globals['_DEPLOYAGENTREQUEST']._serialized_end=1197
-  _globals['_DEPLOYAGENTRESPONSE']._serialized_start=1199
-  _globals['_DEPLOYAGENTRESPONSE']._serialized_end=1259
-  _globals['_GETAGENTREQUEST']._serialized_start=1261
-  _globals['_GETAGENTREQUEST']._serialized_end=1292
-  _globals['_GETAGENTRESPONSE']._serialized_start=1294
-  _globals['_GETAGENTRESPONSE']._serialized_end=1351
-  _globals['_LISTAGENTSREQUEST']._serialized_start=1353
-  _globals['_LISTAGENTSREQUEST']._serialized_end=1411
-  _globals['_LISTAGENTSRESPONSE']._serialized_start=1413
-  _globals['_LISTAGENTSRESPONSE']._serialized_end=1498
-  _globals['_DELETEAGENTREQUEST']._serialized_start=1500
-  _globals['_DELETEAGENTREQUEST']._serialized_end=1534
-  _globals['_DELETEAGENTRESPONSE']._serialized_start=1536
-  _globals['_DELETEAGENTRESPONSE']._serialized_end=1557
-  _globals['_SCALEAGENTREQUEST']._serialized_start=1559
-  _globals['_SCALEAGENTREQUEST']._serialized_end=1610
-  _globals['_SCALEAGENTRESPONSE']._serialized_start=1612
-  _globals['_SCALEAGENTRESPONSE']._serialized_end=1671
-  _globals['_AGENTSERVICE']._serialized_start=1997
-  _globals['_AGENTSERVICE']._serialized_end=2446
+  _globals['_REPLICASTATE']._serialized_start=2938
+  _globals['_REPLICASTATE']._serialized_end=3088
+  _globals['_AGENTSTATE']._serialized_start=3091
+  _globals['_AGENTSTATE']._serialized_end=3258
+  _globals['_REPLICAHEALTH']._serialized_start=3260
+  _globals['_REPLICAHEALTH']._serialized_end=3365
+  _globals['_BREAKERSTATE']._serialized_start=3367
+  _globals['_BREAKERSTATE']._serialized_end=3491
+  _globals['_LOADBALANCINGSTRATEGY']._serialized_start=3494
+  _globals['_LOADBALANCINGSTRATEGY']._serialized_end=3776
+  _globals['_HEALTHCHECK']._serialized_start=144
+  _globals['_HEALTHCHECK']._serialized_end=354
+  _globals['_CIRCUITBREAKER']._serialized_start=357
+  _globals['_CIRCUITBREAKER']._serialized_end=636
+  _globals['_LOADBALANCING']._serialized_start=639
+  _globals['_LOADBALANCING']._serialized_end=772
+  _globals['_REPLICARESOURCES']._serialized_start=775
+  _globals['_REPLICARESOURCES']._serialized_end=955
+  _globals['_REPLICARESOURCES_CUSTOMENTRY']._serialized_start=910
+  _globals['_REPLICARESOURCES_CUSTOMENTRY']._serialized_end=955
+  _globals['_AGENTSPEC']._serialized_start=958
+  _globals['_AGENTSPEC']._serialized_end=1407
+  _globals['_REPLICA']._serialized_start=1410
+  _globals['_REPLICA']._serialized_end=1996
+  _globals['_STARTFAILURE']._serialized_start=1998
+  _globals['_STARTFAILURE']._serialized_end=2104
+  _globals['_AGENT']._serialized_start=2107
+  _globals['_AGENT']._serialized_end=2396
+  _globals['_DEPLOYAGENTREQUEST']._serialized_start=2398
+  _globals['_DEPLOYAGENTREQUEST']._serialized_end=2461
+  _globals['_DEPLOYAGENTRESPONSE']._serialized_start=2463
+  _globals['_DEPLOYAGENTRESPONSE']._serialized_end=2523
+  _globals['_GETAGENTREQUEST']._serialized_start=2525
+  _globals['_GETAGENTREQUEST']._serialized_end=2556
+  _globals['_GETAGENTRESPONSE']._serialized_start=2558
+  _globals['_GETAGENTRESPONSE']._serialized_end=2615
+  _globals['_LISTAGENTSREQUEST']._serialized_start=2617
+  _globals['_LISTAGENTSREQUEST']._serialized_end=2675
+  _globals['_LISTAGENTSRESPONSE']._serialized_start=2677
+  _globals['_LISTAGENTSRESPONSE']._serialized_end=2762
+  _globals['_DELETEAGENTREQUEST']._serialized_start=2764
+  _globals['_DELETEAGENTREQUEST']._serialized_end=2798
+  _globals['_DELETEAGENTRESPONSE']._serialized_start=2800
+  _globals['_DELETEAGENTRESPONSE']._serialized_end=2821
+  _globals['_SCALEAGENTREQUEST']._serialized_start=2823
+  _globals['_SCALEAGENTREQUEST']._serialized_end=2874
+  _globals['_SCALEAGENTRESPONSE']._serialized_start=2876
+  _globals['_SCALEAGENTRESPONSE']._serialized_end=2935
+  _globals['_AGENTSERVICE']._serialized_start=3779
+  _globals['_AGENTSERVICE']._serialized_end=4228
 # @@protoc_insertion_point(module_scope)
