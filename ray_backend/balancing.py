@@ -52,14 +52,18 @@ def power_of_two(candidates: Sequence[C], rng: random.Random) -> C:
 
 
 def least_latency(candidates: Sequence[C]) -> C:
-    """The lowest latency average x (outstanding + 1). A replica with no latency yet counts
-    the mean of the others' (so it is tried without taking a burst), or 1 when none has one."""
+    """The lowest latency average x (outstanding + 1). A replica with no latency yet costs
+    the mean of the others' x its outstanding attempts: an idle one is tried first, a busy
+    one is not flooded."""
     known = [r.latency_ewma for r in candidates if r.latency_ewma is not None]
     default = sum(known) / len(known) if known else 1.0
 
     def cost(replica: C) -> tuple[float, int, int, str]:
-        latency = replica.latency_ewma if replica.latency_ewma is not None else default
-        return latency * (replica.outstanding + 1), replica.outstanding, *_order(replica)
+        if replica.latency_ewma is None:
+            value = default * replica.outstanding
+        else:
+            value = replica.latency_ewma * (replica.outstanding + 1)
+        return value, replica.outstanding, *_order(replica)
 
     return min(candidates, key=cost)
 

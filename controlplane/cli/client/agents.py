@@ -8,6 +8,7 @@ from rich.console import Console
 
 from controlplane.api.client import OrchestratorClient
 from controlplane.cli import render
+from controlplane.cli.client import replica_health_args
 from controlplane.cli.parsing import assignments_to_dict
 from models.agents import AgentSpec, ReplicaResources
 
@@ -31,6 +32,7 @@ def agents_deploy(args: argparse.Namespace, client: OrchestratorClient, console:
         runtime_env=args.runtime_env or {},
         config=assignments_to_dict(args.config),
         pool=args.pool,
+        **replica_health_args.settings(args),
     )
     view = client.deploy_agent(spec)
     if render.wants_json(args):
