@@ -126,7 +126,8 @@ class ReplicaHealth:
         while True:
             await asyncio.sleep(self._pause())
             try:
-                await self.check_health()
+                self._start_due_probes(every_replica=False)
+                self._export()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -143,24 +144,38 @@ class ReplicaHealth:
         ]
         return max(min([self._interval_s, *due]), 0.01)
 
-    async def check_health(self, every_replica: bool = False) -> None:
-        """One round: probes each replica whose probe is due (every one, with
-        `every_replica`), then exports the replica and queue metrics."""
+    def _start_due_probes(self, every_replica: bool) -> list[asyncio.Task[None]]:
+        """Each probe runs on its own, so a slow one delays no other replica's."""
         now = time.monotonic()
-        checks = [
-            self._check_one(rs, replica)
+        return [
+            self._state.spawn(self._check_one(rs, replica))
             for rs in list(self._state.sets.values())
             for replica in list(rs.replicas.values())
             if _probed(replica) and (every_replica or replica.next_probe_at <= now)
         ]
-        await asyncio.gather(*checks)
+
+    def _export(self) -> None:
         for rs in list(self._state.sets.values()):
             self._state.record_replicas(rs)
             self._state.record_queue(rs)
         if self._state.metrics is not None:
             self._state.metrics.flush()
 
+    async def check_health(self, every_replica: bool = False) -> None:
+        """One round: probes each replica whose probe is due (every one, with
+        `every_replica`) and waits for them, then exports the replica and queue metrics."""
+        await asyncio.gather(*self._start_due_probes(every_replica))
+        self._export()
+
     async def _check_one(self, rs: ReplicaSet, replica: Replica) -> None:
+        try:
+            await self._probe_health(rs, replica)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("health probe of replica %s failed", replica.name)
+
+    async def _probe_health(self, rs: ReplicaSet, replica: Replica) -> None:
         config = rs.spec.health_check
         started = time.monotonic()
         replica.next_probe_at = started + config.interval_s

@@ -16,11 +16,14 @@ import pytest
 from controlplane.api.client import ClientError, OrchestratorClient
 from controlplane.api.gen.orchestrator.v1 import agent_pb2, agent_pb2_grpc
 from controlplane.cli.main import main
-from models.agents import AgentSpec
+from controlplane.engine.agents.registry import agent_state
+from models.agents import AgentSpec, AgentState, ReplicaInfo, ReplicaState
 from models.executions import ExecutionStatus, TaskStatus
 from models.replica_health import (
+    BreakerState,
     CircuitBreaker,
     HealthCheck,
+    HealthStatus,
     LoadBalancing,
     LoadBalancingStrategy,
 )
@@ -237,3 +240,14 @@ tasks:
     assert why in attempt.error.message and "0.3s" in attempt.error.message
     assert record.tasks["waits"].status is TaskStatus.SCHEDULED
     client.cancel_execution(handle.execution_id)
+
+
+def test_an_agent_with_an_unusable_ready_replica_is_degraded() -> None:
+    ready = ReplicaInfo("a/0", "v1", ReplicaState.READY)
+    assert agent_state([ready, replace(ready, name="a/1")], 2) is AgentState.READY
+    for broken in (
+        replace(ready, name="a/1", breaker=BreakerState.OPEN),
+        replace(ready, name="a/1", breaker=BreakerState.HALF_OPEN),
+        replace(ready, name="a/1", health=HealthStatus.UNHEALTHY),
+    ):
+        assert agent_state([ready, broken], 2) is AgentState.DEGRADED

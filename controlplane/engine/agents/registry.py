@@ -32,6 +32,7 @@ from models.agents import (
 )
 from models.backend import ReplicaStartError
 from models.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from models.replica_health import BreakerState, HealthStatus
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,13 @@ def _amount_problem(value: float) -> str | None:
 def agent_state(replicas: list[ReplicaInfo], desired: int) -> AgentState:
     ready = sum(1 for r in replicas if r.state is ReplicaState.READY)
     if ready >= desired:
+        # A ready replica that is unhealthy or circuit-broken takes no (or only probe) attempts.
+        if any(
+            r.state is ReplicaState.READY
+            and (r.health is not HealthStatus.HEALTHY or r.breaker is not BreakerState.CLOSED)
+            for r in replicas
+        ):
+            return AgentState.DEGRADED
         return AgentState.READY
     if any(r.state is ReplicaState.DEAD for r in replicas):
         return AgentState.DEGRADED
