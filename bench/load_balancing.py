@@ -13,7 +13,7 @@ slot, as the backend does. Task latency is from arrival to outcome (the wait plu
    async sleep), ``--live-tasks`` attempts per strategy at each of ``--loads``, driven through
    the backend's lease and invoke (what the engine calls; no workflow store in the path).
 
-consistent_hash keys are drawn from ``--sessions`` session ids.
+consistent_hash keys are drawn from ``--keys`` user ids.
 
     .venv/bin/python bench/load_balancing.py                      # both, defaults
     .venv/bin/python bench/load_balancing.py --no-live            # simulation only (seconds)
@@ -52,7 +52,7 @@ from ray_backend.balancing import Balancer  # noqa: E402
 from ray_backend.latency import LatencyStats  # noqa: E402
 
 REPLICAS = 4
-HASH_KEY = "${input.session}"
+HASH_KEY = "${input.user}"
 STRATEGIES = [s.value.lower() for s in LoadBalancingStrategy]
 
 
@@ -63,7 +63,7 @@ class Scenario:
     slow_factor: float = 5.0
     slow_replica: int = 0
     load: float = 0.7
-    sessions: int = 64
+    keys: int = 64
     seed: int = 1
 
     def service_of(self, index: int) -> float:
@@ -156,7 +156,7 @@ def simulate(strategy: str, scenario: Scenario, tasks: int) -> Result:
     arrivals = list(
         itertools.accumulate(rng.expovariate(scenario.arrival_rate) for _ in range(tasks))
     )
-    keys = [f"session-{rng.randrange(scenario.sessions)}" for _ in range(tasks)]
+    keys = [f"user-{rng.randrange(scenario.keys)}" for _ in range(tasks)]
     queue: deque[int] = deque()
     # (time, order, task, replica index or -1 for an arrival)
     events: list[tuple[float, int, int, int]] = [(t, i, i, -1) for i, t in enumerate(arrivals)]
@@ -234,7 +234,7 @@ async def live_strategy(backend: Any, strategy: str, scenario: Scenario, tasks: 
     async def one(number: int, key: str, measured: bool) -> None:
         arrived = time.monotonic()
         async with backend.lease(agent, routing_key=key) as lease:
-            request = AttemptRequest("bench", f"t{number}", 1, {"session": key})
+            request = AttemptRequest("bench", f"t{number}", 1, {"user": key})
             outcome = await backend.invoke(lease, request)
         if not outcome.ok:
             raise RuntimeError(f"attempt failed: {outcome.error}")
@@ -250,7 +250,7 @@ async def live_strategy(backend: Any, strategy: str, scenario: Scenario, tasks: 
     for number in range(tasks):
         due += rng.expovariate(scenario.arrival_rate)
         await asyncio.sleep(max(0.0, due - time.monotonic()))
-        key = f"session-{rng.randrange(scenario.sessions)}"
+        key = f"user-{rng.randrange(scenario.keys)}"
         pending.append(asyncio.ensure_future(one(number, key, True)))
     await asyncio.gather(*pending)
     wall = time.monotonic() - started
@@ -312,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sim-loads", type=float, nargs="+", default=[0.3, 0.5, 0.7, 0.9])
     parser.add_argument("--sim-slots", type=int, nargs="+", default=[2, 32])
     parser.add_argument("--sim-tasks", type=int, default=20_000)
-    parser.add_argument("--sessions", type=int, default=64, help="consistent_hash keys")
+    parser.add_argument("--keys", type=int, default=64, help="consistent_hash keys")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-live", action="store_true", help="the simulation only")
     parser.add_argument("--out", type=Path, default=Path("out/bench_load_balancing.json"))
@@ -322,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         service_s=args.service,
         slow_factor=args.slow_factor,
         slow_replica=args.slow_replica,
-        sessions=args.sessions,
+        keys=args.keys,
         seed=args.seed,
     )
     results = [

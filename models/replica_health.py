@@ -65,7 +65,7 @@ DEFAULT_HASH_LOAD_FACTOR = 1.25
 @dataclass(frozen=True)
 class LoadBalancing:
     """Which usable replica with a free slot takes an attempt. ``hash_key`` (consistent_hash
-    only) is a template over the task's input, e.g. ``"${input.session_id}"``."""
+    only) is a template over the task's input, e.g. ``"${input.user_id}"``."""
 
     strategy: LoadBalancingStrategy = LoadBalancingStrategy.LEAST_OUTSTANDING
     hash_key: str = ""

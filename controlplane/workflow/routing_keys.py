@@ -2,7 +2,7 @@
 against the task's input.
 
 A template holds literal text and references rooted at ``input`` (the task's resolved input):
-``${input.session_id}``, ``${input.user.tenant}/${input.items[0]}``. A string value is used as
+``${input.user_id}``, ``${input.user.tenant}/${input.items[0]}``. A string value is used as
 it is, any other as its JSON text.
 """
 
@@ -21,7 +21,7 @@ def _input_reference(body: str) -> Reference:
     if parts[0] != ROOT:
         raise ValueError(
             f"reference '${{{body}}}' must start with '{ROOT}' (the task's input), "
-            f"e.g. ${{{ROOT}.session_id}}"
+            f"e.g. ${{{ROOT}.user_id}}"
         )
     return Reference(ROOT, None, tuple(parts[1:]), body)
 
@@ -33,7 +33,7 @@ def key_template_problem(template: str) -> str | None:
     except ValueError as exc:
         return str(exc)
     if not any(isinstance(part, Reference) for part in parts):
-        return f"must reference the task's input, e.g. ${{{ROOT}.session_id}}"
+        return f"must reference the task's input, e.g. ${{{ROOT}.user_id}}"
     return None
 
 

@@ -154,22 +154,22 @@ def test_consistent_hash_keeps_keys_on_their_replica_and_spills_a_hot_key(
 def test_consistent_hash_routes_tasks_by_their_input_through_the_engine(
     server: ServerThread,
 ) -> None:
-    sessions = ["alpha", "beta", "gamma", "alpha", "beta", "gamma", "alpha"]
+    users = ["alpha", "beta", "gamma", "alpha", "beta", "gamma", "alpha"]
     tasks = "\n".join(
-        f"  - {{id: t{i}, agent: sticky, input: {{session: {s}}}"
+        f"  - {{id: t{i}, agent: sticky, input: {{user: {u}}}"
         + (f", depends_on: [t{i - 1}]}}" if i else "}")
-        for i, s in enumerate(sessions)
+        for i, u in enumerate(users)
     )
     with OrchestratorClient(server.address, timeout_s=30) as client:
-        client.deploy_agent(uneven("sticky", 3, S.CONSISTENT_HASH, hash_key="${input.session}"))
+        client.deploy_agent(uneven("sticky", 3, S.CONSISTENT_HASH, hash_key="${input.user}"))
         client.create_workflow(f"name: affinity\ntasks:\n{tasks}\n")
         done = client.start_execution("affinity").result(timeout=60)
         assert done.status is ExecutionStatus.SUCCEEDED, done.error
-        by_session: dict[str, set[str]] = collections.defaultdict(set)
-        for i, session in enumerate(sessions):
+        by_user: dict[str, set[str]] = collections.defaultdict(set)
+        for i, user in enumerate(users):
             [attempt] = done.tasks[f"t{i}"].attempts
-            by_session[session].add(attempt.replica)
+            by_user[user].add(attempt.replica)
             assert done.tasks[f"t{i}"].output == {"replica": attempt.replica}
-        assert all(len(replicas) == 1 for replicas in by_session.values()), by_session
+        assert all(len(replicas) == 1 for replicas in by_user.values()), by_user
         shown = client.get_agent("sticky").record.spec.load_balancing
-        assert shown.strategy is S.CONSISTENT_HASH and shown.hash_key == "${input.session}"
+        assert shown.strategy is S.CONSISTENT_HASH and shown.hash_key == "${input.user}"

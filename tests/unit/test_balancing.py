@@ -92,7 +92,7 @@ def test_least_latency_tries_an_idle_replica_without_history_first() -> None:
 
 
 def test_the_ring_maps_a_key_to_one_member_and_moves_few_keys_when_one_joins() -> None:
-    keys = [f"session-{i}" for i in range(2000)]
+    keys = [f"user-{i}" for i in range(2000)]
     four = HashRing([f"r{i}" for i in range(4)])
     five = HashRing([f"r{i}" for i in range(5)])
     before = {k: four.owner(k) for k in keys}

@@ -185,7 +185,7 @@ SPEC = AgentSpec(
         cool_down_s=12.5,
     ),
     load_balancing=LoadBalancing(
-        LoadBalancingStrategy.CONSISTENT_HASH, "${input.session}", load_factor=1.5
+        LoadBalancingStrategy.CONSISTENT_HASH, "${input.user}", load_factor=1.5
     ),
 )
 AGENT = AgentView(

@@ -194,7 +194,7 @@ def test_the_routing_key_is_resolved_from_the_task_input(
     client.deploy_agent(AgentSpec("plain", "v1", "m:Agent"))
     client.create_workflow(
         """
-name: sessions
+name: affinity
 inputs: {user: {type: object}}
 tasks:
   - {id: a, agent: sticky, input: {user: "${inputs.user}", day: 3}}
@@ -202,7 +202,7 @@ tasks:
   - {id: c, agent: plain, input: {user: "${inputs.user}", day: 3}}
 """
     )
-    done = client.start_execution("sessions", {"user": {"id": "u-7"}}).result(timeout=10)
+    done = client.start_execution("affinity", {"user": {"id": "u-7"}}).result(timeout=10)
     assert done.status is ExecutionStatus.SUCCEEDED, done.error
     # b has no `day`: it routes without a key; plain hashes nothing.
     assert sorted(backend.routing_keys) == [("plain", ""), ("sticky", ""), ("sticky", "u-7/3")]

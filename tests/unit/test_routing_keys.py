@@ -17,18 +17,18 @@ from models.replica_health import LoadBalancing, LoadBalancingStrategy
 @pytest.mark.parametrize(
     ("template", "task_input", "key"),
     [
-        ("${input.session}", {"session": "s-1"}, "s-1"),
+        ("${input.user}", {"user": "s-1"}, "s-1"),
         ("${input.user.id}/${input.items[1]}", {"user": {"id": 7}, "items": ["a", "b"]}, "7/b"),
         ("${input}", "whole", "whole"),
         ("${input.obj}", {"obj": {"b": 1, "a": [True, None]}}, '{"a":[true,null],"b":1}'),
         ("tenant-${input.t}", {"t": "x"}, "tenant-x"),
         ("$${input.t}-${input.t}", {"t": "x"}, "${input.t}-x"),
         # Missing values route without a key.
-        ("${input.session}", {"other": 1}, ""),
+        ("${input.user}", {"other": 1}, ""),
         ("${input.items[5]}", {"items": [1]}, ""),
         ("${input.a.b}", {"a": "text"}, ""),
-        ("${input.session}", None, ""),
-        ("", {"session": "s"}, ""),
+        ("${input.user}", None, ""),
+        ("", {"user": "s"}, ""),
     ],
 )
 def test_routing_key(template: str, task_input: object, key: str) -> None:
@@ -38,10 +38,10 @@ def test_routing_key(template: str, task_input: object, key: str) -> None:
 @pytest.mark.parametrize(
     ("template", "problem"),
     [
-        ("${input.session}", None),
+        ("${input.user}", None),
         ("a-${input.x[0]}-b", None),
-        ("session", "must reference the task's input"),
-        ("${inputs.session}", "must start with 'input'"),
+        ("user", "must reference the task's input"),
+        ("${inputs.user}", "must start with 'input'"),
         ("${tasks.a.output}", "must start with 'input'"),
         ("${input.}", "malformed reference"),
         ("${input.a", "unclosed reference"),

@@ -37,7 +37,7 @@ def add_arguments(deploy: argparse.ArgumentParser) -> None:
         "--hash-key",
         default=None,
         metavar="TEMPLATE",
-        help="consistent_hash: the key from the task input, e.g. '${input.session_id}'",
+        help="consistent_hash: the key from the task input, e.g. '${input.user_id}'",
     )
     group.add_argument(
         "--hash-load-factor",

@@ -50,7 +50,7 @@ def replica_health_problems(spec: AgentSpec, prefix: str) -> list[FieldViolation
     balancing = spec.load_balancing
     hashed = balancing.strategy is LoadBalancingStrategy.CONSISTENT_HASH
     if hashed and not balancing.hash_key:
-        bad("load_balancing.hash_key", "is required by consistent_hash, e.g. ${input.session_id}")
+        bad("load_balancing.hash_key", "is required by consistent_hash, e.g. ${input.user_id}")
     elif balancing.hash_key and not hashed:
         bad("load_balancing.hash_key", "is only used by the consistent_hash strategy")
     elif len(balancing.hash_key) > MAX_HASH_KEY_CHARS:
