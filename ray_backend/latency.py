@@ -20,11 +20,15 @@ class LatencyStats:
             raise ValueError(f"alpha must be in (0, 1], got {alpha}")
         self._alpha = alpha
         self._recent: collections.deque[float] = collections.deque(maxlen=samples)
+        # The recent samples sorted, kept until the next sample: a replica listing reads two
+        # percentiles, and listings can come more often than samples.
+        self._ordered: list[float] | None = None
         self.ewma: float | None = None
 
     def observe(self, seconds: float) -> None:
         seconds = max(0.0, seconds)
         self._recent.append(seconds)
+        self._ordered = None
         if self.ewma is None:
             self.ewma = seconds
         else:
@@ -34,6 +38,8 @@ class LatencyStats:
         """The nearest-rank q-th percentile (0..100) of the recent samples; None if none."""
         if not self._recent:
             return None
-        ordered = sorted(self._recent)
+        if self._ordered is None:
+            self._ordered = sorted(self._recent)
+        ordered = self._ordered
         rank = max(1, math.ceil(q / 100.0 * len(ordered)))
         return ordered[min(rank, len(ordered)) - 1]
