@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from controlplane.api.server import GrpcServer
 from controlplane.config import ServerConfig
+from controlplane.engine.agents.packages import PackageService
 from controlplane.engine.agents.registry import AgentManager
 from controlplane.engine.capacity.cluster import ClusterObserver
 from controlplane.engine.capacity.pool_agents import PoolAgents
@@ -38,13 +39,14 @@ from controlplane.store.capacity import CapacityStore
 from controlplane.store.data_dir_lock import DataDirLock
 from controlplane.store.integrity import check_before_open, mark
 from controlplane.store.load_history import LoadHistoryStore
+from controlplane.store.packages import PackageFiles
 from controlplane.store.scaling import ScalingStore
 from models.queueing import QueueConfig
 
 log = logging.getLogger(__name__)
 
 
-def default_backend(config: ServerConfig) -> AgentBackend:
+def default_backend(config: ServerConfig, packages: PackageFiles) -> AgentBackend:
     from ray_backend.backend import RayAgentBackend
 
     return RayAgentBackend(
@@ -52,6 +54,7 @@ def default_backend(config: ServerConfig) -> AgentBackend:
         namespace=config.ray.namespace,
         num_cpus=config.ray.num_cpus,
         include_dashboard=config.ray.include_dashboard,
+        read_package=packages.read,
     )
 
 
@@ -81,10 +84,12 @@ class ControlPlane:
             self.data_dir_lock.release()
             raise
         mark(config.store.database_path)
-        self.backend = backend if backend is not None else default_backend(config)
+        package_files = PackageFiles(config.store.data_dir)
+        self.packages = PackageService(package_files)
+        self.backend = backend if backend is not None else default_backend(config, package_files)
         self.writer = StoreWriter(self.store, on_outage=self._store_outage)
         self.hub = EventHub()
-        self.agents = AgentManager(self.store, self.backend, clock)
+        self.agents = AgentManager(self.store, self.backend, clock, self.packages)
         self.catalog = WorkflowCatalog(self.store, self.agents.names, clock)
         self.placement = capacity if capacity is not None else default_capacity(config)
         capacity_store = CapacityStore(self.store)
@@ -203,6 +208,7 @@ class ControlPlane:
             self.scaling,
             self.scaling_loop,
             self.forecasts,
+            self.packages,
         )
         self.port = 0
 
@@ -251,6 +257,9 @@ class ControlPlane:
         task.add_done_callback(self._health_updates.discard)
 
     async def stop(self) -> None:
+        # First: whatever the shutdown of the loops below ends must not admit waiting
+        # executions (they would start, and be stored as running, while everything stops).
+        self.executions.stop_admitting()
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)

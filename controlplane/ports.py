@@ -15,6 +15,7 @@ from models.backend import (
     AttemptOutcome,
     AttemptRequest,
     CapacityRequest,
+    HeartbeatListener,
     HeldCapacity,
     ReplicaLease,
 )
@@ -31,7 +32,9 @@ class AgentBackend(Protocol):
 
     async def deploy(self, spec: AgentSpec) -> None:
         """Makes the replicas match `spec`: re-attaches to live ones, creates missing ones, and
-        replaces replicas of other versions (new ones first; old ones drain, then stop)."""
+        replaces replicas of other versions (new ones first; old ones drain, then stop).
+        ``package://`` references in its runtime_env are loaded from the control plane's
+        packages (the backend is built with their reader) whenever a replica is created."""
 
     async def scale(self, name: str, replicas: int) -> None: ...
 
@@ -58,9 +61,15 @@ class AgentBackend(Protocol):
         """Why a lease of `agent` waits beyond a queue for a free slot (every replica
         unhealthy, circuit-broken or not ready); "" when it does not."""
 
-    async def invoke(self, lease: ReplicaLease, request: AttemptRequest) -> AttemptOutcome:
+    async def invoke(
+        self,
+        lease: ReplicaLease,
+        request: AttemptRequest,
+        on_heartbeat: HeartbeatListener | None = None,
+    ) -> AttemptOutcome:
         """Runs one attempt. Agent exceptions and replica crashes come back as outcomes;
-        asyncio cancellation cancels the attempt on the replica and propagates."""
+        asyncio cancellation cancels the attempt on the replica and propagates.
+        `on_heartbeat` hears the attempt's heartbeats while it runs, on the engine's loop."""
 
     async def observe_nodes(self) -> list[NodeInfo]:
         """Every node of the cluster with labels, capacity, free resources and liveness."""

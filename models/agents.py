@@ -97,11 +97,28 @@ class ReplicaResources:
     custom: dict[str, float] = field(default_factory=dict)
 
 
+ENDPOINT_SCHEMES = ("http", "https", "grpc")
+
+
+@dataclass(frozen=True)
+class EndpointOptions:
+    """How the proxy replicas of an external agent call its endpoint. Stored and shown as
+    given: no secrets (``headers_from_env`` names a variable of the replica's environment)."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    headers_from_env: dict[str, str] = field(default_factory=dict)
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 300.0
+    poll_interval_s: float = 0.5
+    max_poll_interval_s: float = 10.0
+
+
 @dataclass(frozen=True)
 class AgentSpec:
     name: str
     version: str
-    import_path: str
+    # Exactly one of import_path (a Python class) and endpoint (an external service) is set.
+    import_path: str = ""
     replicas: int = 1
     resources: ReplicaResources = field(default_factory=ReplicaResources)
     max_concurrency: int = 1
@@ -112,6 +129,8 @@ class AgentSpec:
     health_check: HealthCheck = field(default_factory=HealthCheck)
     circuit_breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
     load_balancing: LoadBalancing = field(default_factory=LoadBalancing)
+    endpoint: str = ""  # http://, https:// or grpc:// service the replicas call
+    endpoint_options: EndpointOptions = field(default_factory=EndpointOptions)
 
 
 @dataclass(frozen=True)
@@ -171,3 +190,44 @@ class AgentView:
     replicas: list[ReplicaInfo]
     # The last failure to start replicas, until a deploy or scale of the agent succeeds.
     start_failure: StartFailure | None = None
+
+
+class VersionState(enum.Enum):
+    """Where one version of an agent stands in its catalogue."""
+
+    ACTIVE = "ACTIVE"  # serves the agent's attempts
+    CANARY = "CANARY"  # serves a share of them while it is analysed
+    RETIRED = "RETIRED"  # served before a newer version replaced it; a rollback target
+    ROLLED_BACK = "ROLLED_BACK"  # replaced by an older version it was rolled back to
+    FAILED = "FAILED"  # its replicas did not start; it never served
+
+
+@dataclass(frozen=True)
+class VersionHealth:
+    """How one version's attempts went over the last `window_s` seconds (finished attempts;
+    lost and preempted ones are not the version's doing and are left out)."""
+
+    window_s: float
+    attempts: int = 0
+    succeeded: int = 0
+    p50_latency_s: float | None = None
+    p95_latency_s: float | None = None
+
+    @property
+    def failed(self) -> int:
+        return self.attempts - self.succeeded
+
+    @property
+    def success_rate(self) -> float | None:
+        return self.succeeded / self.attempts if self.attempts else None
+
+
+@dataclass(frozen=True)
+class AgentVersion:
+    """One version in an agent's catalogue: the spec it was deployed with, and its state."""
+
+    spec: AgentSpec
+    state: VersionState
+    create_time: float
+    update_time: float
+    health: VersionHealth | None = None

@@ -3,7 +3,7 @@ owns (`controlplane.ports`): attempt requests and outcomes, replica leases, capa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,14 @@ class AttemptRequest:
     task_id: str
     attempt: int
     input: Any
+    # The details of the task's last heartbeat in an earlier attempt (context["last_heartbeat"]).
+    last_heartbeat: dict[str, Any] | None = None
+    # When the engine gives up on the attempt (epoch seconds; None: the task has no timeout).
+    deadline: float | None = None
+
+
+# Hears one heartbeat of an attempt in flight: its details, or None for a heartbeat without.
+HeartbeatListener = Callable[[dict[str, Any] | None], None]
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,10 @@ class AttemptOutcome:
     replica_crashed: bool = False
     duration_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    # False: the agent says a retry cannot help (an HTTP 400), whatever the retry policy says.
+    retryable: bool = True
+    # The agent asked for at least this long before the next attempt (HTTP Retry-After).
+    retry_after_s: float | None = None
 
 
 @dataclass(frozen=True)

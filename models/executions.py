@@ -146,6 +146,10 @@ class TaskRecord:
     output_omitted: int | None = None
     # Earlier attempts a response left out (it shows the latest ones).
     omitted_attempts: int = 0
+    # The details of the task's last heartbeat (from any attempt; None before the first), and
+    # when the control plane heard its last heartbeat (seconds since the epoch).
+    last_heartbeat: dict[str, Any] | None = None
+    last_heartbeat_time: float | None = None
 
     def charged_attempts(self) -> int:
         """Attempts that count against the retry policy (lost and preempted ones do not)."""
@@ -199,6 +203,7 @@ class EventType(enum.Enum):
     ATTEMPT_TIMED_OUT = "ATTEMPT_TIMED_OUT"
     ATTEMPT_LOST = "ATTEMPT_LOST"
     ATTEMPT_PREEMPTED = "ATTEMPT_PREEMPTED"
+    ATTEMPT_HEARTBEAT = "ATTEMPT_HEARTBEAT"
     TASK_RETRYING = "TASK_RETRYING"
     TASK_SUCCEEDED = "TASK_SUCCEEDED"
     TASK_FAILED = "TASK_FAILED"

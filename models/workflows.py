@@ -31,6 +31,14 @@ class RetryPolicy:
         delay = self.initial_interval_s * self.backoff_coefficient ** (attempt - 2)
         return float(min(delay, self.max_interval_s))
 
+    def delay_honouring(self, attempt: int, retry_after_s: float | None) -> float:
+        """`delay_before(attempt)`, lengthened to the wait the agent asked for (an HTTP
+        Retry-After) but never past `max_interval_s` for it."""
+        delay = self.delay_before(attempt)
+        if retry_after_s is None or attempt <= 1:
+            return delay
+        return max(delay, min(float(retry_after_s), self.max_interval_s))
+
 
 @dataclass(frozen=True)
 class InputParameter:
@@ -74,6 +82,8 @@ class TaskDefinition:
     resources: ResourceAmounts = field(default_factory=ResourceAmounts)
     placement: PlacementConstraints = field(default_factory=PlacementConstraints)
     priority: int = 0  # within its namespace's queue; higher first
+    # An attempt silent for longer fails as HeartbeatTimeout (None: no heartbeats required).
+    heartbeat_timeout_s: float | None = None
 
 
 @dataclass(frozen=True)

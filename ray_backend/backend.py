@@ -23,7 +23,8 @@ import ray
 from ray.autoscaler.sdk import request_resources
 
 from models.agents import AgentSpec, ReplicaInfo
-from models.backend import AttemptOutcome, AttemptRequest, ReplicaLease
+from models.backend import AttemptOutcome, AttemptRequest, HeartbeatListener, ReplicaLease
+from models.packages import PackageReader
 from models.queueing import QueueMetrics
 from models.resources import NodeInfo, ResourceAmounts
 from ray_backend import cluster, cluster_state
@@ -31,8 +32,10 @@ from ray_backend.backend_state import BackendState
 from ray_backend.deployments import Deployments, check_spec
 from ray_backend.dispatch import ReplicaDispatch
 from ray_backend.health import ReplicaHealth
+from ray_backend.heartbeat_relay import POLL_INTERVAL_S, HeartbeatRelay
 from ray_backend.metrics import backend_metrics
 from ray_backend.named_actors import ReplicaActors
+from ray_backend.packages import RayPackages
 from ray_backend.replica_conditions import ReplicaConditions
 
 logger = logging.getLogger(__name__)
@@ -51,13 +54,17 @@ class RayAgentBackend:
         health_interval_s: float = 2.0,
         health_timeout_s: float = 10.0,
         ready_timeout_s: float = 60.0,
+        read_package: PackageReader | None = None,
+        heartbeat_poll_s: float = POLL_INTERVAL_S,
     ) -> None:
+        """`read_package`: where ``package://`` references in runtime_env are read from (the
+        control plane's data dir); without it, such agents fail to start."""
         self._address = address
         self._namespace = namespace
         self._num_cpus = num_cpus
         self._include_dashboard = include_dashboard
         self._state = BackendState()
-        actors = ReplicaActors(namespace, ready_timeout_s)
+        actors = ReplicaActors(namespace, ready_timeout_s, RayPackages(read_package))
         self._deployments = Deployments(self._state, actors)
         conditions = ReplicaConditions(self._state)
         self._health = ReplicaHealth(
@@ -68,7 +75,9 @@ class RayAgentBackend:
             interval_s=health_interval_s,
             timeout_s=health_timeout_s,
         )
-        self._dispatch = ReplicaDispatch(self._state, self._health, conditions)
+        self._dispatch = ReplicaDispatch(
+            self._state, self._health, HeartbeatRelay(self._state, heartbeat_poll_s), conditions
+        )
         self._health_task: asyncio.Task[None] | None = None
         self._dashboard_url: str | None = None
         self._owns_connection = False
@@ -190,10 +199,22 @@ class RayAgentBackend:
         return self._dispatch.waiting_reason(agent)
 
     def invoke(
-        self, lease: ReplicaLease, request: AttemptRequest
+        self,
+        lease: ReplicaLease,
+        request: AttemptRequest,
+        on_heartbeat: HeartbeatListener | None = None,
     ) -> Coroutine[Any, Any, AttemptOutcome]:
         # The dispatcher's coroutine itself, not one awaiting it: one frame less per attempt.
-        return self._dispatch.invoke(lease, request)
+        return self._dispatch.invoke(lease, request, on_heartbeat)
+
+    def record_heartbeat(
+        self, execution_id: str, task_id: str, attempt: int, details: dict[str, Any] | None
+    ) -> bool:
+        """Records a heartbeat of an attempt in flight that reached the backend by another way
+        than its replica (such as the progress an HTTP agent reports when its status is
+        polled): the engine hears it as if the agent had called ``context.heartbeat``.
+        False when the attempt is not in flight here."""
+        return self._dispatch.heartbeats.record((execution_id, task_id, attempt), details)
 
     # ------------------------------------------------------------------ health
 

@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable
+from typing import Any
 
 import ray
 from ray.exceptions import RayActorError, RayError, RayTaskError
@@ -17,6 +18,7 @@ from models.backend import (
     AgentUnavailable,
     AttemptOutcome,
     AttemptRequest,
+    HeartbeatListener,
     NoUsableReplica,
     ReplicaLease,
 )
@@ -24,7 +26,17 @@ from models.executions import ErrorInfo
 from ray_backend.backend_state import BackendState
 from ray_backend.breaker import Admission
 from ray_backend.health import ReplicaHealth
-from ray_backend.replica_actor import ERROR_MESSAGE, ERROR_TRACEBACK, ERROR_TYPE, OK, OUTPUT
+from ray_backend.heartbeat_relay import HeartbeatRelay
+from ray_backend.replica_actor import (
+    ERROR_MESSAGE,
+    ERROR_RETRYABLE,
+    ERROR_TRACEBACK,
+    ERROR_TYPE,
+    OK,
+    OUTPUT,
+    PENDING,
+    RETRY_AFTER_S,
+)
 from ray_backend.replica_conditions import ReplicaConditions
 from ray_backend.replica_set import Replica, ReplicaSet
 
@@ -35,10 +47,15 @@ class ReplicaDispatch:
     """Leases replicas of deployed agents and runs attempts on them."""
 
     def __init__(
-        self, state: BackendState, health: ReplicaHealth, conditions: ReplicaConditions
+        self,
+        state: BackendState,
+        health: ReplicaHealth,
+        heartbeats: HeartbeatRelay,
+        conditions: ReplicaConditions,
     ) -> None:
         self._state = state
         self._health = health
+        self.heartbeats = heartbeats
         self._conditions = conditions
         # The breaker's admission of each leased attempt, by the lease object's id (the lease
         # object lives until its attempt ends, so the id is not reused meanwhile).
@@ -142,7 +159,12 @@ class ReplicaDispatch:
             return f"agent {agent!r} is not deployed"
         return rs.unusable_reason()
 
-    async def invoke(self, lease: ReplicaLease, request: AttemptRequest) -> AttemptOutcome:
+    async def invoke(
+        self,
+        lease: ReplicaLease,
+        request: AttemptRequest,
+        on_heartbeat: HeartbeatListener | None = None,
+    ) -> AttemptOutcome:
         rs = self._state.sets.get(lease.agent)
         replica = rs.replicas.get(lease.replica) if rs is not None else None
         if rs is None or replica is None:
@@ -157,6 +179,8 @@ class ReplicaDispatch:
             "attempt": request.attempt,
             "agent_version": lease.agent_version,
             "replica": lease.replica,
+            "last_heartbeat": request.last_heartbeat,
+            "deadline": request.deadline,
         }
         metrics = self._state.metrics
         if metrics is not None:
@@ -164,7 +188,15 @@ class ReplicaDispatch:
         started = time.monotonic()
         ref = replica.handle.execute.remote(request.input, context)
         try:
-            envelope = await ref
+            if on_heartbeat is None:
+                envelope = await _answer(ref)
+            else:
+                key = (request.execution_id, request.task_id, request.attempt)
+                envelope = await self.heartbeats.relayed(
+                    ref, key, replica.name, replica.handle, on_heartbeat
+                )
+            while isinstance(envelope, dict) and PENDING in envelope:
+                envelope = await self._wait_parked(rs, replica, envelope[PENDING], context)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 ray.cancel(ref)
@@ -182,19 +214,7 @@ class ReplicaDispatch:
         except RayError as exc:
             outcome = AttemptOutcome(ok=False, error=ErrorInfo(type(exc).__name__, _short(exc)))
         else:
-            if isinstance(envelope, dict) and envelope.get(OK):
-                outcome = AttemptOutcome(ok=True, output=envelope.get(OUTPUT))
-            elif isinstance(envelope, dict):
-                outcome = AttemptOutcome(
-                    ok=False,
-                    error=ErrorInfo(
-                        str(envelope.get(ERROR_TYPE, "Exception")),
-                        str(envelope.get(ERROR_MESSAGE, "")),
-                    ),
-                    extra={"traceback": envelope.get(ERROR_TRACEBACK, "")},
-                )
-            else:  # pragma: no cover - the actor always returns an envelope
-                outcome = AttemptOutcome(ok=True, output=envelope)
+            outcome = _outcome(envelope)
         duration = time.monotonic() - started
         if metrics is not None:
             metrics.attempt_finished(lease.agent, outcome.ok, duration)
@@ -220,6 +240,47 @@ class ReplicaDispatch:
         moved = replica.breaker.record(admission, outcome.ok, rs.clock(), rs.spec.circuit_breaker)
         if moved is not None:
             self._conditions.breaker_moved(rs, replica, moved)
+
+    @staticmethod
+    async def _wait_parked(
+        rs: ReplicaSet, replica: Replica, token: Any, context: dict[str, Any]
+    ) -> Any:
+        """Waits for an attempt the agent runs asynchronously; meanwhile its slot serves
+        other attempts (the attempt still counts as outstanding, so a drain waits for it)."""
+        replica.parked += 1
+        rs.slot_freed()
+        try:
+            return await _answer(replica.handle.wait.remote(token, context))
+        finally:
+            replica.parked -= 1
+
+
+async def _answer(ref: Any) -> Any:
+    """The result of an actor call; cancelled, it cancels the call on the replica (whose agent
+    then hears of it through its cancel(context))."""
+    try:
+        return await ref
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            ray.cancel(ref)
+        raise
+
+
+def _outcome(envelope: Any) -> AttemptOutcome:
+    if not isinstance(envelope, dict):  # pragma: no cover - the actor always returns an envelope
+        return AttemptOutcome(ok=True, output=envelope)
+    if envelope.get(OK):
+        return AttemptOutcome(ok=True, output=envelope.get(OUTPUT))
+    retry_after = envelope.get(RETRY_AFTER_S)
+    return AttemptOutcome(
+        ok=False,
+        error=ErrorInfo(
+            str(envelope.get(ERROR_TYPE, "Exception")), str(envelope.get(ERROR_MESSAGE, ""))
+        ),
+        extra={"traceback": envelope[ERROR_TRACEBACK]} if ERROR_TRACEBACK in envelope else {},
+        retryable=envelope.get(ERROR_RETRYABLE) is not False,
+        retry_after_s=float(retry_after) if isinstance(retry_after, int | float) else None,
+    )
 
 
 def _short(exc: BaseException, limit: int = 2000) -> str:

@@ -17,7 +17,9 @@ from models.backend import ReplicaStartError
 from models.failures import one_line
 from ray_backend import pools
 from ray_backend.capacity import find_pool_group
+from ray_backend.external.proxy import replica_target
 from ray_backend.first_answer import first_answers
+from ray_backend.packages import RayPackages
 from ray_backend.replica_actor import AgentReplicaActor
 from ray_backend.replica_set import Replica, parse_replica_name
 from ray_backend.start_failures import not_ready, start_error
@@ -33,9 +35,12 @@ class DeployError(ReplicaStartError):
 class ReplicaActors:
     """The named actors of one Ray namespace that hold agent replicas."""
 
-    def __init__(self, namespace: str, ready_timeout_s: float) -> None:
+    def __init__(
+        self, namespace: str, ready_timeout_s: float, packages: RayPackages | None = None
+    ) -> None:
         self._namespace = namespace
         self._ready_timeout_s = ready_timeout_s
+        self._packages = packages if packages is not None else RayPackages(None)
 
     async def attach_or_create(
         self, spec: AgentSpec, fingerprint: str, name: str, index: int
@@ -95,7 +100,10 @@ class ReplicaActors:
                 await self.kill(handle, name)
                 continue
             if not health.get("ok", True):
-                last_error = ReplicaStartError(one_line(f"its health check reports {health}"))
+                last_error = ReplicaStartError(
+                    one_line(f"its health check reports {health}"),
+                    field="agent.endpoint" if spec.endpoint else "agent",
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
@@ -154,7 +162,10 @@ class ReplicaActors:
         if resources.custom:
             options["resources"] = dict(resources.custom)
         if spec.runtime_env:
-            options["runtime_env"] = dict(spec.runtime_env)
+            try:
+                options["runtime_env"] = self._packages.runtime_env(spec.runtime_env)
+            except ReplicaStartError as exc:
+                raise self._failed(exc) from None
         if spec.pool:
             # Inside the pool's placement group, any bundle with room (index -1): Ray enforces
             # the pool's capacity, and restarts the replica inside the group (on whichever
@@ -169,9 +180,10 @@ class ReplicaActors:
             # One replica per node as far as it goes: survives a node loss, and gives the
             # dispatcher a choice of nodes to place tasks on.
             options["scheduling_strategy"] = "SPREAD"
+        import_path, config = replica_target(spec)
         return AgentReplicaActor.options(**options).remote(
-            spec.import_path,
-            dict(spec.config),
+            import_path,
+            config,
             agent=spec.name,
             version=spec.version,
             spec_hash=fingerprint,

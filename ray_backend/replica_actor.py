@@ -13,6 +13,7 @@ import contextvars
 import functools
 import importlib
 import inspect
+import logging
 import os
 import traceback
 from typing import Any
@@ -20,14 +21,28 @@ from typing import Any
 import ray
 
 from models.failures import exception_summary
+from ray_backend.attempt_context import AttemptContext, AttemptKey, HeardSince, ReplicaHeartbeats
+from ray_backend.external.errors import ExternalAgentError, Pending
 
 CONTROL_GROUP = "control"
+# Attempts the agent runs asynchronously, waited for without holding an execute slot.
+WAIT_GROUP = "wait"
+WAIT_CONCURRENCY = 1000
+# How long a cancelled attempt waits for the agent's cancel(context).
+CANCEL_TIMEOUT_S = 10.0
 # Envelope keys of what ``execute`` returns to the backend.
 OK = "ok"
 OUTPUT = "output"
 ERROR_TYPE = "error_type"
 ERROR_MESSAGE = "error_message"
 ERROR_TRACEBACK = "error_traceback"
+HEARTBEATS = "heartbeats"  # the attempt's final heartbeats (attempt_context.FinalBeats)
+ERROR_RETRYABLE = "error_retryable"
+RETRY_AFTER_S = "retry_after_s"
+# The attempt goes on asynchronously: its outcome comes from ``wait(token, context)``.
+PENDING = "pending"
+
+logger = logging.getLogger(__name__)
 
 
 class AgentStartFailed(Exception):
@@ -94,6 +109,7 @@ class AgentReplica:
         self._execute = execute
         self._execute_is_async = inspect.iscoroutinefunction(execute)
         self._health = getattr(self._impl, "health", None)
+        self._heartbeats = ReplicaHeartbeats()
         # Sync agents run in this pool so that up to max_concurrency attempts overlap.
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(1, int(max_concurrency)), thread_name_prefix="agent"
@@ -105,20 +121,60 @@ class AgentReplica:
         return await loop.run_in_executor(self._pool, call)
 
     async def execute(self, input: Any, context: dict[str, Any]) -> dict[str, Any]:
-        """Runs one attempt; user exceptions come back in the envelope (cancellation does not)."""
+        """Runs one attempt; user exceptions come back in the envelope (cancellation does not:
+        it calls the agent's ``cancel(context)`` first, when it has one)."""
+        key = (str(context.get("execution_id")), str(context.get("task_id")), context["attempt"])
+        attempt_context = AttemptContext(context, self._heartbeats.open(key))
         try:
-            if self._execute_is_async:
-                output = await self._execute(input, context)
+            envelope = await self._attempt(
+                self._execute, self._execute_is_async, (input, attempt_context)
+            )
+        finally:
+            final = self._heartbeats.close(key)
+        if final is not None:
+            envelope[HEARTBEATS] = final
+        return envelope
+
+    @ray.method(concurrency_group=CONTROL_GROUP)
+    def heartbeats(self, known: dict[AttemptKey, int]) -> dict[AttemptKey, HeardSince]:
+        """What the attempts in `known` heartbeated since the sequence given for each."""
+        return self._heartbeats.since(known)
+
+    @ray.method(concurrency_group=WAIT_GROUP)
+    async def wait(self, token: Any, context: dict[str, Any]) -> dict[str, Any]:
+        """The outcome of an attempt whose ``execute`` returned ``Pending(token)``."""
+        wait = getattr(self._impl, "wait", None)
+        if wait is None or not callable(wait):
+            return _failure(TypeError(f"{self._import_path} has no wait(token, context) method"))
+        return await self._attempt(wait, inspect.iscoroutinefunction(wait), (token, context))
+
+    async def _attempt(self, fn: Any, is_async: bool, args: tuple[Any, Any]) -> dict[str, Any]:
+        try:
+            if is_async:
+                output = await fn(*args)
             else:
-                output = await self._in_thread(self._execute, input, context)
+                output = await self._in_thread(fn, *args)
+        except asyncio.CancelledError:
+            await self._cancel(args[1])
+            raise
         except Exception as exc:
-            return {
-                OK: False,
-                ERROR_TYPE: type(exc).__name__,
-                ERROR_MESSAGE: str(exc),
-                ERROR_TRACEBACK: traceback.format_exc(limit=20),
-            }
+            return _failure(exc)
+        if isinstance(output, Pending):
+            return {OK: False, PENDING: output.token}
         return {OK: True, OUTPUT: output}
+
+    async def _cancel(self, context: dict[str, Any]) -> None:
+        """Tells the agent its attempt is cancelled (bounded; its failure is only logged)."""
+        cancel = getattr(self._impl, "cancel", None)
+        if cancel is None or not callable(cancel):
+            return
+        try:
+            if inspect.iscoroutinefunction(cancel):
+                await asyncio.wait_for(cancel(context), CANCEL_TIMEOUT_S)
+            else:
+                await asyncio.wait_for(asyncio.to_thread(cancel, context), CANCEL_TIMEOUT_S)
+        except Exception:
+            logger.warning("cancel(context) of %s failed", self._import_path, exc_info=True)
 
     @ray.method(concurrency_group=CONTROL_GROUP)
     async def health(self) -> dict[str, Any]:
@@ -144,7 +200,24 @@ class AgentReplica:
         }
 
 
+def _failure(exc: Exception) -> dict[str, Any]:
+    if isinstance(exc, ExternalAgentError):
+        return {
+            OK: False,
+            ERROR_TYPE: exc.error_type,
+            ERROR_MESSAGE: exc.message,
+            ERROR_RETRYABLE: exc.retryable,
+            RETRY_AFTER_S: exc.retry_after_s,
+        }
+    return {
+        OK: False,
+        ERROR_TYPE: type(exc).__name__,
+        ERROR_MESSAGE: str(exc),
+        ERROR_TRACEBACK: "".join(traceback.format_exception(exc, limit=20)),
+    }
+
+
 # Ray's typing stubs do not list concurrency_groups among ray.remote's keyword arguments.
-AgentReplicaActor = ray.remote(concurrency_groups={CONTROL_GROUP: 4})(  # type: ignore[call-overload]
-    AgentReplica
-)
+AgentReplicaActor = ray.remote(  # type: ignore[call-overload]
+    concurrency_groups={CONTROL_GROUP: 4, WAIT_GROUP: WAIT_CONCURRENCY}
+)(AgentReplica)

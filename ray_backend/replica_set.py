@@ -41,6 +41,9 @@ def spec_hash(spec: AgentSpec) -> str:
     }
     if spec.pool:  # only when set, so replicas outside pools keep their fingerprint
         payload["pool"] = spec.pool
+    if spec.endpoint:  # likewise
+        payload["endpoint"] = spec.endpoint
+        payload["endpoint_options"] = asdict(spec.endpoint_options)
     text = json.dumps(payload, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
@@ -71,6 +74,8 @@ class Replica:
     max_concurrency: int
     state: ReplicaState = ReplicaState.STARTING
     outstanding: int = 0
+    # Of the outstanding attempts, those waiting for an asynchronous agent: they hold no slot.
+    parked: int = 0
     node_id: str = ""
     pid: int = 0
     restarts: int = 0
@@ -98,7 +103,7 @@ class Replica:
 
     @property
     def has_free_slot(self) -> bool:
-        return self.outstanding < self.max_concurrency
+        return self.outstanding - self.parked < self.max_concurrency
 
     @property
     def latency_ewma(self) -> float | None:

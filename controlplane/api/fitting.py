@@ -77,10 +77,14 @@ def _task(task: TaskRecord, detail: Detail, budget: ValueBudget) -> TaskRecord:
     if output is not None and (not detail.values or (omitted := budget.omitted(output))):
         output, omitted = None, omitted if detail.values else value_size(output)
     shown = task.attempts[-detail.attempts :]
+    heartbeat = task.last_heartbeat
+    if heartbeat is not None and (not detail.values or budget.omitted(heartbeat) is not None):
+        heartbeat = None  # a progress report, not a result: left out without a size
     return dataclasses.replace(
         task,
         output=output,
         output_omitted=omitted,
+        last_heartbeat=heartbeat,
         attempts=[dataclasses.replace(a, error=_error(a.error, detail.error_chars)) for a in shown],
         omitted_attempts=task.omitted_attempts + len(task.attempts) - len(shown),
         error=_error(task.error, detail.error_chars),

@@ -24,6 +24,7 @@ from controlplane.api.servicers.resources import ResourceServicer
 from controlplane.api.servicers.scaling import ScalingServicer
 from controlplane.api.servicers.scheduling import SchedulerServicer
 from controlplane.api.servicers.workflows import WorkflowServicer
+from controlplane.engine.agents.packages import PackageService
 from controlplane.engine.agents.registry import AgentManager
 from controlplane.engine.capacity.cluster import ClusterObserver
 from controlplane.engine.capacity.pools import PoolService
@@ -66,6 +67,7 @@ class GrpcServer:
         scaling: ScalingManager,
         scaling_loop: ScalingLoop,
         forecasts: ForecastWorker,
+        packages: PackageService,
     ) -> None:
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -75,7 +77,9 @@ class GrpcServer:
             ("grpc.so_reuseport", 0),
         ]
         self._server = grpc.aio.server(options=options)
-        agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(agents), self._server)
+        agent_pb2_grpc.add_AgentServiceServicer_to_server(
+            AgentServicer(agents, packages), self._server
+        )
         workflow_pb2_grpc.add_WorkflowServiceServicer_to_server(
             WorkflowServicer(catalog, executions), self._server
         )

@@ -43,12 +43,17 @@ def _run_server_command(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, OSError, UsageProblem):
         raise
     except Exception as exc:
-        if args.verbose:
-            logging.getLogger(__name__).exception("%s failed", args.command)
-        return _fail(
-            f"error: {args.command} failed: {type(exc).__name__}: {shorten(str(exc), 500)}",
-            EXIT_FAILED,
-        )
+        return _command_failed(args, exc)
+
+
+def _command_failed(args: argparse.Namespace, exc: Exception) -> int:
+    """One line (the traceback only with --verbose), exit 1."""
+    if args.verbose:
+        logging.getLogger(__name__).exception("%s failed", args.command)
+    return _fail(
+        f"error: {args.command} failed: {type(exc).__name__}: {shorten(str(exc), 500)}",
+        EXIT_FAILED,
+    )
 
 
 def _run_client_command(args: argparse.Namespace) -> int:
@@ -66,14 +71,8 @@ def _run_client_command(args: argparse.Namespace) -> int:
     except (OSError, UsageProblem):
         raise
     except Exception as exc:
-        # An answer this CLI cannot read (e.g. a newer server's enum value): one line, the
-        # traceback only with --verbose.
-        if args.verbose:
-            logging.getLogger(__name__).exception("%s failed", args.command)
-        return _fail(
-            f"error: {args.command} failed: {type(exc).__name__}: {shorten(str(exc), 500)}",
-            EXIT_FAILED,
-        )
+        # An answer this CLI cannot read (e.g. a newer server's enum value).
+        return _command_failed(args, exc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

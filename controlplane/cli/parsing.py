@@ -65,6 +65,23 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(f"{key}: {exc}") from None
 
 
+def parse_text_pair(text: str) -> tuple[str, str]:
+    """`NAME=VALUE` -> (NAME, VALUE), the value kept as text; argparse `type=` callable."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return key, value
+
+
+def parse_env_var(text: str) -> tuple[str, str]:
+    """`KEY=VALUE` -> (KEY, VALUE) with the value kept as text (an environment variable)."""
+    key, value = parse_text_pair(text)
+    if any(c.isspace() for c in key):
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
 def assignments_to_dict(pairs: Iterable[tuple[str, Any]] | None) -> dict[str, Any]:
     """Later assignments of the same key win."""
     return dict(pairs or ())

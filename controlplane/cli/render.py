@@ -26,7 +26,7 @@ from rich.text import Text
 from controlplane.cli import replica_render
 from controlplane.cli.json_text import display_text, json_text, to_jsonable
 from models.agents import AgentView
-from models.executions import Event, EventType, ExecutionRecord, ExecutionStatus
+from models.executions import Event, EventType, ExecutionRecord, ExecutionStatus, TaskStatus
 from models.workflows import Severity, ValidationProblem, WorkflowView
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ def agent_dict(view: AgentView) -> dict[str, Any]:
 def agents_table(views: Iterable[AgentView]) -> Table:
     views = list(views)
     failures = any(view.start_failure is not None for view in views)
-    columns = ["NAME", "VERSION", "STATE", "READY", "IMPORT PATH", "CAPABILITIES"]
+    columns = ["NAME", "VERSION", "STATE", "READY", "CODE / ENDPOINT", "CAPABILITIES"]
     table = Table(*columns, *(["START FAILURE"] if failures else []))
     for view in views:
         spec = view.record.spec
@@ -153,7 +153,7 @@ def agents_table(views: Iterable[AgentView]) -> Table:
             spec.version,
             status_text(view.state.value),
             f"{ready}/{spec.replicas}",
-            spec.import_path,
+            spec.endpoint or spec.import_path,
             ", ".join(spec.capabilities) or "-",
         ]
         if failures:
@@ -174,7 +174,10 @@ def agent_detail(console: Console, view: AgentView) -> None:
             status_text(view.state.value),
         )
     )
-    console.print(f"  import path     {spec.import_path}", markup=False)
+    if spec.endpoint:
+        console.print(f"  endpoint        {spec.endpoint}", markup=False)
+    else:
+        console.print(f"  import path     {spec.import_path}", markup=False)
     console.print(f"  replicas        {spec.replicas}", markup=False)
     console.print(
         f"  resources       cpus={res.num_cpus:g} gpus={res.num_gpus:g} memory={res.memory}"
@@ -319,6 +322,8 @@ def execution_detail(console: Console, record: ExecutionRecord, with_outputs: bo
                 detail = Text(f"{task.error.type}: {message}", style="red")
             elif task.output_omitted is not None:
                 detail = Text(left_out(task.output_omitted))
+            elif task.status is TaskStatus.RUNNING and task.last_heartbeat is not None:
+                detail = Text(f"heartbeat: {compact(task.last_heartbeat, 60)}", style="cyan")
             else:
                 detail = Text("-" if task.output is None else compact(task.output, 60))
             table.add_row(

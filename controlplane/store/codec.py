@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from models.agents import AgentSpec, ReplicaResources
+from models.agents import AgentSpec, EndpointOptions, ReplicaResources
 from models.executions import ErrorInfo
 from models.replica_health import (
     CircuitBreaker,
@@ -53,4 +53,6 @@ def load_agent_spec(text: str) -> AgentSpec:
         balancing = data["load_balancing"]
         balancing["strategy"] = LoadBalancingStrategy(balancing["strategy"])
         data["load_balancing"] = LoadBalancing(**balancing)
+    # Rows stored before external agents have no endpoint fields: the defaults apply.
+    data["endpoint_options"] = EndpointOptions(**data.get("endpoint_options", {}))
     return AgentSpec(**data)

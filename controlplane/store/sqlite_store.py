@@ -20,6 +20,8 @@ from controlplane.store.codec import (
     load_agent_spec,
     load_error,
 )
+from controlplane.store.heartbeats import SCHEMA as HEARTBEAT_SCHEMA
+from controlplane.store.heartbeats import UPSERT_HEARTBEAT, attach_heartbeats
 from controlplane.store.write_batch import WriteBatch
 from models.agents import AgentRecord
 from models.executions import (
@@ -34,7 +36,7 @@ from models.executions import (
 )
 from models.workflows import WorkflowRevision
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7  # 7: task_heartbeats
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflow_revisions (
@@ -50,6 +52,15 @@ CREATE TABLE IF NOT EXISTS agents (
     spec TEXT NOT NULL,
     create_time REAL NOT NULL,
     update_time REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agent_versions (
+    agent TEXT NOT NULL,
+    version TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    state TEXT NOT NULL,
+    create_time REAL NOT NULL,
+    update_time REAL NOT NULL,
+    PRIMARY KEY (agent, version)
 );
 CREATE TABLE IF NOT EXISTS executions (
     execution_id TEXT PRIMARY KEY,
@@ -90,6 +101,8 @@ CREATE TABLE IF NOT EXISTS attempts (
     error TEXT,
     PRIMARY KEY (execution_id, task_id, number)
 );
+-- A version's live health reads the attempts that ended in the last minutes.
+CREATE INDEX IF NOT EXISTS attempts_by_end ON attempts (end_time);
 CREATE TABLE IF NOT EXISTS pools (
     name TEXT PRIMARY KEY,
     spec TEXT NOT NULL,
@@ -196,7 +209,7 @@ class SqliteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._writer = _connect(path, synchronous)
-        self._writer.executescript(SCHEMA)
+        self._writer.executescript(SCHEMA + HEARTBEAT_SCHEMA)
         self._migrate()
         self._writer.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._reader = _connect(path, synchronous)
@@ -246,6 +259,7 @@ class SqliteStore:
             conn.executemany(UPSERT_TASK, batch.tasks)
             conn.executemany(UPSERT_ATTEMPT, batch.attempts)
             conn.executemany(INSERT_EVENT, batch.events)
+            conn.executemany(UPSERT_HEARTBEAT, batch.heartbeats)
 
     def add_workflow_revision(
         self, name: str, definition: str, digest: str, now: float
@@ -471,6 +485,8 @@ class SqliteStore:
             "SELECT * FROM attempts WHERE execution_id=? ORDER BY task_id, number", (eid,)
         ):
             execution.tasks[row[1]].attempts.append(_attempt(row))
+        if inline_limit != 0:  # 0: states only (no value is read)
+            attach_heartbeats(self._reader, execution)
 
 
 def _revision(row: tuple[Any, ...]) -> WorkflowRevision:

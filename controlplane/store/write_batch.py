@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controlplane.store.codec import dump, dump_error
+from controlplane.store.heartbeats import heartbeat_row
 from models.executions import AttemptRecord, Event, ExecutionRecord, TaskRecord
 
 
@@ -16,15 +17,19 @@ class WriteBatch:
     tasks: list[tuple[Any, ...]] = field(default_factory=list)
     attempts: list[tuple[Any, ...]] = field(default_factory=list)
     events: list[tuple[Any, ...]] = field(default_factory=list)
+    heartbeats: list[tuple[Any, ...]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.executions or self.tasks or self.attempts or self.events)
+        return bool(
+            self.executions or self.tasks or self.attempts or self.events or self.heartbeats
+        )
 
     def extend(self, other: WriteBatch) -> None:
         self.executions += other.executions
         self.tasks += other.tasks
         self.attempts += other.attempts
         self.events += other.events
+        self.heartbeats += other.heartbeats
 
     def put_execution(self, ex: ExecutionRecord) -> None:
         self.executions.append(
@@ -57,6 +62,10 @@ class WriteBatch:
                 dump(list(task.depends_on)),
             )
         )
+
+    def put_heartbeat(self, execution_id: str, task: TaskRecord) -> None:
+        """The task's last heartbeat (details and time) as its record holds it now."""
+        self.heartbeats.append(heartbeat_row(execution_id, task))
 
     def put_attempt(self, execution_id: str, task_id: str, attempt: AttemptRecord) -> None:
         self.attempts.append(

@@ -17,6 +17,7 @@ from controlplane.workflow.loader import MAX_DEFINITION_DEPTH, parse_text
 from controlplane.workflow.references import Reference, find_reference_problems
 from controlplane.workflow.task_resources import (
     check_placement_refs,
+    parse_heartbeat_timeout,
     parse_placement,
     parse_priority,
     parse_resources,
@@ -51,6 +52,7 @@ _TASK_KEYS = (
     "resources",
     "placement",
     "priority",
+    "heartbeat_timeout",
 )
 _RETRY_KEYS = (
     "max_attempts",
@@ -187,6 +189,7 @@ class _TaskDraft:
     resources: ResourceAmounts = field(default_factory=ResourceAmounts)
     placement: PlacementConstraints = field(default_factory=PlacementConstraints)
     priority: int = 0
+    heartbeat_timeout_s: float | None = None
 
 
 class _Checker:
@@ -361,6 +364,9 @@ class _Checker:
             resources=parse_resources(f"{base}.resources", raw.get("resources"), self.error),
             placement=parse_placement(f"{base}.placement", raw.get("placement"), self.error),
             priority=parse_priority(f"{base}.priority", raw.get("priority"), self.error),
+            heartbeat_timeout_s=parse_heartbeat_timeout(
+                f"{base}.heartbeat_timeout", raw.get("heartbeat_timeout"), self.error
+            ),
         )
         draft.edges = self.explicit_edges(base, raw.get("depends_on"))
         draft.edges += self.reference_edges(f"{base}.input", draft.input)
@@ -567,4 +573,5 @@ def _build_task(draft: _TaskDraft) -> TaskDefinition:
         resources=draft.resources,
         placement=draft.placement,
         priority=draft.priority,
+        heartbeat_timeout_s=draft.heartbeat_timeout_s,
     )

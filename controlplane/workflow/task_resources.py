@@ -1,9 +1,10 @@
-"""The `resources`, `placement` and `priority` fields of a workflow task.
+"""The `resources`, `placement`, `priority` and `heartbeat_timeout` fields of a workflow task.
 
     resources: {cpu: 2, memory: 4Gi, gpu: 0.5, accelerator_x: 1}
     placement: {pool: gpu, node_labels: {zone: "in(a,b)"}, affinity: [fetch],
                 anti_affinity: [replica_a], spread: true}
     priority: 10
+    heartbeat_timeout: 30s
 
 Problems are reported through `report(path, message)` with the full path of the offending
 field, like every other definition error.
@@ -15,6 +16,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from models.durations import parse_duration
+from models.heartbeats import MIN_HEARTBEAT_TIMEOUT_S
 from models.resources import CPU, GPU, MEMORY, ResourceAmounts
 from models.workflows import PlacementConstraints
 
@@ -139,6 +142,25 @@ def parse_priority(path: str, raw: Any, report: Report) -> int:
         report(path, "expected an integer")
         return 0
     return int(raw)
+
+
+def parse_heartbeat_timeout(path: str, raw: Any, report: Report) -> float | None:
+    """How long an attempt may go without a heartbeat (None: heartbeats are not required)."""
+    if raw is None:
+        return None
+    try:
+        seconds = parse_duration(raw)
+    except ValueError as exc:
+        report(path, str(exc))
+        return None
+    if seconds < MIN_HEARTBEAT_TIMEOUT_S:
+        report(
+            path,
+            f"heartbeat_timeout {raw!r} is shorter than {MIN_HEARTBEAT_TIMEOUT_S:g}s "
+            "(heartbeats reach the control plane about twice a second)",
+        )
+        return None
+    return seconds
 
 
 def check_placement_refs(

@@ -230,6 +230,7 @@ def test_hostile_requests_never_stall_health_or_poison_reads(serve: Serve) -> No
     # While hostile definitions are refused, health answers as fast as ever; the rest of the
     # table (agents handing back megabytes on a 2-core machine) may slow it, never stall it.
     p99 = probe.p99(DEFINITION_STAGES)
+    print(f"health p99 {p99 * 1000:.1f} ms while definitions were refused; {probe.slowest()}")
     assert p99 < 0.1, f"health p99 {p99 * 1000:.0f} ms; slowest: {probe.slowest()}"
     assert max(latency for latency, _ in probe.latencies) < 1, probe.slowest()
     assert "Traceback" not in serve.log.read_text()

@@ -14,6 +14,7 @@ from models.backend import (
     AgentUnavailable,
     AttemptOutcome,
     AttemptRequest,
+    HeartbeatListener,
     NoUsableReplica,
     ReplicaLease,
 )
@@ -45,6 +46,8 @@ class FakeBackend:
         self.routing_keys: list[tuple[str, str]] = []
         # Agents none of whose replicas is usable, with why (leases wait, then give up).
         self.unusable: dict[str, str] = {}
+        # The heartbeat listener of every attempt invoked, by (task id, attempt number).
+        self.heartbeats: dict[tuple[str, int], HeartbeatListener] = {}
 
     @property
     def dashboard_url(self) -> str | None:
@@ -108,8 +111,15 @@ class FakeBackend:
     def waiting_reason(self, agent: str) -> str:
         return self.unusable.get(agent, "")
 
-    async def invoke(self, lease: ReplicaLease, request: AttemptRequest) -> AttemptOutcome:
+    async def invoke(
+        self,
+        lease: ReplicaLease,
+        request: AttemptRequest,
+        on_heartbeat: HeartbeatListener | None = None,
+    ) -> AttemptOutcome:
         self.calls.append(request)
+        if on_heartbeat is not None:
+            self.heartbeats[(request.task_id, request.attempt)] = on_heartbeat
         behaviour = self.behaviours.get(lease.agent)
         try:
             output = await behaviour(request.input, request) if behaviour else request.input

@@ -31,11 +31,15 @@ from models.agents import (
     AgentRecord,
     AgentSpec,
     AgentState,
+    AgentVersion,
     AgentView,
+    EndpointOptions,
     ReplicaInfo,
     ReplicaResources,
     ReplicaState,
     StartFailure,
+    VersionHealth,
+    VersionState,
 )
 from models.capacity import (
     ClusterUsage,
@@ -188,6 +192,19 @@ SPEC = AgentSpec(
         LoadBalancingStrategy.CONSISTENT_HASH, "${input.user}", load_factor=1.5
     ),
 )
+EXTERNAL_SPEC = AgentSpec(
+    name="summarizer",
+    version="v1",
+    endpoint="https://agents.example.com/summarize",
+    endpoint_options=EndpointOptions(
+        headers={"X-Team": "search"},
+        headers_from_env={"Authorization": "SUMMARIZER_TOKEN"},
+        connect_timeout_s=2.5,
+        read_timeout_s=60.0,
+        poll_interval_s=0.25,
+        max_poll_interval_s=5.0,
+    ),
+)
 AGENT = AgentView(
     record=AgentRecord(SPEC, T0, T0 + 1),
     state=AgentState.DEGRADED,
@@ -239,6 +256,8 @@ EXECUTION = ExecutionRecord(
             error=ERROR,
             depends_on=("fetch",),
             waiting_reason="no room on any node",
+            last_heartbeat={"done": 40, "of": 100, "phase": "compile"},
+            last_heartbeat_time=T0 + 3.5,
         ),
         "fetch": TaskRecord("fetch", "coder", TaskStatus.SUCCEEDED, output=[1, "x"]),
     },
@@ -400,13 +419,28 @@ class Case:
     samples: tuple[Any, ...]
 
 
+VERSION = AgentVersion(
+    SPEC,
+    VersionState.ACTIVE,
+    T0,
+    T0 + 5,
+    VersionHealth(300.0, attempts=20, succeeded=19, p50_latency_s=0.25, p95_latency_s=1.5),
+)
+IDLE_VERSION = AgentVersion(SPEC, VersionState.ROLLED_BACK, T0, T0, VersionHealth(300.0))
+
 CASES = [
     Case("orchestrator.v1.Agent", agents.agent_to_proto, agents.agent_from_proto, (AGENT,)),
+    Case(
+        "orchestrator.v1.AgentVersion",
+        agents.agent_version_to_proto,
+        agents.agent_version_from_proto,
+        (VERSION, IDLE_VERSION),
+    ),
     Case(
         "orchestrator.v1.AgentSpec",
         agents.agent_spec_to_proto,
         agents.agent_spec_from_proto,
-        (SPEC,),
+        (SPEC, EXTERNAL_SPEC),
     ),
     Case(
         "orchestrator.v1.Workflow",
@@ -537,7 +571,9 @@ PARTS = {
     "orchestrator.v1.HealthCheck": "orchestrator.v1.AgentSpec",
     "orchestrator.v1.CircuitBreaker": "orchestrator.v1.AgentSpec",
     "orchestrator.v1.LoadBalancing": "orchestrator.v1.AgentSpec",
+    "orchestrator.v1.EndpointOptions": "orchestrator.v1.AgentSpec",
     "orchestrator.v1.Replica": "orchestrator.v1.Agent",
+    "orchestrator.v1.VersionHealth": "orchestrator.v1.AgentVersion",
     "orchestrator.v1.StartFailure": "orchestrator.v1.Agent",
     "orchestrator.v1.WorkflowRevision": "orchestrator.v1.Workflow",
     "orchestrator.v1.ValidationProblem": "orchestrator.v1.ValidateWorkflowResponse",

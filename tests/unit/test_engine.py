@@ -16,7 +16,7 @@ from models.agents import AgentSpec
 from models.backend import AttemptRequest
 from models.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from models.executions import AttemptStatus, EventType, ExecutionRecord, ExecutionStatus, TaskStatus
-from tests.unit.fake_backend import FakeBackend
+from tests.unit.fake_backend import Behaviour, FakeBackend
 
 FAN = """
 name: fan
@@ -40,9 +40,14 @@ def run(
     coro_fn: Callable[[ControlPlane, FakeBackend], Awaitable[None]],
     tmp_path: Path,
     grace_s: float = 0.1,
+    behaviours: dict[str, Behaviour] | None = None,
 ) -> None:
+    """`coro_fn` on a started control plane; `behaviours` are the agents' before it starts (a
+    restarted control plane resumes executions at once)."""
+
     async def main() -> None:
         backend = FakeBackend()
+        backend.behaviours.update(behaviours or {})
         config = ServerConfig(
             store=StoreConfig(data_dir=tmp_path),
             grpc=GrpcConfig(host="127.0.0.1", port=0, shutdown_grace_s=grace_s),
@@ -456,13 +461,16 @@ def test_queued_execution_stays_queued_across_a_restart(tmp_path: Path) -> None:
     from models.queueing import NamespacePolicy, Quota
 
     ids: dict[str, str] = {}
-    gate = asyncio.Event()
+    # One gate per run: an asyncio.Event belongs to the event loop that first waits on it, and
+    # each run below has its own loop (a shared one fails every wait of the second run).
+    gates: list[asyncio.Event] = []
 
     async def wait_gate(value: Any, request: AttemptRequest) -> Any:
-        await gate.wait()
+        await gates[-1].wait()
         return value
 
     async def first(cp: ControlPlane, backend: FakeBackend) -> None:
+        gates.append(asyncio.Event())
         backend.behaviours["echo"] = wait_gate
         await cp.quotas.set_quota(NamespacePolicy("team", quota=Quota(max_concurrent_executions=1)))
         await cp.catalog.create(GATED)
@@ -474,13 +482,13 @@ def test_queued_execution_stays_queued_across_a_restart(tmp_path: Path) -> None:
     run(first, tmp_path)
 
     async def second(cp: ControlPlane, backend: FakeBackend) -> None:
-        backend.behaviours["echo"] = wait_gate
         while not backend.calls:
             await asyncio.sleep(0.01)
         assert [c.execution_id for c in backend.calls] == [ids["a"]]  # b still waits
         assert cp.executions.get(ids["b"]).status is ExecutionStatus.PENDING
-        gate.set()
+        gates[-1].set()
         assert (await wait_terminal(cp, ids["b"])).status is ExecutionStatus.SUCCEEDED
         assert cp.executions.get(ids["a"]).status is ExecutionStatus.SUCCEEDED
 
-    run(second, tmp_path)
+    gates.append(asyncio.Event())
+    run(second, tmp_path, behaviours={"echo": wait_gate})

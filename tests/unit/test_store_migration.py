@@ -35,5 +35,6 @@ def test_old_executions_table_is_migrated(tmp_path: Path) -> None:
         tables = {r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type='table'")}
         assert "load_samples" in tables  # added by version 4
         assert "pool_repairs" in tables  # added by version 6
+        assert "task_heartbeats" in tables  # added by version 7
     finally:
         store.close()

@@ -132,6 +132,13 @@ def field(reading: ExecutionRecord | dict[str, Any], name: str) -> Any:
     return reading[name] if isinstance(reading, dict) else getattr(reading, name)
 
 
+def answered(client: OrchestratorClient, value: Any) -> ExecutionRecord:
+    """The finished execution whose agent answered `value`."""
+    key = f"k{next(_keys)}"
+    ANSWERS[key] = value
+    return client.start_execution("answers", {"key": key}).result(timeout=30)
+
+
 def watched(client: OrchestratorClient, execution_id: str) -> dict[EventType, dict[str, Any]]:
     return {e.type: e.details for e in client.watch_execution(execution_id)}
 
@@ -165,9 +172,7 @@ def test_an_agent_output_comes_back_equal_through_every_reading(
     capsys: pytest.CaptureFixture[str],
     value: Any,
 ) -> None:
-    key = f"k{next(_keys)}"
-    ANSWERS[key] = value
-    done = client.start_execution("answers", {"key": key}).result(timeout=30)
+    done = answered(client, value)
     assert done.status is ExecutionStatus.SUCCEEDED, done.error
     assert done.tasks["a"].output == value
     for reading in every_reading(client, server, capsys, done):
@@ -231,9 +236,7 @@ def test_an_agent_output_outside_the_domain_fails_the_task_and_stays_readable(
     capsys: pytest.CaptureFixture[str],
     value: Any,
 ) -> None:
-    key = f"k{next(_keys)}"
-    ANSWERS[key] = value
-    done = client.start_execution("answers", {"key": key}).result(timeout=30)
+    done = answered(client, value)
     assert done.status is ExecutionStatus.FAILED
     assert done.tasks["a"].error is not None
     assert done.tasks["a"].error.type == "OutputNotSerializable"

@@ -7,6 +7,7 @@ install")."""
 
 from controlplane.api.client.async_client import AsyncExecutionHandle, AsyncOrchestratorClient
 from controlplane.api.client.errors import ClientError
+from controlplane.api.client.packaging import PackagingError
 from controlplane.api.client.retries import RetryPolicy
 from controlplane.api.client.sync_client import ExecutionHandle, OrchestratorClient
 
@@ -16,5 +17,6 @@ __all__ = [
     "ClientError",
     "ExecutionHandle",
     "OrchestratorClient",
+    "PackagingError",
     "RetryPolicy",
 ]

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from controlplane.api.client.errors import ClientError
-from controlplane.api.codec.agents import agent_from_proto, agent_spec_to_proto
+from controlplane.api.codec.agents import (
+    agent_from_proto,
+    agent_spec_to_proto,
+    agent_version_from_proto,
+)
 from controlplane.api.codec.resources import (
     PLACEMENT_STRATEGIES,
     amounts_to_proto,
@@ -50,7 +54,7 @@ from controlplane.api.gen.orchestrator.v1 import (
     scheduler_pb2,
     workflow_pb2,
 )
-from models.agents import AgentSpec, AgentView
+from models.agents import AgentSpec, AgentVersion, AgentView
 from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
 from models.executions import ExecutionRecord, ExecutionStatus, ValuePart
 from models.forecasting import FittedForecast
@@ -126,6 +130,20 @@ def list_agents(page_size: int) -> Paged[AgentView]:
 def scale_agent(name: str, replicas: int) -> Call[AgentView]:
     request = agent_pb2.ScaleAgentRequest(name=name, replicas=replicas)
     return Call("agents.ScaleAgent", request, lambda r: agent_from_proto(r.agent))
+
+
+def list_agent_versions(name: str) -> Call[list[AgentVersion]]:
+    request = agent_pb2.ListAgentVersionsRequest(name=name)
+    return Call(
+        "agents.ListAgentVersions",
+        request,
+        lambda r: [agent_version_from_proto(v) for v in r.versions],
+    )
+
+
+def rollback_agent(name: str, version: str) -> Call[AgentView]:
+    request = agent_pb2.RollbackAgentRequest(name=name, version=version)
+    return Call("agents.RollbackAgent", request, lambda r: agent_from_proto(r.agent))
 
 
 def delete_agent(name: str) -> Call[None]:

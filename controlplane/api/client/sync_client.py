@@ -17,14 +17,17 @@ from grpc_health.v1 import health_pb2
 from controlplane.api.client import calls
 from controlplane.api.client.calls import LOAD_PAGE_SIZE, PAGE_SIZE, Call, Paged
 from controlplane.api.client.errors import ClientError
+from controlplane.api.client.package_upload import PackageSource, prepare_upload
 from controlplane.api.client.retries import DEFAULT_RETRY, RetryPolicy, channel_options
 from controlplane.api.client.stubs import Stubs
+from controlplane.api.codec.agents import stored_package_from_proto
 from controlplane.api.codec.workflows import event_from_proto
-from models.agents import AgentSpec, AgentView
+from models.agents import AgentSpec, AgentVersion, AgentView
 from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
 from models.executions import Event, ExecutionRecord, ExecutionStatus, ValuePart
 from models.forecasting import FittedForecast
 from models.load import RAW, LoadSample
+from models.packages import DEFAULT_MAX_PACKAGE_BYTES, StoredPackage
 from models.queueing import NamespacePolicy
 from models.resources import PlacementStrategy, ResourceAmounts
 from models.scaling import PolicyView, ScalingEvent, ScalingPolicy, ScalingStatus
@@ -198,8 +201,44 @@ class OrchestratorClient:
     def scale_agent(self, name: str, replicas: int) -> AgentView:
         return self._run(calls.scale_agent(name, replicas))
 
+    def list_agent_versions(self, name: str) -> list[AgentVersion]:
+        """The agent's versions, newest first, each with its health over the last minutes."""
+        return self._run(calls.list_agent_versions(name))
+
+    def rollback_agent(self, name: str, version: str = "") -> AgentView:
+        """Deploys `version` again (default: the newest that served before the current one)."""
+        return self._run(calls.rollback_agent(name, version))
+
     def delete_agent(self, name: str) -> None:
         self._run(calls.delete_agent(name))
+
+    def upload_package(
+        self,
+        source: PackageSource,
+        *,
+        as_module: bool = False,
+        max_bytes: int = DEFAULT_MAX_PACKAGE_BYTES,
+    ) -> StoredPackage:
+        """Stores agent code on the control plane; its `uri` ("package://sha256-...") goes in
+        an AgentSpec's runtime_env as working_dir, or (with `as_module`) in py_modules.
+
+        `source`: a directory (packaged here, see `packaging`; PackagingError when it cannot
+        be, or is over `max_bytes`), a zip file, or zip bytes. Idempotent, so retried while
+        the server is unavailable; a package the server holds already costs one message."""
+        upload = prepare_upload(source, as_module, max_bytes)
+        delays = self.retry.delays() if self.retry is not None else iter(())
+        while True:
+            try:
+                response = self._stubs.agents.UploadPackage(
+                    upload.requests(), timeout=self.timeout_s + upload.extra_s
+                )
+                return stored_package_from_proto(response)
+            except grpc.RpcError as exc:
+                error = ClientError.from_rpc_error(exc, self.address)
+            delay = next(delays, None) if error.code_name == "UNAVAILABLE" else None
+            if delay is None:
+                raise error
+            time.sleep(delay)
 
     # -- workflows ----------------------------------------------------------------------------
 

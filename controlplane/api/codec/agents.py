@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from google.protobuf import duration_pb2
+
 from controlplane.api.codec.enums import matching_table
 from controlplane.api.codec.replica_health import (
     circuit_breaker_from_proto,
@@ -14,6 +16,7 @@ from controlplane.api.codec.replica_health import (
 from controlplane.api.codec.wellknown import (
     dict_to_struct,
     duration,
+    duration_seconds,
     optional_seconds,
     seconds,
     struct_to_dict,
@@ -24,12 +27,17 @@ from models.agents import (
     AgentRecord,
     AgentSpec,
     AgentState,
+    AgentVersion,
     AgentView,
+    EndpointOptions,
     ReplicaInfo,
     ReplicaResources,
     ReplicaState,
     StartFailure,
+    VersionHealth,
+    VersionState,
 )
+from models.packages import StoredPackage
 from models.replica_health import BreakerState, HealthStatus
 
 REPLICA_STATES = matching_table(agent_pb2.ReplicaState, ReplicaState)
@@ -56,6 +64,35 @@ def replica_resources_from_proto(message: agent_pb2.ReplicaResources) -> Replica
     )
 
 
+def endpoint_options_to_proto(options: EndpointOptions) -> agent_pb2.EndpointOptions:
+    return agent_pb2.EndpointOptions(
+        headers=dict(options.headers),
+        headers_from_env=dict(options.headers_from_env),
+        connect_timeout=duration(options.connect_timeout_s),
+        read_timeout=duration(options.read_timeout_s),
+        poll_interval=duration(options.poll_interval_s),
+        max_poll_interval=duration(options.max_poll_interval_s),
+    )
+
+
+def endpoint_options_from_proto(message: agent_pb2.EndpointOptions) -> EndpointOptions:
+    """Unset durations take their defaults."""
+    defaults = EndpointOptions()
+
+    def given(name: str, default: float) -> float:
+        value = optional_seconds(message, name)
+        return default if value is None else value
+
+    return EndpointOptions(
+        headers=dict(message.headers),
+        headers_from_env=dict(message.headers_from_env),
+        connect_timeout_s=given("connect_timeout", defaults.connect_timeout_s),
+        read_timeout_s=given("read_timeout", defaults.read_timeout_s),
+        poll_interval_s=given("poll_interval", defaults.poll_interval_s),
+        max_poll_interval_s=given("max_poll_interval", defaults.max_poll_interval_s),
+    )
+
+
 def agent_spec_to_proto(spec: AgentSpec) -> agent_pb2.AgentSpec:
     return agent_pb2.AgentSpec(
         name=spec.name,
@@ -71,6 +108,10 @@ def agent_spec_to_proto(spec: AgentSpec) -> agent_pb2.AgentSpec:
         health_check=health_check_to_proto(spec.health_check),
         circuit_breaker=circuit_breaker_to_proto(spec.circuit_breaker),
         load_balancing=load_balancing_to_proto(spec.load_balancing),
+        endpoint=spec.endpoint,
+        endpoint_options=(
+            endpoint_options_to_proto(spec.endpoint_options) if spec.endpoint else None
+        ),
     )
 
 
@@ -92,6 +133,8 @@ def agent_spec_from_proto(message: agent_pb2.AgentSpec) -> AgentSpec:
         load_balancing=load_balancing_from_proto(
             message.load_balancing, "agent.load_balancing.strategy"
         ),
+        endpoint=message.endpoint,
+        endpoint_options=endpoint_options_from_proto(message.endpoint_options),
     )
 
 
@@ -197,4 +240,78 @@ def agent_from_proto(message: agent_pb2.Agent) -> AgentView:
             if message.HasField("start_failure")
             else None
         ),
+    )
+
+
+# -- versions ---------------------------------------------------------------------------------
+
+VERSION_STATES = matching_table(agent_pb2.AgentVersionState, VersionState)
+
+
+def _optional_duration(seconds_value: float | None) -> duration_pb2.Duration | None:
+    return None if seconds_value is None else duration(seconds_value)
+
+
+def version_health_to_proto(health: VersionHealth) -> agent_pb2.VersionHealth:
+    return agent_pb2.VersionHealth(
+        window=duration(health.window_s),
+        attempts=health.attempts,
+        succeeded=health.succeeded,
+        failed=health.failed,
+        success_rate=health.success_rate,
+        p50_latency=_optional_duration(health.p50_latency_s),
+        p95_latency=_optional_duration(health.p95_latency_s),
+    )
+
+
+def version_health_from_proto(message: agent_pb2.VersionHealth) -> VersionHealth:
+    def optional(field: str) -> float | None:
+        return duration_seconds(getattr(message, field)) if message.HasField(field) else None
+
+    return VersionHealth(
+        window_s=duration_seconds(message.window),
+        attempts=message.attempts,
+        succeeded=message.succeeded,
+        p50_latency_s=optional("p50_latency"),
+        p95_latency_s=optional("p95_latency"),
+    )
+
+
+def agent_version_to_proto(version: AgentVersion) -> agent_pb2.AgentVersion:
+    message = agent_pb2.AgentVersion(
+        spec=agent_spec_to_proto(version.spec),
+        state=VERSION_STATES.to_proto(version.state),
+        create_time=timestamp(version.create_time),
+        update_time=timestamp(version.update_time),
+    )
+    if version.health is not None:
+        message.health.CopyFrom(version_health_to_proto(version.health))
+    return message
+
+
+def agent_version_from_proto(message: agent_pb2.AgentVersion) -> AgentVersion:
+    return AgentVersion(
+        spec=agent_spec_from_proto(message.spec),
+        state=VERSION_STATES.from_proto(message.state, "version.state"),
+        create_time=seconds(message.create_time),
+        update_time=seconds(message.update_time),
+        health=version_health_from_proto(message.health) if message.HasField("health") else None,
+    )
+
+
+def stored_package_to_proto(package: StoredPackage) -> agent_pb2.UploadPackageResponse:
+    return agent_pb2.UploadPackageResponse(
+        uri=package.uri,
+        sha256=package.sha256,
+        size_bytes=package.size_bytes,
+        created=package.created,
+    )
+
+
+def stored_package_from_proto(message: agent_pb2.UploadPackageResponse) -> StoredPackage:
+    return StoredPackage(
+        uri=message.uri,
+        sha256=message.sha256,
+        size_bytes=message.size_bytes,
+        created=message.created,
     )

@@ -194,9 +194,12 @@ def task_to_proto(task: TaskRecord) -> workflow_pb2.TaskState:
         waiting_reason=task.waiting_reason,
         output_omitted=omitted_to_proto(task.output_omitted),
         omitted_attempts=task.omitted_attempts,
+        last_heartbeat_time=timestamp(task.last_heartbeat_time),
     )
     if task.output is not None:
         message.output.CopyFrom(to_value(task.output))
+    if task.last_heartbeat is not None:
+        message.last_heartbeat.CopyFrom(dict_to_struct(task.last_heartbeat))
     return message
 
 
@@ -212,6 +215,10 @@ def task_from_proto(message: workflow_pb2.TaskState) -> TaskRecord:
         waiting_reason=message.waiting_reason,
         output_omitted=omitted_from_proto(message, "output_omitted"),
         omitted_attempts=message.omitted_attempts,
+        last_heartbeat=struct_to_dict(message.last_heartbeat)
+        if message.HasField("last_heartbeat")
+        else None,
+        last_heartbeat_time=optional_seconds(message, "last_heartbeat_time"),
     )
 
 

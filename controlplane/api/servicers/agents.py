@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 
-from controlplane.api.codec.agents import agent_spec_from_proto, agent_to_proto
+from controlplane.api.codec.agents import (
+    agent_spec_from_proto,
+    agent_to_proto,
+    agent_version_to_proto,
+    stored_package_to_proto,
+)
 from controlplane.api.gen.orchestrator.v1 import agent_pb2, agent_pb2_grpc
 from controlplane.api.servicers.guard import unary
+from controlplane.engine.agents.packages import PackageService
 from controlplane.engine.agents.registry import AgentManager
 from models.errors import invalid
 
 
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
-    def __init__(self, agents: AgentManager) -> None:
+    def __init__(self, agents: AgentManager, packages: PackageService) -> None:
         self._agents = agents
+        self._packages = packages
 
     @unary
     async def DeployAgent(
@@ -52,3 +61,46 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     ) -> agent_pb2.ScaleAgentResponse:
         view = await self._agents.scale(request.name, request.replicas)
         return agent_pb2.ScaleAgentResponse(agent=agent_to_proto(view))
+
+    @unary
+    async def ListAgentVersions(
+        self, request: agent_pb2.ListAgentVersionsRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.ListAgentVersionsResponse:
+        if not request.name:
+            raise invalid("name", "is required")
+        versions = self._agents.list_versions(request.name)
+        return agent_pb2.ListAgentVersionsResponse(
+            versions=[agent_version_to_proto(v) for v in versions]
+        )
+
+    @unary
+    async def RollbackAgent(
+        self, request: agent_pb2.RollbackAgentRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.RollbackAgentResponse:
+        if not request.name:
+            raise invalid("name", "is required")
+        view = await self._agents.rollback(request.name, request.version)
+        return agent_pb2.RollbackAgentResponse(agent=agent_to_proto(view))
+
+    @unary
+    async def UploadPackage(
+        self,
+        requests: AsyncIterator[agent_pb2.UploadPackageRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> agent_pb2.UploadPackageResponse:
+        first = await anext(aiter(requests), None)
+        if first is None:
+            raise invalid("sha256", "is required in the first message (the stream was empty)")
+        ref = self._packages.check_upload(first.sha256, first.size_bytes)
+        held = self._packages.held(ref)
+        if held is not None:
+            # Answered without reading the data: re-uploading a package costs one message.
+            return stored_package_to_proto(held)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield first.data
+            async for request in requests:
+                yield request.data
+
+        stored = await self._packages.store(ref, first.size_bytes, chunks())
+        return stored_package_to_proto(stored)

@@ -10,13 +10,21 @@ from controlplane.cli.arg_types import (
     count_arg,
     non_negative_int,
     non_negative_number,
+    positive_duration,
     replicas_arg,
     sequence_arg,
 )
 from controlplane.cli.client import replica_health_args
 from controlplane.cli.client.capacity_values import parse_custom_amount, parse_size
 from controlplane.cli.lazy import handler
-from controlplane.cli.parsing import parse_assignment, parse_json_object, parse_status
+from controlplane.cli.parsing import (
+    parse_assignment,
+    parse_env_var,
+    parse_json_object,
+    parse_status,
+    parse_text_pair,
+)
+from models.packages import DEFAULT_MAX_PACKAGE_BYTES
 
 AGENTS = "controlplane.cli.client.agents"
 EXECUTIONS = "controlplane.cli.client.executions"
@@ -37,9 +45,40 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     agents = sub(top, "agents", "deploy and manage agents")
     agent_cmds = agents.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
     deploy = sub(agent_cmds, "deploy", "deploy an agent (or a new version of it)")
-    deploy.add_argument("--name", required=True)
-    deploy.add_argument("--version", required=True)
-    deploy.add_argument("--import-path", required=True, help="package.module:ClassName")
+    named = deploy.add_mutually_exclusive_group(required=True)
+    named.add_argument("name", nargs="?", metavar="NAME", help="the agent's name")
+    named.add_argument("--name", dest="name_option", metavar="NAME", help="same as NAME")
+    deploy.add_argument(
+        "--version",
+        default=None,
+        help="default: code-<digest> of the code shipped with --working-dir/--py-module, else v1",
+    )
+    code = deploy.add_mutually_exclusive_group(required=True)
+    code.add_argument("--import-path", default="", help="package.module:ClassName")
+    code.add_argument(
+        "--endpoint",
+        default="",
+        help="an external agent: http(s)://host:port/base or grpc://host:port",
+    )
+    _code_options(deploy)
+    deploy.add_argument(
+        "--header",
+        action="append",
+        type=parse_text_pair,
+        default=[],
+        metavar="NAME=VALUE",
+        help="sent to the endpoint with every call (stored and shown: no secrets; repeatable)",
+    )
+    deploy.add_argument(
+        "--header-from-env",
+        action="append",
+        type=parse_text_pair,
+        default=[],
+        metavar="NAME=VARIABLE",
+        help="a header whose value the replica reads from its environment (repeatable)",
+    )
+    deploy.add_argument("--connect-timeout", type=positive_duration, default=None)
+    deploy.add_argument("--read-timeout", type=positive_duration, default=None)
     deploy.add_argument("--replicas", type=replicas_arg, default=1)
     deploy.add_argument("--num-cpus", type=non_negative_number, default=0.0)
     deploy.add_argument("--max-concurrency", type=count_arg, default=1)
@@ -65,7 +104,13 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
         metavar="KEY=VALUE",
         help="constructor keyword argument (value parsed as JSON when it parses)",
     )
-    deploy.add_argument("--runtime-env", type=parse_json_object, default=None, metavar="JSON")
+    deploy.add_argument(
+        "--runtime-env",
+        type=parse_json_object,
+        default=None,
+        metavar="JSON",
+        help="Ray runtime_env; the flags below add to it",
+    )
     replica_health_args.add_arguments(deploy)
     deploy.set_defaults(handler=handler(f"{AGENTS}:agents_deploy"))
     sub(agent_cmds, "list", "list agents").set_defaults(handler=handler(f"{AGENTS}:agents_list"))
@@ -79,6 +124,15 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     delete = sub(agent_cmds, "delete", "drain and remove an agent")
     delete.add_argument("name")
     delete.set_defaults(handler=handler(f"{AGENTS}:agents_delete"))
+    versions = sub(agent_cmds, "versions", "an agent's versions with their state and health")
+    versions.add_argument("name")
+    versions.set_defaults(handler=handler(f"{AGENTS}:agents_versions"))
+    rollback = sub(agent_cmds, "rollback", "deploy an earlier version of an agent again")
+    rollback.add_argument("name")
+    rollback.add_argument(
+        "--to", default="", metavar="VERSION", help="default: the version that served before"
+    )
+    rollback.set_defaults(handler=handler(f"{AGENTS}:agents_rollback"))
 
     # workflows
     workflows = sub(top, "workflows", "store and inspect workflow definitions")
@@ -148,3 +202,42 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     watch.add_argument("execution_id")
     watch.add_argument("--from-sequence", type=sequence_arg, default=0)
     watch.set_defaults(handler=handler(f"{EXECUTIONS}:executions_watch"))
+
+
+def _code_options(deploy: argparse.ArgumentParser) -> None:
+    """The agent's code and environment: directories packaged here and uploaded, pip
+    packages and environment variables (runtime_env fields)."""
+    deploy.add_argument(
+        "--working-dir",
+        metavar="DIR",
+        help="directory of the agent's code, packaged and uploaded; the replicas run in it",
+    )
+    deploy.add_argument(
+        "--py-module",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a Python package directory to ship too, imported by its name (repeatable)",
+    )
+    deploy.add_argument(
+        "--pip",
+        action="append",
+        default=[],
+        metavar="PKG",
+        help="pip requirement installed for the replicas (repeatable)",
+    )
+    deploy.add_argument(
+        "--env",
+        action="append",
+        type=parse_env_var,
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment variable of the replicas (repeatable)",
+    )
+    deploy.add_argument(
+        "--max-package-size",
+        type=parse_size,
+        default=DEFAULT_MAX_PACKAGE_BYTES,
+        metavar="SIZE",
+        help="refuse a directory that packs to more (default: 100Mi)",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import math
 import re
@@ -10,9 +11,12 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from controlplane.engine import paging
+from controlplane.engine.agents.endpoints import endpoint_problems
 from controlplane.engine.agents.node_fit import fits_nowhere_message, impossible_demands
+from controlplane.engine.agents.packages import PackageService, code_location_problems
 from controlplane.engine.agents.replica_health import replica_health_problems
 from controlplane.engine.agents.start_failures import FailedStart, StartFailures, start_failure
+from controlplane.engine.agents.versions import AgentVersions
 from controlplane.ports import AgentBackend
 from controlplane.store import SqliteStore
 from controlplane.store.capacity import CapacityStore
@@ -22,6 +26,7 @@ from models.agents import (
     AgentRecord,
     AgentSpec,
     AgentState,
+    AgentVersion,
     AgentView,
     ReplicaInfo,
     ReplicaResources,
@@ -57,8 +62,14 @@ def validate_spec(spec: AgentSpec, prefix: str = "agent") -> list[FieldViolation
         )
     if not spec.version or len(spec.version) > 63 or not re.match(r"^[\w.+-]+$", spec.version):
         bad("version", "must be 1-63 characters of letters, digits, '.', '_', '+' or '-'")
-    if not IMPORT_PATH_RE.match(spec.import_path):
+    if spec.import_path and spec.endpoint:
+        bad("endpoint", "give either import_path or endpoint, not both")
+    elif not spec.import_path and not spec.endpoint:
+        bad("import_path", "one of import_path (a Python class) and endpoint is required")
+    elif spec.import_path and not IMPORT_PATH_RE.match(spec.import_path):
         bad("import_path", "must look like 'package.module:ClassName'")
+    for where, problem in endpoint_problems(spec):
+        bad(where, problem)
     if not 0 <= spec.replicas <= MAX_REPLICAS:
         bad("replicas", f"must be between 0 and {MAX_REPLICAS}")
     if spec.max_concurrency < 1:
@@ -84,6 +95,7 @@ def validate_spec(spec: AgentSpec, prefix: str = "agent") -> list[FieldViolation
             # so the pool could not bound it.
             bad("resources", "a replica in a pool must request some resource")
     problems.extend(replica_health_problems(spec, prefix))
+    problems.extend(code_location_problems(spec.runtime_env, prefix))
     return problems
 
 
@@ -119,13 +131,19 @@ def _advance(rollout: Rollout, phase: RolloutPhase) -> Rollout:
 
 class AgentManager:
     def __init__(
-        self, store: SqliteStore, backend: AgentBackend, clock: Callable[[], float]
+        self,
+        store: SqliteStore,
+        backend: AgentBackend,
+        clock: Callable[[], float],
+        packages: PackageService | None = None,
     ) -> None:
         self._store = store
         self._backend = backend
         self._clock = clock
+        self._packages = packages
         self._locks: dict[str, asyncio.Lock] = {}
         self._failures = StartFailures()
+        self.versions = AgentVersions(store, clock)
 
     def _lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())
@@ -140,6 +158,7 @@ class AgentManager:
                 failure = start_failure(spec.version, exc, self._clock())
                 self._failures.record(spec.name, FailedStart(failure))
                 log.warning("could not restore agent %s: %s", spec.name, failure.summary)
+            await self.versions.known(spec)
 
     def pool_of(self, name: str) -> str:
         """The pool an agent's replicas run in ("" when none, or not deployed)."""
@@ -165,6 +184,9 @@ class AgentManager:
         problems = validate_spec(spec)
         if problems:
             raise InvalidArgument("invalid agent spec", problems)
+        missing = self._packages.missing(spec) if self._packages is not None else []
+        if missing:
+            raise FailedPrecondition(f"{missing[0].field}: {missing[0].description}", missing)
         if spec.pool and CapacityStore(self._store).get_pool(spec.pool) is None:
             raise FailedPrecondition(
                 f"pool {spec.pool!r} does not exist",
@@ -185,9 +207,11 @@ class AgentManager:
                 await self._roll_back(_advance(rollout, RolloutPhase.ROLLING_BACK), previous)
                 withdrawn = spec if previous is None else None
                 self._failures.record(spec.name, FailedStart(failure, withdrawn))
+                await self.versions.failed(spec)
                 raise _start_refused(spec.name, failure, exc) from exc
             self._failures.forget(spec.name)
             _advance(rollout, RolloutPhase.SERVING)
+            await self.versions.deployed(spec)
         return self.get(spec.name)
 
     async def _check_fits(self, name: str, resources: ReplicaResources) -> None:
@@ -316,6 +340,21 @@ class AgentManager:
             await asyncio.to_thread(self._store.delete_agent, name)
             await self._backend.remove(name)
             self._failures.forget(name)
+            await asyncio.to_thread(self.versions.forget, name)
+
+    def list_versions(self, name: str) -> builtins.list[AgentVersion]:
+        """The agent's version catalogue, newest first, with each version's live health."""
+        self.show(name)  # NotFound for an unknown agent
+        return self.versions.with_health(name)
+
+    async def rollback(self, name: str, version: str = "") -> AgentView:
+        """Deploys `version` again (or the newest version that served before the current
+        one), as any deploy is rolled out; the version it replaces is ROLLED_BACK."""
+        current = self._stored(name).spec
+        target = self.versions.rollback_target(name, current.version, version)
+        view = await self.deploy(replace(target, replicas=current.replicas))
+        await self.versions.rolled_back(name, current.version, target)
+        return view
 
 
 def _start_refused(name: str, failure: StartFailure, exc: BaseException) -> FailedPrecondition:

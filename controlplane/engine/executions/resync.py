@@ -19,6 +19,8 @@ def adopt(record: ExecutionRecord, stored: ExecutionRecord) -> None:
     for task_id, task in record.tasks.items():
         kept = stored.tasks[task_id]
         task.status, task.output, task.error = kept.status, kept.output, kept.error
+        task.last_heartbeat = kept.last_heartbeat
+        task.last_heartbeat_time = kept.last_heartbeat_time
         by_number = {attempt.number: attempt for attempt in task.attempts}
         attempts = []
         for stored_attempt in kept.attempts:

@@ -19,12 +19,13 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from controlplane.engine.dispatch.dispatcher import Dispatcher
 from controlplane.engine.dispatch.grants import Grant, Rejected, TaskRequest
 from controlplane.engine.executions.commits import ExecutionWrites
 from controlplane.engine.executions.event_hub import EventHub
+from controlplane.engine.executions.heartbeats import AttemptBeats, HeartbeatLost, LiveHeartbeats
 from controlplane.engine.executions.outputs import value_error
 from controlplane.engine.executions.resync import adopt
 from controlplane.engine.executions.transitions import Transitions
@@ -98,11 +99,14 @@ class ExecutionRunner:
         self._in_flight: set[str] = set()
         # Tasks waiting for a replica of their agent (task id -> agent), to say why they wait.
         self.leasing: dict[str, str] = {}
+        # The wait an agent asked for before the next attempt of a task (HTTP Retry-After).
+        self._retry_after: dict[str, float] = {}
         # Changes not recorded, by task ("" for the whole execution), until reconciled.
         self._faults: dict[str, BaseException] = {}
         self._recovery: asyncio.Task[None] | None = None
         # Why no change of the execution can be recorded at all (it stays as stored).
         self._stuck = ""
+        self._beats = LiveHeartbeats(record.execution_id, deps.clock)
         self._ended = False
 
     @property
@@ -136,6 +140,7 @@ class ExecutionRunner:
         for timer in (self._deadline_timer, self._deadline_task):
             if timer is not None:
                 timer.cancel()
+        self._beats.stop()
         for task_id, handle in self._tasks.items():
             if task_id not in self._in_flight:
                 handle.cancel()
@@ -179,7 +184,10 @@ class ExecutionRunner:
         preempted: Grant | None = None
         while not (task.status.terminal or self.record.status.terminal or self._deps.drain.active):
             if task.status is TaskStatus.RETRYING:
-                await asyncio.sleep(spec.retry.delay_before(task.charged_attempts() + 1))
+                retry_after = self._retry_after.pop(task_id, None)
+                await asyncio.sleep(
+                    spec.retry.delay_honouring(task.charged_attempts() + 1, retry_after)
+                )
                 if self.record.status.terminal:
                     return
                 await self._step(task_id, lambda batch: self._t.retry_scheduled(batch, task))
@@ -231,6 +239,7 @@ class ExecutionRunner:
     ) -> float | None:
         """One attempt under `grant`; returns its duration when it ran to an outcome."""
         backend = self._deps.backend
+        beats: AttemptBeats | None = None
         routing_key = self._deps.routing_key(spec.agent, task_input)
         self.leasing[task.task_id] = spec.agent
         try:
@@ -244,13 +253,25 @@ class ExecutionRunner:
                 attempt = await self._begin_attempt(
                     task, lease.replica, lease.agent_version, grant.node
                 )
+                timeout = spec.timeout_s
                 request = AttemptRequest(
-                    self.execution_id, task.task_id, attempt.number, task_input
+                    self.execution_id,
+                    task.task_id,
+                    attempt.number,
+                    task_input,
+                    task.last_heartbeat,
+                    deadline=None if timeout is None else attempt.start_time + timeout,
                 )
-                invocation = asyncio.ensure_future(backend.invoke(lease, request))
+                beats = self._beats.start(
+                    task.task_id,
+                    attempt.number,
+                    spec.heartbeat_timeout_s,
+                    lambda heard: self._record_heartbeat(task, attempt, heard),
+                )
+                invocation = asyncio.ensure_future(backend.invoke(lease, request, beats.heard))
                 grant.on_preempt(invocation.cancel)
                 try:
-                    outcome = await asyncio.wait_for(invocation, spec.timeout_s)
+                    outcome = await asyncio.wait_for(beats.awaiting(invocation), spec.timeout_s)
                     timed_out = False
                 except TimeoutError:
                     timed_out = True
@@ -258,18 +279,25 @@ class ExecutionRunner:
                         ok=False,
                         error=ErrorInfo("AttemptTimeout", f"attempt exceeded {spec.timeout_s}s"),
                     )
+                except HeartbeatLost as exc:
+                    timed_out = True
+                    outcome = AttemptOutcome(ok=False, error=ErrorInfo(exc.error_type, str(exc)))
                 except asyncio.CancelledError:
                     current = asyncio.current_task()
                     if not grant.preempted or (current is not None and current.cancelling()):
                         raise
                     self._in_flight.discard(task.task_id)
+                    heard = beats
                     await self._step(
                         task.task_id,
-                        lambda batch: self._t.preempted(batch, task, attempt, grant.preempted),
+                        lambda batch: self._t.preempted(
+                            batch, task, attempt, grant.preempted, heard.take()
+                        ),
                     )
                     return None
                 finally:
                     grant.on_preempt(None)
+                    self._beats.end(task.task_id)  # later heartbeats are not heard
         except AgentUnavailable as exc:
             attempt = await self._begin_attempt(task, "", "")
             outcome, timed_out = (
@@ -285,8 +313,29 @@ class ExecutionRunner:
             )
         finally:
             self.leasing.pop(task.task_id, None)
-        await self._settle(task, spec, attempt, outcome, timed_out=timed_out)
+        if outcome.retry_after_s is not None:
+            self._retry_after[task.task_id] = outcome.retry_after_s
+        await self._settle(task, spec, attempt, outcome, timed_out=timed_out, beats=beats)
         return outcome.duration_s if outcome.ok else None
+
+    async def _record_heartbeat(
+        self, task: TaskRecord, attempt: AttemptRecord, beats: AttemptBeats
+    ) -> bool:
+        """Records the attempt's latest heartbeat; False when that change was not recorded."""
+        try:
+            await self._step(
+                task.task_id, lambda batch: self._t.heartbeat(batch, task, attempt, beats.take())
+            )
+        except StepFailed:
+            return False
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+        return True
+
+    def heard_heartbeats(self) -> dict[str, tuple[float, dict[str, Any] | None]]:
+        """The latest heartbeat heard of each attempt in flight, by task (see LiveHeartbeats)."""
+        return self._beats.heard()
 
     async def _begin_attempt(
         self, task: TaskRecord, replica: str, version: str, node: str | None = None
@@ -305,12 +354,20 @@ class ExecutionRunner:
         *,
         timed_out: bool = False,
         retryable: bool = True,
+        beats: AttemptBeats | None = None,
     ) -> None:
         self._in_flight.discard(task.task_id)
         ready = await self._step(
             task.task_id,
             lambda batch: self._t.settled(
-                batch, task, spec, attempt, outcome, timed_out=timed_out, retryable=retryable
+                batch,
+                task,
+                spec,
+                attempt,
+                outcome,
+                timed_out=timed_out,
+                retryable=retryable,
+                heartbeat=None if beats is None else beats.take(),
             ),
         )
         if self.record.status.terminal:

@@ -33,6 +33,7 @@ from models.executions import (
     ExecutionRecord,
     ExecutionStatus,
     TaskRecord,
+    TaskStatus,
     ValuePart,
 )
 from models.queueing import Accept, NamespacePolicy, Queue, Reject
@@ -278,6 +279,9 @@ class ExecutionEngine:
             task = record.tasks.get(task_id)
             if task is not None and reason and not task.status.terminal:  # (cancelled: leaves)
                 task.waiting_reason = reason
+        runner = self._runners.get(execution_id)
+        if runner is not None and inline_limit != 0:
+            _overlay_heartbeats(record, runner.heard_heartbeats())
         return record
 
     def value_text(self, execution_id: str, part: ValuePart, task_id: str = "") -> str:
@@ -366,11 +370,29 @@ class ExecutionEngine:
                 return  # asked to start after the terminal event
             await self._deps.hub.wait_beyond(execution_id, next_sequence - 1, WATCH_POLL_S)
 
+    def stop_admitting(self) -> None:
+        """The control plane is stopping: no waiting execution starts from now on."""
+        self._deps.drain.active = True
+
     async def stop(self, grace_s: float = 0.0) -> None:
         """Graceful shutdown: starts nothing new, gives attempts in flight `grace_s` to finish
         and records their results; everything else stays as stored and resumes on restart."""
-        self._deps.drain.active = True
+        self.stop_admitting()
         for launch in list(self._launches):
             launch.cancel()
         await asyncio.gather(*(r.shut_down(grace_s) for r in list(self._runners.values())))
         await self._deps.writer.drain()
+
+
+def _overlay_heartbeats(
+    record: ExecutionRecord, heard: dict[str, tuple[float, dict[str, Any] | None]]
+) -> None:
+    """The latest heartbeats of running attempts, which the store holds only every few seconds."""
+    for task_id, (time, details) in heard.items():
+        task = record.tasks.get(task_id)
+        if task is None or task.status is not TaskStatus.RUNNING:
+            continue
+        if task.last_heartbeat_time is None or time > task.last_heartbeat_time:
+            task.last_heartbeat_time = time
+            if details is not None:
+                task.last_heartbeat = details

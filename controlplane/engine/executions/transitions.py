@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from controlplane.engine.executions.heartbeats import HeardBeat
 from controlplane.engine.executions.outputs import output_problem, value_error
 from controlplane.store import PrecedingWriteFailed, WriteBatch
 from controlplane.workflow import ReferenceResolutionError, resolve
@@ -214,13 +215,38 @@ class Transitions:
         )
         return attempt
 
+    def heartbeat(
+        self, batch: WriteBatch, task: TaskRecord, attempt: AttemptRecord, beat: HeardBeat | None
+    ) -> None:
+        """Records the running attempt's latest heartbeat on its task: when it was heard, and
+        its new details with an ATTEMPT_HEARTBEAT event."""
+        if beat is None or attempt.status is not AttemptStatus.RUNNING:
+            return
+        task.last_heartbeat_time = beat.time
+        if beat.details is not None:
+            task.last_heartbeat = beat.details
+            self.event(
+                batch,
+                EventType.ATTEMPT_HEARTBEAT,
+                task.task_id,
+                attempt=attempt.number,
+                details=beat.details,
+            )
+        batch.put_heartbeat(self.execution_id, task)
+
     def preempted(
-        self, batch: WriteBatch, task: TaskRecord, attempt: AttemptRecord, reason: str
+        self,
+        batch: WriteBatch,
+        task: TaskRecord,
+        attempt: AttemptRecord,
+        reason: str,
+        heartbeat: HeardBeat | None = None,
     ) -> None:
         """The attempt was stopped for another namespace: record why and requeue the task
         (not charged against its retry policy)."""
         if task.status.terminal or self.record.status.terminal:
             return
+        self.heartbeat(batch, task, attempt, heartbeat)
         ATTEMPT_LIFECYCLE.move(attempt, AttemptStatus.PREEMPTED)
         attempt.end_time = self._clock()
         attempt.error = ErrorInfo("Preempted", reason)
@@ -243,10 +269,15 @@ class Transitions:
         *,
         timed_out: bool,
         retryable: bool,
+        heartbeat: HeardBeat | None = None,
     ) -> list[str]:
-        """Records an attempt's outcome and what follows from it; returns the tasks to start."""
+        """Records an attempt's outcome (after its latest unrecorded heartbeat) and what
+        follows from it; returns the tasks to start."""
         if task.status.terminal or self.record.status.terminal:
             return []  # cancelled or timed out meanwhile; that path recorded the attempt
+        if attempt.status is not AttemptStatus.RUNNING:
+            return []  # ended meanwhile (lost with a change that was not recorded)
+        self.heartbeat(batch, task, attempt, heartbeat)
         if outcome.ok and (problem := output_problem(outcome.output)) is not None:
             outcome, retryable = AttemptOutcome(ok=False, error=problem), False
         tid = task.task_id
@@ -278,11 +309,12 @@ class Transitions:
             policy = spec.retry
             if (
                 retryable
+                and outcome.retryable
                 and error.type not in policy.non_retryable_errors
                 and task.charged_attempts() < policy.max_attempts
             ):
                 self.set_task(batch, task, TaskStatus.RETRYING)
-                delay = policy.delay_before(task.charged_attempts() + 1)
+                delay = policy.delay_honouring(task.charged_attempts() + 1, outcome.retry_after_s)
                 self.event(
                     batch,
                     EventType.TASK_RETRYING,

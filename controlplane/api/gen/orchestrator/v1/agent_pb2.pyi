@@ -12,6 +12,15 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class AgentVersionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AGENT_VERSION_STATE_UNSPECIFIED: _ClassVar[AgentVersionState]
+    AGENT_VERSION_STATE_ACTIVE: _ClassVar[AgentVersionState]
+    AGENT_VERSION_STATE_CANARY: _ClassVar[AgentVersionState]
+    AGENT_VERSION_STATE_RETIRED: _ClassVar[AgentVersionState]
+    AGENT_VERSION_STATE_ROLLED_BACK: _ClassVar[AgentVersionState]
+    AGENT_VERSION_STATE_FAILED: _ClassVar[AgentVersionState]
+
 class ReplicaState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     REPLICA_STATE_UNSPECIFIED: _ClassVar[ReplicaState]
@@ -50,6 +59,12 @@ class LoadBalancingStrategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LOAD_BALANCING_STRATEGY_ROUND_ROBIN: _ClassVar[LoadBalancingStrategy]
     LOAD_BALANCING_STRATEGY_LEAST_LATENCY: _ClassVar[LoadBalancingStrategy]
     LOAD_BALANCING_STRATEGY_CONSISTENT_HASH: _ClassVar[LoadBalancingStrategy]
+AGENT_VERSION_STATE_UNSPECIFIED: AgentVersionState
+AGENT_VERSION_STATE_ACTIVE: AgentVersionState
+AGENT_VERSION_STATE_CANARY: AgentVersionState
+AGENT_VERSION_STATE_RETIRED: AgentVersionState
+AGENT_VERSION_STATE_ROLLED_BACK: AgentVersionState
+AGENT_VERSION_STATE_FAILED: AgentVersionState
 REPLICA_STATE_UNSPECIFIED: ReplicaState
 REPLICA_STATE_STARTING: ReplicaState
 REPLICA_STATE_READY: ReplicaState
@@ -74,6 +89,64 @@ LOAD_BALANCING_STRATEGY_POWER_OF_TWO: LoadBalancingStrategy
 LOAD_BALANCING_STRATEGY_ROUND_ROBIN: LoadBalancingStrategy
 LOAD_BALANCING_STRATEGY_LEAST_LATENCY: LoadBalancingStrategy
 LOAD_BALANCING_STRATEGY_CONSISTENT_HASH: LoadBalancingStrategy
+
+class VersionHealth(_message.Message):
+    __slots__ = ("window", "attempts", "succeeded", "failed", "success_rate", "p50_latency", "p95_latency")
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_RATE_FIELD_NUMBER: _ClassVar[int]
+    P50_LATENCY_FIELD_NUMBER: _ClassVar[int]
+    P95_LATENCY_FIELD_NUMBER: _ClassVar[int]
+    window: _duration_pb2.Duration
+    attempts: int
+    succeeded: int
+    failed: int
+    success_rate: float
+    p50_latency: _duration_pb2.Duration
+    p95_latency: _duration_pb2.Duration
+    def __init__(self, window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., attempts: _Optional[int] = ..., succeeded: _Optional[int] = ..., failed: _Optional[int] = ..., success_rate: _Optional[float] = ..., p50_latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., p95_latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class AgentVersion(_message.Message):
+    __slots__ = ("spec", "state", "create_time", "update_time", "health")
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_FIELD_NUMBER: _ClassVar[int]
+    spec: AgentSpec
+    state: AgentVersionState
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    health: VersionHealth
+    def __init__(self, spec: _Optional[_Union[AgentSpec, _Mapping]] = ..., state: _Optional[_Union[AgentVersionState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., health: _Optional[_Union[VersionHealth, _Mapping]] = ...) -> None: ...
+
+class ListAgentVersionsRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListAgentVersionsResponse(_message.Message):
+    __slots__ = ("versions",)
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedCompositeFieldContainer[AgentVersion]
+    def __init__(self, versions: _Optional[_Iterable[_Union[AgentVersion, _Mapping]]] = ...) -> None: ...
+
+class RollbackAgentRequest(_message.Message):
+    __slots__ = ("name", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+
+class RollbackAgentResponse(_message.Message):
+    __slots__ = ("agent",)
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    agent: Agent
+    def __init__(self, agent: _Optional[_Union[Agent, _Mapping]] = ...) -> None: ...
 
 class HealthCheck(_message.Message):
     __slots__ = ("interval", "timeout", "failure_threshold", "success_threshold")
@@ -133,7 +206,7 @@ class ReplicaResources(_message.Message):
     def __init__(self, num_cpus: _Optional[float] = ..., memory: _Optional[int] = ..., num_gpus: _Optional[float] = ..., custom: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class AgentSpec(_message.Message):
-    __slots__ = ("name", "version", "import_path", "runtime_env", "replicas", "resources", "max_concurrency", "capabilities", "config", "pool", "health_check", "circuit_breaker", "load_balancing")
+    __slots__ = ("name", "version", "import_path", "runtime_env", "replicas", "resources", "max_concurrency", "capabilities", "config", "pool", "endpoint", "endpoint_options", "health_check", "circuit_breaker", "load_balancing")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     IMPORT_PATH_FIELD_NUMBER: _ClassVar[int]
@@ -144,6 +217,8 @@ class AgentSpec(_message.Message):
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     POOL_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     HEALTH_CHECK_FIELD_NUMBER: _ClassVar[int]
     CIRCUIT_BREAKER_FIELD_NUMBER: _ClassVar[int]
     LOAD_BALANCING_FIELD_NUMBER: _ClassVar[int]
@@ -157,10 +232,42 @@ class AgentSpec(_message.Message):
     capabilities: _containers.RepeatedScalarFieldContainer[str]
     config: _struct_pb2.Struct
     pool: str
+    endpoint: str
+    endpoint_options: EndpointOptions
     health_check: HealthCheck
     circuit_breaker: CircuitBreaker
     load_balancing: LoadBalancing
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., import_path: _Optional[str] = ..., runtime_env: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., replicas: _Optional[int] = ..., resources: _Optional[_Union[ReplicaResources, _Mapping]] = ..., max_concurrency: _Optional[int] = ..., capabilities: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., pool: _Optional[str] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., circuit_breaker: _Optional[_Union[CircuitBreaker, _Mapping]] = ..., load_balancing: _Optional[_Union[LoadBalancing, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., import_path: _Optional[str] = ..., runtime_env: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., replicas: _Optional[int] = ..., resources: _Optional[_Union[ReplicaResources, _Mapping]] = ..., max_concurrency: _Optional[int] = ..., capabilities: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., pool: _Optional[str] = ..., endpoint: _Optional[str] = ..., endpoint_options: _Optional[_Union[EndpointOptions, _Mapping]] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., circuit_breaker: _Optional[_Union[CircuitBreaker, _Mapping]] = ..., load_balancing: _Optional[_Union[LoadBalancing, _Mapping]] = ...) -> None: ...
+
+class EndpointOptions(_message.Message):
+    __slots__ = ("headers", "headers_from_env", "connect_timeout", "read_timeout", "poll_interval", "max_poll_interval")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class HeadersFromEnvEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FROM_ENV_FIELD_NUMBER: _ClassVar[int]
+    CONNECT_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    READ_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    POLL_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    MAX_POLL_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    headers: _containers.ScalarMap[str, str]
+    headers_from_env: _containers.ScalarMap[str, str]
+    connect_timeout: _duration_pb2.Duration
+    read_timeout: _duration_pb2.Duration
+    poll_interval: _duration_pb2.Duration
+    max_poll_interval: _duration_pb2.Duration
+    def __init__(self, headers: _Optional[_Mapping[str, str]] = ..., headers_from_env: _Optional[_Mapping[str, str]] = ..., connect_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., read_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., poll_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_poll_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Replica(_message.Message):
     __slots__ = ("name", "version", "state", "outstanding_attempts", "node_id", "restarts", "health", "breaker", "last_error", "last_error_time", "latency_p50", "latency_p95", "health_response_time", "health_change_time", "breaker_change_time")
@@ -287,3 +394,25 @@ class ScaleAgentResponse(_message.Message):
     AGENT_FIELD_NUMBER: _ClassVar[int]
     agent: Agent
     def __init__(self, agent: _Optional[_Union[Agent, _Mapping]] = ...) -> None: ...
+
+class UploadPackageRequest(_message.Message):
+    __slots__ = ("sha256", "size_bytes", "data")
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    sha256: str
+    size_bytes: int
+    data: bytes
+    def __init__(self, sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class UploadPackageResponse(_message.Message):
+    __slots__ = ("uri", "sha256", "size_bytes", "created")
+    URI_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    uri: str
+    sha256: str
+    size_bytes: int
+    created: bool
+    def __init__(self, uri: _Optional[str] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., created: _Optional[bool] = ...) -> None: ...

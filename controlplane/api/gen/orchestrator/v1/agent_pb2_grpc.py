@@ -60,6 +60,21 @@ class AgentServiceStub:
                 request_serializer=orchestrator_dot_v1_dot_agent__pb2.ScaleAgentRequest.SerializeToString,
                 response_deserializer=orchestrator_dot_v1_dot_agent__pb2.ScaleAgentResponse.FromString,
                 _registered_method=True)
+        self.ListAgentVersions = channel.unary_unary(
+                '/orchestrator.v1.AgentService/ListAgentVersions',
+                request_serializer=orchestrator_dot_v1_dot_agent__pb2.ListAgentVersionsRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_agent__pb2.ListAgentVersionsResponse.FromString,
+                _registered_method=True)
+        self.RollbackAgent = channel.unary_unary(
+                '/orchestrator.v1.AgentService/RollbackAgent',
+                request_serializer=orchestrator_dot_v1_dot_agent__pb2.RollbackAgentRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_agent__pb2.RollbackAgentResponse.FromString,
+                _registered_method=True)
+        self.UploadPackage = channel.stream_unary(
+                '/orchestrator.v1.AgentService/UploadPackage',
+                request_serializer=orchestrator_dot_v1_dot_agent__pb2.UploadPackageRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_agent__pb2.UploadPackageResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -109,6 +124,33 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAgentVersions(self, request, context):
+        """The agent's version catalogue, newest first: each version's spec, state and live health.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RollbackAgent(self, request, context):
+        """Deploys an earlier version again (rolled out as any deploy); the version it replaces
+        becomes ROLLED_BACK.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UploadPackage(self, request_iterator, context):
+        """Stores a package of agent code (a zip) under its sha256 and answers its URI,
+        "package://sha256-<hex>", to use in AgentSpec.runtime_env as working_dir or as an entry of
+        py_modules. The first message carries sha256 and size_bytes; every message may carry data.
+        Idempotent: a package the control plane holds already is answered at once (created false)
+        without reading the data. Refused with INVALID_ARGUMENT when the data does not match the
+        declared size or sha256, or is not a zip of relative paths.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -136,6 +178,21 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.ScaleAgent,
                     request_deserializer=orchestrator_dot_v1_dot_agent__pb2.ScaleAgentRequest.FromString,
                     response_serializer=orchestrator_dot_v1_dot_agent__pb2.ScaleAgentResponse.SerializeToString,
+            ),
+            'ListAgentVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgentVersions,
+                    request_deserializer=orchestrator_dot_v1_dot_agent__pb2.ListAgentVersionsRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_agent__pb2.ListAgentVersionsResponse.SerializeToString,
+            ),
+            'RollbackAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RollbackAgent,
+                    request_deserializer=orchestrator_dot_v1_dot_agent__pb2.RollbackAgentRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_agent__pb2.RollbackAgentResponse.SerializeToString,
+            ),
+            'UploadPackage': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadPackage,
+                    request_deserializer=orchestrator_dot_v1_dot_agent__pb2.UploadPackageRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_agent__pb2.UploadPackageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -274,6 +331,87 @@ class AgentService:
             '/orchestrator.v1.AgentService/ScaleAgent',
             orchestrator_dot_v1_dot_agent__pb2.ScaleAgentRequest.SerializeToString,
             orchestrator_dot_v1_dot_agent__pb2.ScaleAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgentVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/orchestrator.v1.AgentService/ListAgentVersions',
+            orchestrator_dot_v1_dot_agent__pb2.ListAgentVersionsRequest.SerializeToString,
+            orchestrator_dot_v1_dot_agent__pb2.ListAgentVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RollbackAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/orchestrator.v1.AgentService/RollbackAgent',
+            orchestrator_dot_v1_dot_agent__pb2.RollbackAgentRequest.SerializeToString,
+            orchestrator_dot_v1_dot_agent__pb2.RollbackAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadPackage(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/orchestrator.v1.AgentService/UploadPackage',
+            orchestrator_dot_v1_dot_agent__pb2.UploadPackageRequest.SerializeToString,
+            orchestrator_dot_v1_dot_agent__pb2.UploadPackageResponse.FromString,
             options,
             channel_credentials,
             insecure,

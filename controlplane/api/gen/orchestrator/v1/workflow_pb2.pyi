@@ -179,7 +179,7 @@ class Attempt(_message.Message):
     def __init__(self, number: _Optional[int] = ..., status: _Optional[_Union[AttemptStatus, str]] = ..., replica: _Optional[str] = ..., agent_version: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[_Union[ExecutionError, _Mapping]] = ...) -> None: ...
 
 class TaskState(_message.Message):
-    __slots__ = ("task_id", "agent", "status", "attempts", "output", "error", "depends_on", "waiting_reason", "output_omitted", "omitted_attempts")
+    __slots__ = ("task_id", "agent", "status", "attempts", "output", "error", "depends_on", "waiting_reason", "output_omitted", "omitted_attempts", "last_heartbeat", "last_heartbeat_time")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -190,6 +190,8 @@ class TaskState(_message.Message):
     WAITING_REASON_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_OMITTED_FIELD_NUMBER: _ClassVar[int]
     OMITTED_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    LAST_HEARTBEAT_TIME_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     agent: str
     status: TaskStatus
@@ -200,7 +202,9 @@ class TaskState(_message.Message):
     waiting_reason: str
     output_omitted: OmittedValue
     omitted_attempts: int
-    def __init__(self, task_id: _Optional[str] = ..., agent: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[ExecutionError, _Mapping]] = ..., depends_on: _Optional[_Iterable[str]] = ..., waiting_reason: _Optional[str] = ..., output_omitted: _Optional[_Union[OmittedValue, _Mapping]] = ..., omitted_attempts: _Optional[int] = ...) -> None: ...
+    last_heartbeat: _struct_pb2.Struct
+    last_heartbeat_time: _timestamp_pb2.Timestamp
+    def __init__(self, task_id: _Optional[str] = ..., agent: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[ExecutionError, _Mapping]] = ..., depends_on: _Optional[_Iterable[str]] = ..., waiting_reason: _Optional[str] = ..., output_omitted: _Optional[_Union[OmittedValue, _Mapping]] = ..., omitted_attempts: _Optional[int] = ..., last_heartbeat: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., last_heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Execution(_message.Message):
     __slots__ = ("execution_id", "workflow", "revision", "status", "inputs", "outputs", "error", "tasks", "create_time", "start_time", "end_time", "request_id", "namespace", "inputs_omitted", "outputs_omitted")
