@@ -47,12 +47,15 @@ class CircuitBreaker:
     """Per replica, over attempt outcomes: it opens after ``consecutive_failures`` failed
     attempts in a row (0: never on that count), or when at least ``minimum_attempts`` attempts
     ended within the last ``window_s`` and the share that failed reached ``failure_rate``
-    (0: never on the rate). After ``cool_down_s`` one probe attempt is let through: success
-    closes it, failure opens it again."""
+    (0, the default: never on the rate, since a dependency that fails for every replica alike
+    would open them all). After ``cool_down_s`` one probe attempt is let through: success
+    closes it, failure opens it again. A failure is an error a retry may cure or a crash; an
+    error the agent marks not retryable (an HTTP 400: the request, not the replica) counts as a
+    success."""
 
     enabled: bool = True
     consecutive_failures: int = 5
-    failure_rate: float = 0.5
+    failure_rate: float = 0.0
     window_s: float = 60.0
     minimum_attempts: int = 10
     cool_down_s: float = 30.0

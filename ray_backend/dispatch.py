@@ -237,7 +237,9 @@ class ReplicaDispatch:
         admission = self._admissions.get(id(lease))
         if admission is None:
             return  # invoked outside its lease: the breaker does not count it
-        moved = replica.breaker.record(admission, outcome.ok, rs.clock(), rs.spec.circuit_breaker)
+        # An error no retry can cure is the request's fault: the replica answered as it should.
+        served = outcome.ok or not outcome.retryable
+        moved = replica.breaker.record(admission, served, rs.clock(), rs.spec.circuit_breaker)
         if moved is not None:
             self._conditions.breaker_moved(rs, replica, moved)
 

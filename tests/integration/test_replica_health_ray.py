@@ -20,6 +20,7 @@ from models.backend import AttemptOutcome, AttemptRequest, NoUsableReplica
 from models.executions import ExecutionStatus
 from models.replica_health import BreakerState, CircuitBreaker, HealthCheck, HealthStatus
 from ray_backend import RayAgentBackend
+from tests.support.http_agent_service import HttpAgentService
 from tests.support.server_thread import ServerThread
 
 NO_CPU = ReplicaResources(num_cpus=0)
@@ -162,6 +163,34 @@ def test_with_no_usable_replica_leases_wait_saying_why_and_give_up_at_their_limi
         assert calls(tmp_path) == [where] * 3
 
     run(ray_namespace, body)
+
+
+def test_errors_no_retry_can_cure_do_not_open_the_breaker(ray_namespace: str) -> None:
+    service = HttpAgentService()
+    spec = AgentSpec(
+        name="strict",
+        version="v1",
+        endpoint=service.url("any"),
+        replicas=1,
+        resources=NO_CPU,
+        circuit_breaker=replace(BREAKER, consecutive_failures=2),
+    )
+
+    async def body(backend: RayAgentBackend) -> None:
+        await backend.deploy(spec)
+        for number in range(4):
+            async with backend.lease("strict") as lease:
+                request = AttemptRequest("exec-1", f"task-{number}", 1, {"mode": "bad"})
+                outcome = await backend.invoke(lease, request)
+            assert not outcome.ok and not outcome.retryable, outcome
+        [info] = backend.replicas("strict")
+        assert info.breaker is BreakerState.CLOSED  # a 400 is the request's fault
+        assert "input.text is required" in info.last_error
+
+    try:
+        run(ray_namespace, body)
+    finally:
+        service.stop()
 
 
 def test_a_replica_whose_health_fails_is_unhealthy_after_the_threshold_and_healthy_again(
