@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint proto bench-throughput bench-queue bench-scaling bench-scaling-frontier bench-forecast clean
+.PHONY: install demo test lint proto bench-throughput bench-queue bench-scaling bench-scaling-frontier bench-forecast bench-lb clean
 
 $(STAMP): pyproject.toml requirements/client.txt requirements/server.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ bench-scaling: $(STAMP)
 # Reactive's cost-violation frontier (target utilisation sweep) against predictive variants.
 bench-scaling-frontier: $(STAMP)
 	$(PY) bench/scaling_frontier.py $(BENCH_ARGS)
+
+# Load-balancing strategies with one slow replica: simulation and live run (bench/load_balancing.py).
+bench-lb: $(STAMP)
+	$(PY) bench/load_balancing.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -124,6 +124,7 @@ class ControlPlane:
             clock=clock,
             dispatcher=self.dispatcher,
             load=self.store.load_execution,
+            routing_key=self.agents.routing_key,
         )
         self.executions = ExecutionEngine(
             self.store,

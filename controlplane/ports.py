@@ -44,11 +44,22 @@ class AgentBackend(Protocol):
     def replicas(self, name: str) -> list[ReplicaInfo]: ...
 
     def lease(
-        self, agent: str, nodes: frozenset[str] | None = None
+        self,
+        agent: str,
+        nodes: frozenset[str] | None = None,
+        *,
+        routing_key: str = "",
+        unusable_timeout_s: float | None = None,
     ) -> AbstractAsyncContextManager[ReplicaLease]:
-        """Waits for a free slot on the READY replica with the fewest outstanding attempts
-        (on one of `nodes` when the dispatcher placed the attempt there).
-        Raises AgentUnavailable if the agent is not deployed."""
+        """Waits for a free slot on a usable replica (READY, healthy, circuit breaker not
+        open) chosen by the agent's load-balancing strategy (on one of `nodes` when the
+        dispatcher placed the attempt there; `routing_key` is what consistent_hash hashes).
+        Raises AgentUnavailable if the agent is not deployed, NoUsableReplica once no replica
+        was usable for `unusable_timeout_s` (None: no limit)."""
+
+    def waiting_reason(self, agent: str) -> str:
+        """Why a lease of `agent` waits beyond a queue for a free slot (every replica
+        unhealthy, circuit-broken or not ready); "" when it does not."""
 
     async def invoke(
         self,

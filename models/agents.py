@@ -7,6 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.lifecycle import Lifecycle
+from models.replica_health import (
+    BreakerState,
+    CircuitBreaker,
+    HealthCheck,
+    HealthStatus,
+    LoadBalancing,
+)
 
 
 class ReplicaState(enum.Enum):
@@ -119,6 +126,9 @@ class AgentSpec:
     runtime_env: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     pool: str = ""  # resource pool the replicas run in ("" = anywhere in the cluster)
+    health_check: HealthCheck = field(default_factory=HealthCheck)
+    circuit_breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    load_balancing: LoadBalancing = field(default_factory=LoadBalancing)
     endpoint: str = ""  # http://, https:// or grpc:// service the replicas call
     endpoint_options: EndpointOptions = field(default_factory=EndpointOptions)
 
@@ -131,6 +141,27 @@ class ReplicaInfo:
     outstanding_attempts: int = 0
     node_id: str = ""
     restarts: int = 0
+    health: HealthStatus = HealthStatus.HEALTHY
+    breaker: BreakerState = BreakerState.CLOSED
+    # The last failed attempt or health probe ("ValueError: bad input"), and when (epoch s).
+    last_error: str = ""
+    last_error_time: float | None = None
+    # Over the replica's recent attempts (None before the first one ends).
+    latency_p50_s: float | None = None
+    latency_p95_s: float | None = None
+    # How long the last answered health probe took.
+    health_response_time_s: float | None = None
+    health_change_time: float | None = None
+    breaker_change_time: float | None = None
+
+    @property
+    def usable(self) -> bool:
+        """READY, healthy and its breaker not open: it may be given new attempts."""
+        return (
+            self.state is ReplicaState.READY
+            and self.health is HealthStatus.HEALTHY
+            and self.breaker is not BreakerState.OPEN
+        )
 
 
 @dataclass(frozen=True)

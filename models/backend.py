@@ -15,6 +15,11 @@ class AgentUnavailable(Exception):
     """The agent is not deployed (or was deleted) so no replica can be leased."""
 
 
+class NoUsableReplica(Exception):
+    """Every replica of the agent was unusable (unhealthy, circuit-broken, not ready) for as
+    long as the attempt may wait; the message says why each one is."""
+
+
 class ReplicaStartError(RuntimeError):
     """Replicas of an agent did not start. `summary` is one line with the root cause first
     (``"ValueError: api_key is required (in MyAgent.__init__, my_agents.py:12)"``); `detail`

@@ -36,6 +36,7 @@ from ray_backend.heartbeat_relay import POLL_INTERVAL_S, HeartbeatRelay
 from ray_backend.metrics import backend_metrics
 from ray_backend.named_actors import ReplicaActors
 from ray_backend.packages import RayPackages
+from ray_backend.replica_conditions import ReplicaConditions
 
 logger = logging.getLogger(__name__)
 
@@ -65,15 +66,17 @@ class RayAgentBackend:
         self._state = BackendState()
         actors = ReplicaActors(namespace, ready_timeout_s, RayPackages(read_package))
         self._deployments = Deployments(self._state, actors)
+        conditions = ReplicaConditions(self._state)
         self._health = ReplicaHealth(
             self._state,
             actors,
             self._deployments,
+            conditions,
             interval_s=health_interval_s,
             timeout_s=health_timeout_s,
         )
         self._dispatch = ReplicaDispatch(
-            self._state, self._health, HeartbeatRelay(self._state, heartbeat_poll_s)
+            self._state, self._health, HeartbeatRelay(self._state, heartbeat_poll_s), conditions
         )
         self._health_task: asyncio.Task[None] | None = None
         self._dashboard_url: str | None = None
@@ -176,13 +179,24 @@ class RayAgentBackend:
     # ------------------------------------------------------------------ dispatch
 
     def lease(
-        self, agent: str, nodes: frozenset[str] | None = None
+        self,
+        agent: str,
+        nodes: frozenset[str] | None = None,
+        *,
+        routing_key: str = "",
+        unusable_timeout_s: float | None = None,
     ) -> contextlib.AbstractAsyncContextManager[ReplicaLease]:
-        return self._dispatch.lease(agent, nodes)
+        return self._dispatch.lease(
+            agent, nodes, routing_key=routing_key, unusable_timeout_s=unusable_timeout_s
+        )
 
     def queue_depth(self, agent: str) -> int:
         """Leases waiting for a free slot of `agent`."""
         return self._dispatch.queue_depth(agent)
+
+    def waiting_reason(self, agent: str) -> str:
+        """Why leases of `agent` wait beyond a queue for a slot ("" if they do not)."""
+        return self._dispatch.waiting_reason(agent)
 
     def invoke(
         self,
@@ -204,6 +218,6 @@ class RayAgentBackend:
 
     # ------------------------------------------------------------------ health
 
-    async def check_health(self) -> None:
+    async def check_health(self, every_replica: bool = False) -> None:
         """One round of health checks (the loop's body; callable from tests)."""
-        await self._health.check_health()
+        await self._health.check_health(every_replica)

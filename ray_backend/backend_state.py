@@ -37,3 +37,4 @@ class BackendState:
     def record_replicas(self, rs: ReplicaSet) -> None:
         if self.metrics is not None:
             self.metrics.set_replicas(rs.agent, rs.state_counts())
+            self.metrics.set_replica_conditions(rs.agent, *rs.condition_counts())

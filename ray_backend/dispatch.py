@@ -1,5 +1,6 @@
-"""Attempts on replicas: a lease on a free slot of a READY replica (first come, first
-served), and the call on it, with the outcome as the engine records it."""
+"""Attempts on replicas: a lease on a free slot of a usable replica (first come, first
+served; which replica is the agent's load-balancing strategy's choice), and the call on it, with
+the outcome as the engine records it and as the replica's circuit breaker and latency count it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 import ray
@@ -18,10 +19,12 @@ from models.backend import (
     AttemptOutcome,
     AttemptRequest,
     HeartbeatListener,
+    NoUsableReplica,
     ReplicaLease,
 )
 from models.executions import ErrorInfo
 from ray_backend.backend_state import BackendState
+from ray_backend.breaker import Admission
 from ray_backend.health import ReplicaHealth
 from ray_backend.heartbeat_relay import HeartbeatRelay
 from ray_backend.replica_actor import (
@@ -34,6 +37,7 @@ from ray_backend.replica_actor import (
     PENDING,
     RETRY_AFTER_S,
 )
+from ray_backend.replica_conditions import ReplicaConditions
 from ray_backend.replica_set import Replica, ReplicaSet
 
 REPLICA_CRASHED = "ReplicaCrashed"
@@ -43,58 +47,117 @@ class ReplicaDispatch:
     """Leases replicas of deployed agents and runs attempts on them."""
 
     def __init__(
-        self, state: BackendState, health: ReplicaHealth, heartbeats: HeartbeatRelay
+        self,
+        state: BackendState,
+        health: ReplicaHealth,
+        heartbeats: HeartbeatRelay,
+        conditions: ReplicaConditions,
     ) -> None:
         self._state = state
         self._health = health
         self.heartbeats = heartbeats
+        self._conditions = conditions
+        # The breaker's admission of each leased attempt, by the lease object's id (the lease
+        # object lives until its attempt ends, so the id is not reused meanwhile).
+        self._admissions: dict[int, Admission] = {}
 
     def lease(
-        self, agent: str, nodes: frozenset[str] | None = None
+        self,
+        agent: str,
+        nodes: frozenset[str] | None = None,
+        *,
+        routing_key: str = "",
+        unusable_timeout_s: float | None = None,
     ) -> contextlib.AbstractAsyncContextManager[ReplicaLease]:
-        return self._lease(agent, nodes)
+        return self._lease(agent, nodes, routing_key, unusable_timeout_s)
 
     @contextlib.asynccontextmanager
     async def _lease(
-        self, agent: str, nodes: frozenset[str] | None = None
+        self,
+        agent: str,
+        nodes: frozenset[str] | None,
+        routing_key: str,
+        unusable_timeout_s: float | None,
     ) -> AsyncIterator[ReplicaLease]:
         rs = self._state.sets.get(agent)
         if rs is None or rs.removing:
             raise AgentUnavailable(f"agent {agent!r} is not deployed")
         rs.waiting += 1
         try:
-            woken = False
-            while True:
-                if rs.removing or self._state.sets.get(agent) is not rs:
-                    raise AgentUnavailable(f"agent {agent!r} was removed")
-                if nodes is not None:
-                    # Placed by the dispatcher: only a replica on those nodes will do, so wait
-                    # for any change rather than a place in the FIFO (whose slot may be
-                    # elsewhere).
-                    replica = rs.pick(nodes)
-                    if replica is not None:
-                        break
-                    await rs.wait_changed()
-                    continue
-                # A newcomer does not overtake leases already queued (first come, first served).
-                replica = rs.pick() if woken or not rs.has_slot_waiters else None
-                if replica is not None:
-                    break
-                await rs.wait_for_slot(front=woken)
-                woken = True
+            replica = await self._wait_for_replica(rs, nodes, routing_key, unusable_timeout_s)
         finally:
             rs.waiting -= 1
+        admission, moved = replica.breaker.admit(rs.clock(), rs.spec.circuit_breaker)
+        if moved is not None:
+            self._conditions.breaker_moved(rs, replica, moved)
         replica.outstanding += 1
+        lease = ReplicaLease(agent=agent, replica=replica.name, agent_version=replica.version)
+        self._admissions[id(lease)] = admission
         try:
-            yield ReplicaLease(agent=agent, replica=replica.name, agent_version=replica.version)
+            yield lease
         finally:
+            self._admissions.pop(id(lease), None)
+            replica.breaker.release(admission)
             replica.outstanding -= 1
             rs.slot_freed()
+
+    async def _wait_for_replica(
+        self,
+        rs: ReplicaSet,
+        nodes: frozenset[str] | None,
+        routing_key: str,
+        unusable_timeout_s: float | None,
+    ) -> Replica:
+        """Waits for a usable replica with a free slot. While no replica is usable at all, the
+        wait counts against `unusable_timeout_s` (a wait for a busy slot is only a queue)."""
+        agent = rs.agent
+        woken = False
+        blocked_s = 0.0
+        while True:
+            if rs.removing or self._state.sets.get(agent) is not rs:
+                raise AgentUnavailable(f"agent {agent!r} was removed")
+            waiter: Awaitable[None]
+            if nodes is not None:
+                # Placed by the dispatcher: only a replica on those nodes will do, so wait
+                # for any change rather than a place in the FIFO (whose slot may be
+                # elsewhere).
+                replica = rs.pick(nodes, routing_key)
+                if replica is not None:
+                    return replica
+                waiter = rs.wait_changed()
+            else:
+                # A newcomer does not overtake leases already queued (first come, first served).
+                replica = rs.pick(None, routing_key) if woken or not rs.has_slot_waiters else None
+                if replica is not None:
+                    return replica
+                waiter = rs.wait_for_slot(front=woken)
+                woken = True
+            why = rs.unusable_reason(nodes) if unusable_timeout_s is not None else ""
+            if not why or unusable_timeout_s is None:
+                await waiter
+                continue
+            started = time.monotonic()
+            try:
+                await asyncio.wait_for(waiter, max(unusable_timeout_s - blocked_s, 0.0))
+            except TimeoutError:
+                raise NoUsableReplica(
+                    f"waited {unusable_timeout_s:g}s (the task's timeout) for a usable replica: "
+                    f"{rs.unusable_reason(nodes) or why}"
+                ) from None
+            finally:
+                blocked_s += time.monotonic() - started
 
     def queue_depth(self, agent: str) -> int:
         """Leases waiting for a free slot of `agent`."""
         rs = self._state.sets.get(agent)
         return rs.waiting if rs is not None else 0
+
+    def waiting_reason(self, agent: str) -> str:
+        """Why leases of `agent` wait beyond a queue for a slot ("" if they do not)."""
+        rs = self._state.sets.get(agent)
+        if rs is None:
+            return f"agent {agent!r} is not deployed"
+        return rs.unusable_reason()
 
     async def invoke(
         self,
@@ -155,7 +218,30 @@ class ReplicaDispatch:
         duration = time.monotonic() - started
         if metrics is not None:
             metrics.attempt_finished(lease.agent, outcome.ok, duration)
+        self._observe(rs, replica, lease, outcome, duration)
         return dataclasses.replace(outcome, duration_s=duration)
+
+    def _observe(
+        self,
+        rs: ReplicaSet,
+        replica: Replica,
+        lease: ReplicaLease,
+        outcome: AttemptOutcome,
+        duration_s: float,
+    ) -> None:
+        """The outcome as the replica's latency, last error and circuit breaker count it."""
+        if outcome.ok:
+            replica.latency.observe(duration_s)
+        elif outcome.error is not None:
+            replica.failed(f"{outcome.error.type}: {outcome.error.message}")
+        admission = self._admissions.get(id(lease))
+        if admission is None:
+            return  # invoked outside its lease: the breaker does not count it
+        # An error no retry can cure is the request's fault: the replica answered as it should.
+        served = outcome.ok or not outcome.retryable
+        moved = replica.breaker.record(admission, served, rs.clock(), rs.spec.circuit_breaker)
+        if moved is not None:
+            self._conditions.breaker_moved(rs, replica, moved)
 
     @staticmethod
     async def _wait_parked(

@@ -1,19 +1,24 @@
-"""Replica health: a periodic ping of every serving replica; one that does not answer is not
-leased until Ray has restarted it, and one that is gone for good is replaced."""
+"""Replica health: a probe of every serving replica at its agent's interval (``health_check``);
+failures in a row make it UNHEALTHY (no new attempts) until successes in a row make it healthy
+again. A replica whose process died is not leased until Ray has restarted it, and one that is
+gone for good is replaced."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
-from ray.exceptions import ActorDiedError, RayError
+from ray.exceptions import ActorDiedError, RayActorError, RayError, RayTaskError
 
 from models.agents import ReplicaState
 from models.backend import ReplicaStartError
+from models.failures import exception_summary
 from ray_backend.backend_state import BackendState
 from ray_backend.deployments import Deployments
 from ray_backend.first_answer import ray_result
 from ray_backend.named_actors import ReplicaActors
+from ray_backend.replica_conditions import ReplicaConditions
 from ray_backend.replica_set import Replica, ReplicaSet
 
 logger = logging.getLogger(__name__)
@@ -27,13 +32,17 @@ class ReplicaHealth:
         state: BackendState,
         actors: ReplicaActors,
         deployments: Deployments,
+        conditions: ReplicaConditions,
         *,
         interval_s: float,
         timeout_s: float,
     ) -> None:
+        """`interval_s`: the longest pause between rounds (metrics are exported each round);
+        `timeout_s`: how long a crashed replica's ping may take."""
         self._state = state
         self._actors = actors
         self._deployments = deployments
+        self._conditions = conditions
         self._interval_s = interval_s
         self._timeout_s = timeout_s
 
@@ -115,36 +124,88 @@ class ReplicaHealth:
 
     async def run(self) -> None:
         while True:
-            await asyncio.sleep(self._interval_s)
+            await asyncio.sleep(self._pause())
             try:
-                await self.check_health()
+                self._start_due_probes(every_replica=False)
+                self._export()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("health check round failed")
 
-    async def check_health(self) -> None:
-        """One round of health checks (the loop's body; callable from tests)."""
-        checks = [
-            self._check_one(rs, replica)
+    def _pause(self) -> float:
+        """Until the next replica's probe is due, at most the round interval."""
+        now = time.monotonic()
+        due = [
+            replica.next_probe_at - now
+            for rs in self._state.sets.values()
+            for replica in rs.replicas.values()
+            if _probed(replica)
+        ]
+        return max(min([self._interval_s, *due]), 0.01)
+
+    def _start_due_probes(self, every_replica: bool) -> list[asyncio.Task[None]]:
+        """Each probe runs on its own, so a slow one delays no other replica's."""
+        now = time.monotonic()
+        return [
+            self._state.spawn(self._check_one(rs, replica))
             for rs in list(self._state.sets.values())
             for replica in list(rs.replicas.values())
-            if replica.state in (ReplicaState.READY, ReplicaState.DRAINING) and not replica.probing
+            if _probed(replica) and (every_replica or replica.next_probe_at <= now)
         ]
-        await asyncio.gather(*checks)
+
+    def _export(self) -> None:
         for rs in list(self._state.sets.values()):
             self._state.record_replicas(rs)
             self._state.record_queue(rs)
         if self._state.metrics is not None:
             self._state.metrics.flush()
 
+    async def check_health(self, every_replica: bool = False) -> None:
+        """One round: probes each replica whose probe is due (every one, with
+        `every_replica`) and waits for them, then exports the replica and queue metrics."""
+        await asyncio.gather(*self._start_due_probes(every_replica))
+        self._export()
+
     async def _check_one(self, rs: ReplicaSet, replica: Replica) -> None:
         try:
+            await self._probe_health(rs, replica)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("health probe of replica %s failed", replica.name)
+
+    async def _probe_health(self, rs: ReplicaSet, replica: Replica) -> None:
+        config = rs.spec.health_check
+        started = time.monotonic()
+        replica.next_probe_at = started + config.interval_s
+        error = ""
+        try:
             health = await asyncio.wait_for(
-                ray_result(replica.handle.health.remote()), self._timeout_s
+                ray_result(replica.handle.health.remote()), config.timeout_s
             )
-        except (TimeoutError, RayError):
-            self.on_replica_error(rs, replica)
+        except RayActorError:
+            self.on_replica_error(rs, replica)  # the process died: Ray restarts it
             return
-        if not health.get("ok", True):
-            self.on_replica_error(rs, replica)
+        except TimeoutError:
+            error = f"health probe got no answer within {config.timeout_s:g}s"
+        except RayTaskError as exc:
+            cause = exc.cause if exc.cause is not None else exc
+            error = f"health() raised {exception_summary(cause)}"
+        except RayError as exc:
+            error = f"health probe failed: {exception_summary(exc)}"
+        else:
+            replica.health_response_time_s = time.monotonic() - started
+            if not health.get("ok", True):
+                detail = health.get("error") or health.get("reason") or ""
+                error = f"health() answered ok: false{f' ({detail})' if detail else ''}"
+        if error:
+            replica.failed(error)
+        moved = replica.health.record(not error, config, error)
+        if moved is not None:
+            self._conditions.health_moved(rs, replica, moved)
+
+
+def _probed(replica: Replica) -> bool:
+    """Serving replicas are probed; a crashed one is pinged by its own crash probe."""
+    return replica.state in (ReplicaState.READY, ReplicaState.DRAINING) and not replica.probing

@@ -63,6 +63,26 @@ class BackendMetrics:
             description="Replicas of an agent by state.",
             tag_keys=("agent", "state"),
         )
+        self.breaker_transitions = Counter(
+            "orchestrator_replica_breaker_transitions_total",
+            description="Circuit breaker transitions of agent replicas, by the state entered.",
+            tag_keys=("agent", "state"),
+        )
+        self.health_transitions = Counter(
+            "orchestrator_replica_health_transitions_total",
+            description="Health transitions of agent replicas, by the status entered.",
+            tag_keys=("agent", "health"),
+        )
+        self.replicas_by_breaker = Gauge(
+            "orchestrator_agent_replicas_by_breaker",
+            description="Replicas of an agent by circuit breaker state.",
+            tag_keys=("agent", "state"),
+        )
+        self.replicas_by_health = Gauge(
+            "orchestrator_agent_replicas_by_health",
+            description="Replicas of an agent by health status.",
+            tag_keys=("agent", "health"),
+        )
         namespace = ("namespace",)
         self.queued_tasks = Gauge(
             "orchestrator_namespace_queued_tasks",
@@ -119,6 +139,22 @@ class BackendMetrics:
     def set_replicas(self, agent: str, counts: dict[str, int]) -> None:
         for state, count in counts.items():
             self._safe(self.replicas.set, float(count), tags={"agent": agent, "state": state})
+
+    def breaker_moved(self, agent: str, state: str) -> None:
+        self._safe(self.breaker_transitions.inc, 1.0, tags={"agent": agent, "state": state})
+
+    def health_moved(self, agent: str, health: str) -> None:
+        self._safe(self.health_transitions.inc, 1.0, tags={"agent": agent, "health": health})
+
+    def set_replica_conditions(
+        self, agent: str, breakers: dict[str, int], healths: dict[str, int]
+    ) -> None:
+        for state, count in breakers.items():
+            tags = {"agent": agent, "state": state}
+            self._safe(self.replicas_by_breaker.set, float(count), tags=tags)
+        for health, count in healths.items():
+            tags = {"agent": agent, "health": health}
+            self._safe(self.replicas_by_health.set, float(count), tags=tags)
 
 
 _lock = threading.Lock()

@@ -12,10 +12,18 @@ import asyncio
 import collections
 import hashlib
 import json
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from models.agents import REPLICA_LIFECYCLE, AgentSpec, ReplicaInfo, ReplicaState
+from models.failures import one_line
+from models.replica_health import BreakerState, HealthStatus
+from ray_backend.balancing import Balancer
+from ray_backend.breaker import Breaker
+from ray_backend.health_tracker import HealthTracker
+from ray_backend.latency import LatencyStats
 
 NAME_SEPARATOR = "/"
 
@@ -73,6 +81,17 @@ class Replica:
     restarts: int = 0
     probing: bool = False
     drain_task: asyncio.Task[None] | None = None
+    breaker: Breaker = field(default_factory=Breaker)
+    health: HealthTracker = field(default_factory=HealthTracker)
+    latency: LatencyStats = field(default_factory=LatencyStats)
+    # Monotonic time of the next periodic health probe (0: at the next round).
+    next_probe_at: float = 0.0
+    last_error: str = ""
+    # Epoch seconds (what clients are shown).
+    last_error_time: float | None = None
+    health_response_time_s: float | None = None
+    health_change_time: float | None = None
+    breaker_change_time: float | None = None
 
     def move_to(self, state: ReplicaState) -> None:
         REPLICA_LIFECYCLE.move(self, state)
@@ -86,6 +105,34 @@ class Replica:
     def has_free_slot(self) -> bool:
         return self.outstanding - self.parked < self.max_concurrency
 
+    @property
+    def latency_ewma(self) -> float | None:
+        return self.latency.ewma
+
+    def usable(self, now: float, spec: AgentSpec) -> bool:
+        """May take new attempts: READY, healthy, and its breaker lets them through."""
+        return (
+            self.state is ReplicaState.READY
+            and self.health.status is HealthStatus.HEALTHY
+            and self.breaker.admits(now, spec.circuit_breaker)
+        )
+
+    def failed(self, error: str) -> None:
+        self.last_error = one_line(error, 300)
+        self.last_error_time = time.time()
+
+    def unusable_because(self, now: float, spec: AgentSpec) -> str:
+        """Why it takes no new attempts ("" if it does)."""
+        if self.state is not ReplicaState.READY:
+            return self.state.value.lower()
+        if self.health.status is not HealthStatus.HEALTHY:
+            return "unhealthy"
+        if not self.breaker.admits(now, spec.circuit_breaker):
+            if self.breaker.state is BreakerState.OPEN:
+                return f"circuit breaker open for {max(self.breaker.reopen_at - now, 0):.0f}s more"
+            return "circuit breaker half-open, its probe attempt running"
+        return ""
+
     def info(self) -> ReplicaInfo:
         return ReplicaInfo(
             name=self.name,
@@ -94,6 +141,15 @@ class Replica:
             outstanding_attempts=self.outstanding,
             node_id=self.node_id,
             restarts=self.restarts,
+            health=self.health.status,
+            breaker=self.breaker.state,
+            last_error=self.last_error,
+            last_error_time=self.last_error_time,
+            latency_p50_s=self.latency.percentile(50),
+            latency_p95_s=self.latency.percentile(95),
+            health_response_time_s=self.health_response_time_s,
+            health_change_time=self.health_change_time,
+            breaker_change_time=self.breaker_change_time,
         )
 
 
@@ -106,6 +162,8 @@ class ReplicaSet:
     waiting: int = 0
     removing: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    balancer: Balancer = field(default_factory=Balancer)
+    clock: Callable[[], float] = time.monotonic
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _slot_waiters: collections.deque[asyncio.Future[None]] = field(
         default_factory=collections.deque
@@ -115,22 +173,37 @@ class ReplicaSet:
     def agent(self) -> str:
         return self.spec.name
 
-    def pick(self, nodes: frozenset[str] | None = None) -> Replica | None:
-        """The READY replica with a free slot and the fewest outstanding attempts (on one of
-        `nodes`, when given)."""
-        best: Replica | None = None
-        for replica in self.replicas.values():
-            if replica.state is not ReplicaState.READY or not replica.has_free_slot:
-                continue
-            if nodes is not None and replica.node_id not in nodes:
-                continue
-            if best is None or (replica.outstanding, replica.index, replica.name) < (
-                best.outstanding,
-                best.index,
-                best.name,
-            ):
-                best = replica
-        return best
+    def pick(self, nodes: frozenset[str] | None = None, routing_key: str = "") -> Replica | None:
+        """A usable replica with a free slot (on one of `nodes`, when given), chosen by the
+        agent's load-balancing strategy; a half-open one first, so that its probe attempt
+        decides soon whether it serves again."""
+        now = self.clock()
+        usable = [r for r in self.replicas.values() if r.usable(now, self.spec)]
+        candidates = [
+            r for r in usable if r.has_free_slot and (nodes is None or r.node_id in nodes)
+        ]
+        for replica in candidates:
+            if replica.breaker.state is not BreakerState.CLOSED:
+                return replica
+        return self.balancer.choose(self.spec.load_balancing, usable, candidates, routing_key)
+
+    def unusable_reason(self, nodes: frozenset[str] | None = None) -> str:
+        """Why no replica (on `nodes`) could take an attempt even if it had a free slot; ""
+        when one could (a wait for a slot is only a queue)."""
+        now = self.clock()
+        replicas = [r for r in self.replicas.values() if nodes is None or r.node_id in nodes]
+        reasons = [(r, r.unusable_because(now, self.spec)) for r in replicas]
+        if any(not why for _, why in reasons):
+            return ""
+        where = f" on nodes {', '.join(sorted(nodes))}" if nodes is not None else ""
+        if not reasons:
+            return f"agent {self.agent!r} has no replica{where}"
+        parts = []
+        for replica, why in sorted(reasons, key=lambda item: item[0].name):
+            error = f"; last error: {replica.last_error}" if replica.last_error else ""
+            parts.append(f"{replica.name} {why}{error}")
+        text = f"no usable replica of agent {self.agent!r}{where}: " + "; ".join(parts)
+        return one_line(text, 500)
 
     def notify(self) -> None:
         """A general change (replica ready, dead, removed): wakes every waiter."""
@@ -191,3 +264,12 @@ class ReplicaSet:
         for replica in self.replicas.values():
             counts[replica.state.value] += 1
         return counts
+
+    def condition_counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Replicas by breaker state and by health status."""
+        breakers = {state.value: 0 for state in BreakerState}
+        healths = {status.value: 0 for status in HealthStatus}
+        for replica in self.replicas.values():
+            breakers[replica.breaker.state.value] += 1
+            healths[replica.health.status.value] += 1
+        return breakers, healths

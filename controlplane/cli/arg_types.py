@@ -95,6 +95,11 @@ def fraction_or_zero_arg(text: str) -> float:
     return _number(text, lambda v: 0 <= v < 1, ">= 0 and < 1")
 
 
+def share_arg(text: str) -> float:
+    """A number in [0, 1] (a share of attempts; 0 turns the check off)."""
+    return _number(text, lambda v: 0 <= v <= 1, "within [0, 1]")
+
+
 def utilization_arg(text: str) -> float:
     """A number in (0, 1]: a target utilisation may be 100%."""
     return _number(text, lambda v: 0 < v <= 1, "> 0 and <= 1")

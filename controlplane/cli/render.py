@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from controlplane.cli import replica_render
 from controlplane.cli.json_text import display_text, json_text, to_jsonable
 from models.agents import AgentView
 from models.executions import Event, EventType, ExecutionRecord, ExecutionStatus, TaskStatus
@@ -189,19 +190,11 @@ def agent_detail(console: Console, view: AgentView) -> None:
         console.print(f"  config          {compact(spec.config, 200)}", markup=False)
     if spec.runtime_env:
         console.print(f"  runtime env     {compact(spec.runtime_env, 200)}", markup=False)
+    for line in replica_render.settings_lines(spec):
+        console.print(line, markup=False)
     console.print(f"  created         {when(view.record.create_time)}", markup=False)
     console.print(f"  updated         {when(view.record.update_time)}", markup=False)
-    table = Table("REPLICA", "VERSION", "STATE", "OUTSTANDING", "RESTARTS", "NODE")
-    for r in view.replicas:
-        table.add_row(
-            r.name,
-            r.version,
-            status_text(r.state.value),
-            str(r.outstanding_attempts),
-            str(r.restarts),
-            r.node_id[:12] or "-",
-        )
-    console.print(table)
+    console.print(replica_render.replica_table(view.replicas, status_text))
     failure = view.start_failure
     if failure is not None:
         console.print(

@@ -8,6 +8,12 @@ from typing import Any
 
 from models.agents import AgentSpec, EndpointOptions, ReplicaResources
 from models.executions import ErrorInfo
+from models.replica_health import (
+    CircuitBreaker,
+    HealthCheck,
+    LoadBalancing,
+    LoadBalancingStrategy,
+)
 from models.values import json_text
 
 
@@ -29,13 +35,24 @@ def load_error(text: str | None) -> ErrorInfo | None:
 
 
 def dump_agent_spec(spec: AgentSpec) -> str:
-    return dump(asdict(spec))
+    data = asdict(spec)
+    data["load_balancing"]["strategy"] = spec.load_balancing.strategy.value
+    return dump(data)
 
 
 def load_agent_spec(text: str) -> AgentSpec:
     data = json.loads(text)
     data["resources"] = ReplicaResources(**data["resources"])
     data["capabilities"] = tuple(data["capabilities"])
+    # Specs stored before these settings existed take the defaults.
+    if "health_check" in data:
+        data["health_check"] = HealthCheck(**data["health_check"])
+    if "circuit_breaker" in data:
+        data["circuit_breaker"] = CircuitBreaker(**data["circuit_breaker"])
+    if "load_balancing" in data:
+        balancing = data["load_balancing"]
+        balancing["strategy"] = LoadBalancingStrategy(balancing["strategy"])
+        data["load_balancing"] = LoadBalancing(**balancing)
     # Rows stored before external agents have no endpoint fields: the defaults apply.
     data["endpoint_options"] = EndpointOptions(**data.get("endpoint_options", {}))
     return AgentSpec(**data)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +74,14 @@ def parse_reference(body: str) -> Reference:
     raise ValueError(f"malformed reference '${{{body}}}': must start with 'inputs.' or 'tasks.'")
 
 
+def parse_path(body: str) -> list[str | int]:
+    """The root and fields of a `${...}` body with any root (`input.a[0]` -> input, a, 0);
+    ValueError if malformed."""
+    if not body.strip():
+        raise ValueError("empty reference '${}'")
+    return _parse_segments(body.strip(), body)
+
+
 def _parse_segments(expr: str, body: str) -> list[str | int]:
     root = _ROOT.match(expr)
     if root is None:
@@ -94,8 +102,11 @@ def _parse_segments(expr: str, body: str) -> list[str | int]:
     return parts
 
 
-def parse_template(text: str) -> list[str | Reference]:
-    """Split a string into literal pieces and references (escapes already undone)."""
+def parse_template(
+    text: str, parse: Callable[[str], Reference] = parse_reference
+) -> list[str | Reference]:
+    """Split a string into literal pieces and references (escapes already undone); `parse`
+    reads each reference's body."""
     parts: list[str | Reference] = []
     literal: list[str] = []
     pos = 0
@@ -113,7 +124,7 @@ def parse_template(text: str) -> list[str | Reference]:
             if end < 0:
                 raise ValueError(f"unclosed reference {text[dollar:]!r}: missing '}}'")
             _flush(literal, parts)
-            parts.append(parse_reference(text[dollar + 2 : end]))
+            parts.append(parse(text[dollar + 2 : end]))
             pos = end + 1
         else:
             literal.append("$")

@@ -15,6 +15,7 @@ from models.backend import (
     AttemptOutcome,
     AttemptRequest,
     HeartbeatListener,
+    NoUsableReplica,
     ReplicaLease,
 )
 from models.executions import ErrorInfo
@@ -41,6 +42,10 @@ class FakeBackend:
         self.scale_calls: list[tuple[str, int]] = []
         # Every agent removed, in order.
         self.removed: list[str] = []
+        # (agent, routing key) of every lease, in order.
+        self.routing_keys: list[tuple[str, str]] = []
+        # Agents none of whose replicas is usable, with why (leases wait, then give up).
+        self.unusable: dict[str, str] = {}
         # The heartbeat listener of every attempt invoked, by (task id, attempt number).
         self.heartbeats: dict[tuple[str, int], HeartbeatListener] = {}
 
@@ -79,8 +84,20 @@ class FakeBackend:
 
     @asynccontextmanager
     async def lease(
-        self, agent: str, nodes: frozenset[str] | None = None
+        self,
+        agent: str,
+        nodes: frozenset[str] | None = None,
+        *,
+        routing_key: str = "",
+        unusable_timeout_s: float | None = None,
     ) -> AsyncIterator[ReplicaLease]:
+        self.routing_keys.append((agent, routing_key))
+        if agent in self.unusable:
+            # As the Ray backend: wait while no replica is usable, up to the limit.
+            if unusable_timeout_s is None:
+                await asyncio.Event().wait()
+            await asyncio.sleep(unusable_timeout_s or 0.0)
+            raise NoUsableReplica(f"waited {unusable_timeout_s:g}s: {self.unusable[agent]}")
         if agent not in self.specs:
             raise AgentUnavailable(agent)
         spec = self.specs[agent]
@@ -90,6 +107,9 @@ class FakeBackend:
                 yield ReplicaLease(agent, f"{agent}.{i}", spec.version)
                 return
         raise AgentUnavailable(f"{agent} has no replica on {sorted(nodes or ())}")
+
+    def waiting_reason(self, agent: str) -> str:
+        return self.unusable.get(agent, "")
 
     async def invoke(
         self,

@@ -68,6 +68,14 @@ from models.executions import (
 from models.forecasting import FittedForecast, Forecast, ScalingDecision
 from models.load import MINUTE, LoadHistoryPage, LoadSample
 from models.queueing import Backpressure, NamespacePolicy, NamespaceUsage, Quota
+from models.replica_health import (
+    BreakerState,
+    CircuitBreaker,
+    HealthCheck,
+    HealthStatus,
+    LoadBalancing,
+    LoadBalancingStrategy,
+)
 from models.resources import (
     NodeInfo,
     NodeSelector,
@@ -169,6 +177,20 @@ SPEC = AgentSpec(
     runtime_env={"pip": ["requests"], "env_vars": {"A": "1"}},
     config={"model": "small", "retries": 2, "temperature": 0.5, "tags": [1, "two"]},
     pool="gpu",
+    health_check=HealthCheck(
+        interval_s=4.0, timeout_s=1.5, failure_threshold=2, success_threshold=3
+    ),
+    circuit_breaker=CircuitBreaker(
+        enabled=False,
+        consecutive_failures=7,
+        failure_rate=0.25,
+        window_s=30.0,
+        minimum_attempts=4,
+        cool_down_s=12.5,
+    ),
+    load_balancing=LoadBalancing(
+        LoadBalancingStrategy.CONSISTENT_HASH, "${input.user}", load_factor=1.5
+    ),
 )
 EXTERNAL_SPEC = AgentSpec(
     name="summarizer",
@@ -187,7 +209,23 @@ AGENT = AgentView(
     record=AgentRecord(SPEC, T0, T0 + 1),
     state=AgentState.DEGRADED,
     replicas=[
-        ReplicaInfo("coder.0", "v2", ReplicaState.READY, 2, "node-a", 1),
+        ReplicaInfo(
+            "coder.0",
+            "v2",
+            ReplicaState.READY,
+            2,
+            "node-a",
+            1,
+            health=HealthStatus.UNHEALTHY,
+            breaker=BreakerState.HALF_OPEN,
+            last_error="ValueError: bad input",
+            last_error_time=T0 + 5,
+            latency_p50_s=0.25,
+            latency_p95_s=1.5,
+            health_response_time_s=0.003,
+            health_change_time=T0 + 6,
+            breaker_change_time=T0 + 7,
+        ),
         ReplicaInfo("coder.1", "v1", ReplicaState.DRAINING, 1, "node-b", 3),
     ],
     start_failure=StartFailure(
@@ -530,6 +568,9 @@ CASES = [
 # Messages encoded only inside another one (their fields count there).
 PARTS = {
     "orchestrator.v1.ReplicaResources": "orchestrator.v1.AgentSpec",
+    "orchestrator.v1.HealthCheck": "orchestrator.v1.AgentSpec",
+    "orchestrator.v1.CircuitBreaker": "orchestrator.v1.AgentSpec",
+    "orchestrator.v1.LoadBalancing": "orchestrator.v1.AgentSpec",
     "orchestrator.v1.EndpointOptions": "orchestrator.v1.AgentSpec",
     "orchestrator.v1.Replica": "orchestrator.v1.Agent",
     "orchestrator.v1.VersionHealth": "orchestrator.v1.AgentVersion",

@@ -5,6 +5,14 @@ from __future__ import annotations
 from google.protobuf import duration_pb2
 
 from controlplane.api.codec.enums import matching_table
+from controlplane.api.codec.replica_health import (
+    circuit_breaker_from_proto,
+    circuit_breaker_to_proto,
+    health_check_from_proto,
+    health_check_to_proto,
+    load_balancing_from_proto,
+    load_balancing_to_proto,
+)
 from controlplane.api.codec.wellknown import (
     dict_to_struct,
     duration,
@@ -30,8 +38,11 @@ from models.agents import (
     VersionState,
 )
 from models.packages import StoredPackage
+from models.replica_health import BreakerState, HealthStatus
 
 REPLICA_STATES = matching_table(agent_pb2.ReplicaState, ReplicaState)
+REPLICA_HEALTH = matching_table(agent_pb2.ReplicaHealth, HealthStatus)
+BREAKER_STATES = matching_table(agent_pb2.BreakerState, BreakerState)
 AGENT_STATES = matching_table(agent_pb2.AgentState, AgentState)
 
 
@@ -94,6 +105,9 @@ def agent_spec_to_proto(spec: AgentSpec) -> agent_pb2.AgentSpec:
         runtime_env=dict_to_struct(spec.runtime_env),
         config=dict_to_struct(spec.config),
         pool=spec.pool,
+        health_check=health_check_to_proto(spec.health_check),
+        circuit_breaker=circuit_breaker_to_proto(spec.circuit_breaker),
+        load_balancing=load_balancing_to_proto(spec.load_balancing),
         endpoint=spec.endpoint,
         endpoint_options=(
             endpoint_options_to_proto(spec.endpoint_options) if spec.endpoint else None
@@ -114,20 +128,39 @@ def agent_spec_from_proto(message: agent_pb2.AgentSpec) -> AgentSpec:
         runtime_env=struct_to_dict(message.runtime_env),
         config=struct_to_dict(message.config),
         pool=message.pool,
+        health_check=health_check_from_proto(message.health_check),
+        circuit_breaker=circuit_breaker_from_proto(message.circuit_breaker),
+        load_balancing=load_balancing_from_proto(
+            message.load_balancing, "agent.load_balancing.strategy"
+        ),
         endpoint=message.endpoint,
         endpoint_options=endpoint_options_from_proto(message.endpoint_options),
     )
 
 
 def replica_to_proto(replica: ReplicaInfo) -> agent_pb2.Replica:
-    return agent_pb2.Replica(
+    message = agent_pb2.Replica(
         name=replica.name,
         version=replica.version,
         state=REPLICA_STATES.to_proto(replica.state),
         outstanding_attempts=replica.outstanding_attempts,
         node_id=replica.node_id,
         restarts=replica.restarts,
+        health=REPLICA_HEALTH.to_proto(replica.health),
+        breaker=BREAKER_STATES.to_proto(replica.breaker),
+        last_error=replica.last_error,
+        last_error_time=timestamp(replica.last_error_time),
+        health_change_time=timestamp(replica.health_change_time),
+        breaker_change_time=timestamp(replica.breaker_change_time),
     )
+    for name, value in (
+        ("latency_p50", replica.latency_p50_s),
+        ("latency_p95", replica.latency_p95_s),
+        ("health_response_time", replica.health_response_time_s),
+    ):
+        if value is not None:
+            getattr(message, name).CopyFrom(duration(value))
+    return message
 
 
 def replica_from_proto(message: agent_pb2.Replica) -> ReplicaInfo:
@@ -138,6 +171,24 @@ def replica_from_proto(message: agent_pb2.Replica) -> ReplicaInfo:
         outstanding_attempts=message.outstanding_attempts,
         node_id=message.node_id,
         restarts=message.restarts,
+        # Unset by a server that does not report them: nothing known against the replica.
+        health=(
+            REPLICA_HEALTH.from_proto(message.health, "replica.health")
+            if message.health
+            else HealthStatus.HEALTHY
+        ),
+        breaker=(
+            BREAKER_STATES.from_proto(message.breaker, "replica.breaker")
+            if message.breaker
+            else BreakerState.CLOSED
+        ),
+        last_error=message.last_error,
+        last_error_time=optional_seconds(message, "last_error_time"),
+        latency_p50_s=optional_seconds(message, "latency_p50"),
+        latency_p95_s=optional_seconds(message, "latency_p95"),
+        health_response_time_s=optional_seconds(message, "health_response_time"),
+        health_change_time=optional_seconds(message, "health_change_time"),
+        breaker_change_time=optional_seconds(message, "breaker_change_time"),
     )
 
 

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from controlplane.api.client import OrchestratorClient
 from controlplane.cli import render
+from controlplane.cli.client import replica_health_args
 from controlplane.cli.client.agent_code import ship_code
 from controlplane.cli.parsing import assignments_to_dict
 from models.agents import AgentSpec, AgentVersion, EndpointOptions, ReplicaResources
@@ -37,6 +38,7 @@ def agents_deploy(args: argparse.Namespace, client: OrchestratorClient, console:
         runtime_env=code.runtime_env,
         config=assignments_to_dict(args.config),
         pool=args.pool,
+        **replica_health_args.settings(args),
         endpoint=args.endpoint,
         endpoint_options=endpoint_options(args),
     )

@@ -14,6 +14,7 @@ from controlplane.cli.arg_types import (
     replicas_arg,
     sequence_arg,
 )
+from controlplane.cli.client import replica_health_args
 from controlplane.cli.client.capacity_values import parse_custom_amount, parse_size
 from controlplane.cli.lazy import handler
 from controlplane.cli.parsing import (
@@ -110,6 +111,7 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
         metavar="JSON",
         help="Ray runtime_env; the flags below add to it",
     )
+    replica_health_args.add_arguments(deploy)
     deploy.set_defaults(handler=handler(f"{AGENTS}:agents_deploy"))
     sub(agent_cmds, "list", "list agents").set_defaults(handler=handler(f"{AGENTS}:agents_list"))
     get = sub(agent_cmds, "get", "show one agent and its replicas")

@@ -14,11 +14,13 @@ from controlplane.engine import paging
 from controlplane.engine.agents.endpoints import endpoint_problems
 from controlplane.engine.agents.node_fit import fits_nowhere_message, impossible_demands
 from controlplane.engine.agents.packages import PackageService, code_location_problems
+from controlplane.engine.agents.replica_health import replica_health_problems
 from controlplane.engine.agents.start_failures import FailedStart, StartFailures, start_failure
 from controlplane.engine.agents.versions import AgentVersions
 from controlplane.ports import AgentBackend
 from controlplane.store import SqliteStore
 from controlplane.store.capacity import CapacityStore
+from controlplane.workflow.routing_keys import routing_key
 from models.agents import (
     ROLLOUT_LIFECYCLE,
     AgentRecord,
@@ -35,6 +37,7 @@ from models.agents import (
 )
 from models.backend import ReplicaStartError
 from models.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from models.replica_health import BreakerState, HealthStatus
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,7 @@ def validate_spec(spec: AgentSpec, prefix: str = "agent") -> list[FieldViolation
             # A replica that asks for nothing draws nothing from the pool's placement group,
             # so the pool could not bound it.
             bad("resources", "a replica in a pool must request some resource")
+    problems.extend(replica_health_problems(spec, prefix))
     problems.extend(code_location_problems(spec.runtime_env, prefix))
     return problems
 
@@ -106,6 +110,13 @@ def _amount_problem(value: float) -> str | None:
 def agent_state(replicas: list[ReplicaInfo], desired: int) -> AgentState:
     ready = sum(1 for r in replicas if r.state is ReplicaState.READY)
     if ready >= desired:
+        # A ready replica that is unhealthy or circuit-broken takes no (or only probe) attempts.
+        if any(
+            r.state is ReplicaState.READY
+            and (r.health is not HealthStatus.HEALTHY or r.breaker is not BreakerState.CLOSED)
+            for r in replicas
+        ):
+            return AgentState.DEGRADED
         return AgentState.READY
     if any(r.state is ReplicaState.DEAD for r in replicas):
         return AgentState.DEGRADED
@@ -153,6 +164,13 @@ class AgentManager:
         """The pool an agent's replicas run in ("" when none, or not deployed)."""
         record = self._store.get_agent(name)
         return record.spec.pool if record is not None else ""
+
+    def routing_key(self, name: str, task_input: object) -> str:
+        """What the agent's consistent_hash strategy hashes for this input ("" for none)."""
+        record = self._store.get_agent(name)
+        if record is None or not record.spec.load_balancing.hash_key:
+            return ""
+        return routing_key(record.spec.load_balancing.hash_key, task_input)
 
     def max_concurrency(self, name: str) -> int:
         """Attempts one replica of the agent serves at once (1 when not deployed)."""

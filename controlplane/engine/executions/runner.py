@@ -32,7 +32,7 @@ from controlplane.engine.executions.transitions import Transitions
 from controlplane.ports import AgentBackend
 from controlplane.store import PrecedingWriteFailed, StoreWriter, WriteBatch, is_outage
 from controlplane.workflow import ReferenceResolutionError, resolve, topological_order
-from models.backend import AgentUnavailable, AttemptOutcome, AttemptRequest
+from models.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, NoUsableReplica
 from models.errors import Internal
 from models.executions import (
     AttemptRecord,
@@ -69,6 +69,8 @@ class RunnerDeps:
     # What the store holds of an execution (read back after a change was not recorded).
     load: Callable[[str], ExecutionRecord | None]
     drain: Drain = field(default_factory=lambda: Drain())
+    # What the agent's consistent_hash strategy routes an input by ("" for nothing).
+    routing_key: Callable[[str, object], str] = lambda agent, task_input: ""
 
 
 class StepFailed(Exception):
@@ -95,6 +97,8 @@ class ExecutionRunner:
         self._deadline_task: asyncio.Task[None] | None = None
         # Tasks whose attempt is on a replica right now (what a graceful shutdown waits for).
         self._in_flight: set[str] = set()
+        # Tasks waiting for a replica of their agent (task id -> agent), to say why they wait.
+        self.leasing: dict[str, str] = {}
         # The wait an agent asked for before the next attempt of a task (HTTP Retry-After).
         self._retry_after: dict[str, float] = {}
         # Changes not recorded, by task ("" for the whole execution), until reconciled.
@@ -236,8 +240,13 @@ class ExecutionRunner:
         """One attempt under `grant`; returns its duration when it ran to an outcome."""
         backend = self._deps.backend
         beats: AttemptBeats | None = None
+        routing_key = self._deps.routing_key(spec.agent, task_input)
+        self.leasing[task.task_id] = spec.agent
         try:
-            async with backend.lease(spec.agent, grant.nodes) as lease:
+            async with backend.lease(
+                spec.agent, grant.nodes, routing_key=routing_key, unusable_timeout_s=spec.timeout_s
+            ) as lease:
+                self.leasing.pop(task.task_id, None)
                 if self.record.status.terminal or self._deps.drain.active or grant.preempted:
                     return None
                 self._in_flight.add(task.task_id)
@@ -295,6 +304,15 @@ class ExecutionRunner:
                 AttemptOutcome(ok=False, error=ErrorInfo("AgentUnavailable", str(exc))),
                 False,
             )
+        except NoUsableReplica as exc:
+            # The task's timeout ran out while every replica was unusable: a timed-out attempt.
+            attempt = await self._begin_attempt(task, "", "")
+            outcome, timed_out = (
+                AttemptOutcome(ok=False, error=ErrorInfo("NoUsableReplica", str(exc))),
+                True,
+            )
+        finally:
+            self.leasing.pop(task.task_id, None)
         if outcome.retry_after_s is not None:
             self._retry_after[task.task_id] = outcome.retry_after_s
         await self._settle(task, spec, attempt, outcome, timed_out=timed_out, beats=beats)

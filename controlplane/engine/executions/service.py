@@ -270,9 +270,14 @@ class ExecutionEngine:
                 f"execution {execution_id!r} not found",
                 [FieldViolation("execution_id", "no such execution")],
             )
-        for task_id, reason in self._deps.dispatcher.waiting_reasons(execution_id).items():
+        reasons = self._deps.dispatcher.waiting_reasons(execution_id)
+        runner = self._runners.get(execution_id)
+        for task_id, agent in (runner.leasing if runner is not None else {}).items():
+            # Granted, waiting for a replica: only worth saying when none is usable.
+            reasons[task_id] = self._deps.backend.waiting_reason(agent)
+        for task_id, reason in reasons.items():
             task = record.tasks.get(task_id)
-            if task is not None and not task.status.terminal:  # (a cancelled one leaves soon)
+            if task is not None and reason and not task.status.terminal:  # (cancelled: leaves)
                 task.waiting_reason = reason
         runner = self._runners.get(execution_id)
         if runner is not None and inline_limit != 0:

@@ -37,6 +37,28 @@ class AgentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AGENT_STATE_DEGRADED: _ClassVar[AgentState]
     AGENT_STATE_DELETING: _ClassVar[AgentState]
     AGENT_STATE_FAILED: _ClassVar[AgentState]
+
+class ReplicaHealth(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REPLICA_HEALTH_UNSPECIFIED: _ClassVar[ReplicaHealth]
+    REPLICA_HEALTH_HEALTHY: _ClassVar[ReplicaHealth]
+    REPLICA_HEALTH_UNHEALTHY: _ClassVar[ReplicaHealth]
+
+class BreakerState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BREAKER_STATE_UNSPECIFIED: _ClassVar[BreakerState]
+    BREAKER_STATE_CLOSED: _ClassVar[BreakerState]
+    BREAKER_STATE_OPEN: _ClassVar[BreakerState]
+    BREAKER_STATE_HALF_OPEN: _ClassVar[BreakerState]
+
+class LoadBalancingStrategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LOAD_BALANCING_STRATEGY_UNSPECIFIED: _ClassVar[LoadBalancingStrategy]
+    LOAD_BALANCING_STRATEGY_LEAST_OUTSTANDING: _ClassVar[LoadBalancingStrategy]
+    LOAD_BALANCING_STRATEGY_POWER_OF_TWO: _ClassVar[LoadBalancingStrategy]
+    LOAD_BALANCING_STRATEGY_ROUND_ROBIN: _ClassVar[LoadBalancingStrategy]
+    LOAD_BALANCING_STRATEGY_LEAST_LATENCY: _ClassVar[LoadBalancingStrategy]
+    LOAD_BALANCING_STRATEGY_CONSISTENT_HASH: _ClassVar[LoadBalancingStrategy]
 AGENT_VERSION_STATE_UNSPECIFIED: AgentVersionState
 AGENT_VERSION_STATE_ACTIVE: AgentVersionState
 AGENT_VERSION_STATE_CANARY: AgentVersionState
@@ -54,6 +76,19 @@ AGENT_STATE_READY: AgentState
 AGENT_STATE_DEGRADED: AgentState
 AGENT_STATE_DELETING: AgentState
 AGENT_STATE_FAILED: AgentState
+REPLICA_HEALTH_UNSPECIFIED: ReplicaHealth
+REPLICA_HEALTH_HEALTHY: ReplicaHealth
+REPLICA_HEALTH_UNHEALTHY: ReplicaHealth
+BREAKER_STATE_UNSPECIFIED: BreakerState
+BREAKER_STATE_CLOSED: BreakerState
+BREAKER_STATE_OPEN: BreakerState
+BREAKER_STATE_HALF_OPEN: BreakerState
+LOAD_BALANCING_STRATEGY_UNSPECIFIED: LoadBalancingStrategy
+LOAD_BALANCING_STRATEGY_LEAST_OUTSTANDING: LoadBalancingStrategy
+LOAD_BALANCING_STRATEGY_POWER_OF_TWO: LoadBalancingStrategy
+LOAD_BALANCING_STRATEGY_ROUND_ROBIN: LoadBalancingStrategy
+LOAD_BALANCING_STRATEGY_LEAST_LATENCY: LoadBalancingStrategy
+LOAD_BALANCING_STRATEGY_CONSISTENT_HASH: LoadBalancingStrategy
 
 class VersionHealth(_message.Message):
     __slots__ = ("window", "attempts", "succeeded", "failed", "success_rate", "p50_latency", "p95_latency")
@@ -113,6 +148,44 @@ class RollbackAgentResponse(_message.Message):
     agent: Agent
     def __init__(self, agent: _Optional[_Union[Agent, _Mapping]] = ...) -> None: ...
 
+class HealthCheck(_message.Message):
+    __slots__ = ("interval", "timeout", "failure_threshold", "success_threshold")
+    INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    interval: _duration_pb2.Duration
+    timeout: _duration_pb2.Duration
+    failure_threshold: int
+    success_threshold: int
+    def __init__(self, interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., failure_threshold: _Optional[int] = ..., success_threshold: _Optional[int] = ...) -> None: ...
+
+class CircuitBreaker(_message.Message):
+    __slots__ = ("disabled", "consecutive_failures", "failure_rate", "window", "minimum_attempts", "cool_down")
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
+    CONSECUTIVE_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_RATE_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    MINIMUM_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    COOL_DOWN_FIELD_NUMBER: _ClassVar[int]
+    disabled: bool
+    consecutive_failures: int
+    failure_rate: float
+    window: _duration_pb2.Duration
+    minimum_attempts: int
+    cool_down: _duration_pb2.Duration
+    def __init__(self, disabled: _Optional[bool] = ..., consecutive_failures: _Optional[int] = ..., failure_rate: _Optional[float] = ..., window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., minimum_attempts: _Optional[int] = ..., cool_down: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class LoadBalancing(_message.Message):
+    __slots__ = ("strategy", "hash_key", "load_factor")
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    HASH_KEY_FIELD_NUMBER: _ClassVar[int]
+    LOAD_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    strategy: LoadBalancingStrategy
+    hash_key: str
+    load_factor: float
+    def __init__(self, strategy: _Optional[_Union[LoadBalancingStrategy, str]] = ..., hash_key: _Optional[str] = ..., load_factor: _Optional[float] = ...) -> None: ...
+
 class ReplicaResources(_message.Message):
     __slots__ = ("num_cpus", "memory", "num_gpus", "custom")
     class CustomEntry(_message.Message):
@@ -133,7 +206,7 @@ class ReplicaResources(_message.Message):
     def __init__(self, num_cpus: _Optional[float] = ..., memory: _Optional[int] = ..., num_gpus: _Optional[float] = ..., custom: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class AgentSpec(_message.Message):
-    __slots__ = ("name", "version", "import_path", "runtime_env", "replicas", "resources", "max_concurrency", "capabilities", "config", "pool", "endpoint", "endpoint_options")
+    __slots__ = ("name", "version", "import_path", "runtime_env", "replicas", "resources", "max_concurrency", "capabilities", "config", "pool", "endpoint", "endpoint_options", "health_check", "circuit_breaker", "load_balancing")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     IMPORT_PATH_FIELD_NUMBER: _ClassVar[int]
@@ -146,6 +219,9 @@ class AgentSpec(_message.Message):
     POOL_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     ENDPOINT_OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_CHECK_FIELD_NUMBER: _ClassVar[int]
+    CIRCUIT_BREAKER_FIELD_NUMBER: _ClassVar[int]
+    LOAD_BALANCING_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     import_path: str
@@ -158,7 +234,10 @@ class AgentSpec(_message.Message):
     pool: str
     endpoint: str
     endpoint_options: EndpointOptions
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., import_path: _Optional[str] = ..., runtime_env: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., replicas: _Optional[int] = ..., resources: _Optional[_Union[ReplicaResources, _Mapping]] = ..., max_concurrency: _Optional[int] = ..., capabilities: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., pool: _Optional[str] = ..., endpoint: _Optional[str] = ..., endpoint_options: _Optional[_Union[EndpointOptions, _Mapping]] = ...) -> None: ...
+    health_check: HealthCheck
+    circuit_breaker: CircuitBreaker
+    load_balancing: LoadBalancing
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., import_path: _Optional[str] = ..., runtime_env: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., replicas: _Optional[int] = ..., resources: _Optional[_Union[ReplicaResources, _Mapping]] = ..., max_concurrency: _Optional[int] = ..., capabilities: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., pool: _Optional[str] = ..., endpoint: _Optional[str] = ..., endpoint_options: _Optional[_Union[EndpointOptions, _Mapping]] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., circuit_breaker: _Optional[_Union[CircuitBreaker, _Mapping]] = ..., load_balancing: _Optional[_Union[LoadBalancing, _Mapping]] = ...) -> None: ...
 
 class EndpointOptions(_message.Message):
     __slots__ = ("headers", "headers_from_env", "connect_timeout", "read_timeout", "poll_interval", "max_poll_interval")
@@ -191,20 +270,38 @@ class EndpointOptions(_message.Message):
     def __init__(self, headers: _Optional[_Mapping[str, str]] = ..., headers_from_env: _Optional[_Mapping[str, str]] = ..., connect_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., read_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., poll_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_poll_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Replica(_message.Message):
-    __slots__ = ("name", "version", "state", "outstanding_attempts", "node_id", "restarts")
+    __slots__ = ("name", "version", "state", "outstanding_attempts", "node_id", "restarts", "health", "breaker", "last_error", "last_error_time", "latency_p50", "latency_p95", "health_response_time", "health_change_time", "breaker_change_time")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     OUTSTANDING_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     RESTARTS_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_FIELD_NUMBER: _ClassVar[int]
+    BREAKER_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_TIME_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P50_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_P95_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_RESPONSE_TIME_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_CHANGE_TIME_FIELD_NUMBER: _ClassVar[int]
+    BREAKER_CHANGE_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     state: ReplicaState
     outstanding_attempts: int
     node_id: str
     restarts: int
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., state: _Optional[_Union[ReplicaState, str]] = ..., outstanding_attempts: _Optional[int] = ..., node_id: _Optional[str] = ..., restarts: _Optional[int] = ...) -> None: ...
+    health: ReplicaHealth
+    breaker: BreakerState
+    last_error: str
+    last_error_time: _timestamp_pb2.Timestamp
+    latency_p50: _duration_pb2.Duration
+    latency_p95: _duration_pb2.Duration
+    health_response_time: _duration_pb2.Duration
+    health_change_time: _timestamp_pb2.Timestamp
+    breaker_change_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., state: _Optional[_Union[ReplicaState, str]] = ..., outstanding_attempts: _Optional[int] = ..., node_id: _Optional[str] = ..., restarts: _Optional[int] = ..., health: _Optional[_Union[ReplicaHealth, str]] = ..., breaker: _Optional[_Union[BreakerState, str]] = ..., last_error: _Optional[str] = ..., last_error_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., latency_p50: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., latency_p95: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., health_response_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., health_change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., breaker_change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class StartFailure(_message.Message):
     __slots__ = ("version", "summary", "detail", "time")
