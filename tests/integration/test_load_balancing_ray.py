@@ -4,10 +4,8 @@ is random); consistent_hash end to end, keyed by the task input of a workflow.""
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from controlplane.api.client import OrchestratorClient
@@ -16,6 +14,7 @@ from models.backend import AttemptRequest
 from models.executions import ExecutionStatus
 from models.replica_health import LoadBalancing, LoadBalancingStrategy
 from ray_backend import RayAgentBackend
+from tests.support.backend_runs import run
 from tests.support.server_thread import ServerThread
 
 S = LoadBalancingStrategy
@@ -34,19 +33,6 @@ def uneven(name: str, replicas: int, strategy: S, seconds: float = 0.0, **kwargs
         load_balancing=LoadBalancing(strategy, kwargs.pop("hash_key", "")),
         **kwargs,
     )
-
-
-def run(namespace: str, body: Callable[[RayAgentBackend], Awaitable[None]]) -> None:
-    async def main() -> None:
-        backend = RayAgentBackend(namespace=namespace, health_interval_s=0.5)
-        await backend.start()
-        try:
-            await body(backend)
-        finally:
-            await backend.destroy_all()
-            await backend.shutdown()
-
-    asyncio.run(main())
 
 
 def index(replica: str) -> int:

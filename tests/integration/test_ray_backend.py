@@ -8,7 +8,7 @@ import contextlib
 import pathlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from models.agents import AgentSpec, ReplicaResources, ReplicaState
 from models.backend import AgentUnavailable, AttemptRequest
 from ray_backend import DeployError, RayAgentBackend, connect
 from samples.agents import CodeGenAgent
+from tests.support.backend_runs import run, until
 
 NO_CPU = ReplicaResources(num_cpus=0)
 
@@ -48,30 +49,6 @@ def spec(name: str, cls: str, **kwargs: Any) -> AgentSpec:
 
 def request(attempt: int = 1, **input: Any) -> AttemptRequest:
     return AttemptRequest(execution_id="exec-1", task_id="task-1", attempt=attempt, input=input)
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    """Polls `predicate` on the event loop until true or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await asyncio.sleep(0.02)
-
-
-def run(namespace: str, body: Callable[[RayAgentBackend], Awaitable[None]]) -> None:
-    """Runs `body` with a started backend on a fresh event loop; kills its replicas after."""
-
-    async def main() -> None:
-        backend = RayAgentBackend(namespace=namespace, health_interval_s=0.5)
-        await backend.start()
-        try:
-            await body(backend)
-        finally:
-            await backend.destroy_all()
-            await backend.shutdown()
-
-    asyncio.run(main())
 
 
 async def named_replicas(namespace: str, agent: str) -> set[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from models.backend import AttemptOutcome, AttemptRequest, NoUsableReplica
 from models.executions import ExecutionStatus
 from models.replica_health import BreakerState, CircuitBreaker, HealthCheck, HealthStatus
 from ray_backend import RayAgentBackend
+from tests.support.backend_runs import run, until
 from tests.support.http_agent_service import HttpAgentService
 from tests.support.server_thread import ServerThread
 
@@ -42,27 +42,6 @@ def breakable(name: str, tmp_path: Path, replicas: int, breaker: CircuitBreaker)
 def calls(tmp_path: Path) -> list[str]:
     path = tmp_path / "calls"
     return path.read_text().split() if path.exists() else []
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await asyncio.sleep(0.02)
-
-
-def run(namespace: str, body: Callable[[RayAgentBackend], Awaitable[None]]) -> None:
-    async def main() -> None:
-        backend = RayAgentBackend(namespace=namespace, health_interval_s=0.5)
-        await backend.start()
-        try:
-            await body(backend)
-        finally:
-            await backend.destroy_all()
-            await backend.shutdown()
-
-    asyncio.run(main())
 
 
 async def attempt(backend: RayAgentBackend, agent: str, number: int) -> tuple[str, AttemptOutcome]:
