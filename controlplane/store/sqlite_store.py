@@ -377,20 +377,23 @@ class SqliteStore:
         self._attach_tasks(execution, inline_limit)
         return execution
 
-    def value_text(self, execution_id: str, column: str, task_id: str = "") -> str | None:
-        """The stored JSON text of an execution's `inputs` or `outputs`, or of a task's
-        `output` (`column`), without decoding it."""
+    def value_text(
+        self, execution_id: str, column: str, task_id: str = ""
+    ) -> tuple[str, str | None] | None:
+        """(the owner's status, the stored JSON text or None) of an execution's `inputs` or
+        `outputs`, or of a task's `output` (`column`), without decoding it; None when the
+        execution (or the task) does not exist."""
         if column == "output":
             row = self._reader.execute(
-                "SELECT output FROM tasks WHERE execution_id=? AND task_id=?",
+                "SELECT status, output FROM tasks WHERE execution_id=? AND task_id=?",
                 (execution_id, task_id),
             ).fetchone()
         else:
             assert column in ("inputs", "outputs"), column
             row = self._reader.execute(
-                f"SELECT {column} FROM executions WHERE execution_id=?", (execution_id,)
+                f"SELECT status, {column} FROM executions WHERE execution_id=?", (execution_id,)
             ).fetchone()
-        return None if row is None or row[0] is None else str(row[0])
+        return None if row is None else (str(row[0]), None if row[1] is None else str(row[1]))
 
     def execution_progress(self, execution_id: str) -> tuple[ExecutionStatus, int] | None:
         """Status and last event sequence only (what a watcher polls), without the tasks."""

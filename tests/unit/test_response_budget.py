@@ -205,6 +205,11 @@ def test_reading_a_value_that_does_not_exist_names_the_cause(client: Orchestrato
     with pytest.raises(ClientError) as caught:
         client.read_execution_value(execution_id, ValuePart.TASK_OUTPUT, "nope")
     assert caught.value.code_name == "NOT_FOUND" and "nope" in str(caught.value)
+    for part in (ValuePart.OUTPUTS, ValuePart.TASK_OUTPUT):
+        with pytest.raises(ClientError) as caught:
+            client.read_execution_value("no-such-execution", part, "a")
+        assert caught.value.code_name == "NOT_FOUND"
+        assert [field for field, _ in caught.value.violations] == ["execution_id"]
     with pytest.raises(ClientError) as caught:
         client.read_execution_value(execution_id, ValuePart.TASK_OUTPUT, "")
     assert caught.value.code_name == "INVALID_ARGUMENT"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -123,11 +123,18 @@ class AsyncOrchestratorClient:
 
     async def _run(self, call: Call[T]) -> T:
         method = self._stubs.method(call.rpc)
-        delays = self.retry.delays() if self.retry is not None and call.request_id else iter(())
+
+        async def send() -> T:
+            return call.decode(await method(call.request, timeout=self.timeout_s + call.extra_s))
+
+        return await self._retried(send, repeatable=bool(call.request_id))
+
+    async def _retried(self, send: Callable[[], Awaitable[T]], repeatable: bool) -> T:
+        """As `OrchestratorClient._retried`."""
+        delays = self.retry.delays() if self.retry is not None and repeatable else iter(())
         while True:
             try:
-                response = await method(call.request, timeout=self.timeout_s + call.extra_s)
-                return call.decode(response)
+                return await send()
             except grpc.RpcError as exc:
                 error = ClientError.from_rpc_error(exc, self.address)
             delay = next(delays, None) if error.code_name == "UNAVAILABLE" else None
@@ -212,19 +219,14 @@ class AsyncOrchestratorClient:
     ) -> StoredPackage:
         """As `OrchestratorClient.upload_package`; a directory is packaged off the loop."""
         upload = await asyncio.to_thread(prepare_upload, source, as_module, max_bytes)
-        delays = self.retry.delays() if self.retry is not None else iter(())
-        while True:
-            try:
-                response = await self._stubs.agents.UploadPackage(
-                    upload.requests(), timeout=self.timeout_s + upload.extra_s
-                )
-                return stored_package_from_proto(response)
-            except grpc.RpcError as exc:
-                error = ClientError.from_rpc_error(exc, self.address)
-            delay = next(delays, None) if error.code_name == "UNAVAILABLE" else None
-            if delay is None:
-                raise error
-            await asyncio.sleep(delay)
+
+        async def send() -> StoredPackage:
+            response = await self._stubs.agents.UploadPackage(
+                upload.requests(), timeout=self.timeout_s + upload.extra_s
+            )
+            return stored_package_from_proto(response)
+
+        return await self._retried(send, repeatable=True)
 
     # -- workflows ----------------------------------------------------------------------------
 

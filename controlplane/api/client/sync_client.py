@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import time
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -136,11 +136,18 @@ class OrchestratorClient:
     def _run(self, call: Call[T]) -> T:
         method = self._stubs.method(call.rpc)
         # A call with a request id is safe to repeat: the server answers it once.
-        delays = self.retry.delays() if self.retry is not None and call.request_id else iter(())
+        return self._retried(
+            lambda: call.decode(method(call.request, timeout=self.timeout_s + call.extra_s)),
+            repeatable=bool(call.request_id),
+        )
+
+    def _retried(self, send: Callable[[], T], repeatable: bool) -> T:
+        """`send()`, sent again while the server is UNAVAILABLE when it is safe to repeat
+        (others are retried by the channel's service config, or not at all)."""
+        delays = self.retry.delays() if self.retry is not None and repeatable else iter(())
         while True:
             try:
-                response = method(call.request, timeout=self.timeout_s + call.extra_s)
-                return call.decode(response)
+                return send()
             except grpc.RpcError as exc:
                 error = ClientError.from_rpc_error(exc, self.address)
             delay = next(delays, None) if error.code_name == "UNAVAILABLE" else None
@@ -226,19 +233,14 @@ class OrchestratorClient:
         be, or is over `max_bytes`), a zip file, or zip bytes. Idempotent, so retried while
         the server is unavailable; a package the server holds already costs one message."""
         upload = prepare_upload(source, as_module, max_bytes)
-        delays = self.retry.delays() if self.retry is not None else iter(())
-        while True:
-            try:
-                response = self._stubs.agents.UploadPackage(
+        return self._retried(
+            lambda: stored_package_from_proto(
+                self._stubs.agents.UploadPackage(
                     upload.requests(), timeout=self.timeout_s + upload.extra_s
                 )
-                return stored_package_from_proto(response)
-            except grpc.RpcError as exc:
-                error = ClientError.from_rpc_error(exc, self.address)
-            delay = next(delays, None) if error.code_name == "UNAVAILABLE" else None
-            if delay is None:
-                raise error
-            time.sleep(delay)
+            ),
+            repeatable=True,
+        )
 
     # -- workflows ----------------------------------------------------------------------------
 

@@ -266,10 +266,7 @@ class ExecutionEngine:
             raise invalid("execution_id", "is required")
         record = self._store.load_execution(execution_id, inline_limit)
         if record is None:
-            raise NotFound(
-                f"execution {execution_id!r} not found",
-                [FieldViolation("execution_id", "no such execution")],
-            )
+            raise _no_such_execution(execution_id)
         reasons = self._deps.dispatcher.waiting_reasons(execution_id)
         runner = self._runners.get(execution_id)
         for task_id, agent in (runner.leasing if runner is not None else {}).items():
@@ -286,23 +283,26 @@ class ExecutionEngine:
 
     def value_text(self, execution_id: str, part: ValuePart, task_id: str = "") -> str:
         """One value of an execution as its stored JSON text: its inputs, its outputs or a
-        task's output."""
-        record = self.get(execution_id, inline_limit=0)  # states only: no value is read
+        task's output (read alone: neither the execution's tasks nor other values)."""
+        if not execution_id:
+            raise invalid("execution_id", "is required")
         column = {ValuePart.INPUTS: "inputs", ValuePart.OUTPUTS: "outputs"}.get(part, "output")
+        what = f"execution {execution_id}"
         if part is ValuePart.TASK_OUTPUT:
             if not task_id:
                 raise invalid("task_id", "is required to read a task's output")
-            task = record.tasks.get(task_id)
-            if task is None:
-                raise NotFound(
-                    f"execution {execution_id} has no task {shorten(task_id, 100)!r}",
-                    [FieldViolation("task_id", "no such task in the execution")],
-                )
-            status = task.status.value
             what = f"task {task_id} of execution {execution_id}"
-        else:
-            status, what = record.status.value, f"execution {execution_id}"
-        text = self._store.value_text(execution_id, column, task_id)
+            if self._store.execution_progress(execution_id) is None:
+                raise _no_such_execution(execution_id)
+        found = self._store.value_text(execution_id, column, task_id)
+        if found is None and part is ValuePart.TASK_OUTPUT:
+            raise NotFound(
+                f"execution {execution_id} has no task {shorten(task_id, 100)!r}",
+                [FieldViolation("task_id", "no such task in the execution")],
+            )
+        if found is None:
+            raise _no_such_execution(execution_id)
+        status, text = found
         if text is None:
             raise FailedPrecondition(
                 f"{what} has no {column} ({status})",
@@ -396,3 +396,10 @@ def _overlay_heartbeats(
             task.last_heartbeat_time = time
             if details is not None:
                 task.last_heartbeat = details
+
+
+def _no_such_execution(execution_id: str) -> NotFound:
+    return NotFound(
+        f"execution {execution_id!r} not found",
+        [FieldViolation("execution_id", "no such execution")],
+    )
