@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from models.lifecycle import Lifecycle
 from models.replica_health import (
@@ -14,6 +14,9 @@ from models.replica_health import (
     HealthStatus,
     LoadBalancing,
 )
+
+if TYPE_CHECKING:
+    from models.rollouts import RolloutRecord
 
 
 class ReplicaState(enum.Enum):
@@ -190,6 +193,8 @@ class AgentView:
     replicas: list[ReplicaInfo]
     # The last failure to start replicas, until a deploy or scale of the agent succeeds.
     start_failure: StartFailure | None = None
+    # The agent's rollout in progress, or else its latest one (None before any).
+    rollout: RolloutRecord | None = None
 
 
 class VersionState(enum.Enum):
