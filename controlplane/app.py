@@ -267,6 +267,7 @@ class ControlPlane:
         self.forecasts.close()
         await self.catalog.close()
         await self.executions.stop(self.config.grpc.shutdown_grace_s)
+        await self.agents.stop()
         await self.backend.shutdown()
         self.store.close()
         self.data_dir_lock.release()

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from models.agents import AgentSpec, ReplicaInfo
+from models.agents import AgentSpec, ReplicaInfo, VersionTarget
 from models.backend import (
     AttemptOutcome,
     AttemptRequest,
@@ -36,6 +36,11 @@ class AgentBackend(Protocol):
         ``package://`` references in its runtime_env are loaded from the control plane's
         packages (the backend is built with their reader) whenever a replica is created."""
 
+    async def apply(self, name: str, targets: Sequence[VersionTarget]) -> None:
+        """Runs `replicas` of each target's spec (during a rollout, two versions), splits the
+        attempts between the versions by the targets' weights, and retires every other
+        replica (draining it first). New replicas are ready before any is retired."""
+
     async def scale(self, name: str, replicas: int) -> None: ...
 
     async def remove(self, name: str) -> None:
@@ -50,12 +55,15 @@ class AgentBackend(Protocol):
         *,
         routing_key: str = "",
         unusable_timeout_s: float | None = None,
+        avoid_version: str = "",
     ) -> AbstractAsyncContextManager[ReplicaLease]:
         """Waits for a free slot on a usable replica (READY, healthy, circuit breaker not
         open) chosen by the agent's load-balancing strategy (on one of `nodes` when the
         dispatcher placed the attempt there; `routing_key` is what consistent_hash hashes).
         Raises AgentUnavailable if the agent is not deployed, NoUsableReplica once no replica
-        was usable for `unusable_timeout_s` (None: no limit)."""
+        was usable for `unusable_timeout_s` (None: no limit). During a weighted rollout,
+        `avoid_version` (the version the task's last attempt failed on) sends the lease to the
+        other version when it is the canary."""
 
     def waiting_reason(self, agent: str) -> str:
         """Why a lease of `agent` waits beyond a queue for a free slot (every replica

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Coroutine, Sequence
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import ray
 from ray.autoscaler.sdk import request_resources
 
-from models.agents import AgentSpec, ReplicaInfo
+from models.agents import AgentSpec, ReplicaInfo, VersionTarget
 from models.backend import AttemptOutcome, AttemptRequest, HeartbeatListener, ReplicaLease
 from models.packages import PackageReader
 from models.queueing import QueueMetrics
@@ -164,6 +165,12 @@ class RayAgentBackend:
         await self._ensure_started()
         await self._deployments.deploy(spec)
 
+    async def apply(self, name: str, targets: Sequence[VersionTarget]) -> None:
+        for target in targets:
+            check_spec(dataclasses.replace(target.spec, replicas=target.replicas))
+        await self._ensure_started()
+        await self._deployments.apply(name, targets)
+
     async def scale(self, name: str, replicas: int) -> None:
         await self._deployments.scale(name, replicas)
 
@@ -185,9 +192,14 @@ class RayAgentBackend:
         *,
         routing_key: str = "",
         unusable_timeout_s: float | None = None,
+        avoid_version: str = "",
     ) -> contextlib.AbstractAsyncContextManager[ReplicaLease]:
         return self._dispatch.lease(
-            agent, nodes, routing_key=routing_key, unusable_timeout_s=unusable_timeout_s
+            agent,
+            nodes,
+            routing_key=routing_key,
+            unusable_timeout_s=unusable_timeout_s,
+            avoid_version=avoid_version,
         )
 
     def queue_depth(self, agent: str) -> int:

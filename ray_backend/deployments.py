@@ -7,12 +7,12 @@ import asyncio
 import dataclasses
 import logging
 import traceback
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 import ray
 
-from models.agents import AgentSpec, ReplicaInfo, ReplicaState
+from models.agents import AgentSpec, ReplicaInfo, ReplicaState, VersionTarget
 from models.backend import AgentUnavailable
 from models.failures import bounded_detail, failure_summary
 from ray_backend.backend_state import BackendState
@@ -37,15 +37,22 @@ class Deployments:
         self._actors = actors
 
     async def deploy(self, spec: AgentSpec) -> None:
+        await self.apply(spec.name, (VersionTarget(spec, spec.replicas),))
+
+    async def apply(self, name: str, targets: Sequence[VersionTarget]) -> None:
+        """Runs each target's replicas (new ones started first), splits traffic by their
+        weights, and retires every other replica."""
+        if not targets or any(t.spec.name != name for t in targets):
+            raise ValueError(f"targets must be specs of agent {name!r}")
         while True:
-            rs = self._state.sets.get(spec.name)
+            rs = self._state.sets.get(name)
             if rs is None:
-                rs = ReplicaSet(spec)
-                self._state.sets[spec.name] = rs
+                rs = ReplicaSet(targets[-1].spec)
+                self._state.sets[name] = rs
             async with rs.lock:
-                if self._state.sets.get(spec.name) is not rs:
+                if self._state.sets.get(name) is not rs:
                     continue  # removed while we waited for the lock
-                rs.spec = spec
+                rs.set_targets(tuple(targets))
                 rs.removing = False
                 await self.reconcile(rs)
                 return
@@ -59,7 +66,8 @@ class Deployments:
         async with rs.lock:
             if self._state.sets.get(name) is not rs:
                 raise AgentUnavailable(f"agent {name!r} was removed")
-            rs.spec = dataclasses.replace(rs.spec, replicas=replicas)
+            spec = dataclasses.replace(rs.spec, replicas=replicas)
+            rs.set_targets((VersionTarget(spec, replicas),))
             await self.reconcile(rs)
 
     async def remove(self, name: str) -> None:
@@ -114,12 +122,13 @@ class Deployments:
         return sorted(self._state.sets)
 
     async def reconcile(self, rs: ReplicaSet) -> None:
-        """Makes rs match rs.spec: new replicas first, then retires everything else."""
-        spec = rs.spec
-        fingerprint = spec_hash(spec)
-        desired = {
-            replica_name(spec.name, spec.version, fingerprint, i): i for i in range(spec.replicas)
-        }
+        """Makes rs match its targets: new replicas first, then retires everything else."""
+        desired: dict[str, tuple[AgentSpec, str, int]] = {}
+        for target in rs.targets or (VersionTarget(rs.spec, rs.spec.replicas),):
+            fingerprint = spec_hash(target.spec)
+            for i in range(target.replicas):
+                name = replica_name(target.spec.name, target.spec.version, fingerprint, i)
+                desired[name] = (target.spec, fingerprint, i)
         for name in desired:
             replica = rs.replicas.get(name)
             if replica is not None and replica.state is ReplicaState.DRAINING:
@@ -128,9 +137,12 @@ class Deployments:
                     replica.drain_task.cancel()
                     replica.drain_task = None
                 replica.move_to(ReplicaState.READY)
-        missing = [(name, index) for name, index in desired.items() if name not in rs.replicas]
         error = await self._start_all(
-            [self._start_replica(rs, spec, fingerprint, name, i) for name, i in missing]
+            [
+                self._start_replica(rs, spec, fingerprint, name, i)
+                for name, (spec, fingerprint, i) in desired.items()
+                if name not in rs.replicas
+            ]
         )
         rs.notify()
         self._state.record_replicas(rs)
@@ -140,7 +152,7 @@ class Deployments:
         for replica in list(rs.replicas.values()):
             if replica.name not in desired and replica.state is not ReplicaState.DRAINING:
                 self._retire(rs, replica)
-        await self._actors.kill_orphans(spec.name, keep=set(rs.replicas))
+        await self._actors.kill_orphans(rs.agent, keep=set(rs.replicas))
         rs.notify()
         self._state.record_replicas(rs)
 

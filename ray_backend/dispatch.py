@@ -68,8 +68,9 @@ class ReplicaDispatch:
         *,
         routing_key: str = "",
         unusable_timeout_s: float | None = None,
+        avoid_version: str = "",
     ) -> contextlib.AbstractAsyncContextManager[ReplicaLease]:
-        return self._lease(agent, nodes, routing_key, unusable_timeout_s)
+        return self._lease(agent, nodes, routing_key, unusable_timeout_s, avoid_version)
 
     @contextlib.asynccontextmanager
     async def _lease(
@@ -78,13 +79,16 @@ class ReplicaDispatch:
         nodes: frozenset[str] | None,
         routing_key: str,
         unusable_timeout_s: float | None,
+        avoid_version: str,
     ) -> AsyncIterator[ReplicaLease]:
         rs = self._state.sets.get(agent)
         if rs is None or rs.removing:
             raise AgentUnavailable(f"agent {agent!r} is not deployed")
         rs.waiting += 1
         try:
-            replica = await self._wait_for_replica(rs, nodes, routing_key, unusable_timeout_s)
+            replica = await self._wait_for_replica(
+                rs, nodes, routing_key, unusable_timeout_s, avoid_version
+            )
         finally:
             rs.waiting -= 1
         admission, moved = replica.breaker.admit(rs.clock(), rs.spec.circuit_breaker)
@@ -107,6 +111,7 @@ class ReplicaDispatch:
         nodes: frozenset[str] | None,
         routing_key: str,
         unusable_timeout_s: float | None,
+        avoid_version: str,
     ) -> Replica:
         """Waits for a usable replica with a free slot. While no replica is usable at all, the
         wait counts against `unusable_timeout_s` (a wait for a busy slot is only a queue)."""
@@ -121,13 +126,17 @@ class ReplicaDispatch:
                 # Placed by the dispatcher: only a replica on those nodes will do, so wait
                 # for any change rather than a place in the FIFO (whose slot may be
                 # elsewhere).
-                replica = rs.pick(nodes, routing_key)
+                replica = rs.pick(nodes, routing_key, avoid_version)
                 if replica is not None:
                     return replica
                 waiter = rs.wait_changed()
             else:
                 # A newcomer does not overtake leases already queued (first come, first served).
-                replica = rs.pick(None, routing_key) if woken or not rs.has_slot_waiters else None
+                replica = (
+                    rs.pick(None, routing_key, avoid_version)
+                    if woken or not rs.has_slot_waiters
+                    else None
+                )
                 if replica is not None:
                     return replica
                 waiter = rs.wait_for_slot(front=woken)

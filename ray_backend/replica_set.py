@@ -17,13 +17,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from models.agents import REPLICA_LIFECYCLE, AgentSpec, ReplicaInfo, ReplicaState
+from models.agents import REPLICA_LIFECYCLE, AgentSpec, ReplicaInfo, ReplicaState, VersionTarget
 from models.failures import one_line
 from models.replica_health import BreakerState, HealthStatus
 from ray_backend.balancing import Balancer
 from ray_backend.breaker import Breaker
 from ray_backend.health_tracker import HealthTracker
 from ray_backend.latency import LatencyStats
+from ray_backend.traffic import TrafficSplit
 
 NAME_SEPARATOR = "/"
 
@@ -159,6 +160,9 @@ class ReplicaSet:
 
     spec: AgentSpec
     replicas: dict[str, Replica] = field(default_factory=dict)
+    # What should run, by version (one target outside rollouts; spec is the last one's).
+    targets: tuple[VersionTarget, ...] = ()
+    traffic: TrafficSplit | None = None
     waiting: int = 0
     removing: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -173,19 +177,36 @@ class ReplicaSet:
     def agent(self) -> str:
         return self.spec.name
 
-    def pick(self, nodes: frozenset[str] | None = None, routing_key: str = "") -> Replica | None:
-        """A usable replica with a free slot (on one of `nodes`, when given), chosen by the
-        agent's load-balancing strategy; a half-open one first, so that its probe attempt
-        decides soon whether it serves again."""
+    def set_targets(self, targets: tuple[VersionTarget, ...]) -> None:
+        self.targets = targets
+        self.spec = targets[-1].spec
+        split = TrafficSplit.of(targets)
+        if split is None or not split.same_as(self.traffic):
+            self.traffic = split
+
+    def pick(
+        self,
+        nodes: frozenset[str] | None = None,
+        routing_key: str = "",
+        avoid_version: str = "",
+    ) -> Replica | None:
+        """A usable replica with a free slot (on one of `nodes`, when given), of the version
+        the traffic split sends this lease to, chosen by the agent's load-balancing strategy;
+        a half-open one first, so that its probe attempt decides soon whether it serves
+        again."""
         now = self.clock()
         usable = [r for r in self.replicas.values() if r.usable(now, self.spec)]
         candidates = [
             r for r in usable if r.has_free_slot and (nodes is None or r.node_id in nodes)
         ]
-        for replica in candidates:
-            if replica.breaker.state is not BreakerState.CLOSED:
-                return replica
-        return self.balancer.choose(self.spec.load_balancing, usable, candidates, routing_key)
+        if self.traffic is not None:
+            usable, candidates = self.traffic.narrow(usable, candidates, avoid_version)
+        chosen = next((r for r in candidates if r.breaker.state is not BreakerState.CLOSED), None)
+        if chosen is None:
+            chosen = self.balancer.choose(self.spec.load_balancing, usable, candidates, routing_key)
+        if chosen is not None and self.traffic is not None:
+            self.traffic.count(chosen.version)
+        return chosen
 
     def unusable_reason(self, nodes: frozenset[str] | None = None) -> str:
         """Why no replica (on `nodes`) could take an attempt even if it had a free slot; ""

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from controlplane.store.agent_rows import put_agent_statement
 from controlplane.store.codec import (
-    dump_agent_spec,
     load,
     load_agent_spec,
     load_error,
@@ -36,7 +36,7 @@ from models.executions import (
 )
 from models.workflows import WorkflowRevision
 
-SCHEMA_VERSION = 7  # 7: task_heartbeats
+SCHEMA_VERSION = 8  # 7: task_heartbeats, 8: rollouts
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflow_revisions (
@@ -62,6 +62,14 @@ CREATE TABLE IF NOT EXISTS agent_versions (
     update_time REAL NOT NULL,
     PRIMARY KEY (agent, version)
 );
+CREATE TABLE IF NOT EXISTS rollouts (
+    rollout_id TEXT PRIMARY KEY,
+    agent TEXT NOT NULL,
+    state TEXT NOT NULL,
+    record TEXT NOT NULL,
+    create_time REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rollouts_by_agent ON rollouts (agent, create_time);
 CREATE TABLE IF NOT EXISTS executions (
     execution_id TEXT PRIMARY KEY,
     workflow TEXT NOT NULL,
@@ -281,16 +289,7 @@ class SqliteStore:
 
     def put_agent(self, record: AgentRecord) -> None:
         with self._write_lock:
-            self._writer.execute(
-                "INSERT INTO agents VALUES (?,?,?,?) ON CONFLICT (name) DO UPDATE SET "
-                "spec=excluded.spec, update_time=excluded.update_time",
-                (
-                    record.spec.name,
-                    dump_agent_spec(record.spec),
-                    record.create_time,
-                    record.update_time,
-                ),
-            )
+            self._writer.execute(*put_agent_statement(record))
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """One statement in its own transaction (for small tables written rarely)."""

@@ -6,10 +6,10 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from models.agents import AgentSpec, ReplicaInfo, ReplicaState
+from models.agents import AgentSpec, ReplicaInfo, ReplicaState, VersionTarget
 from models.backend import (
     AgentUnavailable,
     AttemptOutcome,
@@ -21,13 +21,25 @@ from models.backend import (
 from models.executions import ErrorInfo
 from models.queueing import QueueMetrics
 from models.resources import NodeInfo, ResourceAmounts
+from ray_backend.traffic import TrafficSplit
 
 Behaviour = Callable[[Any, AttemptRequest], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class _Version:
+    version: str
 
 
 class FakeBackend:
     def __init__(self) -> None:
         self.specs: dict[str, AgentSpec] = {}
+        # Every apply (deploys included), the latest targets and traffic split per agent, and
+        # the start error of a version's replicas (raised by any apply that starts some).
+        self.applied: list[tuple[str, tuple[VersionTarget, ...]]] = []
+        self.targets: dict[str, tuple[VersionTarget, ...]] = {}
+        self.traffic: dict[str, TrafficSplit | None] = {}
+        self.start_errors: dict[str, Exception] = {}
         self.behaviours: dict[str, Behaviour] = {}
         self.calls: list[AttemptRequest] = []
         self.cancelled: list[AttemptRequest] = []
@@ -57,7 +69,17 @@ class FakeBackend:
         return None
 
     async def deploy(self, spec: AgentSpec) -> None:
-        self.specs[spec.name] = spec
+        await self.apply(spec.name, (VersionTarget(spec, spec.replicas),))
+
+    async def apply(self, name: str, targets: Sequence[VersionTarget]) -> None:
+        self.applied.append((name, tuple(targets)))
+        for target in targets:
+            error = self.start_errors.get(target.spec.version)
+            if error is not None and target.replicas > 0:
+                raise error
+        self.targets[name] = tuple(targets)
+        self.traffic[name] = TrafficSplit.of(targets)
+        self.specs[name] = replace(targets[-1].spec, replicas=targets[-1].replicas)
 
     async def scale(self, name: str, replicas: int) -> None:
         self.scale_calls.append((name, replicas))
@@ -73,7 +95,12 @@ class FakeBackend:
         spec = self.specs.get(name)
         if spec is None:
             return []
-        return [
+        others = [
+            ReplicaInfo(f"{name}.{t.spec.version}.{i}", t.spec.version, ReplicaState.READY)
+            for t in self.targets.get(name, ())[:-1]
+            for i in range(t.replicas)
+        ]
+        return others + [
             ReplicaInfo(f"{name}.{i}", spec.version, ReplicaState.READY, node_id=node)
             for i, node in enumerate(self._nodes_of(name, spec.replicas))
         ]
@@ -90,6 +117,7 @@ class FakeBackend:
         *,
         routing_key: str = "",
         unusable_timeout_s: float | None = None,
+        avoid_version: str = "",
     ) -> AsyncIterator[ReplicaLease]:
         self.routing_keys.append((agent, routing_key))
         if agent in self.unusable:
@@ -101,6 +129,15 @@ class FakeBackend:
         if agent not in self.specs:
             raise AgentUnavailable(agent)
         spec = self.specs[agent]
+        split = self.traffic.get(agent)
+        if split is not None:
+            versions = [_Version(t.spec.version) for t in self.targets[agent] if t.replicas]
+            usable, _ = split.narrow(versions, versions, avoid_version)
+            if usable and usable[0].version != spec.version:
+                split.count(usable[0].version)
+                yield ReplicaLease(agent, f"{agent}.{usable[0].version}.0", usable[0].version)
+                return
+            split.count(spec.version)
         for i, node in enumerate(self._nodes_of(agent, spec.replicas)):
             if nodes is None or node in nodes:
                 self.placements.append((agent, node))

@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from controlplane.engine.agents.registry import AgentManager
 from controlplane.store import SqliteStore
-from models.agents import AgentSpec, AgentState, ReplicaResources
+from models.agents import AgentSpec, AgentState, ReplicaResources, VersionTarget
 from models.backend import ReplicaStartError
 from models.errors import FailedPrecondition, InvalidArgument, NotFound
 from models.resources import NodeInfo, ResourceAmounts
@@ -36,11 +37,11 @@ class BrokenVersions(FakeBackend):
             NodeInfo("n1", "10.0.0.1", True, capacity=ResourceAmounts(cpu=2.0, memory=1 << 30))
         ]
 
-    async def deploy(self, spec: AgentSpec) -> None:
-        self.deployed.append(spec)
-        if spec.version in self.broken:
+    async def apply(self, name: str, targets: Sequence[VersionTarget]) -> None:
+        self.deployed.extend(t.spec for t in targets)
+        if any(t.spec.version in self.broken and t.replicas for t in targets):
             raise ReplicaStartError(SUMMARY, DETAIL)
-        await super().deploy(spec)
+        await super().apply(name, targets)
 
     async def scale(self, name: str, replicas: int) -> None:
         await super().scale(name, replicas)

@@ -30,10 +30,9 @@ WORKFLOW = "name: one\ntasks: [{id: a, agent: svc, input: {x: 1}}]\n"
 class Versioned(FakeBackend):
     """Version "broken" never starts; version "flaky" fails every attempt."""
 
-    async def deploy(self, spec: AgentSpec) -> None:
-        if spec.version == "broken":
-            raise ReplicaStartError("ValueError: api_key is required")
-        await super().deploy(spec)
+    def __init__(self) -> None:
+        super().__init__()
+        self.start_errors["broken"] = ReplicaStartError("ValueError: api_key is required")
 
     async def invoke(
         self,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from models.agents import REPLICA_LIFECYCLE, ROLLOUT_LIFECYCLE, Rollout, RolloutPhase
+from models.agents import REPLICA_LIFECYCLE, ROLLOUT_LIFECYCLE, RolloutState
 from models.capacity import (
     POOL_REPAIR_LIFECYCLE,
     RESERVATION_LIFECYCLE,
@@ -86,10 +86,10 @@ def test_terminal_states_match_the_enums_that_know_them() -> None:
     for state in ReservationState:
         assert RESERVATION_LIFECYCLE.is_terminal(state) == (not state.holds_capacity)
     assert not any(POOL_REPAIR_LIFECYCLE.is_terminal(p) for p in PoolRepairPhase)
-    assert {p for p in RolloutPhase if ROLLOUT_LIFECYCLE.is_terminal(p)} == {
-        RolloutPhase.SERVING,
-        RolloutPhase.ROLLED_BACK,
-        RolloutPhase.WITHDRAWN,
+    assert {s for s in RolloutState if ROLLOUT_LIFECYCLE.is_terminal(s)} == {
+        RolloutState.SUCCEEDED,
+        RolloutState.ROLLED_BACK,
+        RolloutState.FAILED,
     }
 
 
@@ -117,8 +117,8 @@ def test_replaced_copies_a_frozen_record_with_its_changes() -> None:
     repair = PoolRepair("p", 1, PoolRepairPhase.HEALED, 0.0, 0.0)
     with pytest.raises(InvalidTransition):
         POOL_REPAIR_LIFECYCLE.replaced(repair, PoolRepairPhase.RECREATED)
-    rollout = ROLLOUT_LIFECYCLE.replaced(Rollout("a", "v2"), RolloutPhase.ROLLING_BACK)
-    assert rollout.phase is RolloutPhase.ROLLING_BACK
+    with pytest.raises(InvalidTransition):
+        ROLLOUT_LIFECYCLE.check(RolloutState.ROLLED_BACK, RolloutState.PROGRESSING)
 
 
 class _Light(enum.Enum):

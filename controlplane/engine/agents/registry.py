@@ -15,6 +15,8 @@ from controlplane.engine.agents.endpoints import endpoint_problems
 from controlplane.engine.agents.node_fit import fits_nowhere_message, impossible_demands
 from controlplane.engine.agents.packages import PackageService, code_location_problems
 from controlplane.engine.agents.replica_health import replica_health_problems
+from controlplane.engine.agents.rollout_plan import strategy_problems
+from controlplane.engine.agents.rollouts import Rollouts
 from controlplane.engine.agents.start_failures import FailedStart, StartFailures, start_failure
 from controlplane.engine.agents.versions import AgentVersions
 from controlplane.ports import AgentBackend
@@ -22,7 +24,6 @@ from controlplane.store import SqliteStore
 from controlplane.store.capacity import CapacityStore
 from controlplane.workflow.routing_keys import routing_key
 from models.agents import (
-    ROLLOUT_LIFECYCLE,
     AgentRecord,
     AgentSpec,
     AgentState,
@@ -31,8 +32,7 @@ from models.agents import (
     ReplicaInfo,
     ReplicaResources,
     ReplicaState,
-    Rollout,
-    RolloutPhase,
+    RolloutStrategy,
     StartFailure,
 )
 from models.backend import ReplicaStartError
@@ -123,12 +123,6 @@ def agent_state(replicas: list[ReplicaInfo], desired: int) -> AgentState:
     return AgentState.DEPLOYING
 
 
-def _advance(rollout: Rollout, phase: RolloutPhase) -> Rollout:
-    advanced = ROLLOUT_LIFECYCLE.replaced(rollout, phase)
-    log.info("agent %s version %s: %s", rollout.agent, rollout.version, phase.value)
-    return advanced
-
-
 class AgentManager:
     def __init__(
         self,
@@ -144,14 +138,27 @@ class AgentManager:
         self._locks: dict[str, asyncio.Lock] = {}
         self._failures = StartFailures()
         self.versions = AgentVersions(store, clock)
+        self.rollouts = Rollouts(
+            store, backend, self.versions, clock, self._lock, self._failed_in_rollout
+        )
 
     def _lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())
 
+    def _failed_in_rollout(self, spec: AgentSpec, exc: BaseException) -> None:
+        self._failures.record(
+            spec.name, FailedStart(start_failure(spec.version, exc, self._clock()))
+        )
+
     async def reconcile(self) -> None:
-        """Re-attaches to live replicas of every stored agent and recreates missing ones."""
+        """Re-attaches to live replicas of every stored agent and recreates missing ones;
+        rollouts in progress go on from the step they had reached."""
         for record in self._store.list_agents():
             spec = record.spec
+            rollout = self.rollouts.active(spec.name)
+            if rollout is not None:
+                await self.rollouts.resume(rollout)
+                continue
             try:
                 await self._backend.deploy(spec)
             except Exception as exc:
@@ -159,6 +166,9 @@ class AgentManager:
                 self._failures.record(spec.name, FailedStart(failure))
                 log.warning("could not restore agent %s: %s", spec.name, failure.summary)
             await self.versions.known(spec)
+
+    async def stop(self) -> None:
+        await self.rollouts.stop()
 
     def pool_of(self, name: str) -> str:
         """The pool an agent's replicas run in ("" when none, or not deployed)."""
@@ -180,7 +190,11 @@ class AgentManager:
     def names(self) -> set[str]:
         return {record.spec.name for record in self._store.list_agents()}
 
-    async def deploy(self, spec: AgentSpec) -> AgentView:
+    async def deploy(self, spec: AgentSpec, strategy: RolloutStrategy | None = None) -> AgentView:
+        """Stores `spec` and rolls it out by `strategy` (rolling by default): a rolling update
+        ends before this returns; blue-green and canary rollouts go on in the background
+        after their first step (GetAgent shows where they stand)."""
+        strategy = strategy or RolloutStrategy()
         problems = validate_spec(spec)
         if problems:
             raise InvalidArgument("invalid agent spec", problems)
@@ -195,24 +209,44 @@ class AgentManager:
         if spec.replicas > 0:
             await self._check_fits(spec.name, spec.resources)
         async with self._lock(spec.name):
+            self._refuse_during_rollout(spec.name, "deploy")
             previous = self._store.get_agent(spec.name)
+            stable = previous.spec if previous is not None else None
+            problems = strategy_problems(strategy, spec, stable)
+            if problems:
+                raise InvalidArgument("invalid rollout strategy", problems)
             now = self._clock()
             record = AgentRecord(spec, previous.create_time if previous else now, now)
             await asyncio.to_thread(self._store.put_agent, record)
-            rollout = Rollout(spec.name, spec.version)
             try:
-                await self._backend.deploy(spec)
+                await self.rollouts.begin(stable, spec, strategy)
             except Exception as exc:
                 failure = start_failure(spec.version, exc, self._clock())
-                await self._roll_back(_advance(rollout, RolloutPhase.ROLLING_BACK), previous)
-                withdrawn = spec if previous is None else None
-                self._failures.record(spec.name, FailedStart(failure, withdrawn))
-                await self.versions.failed(spec)
+                if previous is None:
+                    await self._withdraw(spec.name)
+                self._failures.record(
+                    spec.name, FailedStart(failure, spec if previous is None else None)
+                )
                 raise _start_refused(spec.name, failure, exc) from exc
             self._failures.forget(spec.name)
-            _advance(rollout, RolloutPhase.SERVING)
-            await self.versions.deployed(spec)
         return self.get(spec.name)
+
+    def _refuse_during_rollout(self, name: str, what: str) -> None:
+        rollout = self.rollouts.active(name)
+        if rollout is not None:
+            why = (
+                f"agent {name!r} is rolling out version {rollout.new.version} "
+                f"({rollout.message}); wait for it to end or roll it back before a {what}"
+            )
+            raise FailedPrecondition(why, [FieldViolation("name", "a rollout is in progress")])
+
+    async def _withdraw(self, name: str) -> None:
+        """A first deploy failed: nothing of the agent is kept or left running."""
+        await asyncio.to_thread(self._store.delete_agent, name)
+        try:
+            await self._backend.remove(name)
+        except Exception:
+            log.exception("could not remove the replicas of agent %s", name)
 
     async def _check_fits(self, name: str, resources: ReplicaResources) -> None:
         """FailedPrecondition when no node of the cluster, as it is now, can hold a replica."""
@@ -224,19 +258,6 @@ class AgentManager:
         problems = impossible_demands(resources, nodes)
         if problems:
             raise FailedPrecondition(fits_nowhere_message(name, problems), problems)
-
-    async def _roll_back(self, rollout: Rollout, previous: AgentRecord | None) -> Rollout:
-        name = rollout.agent
-        if previous is None:
-            await asyncio.to_thread(self._store.delete_agent, name)
-            await self._backend.remove(name)
-            return _advance(rollout, RolloutPhase.WITHDRAWN)
-        await asyncio.to_thread(self._store.put_agent, previous)
-        try:
-            await self._backend.deploy(previous.spec)
-        except Exception:
-            log.exception("could not restore agent %s after a failed deploy", name)
-        return _advance(rollout, RolloutPhase.ROLLED_BACK)
 
     def get(self, name: str) -> AgentView:
         """A stored agent (NotFound otherwise)."""
@@ -262,6 +283,7 @@ class AgentManager:
             agent_state(replicas, record.spec.replicas),
             replicas,
             entry.failure if entry is not None else None,
+            self.rollouts.latest(record.spec.name),
         )
 
     def list(self, page_size: int, page_token: str) -> tuple[list[AgentView], str]:
@@ -288,6 +310,7 @@ class AgentManager:
                 [FieldViolation("replicas", f"must be between 0 and {MAX_REPLICAS}")],
             )
         async with self._lock(name):
+            self._refuse_during_rollout(name, "scale")
             record = self._stored(name)
             if replicas > record.spec.replicas:
                 await self._check_fits(name, record.spec.resources)
@@ -337,6 +360,7 @@ class AgentManager:
                 self._failures.forget(name)  # nothing stored nor running: only the failure
                 return
             self.get(name)
+            await self.rollouts.forget(name)
             await asyncio.to_thread(self._store.delete_agent, name)
             await self._backend.remove(name)
             self._failures.forget(name)
@@ -348,8 +372,20 @@ class AgentManager:
         return self.versions.with_health(name)
 
     async def rollback(self, name: str, version: str = "") -> AgentView:
-        """Deploys `version` again (or the newest version that served before the current
-        one), as any deploy is rolled out; the version it replaces is ROLLED_BACK."""
+        """During a rollout: aborts it (the stable version takes every attempt again at once).
+        Otherwise deploys `version` again (or the newest version that served before the
+        current one) as a rolling update; the version it replaces is ROLLED_BACK."""
+        async with self._lock(name):
+            rollout = self.rollouts.active(name)
+            if rollout is not None and rollout.stable is not None:
+                if version and version != rollout.stable.version:
+                    raise FailedPrecondition(
+                        f"agent {name!r} is rolling out {rollout.new.version}: a rollback "
+                        f"returns to the stable version {rollout.stable.version}",
+                        [FieldViolation("version", f"must be {rollout.stable.version} or empty")],
+                    )
+                await self.rollouts.abort(rollout, "RollbackAgent was called")
+                return self.get(name)
         current = self._stored(name).spec
         target = self.versions.rollback_target(name, current.version, version)
         view = await self.deploy(replace(target, replicas=current.replicas))

@@ -15,6 +15,7 @@ from models.errors import FailedPrecondition, FieldViolation, NotFound
 HEALTH_WINDOW_S = 300.0
 # A rollback returns to the newest version that served.
 _SERVED = (VersionState.RETIRED, VersionState.ROLLED_BACK)
+_NEVER_SERVED = (VersionState.FAILED, VersionState.CANARY)
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
@@ -54,11 +55,15 @@ class AgentVersions:
         await asyncio.to_thread(self._versions.move, spec.name, moves, now)
         await asyncio.to_thread(self._versions.put, spec, VersionState.ACTIVE, now)
 
+    async def on_trial(self, spec: AgentSpec) -> None:
+        """`spec`'s version takes a share of the attempts while a rollout analyses it."""
+        await asyncio.to_thread(self._versions.put, spec, VersionState.CANARY, self._clock())
+
     async def failed(self, spec: AgentSpec) -> None:
         """`spec`'s replicas did not start; unless the version served before (a failed
         redeploy of it), it is recorded as FAILED."""
         known = {v.spec.version: v for v in self._versions.catalogue(spec.name)}
-        if spec.version in known and known[spec.version].state is not VersionState.FAILED:
+        if spec.version in known and known[spec.version].state not in _NEVER_SERVED:
             return
         await asyncio.to_thread(self._versions.put, spec, VersionState.FAILED, self._clock())
 
