@@ -36,6 +36,7 @@ from models.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, NoU
 from models.errors import Internal
 from models.executions import (
     AttemptRecord,
+    AttemptStatus,
     ErrorInfo,
     ExecutionRecord,
     ExecutionStatus,
@@ -46,6 +47,8 @@ from models.workflows import TaskDefinition, WorkflowDefinition
 from scheduler.rolling import PlanTask
 
 log = logging.getLogger(__name__)
+
+RETRY_ELSEWHERE = frozenset({AttemptStatus.FAILED, AttemptStatus.TIMED_OUT})
 
 T = TypeVar("T")
 # Reconciliations whose own change was not recorded either, before the runner gives up.
@@ -244,7 +247,11 @@ class ExecutionRunner:
         self.leasing[task.task_id] = spec.agent
         try:
             async with backend.lease(
-                spec.agent, grant.nodes, routing_key=routing_key, unusable_timeout_s=spec.timeout_s
+                spec.agent,
+                grant.nodes,
+                routing_key=routing_key,
+                unusable_timeout_s=spec.timeout_s,
+                avoid_version=failed_on(task),
             ) as lease:
                 self.leasing.pop(task.task_id, None)
                 if self.record.status.terminal or self._deps.drain.active or grant.preempted:
@@ -567,3 +574,11 @@ class ExecutionRunner:
                 )
             )
         return out
+
+
+def failed_on(task: TaskRecord) -> str:
+    """The agent version the task's last attempt failed on ("" if none did): during a canary,
+    its retry goes to the stable version."""
+    if task.attempts and task.attempts[-1].status in RETRY_ELSEWHERE:
+        return task.attempts[-1].agent_version
+    return ""
