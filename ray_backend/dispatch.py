@@ -195,17 +195,21 @@ class ReplicaDispatch:
         if metrics is not None:
             metrics.attempt_started(lease.agent)
         started = time.monotonic()
+        key = (request.execution_id, request.task_id, request.attempt)
+
+        async def answer(ref: Any) -> Any:
+            if on_heartbeat is None:
+                return await _answer(ref)
+            return await self.heartbeats.relayed(
+                ref, key, replica.name, replica.handle, on_heartbeat
+            )
+
         ref = replica.handle.execute.remote(request.input, context)
         try:
-            if on_heartbeat is None:
-                envelope = await _answer(ref)
-            else:
-                key = (request.execution_id, request.task_id, request.attempt)
-                envelope = await self.heartbeats.relayed(
-                    ref, key, replica.name, replica.handle, on_heartbeat
-                )
+            envelope = await answer(ref)
             while isinstance(envelope, dict) and PENDING in envelope:
-                envelope = await self._wait_parked(rs, replica, envelope[PENDING], context)
+                ref = replica.handle.wait.remote(envelope[PENDING], context)
+                envelope = await self._parked(rs, replica, answer(ref))
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 ray.cancel(ref)
@@ -253,15 +257,13 @@ class ReplicaDispatch:
             self._conditions.breaker_moved(rs, replica, moved)
 
     @staticmethod
-    async def _wait_parked(
-        rs: ReplicaSet, replica: Replica, token: Any, context: dict[str, Any]
-    ) -> Any:
+    async def _parked(rs: ReplicaSet, replica: Replica, waiting: Awaitable[Any]) -> Any:
         """Waits for an attempt the agent runs asynchronously; meanwhile its slot serves
         other attempts (the attempt still counts as outstanding, so a drain waits for it)."""
         replica.parked += 1
         rs.slot_freed()
         try:
-            return await _answer(replica.handle.wait.remote(token, context))
+            return await waiting
         finally:
             replica.parked -= 1
 

@@ -123,12 +123,17 @@ class AgentReplica:
     async def execute(self, input: Any, context: dict[str, Any]) -> dict[str, Any]:
         """Runs one attempt; user exceptions come back in the envelope (cancellation does not:
         it calls the agent's ``cancel(context)`` first, when it has one)."""
+        return await self._heartbeating(self._execute, self._execute_is_async, input, context)
+
+    async def _heartbeating(
+        self, fn: Any, is_async: bool, first: Any, context: dict[str, Any]
+    ) -> dict[str, Any]:
+        """`fn(first, context)` with a context that heartbeats; the heartbeats made after the
+        relay's last question come back in the envelope."""
         key = (str(context.get("execution_id")), str(context.get("task_id")), context["attempt"])
         attempt_context = AttemptContext(context, self._heartbeats.open(key))
         try:
-            envelope = await self._attempt(
-                self._execute, self._execute_is_async, (input, attempt_context)
-            )
+            envelope = await self._attempt(fn, is_async, (first, attempt_context))
         finally:
             final = self._heartbeats.close(key)
         if final is not None:
@@ -142,11 +147,12 @@ class AgentReplica:
 
     @ray.method(concurrency_group=WAIT_GROUP)
     async def wait(self, token: Any, context: dict[str, Any]) -> dict[str, Any]:
-        """The outcome of an attempt whose ``execute`` returned ``Pending(token)``."""
+        """The outcome of an attempt whose ``execute`` returned ``Pending(token)``; its
+        context heartbeats as execute's did (an HTTP agent's progress in its status answers)."""
         wait = getattr(self._impl, "wait", None)
         if wait is None or not callable(wait):
             return _failure(TypeError(f"{self._import_path} has no wait(token, context) method"))
-        return await self._attempt(wait, inspect.iscoroutinefunction(wait), (token, context))
+        return await self._heartbeating(wait, inspect.iscoroutinefunction(wait), token, context)
 
     async def _attempt(self, fn: Any, is_async: bool, args: tuple[Any, Any]) -> dict[str, Any]:
         try:

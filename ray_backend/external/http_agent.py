@@ -182,13 +182,18 @@ class HttpAgent:
                 return data.get("output")
             if status == "failed":
                 raise reported_error(data.get("error"), call)
-            if status not in RUNNING_STATUSES:
-                raise invalid(
-                    call,
-                    answer.status,
-                    f"'status' is {status!r}; expected succeeded, failed, running, queued or"
-                    " pending",
-                )
+            if status in RUNNING_STATUSES:
+                # A running answer is a heartbeat; its `details` (an object) the progress.
+                details = data.get("details")
+                beat = getattr(context, "heartbeat", None)
+                if beat is not None:
+                    beat(details if isinstance(details, dict) else None)
+                continue
+            raise invalid(
+                call,
+                answer.status,
+                f"'status' is {status!r}; expected succeeded, failed, running, queued or pending",
+            )
 
     async def health(self) -> dict[str, Any]:
         url = f"{self._base}/health"

@@ -95,6 +95,39 @@ def test_a_202_is_polled_at_its_status_url_until_it_succeeds(service: HttpAgentS
     assert polls and all(c.headers["X-Request-ID"] == "ex-7/summarize/2" for c in polls)
 
 
+class BeatingContext(dict[str, Any]):
+    """The replica's attempt context as the proxy sees it: a dict with `heartbeat`."""
+
+    def __init__(self) -> None:
+        super().__init__(CONTEXT)
+        self.beats: list[dict[str, Any] | None] = []
+
+    def heartbeat(self, details: dict[str, Any] | None = None) -> None:
+        self.beats.append(details)
+
+
+def test_running_status_answers_are_heartbeats_with_their_details() -> None:
+    server = HttpAgentService(release_async_after=2)
+    proxy = agent(server.url("async"))
+    context = BeatingContext()
+
+    async def poll_then_release() -> Any:
+        pending = await proxy.execute({"n": 1}, CONTEXT)
+        assert isinstance(pending, Pending)
+        waiting = asyncio.ensure_future(proxy.wait(pending.token, context))
+        while len(context.beats) < 3:
+            await asyncio.sleep(0.01)
+        await proxy.execute({"n": 2}, CONTEXT)  # the second job releases the first
+        return await waiting
+
+    try:
+        output = asyncio.run(poll_then_release())
+    finally:
+        server.stop()
+    assert output["input"] == {"n": 1}
+    assert context.beats[:3] == [{"polls": 1}, {"polls": 2}, {"polls": 3}]
+
+
 def test_a_503_is_retryable_with_its_retry_after_and_the_next_call_succeeds(
     service: HttpAgentService,
 ) -> None:

@@ -143,9 +143,10 @@ class HttpAgentService:
             self._jobs.polls[job] += 1
             done = job in self._jobs.results and self._jobs.submitted >= self._jobs.release
             output = self._jobs.results.get(job)
+            polls = self._jobs.polls[job]
         if done:
             return web.json_response({"status": "succeeded", "output": output})
-        return web.json_response({"status": "running"})
+        return web.json_response({"status": "running", "details": {"polls": polls}})
 
     async def _health(self, request: web.Request) -> web.Response:
         if request.match_info["mode"] == "sick":
