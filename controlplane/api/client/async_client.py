@@ -29,6 +29,7 @@ from models.load import RAW, LoadSample
 from models.packages import DEFAULT_MAX_PACKAGE_BYTES, StoredPackage
 from models.queueing import NamespacePolicy
 from models.resources import PlacementStrategy, ResourceAmounts
+from models.rollouts import RolloutStrategy
 from models.scaling import PolicyView, ScalingEvent, ScalingPolicy, ScalingStatus
 from models.scheduling import PlanResult, SchedulerInfo
 from models.workflows import CreateWorkflowResult, ValidationResult, View, WorkflowView
@@ -184,8 +185,12 @@ class AsyncOrchestratorClient:
 
     # -- agents -------------------------------------------------------------------------------
 
-    async def deploy_agent(self, spec: AgentSpec) -> AgentView:
-        return await self._run(calls.deploy_agent(spec))
+    async def deploy_agent(
+        self, spec: AgentSpec, strategy: RolloutStrategy | None = None
+    ) -> AgentView:
+        """Deploys `spec`, rolled out by `strategy` (None: a rolling update with the defaults).
+        `get_agent(name).rollout` shows where the rollout stands."""
+        return await self._run(calls.deploy_agent(spec, strategy))
 
     async def get_agent(self, name: str) -> AgentView:
         return await self._run(calls.get_agent(name))

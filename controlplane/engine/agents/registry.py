@@ -38,6 +38,7 @@ from models.agents import (
 from models.backend import ReplicaStartError
 from models.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from models.replica_health import BreakerState, HealthStatus
+from models.rollouts import RolloutStrategy
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ class AgentManager:
     def names(self) -> set[str]:
         return {record.spec.name for record in self._store.list_agents()}
 
-    async def deploy(self, spec: AgentSpec) -> AgentView:
+    async def deploy(self, spec: AgentSpec, strategy: RolloutStrategy | None = None) -> AgentView:
         problems = validate_spec(spec)
         if problems:
             raise InvalidArgument("invalid agent spec", problems)
