@@ -7,7 +7,6 @@ import itertools
 import sys
 import textwrap
 from collections.abc import Iterable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -23,8 +22,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from controlplane.cli import replica_render
+from controlplane.cli import replica_render, rollout_render
 from controlplane.cli.json_text import display_text, json_text, to_jsonable
+from controlplane.cli.quantities import moment, when
 from models.agents import AgentView
 from models.executions import Event, EventType, ExecutionRecord, ExecutionStatus, TaskStatus
 from models.workflows import Severity, ValidationProblem, WorkflowView
@@ -92,22 +92,6 @@ def print_json(value: Any) -> None:
     sys.stdout.flush()
 
 
-def _moment(seconds: float) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(seconds)
-    except (ValueError, OverflowError, OSError):  # NaN, or beyond the calendar of this host
-        return None
-
-
-def when(seconds: float | None) -> str:
-    if not seconds:
-        return "-"
-    moment = _moment(seconds)
-    if moment is None:
-        return f"{seconds:g}"
-    return moment.isoformat(sep=" ", timespec="seconds")
-
-
 def duration(start: float | None, end: float | None) -> str:
     if not start or not end:
         return "-"
@@ -137,6 +121,7 @@ def agent_dict(view: AgentView) -> dict[str, Any]:
         "create_time": view.record.create_time,
         "update_time": view.record.update_time,
         "start_failure": to_jsonable(view.start_failure),
+        "rollout": to_jsonable(view.rollout),
     }
 
 
@@ -195,6 +180,8 @@ def agent_detail(console: Console, view: AgentView) -> None:
     console.print(f"  created         {when(view.record.create_time)}", markup=False)
     console.print(f"  updated         {when(view.record.update_time)}", markup=False)
     console.print(replica_render.replica_table(view.replicas, status_text))
+    if view.rollout is not None:
+        console.print(rollout_render.rollout_view(view.rollout))
     failure = view.start_failure
     if failure is not None:
         console.print(
@@ -362,8 +349,8 @@ def read_hint(execution_id: str, flag: str) -> str:
 
 
 def event_text(event: Event) -> Text:
-    moment = _moment(event.time)
-    clock = moment.strftime("%H:%M:%S.%f")[:-3] if moment else f"{event.time:g}"
+    at = moment(event.time)
+    clock = at.strftime("%H:%M:%S.%f")[:-3] if at else f"{event.time:g}"
     line = Text.assemble(
         (f"#{event.sequence:<4}", "dim"),
         f" {clock}  ",

@@ -17,7 +17,15 @@ from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescript
 from google.protobuf.message import Message
 
 import controlplane.api.codec
-from controlplane.api.codec import agents, resources, scaling, scaling_policies, scheduling
+from controlplane.api.codec import (
+    agent_specs,
+    agents,
+    resources,
+    rollouts,
+    scaling,
+    scaling_policies,
+    scheduling,
+)
 from controlplane.api.codec import workflows as workflow_codec
 from controlplane.api.codec.enums import EnumTable, UnknownEnumValue
 from controlplane.api.gen.orchestrator.v1 import (
@@ -33,11 +41,19 @@ from models.agents import (
     AgentState,
     AgentVersion,
     AgentView,
+    CanaryAnalysis,
+    CanaryStep,
     EndpointOptions,
     ReplicaInfo,
     ReplicaResources,
     ReplicaState,
+    RolloutRecord,
+    RolloutState,
+    RolloutStep,
+    RolloutStrategy,
     StartFailure,
+    StepAnalysis,
+    StrategyKind,
     VersionHealth,
     VersionState,
 )
@@ -205,7 +221,67 @@ EXTERNAL_SPEC = AgentSpec(
         max_poll_interval_s=5.0,
     ),
 )
+CANARY = RolloutStrategy(
+    kind=StrategyKind.CANARY,
+    max_surge="2",
+    max_unavailable="10%",
+    rollback_window_s=0.0,
+    steps=(CanaryStep(5.0, 30.0), CanaryStep(25.0, 0.0), CanaryStep(60.0, 90.5)),
+    analysis=CanaryAnalysis(
+        max_error_rate_increase=0.0,
+        max_latency_ratio=2.5,
+        min_latency_increase_s=0.0,
+        min_attempts=1,
+    ),
+)
+ROLLOUT = RolloutRecord(
+    rollout_id="ro-7",
+    agent="coder",
+    strategy=CANARY,
+    stable=dataclasses.replace(SPEC, version="v1"),
+    new=SPEC,
+    steps=(
+        RolloutStep(3, 1, new_weight=0.05, hold_s=30.0, analyse=True),
+        RolloutStep(3, 1, new_weight=0.25, analyse=True),
+        RolloutStep(0, 3),
+    ),
+    step=1,
+    state=RolloutState.PROGRESSING,
+    create_time=T0,
+    update_time=T0 + 40,
+    step_start_time=T0 + 31,
+    message="holding step 2 for its analysis",
+    analysis=StepAnalysis(
+        canary_attempts=12,
+        canary_error_rate=0.25,
+        canary_p95_s=0.5,
+        stable_attempts=40,
+        stable_error_rate=0.0,
+        stable_p95_s=0.25,
+        verdict="inconclusive",
+        reason="12 of 20 canary attempts",
+    ),
+)
+# A first deploy whose replicas did not start: no stable spec, no analysis, never stepped.
+FIRST_ROLLOUT = RolloutRecord(
+    rollout_id="ro-1",
+    agent="summarizer",
+    strategy=RolloutStrategy(kind=StrategyKind.BLUE_GREEN, rollback_window_s=60.0),
+    stable=None,
+    new=EXTERNAL_SPEC,
+    steps=(RolloutStep(0, 2),),
+    step=0,
+    state=RolloutState.FAILED,
+    create_time=T0,
+    update_time=T0,
+)
+ROLLED_BACK = dataclasses.replace(
+    ROLLOUT,
+    state=RolloutState.ROLLED_BACK,
+    analysis=StepAnalysis(20, 0.5, None, 50, 0.02, None, "fail", "error rate 50% > 2% + 5%"),
+)
 AGENT = AgentView(
+    rollout=ROLLOUT,
     record=AgentRecord(SPEC, T0, T0 + 1),
     state=AgentState.DEGRADED,
     replicas=[
@@ -437,9 +513,21 @@ CASES = [
         (VERSION, IDLE_VERSION),
     ),
     Case(
+        "orchestrator.v1.RolloutStrategy",
+        rollouts.strategy_to_proto,
+        rollouts.strategy_from_proto,
+        (CANARY, RolloutStrategy(), FIRST_ROLLOUT.strategy),
+    ),
+    Case(
+        "orchestrator.v1.Rollout",
+        rollouts.rollout_to_proto,
+        rollouts.rollout_from_proto,
+        (ROLLOUT, FIRST_ROLLOUT, ROLLED_BACK),
+    ),
+    Case(
         "orchestrator.v1.AgentSpec",
-        agents.agent_spec_to_proto,
-        agents.agent_spec_from_proto,
+        agent_specs.agent_spec_to_proto,
+        agent_specs.agent_spec_from_proto,
         (SPEC, EXTERNAL_SPEC),
     ),
     Case(
@@ -573,6 +661,10 @@ PARTS = {
     "orchestrator.v1.LoadBalancing": "orchestrator.v1.AgentSpec",
     "orchestrator.v1.EndpointOptions": "orchestrator.v1.AgentSpec",
     "orchestrator.v1.Replica": "orchestrator.v1.Agent",
+    "orchestrator.v1.CanaryStep": "orchestrator.v1.RolloutStrategy",
+    "orchestrator.v1.CanaryAnalysis": "orchestrator.v1.RolloutStrategy",
+    "orchestrator.v1.RolloutStep": "orchestrator.v1.Rollout",
+    "orchestrator.v1.StepAnalysis": "orchestrator.v1.Rollout",
     "orchestrator.v1.VersionHealth": "orchestrator.v1.AgentVersion",
     "orchestrator.v1.StartFailure": "orchestrator.v1.Agent",
     "orchestrator.v1.WorkflowRevision": "orchestrator.v1.Workflow",

@@ -21,7 +21,7 @@ from controlplane.api.client.retries import DEFAULT_RETRY, RetryPolicy, channel_
 from controlplane.api.client.stubs import Stubs
 from controlplane.api.codec.agents import stored_package_from_proto
 from controlplane.api.codec.workflows import event_from_proto
-from models.agents import AgentSpec, AgentVersion, AgentView
+from models.agents import AgentSpec, AgentVersion, AgentView, RolloutStrategy
 from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
 from models.executions import Event, ExecutionRecord, ExecutionStatus, ValuePart
 from models.forecasting import FittedForecast
@@ -184,8 +184,12 @@ class AsyncOrchestratorClient:
 
     # -- agents -------------------------------------------------------------------------------
 
-    async def deploy_agent(self, spec: AgentSpec) -> AgentView:
-        return await self._run(calls.deploy_agent(spec))
+    async def deploy_agent(
+        self, spec: AgentSpec, strategy: RolloutStrategy | None = None
+    ) -> AgentView:
+        """Deploys `spec`, rolled out by `strategy` (None: a rolling update with the defaults).
+        `get_agent(name).rollout` shows where the rollout stands."""
+        return await self._run(calls.deploy_agent(spec, strategy))
 
     async def get_agent(self, name: str) -> AgentView:
         return await self._run(calls.get_agent(name))

@@ -11,11 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from controlplane.api.client.errors import ClientError
-from controlplane.api.codec.agents import (
-    agent_from_proto,
-    agent_spec_to_proto,
-    agent_version_from_proto,
-)
+from controlplane.api.codec.agent_specs import agent_spec_to_proto
+from controlplane.api.codec.agents import agent_from_proto, agent_version_from_proto
 from controlplane.api.codec.resources import (
     PLACEMENT_STRATEGIES,
     amounts_to_proto,
@@ -26,6 +23,7 @@ from controlplane.api.codec.resources import (
     quota_to_proto,
     reservation_from_proto,
 )
+from controlplane.api.codec.rollouts import strategy_to_proto
 from controlplane.api.codec.scaling import (
     LOAD_RESOLUTIONS,
     forecast_from_proto,
@@ -54,7 +52,7 @@ from controlplane.api.gen.orchestrator.v1 import (
     scheduler_pb2,
     workflow_pb2,
 )
-from models.agents import AgentSpec, AgentVersion, AgentView
+from models.agents import AgentSpec, AgentVersion, AgentView, RolloutStrategy
 from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
 from models.executions import ExecutionRecord, ExecutionStatus, ValuePart
 from models.forecasting import FittedForecast
@@ -105,8 +103,12 @@ def _nothing(response: Any) -> None:
 # -- agents -----------------------------------------------------------------------------------
 
 
-def deploy_agent(spec: AgentSpec) -> Call[AgentView]:
-    request = agent_pb2.DeployAgentRequest(agent=agent_spec_to_proto(spec))
+def deploy_agent(spec: AgentSpec, strategy: RolloutStrategy | None = None) -> Call[AgentView]:
+    """`strategy` None: the server's default (a rolling update)."""
+    request = agent_pb2.DeployAgentRequest(
+        agent=agent_spec_to_proto(spec),
+        strategy=None if strategy is None else strategy_to_proto(strategy),
+    )
     return Call("agents.DeployAgent", request, lambda r: agent_from_proto(r.agent))
 
 

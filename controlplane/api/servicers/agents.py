@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from controlplane.api.codec.agent_specs import agent_spec_from_proto
 from controlplane.api.codec.agents import (
-    agent_spec_from_proto,
     agent_to_proto,
     agent_version_to_proto,
     stored_package_to_proto,
 )
+from controlplane.api.codec.rollouts import strategy_from_proto
 from controlplane.api.gen.orchestrator.v1 import agent_pb2, agent_pb2_grpc
 from controlplane.api.servicers.guard import unary
 from controlplane.engine.agents.packages import PackageService
@@ -30,7 +31,8 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     ) -> agent_pb2.DeployAgentResponse:
         if not request.HasField("agent"):
             raise invalid("agent", "is required")
-        view = await self._agents.deploy(agent_spec_from_proto(request.agent))
+        strategy = strategy_from_proto(request.strategy) if request.HasField("strategy") else None
+        view = await self._agents.deploy(agent_spec_from_proto(request.agent), strategy)
         return agent_pb2.DeployAgentResponse(agent=agent_to_proto(view))
 
     @unary

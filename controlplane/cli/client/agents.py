@@ -9,15 +9,18 @@ from rich.table import Table
 
 from controlplane.api.client import OrchestratorClient
 from controlplane.cli import render
-from controlplane.cli.client import replica_health_args
+from controlplane.cli.client import replica_health_args, rollout_args
 from controlplane.cli.client.agent_code import ship_code
+from controlplane.cli.client.rollout_follow import follow_rollout, outcome
 from controlplane.cli.parsing import assignments_to_dict
-from models.agents import AgentSpec, AgentVersion, EndpointOptions, ReplicaResources
+from controlplane.cli.rollout_render import rollout_view
+from models.agents import AgentSpec, AgentVersion, EndpointOptions, ReplicaResources, RolloutRecord
 
 EXIT_OK = 0
 
 
 def agents_deploy(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    strategy = rollout_args.strategy(args)  # before anything is uploaded
     code = ship_code(args, client)
     if not render.wants_json(args):
         for shipped in code.shipped:
@@ -42,12 +45,31 @@ def agents_deploy(args: argparse.Namespace, client: OrchestratorClient, console:
         endpoint=args.endpoint,
         endpoint_options=endpoint_options(args),
     )
-    view = client.deploy_agent(spec)
+    view = client.deploy_agent(spec, strategy)
+    # A deploy that changed nothing starts no rollout; the one it shows may be an earlier
+    # deploy's, to another version (e.g. one rolled back), which is not this deploy's outcome.
+    if args.wait and view.rollout is not None and view.rollout.new.version == spec.version:
+        return _follow(args, client, console, view.rollout)
     if render.wants_json(args):
         render.print_json(render.agent_dict(view))
     else:
         render.agent_detail(console, view)
     return EXIT_OK
+
+
+def _follow(
+    args: argparse.Namespace, client: OrchestratorClient, console: Console, rollout: RolloutRecord
+) -> int:
+    """Follows `rollout` live (on stderr when JSON is wanted on stdout), then says how it ended;
+    JSON: the agent as it is then."""
+    json_out = render.wants_json(args)
+    live = render.make_console(stderr=True) if json_out else console
+    followed = follow_rollout(client, rollout, live)
+    code, line = outcome(followed)
+    (live if code == EXIT_OK else render.make_console(stderr=True)).print(line, soft_wrap=True)
+    if json_out:
+        render.print_json(render.agent_dict(client.get_agent(rollout.agent)))
+    return code
 
 
 def endpoint_options(args: argparse.Namespace) -> EndpointOptions:
@@ -75,6 +97,24 @@ def agents_get(args: argparse.Namespace, client: OrchestratorClient, console: Co
         render.print_json(render.agent_dict(view))
     else:
         render.agent_detail(console, view)
+    return EXIT_OK
+
+
+def agents_rollout(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    """The agent's rollout in progress or its latest one; --watch follows it to its end."""
+    rollout = client.get_agent(args.name).rollout
+    if rollout is None:
+        if render.wants_json(args):
+            render.print_json(None)
+        else:
+            console.print(f"agent {args.name} has no rollout", markup=False)
+        return EXIT_OK
+    if args.watch:
+        return _follow(args, client, console, rollout)
+    if render.wants_json(args):
+        render.print_json(rollout)
+    else:
+        console.print(rollout_view(rollout))
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from controlplane.cli.quantities import number, seconds_text
 from controlplane.cli.render import compact, status_text, to_jsonable, when
 from models.capacity import ClusterUsage, PoolInfo, Reservation
 from models.queueing import NamespacePolicy
@@ -28,31 +29,12 @@ _BINARY_UNITS = (
 # -- values -----------------------------------------------------------------------------------
 
 
-def number(value: float) -> str:
-    """`4`, `0.5`, `1.25`: no trailing zeros, at most 3 decimals."""
-    text = f"{value:.3f}".rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
-
-
 def size(value: float) -> str:
     """Bytes in binary units: `8Gi`, `1.5Gi`, `512Mi`, `100` (plain bytes below 1 KiB)."""
     for unit, factor in _BINARY_UNITS:
         if abs(value) >= factor:
             return f"{value / factor:.1f}".removesuffix(".0") + unit
     return number(value)
-
-
-def seconds_text(value: float) -> str:
-    """`1h30m`, `5m`, `30s`, `0.5s`, `1h0m5s` -> `1h5s`; 0 -> `0s`."""
-    if value <= 0:
-        return "0s"
-    if value < 60 and value != int(value):
-        return f"{number(value)}s"
-    whole = round(value)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{n}{u}" for n, u in ((hours, "h"), (minutes, "m"), (secs, "s")) if n]
-    return "".join(parts) or "0s"
 
 
 def amount_text(resource: str, value: float) -> str:

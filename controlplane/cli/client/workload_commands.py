@@ -14,7 +14,7 @@ from controlplane.cli.arg_types import (
     replicas_arg,
     sequence_arg,
 )
-from controlplane.cli.client import replica_health_args
+from controlplane.cli.client import replica_health_args, rollout_args
 from controlplane.cli.client.capacity_values import parse_custom_amount, parse_size
 from controlplane.cli.lazy import handler
 from controlplane.cli.parsing import (
@@ -112,6 +112,7 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
         help="Ray runtime_env; the flags below add to it",
     )
     replica_health_args.add_arguments(deploy)
+    rollout_args.add_arguments(deploy)
     deploy.set_defaults(handler=handler(f"{AGENTS}:agents_deploy"))
     sub(agent_cmds, "list", "list agents").set_defaults(handler=handler(f"{AGENTS}:agents_list"))
     get = sub(agent_cmds, "get", "show one agent and its replicas")
@@ -133,6 +134,15 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
         "--to", default="", metavar="VERSION", help="default: the version that served before"
     )
     rollback.set_defaults(handler=handler(f"{AGENTS}:agents_rollback"))
+    rollout = sub(agent_cmds, "rollout", "an agent's rollout in progress, or its latest one")
+    rollout.add_argument("name")
+    rollout.add_argument(
+        "--watch",
+        "-w",
+        action="store_true",
+        help="follow it until it ends; exit 1 unless it succeeded",
+    )
+    rollout.set_defaults(handler=handler(f"{AGENTS}:agents_rollout"))
 
     # workflows
     workflows = sub(top, "workflows", "store and inspect workflow definitions")

@@ -59,6 +59,28 @@ class LoadBalancingStrategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LOAD_BALANCING_STRATEGY_ROUND_ROBIN: _ClassVar[LoadBalancingStrategy]
     LOAD_BALANCING_STRATEGY_LEAST_LATENCY: _ClassVar[LoadBalancingStrategy]
     LOAD_BALANCING_STRATEGY_CONSISTENT_HASH: _ClassVar[LoadBalancingStrategy]
+
+class RolloutStrategyKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ROLLOUT_STRATEGY_KIND_UNSPECIFIED: _ClassVar[RolloutStrategyKind]
+    ROLLOUT_STRATEGY_KIND_ROLLING: _ClassVar[RolloutStrategyKind]
+    ROLLOUT_STRATEGY_KIND_BLUE_GREEN: _ClassVar[RolloutStrategyKind]
+    ROLLOUT_STRATEGY_KIND_CANARY: _ClassVar[RolloutStrategyKind]
+
+class CanaryVerdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CANARY_VERDICT_UNSPECIFIED: _ClassVar[CanaryVerdict]
+    CANARY_VERDICT_PASS: _ClassVar[CanaryVerdict]
+    CANARY_VERDICT_FAIL: _ClassVar[CanaryVerdict]
+    CANARY_VERDICT_INCONCLUSIVE: _ClassVar[CanaryVerdict]
+
+class RolloutState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ROLLOUT_STATE_UNSPECIFIED: _ClassVar[RolloutState]
+    ROLLOUT_STATE_PROGRESSING: _ClassVar[RolloutState]
+    ROLLOUT_STATE_SUCCEEDED: _ClassVar[RolloutState]
+    ROLLOUT_STATE_ROLLED_BACK: _ClassVar[RolloutState]
+    ROLLOUT_STATE_FAILED: _ClassVar[RolloutState]
 AGENT_VERSION_STATE_UNSPECIFIED: AgentVersionState
 AGENT_VERSION_STATE_ACTIVE: AgentVersionState
 AGENT_VERSION_STATE_CANARY: AgentVersionState
@@ -89,6 +111,19 @@ LOAD_BALANCING_STRATEGY_POWER_OF_TWO: LoadBalancingStrategy
 LOAD_BALANCING_STRATEGY_ROUND_ROBIN: LoadBalancingStrategy
 LOAD_BALANCING_STRATEGY_LEAST_LATENCY: LoadBalancingStrategy
 LOAD_BALANCING_STRATEGY_CONSISTENT_HASH: LoadBalancingStrategy
+ROLLOUT_STRATEGY_KIND_UNSPECIFIED: RolloutStrategyKind
+ROLLOUT_STRATEGY_KIND_ROLLING: RolloutStrategyKind
+ROLLOUT_STRATEGY_KIND_BLUE_GREEN: RolloutStrategyKind
+ROLLOUT_STRATEGY_KIND_CANARY: RolloutStrategyKind
+CANARY_VERDICT_UNSPECIFIED: CanaryVerdict
+CANARY_VERDICT_PASS: CanaryVerdict
+CANARY_VERDICT_FAIL: CanaryVerdict
+CANARY_VERDICT_INCONCLUSIVE: CanaryVerdict
+ROLLOUT_STATE_UNSPECIFIED: RolloutState
+ROLLOUT_STATE_PROGRESSING: RolloutState
+ROLLOUT_STATE_SUCCEEDED: RolloutState
+ROLLOUT_STATE_ROLLED_BACK: RolloutState
+ROLLOUT_STATE_FAILED: RolloutState
 
 class VersionHealth(_message.Message):
     __slots__ = ("window", "attempts", "succeeded", "failed", "success_rate", "p50_latency", "p95_latency")
@@ -316,26 +351,130 @@ class StartFailure(_message.Message):
     def __init__(self, version: _Optional[str] = ..., summary: _Optional[str] = ..., detail: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Agent(_message.Message):
-    __slots__ = ("spec", "state", "replicas", "create_time", "update_time", "start_failure")
+    __slots__ = ("spec", "state", "replicas", "create_time", "update_time", "start_failure", "rollout")
     SPEC_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     START_FAILURE_FIELD_NUMBER: _ClassVar[int]
+    ROLLOUT_FIELD_NUMBER: _ClassVar[int]
     spec: AgentSpec
     state: AgentState
     replicas: _containers.RepeatedCompositeFieldContainer[Replica]
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     start_failure: StartFailure
-    def __init__(self, spec: _Optional[_Union[AgentSpec, _Mapping]] = ..., state: _Optional[_Union[AgentState, str]] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_failure: _Optional[_Union[StartFailure, _Mapping]] = ...) -> None: ...
+    rollout: Rollout
+    def __init__(self, spec: _Optional[_Union[AgentSpec, _Mapping]] = ..., state: _Optional[_Union[AgentState, str]] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_failure: _Optional[_Union[StartFailure, _Mapping]] = ..., rollout: _Optional[_Union[Rollout, _Mapping]] = ...) -> None: ...
 
 class DeployAgentRequest(_message.Message):
-    __slots__ = ("agent",)
+    __slots__ = ("agent", "strategy")
     AGENT_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
     agent: AgentSpec
-    def __init__(self, agent: _Optional[_Union[AgentSpec, _Mapping]] = ...) -> None: ...
+    strategy: RolloutStrategy
+    def __init__(self, agent: _Optional[_Union[AgentSpec, _Mapping]] = ..., strategy: _Optional[_Union[RolloutStrategy, _Mapping]] = ...) -> None: ...
+
+class CanaryStep(_message.Message):
+    __slots__ = ("weight_percent", "hold")
+    WEIGHT_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    HOLD_FIELD_NUMBER: _ClassVar[int]
+    weight_percent: float
+    hold: _duration_pb2.Duration
+    def __init__(self, weight_percent: _Optional[float] = ..., hold: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class CanaryAnalysis(_message.Message):
+    __slots__ = ("max_error_rate_increase", "max_latency_ratio", "min_latency_increase", "min_attempts")
+    MAX_ERROR_RATE_INCREASE_FIELD_NUMBER: _ClassVar[int]
+    MAX_LATENCY_RATIO_FIELD_NUMBER: _ClassVar[int]
+    MIN_LATENCY_INCREASE_FIELD_NUMBER: _ClassVar[int]
+    MIN_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    max_error_rate_increase: float
+    max_latency_ratio: float
+    min_latency_increase: _duration_pb2.Duration
+    min_attempts: int
+    def __init__(self, max_error_rate_increase: _Optional[float] = ..., max_latency_ratio: _Optional[float] = ..., min_latency_increase: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., min_attempts: _Optional[int] = ...) -> None: ...
+
+class RolloutStrategy(_message.Message):
+    __slots__ = ("kind", "max_surge", "max_unavailable", "rollback_window", "steps", "analysis")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MAX_SURGE_FIELD_NUMBER: _ClassVar[int]
+    MAX_UNAVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    ROLLBACK_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_FIELD_NUMBER: _ClassVar[int]
+    kind: RolloutStrategyKind
+    max_surge: str
+    max_unavailable: str
+    rollback_window: _duration_pb2.Duration
+    steps: _containers.RepeatedCompositeFieldContainer[CanaryStep]
+    analysis: CanaryAnalysis
+    def __init__(self, kind: _Optional[_Union[RolloutStrategyKind, str]] = ..., max_surge: _Optional[str] = ..., max_unavailable: _Optional[str] = ..., rollback_window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[CanaryStep, _Mapping]]] = ..., analysis: _Optional[_Union[CanaryAnalysis, _Mapping]] = ...) -> None: ...
+
+class RolloutStep(_message.Message):
+    __slots__ = ("stable_replicas", "new_replicas", "new_weight", "hold", "analyse")
+    STABLE_REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    NEW_REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    NEW_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    HOLD_FIELD_NUMBER: _ClassVar[int]
+    ANALYSE_FIELD_NUMBER: _ClassVar[int]
+    stable_replicas: int
+    new_replicas: int
+    new_weight: float
+    hold: _duration_pb2.Duration
+    analyse: bool
+    def __init__(self, stable_replicas: _Optional[int] = ..., new_replicas: _Optional[int] = ..., new_weight: _Optional[float] = ..., hold: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., analyse: _Optional[bool] = ...) -> None: ...
+
+class StepAnalysis(_message.Message):
+    __slots__ = ("canary_attempts", "canary_error_rate", "canary_p95_latency", "stable_attempts", "stable_error_rate", "stable_p95_latency", "verdict", "reason")
+    CANARY_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    CANARY_ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
+    CANARY_P95_LATENCY_FIELD_NUMBER: _ClassVar[int]
+    STABLE_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    STABLE_ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
+    STABLE_P95_LATENCY_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    canary_attempts: int
+    canary_error_rate: float
+    canary_p95_latency: _duration_pb2.Duration
+    stable_attempts: int
+    stable_error_rate: float
+    stable_p95_latency: _duration_pb2.Duration
+    verdict: CanaryVerdict
+    reason: str
+    def __init__(self, canary_attempts: _Optional[int] = ..., canary_error_rate: _Optional[float] = ..., canary_p95_latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., stable_attempts: _Optional[int] = ..., stable_error_rate: _Optional[float] = ..., stable_p95_latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., verdict: _Optional[_Union[CanaryVerdict, str]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class Rollout(_message.Message):
+    __slots__ = ("rollout_id", "agent", "strategy", "stable_spec", "new_spec", "steps", "step", "state", "create_time", "update_time", "step_start_time", "message", "analysis")
+    ROLLOUT_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    STABLE_SPEC_FIELD_NUMBER: _ClassVar[int]
+    NEW_SPEC_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    STEP_START_TIME_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ANALYSIS_FIELD_NUMBER: _ClassVar[int]
+    rollout_id: str
+    agent: str
+    strategy: RolloutStrategy
+    stable_spec: AgentSpec
+    new_spec: AgentSpec
+    steps: _containers.RepeatedCompositeFieldContainer[RolloutStep]
+    step: int
+    state: RolloutState
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    step_start_time: _timestamp_pb2.Timestamp
+    message: str
+    analysis: StepAnalysis
+    def __init__(self, rollout_id: _Optional[str] = ..., agent: _Optional[str] = ..., strategy: _Optional[_Union[RolloutStrategy, _Mapping]] = ..., stable_spec: _Optional[_Union[AgentSpec, _Mapping]] = ..., new_spec: _Optional[_Union[AgentSpec, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[RolloutStep, _Mapping]]] = ..., step: _Optional[int] = ..., state: _Optional[_Union[RolloutState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., step_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., message: _Optional[str] = ..., analysis: _Optional[_Union[StepAnalysis, _Mapping]] = ...) -> None: ...
 
 class DeployAgentResponse(_message.Message):
     __slots__ = ("agent",)

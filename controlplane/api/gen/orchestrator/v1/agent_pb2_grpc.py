@@ -84,6 +84,8 @@ class AgentServiceServicer:
     def DeployAgent(self, request, context):
         """Deploys a new agent, or a new version of an existing one (replicas are replaced without
         dropping in-flight attempts). Redeploying an identical spec is a no-op.
+        DeployAgentRequest.strategy says how the new spec replaces the serving one (default: a
+        rolling update); Agent.rollout shows where that rollout stands.
         Replicas that fail to start fail the call with FAILED_PRECONDITION whose message is one line,
         the root cause first ("agent 'summarizer' failed to start: ValueError: api_key is required
         (in MyAgent.__init__, my_agents.py:12)"), as soon as Ray reports them dead; the agent's
