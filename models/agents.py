@@ -172,7 +172,8 @@ class CanaryAnalysis:
     version's by more than `max_error_rate_increase`, or its p95 latency exceeds both
     `max_latency_ratio` x the stable p95 and the stable p95 + `min_latency_increase_s`. A
     step needs `min_attempts` finished canary attempts for a verdict: it holds until it has
-    them, and fails as soon as it has them and the canary is worse."""
+    them, and fails as soon as it has them and the canary is worse. Latency is compared only
+    over at least 20 successes of each version (a p95 of fewer is close to their maximum)."""
 
     max_error_rate_increase: float = 0.05
     max_latency_ratio: float = 1.5

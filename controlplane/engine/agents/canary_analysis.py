@@ -12,6 +12,9 @@ from models.agents import CanaryAnalysis, StepAnalysis
 # attempts say nothing about the version.
 FAILED_STATUSES = frozenset({"FAILED", "TIMED_OUT", "LOST"})
 COUNTED_STATUSES = FAILED_STATUSES | {"SUCCEEDED"}
+# A p95 of fewer successes is their maximum or close to it: one cold start of a new replica
+# would decide. Below this many on either side, latency is not compared (errors still are).
+LATENCY_MIN_SAMPLES = 20
 
 
 def analyse(
@@ -28,8 +31,11 @@ def analyse(
     canary_rate = _error_rate(canary_counted)
     stable_rate = _error_rate(stable_counted)
     # Latency of successes only: a fast failure must not make a version look quick.
-    canary_p95 = percentile(sorted(d for s, d in canary_counted if s == "SUCCEEDED"), 0.95)
-    stable_p95 = percentile(sorted(d for s, d in stable_counted if s == "SUCCEEDED"), 0.95)
+    canary_ok = sorted(d for s, d in canary_counted if s == "SUCCEEDED")
+    stable_ok = sorted(d for s, d in stable_counted if s == "SUCCEEDED")
+    canary_p95 = percentile(canary_ok, 0.95)
+    stable_p95 = percentile(stable_ok, 0.95)
+    comparable = min(len(canary_ok), len(stable_ok)) >= LATENCY_MIN_SAMPLES
     n = len(canary_counted)
 
     def result(verdict: str, reason: str) -> StepAnalysis:
@@ -55,7 +61,7 @@ def analyse(
             f"canary error rate {canary_rate:.1%} exceeds the stable {stable_rate:.1%} by more "
             f"than {thresholds.max_error_rate_increase:.1%}",
         )
-    if canary_p95 is not None and stable_p95 is not None:
+    if comparable and canary_p95 is not None and stable_p95 is not None:
         limit = max(
             stable_p95 * thresholds.max_latency_ratio,
             stable_p95 + thresholds.min_latency_increase_s,
