@@ -34,6 +34,8 @@ def wire_context(context: Mapping[str, Any]) -> dict[str, Any]:
         "agent_version": str(context.get("agent_version", "")),
         "deadline": rfc3339(context.get("deadline")),
         "request_id": request_id(context),
+        # The progress the previous attempt reported (null on a first attempt or none).
+        "last_heartbeat": context.get("last_heartbeat"),
     }
 
 

@@ -23,6 +23,7 @@ CONTEXT = {
     "agent_version": "v1",
     "replica": "r/v1/x/0",
     "deadline": 1_700_000_000.5,
+    "last_heartbeat": {"page": 4},
 }
 FAST = {"poll_interval_s": 0.01, "max_poll_interval_s": 0.05}
 
@@ -62,6 +63,7 @@ def test_execute_sends_the_input_context_and_headers(
         "agent_version": "v1",
         "deadline": "2023-11-14T22:13:20.500Z",
         "request_id": "ex-7/summarize/2",
+        "last_heartbeat": {"page": 4},
     }
     assert output["headers"] == {
         "X-Execution-ID": "ex-7",
