@@ -69,6 +69,62 @@ class PlacementConstraints:
         return self == PlacementConstraints()
 
 
+class TriggerRule(enum.Enum):
+    """Whether a task runs, given the statuses of the tasks it depends on (all terminal)."""
+
+    ALL_SUCCEEDED = "all_succeeded"  # every dependency succeeded (the default)
+    NONE_FAILED = "none_failed"  # none failed or timed out (skipped ones are fine)
+    ALL_DONE = "all_done"  # whatever they ended as
+    ANY_FAILED = "any_failed"  # at least one failed or timed out
+
+
+class FailureMode(enum.Enum):
+    CONTINUE = "continue"  # a failed task skips what depends on it; the rest goes on
+    FAIL_FAST = "fail_fast"  # the first failed task cancels every other task
+
+
+class TaskKind(enum.Enum):
+    AGENT = "agent"  # an attempt on a replica of `agent`
+    WORKFLOW = "workflow"  # a child execution of `workflow`
+    SIGNAL = "signal"  # waits for SignalExecution(name=wait_for_signal); output = its payload
+    SLEEP = "sleep"  # a durable timer of `sleep_s`
+
+
+MAX_LOOP_ITERATIONS = 1000
+DEFAULT_LOOP_ITERATIONS = 100
+
+
+@dataclass(frozen=True)
+class LoopSpec:
+    """Re-run the task until the CEL condition `until` (over `output`, `loop`, `inputs`,
+    `tasks`) is true, at most `max_iterations` times (then LoopLimitExceeded)."""
+
+    until: str
+    max_iterations: int = DEFAULT_LOOP_ITERATIONS
+
+
+@dataclass(frozen=True)
+class ForEachSpec:
+    """One item per element of the list `items` resolves to (a `${...}` reference): the task
+    runs once per item (`${item}`, `${index}` in its input), at most `max_concurrency` at
+    once (0: no limit but the dispatcher's); it fails once more than `allow_failures` items
+    (or `allow_failures_percent` of them) failed."""
+
+    items: str
+    max_concurrency: int = 0
+    allow_failures: int = 0
+    allow_failures_percent: float | None = None
+
+
+@dataclass(frozen=True)
+class Compensation:
+    """What undoes a succeeded task when the execution fails (sagas): an agent and its input
+    (which may reference the task's own output as `${tasks.<id>.output}`)."""
+
+    agent: str
+    input: Any = None
+
+
 @dataclass(frozen=True)
 class TaskDefinition:
     id: str
@@ -84,6 +140,16 @@ class TaskDefinition:
     priority: int = 0  # within its namespace's queue; higher first
     # An attempt silent for longer fails as HeartbeatTimeout (None: no heartbeats required).
     heartbeat_timeout_s: float | None = None
+    kind: TaskKind = TaskKind.AGENT
+    workflow: str = ""  # kind WORKFLOW: the child's workflow, at `workflow_revision` (0: latest)
+    workflow_revision: int = 0
+    wait_for_signal: str = ""  # kind SIGNAL: the signal's name
+    sleep_s: float | None = None  # kind SLEEP
+    when: str = ""  # a CEL condition; false: the task is SKIPPED
+    trigger: TriggerRule = TriggerRule.ALL_SUCCEEDED
+    for_each: ForEachSpec | None = None
+    loop: LoopSpec | None = None
+    compensate: Compensation | None = None
 
 
 @dataclass(frozen=True)
@@ -94,9 +160,13 @@ class WorkflowDefinition:
     outputs: Any = None
     timeout_s: float | None = None
     description: str = ""
+    failure_mode: FailureMode = FailureMode.CONTINUE
+    # Run at the end whatever the outcome (exit handlers), after compensations; `${execution
+    # .status}` is what the execution would end as without them.
+    finally_tasks: tuple[TaskDefinition, ...] = ()
 
     def task(self, task_id: str) -> TaskDefinition:
-        for task in self.tasks:
+        for task in (*self.tasks, *self.finally_tasks):
             if task.id == task_id:
                 return task
         raise KeyError(task_id)
