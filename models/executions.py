@@ -86,7 +86,8 @@ TASK_LIFECYCLE = Lifecycle(
     "task",
     TaskStatus,
     {
-        TaskStatus.PENDING: _TASK_ENDS | {TaskStatus.SCHEDULED},
+        # FAILED: it could not start (its condition failed to evaluate).
+        TaskStatus.PENDING: _TASK_ENDS | {TaskStatus.SCHEDULED, TaskStatus.FAILED},
         TaskStatus.SCHEDULED: _TASK_ENDS | {TaskStatus.RUNNING},
         TaskStatus.RUNNING: _TASK_ENDS
         | {

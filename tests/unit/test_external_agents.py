@@ -128,6 +128,7 @@ def test_the_context_and_headers_of_an_attempt() -> None:
         "agent_version": "v3",
         "deadline": "2023-11-14T22:13:20.250Z",
         "request_id": "ex-1/fetch/2",
+        "last_heartbeat": None,
     }
     assert attempt_headers(context) == {
         "X-Execution-ID": "ex-1",

@@ -129,7 +129,7 @@ def test_the_canary_fails_on_errors_or_latency_and_passes_after_its_hold() -> No
     quick = analyse(outcomes(0, 20, 0.004), outcomes(0, 30, 0.001), thresholds, hold_over=True)
     assert quick.verdict == "pass"
     # One cold start among a few attempts is their p95: too few to compare latency.
-    cold = [("SUCCEEDED", 0.5)] + outcomes(0, 9, 0.01)
+    cold = [("SUCCEEDED", 0.5), *outcomes(0, 9, 0.01)]
     assert analyse(cold, outcomes(0, 30, 0.01), thresholds, hold_over=True).verdict == "pass"
     cancelled = [("CANCELLED", 0.1)] * 20
     assert analyse(cancelled, [], thresholds, hold_over=True).verdict == "inconclusive"

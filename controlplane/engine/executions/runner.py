@@ -23,32 +23,31 @@ from typing import Any, TypeVar
 
 from controlplane.engine.dispatch.dispatcher import Dispatcher
 from controlplane.engine.dispatch.grants import Grant, Rejected, TaskRequest
+from controlplane.engine.executions.attempt_routing import failed_on
 from controlplane.engine.executions.commits import ExecutionWrites
 from controlplane.engine.executions.event_hub import EventHub
 from controlplane.engine.executions.heartbeats import AttemptBeats, HeartbeatLost, LiveHeartbeats
 from controlplane.engine.executions.outputs import value_error
+from controlplane.engine.executions.plan import ExecutionPlan
 from controlplane.engine.executions.resync import adopt
-from controlplane.engine.executions.transitions import Transitions
+from controlplane.engine.executions.transitions import Evaluate, Transitions
 from controlplane.ports import AgentBackend
 from controlplane.store import PrecedingWriteFailed, StoreWriter, WriteBatch, is_outage
-from controlplane.workflow import ReferenceResolutionError, resolve, topological_order
+from controlplane.workflow import ReferenceResolutionError, resolve
 from models.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, NoUsableReplica
 from models.errors import Internal
 from models.executions import (
     AttemptRecord,
-    AttemptStatus,
     ErrorInfo,
     ExecutionRecord,
     ExecutionStatus,
     TaskRecord,
     TaskStatus,
 )
-from models.workflows import TaskDefinition, WorkflowDefinition
+from models.workflows import FailureMode, TaskDefinition, WorkflowDefinition
 from scheduler.rolling import PlanTask
 
 log = logging.getLogger(__name__)
-
-RETRY_ELSEWHERE = frozenset({AttemptStatus.FAILED, AttemptStatus.TIMED_OUT})
 
 T = TypeVar("T")
 # Reconciliations whose own change was not recorded either, before the runner gives up.
@@ -74,6 +73,8 @@ class RunnerDeps:
     drain: Drain = field(default_factory=lambda: Drain())
     # What the agent's consistent_hash strategy routes an input by ("" for nothing).
     routing_key: Callable[[str, object], str] = lambda agent, task_input: ""
+    # Evaluates a task's `when` condition (CEL) over its activation.
+    evaluate: Evaluate = field(default=lambda text, activation: _no_conditions(text))
 
 
 class StepFailed(Exception):
@@ -92,8 +93,9 @@ class ExecutionRunner:
         self._definition = definition
         self._deps = deps
         self._on_finished = on_finished
-        self._order = topological_order(definition)
-        self._t = Transitions(record, definition, self._order, deps.clock)
+        self._plan = ExecutionPlan.of(definition)
+        self._order = list(self._plan.order)
+        self._t = Transitions(record, definition, self._plan, deps.clock, deps.evaluate)
         self._writes = ExecutionWrites(deps.writer, record.execution_id, self._fault)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._deadline_timer: asyncio.TimerHandle | None = None
@@ -162,7 +164,7 @@ class ExecutionRunner:
     # -- one task -------------------------------------------------------------------------
 
     def _spawn(self, task_id: str) -> None:
-        coro = self._run_task(task_id, self._definition.task(task_id))
+        coro = self._run_task(task_id, self._plan.task(task_id))
         handle = asyncio.get_running_loop().create_task(coro, name=f"{self.execution_id}/{task_id}")
         self._tasks[task_id] = handle
         handle.add_done_callback(functools.partial(self._task_done, task_id))
@@ -408,6 +410,8 @@ class ExecutionRunner:
                 raise  # shutting down while the store refuses writes: left as stored
             raise StepFailed(task_id) from exc  # reported by the write itself
         self._deps.hub.published(self.execution_id, last)
+        if self._definition.failure_mode is FailureMode.FAIL_FAST:
+            self._reap()
         return result
 
     def _fault(self, task_id: str, error: BaseException) -> None:
@@ -531,16 +535,29 @@ class ExecutionRunner:
             if self.record.status.terminal:
                 return
             try:
-                await self._step("", lambda batch: self._t.stopped(batch, status, error))
+                to_start = await self._step("", lambda batch: self._t.stopped(batch, status, error))
             except StepFailed:
                 continue  # it ended FAILED, or was held back behind another fault: try again
-            self._cancel_tasks()  # cancels the Ray calls on the replicas
-            self._finished()
+            if self.record.status.terminal:
+                self._cancel_tasks()  # cancels the Ray calls on the replicas
+                self._finished()
+            else:  # its finally tasks run first
+                self._reap()
+                for task_id in to_start:
+                    self._spawn(task_id)
             return
 
     def _cancel_tasks(self) -> None:
         for handle in list(self._tasks.values()):
             handle.cancel()
+
+    def _reap(self) -> None:
+        """Cancels the coroutines of tasks that a change ended meanwhile (fail_fast, a stop
+        that lets finally tasks run), and with them their calls on the replicas."""
+        current = asyncio.current_task()
+        for task_id, handle in list(self._tasks.items()):
+            if handle is not current and self.record.tasks[task_id].status.terminal:
+                handle.cancel()
 
     def _finished(self) -> None:
         if self._ended:
@@ -553,32 +570,9 @@ class ExecutionRunner:
         self._on_finished(self)
 
     def plan_tasks(self) -> list[PlanTask]:
-        """Tasks that are neither finished nor running, with their unfinished dependencies
-        (what a batch plan looks at: ready ones and those predicted to follow)."""
-        out = []
-        tasks = self.record.tasks
-        for task_id in self._order:
-            task = tasks[task_id]
-            if task.status.terminal or task.status is TaskStatus.RUNNING:
-                continue
-            spec = self._definition.task(task_id)
-            out.append(
-                PlanTask(
-                    self.execution_id,
-                    task_id,
-                    spec.agent,
-                    duration_ms=0,
-                    depends_on=tuple(d for d in task.depends_on if not tasks[d].status.terminal),
-                    ready=task.status in (TaskStatus.SCHEDULED, TaskStatus.RETRYING),
-                    weight=1.0 + max(0, spec.priority),
-                )
-            )
-        return out
+        """Tasks that are neither finished nor running (see ExecutionPlan.lookahead)."""
+        return self._plan.lookahead(self.record)
 
 
-def failed_on(task: TaskRecord) -> str:
-    """The agent version the task's last attempt failed on ("" if none did): during a canary,
-    its retry goes to the stable version."""
-    if task.attempts and task.attempts[-1].status in RETRY_ELSEWHERE:
-        return task.attempts[-1].agent_version
-    return ""
+def _no_conditions(text: str) -> bool:
+    raise RuntimeError(f"no condition evaluator is configured for {text!r}")

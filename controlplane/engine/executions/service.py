@@ -13,6 +13,7 @@ from typing import Any
 from controlplane.engine import paging
 from controlplane.engine.executions.admission import AdmissionControl
 from controlplane.engine.executions.catalog import WorkflowCatalog, violations
+from controlplane.engine.executions.plan import ExecutionPlan
 from controlplane.engine.executions.runner import ExecutionRunner, RunnerDeps
 from controlplane.store import SqliteStore, WriteBatch
 from controlplane.store.sqlite_store import ExecutionPageKey
@@ -32,7 +33,6 @@ from models.executions import (
     EventType,
     ExecutionRecord,
     ExecutionStatus,
-    TaskRecord,
     TaskStatus,
     ValuePart,
 )
@@ -140,8 +140,8 @@ class ExecutionEngine:
             request_id=request_id,
             namespace=namespace,
         )
-        for spec in definition.tasks:
-            record.tasks[spec.id] = TaskRecord(spec.id, spec.agent, depends_on=spec.depends_on)
+        for task in ExecutionPlan.of(definition).new_records():
+            record.tasks[task.task_id] = task
         batch = WriteBatch()
         for task in record.tasks.values():
             batch.put_task(record.execution_id, task)
