@@ -41,6 +41,7 @@ from controlplane.store.integrity import check_before_open, mark
 from controlplane.store.load_history import LoadHistoryStore
 from controlplane.store.packages import PackageFiles
 from controlplane.store.scaling import ScalingStore
+from controlplane.store.signals import SignalStore
 from models.queueing import QueueConfig
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ class ControlPlane:
             dispatcher=self.dispatcher,
             load=self.store.load_execution,
             routing_key=self.agents.routing_key,
+            signals=SignalStore(self.store),
         )
         self.executions = ExecutionEngine(
             self.store,

@@ -178,6 +178,10 @@ class ExecutionRecord:
     # Set by a response that left a value out for its size: the size of its JSON encoding.
     inputs_omitted: int | None = None
     outputs_omitted: int | None = None
+    # While paused no new attempt starts (those running finish).
+    paused: bool = False
+    # The execution whose `workflow:` task started this one ("" for none).
+    parent_execution_id: str = ""
 
 
 class ValuePart(enum.Enum):
@@ -211,6 +215,10 @@ class EventType(enum.Enum):
     TASK_TIMED_OUT = "TASK_TIMED_OUT"
     TASK_CANCELLED = "TASK_CANCELLED"
     TASK_SKIPPED = "TASK_SKIPPED"
+    TASK_WAITING = "TASK_WAITING"  # for a signal, a timer or a child execution
+    SIGNAL_RECEIVED = "SIGNAL_RECEIVED"
+    EXECUTION_PAUSED = "EXECUTION_PAUSED"
+    EXECUTION_UNPAUSED = "EXECUTION_UNPAUSED"
 
     @property
     def terminal(self) -> bool:

@@ -22,6 +22,7 @@ from controlplane.store.codec import (
 )
 from controlplane.store.heartbeats import SCHEMA as HEARTBEAT_SCHEMA
 from controlplane.store.heartbeats import UPSERT_HEARTBEAT, attach_heartbeats
+from controlplane.store.schema import SCHEMA, SCHEMA_VERSION
 from controlplane.store.write_batch import WriteBatch
 from models.agents import AgentRecord
 from models.executions import (
@@ -36,148 +37,11 @@ from models.executions import (
 )
 from models.workflows import WorkflowRevision
 
-SCHEMA_VERSION = 8  # 7: task_heartbeats, 8: rollouts
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS workflow_revisions (
-    name TEXT NOT NULL,
-    revision INTEGER NOT NULL,
-    definition TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    create_time REAL NOT NULL,
-    PRIMARY KEY (name, revision)
-);
-CREATE TABLE IF NOT EXISTS agents (
-    name TEXT PRIMARY KEY,
-    spec TEXT NOT NULL,
-    create_time REAL NOT NULL,
-    update_time REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS agent_versions (
-    agent TEXT NOT NULL,
-    version TEXT NOT NULL,
-    spec TEXT NOT NULL,
-    state TEXT NOT NULL,
-    create_time REAL NOT NULL,
-    update_time REAL NOT NULL,
-    PRIMARY KEY (agent, version)
-);
-CREATE TABLE IF NOT EXISTS rollouts (
-    rollout_id TEXT PRIMARY KEY,
-    agent TEXT NOT NULL,
-    state TEXT NOT NULL,
-    record TEXT NOT NULL,
-    create_time REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS rollouts_by_agent ON rollouts (agent, create_time);
-CREATE TABLE IF NOT EXISTS executions (
-    execution_id TEXT PRIMARY KEY,
-    workflow TEXT NOT NULL,
-    revision INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    inputs TEXT NOT NULL,
-    outputs TEXT,
-    error TEXT,
-    request_id TEXT UNIQUE,
-    create_time REAL NOT NULL,
-    start_time REAL,
-    end_time REAL,
-    last_sequence INTEGER NOT NULL,
-    namespace TEXT NOT NULL DEFAULT 'default'
-);
-CREATE INDEX IF NOT EXISTS executions_by_time ON executions (create_time DESC, execution_id DESC);
-CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
-CREATE TABLE IF NOT EXISTS tasks (
-    execution_id TEXT NOT NULL,
-    task_id TEXT NOT NULL,
-    agent TEXT NOT NULL,
-    status TEXT NOT NULL,
-    output TEXT,
-    error TEXT,
-    depends_on TEXT NOT NULL,
-    PRIMARY KEY (execution_id, task_id)
-);
-CREATE TABLE IF NOT EXISTS attempts (
-    execution_id TEXT NOT NULL,
-    task_id TEXT NOT NULL,
-    number INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    replica TEXT NOT NULL,
-    agent_version TEXT NOT NULL,
-    start_time REAL NOT NULL,
-    end_time REAL,
-    error TEXT,
-    PRIMARY KEY (execution_id, task_id, number)
-);
--- A version's live health reads the attempts that ended in the last minutes.
-CREATE INDEX IF NOT EXISTS attempts_by_end ON attempts (end_time);
-CREATE TABLE IF NOT EXISTS pools (
-    name TEXT PRIMARY KEY,
-    spec TEXT NOT NULL,
-    create_time REAL NOT NULL,
-    update_time REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS pool_repairs (
-    pool TEXT PRIMARY KEY,
-    body TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS namespaces (
-    name TEXT PRIMARY KEY,
-    policy TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS reservations (
-    reservation_id TEXT PRIMARY KEY,
-    pool TEXT NOT NULL,
-    state TEXT NOT NULL,
-    request_id TEXT UNIQUE,
-    body TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS load_samples (
-    agent TEXT NOT NULL,
-    resolution INTEGER NOT NULL,
-    time REAL NOT NULL,
-    arrivals REAL NOT NULL,
-    completions REAL NOT NULL,
-    queue_depth REAL NOT NULL,
-    in_flight REAL NOT NULL,
-    service_time_s REAL NOT NULL,
-    replicas REAL NOT NULL,
-    PRIMARY KEY (agent, resolution, time)
-);
-CREATE TABLE IF NOT EXISTS events (
-    execution_id TEXT NOT NULL,
-    sequence INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    task_id TEXT NOT NULL,
-    time REAL NOT NULL,
-    details TEXT NOT NULL,
-    PRIMARY KEY (execution_id, sequence)
-);
-CREATE TABLE IF NOT EXISTS scaling_policies (
-    agent TEXT PRIMARY KEY,
-    body TEXT NOT NULL,
-    create_time REAL NOT NULL,
-    update_time REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS scaling_events (
-    event_id INTEGER PRIMARY KEY,
-    agent TEXT NOT NULL,
-    time REAL NOT NULL,
-    current INTEGER NOT NULL,
-    desired INTEGER NOT NULL,
-    policy TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    inputs TEXT NOT NULL,
-    error TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS scaling_events_by_agent ON scaling_events (agent, event_id);
-"""
-
 UPSERT_EXECUTION = """
-INSERT INTO executions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
+INSERT INTO executions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT (execution_id) DO UPDATE SET status=excluded.status, outputs=excluded.outputs,
   error=excluded.error, start_time=excluded.start_time, end_time=excluded.end_time,
-  last_sequence=excluded.last_sequence
+  last_sequence=excluded.last_sequence, paused=excluded.paused
 """
 UPSERT_TASK = """
 INSERT INTO tasks VALUES (?,?,?,?,?,?,?)
@@ -230,6 +94,17 @@ class SqliteStore:
             self._writer.execute(
                 "ALTER TABLE executions ADD COLUMN namespace TEXT NOT NULL DEFAULT 'default'"
             )
+        if "paused" not in columns:
+            self._writer.execute(
+                "ALTER TABLE executions ADD COLUMN paused INTEGER NOT NULL DEFAULT 0"
+            )
+            self._writer.execute(
+                "ALTER TABLE executions ADD COLUMN parent_execution_id TEXT NOT NULL DEFAULT ''"
+            )
+        # After the columns exist (a data dir from before them gets them above).
+        self._writer.execute(
+            "CREATE INDEX IF NOT EXISTS executions_by_parent ON executions (parent_execution_id)"
+        )
 
     def close(self) -> None:
         self._reader.close()
@@ -268,6 +143,8 @@ class SqliteStore:
             conn.executemany(UPSERT_ATTEMPT, batch.attempts)
             conn.executemany(INSERT_EVENT, batch.events)
             conn.executemany(UPSERT_HEARTBEAT, batch.heartbeats)
+            for sql, params in batch.statements:
+                conn.execute(sql, params)
 
     def add_workflow_revision(
         self, name: str, definition: str, digest: str, now: float
@@ -521,6 +398,8 @@ def _execution(row: tuple[Any, ...]) -> ExecutionRecord:
         end_time=row[10],
         last_sequence=int(row[11]),
         namespace=str(row[12]),
+        paused=bool(row[13]),
+        parent_execution_id=str(row[14]),
     )
 
 
@@ -534,7 +413,7 @@ def _cut(column: str) -> str:
 SELECT_EXECUTION_CUT = (
     "SELECT execution_id, workflow, revision, status, "
     f"{_cut('inputs')}, {_cut('outputs')}, error, request_id, create_time, start_time, "
-    "end_time, last_sequence, namespace FROM executions"
+    "end_time, last_sequence, namespace, paused, parent_execution_id FROM executions"
 )
 
 
@@ -561,6 +440,8 @@ def _execution_cut(row: tuple[Any, ...]) -> ExecutionRecord:
         end_time=row[12],
         last_sequence=int(row[13]),
         namespace=str(row[14]),
+        paused=bool(row[15]),
+        parent_execution_id=str(row[16]),
     )
 
 

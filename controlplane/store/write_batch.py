@@ -18,10 +18,17 @@ class WriteBatch:
     attempts: list[tuple[Any, ...]] = field(default_factory=list)
     events: list[tuple[Any, ...]] = field(default_factory=list)
     heartbeats: list[tuple[Any, ...]] = field(default_factory=list)
+    # Rows of smaller tables (signals), as statements applied after the rest, in order.
+    statements: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(
-            self.executions or self.tasks or self.attempts or self.events or self.heartbeats
+            self.executions
+            or self.tasks
+            or self.attempts
+            or self.events
+            or self.heartbeats
+            or self.statements
         )
 
     def extend(self, other: WriteBatch) -> None:
@@ -30,6 +37,7 @@ class WriteBatch:
         self.attempts += other.attempts
         self.events += other.events
         self.heartbeats += other.heartbeats
+        self.statements += other.statements
 
     def put_execution(self, ex: ExecutionRecord) -> None:
         self.executions.append(
@@ -47,6 +55,8 @@ class WriteBatch:
                 ex.end_time,
                 ex.last_sequence,
                 ex.namespace,
+                int(ex.paused),
+                ex.parent_execution_id,
             )
         )
 

@@ -25,6 +25,8 @@ from controlplane.engine.dispatch.dispatcher import Dispatcher
 from controlplane.engine.dispatch.grants import Grant, Rejected, TaskRequest
 from controlplane.engine.executions.attempt_routing import failed_on
 from controlplane.engine.executions.commits import ExecutionWrites
+from controlplane.engine.executions.controls import ExecutionControls
+from controlplane.engine.executions.deadline import Deadline
 from controlplane.engine.executions.event_hub import EventHub
 from controlplane.engine.executions.heartbeats import AttemptBeats, HeartbeatLost, LiveHeartbeats
 from controlplane.engine.executions.outputs import value_error
@@ -33,6 +35,7 @@ from controlplane.engine.executions.resync import adopt
 from controlplane.engine.executions.transitions import Evaluate, Transitions
 from controlplane.ports import AgentBackend
 from controlplane.store import PrecedingWriteFailed, StoreWriter, WriteBatch, is_outage
+from controlplane.store.signals import SignalStore
 from controlplane.workflow import ReferenceResolutionError, resolve
 from models.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, NoUsableReplica
 from models.errors import Internal
@@ -44,12 +47,13 @@ from models.executions import (
     TaskRecord,
     TaskStatus,
 )
-from models.workflows import FailureMode, TaskDefinition, WorkflowDefinition
+from models.workflows import FailureMode, TaskDefinition, TaskKind, WorkflowDefinition
 from scheduler.rolling import PlanTask
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+WAITS = frozenset({TaskKind.SLEEP, TaskKind.SIGNAL})
 # Reconciliations whose own change was not recorded either, before the runner gives up.
 MAX_FAILED_RECOVERIES = 2
 
@@ -75,6 +79,7 @@ class RunnerDeps:
     routing_key: Callable[[str, object], str] = lambda agent, task_input: ""
     # Evaluates a task's `when` condition (CEL) over its activation.
     evaluate: Evaluate = field(default=lambda text, activation: _no_conditions(text))
+    signals: SignalStore | None = None
 
 
 class StepFailed(Exception):
@@ -98,8 +103,7 @@ class ExecutionRunner:
         self._t = Transitions(record, definition, self._plan, deps.clock, deps.evaluate)
         self._writes = ExecutionWrites(deps.writer, record.execution_id, self._fault)
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._deadline_timer: asyncio.TimerHandle | None = None
-        self._deadline_task: asyncio.Task[None] | None = None
+        self._deadline = Deadline(deps.clock, self._stop)
         # Tasks whose attempt is on a replica right now (what a graceful shutdown waits for).
         self._in_flight: set[str] = set()
         # Tasks waiting for a replica of their agent (task id -> agent), to say why they wait.
@@ -113,6 +117,10 @@ class ExecutionRunner:
         self._stuck = ""
         self._beats = LiveHeartbeats(record.execution_id, deps.clock)
         self._ended = False
+        # Signals, pauses and the tasks that wait for them.
+        self.controls = ExecutionControls(
+            record.execution_id, deps.clock, deps.signals, self._step, self._t
+        )
 
     @property
     def execution_id(self) -> str:
@@ -142,9 +150,7 @@ class ExecutionRunner:
         """Stops local work without recording anything new: attempts in flight get `grace_s`
         to finish (their results are recorded), the rest is left as the store says, and the
         next start resumes from there."""
-        for timer in (self._deadline_timer, self._deadline_task):
-            if timer is not None:
-                timer.cancel()
+        self._deadline.cancel()
         self._beats.stop()
         for task_id, handle in self._tasks.items():
             if task_id not in self._in_flight:
@@ -186,6 +192,9 @@ class ExecutionRunner:
 
     async def _run_task(self, task_id: str, spec: TaskDefinition) -> None:
         task = self.record.tasks[task_id]
+        if spec.kind in WAITS:
+            await self._wait(task, spec)
+            return
         preempted: Grant | None = None
         while not (task.status.terminal or self.record.status.terminal or self._deps.drain.active):
             if task.status is TaskStatus.RETRYING:
@@ -207,7 +216,21 @@ class ExecutionRunner:
                 outcome = AttemptOutcome(ok=False, error=refused)
                 await self._settle(task, spec, attempt, outcome, retryable=False)
                 return
+            await self._unpaused()
+            if self.record.status.terminal or task.status.terminal:
+                return
             preempted = await self._dispatched_attempt(task, spec, task_input, preempted)
+
+    async def _wait(self, task: TaskRecord, spec: TaskDefinition) -> None:
+        """A sleep or a wait for a signal: one attempt, resumed as stored after a restart."""
+        if task.status is TaskStatus.RUNNING and task.attempts:
+            attempt = task.attempts[-1]
+        else:
+            attempt = await self._begin_attempt(task, "", "")
+        await self.controls.wait(task, spec, attempt, self._settle)
+
+    async def _unpaused(self) -> None:
+        await self.controls.unpaused(self.record)
 
     async def _dispatched_attempt(
         self, task: TaskRecord, spec: TaskDefinition, task_input: object, previous: Grant | None
@@ -364,11 +387,15 @@ class ExecutionRunner:
         timed_out: bool = False,
         retryable: bool = True,
         beats: AttemptBeats | None = None,
+        also: Callable[[WriteBatch], None] | None = None,
     ) -> None:
+        """Records the attempt's outcome (`also` adds rows to the same transaction)."""
         self._in_flight.discard(task.task_id)
-        ready = await self._step(
-            task.task_id,
-            lambda batch: self._t.settled(
+
+        def build(batch: WriteBatch) -> list[str]:
+            if also is not None and not (task.status.terminal or self.record.status.terminal):
+                also(batch)
+            return self._t.settled(
                 batch,
                 task,
                 spec,
@@ -377,8 +404,9 @@ class ExecutionRunner:
                 timed_out=timed_out,
                 retryable=retryable,
                 heartbeat=None if beats is None else beats.take(),
-            ),
-        )
+            )
+
+        ready = await self._step(task.task_id, build)
         if self.record.status.terminal:
             self._finished()
         for task_id in ready:
@@ -508,22 +536,8 @@ class ExecutionRunner:
 
     def _arm_deadline(self) -> None:
         timeout = self._definition.timeout_s
-        if timeout is None or self.record.start_time is None:
-            return
-        remaining = self.record.start_time + timeout - self._deps.clock()
-        loop = asyncio.get_running_loop()
-        self._deadline_timer = loop.call_later(max(remaining, 0.0), self._on_deadline, timeout)
-
-    def _on_deadline(self, timeout: float) -> None:
-        self._deadline_task = asyncio.get_running_loop().create_task(
-            self._deadline_reached(timeout)
-        )
-
-    async def _deadline_reached(self, timeout: float) -> None:
-        await self._stop(
-            ExecutionStatus.TIMED_OUT,
-            ErrorInfo("WorkflowTimeout", f"execution exceeded {timeout}s"),
-        )
+        if timeout is not None and self.record.start_time is not None:
+            self._deadline.arm(self.record.start_time + timeout, timeout)
 
     async def _stop(self, status: ExecutionStatus, error: ErrorInfo) -> None:
         while True:
@@ -563,9 +577,7 @@ class ExecutionRunner:
         if self._ended:
             return
         self._ended = True
-        if self._deadline_timer is not None:
-            self._deadline_timer.cancel()
-            self._deadline_timer = None
+        self._deadline.disarm()
         self._deps.dispatcher.forget_execution(self.execution_id)
         self._on_finished(self)
 

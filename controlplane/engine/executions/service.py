@@ -13,6 +13,7 @@ from typing import Any
 from controlplane.engine import paging
 from controlplane.engine.executions.admission import AdmissionControl
 from controlplane.engine.executions.catalog import WorkflowCatalog, violations
+from controlplane.engine.executions.outputs import value_error
 from controlplane.engine.executions.plan import ExecutionPlan
 from controlplane.engine.executions.runner import ExecutionRunner, RunnerDeps
 from controlplane.store import SqliteStore, WriteBatch
@@ -47,6 +48,7 @@ DEFAULT_NAMESPACE = "default"
 NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_REQUEST_ID = 200
 WATCH_POLL_S = 5.0
+SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][\w-]{0,62}$")
 
 
 class ExecutionEngine:
@@ -349,6 +351,45 @@ class ExecutionEngine:
             )
         await runner.cancel(reason)
         return self.get(execution_id)
+
+    async def signal(
+        self, execution_id: str, name: str, payload: Any, request_id: str = ""
+    ) -> ExecutionRecord:
+        """Stores a signal for the execution's tasks that wait for `name` (the first to wait
+        takes the oldest); once per `request_id`. Durable before it returns."""
+        if not SIGNAL_NAME_RE.match(name):
+            raise invalid(
+                "name", "must be 1-63 letters, digits, '_' or '-', starting with a letter"
+            )
+        if len(request_id) > MAX_REQUEST_ID:
+            raise invalid("request_id", f"must be at most {MAX_REQUEST_ID} characters")
+        if (problem := value_error(payload, "payload", "InvalidPayload")) is not None:
+            raise invalid("payload", problem.message)
+        runner = self._live(execution_id, "signal")
+        await runner.controls.signal(name, payload, request_id)
+        return self.get(execution_id)
+
+    async def pause(self, execution_id: str, reason: str = "") -> ExecutionRecord:
+        """No new attempt starts until resumed; attempts running finish."""
+        await self._live(execution_id, "pause").controls.set_paused(True, reason or "paused")
+        return self.get(execution_id)
+
+    async def resume(self, execution_id: str, reason: str = "") -> ExecutionRecord:
+        await self._live(execution_id, "resume").controls.set_paused(False, reason or "resumed")
+        return self.get(execution_id)
+
+    def _live(self, execution_id: str, what: str) -> ExecutionRunner:
+        """The runner of a running execution (NotFound, or FailedPrecondition once ended)."""
+        if self._deps.writer.unwritable_since is not None:
+            raise Unavailable(f"the store refuses writes; retry the {what} once it takes them")
+        record = self.get(execution_id)
+        runner = self._runners.get(execution_id)
+        if record.status.terminal or runner is None:
+            raise FailedPrecondition(
+                f"cannot {what} an execution that is {record.status.value}",
+                [FieldViolation("execution_id", f"execution is {record.status.value}")],
+            )
+        return runner
 
     async def watch(self, execution_id: str, from_sequence: int) -> AsyncIterator[Event]:
         """Stored events from `from_sequence`, then live ones; ends after the terminal event."""

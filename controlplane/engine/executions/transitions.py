@@ -12,6 +12,7 @@ from controlplane.engine.executions.outputs import output_problem, value_error
 from controlplane.engine.executions.plan import ExecutionPlan, Phase
 from controlplane.engine.executions.triggers import condition_false, not_triggered
 from controlplane.store import PrecedingWriteFailed, WriteBatch
+from controlplane.store.signals import StoredSignal, insert_statement
 from controlplane.workflow import ReferenceResolutionError, resolve
 from models.backend import AttemptOutcome
 from models.executions import (
@@ -29,7 +30,7 @@ from models.executions import (
     TaskStatus,
 )
 from models.values import shorten, sized_details
-from models.workflows import FailureMode, TaskDefinition, WorkflowDefinition
+from models.workflows import FailureMode, TaskDefinition, TaskKind, WorkflowDefinition
 
 _FAILED_TASK = (TaskStatus.FAILED, TaskStatus.TIMED_OUT)
 _TERMINAL_EVENT = {
@@ -57,6 +58,8 @@ def engine_error(cause: BaseException, task_id: str = "") -> ErrorInfo:
 Evaluate = Callable[[str, Mapping[str, Any]], bool]
 # Errors a stop leaves on a running execution while its finally tasks run: what it ends as.
 STOPS = {"Cancelled": ExecutionStatus.CANCELLED, "WorkflowTimeout": ExecutionStatus.TIMED_OUT}
+# Tasks that wait without a replica: their attempt survives a restart.
+WAITING = frozenset({TaskKind.SLEEP, TaskKind.SIGNAL, TaskKind.WORKFLOW})
 
 
 class Transitions:
@@ -100,6 +103,9 @@ class Transitions:
         to_start: list[str] = []
         for task_id in self._order:
             task = self.record.tasks[task_id]
+            if task.status is TaskStatus.RUNNING and self._plan.task(task_id).kind in WAITING:
+                to_start.append(task_id)  # a timer or a wait for a signal goes on as stored
+                continue
             if task.status is TaskStatus.RUNNING:
                 lost = ErrorInfo("ControlPlaneRestarted", "attempt lost in a restart")
                 self.requeue(batch, task, lost, "resumed")
@@ -435,6 +441,28 @@ class Transitions:
             for other in self._plan.ids(Phase.MAIN):
                 if not self.record.tasks[other].status.terminal:
                     self._cancel_task(batch, self.record.tasks[other], cause)
+
+    # -- signals and pauses -----------------------------------------------------------------
+
+    def signal_received(self, batch: WriteBatch, signal: StoredSignal) -> None:
+        batch.statements.append(insert_statement(signal))
+        self.event(
+            batch,
+            EventType.SIGNAL_RECEIVED,
+            name=signal.name,
+            signal=signal.sequence,
+            request_id=signal.request_id,
+        )
+
+    def paused(self, batch: WriteBatch, paused: bool, reason: str) -> None:
+        if self.record.paused == paused or self.record.status.terminal:
+            return
+        self.record.paused = paused
+        self.event(
+            batch,
+            EventType.EXECUTION_PAUSED if paused else EventType.EXECUTION_UNPAUSED,
+            reason=reason,
+        )
 
     # -- stopping and faults ----------------------------------------------------------------
 
