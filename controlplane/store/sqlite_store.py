@@ -278,6 +278,13 @@ class SqliteStore:
         ).fetchone()
         return None if row is None else (ExecutionStatus(row[0]), int(row[1]))
 
+    def parent_of(self, execution_id: str) -> str:
+        """The execution's parent ("" for none, or an unknown execution)."""
+        row = self._reader.execute(
+            "SELECT parent_execution_id FROM executions WHERE execution_id=?", (execution_id,)
+        ).fetchone()
+        return "" if row is None else str(row[0])
+
     def load_active_executions(self) -> list[ExecutionRecord]:
         rows = self._reader.execute(
             "SELECT * FROM executions WHERE status IN (?, ?) ORDER BY create_time",

@@ -2,14 +2,13 @@
 
 Every change follows the same order: mutate the in-memory record and build its rows and events
 (`Transitions`), commit them (group commit), then act (dispatch, cancel, notify watchers).
-Mutations happen on the event loop without awaiting in between, so they never interleave
-half-way.
+Mutations happen on the event loop without awaiting in between, so they never interleave.
 
 A change that cannot be recorded for any reason but a store outage (which the writer waits out)
-is a fault: it is logged once with its traceback, the execution's later changes are held back,
-the record is brought back to what the store holds, and the task whose change failed fails for
-good with an `EngineError` (a change of the whole execution that failed ends it FAILED). The
-execution then goes on by its usual rules, so nothing hangs and nothing runs again in a loop.
+is a fault: logged once with its traceback, later changes are held back, the record is brought
+back to what the store holds, and the task whose change failed fails for good with an
+`EngineError` (a failed change of the whole execution ends it FAILED). Nothing hangs and nothing
+runs again in a loop.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from typing import Any, TypeVar
 from controlplane.engine.dispatch.dispatcher import Dispatcher
 from controlplane.engine.dispatch.grants import Grant, Rejected, TaskRequest
 from controlplane.engine.executions.attempt_routing import failed_on
+from controlplane.engine.executions.children import ChildExecutions, run_child
 from controlplane.engine.executions.commits import ExecutionWrites
 from controlplane.engine.executions.controls import ExecutionControls
 from controlplane.engine.executions.deadline import Deadline
@@ -53,7 +53,7 @@ from scheduler.rolling import PlanTask
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-WAITS = frozenset({TaskKind.SLEEP, TaskKind.SIGNAL})
+WAITS = frozenset({TaskKind.SLEEP, TaskKind.SIGNAL, TaskKind.WORKFLOW})
 # Reconciliations whose own change was not recorded either, before the runner gives up.
 MAX_FAILED_RECOVERIES = 2
 
@@ -93,6 +93,7 @@ class ExecutionRunner:
         definition: WorkflowDefinition,
         deps: RunnerDeps,
         on_finished: Callable[[ExecutionRunner], None],
+        children: ChildExecutions,
     ) -> None:
         self.record = record
         self._definition = definition
@@ -104,6 +105,7 @@ class ExecutionRunner:
         self._writes = ExecutionWrites(deps.writer, record.execution_id, self._fault)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._deadline = Deadline(deps.clock, self._stop)
+        self._children = children
         # Tasks whose attempt is on a replica right now (what a graceful shutdown waits for).
         self._in_flight: set[str] = set()
         # Tasks waiting for a replica of their agent (task id -> agent), to say why they wait.
@@ -192,9 +194,6 @@ class ExecutionRunner:
 
     async def _run_task(self, task_id: str, spec: TaskDefinition) -> None:
         task = self.record.tasks[task_id]
-        if spec.kind in WAITS:
-            await self._wait(task, spec)
-            return
         preempted: Grant | None = None
         while not (task.status.terminal or self.record.status.terminal or self._deps.drain.active):
             if task.status is TaskStatus.RETRYING:
@@ -205,6 +204,9 @@ class ExecutionRunner:
                 if self.record.status.terminal:
                     return
                 await self._step(task_id, lambda batch: self._t.retry_scheduled(batch, task))
+            if spec.kind in WAITS:
+                await self._wait(task, spec)
+                continue
             try:
                 outputs = self._t.task_outputs()
                 task_input = resolve(spec.input, self.record.inputs, outputs, "input")
@@ -222,12 +224,20 @@ class ExecutionRunner:
             preempted = await self._dispatched_attempt(task, spec, task_input, preempted)
 
     async def _wait(self, task: TaskRecord, spec: TaskDefinition) -> None:
-        """A sleep or a wait for a signal: one attempt, resumed as stored after a restart."""
-        if task.status is TaskStatus.RUNNING and task.attempts:
-            attempt = task.attempts[-1]
-        else:
-            attempt = await self._begin_attempt(task, "", "")
-        await self.controls.wait(task, spec, attempt, self._settle)
+        """One attempt of a task that waits without a replica (a timer, a signal, a child
+        execution); the one stored as running goes on after a restart."""
+        resumed = task.status is TaskStatus.RUNNING and bool(task.attempts)
+        if spec.kind is TaskKind.WORKFLOW and not resumed:
+            await self._unpaused()
+            if task.status.terminal or self.record.status.terminal:
+                return
+        attempt = task.attempts[-1] if resumed else await self._begin_attempt(task, "", "")
+        if spec.kind is not TaskKind.WORKFLOW:
+            await self.controls.wait(task, spec, attempt, self._settle)
+            return
+        outputs = self._t.task_outputs()
+        outcome = await run_child(self._children, self.record, spec, attempt, outputs)
+        await self._settle(task, spec, attempt, outcome)
 
     async def _unpaused(self) -> None:
         await self.controls.unpaused(self.record)

@@ -13,6 +13,7 @@ from typing import Any
 from controlplane.engine import paging
 from controlplane.engine.executions.admission import AdmissionControl
 from controlplane.engine.executions.catalog import WorkflowCatalog, violations
+from controlplane.engine.executions.children import MAX_DEPTH
 from controlplane.engine.executions.outputs import value_error
 from controlplane.engine.executions.plan import ExecutionPlan
 from controlplane.engine.executions.runner import ExecutionRunner, RunnerDeps
@@ -39,6 +40,7 @@ from models.executions import (
 )
 from models.queueing import Accept, NamespacePolicy, Queue, Reject
 from models.values import shorten, sized_details
+from models.workflows import TaskKind
 from scheduler.rolling import PlanTask
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,7 @@ class ExecutionEngine:
         inputs: dict[str, Any],
         request_id: str,
         namespace: str = "",
+        parent_execution_id: str = "",
     ) -> tuple[ExecutionRecord, bool]:
         namespace = namespace or DEFAULT_NAMESPACE
         if self._deps.writer.unwritable_since is not None:
@@ -120,10 +123,11 @@ class ExecutionEngine:
         rev = self._catalog.get(workflow, revision)
         definition = await self._catalog.load_definition(rev)
         known = self._agent_names()
+        plan = ExecutionPlan.of(definition)
         missing = [
             FieldViolation(f"tasks[{i}].agent", f"agent {t.agent!r} is not deployed")
-            for i, t in enumerate(definition.tasks)
-            if t.agent not in known
+            for i, t in enumerate(plan.definitions.values())
+            if t.kind is TaskKind.AGENT and t.agent not in known
         ]
         if missing:
             raise FailedPrecondition("workflow uses agents that are not deployed", missing)
@@ -141,8 +145,9 @@ class ExecutionEngine:
             create_time=now,
             request_id=request_id,
             namespace=namespace,
+            parent_execution_id=parent_execution_id,
         )
-        for task in ExecutionPlan.of(definition).new_records():
+        for task in plan.new_records():
             record.tasks[task.task_id] = task
         batch = WriteBatch()
         for task in record.tasks.values():
@@ -211,7 +216,7 @@ class ExecutionEngine:
         return None if execution_id is None else self.get(execution_id)
 
     def _new_runner(self, record: ExecutionRecord, definition: Any) -> ExecutionRunner:
-        runner = ExecutionRunner(record, definition, self._deps, self._runner_finished)
+        runner = ExecutionRunner(record, definition, self._deps, self._runner_finished, self)
         self._runners[record.execution_id] = runner
         return runner
 
@@ -390,6 +395,35 @@ class ExecutionEngine:
                 [FieldViolation("execution_id", f"execution is {record.status.value}")],
             )
         return runner
+
+    # -- child executions (ChildExecutions) ---------------------------------------------------
+
+    async def start_child(
+        self, parent: ExecutionRecord, request_id: str, workflow: str, revision: int, inputs: Any
+    ) -> ExecutionRecord:
+        record, _ = await self.start(
+            workflow, revision, inputs, request_id, parent.namespace, parent.execution_id
+        )
+        return record
+
+    async def ended(self, execution_id: str) -> ExecutionRecord:
+        """The execution once it has ended."""
+        while True:
+            progress = self._store.execution_progress(execution_id)
+            if progress is None:
+                raise _no_such_execution(execution_id)
+            status, last = progress
+            if status.terminal:
+                return self.get(execution_id)
+            await self._deps.hub.wait_beyond(execution_id, last, WATCH_POLL_S)
+
+    def depth(self, execution: ExecutionRecord) -> int:
+        """How many ancestors the execution has."""
+        depth, parent = 0, execution.parent_execution_id
+        while parent and depth <= MAX_DEPTH:
+            depth += 1
+            parent = self._store.parent_of(parent)
+        return depth
 
     async def watch(self, execution_id: str, from_sequence: int) -> AsyncIterator[Event]:
         """Stored events from `from_sequence`, then live ones; ends after the terminal event."""
