@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from controlplane.api.client import ClientError, OrchestratorClient
-from controlplane.engine.executions import transitions
+from controlplane.engine.executions import progress as transitions
 from controlplane.store import WriteBatch
 from models.agents import AgentSpec
 from models.executions import (

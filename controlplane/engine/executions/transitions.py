@@ -4,41 +4,30 @@ happens and commits the batch."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
+from controlplane.engine.executions.changes import STOPS, Evaluate
 from controlplane.engine.executions.heartbeats import HeardBeat
-from controlplane.engine.executions.outputs import output_problem, value_error
-from controlplane.engine.executions.plan import ExecutionPlan, Phase
-from controlplane.engine.executions.triggers import condition_false, not_triggered
+from controlplane.engine.executions.outputs import output_problem
+from controlplane.engine.executions.plan import Phase
+from controlplane.engine.executions.progress import Progress
 from controlplane.store import PrecedingWriteFailed, WriteBatch
 from controlplane.store.signals import StoredSignal, insert_statement
-from controlplane.workflow import ReferenceResolutionError, resolve
 from models.backend import AttemptOutcome
 from models.executions import (
     ATTEMPT_LIFECYCLE,
-    EXECUTION_LIFECYCLE,
     TASK_LIFECYCLE,
     AttemptRecord,
     AttemptStatus,
     ErrorInfo,
-    Event,
     EventType,
-    ExecutionRecord,
     ExecutionStatus,
     TaskRecord,
     TaskStatus,
 )
-from models.values import shorten, sized_details
-from models.workflows import FailureMode, TaskDefinition, TaskKind, WorkflowDefinition
+from models.values import shorten
+from models.workflows import TaskDefinition, TaskKind
 
-_FAILED_TASK = (TaskStatus.FAILED, TaskStatus.TIMED_OUT)
-_TERMINAL_EVENT = {
-    ExecutionStatus.SUCCEEDED: EventType.EXECUTION_SUCCEEDED,
-    ExecutionStatus.FAILED: EventType.EXECUTION_FAILED,
-    ExecutionStatus.CANCELLED: EventType.EXECUTION_CANCELLED,
-    ExecutionStatus.TIMED_OUT: EventType.EXECUTION_TIMED_OUT,
-}
 # The lifecycle lets only a running task fail: how a task that never reached a replica gets there.
 _TO_RUNNING = {
     TaskStatus.PENDING: TaskStatus.SCHEDULED,
@@ -46,6 +35,9 @@ _TO_RUNNING = {
     TaskStatus.SCHEDULED: TaskStatus.RUNNING,
 }
 MAX_CAUSE_CHARS = 500
+# Tasks that wait without a replica: their attempt survives a restart.
+WAITING = frozenset({TaskKind.SLEEP, TaskKind.SIGNAL, TaskKind.WORKFLOW})
+__all__ = ["Evaluate", "Transitions", "engine_error"]
 
 
 def engine_error(cause: BaseException, task_id: str = "") -> ErrorInfo:
@@ -54,36 +46,7 @@ def engine_error(cause: BaseException, task_id: str = "") -> ErrorInfo:
     return ErrorInfo("EngineError", f"the engine could not record a change: {text}", task_id)
 
 
-# A condition: its CEL text and the activation -> its value (raises when it cannot be evaluated).
-Evaluate = Callable[[str, Mapping[str, Any]], bool]
-# Errors a stop leaves on a running execution while its finally tasks run: what it ends as.
-STOPS = {"Cancelled": ExecutionStatus.CANCELLED, "WorkflowTimeout": ExecutionStatus.TIMED_OUT}
-# Tasks that wait without a replica: their attempt survives a restart.
-WAITING = frozenset({TaskKind.SLEEP, TaskKind.SIGNAL, TaskKind.WORKFLOW})
-
-
-class Transitions:
-    def __init__(
-        self,
-        record: ExecutionRecord,
-        definition: WorkflowDefinition,
-        plan: ExecutionPlan,
-        clock: Callable[[], float],
-        evaluate: Evaluate,
-    ) -> None:
-        self.record = record
-        self._definition = definition
-        self._plan = plan
-        self._order = list(plan.order)
-        self._clock = clock
-        self._evaluate = evaluate
-
-    @property
-    def execution_id(self) -> str:
-        return self.record.execution_id
-
-    # -- starting ---------------------------------------------------------------------------
-
+class Transitions(Progress):
     def launched(self, batch: WriteBatch) -> list[str]:
         """A new execution starts, or one recovered from the store resumes; returns the tasks
         to start."""
@@ -124,163 +87,6 @@ class Transitions:
         self.event(batch, EventType.ATTEMPT_LOST, task.task_id, attempt=attempt.number)
         self.set_task(batch, task, TaskStatus.SCHEDULED)
         self.event(batch, EventType.TASK_SCHEDULED, task.task_id, reason=reason)
-
-    # -- scheduling -------------------------------------------------------------------------
-
-    def advance(self, batch: WriteBatch) -> list[str]:
-        """Schedules the tasks whose dependencies ended and whose trigger rule and condition
-        hold, skips the others, then (the workflow's tasks all ended) runs the compensations
-        of a failed execution and the finally tasks, and ends it. Returns the tasks to start."""
-        if self.record.status.terminal:
-            return []
-        ready = self._schedule(batch, Phase.MAIN)
-        if not self._ended(Phase.MAIN):
-            return ready
-        status, error, outputs = self._outcome()
-        compensating = self._compensate(batch, status)
-        if compensating is not None:
-            return ready + compensating
-        ready += self._schedule(batch, Phase.FINALLY, status)
-        if not self._ended(Phase.FINALLY):
-            return ready
-        failed_finally = self._first_failed(Phase.FINALLY)
-        if status is ExecutionStatus.SUCCEEDED and failed_finally is not None:
-            status, error = ExecutionStatus.FAILED, failed_finally
-        if status is ExecutionStatus.SUCCEEDED:
-            self.record.outputs = outputs
-        self.end(batch, status, error)
-        return ready
-
-    def _ended(self, phase: Phase) -> bool:
-        return all(self.record.tasks[t].status.terminal for t in self._plan.ids(phase))
-
-    def _schedule(
-        self, batch: WriteBatch, phase: Phase, status: ExecutionStatus | None = None
-    ) -> list[str]:
-        ready: list[str] = []
-        tasks = self.record.tasks
-        for task_id in self._plan.ids(phase):  # topological: a skip propagates in one pass
-            task = tasks[task_id]
-            if task.status is not TaskStatus.PENDING:
-                continue
-            spec = self._plan.task(task_id)
-            # Finally tasks wait only for the finally tasks they depend on.
-            deps = [d for d in spec.depends_on if self._plan.phases.get(d) is phase]
-            if not all(tasks[d].status.terminal for d in deps):
-                continue
-            reason = not_triggered(spec.trigger, [tasks[d].status for d in deps])
-            if reason is None and spec.when:
-                try:
-                    holds = self._evaluate(spec.when, self._activation(status))
-                except Exception as exc:
-                    self._fail_unstarted(batch, task, ErrorInfo("ConditionError", str(exc)))
-                    continue
-                if not holds:
-                    reason = condition_false(spec.when)
-            if reason is not None:
-                self._skip(batch, task, reason)
-                continue
-            self.set_task(batch, task, TaskStatus.SCHEDULED)
-            self.event(batch, EventType.TASK_SCHEDULED, task_id)
-            ready.append(task_id)
-        return ready
-
-    def _activation(self, status: ExecutionStatus | None) -> dict[str, Any]:
-        """What a condition sees: the inputs, every task's status and output, and in the
-        finally phase what the execution ends as."""
-        activation: dict[str, Any] = {
-            "inputs": self.record.inputs,
-            "tasks": {
-                tid: {"status": t.status.value, "output": t.output}
-                for tid, t in self.record.tasks.items()
-            },
-        }
-        if status is not None:
-            activation["execution"] = {"status": status.value}
-        return activation
-
-    def _skip(self, batch: WriteBatch, task: TaskRecord, reason: ErrorInfo) -> None:
-        task.error = ErrorInfo(reason.type, reason.message, task.task_id)
-        self.set_task(batch, task, TaskStatus.SKIPPED)
-        self.event(
-            batch, EventType.TASK_SKIPPED, task.task_id, reason=reason.message, cause=reason.type
-        )
-
-    def _fail_unstarted(self, batch: WriteBatch, task: TaskRecord, error: ErrorInfo) -> None:
-        """A task that cannot start (its condition fails to evaluate) fails without attempts."""
-        self._task_failed(batch, task, error)
-
-    def _outcome(self) -> tuple[ExecutionStatus, ErrorInfo | None, dict[str, Any] | None]:
-        """What the execution ends as once its workflow tasks ended (before compensations and
-        finally tasks), with its resolved outputs when it succeeded."""
-        stop = self.record.error
-        if stop is not None and stop.type in STOPS:
-            return STOPS[stop.type], stop, None
-        failed = self._first_failed(Phase.MAIN)
-        if failed is not None:
-            return ExecutionStatus.FAILED, failed, None
-        outputs = self.task_outputs()
-        try:
-            resolved = resolve(self._definition.outputs, self.record.inputs, outputs, "outputs")
-        except ReferenceResolutionError as exc:
-            return ExecutionStatus.FAILED, ErrorInfo("OutputResolutionError", str(exc)), None
-        if self._definition.outputs is None:
-            resolved = {}
-        resolved = resolved if isinstance(resolved, dict) else {"value": resolved}
-        if (refused := value_error(resolved, "outputs", "InvalidOutputs")) is not None:
-            return ExecutionStatus.FAILED, refused, None
-        return ExecutionStatus.SUCCEEDED, None, resolved
-
-    def _first_failed(self, phase: Phase) -> ErrorInfo | None:
-        for task_id in self._plan.ids(phase):
-            task = self.record.tasks[task_id]
-            if task.status in _FAILED_TASK:
-                error = task.error or ErrorInfo("TaskFailed", f"task {task_id} failed")
-                return ErrorInfo(error.type, error.message, task_id)
-        return None
-
-    def _compensate(self, batch: WriteBatch, status: ExecutionStatus) -> list[str] | None:
-        """Runs the compensations of a failed execution one at a time, the last completed
-        task's first; skips them otherwise. None once none is left to run."""
-        tasks = self.record.tasks
-        due = self._plan.compensated(self.record) if status is ExecutionStatus.FAILED else []
-        for cid in self._plan.ids(Phase.COMPENSATION):
-            if cid not in due and tasks[cid].status is TaskStatus.PENDING:
-                why = "the execution did not fail" if not due else "its task did not succeed"
-                self._skip(batch, tasks[cid], ErrorInfo("NotCompensated", why))
-        for cid in due:
-            task = tasks[cid]
-            if task.status is TaskStatus.PENDING:
-                self.set_task(batch, task, TaskStatus.SCHEDULED)
-                self.event(batch, EventType.TASK_SCHEDULED, cid, reason="compensating")
-                return [cid]
-            if not task.status.terminal:
-                return []
-        return None
-
-    def end(self, batch: WriteBatch, status: ExecutionStatus, error: ErrorInfo | None) -> None:
-        self.set_status(status)
-        self.record.error = error
-        self.record.end_time = self._clock()
-        details: dict[str, object] = {}
-        if error is not None:
-            details["error"] = {
-                "type": error.type,
-                "message": error.message,
-                "task_id": error.task_id,
-            }
-        if status is ExecutionStatus.SUCCEEDED:
-            details["outputs"] = self.record.outputs
-        self.event(batch, _TERMINAL_EVENT[status], "", **details)
-
-    def task_outputs(self) -> dict[str, object]:
-        return {
-            tid: t.output
-            for tid, t in self.record.tasks.items()
-            if t.status is TaskStatus.SUCCEEDED
-        }
-
-    # -- one task ---------------------------------------------------------------------------
 
     def retry_scheduled(self, batch: WriteBatch, task: TaskRecord) -> None:
         self.set_task(batch, task, TaskStatus.SCHEDULED)
@@ -422,28 +228,6 @@ class Transitions:
         batch.put_attempt(self.execution_id, tid, attempt)
         return self.advance(batch)
 
-    def _task_failed(
-        self, batch: WriteBatch, task: TaskRecord, error: ErrorInfo, timed_out: bool = False
-    ) -> None:
-        task.error = ErrorInfo(error.type, error.message, task.task_id)
-        self.set_task(batch, task, TaskStatus.TIMED_OUT if timed_out else TaskStatus.FAILED)
-        self.event(
-            batch,
-            EventType.TASK_TIMED_OUT if timed_out else EventType.TASK_FAILED,
-            task.task_id,
-            error={"type": error.type, "message": error.message},
-        )
-        if (
-            self._definition.failure_mode is FailureMode.FAIL_FAST
-            and self._plan.phases.get(task.task_id) is Phase.MAIN
-        ):
-            cause = ErrorInfo("Cancelled", f"fail_fast: task {task.task_id} failed")
-            for other in self._plan.ids(Phase.MAIN):
-                if not self.record.tasks[other].status.terminal:
-                    self._cancel_task(batch, self.record.tasks[other], cause)
-
-    # -- signals and pauses -----------------------------------------------------------------
-
     def signal_received(self, batch: WriteBatch, signal: StoredSignal) -> None:
         batch.statements.append(insert_statement(signal))
         self.event(
@@ -463,8 +247,6 @@ class Transitions:
             EventType.EXECUTION_PAUSED if paused else EventType.EXECUTION_UNPAUSED,
             reason=reason,
         )
-
-    # -- stopping and faults ----------------------------------------------------------------
 
     def stopped(self, batch: WriteBatch, status: ExecutionStatus, error: ErrorInfo) -> list[str]:
         """Cancelled or timed out: every unfinished task is cancelled and the execution ends
@@ -487,17 +269,6 @@ class Transitions:
             return []
         self.record.error = error
         return self.advance(batch)
-
-    def _cancel_task(self, batch: WriteBatch, task: TaskRecord, error: ErrorInfo) -> None:
-        if task.status is TaskStatus.RUNNING and task.attempts:
-            attempt = task.attempts[-1]
-            if attempt.status is AttemptStatus.RUNNING:
-                ATTEMPT_LIFECYCLE.move(attempt, AttemptStatus.CANCELLED)
-                attempt.end_time, attempt.error = self._clock(), error
-                batch.put_attempt(self.execution_id, task.task_id, attempt)
-        task.error = ErrorInfo(error.type, error.message, task.task_id)
-        self.set_task(batch, task, TaskStatus.CANCELLED)
-        self.event(batch, EventType.TASK_CANCELLED, task.task_id, reason=error.message)
 
     def recovered(self, batch: WriteBatch, faults: Mapping[str, BaseException]) -> list[str]:
         """After changes that could not be recorded (the record says again what the store
@@ -547,27 +318,3 @@ class Transitions:
             error={"type": error.type, "message": error.message},
         )
         self._task_failed(batch, task, error)
-
-    # -- records ----------------------------------------------------------------------------
-
-    def set_status(self, status: ExecutionStatus) -> None:
-        EXECUTION_LIFECYCLE.move(self.record, status)
-
-    def set_task(self, batch: WriteBatch, task: TaskRecord, status: TaskStatus) -> None:
-        TASK_LIFECYCLE.move(task, status)
-        batch.put_task(self.execution_id, task)
-
-    def event(
-        self, batch: WriteBatch, type_: EventType, task_id: str = "", **details: object
-    ) -> None:
-        self.record.last_sequence += 1
-        batch.add_event(
-            Event(
-                self.execution_id,
-                self.record.last_sequence,
-                type_,
-                self._clock(),
-                task_id,
-                sized_details(details),
-            )
-        )

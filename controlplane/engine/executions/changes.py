@@ -1,0 +1,133 @@
+"""The records of one execution and the smallest changes to them: each moves the in-memory
+record through its lifecycle and appends its rows and events to a batch (no I/O, no waiting)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from controlplane.engine.executions.plan import ExecutionPlan, Phase
+from controlplane.store import WriteBatch
+from models.executions import (
+    ATTEMPT_LIFECYCLE,
+    EXECUTION_LIFECYCLE,
+    TASK_LIFECYCLE,
+    AttemptStatus,
+    ErrorInfo,
+    Event,
+    EventType,
+    ExecutionRecord,
+    ExecutionStatus,
+    TaskRecord,
+    TaskStatus,
+)
+from models.values import sized_details
+from models.workflows import FailureMode, WorkflowDefinition
+
+FAILED_TASK = (TaskStatus.FAILED, TaskStatus.TIMED_OUT)
+_TERMINAL_EVENT = {
+    ExecutionStatus.SUCCEEDED: EventType.EXECUTION_SUCCEEDED,
+    ExecutionStatus.FAILED: EventType.EXECUTION_FAILED,
+    ExecutionStatus.CANCELLED: EventType.EXECUTION_CANCELLED,
+    ExecutionStatus.TIMED_OUT: EventType.EXECUTION_TIMED_OUT,
+}
+# A condition: its CEL text and the activation -> its value (raises when it cannot be evaluated).
+Evaluate = Callable[[str, Mapping[str, Any]], bool]
+# Errors a stop leaves on a running execution while its finally tasks run: what it ends as.
+STOPS = {"Cancelled": ExecutionStatus.CANCELLED, "WorkflowTimeout": ExecutionStatus.TIMED_OUT}
+
+
+class ExecutionChanges:
+    def __init__(
+        self,
+        record: ExecutionRecord,
+        definition: WorkflowDefinition,
+        plan: ExecutionPlan,
+        clock: Callable[[], float],
+        evaluate: Evaluate,
+    ) -> None:
+        self.record = record
+        self._definition = definition
+        self._plan = plan
+        self._order = list(plan.order)
+        self._clock = clock
+        self._evaluate = evaluate
+
+    @property
+    def execution_id(self) -> str:
+        return self.record.execution_id
+
+    def end(self, batch: WriteBatch, status: ExecutionStatus, error: ErrorInfo | None) -> None:
+        self.set_status(status)
+        self.record.error = error
+        self.record.end_time = self._clock()
+        details: dict[str, object] = {}
+        if error is not None:
+            details["error"] = {
+                "type": error.type,
+                "message": error.message,
+                "task_id": error.task_id,
+            }
+        if status is ExecutionStatus.SUCCEEDED:
+            details["outputs"] = self.record.outputs
+        self.event(batch, _TERMINAL_EVENT[status], "", **details)
+
+    def task_outputs(self) -> dict[str, object]:
+        return {
+            tid: t.output
+            for tid, t in self.record.tasks.items()
+            if t.status is TaskStatus.SUCCEEDED
+        }
+
+    def _task_failed(
+        self, batch: WriteBatch, task: TaskRecord, error: ErrorInfo, timed_out: bool = False
+    ) -> None:
+        task.error = ErrorInfo(error.type, error.message, task.task_id)
+        self.set_task(batch, task, TaskStatus.TIMED_OUT if timed_out else TaskStatus.FAILED)
+        self.event(
+            batch,
+            EventType.TASK_TIMED_OUT if timed_out else EventType.TASK_FAILED,
+            task.task_id,
+            error={"type": error.type, "message": error.message},
+        )
+        if (
+            self._definition.failure_mode is FailureMode.FAIL_FAST
+            and self._plan.phases.get(task.task_id) is Phase.MAIN
+        ):
+            cause = ErrorInfo("Cancelled", f"fail_fast: task {task.task_id} failed")
+            for other in self._plan.ids(Phase.MAIN):
+                if not self.record.tasks[other].status.terminal:
+                    self._cancel_task(batch, self.record.tasks[other], cause)
+
+    def _cancel_task(self, batch: WriteBatch, task: TaskRecord, error: ErrorInfo) -> None:
+        if task.status is TaskStatus.RUNNING and task.attempts:
+            attempt = task.attempts[-1]
+            if attempt.status is AttemptStatus.RUNNING:
+                ATTEMPT_LIFECYCLE.move(attempt, AttemptStatus.CANCELLED)
+                attempt.end_time, attempt.error = self._clock(), error
+                batch.put_attempt(self.execution_id, task.task_id, attempt)
+        task.error = ErrorInfo(error.type, error.message, task.task_id)
+        self.set_task(batch, task, TaskStatus.CANCELLED)
+        self.event(batch, EventType.TASK_CANCELLED, task.task_id, reason=error.message)
+
+    def set_status(self, status: ExecutionStatus) -> None:
+        EXECUTION_LIFECYCLE.move(self.record, status)
+
+    def set_task(self, batch: WriteBatch, task: TaskRecord, status: TaskStatus) -> None:
+        TASK_LIFECYCLE.move(task, status)
+        batch.put_task(self.execution_id, task)
+
+    def event(
+        self, batch: WriteBatch, type_: EventType, task_id: str = "", **details: object
+    ) -> None:
+        self.record.last_sequence += 1
+        batch.add_event(
+            Event(
+                self.execution_id,
+                self.record.last_sequence,
+                type_,
+                self._clock(),
+                task_id,
+                sized_details(details),
+            )
+        )
