@@ -4,8 +4,9 @@ engine while it runs.
 The CEL implementation is the CEL project's own C++ runtime (`cel-expr-python`): its type
 checker finds syntax errors, undeclared names and type errors with their line and column at
 create time, and a compiled program evaluates in microseconds, reading only the parts of the
-activation it touches. Its runtime allows at most 10,000 comprehension iterations (`exists`,
-`all`, `map`, `filter`) per evaluation; beyond that the evaluation fails with its error.
+activation it touches. Its runtime bounds every evaluation: a comprehension (`exists`, `all`,
+`map`, `filter`) over 10,000 elements or more fails with "Iteration budget exceeded", so no
+condition can hold the engine's event loop for long.
 """
 
 from __future__ import annotations
@@ -21,28 +22,37 @@ from cel_expr_python import cel
 
 from models.workflows import ValidationProblem
 
-# The names a condition may read, by place (the engine's activation holds exactly these).
-BASE_NAMES = frozenset({"inputs", "tasks", "execution"})
-WHEN_NAMES = BASE_NAMES
-FOR_EACH_WHEN_NAMES = BASE_NAMES | {"item", "index"}
-UNTIL_NAMES = BASE_NAMES | {"output", "loop"}
+# The names a condition may read, by place (the engine's activation holds exactly these):
+# `when` decides for the whole task once its dependencies ended, over the inputs and the
+# tasks (id -> {"output", "status"}); in a finally task also `execution` ({"status": what
+# the execution ends as}). `loop` is a reserved word in CEL, so loop.until reads the loop's
+# state as `iteration` (the 1-based number of the iteration that produced `output`) and
+# `previous` (the output of the iteration before; null after the first), the values
+# `${loop.iteration}` and `${loop.previous}` held in that iteration's input.
+WHEN_NAMES = frozenset({"inputs", "tasks"})
+UNTIL_NAMES = WHEN_NAMES | {"output", "iteration", "previous"}
+FINALLY_NAMES = frozenset({"execution"})
 
 # Where a name that is not available here can be used, for the hint in the problem.
 _WHERE_AVAILABLE = {
-    "item": "only in a for_each task",
-    "index": "only in a for_each task",
+    "item": "only as ${item} in the input of a for_each task, not in its conditions",
+    "index": "only as ${index} in the input of a for_each task, not in its conditions",
     "output": "only in loop.until",
-    "loop": "only in loop.until",
+    "iteration": "only in loop.until",
+    "previous": "only in loop.until",
+    "execution": "only in the conditions of finally tasks",
+}
+_RESERVED_HINTS = {
+    "loop": "'loop' is a reserved word in CEL: loop.until reads `iteration` and `previous`",
 }
 
 _TYPES: dict[str, cel.Type] = {
     "inputs": cel.Type.Map(cel.Type.STRING, cel.Type.DYN),
     "tasks": cel.Type.Map(cel.Type.STRING, cel.Type.DYN),
     "execution": cel.Type.Map(cel.Type.STRING, cel.Type.DYN),
-    "loop": cel.Type.Map(cel.Type.STRING, cel.Type.DYN),
-    "index": cel.Type.INT,
-    "item": cel.Type.DYN,
+    "iteration": cel.Type.INT,
     "output": cel.Type.DYN,
+    "previous": cel.Type.DYN,
 }
 
 # Far beyond any readable condition; keeps the checker's work per condition small.
@@ -54,6 +64,7 @@ _STATUS_PREFIX = re.compile(r"^[A-Z_]+: ")
 _STATUS_SUFFIX = re.compile(r" \[[A-Z_]+\]$")
 _CHECK_ERROR = re.compile(r"^ERROR: <input>:(-?\d+):(-?\d+): (.*)$")
 _UNDECLARED = re.compile(r"^undeclared reference to '([^']*)'")
+_RESERVED = re.compile(r"^reserved identifier: (\w+)")
 
 
 class ConditionError(Exception):
@@ -191,11 +202,14 @@ def _check_errors(report: str) -> tuple[_CelError, ...]:
 
 
 def _explain(error: _CelError, names: frozenset[str]) -> str:
+    reserved = _RESERVED.match(error.message)
+    if reserved is not None and reserved.group(1) in _RESERVED_HINTS:
+        return f"{_RESERVED_HINTS[reserved.group(1)]}{error.where}"
     undeclared = _UNDECLARED.match(error.message)
     if undeclared is None:
         return str(error)
     name = undeclared.group(1).split(".")[0]
-    if name in _WHERE_AVAILABLE:
+    if name in _WHERE_AVAILABLE and name not in names:
         return f"'{name}' is available {_WHERE_AVAILABLE[name]}{error.where}"
     available = ", ".join(sorted(names))
     return f"unknown name '{name}'{error.where}; available here: {available}"

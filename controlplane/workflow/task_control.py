@@ -67,7 +67,7 @@ def parse_controls(raw: dict[str, Any], draft: TaskDraft, context: DefinitionCon
         else:
             draft.loop = _loop(f"{base}.loop", raw["loop"], draft, context)
     if "when" in raw:
-        names = conditions.FOR_EACH_WHEN_NAMES if draft.for_each else conditions.WHEN_NAMES
+        names = _names(conditions.WHEN_NAMES, draft)
         draft.when = _condition(f"{base}.when", raw["when"], names, draft, context)
     if "trigger" in raw:
         draft.trigger = _trigger(f"{base}.trigger", raw["trigger"], context)
@@ -80,6 +80,10 @@ def parse_controls(raw: dict[str, Any], draft: TaskDraft, context: DefinitionCon
             draft.compensate = _compensation(
                 f"{base}.compensate", raw["compensate"], draft, context
             )
+
+
+def _names(names: frozenset[str], draft: TaskDraft) -> frozenset[str]:
+    return names | conditions.FINALLY_NAMES if draft.in_finally else names
 
 
 def _condition(
@@ -184,7 +188,8 @@ def _loop(path: str, raw: Any, draft: TaskDraft, context: DefinitionContext) -> 
     if "until" not in raw:
         report.error(f"{path}.until", "missing required field 'until'")
         return None
-    until = _condition(f"{path}.until", raw["until"], conditions.UNTIL_NAMES, draft, context)
+    names = _names(conditions.UNTIL_NAMES, draft)
+    until = _condition(f"{path}.until", raw["until"], names, draft, context)
     iterations = DEFAULT_LOOP_ITERATIONS
     if "max_iterations" in raw:
         given = report.integer_at_least(f"{path}.max_iterations", raw["max_iterations"], 1)

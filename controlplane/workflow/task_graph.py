@@ -28,11 +28,7 @@ def check_graph(tasks: list[TaskDraft], finals: list[TaskDraft], report: Reporte
         draft.depends_on = tuple(edge.dep for edge in kept)
         if draft.id is not None and first[draft.id] is draft:
             edges[draft.id] = kept
-        if draft.trigger is TriggerRule.ANY_FAILED and not kept:
-            report.error(
-                f"{draft.base}.trigger",
-                "trigger 'any_failed' needs a dependency: with none it would never run",
-            )
+        _check_trigger(draft, kept, first, report)
         _check_compensation_refs(draft, first, report)
     for cycle, path in _find_cycles(list(edges), edges):
         report.error(path, "dependency cycle: " + " -> ".join(cycle))
@@ -59,6 +55,22 @@ def _dependencies(draft: TaskDraft, known: dict[str, TaskDraft], report: Reporte
             seen.add(edge.dep)
             kept.append(edge)
     return kept
+
+
+def _check_trigger(
+    draft: TaskDraft, kept: list[Edge], known: dict[str, TaskDraft], report: Reporter
+) -> None:
+    """any_failed with nothing to count would never run. A finally task's trigger counts only
+    the finally tasks it depends on: the regular ones have all ended when finally starts."""
+    if draft.trigger is not TriggerRule.ANY_FAILED:
+        return
+    counted = [e for e in kept if known[e.dep].in_finally] if draft.in_finally else kept
+    if not counted:
+        among = " among the finally tasks" if draft.in_finally else ""
+        report.error(
+            f"{draft.base}.trigger",
+            f"trigger 'any_failed' needs a dependency{among}: with none it would never run",
+        )
 
 
 def _check_compensation_refs(
