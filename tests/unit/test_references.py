@@ -316,7 +316,9 @@ def test_a_missing_field_of_a_scoped_root_names_it():
     with pytest.raises(ReferenceResolutionError, match=re.escape("item has no field 'size'")):
         resolve("${item.size}", {}, {}, extra=ITEM_SCOPE)
     first = {"loop": {"iteration": 1, "previous": None}}
-    with pytest.raises(ReferenceResolutionError, match=re.escape("loop.previous is null, not an object")):
+    with pytest.raises(
+        ReferenceResolutionError, match=re.escape("loop.previous is null, not an object")
+    ):
         resolve("${loop.previous.approved}", {}, {}, extra=first)
 
 
