@@ -54,7 +54,8 @@ _TRIGGERS = ", ".join(rule.value for rule in TriggerRule)
 
 def parse_controls(raw: dict[str, Any], draft: TaskDraft, context: DefinitionContext) -> None:
     """Reads the control fields into `draft`, with the dependencies they add; for_each and
-    loop first, since they decide what the input may reference."""
+    loop first, since they decide what the input may reference. A null field is an absent one."""
+    raw = {key: value for key, value in raw.items() if value is not None}
     base = draft.base
     draft.for_each = _for_each(raw, draft, context)
     if "loop" in raw:
