@@ -57,6 +57,7 @@ _TYPES: dict[str, cel.Type] = {
 
 # Far beyond any readable condition; keeps the checker's work per condition small.
 MAX_CONDITION_LENGTH = 4096
+MAX_MESSAGE_LENGTH = 500
 # The same condition is evaluated for many items and iterations: compile it once.
 COMPILED_CACHE_SIZE = 1024
 
@@ -82,11 +83,9 @@ class _CelError:
     def where(self) -> str:
         if self.column < 1:  # limits of the whole expression have no position
             return ""
-        return (
-            f" (at line {self.line}, column {self.column})"
-            if self.line > 1
-            else (f" (at column {self.column})")
-        )
+        if self.line > 1:
+            return f" (at line {self.line}, column {self.column})"
+        return f" (at column {self.column})"
 
     def __str__(self) -> str:
         return f"{self.message}{self.where}"
@@ -216,7 +215,12 @@ def _explain(error: _CelError, names: frozenset[str]) -> str:
 
 
 def _clean(message: str) -> str:
-    return _STATUS_SUFFIX.sub("", _STATUS_PREFIX.sub("", message.strip()))
+    """The message without the runtime's status code, and cut short: some quote the whole
+    value they refused."""
+    text = _STATUS_SUFFIX.sub("", _STATUS_PREFIX.sub("", message.strip()))
+    if len(text) <= MAX_MESSAGE_LENGTH:
+        return text
+    return f"{text[:MAX_MESSAGE_LENGTH]}... ({len(text):,} characters)"
 
 
 def _type_name(kind: cel.Type) -> str:

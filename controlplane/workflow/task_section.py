@@ -174,10 +174,14 @@ def _applicable(
             allowed = " and ".join(_KIND_NAMES[kind] for kind in kinds)
             context.report.error(
                 f"{draft.base}.{key}",
-                f"'{key}' applies only to {allowed} tasks; this is a "
-                f"{_KIND_NAMES[draft.kind]} task",
+                f"'{key}' applies only to {allowed} tasks; "
+                f"this is {_a(_KIND_NAMES[draft.kind])} task",
             )
     return kept
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[0] in "aeiou" else f"a {word}"
 
 
 def _explicit_edges(base: str, raw: Any, context: DefinitionContext) -> list[Edge]:

@@ -221,6 +221,14 @@ def test_a_type_error_fails_with_the_cel_error() -> None:
         evaluate_condition("output.score < 0.8", activation)
 
 
+def test_a_value_outside_cel_fails_with_a_bounded_message() -> None:
+    huge = {"tasks": {"a": {"output": [2**70, *range(5000)], "status": "SUCCEEDED"}}}
+    with pytest.raises(ConditionError, match="out of range") as info:
+        evaluate_condition("tasks.a.output[0] == 1", huge)
+    assert len(str(info.value)) < conditions.MAX_MESSAGE_LENGTH + 40
+    assert str(info.value).endswith(" characters)")
+
+
 def test_a_division_by_zero_fails() -> None:
     with pytest.raises(ConditionError, match="divide by zero"):
         evaluate_condition("1 / (iteration - iteration) == 1", {"iteration": 2})

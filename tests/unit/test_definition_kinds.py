@@ -183,7 +183,7 @@ def test_a_task_without_a_kind_misses_its_agent():
         (
             {"agent": "x", "revision": 2},
             "tasks[0].revision",
-            "'revision' applies only to workflow tasks; this is a agent task",
+            "'revision' applies only to workflow tasks; this is an agent task",
         ),
         (
             {"sleep": "1m", "loop": {"until": "true"}},
