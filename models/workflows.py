@@ -96,8 +96,9 @@ DEFAULT_LOOP_ITERATIONS = 100
 
 @dataclass(frozen=True)
 class LoopSpec:
-    """Re-run the task until the CEL condition `until` (over `output`, `loop`, `inputs`,
-    `tasks`) is true, at most `max_iterations` times (then LoopLimitExceeded)."""
+    """Re-run the task until the CEL condition `until` (over `output`, `iteration`,
+    `previous`, `inputs`, `tasks`, `execution`) is true, at most `max_iterations` times (then
+    LoopLimitExceeded)."""
 
     until: str
     max_iterations: int = DEFAULT_LOOP_ITERATIONS

@@ -1,8 +1,15 @@
-"""Workflow definitions: parsing, validation, references, durations and input checking."""
+"""Workflow definitions: parsing, validation, references, conditions, durations and input
+checking."""
 
+from controlplane.workflow.conditions import (
+    ConditionError,
+    condition_problems,
+    evaluate_condition,
+)
 from controlplane.workflow.definition import (
     DefinitionError,
     definition_digest,
+    finally_order,
     parse_workflow,
     topological_order,
     validate_workflow,
@@ -22,12 +29,16 @@ from models.durations import parse_duration
 
 __all__ = [
     "INPUT_TYPES",
+    "ConditionError",
     "DefinitionError",
     "Reference",
     "ReferenceResolutionError",
     "ReferenceSyntaxError",
     "check_inputs",
+    "condition_problems",
     "definition_digest",
+    "evaluate_condition",
+    "finally_order",
     "find_reference_problems",
     "find_references",
     "json_type_name",

@@ -2,9 +2,11 @@
 `controlplane.engine.executions.definition_checker`, one request at a time over its pipes).
 
 Frames are a 4-byte big-endian length and a pickle: in, `(text, known agent names, whether to
-send the definition back)`; out, `(definition or None, problems)`. A definition of thousands of
-tasks takes tens of milliseconds to unpickle, so it is sent only when wanted. Pickle is safe
-here: both ends are this package, and the pipes are private to the pair.
+send the definition back)`, optionally with the known workflow names as a fourth element (None
+or absent: child workflows are not checked against the catalog); out, `(definition or None,
+problems)`. A definition of thousands of tasks takes tens of milliseconds to unpickle, so it is
+sent only when wanted. Pickle is safe here: both ends are this package, and the pipes are
+private to the pair.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ def main() -> None:
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     while header := source.read(HEADER.size):
         (length,) = HEADER.unpack(header)
-        text, agents, wanted = pickle.loads(source.read(length))
-        definition, problems = validate_workflow(text, agents, Severity.WARNING)
+        text, agents, wanted, *rest = pickle.loads(source.read(length))
+        workflows = rest[0] if rest else None
+        definition, problems = validate_workflow(text, agents, Severity.WARNING, workflows)
         write_frame(sink, (definition if wanted else None, bounded(problems)))
 
 

@@ -1,7 +1,10 @@
 """`${...}` references in task inputs and workflow outputs: finding, checking and resolving.
 
 Grammar: `${inputs.NAME<fields>}` or `${tasks.ID.output<fields>}` where `<fields>` is any
-sequence of `.field` and `[N]`. `$${` is a literal `${`.
+sequence of `.field` and `[N]`. `$${` is a literal `${`. Some places add scoped roots (which
+ones the definition checker decides): `${item<fields>}` and `${index}` in a for_each task,
+`${loop.iteration}` and `${loop.previous<fields>}` in a loop task, `${execution.status}` in a
+finally task.
 """
 
 from __future__ import annotations
@@ -9,21 +12,25 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from models.workflows import ValidationProblem
 
 _ROOT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+# Roots whose values the caller hands to resolve() as `extra`, where they are in scope.
+SCOPED_ROOTS = ("item", "index", "loop", "execution")
+_ROOTS_RULE = "must start with 'inputs.', 'tasks.', 'item', 'index', 'loop.' or 'execution.'"
 _SEGMENT = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
 
 
 @dataclass(frozen=True)
 class Reference:
-    root: str  # "inputs" | "tasks"
+    root: str  # "inputs" | "tasks" | one of SCOPED_ROOTS
     task_id: str | None
-    # inputs: starts with the input name; tasks: the fields after `output`.
+    # inputs: starts with the input name; tasks: the fields after `output`; scoped roots: the
+    # fields after the root (`loop.previous.x` -> previous, x).
     path: tuple[str | int, ...]
     text: str  # the body between `${` and `}` as written
 
@@ -71,7 +78,26 @@ def parse_reference(body: str) -> Reference:
         if len(parts) < 3 or not isinstance(parts[1], str) or parts[2] != "output":
             raise ValueError(f"malformed reference '${{{body}}}': expected ${{tasks.ID.output...}}")
         return Reference("tasks", parts[1], tuple(parts[3:]), body)
-    raise ValueError(f"malformed reference '${{{body}}}': must start with 'inputs.' or 'tasks.'")
+    if root in SCOPED_ROOTS:
+        return Reference(str(root), None, _scoped_path(str(root), parts[1:], body), body)
+    raise ValueError(f"malformed reference '${{{body}}}': {_ROOTS_RULE}")
+
+
+def _scoped_path(root: str, path: list[str | int], body: str) -> tuple[str | int, ...]:
+    expected = {
+        "index": "${index}",
+        "loop": "${loop.iteration} or ${loop.previous...}",
+        "execution": "${execution.status}",
+    }
+    fits = {
+        "item": True,
+        "index": not path,
+        "loop": (path[:1] == ["iteration"] and len(path) == 1) or path[:1] == ["previous"],
+        "execution": path == ["status"],
+    }
+    if not fits[root]:
+        raise ValueError(f"malformed reference '${{{body}}}': expected {expected[root]}")
+    return tuple(path)
 
 
 def parse_path(body: str) -> list[str | int]:
@@ -85,9 +111,7 @@ def parse_path(body: str) -> list[str | int]:
 def _parse_segments(expr: str, body: str) -> list[str | int]:
     root = _ROOT.match(expr)
     if root is None:
-        raise ValueError(
-            f"malformed reference '${{{body}}}': must start with 'inputs.' or 'tasks.'"
-        )
+        raise ValueError(f"malformed reference '${{{body}}}': {_ROOTS_RULE}")
     parts: list[str | int] = [root.group()]
     pos = root.end()
     while pos < len(expr):
@@ -181,31 +205,43 @@ def find_reference_problems(
 
 
 def resolve(
-    value: Any, inputs: dict[str, Any], task_outputs: dict[str, Any], base_path: str = ""
+    value: Any,
+    inputs: dict[str, Any],
+    task_outputs: dict[str, Any],
+    base_path: str = "",
+    extra: Mapping[str, Any] | None = None,
 ) -> Any:
     """Deep copy of `value` with every reference substituted.
 
     `base_path` only prefixes locations in error messages (e.g. "input" or "outputs").
+    `extra` holds the scoped roots in scope here: `item` and `index` (a for_each item),
+    `loop` ({"iteration": n, "previous": output or None}), `execution` ({"status": ...}); a
+    scoped root missing from it fails to resolve.
     """
+    return _resolve(value, base_path, _Scope(inputs, task_outputs, extra or {}))
+
+
+@dataclass(frozen=True)
+class _Scope:
+    inputs: dict[str, Any]
+    task_outputs: dict[str, Any]
+    extra: Mapping[str, Any]
+
+
+def _resolve(value: Any, location: str, scope: _Scope) -> Any:
     if isinstance(value, str):
-        return _resolve_string(value, base_path, inputs, task_outputs)
+        return _resolve_string(value, location, scope)
     if isinstance(value, dict):
         return {
-            key: resolve(item, inputs, task_outputs, join_path(base_path, str(key)))
-            for key, item in value.items()
+            key: _resolve(item, join_path(location, str(key)), scope) for key, item in value.items()
         }
     if isinstance(value, list | tuple):
-        items = [
-            resolve(item, inputs, task_outputs, f"{base_path}[{index}]")
-            for index, item in enumerate(value)
-        ]
+        items = [_resolve(item, f"{location}[{index}]", scope) for index, item in enumerate(value)]
         return items if isinstance(value, list) else tuple(items)
     return copy.deepcopy(value)
 
 
-def _resolve_string(
-    text: str, location: str, inputs: dict[str, Any], task_outputs: dict[str, Any]
-) -> Any:
+def _resolve_string(text: str, location: str, scope: _Scope) -> Any:
     if "$" not in text:
         return text
     try:
@@ -213,8 +249,7 @@ def _resolve_string(
     except ValueError as exc:
         raise ReferenceSyntaxError(location, str(exc)) from None
     values = [
-        _lookup(part, location, inputs, task_outputs) if isinstance(part, Reference) else part
-        for part in parts
+        _lookup(part, location, scope) if isinstance(part, Reference) else part for part in parts
     ]
     # A lone reference keeps the referenced value's type; otherwise build a string.
     if len(parts) == 1 and isinstance(parts[0], Reference):
@@ -231,18 +266,20 @@ def _render(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def _lookup(
-    ref: Reference, location: str, inputs: dict[str, Any], task_outputs: dict[str, Any]
-) -> Any:
+def _lookup(ref: Reference, location: str, scope: _Scope) -> Any:
     if ref.root == "inputs":
         name = ref.path[0]
-        if name not in inputs:
+        if name not in scope.inputs:
             raise ReferenceResolutionError(location, ref, f"no workflow input '{name}'")
-        value, where, rest = inputs[str(name)], f"inputs.{name}", ref.path[1:]
-    else:
-        if ref.task_id not in task_outputs:
+        value, where, rest = scope.inputs[str(name)], f"inputs.{name}", ref.path[1:]
+    elif ref.root == "tasks":
+        if ref.task_id not in scope.task_outputs:
             raise ReferenceResolutionError(location, ref, f"task '{ref.task_id}' has no output yet")
-        value, where, rest = task_outputs[str(ref.task_id)], "output", ref.path
+        value, where, rest = scope.task_outputs[str(ref.task_id)], "output", ref.path
+    else:
+        if ref.root not in scope.extra:
+            raise ReferenceResolutionError(location, ref, f"'{ref.root}' is not available here")
+        value, where, rest = scope.extra[ref.root], ref.root, ref.path
     for part in rest:
         try:
             value = _step(value, part, where)

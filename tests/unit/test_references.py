@@ -232,3 +232,95 @@ def test_resolution_errors(text, fragment):
 def test_resolve_rejects_malformed_reference():
     with pytest.raises(ReferenceSyntaxError):
         resolve({"x": "${nope}"}, {}, {})
+
+
+# --- scoped roots: item, index, loop, execution ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "root", "path"),
+    [
+        ("item", "item", ()),
+        ("item.file.name", "item", ("file", "name")),
+        ("item[2]", "item", (2,)),
+        ("index", "index", ()),
+        ("loop.iteration", "loop", ("iteration",)),
+        ("loop.previous", "loop", ("previous",)),
+        ("loop.previous.reviews[0]", "loop", ("previous", "reviews", 0)),
+        ("execution.status", "execution", ("status",)),
+    ],
+)
+def test_parse_scoped_roots(body, root, path):
+    assert parse_reference(body) == Reference(root, None, path, body)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("index.x", "expected ${index}"),
+        ("index[0]", "expected ${index}"),
+        ("loop", "expected ${loop.iteration} or ${loop.previous...}"),
+        ("loop.iteration.x", "expected ${loop.iteration} or ${loop.previous...}"),
+        ("loop.count", "expected ${loop.iteration} or ${loop.previous...}"),
+        ("execution", "expected ${execution.status}"),
+        ("execution.id", "expected ${execution.status}"),
+        ("items", "must start with 'inputs.', 'tasks.', 'item', 'index', 'loop.' or 'execution.'"),
+    ],
+)
+def test_malformed_scoped_references(body, expected):
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        parse_reference(body)
+
+
+ITEM_SCOPE = {"item": {"file": "a.py", "lines": [3, 9]}, "index": 4}
+
+
+def test_resolve_item_and_index_keep_their_types():
+    value = {"file": "${item.file}", "first": "${item.lines[0]}", "position": "${index}"}
+    assert resolve(value, INPUTS, OUTPUTS, "input", ITEM_SCOPE) == {
+        "file": "a.py",
+        "first": 3,
+        "position": 4,
+    }
+    assert resolve("${item}", {}, {}, extra=ITEM_SCOPE) == ITEM_SCOPE["item"]
+    assert resolve("#${index}: ${item.file}", {}, {}, extra=ITEM_SCOPE) == "#4: a.py"
+
+
+def test_resolve_loop_iteration_and_previous():
+    first = {"loop": {"iteration": 1, "previous": None}}
+    value = {"n": "${loop.iteration}", "previous": "${loop.previous}"}
+    assert resolve(value, {}, {}, extra=first) == {"n": 1, "previous": None}
+    later = {"loop": {"iteration": 3, "previous": {"approved": False, "notes": ["x"]}}}
+    assert resolve("${loop.previous.notes[0]} (${loop.iteration})", {}, {}, extra=later) == "x (3)"
+
+
+def test_resolve_execution_status():
+    extra = {"execution": {"status": "FAILED"}}
+    assert resolve({"status": "${execution.status}"}, {}, {}, extra=extra) == {"status": "FAILED"}
+
+
+def test_scoped_roots_mix_with_inputs_and_outputs():
+    value = "${inputs.project}/${tasks.a.output.files[0].name}/${item.file}"
+    assert resolve(value, INPUTS, OUTPUTS, extra=ITEM_SCOPE) == "shop/main.py/a.py"
+
+
+def test_a_scoped_root_not_given_fails_to_resolve():
+    with pytest.raises(ReferenceResolutionError) as info:
+        resolve({"f": "${item.file}"}, INPUTS, OUTPUTS, "input")
+    assert str(info.value) == "input.f: ${item.file}: 'item' is not available here"
+    with pytest.raises(ReferenceResolutionError, match="'execution' is not available here"):
+        resolve("${execution.status}", {}, {}, extra=ITEM_SCOPE)
+
+
+def test_a_missing_field_of_a_scoped_root_names_it():
+    with pytest.raises(ReferenceResolutionError, match=re.escape("item has no field 'size'")):
+        resolve("${item.size}", {}, {}, extra=ITEM_SCOPE)
+    first = {"loop": {"iteration": 1, "previous": None}}
+    with pytest.raises(
+        ReferenceResolutionError, match=re.escape("loop.previous is null, not an object")
+    ):
+        resolve("${loop.previous.approved}", {}, {}, extra=first)
+
+
+def test_the_engines_call_without_extra_still_works():
+    assert resolve({"x": "${inputs.count}"}, INPUTS, OUTPUTS, "input") == {"x": 3}
