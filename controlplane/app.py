@@ -42,6 +42,7 @@ from controlplane.store.load_history import LoadHistoryStore
 from controlplane.store.packages import PackageFiles
 from controlplane.store.scaling import ScalingStore
 from controlplane.store.signals import SignalStore
+from controlplane.workflow.conditions import evaluate_condition
 from models.queueing import QueueConfig
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class ControlPlane:
             dispatcher=self.dispatcher,
             load=self.store.load_execution,
             routing_key=self.agents.routing_key,
+            evaluate=evaluate_condition,
             signals=SignalStore(self.store),
         )
         self.executions = ExecutionEngine(

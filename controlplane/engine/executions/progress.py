@@ -46,6 +46,13 @@ class Progress(ExecutionChanges):
         self.end(batch, status, error)
         return ready
 
+    def scope_of(self, task_id: str) -> dict[str, Any]:
+        """The scoped roots a task's input may reference besides inputs and tasks: in a
+        finally task, what the execution ends as."""
+        if self._plan.phases.get(task_id) is Phase.FINALLY:
+            return {"execution": {"status": self._outcome()[0].value}}
+        return {}
+
     def _ended(self, phase: Phase) -> bool:
         return all(self.record.tasks[t].status.terminal for t in self._plan.ids(phase))
 

@@ -28,6 +28,7 @@ from controlplane.engine.executions.commits import ExecutionWrites
 from controlplane.engine.executions.controls import ExecutionControls
 from controlplane.engine.executions.deadline import Deadline
 from controlplane.engine.executions.event_hub import EventHub
+from controlplane.engine.executions.fault_log import log_fault, stuck_because
 from controlplane.engine.executions.heartbeats import AttemptBeats, HeartbeatLost, LiveHeartbeats
 from controlplane.engine.executions.outputs import value_error
 from controlplane.engine.executions.plan import ExecutionPlan
@@ -209,7 +210,9 @@ class ExecutionRunner:
                 continue
             try:
                 outputs = self._t.task_outputs()
-                task_input = resolve(spec.input, self.record.inputs, outputs, "input")
+                task_input = resolve(
+                    spec.input, self.record.inputs, outputs, "input", self._t.scope_of(task_id)
+                )
                 refused = value_error(task_input, "input", "InvalidInput")
             except ReferenceResolutionError as exc:
                 refused = ErrorInfo("ReferenceResolutionError", str(exc))
@@ -455,16 +458,7 @@ class ExecutionRunner:
     def _fault(self, task_id: str, error: BaseException) -> None:
         """A change not recorded (logged here, once): the task fails, or runs again when its
         change was only held back behind another's failure."""
-        where = f"{self.execution_id}/{task_id}" if task_id else self.execution_id
-        if isinstance(error, PrecedingWriteFailed):
-            log.warning("%s: a change was held back behind a failed one; it is redone", where)
-        else:
-            log.error(
-                "%s: a change could not be recorded; the %s fails",
-                where,
-                "task" if task_id else "execution",
-                exc_info=error,
-            )
+        log_fault(self.execution_id, task_id, error)
         known = self._faults.get(task_id)
         if known is None or isinstance(known, PrecedingWriteFailed):
             self._faults[task_id] = error
@@ -532,14 +526,7 @@ class ExecutionRunner:
             self._finished()
 
     def _give_up(self, faults: dict[str, BaseException]) -> None:
-        cause = next(iter(faults.values()), None)
-        self._stuck = f"its changes cannot be recorded ({type(cause).__name__}: {cause})"
-        log.critical(
-            "%s: %s; it stays as stored (%s) and resumes at the next start",
-            self.execution_id,
-            self._stuck,
-            self.record.status.value,
-        )
+        self._stuck = stuck_because(self.record, faults)
         self._cancel_tasks()
 
     # -- stopping -------------------------------------------------------------------------
