@@ -47,6 +47,13 @@ tasks:
 outputs: {by: "${tasks.approve.output.user}"}
 """
 
+EARLY_APPROVAL = """
+name: early-approval
+tasks:
+  - {id: build, agent: held}
+  - {id: approve, wait_for_signal: approve, depends_on: [build]}
+"""
+
 
 async def _fail(value: object, request: AttemptRequest) -> object:
     raise RuntimeError("compiler crashed")
@@ -301,10 +308,9 @@ def test_a_task_waiting_for_a_signal_takes_its_payload_as_output(
     client.create_workflow(APPROVAL)
     execution_id = client.start_execution("approval").execution_id
     _until(
-        lambda: any(e.type is EventType.TASK_WAITING for e in _events_so_far(client, execution_id)),
+        lambda: client.get_execution(execution_id).tasks["approve"].status is TaskStatus.RUNNING,
         "the task to wait",
     )
-    assert client.get_execution(execution_id).status is ExecutionStatus.RUNNING
     assert _cli(
         server, "executions", "signal", execution_id, "approve", "--payload", '{"user": "ann"}',
         "--request-id", "approval-1",
@@ -320,6 +326,21 @@ def test_a_task_waiting_for_a_signal_takes_its_payload_as_output(
     assert ended.value.code_name == "FAILED_PRECONDITION"
     received = [e for e in _events(client, execution_id) if e.type is EventType.SIGNAL_RECEIVED]
     assert len(received) == 1
+
+
+@pytest.mark.skip(reason="needs the workflow language branch")
+def test_a_signal_sent_before_its_task_waits_is_kept(
+    client: OrchestratorClient, backend: FakeBackend, gate: Gate
+) -> None:
+    client.create_workflow(EARLY_APPROVAL)
+    execution_id = client.start_execution("early-approval").execution_id
+    _until(lambda: len(backend.calls) == 1, "the build attempt")
+    client.signal_execution(execution_id, "approve", {"user": "bob"})
+    assert client.get_execution(execution_id).tasks["approve"].status is TaskStatus.PENDING
+    gate.open.set()
+    final = _wait_ended(client, execution_id)
+    assert final.status is ExecutionStatus.SUCCEEDED
+    assert final.tasks["approve"].output == {"user": "bob"}
 
 
 # -- skip reasons -----------------------------------------------------------------------------
@@ -345,18 +366,3 @@ def test_executions_get_says_why_a_task_was_skipped(
 def _wait_ended(client: OrchestratorClient, execution_id: str) -> ExecutionRecord:
     _until(lambda: client.get_execution(execution_id).status.terminal, "the execution to end")
     return client.get_execution(execution_id)
-
-
-def _events_so_far(client: OrchestratorClient, execution_id: str) -> list[Event]:
-    """The events stored so far of an execution that may still run."""
-    events: list[Event] = []
-    stream = client.watch_execution(execution_id, timeout_s=0.2)
-    try:
-        for event in stream:
-            events.append(event)
-    except ClientError as exc:
-        if exc.code_name != "DEADLINE_EXCEEDED":
-            raise
-    finally:
-        stream.close()
-    return events
