@@ -100,6 +100,26 @@ def parse_json_object(text: str) -> dict[str, Any]:
     return value
 
 
+def json_value(text: str) -> Any:
+    """The JSON value `text` holds; ValueError saying why when it holds none, or one the API
+    cannot carry."""
+    try:
+        return _load_json(text)
+    except _NotCarried as exc:
+        raise ValueError(str(exc)) from None
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON: {exc}") from None
+
+
+def parse_json_value(text: str) -> Any:
+    """argparse `type=` callable for any JSON value, e.g. `--payload '{"user": "ann"}'`
+    (strict: text that is not JSON is a usage error, not a string)."""
+    try:
+        return json_value(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def parse_status(text: str) -> ExecutionStatus:
     """`failed`, `FAILED` or `EXECUTION_STATUS_FAILED` -> ExecutionStatus.FAILED."""
     name = text.strip().upper().removeprefix("EXECUTION_STATUS_")

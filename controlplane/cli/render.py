@@ -26,7 +26,14 @@ from controlplane.cli import replica_render, rollout_render
 from controlplane.cli.json_text import display_text, json_text, to_jsonable
 from controlplane.cli.quantities import moment, when
 from models.agents import AgentView
-from models.executions import Event, EventType, ExecutionRecord, ExecutionStatus, TaskStatus
+from models.executions import (
+    Event,
+    EventType,
+    ExecutionRecord,
+    ExecutionStatus,
+    TaskRecord,
+    TaskStatus,
+)
 from models.workflows import Severity, ValidationProblem, WorkflowView
 
 if TYPE_CHECKING:
@@ -48,6 +55,8 @@ OUTPUTS_LIMIT = 4000
 EVENT_DETAILS_SHOWN = 20
 
 _STYLES = {
+    "UNPAUSED": "cyan",
+    "PAUSED": "yellow",
     "SUCCEEDED": "green",
     "READY": "green",
     "FAILED": "red",
@@ -259,6 +268,49 @@ def execution_dict(record: ExecutionRecord) -> dict[str, Any]:
     return out
 
 
+def paused(record: ExecutionRecord) -> bool:
+    """Paused and still to end (an execution that ended while paused shows just its end)."""
+    return record.paused and not record.status.terminal
+
+
+def status_cell(record: ExecutionRecord) -> Text:
+    """The execution's status, with PAUSED after it while paused."""
+    text = status_text(record.status.value)
+    if paused(record):
+        text.append(" PAUSED", style=style_for("PAUSED"))
+    return text
+
+
+# What a SKIPPED task's reason says before its message, where the message alone would not.
+_SKIP_PREFIXES = {"NotCompensated": "no compensation needed"}
+
+
+def skip_reason(task: TaskRecord) -> str:
+    """Why a SKIPPED task did not run, e.g. "skipped: condition false: inputs.n > 3"."""
+    error = task.error
+    if error is None:
+        return "skipped"
+    message = display_text(error.message, MESSAGE_LIMIT) if error.message else error.type
+    prefix = _SKIP_PREFIXES.get(error.type)
+    return f"skipped: {prefix}: {message}" if prefix else f"skipped: {message}"
+
+
+def task_detail(task: TaskRecord) -> Text:
+    """The last cell of a task's row: why it waits or was skipped, its error, or its output."""
+    if task.waiting_reason:  # queued for dispatch (an error would be an earlier try's)
+        return Text(f"waiting: {task.waiting_reason}", style="yellow")
+    if task.status is TaskStatus.SKIPPED:
+        return Text(skip_reason(task), style=style_for("SKIPPED"))
+    if task.error is not None:
+        message = display_text(task.error.message, MESSAGE_LIMIT)
+        return Text(f"{task.error.type}: {message}", style="red")
+    if task.output_omitted is not None:
+        return Text(left_out(task.output_omitted))
+    if task.status is TaskStatus.RUNNING and task.last_heartbeat is not None:
+        return Text(f"heartbeat: {compact(task.last_heartbeat, 60)}", style="cyan")
+    return Text("-" if task.output is None else compact(task.output, 60))
+
+
 def executions_table(records: Iterable[ExecutionRecord]) -> Table:
     table = Table("EXECUTION", "WORKFLOW", "REV", "STATUS", "CREATED", "DURATION")
     for r in records:
@@ -266,7 +318,7 @@ def executions_table(records: Iterable[ExecutionRecord]) -> Table:
             r.execution_id,
             r.workflow,
             str(r.revision),
-            status_text(r.status.value),
+            status_cell(r),
             when(r.create_time),
             duration(r.start_time, r.end_time),
         )
@@ -279,9 +331,11 @@ def execution_detail(console: Console, record: ExecutionRecord, with_outputs: bo
             ("execution ", "bold"),
             (record.execution_id, "bold"),
             f"  {record.workflow} rev {record.revision}  ",
-            status_text(record.status.value),
+            status_cell(record),
         )
     )
+    if record.parent_execution_id:
+        console.print(f"  parent    {record.parent_execution_id}", markup=False)
     console.print(f"  created   {when(record.create_time)}", markup=False)
     console.print(f"  started   {when(record.start_time)}", markup=False)
     console.print(f"  ended     {when(record.end_time)}", markup=False)
@@ -302,24 +356,13 @@ def execution_detail(console: Console, record: ExecutionRecord, with_outputs: bo
     if record.tasks:
         table = Table("TASK", "AGENT", "STATUS", "ATTEMPTS", "DEPENDS ON", "OUTPUT / ERROR / WAIT")
         for task in record.tasks.values():
-            if task.waiting_reason:  # queued for dispatch (an error would be an earlier try's)
-                detail = Text(f"waiting: {task.waiting_reason}", style="yellow")
-            elif task.error is not None:
-                message = display_text(task.error.message, MESSAGE_LIMIT)
-                detail = Text(f"{task.error.type}: {message}", style="red")
-            elif task.output_omitted is not None:
-                detail = Text(left_out(task.output_omitted))
-            elif task.status is TaskStatus.RUNNING and task.last_heartbeat is not None:
-                detail = Text(f"heartbeat: {compact(task.last_heartbeat, 60)}", style="cyan")
-            else:
-                detail = Text("-" if task.output is None else compact(task.output, 60))
             table.add_row(
                 task.task_id,
-                task.agent,
+                task.agent or "-",
                 status_text(task.status.value),
                 str(len(task.attempts) + task.omitted_attempts),
                 ", ".join(task.depends_on) or "-",
-                detail,
+                task_detail(task),
             )
         console.print(table)
         if any(t.output_omitted is not None for t in record.tasks.values()):

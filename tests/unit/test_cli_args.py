@@ -106,6 +106,24 @@ def test_run_collects_inputs() -> None:
     assert args.request_id == ""
 
 
+def test_execution_controls_take_their_arguments() -> None:
+    args = build_parser().parse_args(
+        ["executions", "signal", "ex-1", "approve", "--payload", '{"user": "ann"}',
+         "--request-id", "r-1"]
+    )  # fmt: skip
+    assert (args.execution_id, args.name, args.request_id) == ("ex-1", "approve", "r-1")
+    assert args.payload == {"user": "ann"} and args.payload_file == ""
+    args = build_parser().parse_args(["executions", "signal", "ex-1", "go", "--payload", "3"])
+    assert (args.payload, args.request_id) == (3, "")
+    args = build_parser().parse_args(["executions", "signal", "ex-1", "go"])
+    assert args.payload is None
+    args = build_parser().parse_args(["executions", "signal", "e", "go", "--payload-file", "-"])
+    assert args.payload_file == "-"
+    for command in ("pause", "resume"):
+        args = build_parser().parse_args(["executions", command, "ex-1", "--reason", "why"])
+        assert (args.subcommand, args.execution_id, args.reason) == (command, "ex-1", "why")
+
+
 def test_global_options_work_before_or_after_the_command(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -170,6 +188,11 @@ def test_serve_and_demo_defaults() -> None:
         ["agents", "deploy", "--name", "x", "--version", "1", "--import-path", "m:C",
          "--runtime-env", "[]"],
         ["executions", "list", "--status", "done"],
+        ["executions", "signal", "ex-1"],
+        ["executions", "signal", "ex-1", "go", "--payload", "{not json"],
+        ["executions", "signal", "ex-1", "go", "--payload", "NaN"],
+        ["executions", "signal", "ex-1", "go", "--payload", "1", "--payload-file", "p.json"],
+        ["executions", "pause"],
         ["--output", "xml", "agents", "list"],
         ["serve", "--sqlite-synchronous", "OFF"],
     ],

@@ -4,6 +4,7 @@ lone surrogates. JSON output stays valid JSON; tables and detail views cut long 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -176,3 +177,46 @@ def test_display_text_spells_non_finite_numbers() -> None:
         "[NaN,Infinity,-Infinity,1e+308,9223372036854775808]"
     )
     assert display_text("x" * 100, 10) == "xxxxxxxxxx... (100 characters)"
+
+
+# -- paused executions, child executions, skipped tasks ----------------------------------------
+
+
+def _running(**changes: Any) -> ExecutionRecord:
+    base = ExecutionRecord("ex-2", "wf", 1, ExecutionStatus.RUNNING, {}, 1.7e9)
+    return dataclasses.replace(base, **changes)
+
+
+def test_a_paused_execution_says_so_until_it_ends() -> None:
+    assert render.status_cell(_running(paused=True)).plain == "RUNNING PAUSED"
+    assert render.status_cell(_running()).plain == "RUNNING"
+    ended = _running(paused=True, status=ExecutionStatus.CANCELLED)
+    assert render.status_cell(ended).plain == "CANCELLED"
+    con, out = console()
+    con.print(render.executions_table([_running(paused=True)]))
+    render.execution_detail(con, _running(paused=True, parent_execution_id="ex-1"))
+    text = out.getvalue()
+    assert text.count("RUNNING PAUSED") == 2
+    assert "parent    ex-1" in text
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        (ErrorInfo("ConditionFalse", "condition false: inputs.n > 3"),
+         "skipped: condition false: inputs.n > 3"),
+        (ErrorInfo("UpstreamFailed", "an upstream task failed"),
+         "skipped: an upstream task failed"),
+        (ErrorInfo("NotCompensated", "the execution did not fail"),
+         "skipped: no compensation needed: the execution did not fail"),
+        (ErrorInfo("ManuallySkipped", ""), "skipped: ManuallySkipped"),
+        (None, "skipped"),
+    ],
+)  # fmt: skip
+def test_a_skipped_task_shows_why(error: ErrorInfo | None, shown: str) -> None:
+    task = TaskRecord("fix", "coder", TaskStatus.SKIPPED, error=error)
+    assert render.task_detail(task).plain == shown
+    con, out = console()
+    render.execution_detail(con, _running(tasks={"fix": task}))
+    assert shown in out.getvalue()
+    assert "Condition" not in out.getvalue()

@@ -141,6 +141,9 @@ def test_the_async_client_has_the_same_calls(server: ServerThread, gate: Gate) -
             slow = await client.start_execution("slow")
             with pytest.raises(TimeoutError):
                 await slow.result(timeout=0.2)
+            assert (await slow.pause("hold")).paused
+            assert (await slow.signal("approve", {"user": "ann"})).paused
+            assert not (await slow.resume()).paused
             gate.open.set()
             assert (await slow.result(timeout=10)).status is ExecutionStatus.SUCCEEDED
             with pytest.raises(ClientError) as missing:
@@ -164,6 +167,7 @@ class Flaky(agent_pb2_grpc.AgentServiceServicer, workflow_pb2_grpc.WorkflowServi
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.calls: dict[str, int] = {}
+        self.signal_ids: list[str] = []
         self.release = threading.Event()
 
     def ListAgents(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -182,6 +186,15 @@ class Flaky(agent_pb2_grpc.AgentServiceServicer, workflow_pb2_grpc.WorkflowServi
     def DeleteAgent(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._try("DeleteAgent", context)
         return agent_pb2.DeleteAgentResponse()
+
+    def SignalExecution(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.signal_ids.append(request.request_id)
+        self._try("SignalExecution", context)
+        return workflow_pb2.SignalExecutionResponse(execution=execution_to_proto(EXECUTION))
+
+    def PauseExecution(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._try("PauseExecution", context)
+        return workflow_pb2.PauseExecutionResponse(execution=execution_to_proto(EXECUTION))
 
     def StartExecution(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._try(f"StartExecution:{request.request_id}", context)
@@ -233,6 +246,27 @@ def test_a_start_with_a_request_id_is_retried_one_without_is_not(
 
     asyncio.run(body())
     assert servicer.calls["StartExecution:async"] == 3
+
+
+def test_a_signal_is_retried_under_one_request_id_made_up_when_none_is_given(
+    flaky: tuple[Flaky, str],
+) -> None:
+    servicer, address = flaky
+    with OrchestratorClient(address, timeout_s=10, retry=FAST) as client:
+        assert client.signal_execution("e1", "approve", {"user": "ann"}) == EXECUTION
+        made_up = servicer.signal_ids
+        assert len(made_up) == 3 and len(set(made_up)) == 1 and made_up[0]
+        assert client.pause_execution("e1") == EXECUTION  # a pause is safe to repeat
+        assert servicer.calls["PauseExecution"] == 3
+
+    async def body() -> None:
+        async with AsyncOrchestratorClient(address, timeout_s=10, retry=FAST) as client:
+            servicer.calls.clear()
+            servicer.signal_ids.clear()
+            await client.signal_execution("e1", "approve", request_id="mine")
+
+    asyncio.run(body())
+    assert servicer.signal_ids == ["mine"] * 3
 
 
 def test_no_retry_policy_means_one_try(flaky: tuple[Flaky, str]) -> None:

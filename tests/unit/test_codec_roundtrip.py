@@ -340,10 +340,12 @@ EXECUTION = ExecutionRecord(
     start_time=T0 + 0.5,
     end_time=T0 + 5,
     namespace="team",
+    parent_execution_id="p" * 32,
 )
 # As a response carries an execution whose values were left out for their size.
 EXECUTION_LEFT_OUT = dataclasses.replace(
     EXECUTION,
+    paused=True,
     inputs={},
     inputs_omitted=300_000,
     outputs=None,

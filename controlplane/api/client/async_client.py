@@ -63,6 +63,15 @@ class AsyncExecutionHandle:
     async def cancel(self, reason: str = "") -> ExecutionRecord:
         return await self._client.cancel_execution(self.execution_id, reason)
 
+    async def signal(self, name: str, payload: Any = None, request_id: str = "") -> ExecutionRecord:
+        return await self._client.signal_execution(self.execution_id, name, payload, request_id)
+
+    async def pause(self, reason: str = "") -> ExecutionRecord:
+        return await self._client.pause_execution(self.execution_id, reason)
+
+    async def resume(self, reason: str = "") -> ExecutionRecord:
+        return await self._client.resume_execution(self.execution_id, reason)
+
     async def result(self, timeout: float | None = None) -> ExecutionRecord:
         """The execution once it has ended, its values complete; TimeoutError when it has not
         ended within `timeout` seconds (None: wait as long as it takes)."""
@@ -306,6 +315,18 @@ class AsyncOrchestratorClient:
 
     async def cancel_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
         return await self._run(calls.cancel_execution(execution_id, reason))
+
+    async def signal_execution(
+        self, execution_id: str, name: str, payload: Any = None, request_id: str = ""
+    ) -> ExecutionRecord:
+        """As `OrchestratorClient.signal_execution`."""
+        return await self._run(calls.signal_execution(execution_id, name, payload, request_id))
+
+    async def pause_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
+        return await self._run(calls.pause_execution(execution_id, reason))
+
+    async def resume_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
+        return await self._run(calls.resume_execution(execution_id, reason))
 
     async def watch_execution(
         self, execution_id: str, from_sequence: int = 0, timeout_s: float | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -34,7 +35,7 @@ from controlplane.api.codec.scaling import (
 )
 from controlplane.api.codec.scaling_policies import scaling_policy_to_proto
 from controlplane.api.codec.scheduling import plan_from_proto, scheduler_from_proto
-from controlplane.api.codec.wellknown import dict_to_struct, duration, timestamp
+from controlplane.api.codec.wellknown import dict_to_struct, duration, timestamp, to_value
 from controlplane.api.codec.workflows import (
     EXECUTION_STATUSES,
     EXECUTION_VIEWS,
@@ -187,6 +188,18 @@ def list_workflows(page_size: int, view: View) -> Paged[WorkflowView]:
 # -- executions -------------------------------------------------------------------------------
 
 
+def _carried(value: Any, path: str, refusal: str) -> None:
+    """Refuses here what the server would refuse too: this names the path where protobuf could
+    not even encode the value."""
+    problems = value_problems(value, path)
+    if problems:
+        raise ClientError(
+            "INVALID_ARGUMENT",
+            f"{refusal}: {problems[0].path} {problems[0].description}",
+            [(p.path, p.description) for p in problems],
+        )
+
+
 def start_execution(
     workflow: str,
     inputs: dict[str, Any] | None,
@@ -194,16 +207,7 @@ def start_execution(
     request_id: str,
     namespace: str,
 ) -> Call[tuple[ExecutionRecord, bool]]:
-    # The server checks the same; refusing here names the path where protobuf could not even
-    # encode the value.
-    problems = value_problems(inputs or {}, "inputs")
-    if problems:
-        raise ClientError(
-            "INVALID_ARGUMENT",
-            f"inputs are not JSON values the API carries: {problems[0].path} "
-            f"{problems[0].description}",
-            [(p.path, p.description) for p in problems],
-        )
+    _carried(inputs or {}, "inputs", "inputs are not JSON values the API carries")
     request = workflow_pb2.StartExecutionRequest(
         workflow=workflow,
         revision=revision,
@@ -251,6 +255,37 @@ def list_executions(
 def cancel_execution(execution_id: str, reason: str) -> Call[ExecutionRecord]:
     request = workflow_pb2.CancelExecutionRequest(execution_id=execution_id, reason=reason)
     return Call("workflows.CancelExecution", request, lambda r: execution_from_proto(r.execution))
+
+
+def signal_execution(
+    execution_id: str, name: str, payload: Any, request_id: str
+) -> Call[ExecutionRecord]:
+    """A signal is stored once per request id, so one is made up when the caller gives none:
+    the call can then be sent again after UNAVAILABLE without storing the signal twice."""
+    _carried(payload, "payload", "payload is not a JSON value the API carries")
+    request_id = request_id or f"client-{uuid.uuid4().hex}"
+    request = workflow_pb2.SignalExecutionRequest(
+        execution_id=execution_id,
+        name=name,
+        payload=to_value(payload),
+        request_id=request_id,
+    )
+    return Call(
+        "workflows.SignalExecution",
+        request,
+        lambda r: execution_from_proto(r.execution),
+        request_id=request_id,
+    )
+
+
+def pause_execution(execution_id: str, reason: str) -> Call[ExecutionRecord]:
+    request = workflow_pb2.PauseExecutionRequest(execution_id=execution_id, reason=reason)
+    return Call("workflows.PauseExecution", request, lambda r: execution_from_proto(r.execution))
+
+
+def resume_execution(execution_id: str, reason: str) -> Call[ExecutionRecord]:
+    request = workflow_pb2.ResumeExecutionRequest(execution_id=execution_id, reason=reason)
+    return Call("workflows.ResumeExecution", request, lambda r: execution_from_proto(r.execution))
 
 
 def read_value_request(

@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 # Safe to send twice: reads, and writes that replace a whole value (a second try finds it
-# set). Creates and deletes are not (a second try answers ALREADY_EXISTS or NOT_FOUND), nor
-# is CancelExecution; StartExecution and Reserve are when they carry a request id.
+# set, as Pause/ResumeExecution find the execution paused or not). Creates and deletes are
+# not (a second try answers ALREADY_EXISTS or NOT_FOUND), nor is CancelExecution;
+# StartExecution, SignalExecution and Reserve are when they carry a request id (the client
+# gives every signal one).
 IDEMPOTENT: dict[str, tuple[str, ...]] = {
     "orchestrator.v1.AgentService": ("GetAgent", "ListAgents", "ScaleAgent"),
     "orchestrator.v1.WorkflowService": (
@@ -20,6 +22,8 @@ IDEMPOTENT: dict[str, tuple[str, ...]] = {
         "GetExecution",
         "ListExecutions",
         "WatchExecution",
+        "PauseExecution",
+        "ResumeExecution",
     ),
     "orchestrator.v1.ResourceService": (
         "GetPool",

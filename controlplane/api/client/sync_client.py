@@ -68,6 +68,15 @@ class ExecutionHandle:
     def cancel(self, reason: str = "") -> ExecutionRecord:
         return self._client.cancel_execution(self.execution_id, reason)
 
+    def signal(self, name: str, payload: Any = None, request_id: str = "") -> ExecutionRecord:
+        return self._client.signal_execution(self.execution_id, name, payload, request_id)
+
+    def pause(self, reason: str = "") -> ExecutionRecord:
+        return self._client.pause_execution(self.execution_id, reason)
+
+    def resume(self, reason: str = "") -> ExecutionRecord:
+        return self._client.resume_execution(self.execution_id, reason)
+
     def result(self, timeout: float | None = None) -> ExecutionRecord:
         """The execution once it has ended, its values complete; TimeoutError when it has not
         ended within `timeout` seconds (None: wait as long as it takes)."""
@@ -333,6 +342,21 @@ class OrchestratorClient:
 
     def cancel_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
         return self._run(calls.cancel_execution(execution_id, reason))
+
+    def signal_execution(
+        self, execution_id: str, name: str, payload: Any = None, request_id: str = ""
+    ) -> ExecutionRecord:
+        """Stores signal `name` with `payload` (any JSON value) for the execution's tasks that
+        wait for it; once per `request_id` (one is made up when none is given, so the call is
+        retried while the server is unavailable without storing the signal twice)."""
+        return self._run(calls.signal_execution(execution_id, name, payload, request_id))
+
+    def pause_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
+        """No new attempt of the execution starts until it is resumed; running ones finish."""
+        return self._run(calls.pause_execution(execution_id, reason))
+
+    def resume_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
+        return self._run(calls.resume_execution(execution_id, reason))
 
     def watch_execution(
         self, execution_id: str, from_sequence: int = 0, timeout_s: float | None = None

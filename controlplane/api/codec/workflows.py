@@ -237,6 +237,8 @@ def execution_to_proto(record: ExecutionRecord, with_tasks: bool = True) -> work
         namespace=record.namespace,
         inputs_omitted=omitted_to_proto(record.inputs_omitted),
         outputs_omitted=omitted_to_proto(record.outputs_omitted),
+        paused=record.paused,
+        parent_execution_id=record.parent_execution_id,
     )
     if record.outputs is not None:
         message.outputs.CopyFrom(dict_to_struct(record.outputs))
@@ -262,6 +264,8 @@ def execution_from_proto(message: workflow_pb2.Execution) -> ExecutionRecord:
         end_time=optional_seconds(message, "end_time"),
         inputs_omitted=omitted_from_proto(message, "inputs_omitted"),
         outputs_omitted=omitted_from_proto(message, "outputs_omitted"),
+        paused=message.paused,
+        parent_execution_id=message.parent_execution_id,
     )
 
 

@@ -8,7 +8,7 @@ from typing import TypeAlias
 
 import grpc
 
-from controlplane.api.codec.wellknown import struct_to_dict
+from controlplane.api.codec.wellknown import from_value, struct_to_dict
 from controlplane.api.codec.workflows import (
     EXECUTION_STATUSES,
     EXECUTION_VIEWS,
@@ -163,6 +163,29 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
     ) -> workflow_pb2.CancelExecutionResponse:
         record = await self._executions.cancel(request.execution_id, request.reason)
         return workflow_pb2.CancelExecutionResponse(execution=_full(record))
+
+    @unary
+    async def SignalExecution(
+        self, request: workflow_pb2.SignalExecutionRequest, context: Ctx
+    ) -> workflow_pb2.SignalExecutionResponse:
+        record = await self._executions.signal(
+            request.execution_id, request.name, from_value(request.payload), request.request_id
+        )
+        return workflow_pb2.SignalExecutionResponse(execution=_full(record))
+
+    @unary
+    async def PauseExecution(
+        self, request: workflow_pb2.PauseExecutionRequest, context: Ctx
+    ) -> workflow_pb2.PauseExecutionResponse:
+        record = await self._executions.pause(request.execution_id, request.reason)
+        return workflow_pb2.PauseExecutionResponse(execution=_full(record))
+
+    @unary
+    async def ResumeExecution(
+        self, request: workflow_pb2.ResumeExecutionRequest, context: Ctx
+    ) -> workflow_pb2.ResumeExecutionResponse:
+        record = await self._executions.resume(request.execution_id, request.reason)
+        return workflow_pb2.ResumeExecutionResponse(execution=_full(record))
 
     @streaming
     async def WatchExecution(

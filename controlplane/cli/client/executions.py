@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
 from controlplane.api.client import OrchestratorClient
 from controlplane.cli import render
-from controlplane.cli.parsing import assignments_to_dict
-from controlplane.cli.usage import read_text
+from controlplane.cli.parsing import assignments_to_dict, json_value
+from controlplane.cli.usage import UsageProblem, read_text
 from models.executions import ExecutionRecord, ValuePart
 from models.workflows import Severity, ValidationProblem, View
 
@@ -168,6 +169,50 @@ def executions_cancel(
             )
         )
     return EXIT_OK
+
+
+def _payload(args: argparse.Namespace) -> Any:
+    """The signal's payload: --payload, or the JSON in --payload-file (None: neither)."""
+    if not args.payload_file:
+        return args.payload
+    shown = "stdin" if args.payload_file == "-" else args.payload_file
+    try:
+        return json_value(read_text(args.payload_file))
+    except ValueError as exc:
+        raise UsageProblem(f"--payload-file {shown}: {exc}") from None
+
+
+def _control_answer(
+    args: argparse.Namespace, record: ExecutionRecord, console: Console, said: str = ""
+) -> int:
+    """What a control command prints: the execution as JSON, or its status in one line."""
+    if render.wants_json(args):
+        render.print_json(render.execution_dict(record))
+    else:
+        console.print(
+            Text.assemble(said, f"execution {record.execution_id}: ", render.status_cell(record))
+        )
+    return EXIT_OK
+
+
+def executions_signal(
+    args: argparse.Namespace, client: OrchestratorClient, console: Console
+) -> int:
+    payload = _payload(args)
+    record = client.signal_execution(args.execution_id, args.name, payload, args.request_id)
+    return _control_answer(args, record, console, f"signal {args.name} sent to ")
+
+
+def executions_pause(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    record = client.pause_execution(args.execution_id, args.reason or "")
+    return _control_answer(args, record, console)
+
+
+def executions_resume(
+    args: argparse.Namespace, client: OrchestratorClient, console: Console
+) -> int:
+    record = client.resume_execution(args.execution_id, args.reason or "")
+    return _control_answer(args, record, console)
 
 
 def executions_watch(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:

@@ -21,6 +21,7 @@ from controlplane.cli.parsing import (
     parse_assignment,
     parse_env_var,
     parse_json_object,
+    parse_json_value,
     parse_status,
     parse_text_pair,
 )
@@ -208,6 +209,34 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     cancel.add_argument("execution_id")
     cancel.add_argument("--reason", default="")
     cancel.set_defaults(handler=handler(f"{EXECUTIONS}:executions_cancel"))
+    signal = sub(ex_cmds, "signal", "send a signal to the tasks of an execution waiting for it")
+    signal.add_argument("execution_id")
+    signal.add_argument("name", help="the signal's name, as a task's wait_for_signal names it")
+    payload = signal.add_mutually_exclusive_group()
+    payload.add_argument(
+        "--payload",
+        type=parse_json_value,
+        default=None,
+        metavar="JSON",
+        help="any JSON value, the waiting task's output (default: null)",
+    )
+    payload.add_argument(
+        "--payload-file", default="", metavar="FILE", help="the payload as a JSON file ('-': stdin)"
+    )
+    signal.add_argument(
+        "--request-id",
+        default="",
+        help="idempotency key: a signal is stored once per key (default: a new one)",
+    )
+    signal.set_defaults(handler=handler(f"{EXECUTIONS}:executions_signal"))
+    pause = sub(ex_cmds, "pause", "start no new attempt of an execution (running ones finish)")
+    pause.add_argument("execution_id")
+    pause.add_argument("--reason", default="")
+    pause.set_defaults(handler=handler(f"{EXECUTIONS}:executions_pause"))
+    resume = sub(ex_cmds, "resume", "let a paused execution start attempts again")
+    resume.add_argument("execution_id")
+    resume.add_argument("--reason", default="")
+    resume.set_defaults(handler=handler(f"{EXECUTIONS}:executions_resume"))
     watch = sub(ex_cmds, "watch", "follow an execution's events until it ends")
     watch.add_argument("execution_id")
     watch.add_argument("--from-sequence", type=sequence_arg, default=0)

@@ -207,7 +207,7 @@ class TaskState(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., agent: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[ExecutionError, _Mapping]] = ..., depends_on: _Optional[_Iterable[str]] = ..., waiting_reason: _Optional[str] = ..., output_omitted: _Optional[_Union[OmittedValue, _Mapping]] = ..., omitted_attempts: _Optional[int] = ..., last_heartbeat: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., last_heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Execution(_message.Message):
-    __slots__ = ("execution_id", "workflow", "revision", "status", "inputs", "outputs", "error", "tasks", "create_time", "start_time", "end_time", "request_id", "namespace", "inputs_omitted", "outputs_omitted")
+    __slots__ = ("execution_id", "workflow", "revision", "status", "inputs", "outputs", "error", "tasks", "create_time", "start_time", "end_time", "request_id", "namespace", "inputs_omitted", "outputs_omitted", "paused", "parent_execution_id")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -223,6 +223,8 @@ class Execution(_message.Message):
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     INPUTS_OMITTED_FIELD_NUMBER: _ClassVar[int]
     OUTPUTS_OMITTED_FIELD_NUMBER: _ClassVar[int]
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    PARENT_EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     workflow: str
     revision: int
@@ -238,7 +240,9 @@ class Execution(_message.Message):
     namespace: str
     inputs_omitted: OmittedValue
     outputs_omitted: OmittedValue
-    def __init__(self, execution_id: _Optional[str] = ..., workflow: _Optional[str] = ..., revision: _Optional[int] = ..., status: _Optional[_Union[ExecutionStatus, str]] = ..., inputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., outputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[_Union[ExecutionError, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[TaskState, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., namespace: _Optional[str] = ..., inputs_omitted: _Optional[_Union[OmittedValue, _Mapping]] = ..., outputs_omitted: _Optional[_Union[OmittedValue, _Mapping]] = ...) -> None: ...
+    paused: bool
+    parent_execution_id: str
+    def __init__(self, execution_id: _Optional[str] = ..., workflow: _Optional[str] = ..., revision: _Optional[int] = ..., status: _Optional[_Union[ExecutionStatus, str]] = ..., inputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., outputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[_Union[ExecutionError, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[TaskState, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., namespace: _Optional[str] = ..., inputs_omitted: _Optional[_Union[OmittedValue, _Mapping]] = ..., outputs_omitted: _Optional[_Union[OmittedValue, _Mapping]] = ..., paused: _Optional[bool] = ..., parent_execution_id: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
     __slots__ = ("execution_id", "sequence", "type", "task_id", "time", "details")
@@ -425,3 +429,49 @@ class ReadExecutionValueResponse(_message.Message):
     data: bytes
     size_bytes: int
     def __init__(self, data: _Optional[bytes] = ..., size_bytes: _Optional[int] = ...) -> None: ...
+
+class SignalExecutionRequest(_message.Message):
+    __slots__ = ("execution_id", "name", "payload", "request_id")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    name: str
+    payload: _struct_pb2.Value
+    request_id: str
+    def __init__(self, execution_id: _Optional[str] = ..., name: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class SignalExecutionResponse(_message.Message):
+    __slots__ = ("execution",)
+    EXECUTION_FIELD_NUMBER: _ClassVar[int]
+    execution: Execution
+    def __init__(self, execution: _Optional[_Union[Execution, _Mapping]] = ...) -> None: ...
+
+class PauseExecutionRequest(_message.Message):
+    __slots__ = ("execution_id", "reason")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    reason: str
+    def __init__(self, execution_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class PauseExecutionResponse(_message.Message):
+    __slots__ = ("execution",)
+    EXECUTION_FIELD_NUMBER: _ClassVar[int]
+    execution: Execution
+    def __init__(self, execution: _Optional[_Union[Execution, _Mapping]] = ...) -> None: ...
+
+class ResumeExecutionRequest(_message.Message):
+    __slots__ = ("execution_id", "reason")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    reason: str
+    def __init__(self, execution_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ResumeExecutionResponse(_message.Message):
+    __slots__ = ("execution",)
+    EXECUTION_FIELD_NUMBER: _ClassVar[int]
+    execution: Execution
+    def __init__(self, execution: _Optional[_Union[Execution, _Mapping]] = ...) -> None: ...

@@ -85,6 +85,21 @@ class WorkflowServiceStub:
                 request_serializer=orchestrator_dot_v1_dot_workflow__pb2.ReadExecutionValueRequest.SerializeToString,
                 response_deserializer=orchestrator_dot_v1_dot_workflow__pb2.ReadExecutionValueResponse.FromString,
                 _registered_method=True)
+        self.SignalExecution = channel.unary_unary(
+                '/orchestrator.v1.WorkflowService/SignalExecution',
+                request_serializer=orchestrator_dot_v1_dot_workflow__pb2.SignalExecutionRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_workflow__pb2.SignalExecutionResponse.FromString,
+                _registered_method=True)
+        self.PauseExecution = channel.unary_unary(
+                '/orchestrator.v1.WorkflowService/PauseExecution',
+                request_serializer=orchestrator_dot_v1_dot_workflow__pb2.PauseExecutionRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_workflow__pb2.PauseExecutionResponse.FromString,
+                _registered_method=True)
+        self.ResumeExecution = channel.unary_unary(
+                '/orchestrator.v1.WorkflowService/ResumeExecution',
+                request_serializer=orchestrator_dot_v1_dot_workflow__pb2.ResumeExecutionRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_workflow__pb2.ResumeExecutionResponse.FromString,
+                _registered_method=True)
 
 
 class WorkflowServiceServicer:
@@ -159,6 +174,32 @@ class WorkflowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SignalExecution(self, request, context):
+        """-- controls of a running execution --
+        Stores a signal for the execution's tasks that wait for its name (wait_for_signal); the
+        first to wait takes the oldest. Durable before it returns; a signal that arrives before
+        its task waits is kept. The same request_id stores it once. FAILED_PRECONDITION once the
+        execution has ended.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseExecution(self, request, context):
+        """While paused no new attempt starts; attempts running finish. Pausing a paused execution
+        changes nothing. FAILED_PRECONDITION once the execution has ended.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeExecution(self, request, context):
+        """Lets a paused execution start attempts again; resuming one not paused changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -211,6 +252,21 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
                     servicer.ReadExecutionValue,
                     request_deserializer=orchestrator_dot_v1_dot_workflow__pb2.ReadExecutionValueRequest.FromString,
                     response_serializer=orchestrator_dot_v1_dot_workflow__pb2.ReadExecutionValueResponse.SerializeToString,
+            ),
+            'SignalExecution': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignalExecution,
+                    request_deserializer=orchestrator_dot_v1_dot_workflow__pb2.SignalExecutionRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_workflow__pb2.SignalExecutionResponse.SerializeToString,
+            ),
+            'PauseExecution': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseExecution,
+                    request_deserializer=orchestrator_dot_v1_dot_workflow__pb2.PauseExecutionRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_workflow__pb2.PauseExecutionResponse.SerializeToString,
+            ),
+            'ResumeExecution': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeExecution,
+                    request_deserializer=orchestrator_dot_v1_dot_workflow__pb2.ResumeExecutionRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_workflow__pb2.ResumeExecutionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -484,6 +540,87 @@ class WorkflowService:
             '/orchestrator.v1.WorkflowService/ReadExecutionValue',
             orchestrator_dot_v1_dot_workflow__pb2.ReadExecutionValueRequest.SerializeToString,
             orchestrator_dot_v1_dot_workflow__pb2.ReadExecutionValueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignalExecution(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/orchestrator.v1.WorkflowService/SignalExecution',
+            orchestrator_dot_v1_dot_workflow__pb2.SignalExecutionRequest.SerializeToString,
+            orchestrator_dot_v1_dot_workflow__pb2.SignalExecutionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseExecution(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/orchestrator.v1.WorkflowService/PauseExecution',
+            orchestrator_dot_v1_dot_workflow__pb2.PauseExecutionRequest.SerializeToString,
+            orchestrator_dot_v1_dot_workflow__pb2.PauseExecutionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeExecution(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/orchestrator.v1.WorkflowService/ResumeExecution',
+            orchestrator_dot_v1_dot_workflow__pb2.ResumeExecutionRequest.SerializeToString,
+            orchestrator_dot_v1_dot_workflow__pb2.ResumeExecutionResponse.FromString,
             options,
             channel_credentials,
             insecure,
