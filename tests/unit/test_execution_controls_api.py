@@ -301,7 +301,6 @@ def test_signal_payloads_from_the_command_line(
     assert received == ["approve", "approve"]
 
 
-@pytest.mark.skip(reason="needs the workflow language branch")
 def test_a_task_waiting_for_a_signal_takes_its_payload_as_output(
     server: ServerThread, client: OrchestratorClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -328,7 +327,6 @@ def test_a_task_waiting_for_a_signal_takes_its_payload_as_output(
     assert len(received) == 1
 
 
-@pytest.mark.skip(reason="needs the workflow language branch")
 def test_a_signal_sent_before_its_task_waits_is_kept(
     client: OrchestratorClient, backend: FakeBackend, gate: Gate
 ) -> None:
