@@ -12,7 +12,13 @@ from dataclasses import dataclass
 # set). Creates and deletes are not (a second try answers ALREADY_EXISTS or NOT_FOUND), nor
 # is CancelExecution; StartExecution and Reserve are when they carry a request id.
 IDEMPOTENT: dict[str, tuple[str, ...]] = {
-    "orchestrator.v1.AgentService": ("GetAgent", "ListAgents", "ScaleAgent"),
+    "orchestrator.v1.AgentService": (
+        "GetAgent",
+        "ListAgents",
+        "ScaleAgent",
+        "ListAgentEvents",
+        "WatchAgentEvents",
+    ),
     "orchestrator.v1.WorkflowService": (
         "GetWorkflow",
         "ListWorkflows",
