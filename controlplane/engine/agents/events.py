@@ -19,7 +19,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 from controlplane.engine import paging
@@ -262,8 +262,8 @@ class AgentEvents:
                 subscription.push(theirs)
 
     def end_watches(self) -> None:
-        """Stopping: every watch ends once it has what was stored (a new one, after its
-        replay), so that no stream holds the server's shutdown."""
+        """Stopping: every watch ends once it has delivered what is stored by then (a new
+        one, after its replay), so that no stream holds up the server's shutdown."""
         self._watching = False
         for subscriptions in self._watchers.values():
             for subscription in subscriptions:
@@ -313,31 +313,35 @@ class AgentEvents:
             cursor = after
             while True:
                 subscription.overflowed = False
-                subscription.events.clear()  # all stored already: the replay reads them
-                while True:
-                    page = self._table.after(agent, cursor, REPLAY_PAGE)
-                    for event in page:
-                        yield event
-                        cursor = event.sequence
-                    if len(page) < REPLAY_PAGE:
-                        break
-                while not subscription.overflowed:
+                subscription.events.clear()  # all stored already: the store is read next
+                for event in self._stored_after(agent, cursor):
+                    yield event
+                    cursor = event.sequence
+                if subscription.closed:
+                    return  # with everything stored until now
+                while not (subscription.overflowed or subscription.closed):
                     while subscription.events and not subscription.overflowed:
                         event = subscription.events.popleft()
                         if event.sequence > cursor:
                             yield event
                             cursor = event.sequence
-                    if subscription.overflowed:
-                        break
-                    if subscription.closed:
-                        return
-                    await subscription.wait()
+                    if not (subscription.overflowed or subscription.closed):
+                        await subscription.wait()
         finally:
             watchers = self._watchers.get(agent)
             if watchers is not None:
                 watchers.discard(subscription)
                 if not watchers:
                     del self._watchers[agent]
+
+    def _stored_after(self, agent: str, cursor: int) -> Iterator[AgentEvent]:
+        """The agent's stored events after `cursor`, oldest first, a page at a time."""
+        while True:
+            page = self._table.after(agent, cursor, REPLAY_PAGE)
+            yield from page
+            if len(page) < REPLAY_PAGE:
+                return
+            cursor = page[-1].sequence
 
     def _require_known(self, agent: str) -> None:
         """NotFound for an agent that is neither deployed nor has stored events."""
