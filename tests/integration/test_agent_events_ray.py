@@ -4,6 +4,7 @@ replica's start and its stop when the agent is deleted are events too."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent import futures
 from pathlib import Path
 
@@ -12,9 +13,22 @@ from models.agent_events import AgentEvent, AgentEventType
 from models.agents import AgentSpec, ReplicaResources
 from models.executions import ExecutionStatus
 from models.replica_health import CircuitBreaker
+from tests.integration.conftest import eventually
 from tests.support.server_thread import ServerThread
 
 BREAKER = CircuitBreaker(consecutive_failures=3, failure_rate=0.0, cool_down_s=120.0)
+
+
+def newest_events(
+    client: OrchestratorClient, ready: Callable[[list[AgentEvent]], bool]
+) -> list[AgentEvent]:
+    """The agent's events, newest first, once `ready` says they are all there."""
+
+    def check() -> list[AgentEvent] | None:
+        events = client.list_agent_events("doomed")
+        return events if ready(events) else None
+
+    return eventually(check)
 
 
 def first_breaker_change(address: str, after: int) -> AgentEvent:
@@ -40,7 +54,8 @@ def test_a_breaker_that_opens_is_stored_and_streamed_to_a_watcher(
     with OrchestratorClient(server.address, timeout_s=60) as client:
         client.deploy_agent(spec)
         [replica] = [r.name for r in client.get_agent("doomed").replicas]
-        started = client.list_agent_events("doomed")
+        # Stored just after the deploy answers (events never hold up what they record).
+        started = newest_events(client, lambda events: len(events) == 3)
         assert [e.type for e in reversed(started)] == [
             AgentEventType.REPLICA_STARTED,
             AgentEventType.ROLLOUT_STEP,
@@ -69,6 +84,8 @@ def test_a_breaker_that_opens_is_stored_and_streamed_to_a_watcher(
         assert stored == streamed
 
         client.delete_agent("doomed")
-        stopped = client.list_agent_events("doomed", limit=1)[0]
+        stopped = newest_events(
+            client, lambda events: events[0].type is AgentEventType.REPLICA_STOPPED
+        )[0]
         assert stopped.type is AgentEventType.REPLICA_STOPPED and stopped.replica == replica
         assert stopped.data["reason"] == "its agent was removed"

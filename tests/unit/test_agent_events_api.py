@@ -134,6 +134,8 @@ def test_rollouts_record_each_step_applied_and_their_end(
     backend.start_errors["v3"] = RuntimeError("no module named coder3")
     with pytest.raises(ClientError):
         client.deploy_agent(AgentSpec("coder", "v3", "m:Coder"))
+    # Each stored just after what it records.
+    eventually(lambda: len(client.list_agent_events("coder")) == 5)
     events = list(reversed(client.list_agent_events("coder")))
     assert [e.type for e in events] == [
         AgentEventType.ROLLOUT_STEP,
@@ -171,6 +173,7 @@ def test_an_agent_is_not_found_only_while_it_is_not_deployed_and_has_no_events(
         next(client.watch_agent_events("coder", -1))
     assert caught.value.code_name == "INVALID_ARGUMENT"
     assert "from_sequence" in str(caught.value)
+    eventually(lambda: len(client.list_agent_events("coder")) == 2)
     client.delete_agent("coder")
     kept = client.list_agent_events("coder")
     assert [e.type for e in kept] == [AgentEventType.ROLLOUT_ENDED, AgentEventType.ROLLOUT_STEP]
