@@ -204,6 +204,22 @@ def test_events_over_the_memory_bound_during_an_outage_are_given_up_and_logged(
     assert "3 agent events were given up while the store refused writes" in caplog.text
 
 
+def test_an_event_the_store_cannot_take_is_given_up_alone_and_logged(
+    store: SqliteStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> None:
+        events = AgentEvents(store, clock=lambda: 1.0)
+        events.record("coder", BREAKER, SOURCE_BACKEND, {"n": 1})
+        events.record("coder", BREAKER, SOURCE_BACKEND, {"n": {2}})  # no JSON for a set
+        events.record("coder", BREAKER, SOURCE_BACKEND, {"n": 3})
+        await stored(events)  # the three were one batch
+
+    asyncio.run(scenario())
+    assert [e.data["n"] for e in AgentEventStore(store).after("coder", 0, 10)] == [1, 3]
+    assert "could not store agent event #2 (REPLICA_BREAKER_CHANGED of coder)" in caplog.text
+    assert "TypeError" in caplog.text
+
+
 def test_a_watcher_that_falls_behind_reads_the_store_and_misses_nothing(
     store: SqliteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -140,6 +140,9 @@ class AgentEvents:
         self._watchers: dict[str, set[_Subscription]] = collections.defaultdict(set)
         self._given_up = 0  # events dropped since the last report of it
         self._in_flight: list[AgentEvent] = []  # the batch being written
+        # After a batch failed for a reason of its own: its events are written one at a time,
+        # so that one bad event takes no other with it.
+        self._singly_until = 0
         self._watching = True
 
     # -- recording ------------------------------------------------------------------------
@@ -207,7 +210,8 @@ class AgentEvents:
         refused_since: float | None = None
         while self._in_flight or self._pending:
             if not self._in_flight:
-                count = min(BATCH, len(self._pending))
+                alone = self._pending[0].sequence <= self._singly_until
+                count = 1 if alone else min(BATCH, len(self._pending))
                 self._in_flight = [self._pending.popleft() for _ in range(count)]
             batch = self._in_flight
             counts = collections.Counter(event.agent for event in batch)
@@ -227,14 +231,19 @@ class AgentEvents:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self._retry_max_s)
                     continue
+                self._in_flight = []
+                if len(batch) > 1:
+                    self._singly_until = batch[-1].sequence
+                    self._pending.extendleft(reversed(batch))
+                    continue
                 log.error(
-                    "could not store %d agent events (#%d to #%d), given up: %s",
-                    len(batch),
+                    "could not store agent event #%d (%s of %s), given up: %s: %s",
                     batch[0].sequence,
-                    batch[-1].sequence,
+                    batch[0].type.value,
+                    batch[0].agent,
+                    type(exc).__name__,
                     exc,
                 )
-                self._in_flight = []
                 continue
             if refused_since is not None:
                 log.info(
