@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from controlplane.api.server import GrpcServer
 from controlplane.config import ServerConfig
+from controlplane.engine.agents.events import AgentEvents
 from controlplane.engine.agents.packages import PackageService
 from controlplane.engine.agents.registry import AgentManager
 from controlplane.engine.capacity.cluster import ClusterObserver
@@ -91,7 +92,15 @@ class ControlPlane:
         self.backend = backend if backend is not None else default_backend(config, package_files)
         self.writer = StoreWriter(self.store, on_outage=self._store_outage)
         self.hub = EventHub()
-        self.agents = AgentManager(self.store, self.backend, clock, self.packages)
+        self.agent_events = AgentEvents(self.store, clock)
+        self.backend.on_replica_event(self.agent_events.replica_event)
+        self.agents = AgentManager(
+            self.store,
+            self.backend,
+            clock,
+            self.packages,
+            on_rollout_event=self.agent_events.rollout_event,
+        )
         self.catalog = WorkflowCatalog(self.store, self.agents.names, clock)
         self.placement = capacity if capacity is not None else default_capacity(config)
         capacity_store = CapacityStore(self.store)
@@ -213,6 +222,7 @@ class ControlPlane:
             self.scaling_loop,
             self.forecasts,
             self.packages,
+            self.agent_events,
         )
         self.port = 0
 
@@ -267,11 +277,13 @@ class ControlPlane:
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
+        self.agent_events.end_watches()
         await self.server.stop(self.config.grpc.shutdown_grace_s)
         self.forecasts.close()
         await self.catalog.close()
         await self.executions.stop(self.config.grpc.shutdown_grace_s)
         await self.agents.stop()
         await self.backend.shutdown()
+        await self.agent_events.close()
         self.store.close()
         self.data_dir_lock.release()

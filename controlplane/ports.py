@@ -18,6 +18,7 @@ from models.backend import (
     HeartbeatListener,
     HeldCapacity,
     ReplicaLease,
+    ReplicaListener,
 )
 from models.queueing import QueueMetrics
 from models.resources import NodeInfo, PoolRealization, ResourceAmounts
@@ -78,6 +79,11 @@ class AgentBackend(Protocol):
         """Runs one attempt. Agent exceptions and replica crashes come back as outcomes;
         asyncio cancellation cancels the attempt on the replica and propagates.
         `on_heartbeat` hears the attempt's heartbeats while it runs, on the engine's loop."""
+
+    def on_replica_event(self, listener: ReplicaListener) -> None:
+        """Adds a listener of replica changes (health, circuit breaker, started, stopped),
+        called on the engine's loop as each happens. A listener must not block; what it
+        raises is logged and never reaches the change."""
 
     async def observe_nodes(self) -> list[NodeInfo]:
         """Every node of the cluster with labels, capacity, free resources and liveness."""

@@ -3,6 +3,7 @@ owns (`controlplane.ports`): attempt requests and outcomes, replica leases, capa
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +72,34 @@ class AttemptOutcome:
     retryable: bool = True
     # The agent asked for at least this long before the next attempt (HTTP Retry-After).
     retry_after_s: float | None = None
+
+
+class ReplicaChange(enum.Enum):
+    HEALTH = "HEALTH"  # before / after: a HealthStatus value
+    BREAKER = "BREAKER"  # before / after: a BreakerState value
+    STARTED = "STARTED"  # a new replica is READY
+    STOPPED = "STOPPED"  # a replica is DEAD (drained and stopped, removed, or gone)
+
+
+@dataclass(frozen=True)
+class ReplicaEvent:
+    """A change of one replica, as the backend reports it to the engine. `time` is epoch
+    seconds; `last_error` the replica's last failed attempt or probe ("" if none)."""
+
+    agent: str
+    replica: str
+    version: str
+    change: ReplicaChange
+    time: float
+    before: str = ""
+    after: str = ""
+    reason: str = ""
+    last_error: str = ""
+    node_id: str = ""
+
+
+# Hears the replica changes of every agent, on the engine's event loop; must not block.
+ReplicaListener = Callable[[ReplicaEvent], None]
 
 
 @dataclass(frozen=True)

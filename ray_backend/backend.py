@@ -24,7 +24,13 @@ import ray
 from ray.autoscaler.sdk import request_resources
 
 from models.agents import AgentSpec, ReplicaInfo, VersionTarget
-from models.backend import AttemptOutcome, AttemptRequest, HeartbeatListener, ReplicaLease
+from models.backend import (
+    AttemptOutcome,
+    AttemptRequest,
+    HeartbeatListener,
+    ReplicaLease,
+    ReplicaListener,
+)
 from models.packages import PackageReader
 from models.queueing import QueueMetrics
 from models.resources import NodeInfo, ResourceAmounts
@@ -229,6 +235,11 @@ class RayAgentBackend:
         return self._dispatch.heartbeats.record((execution_id, task_id, attempt), details)
 
     # ------------------------------------------------------------------ health
+
+    def on_replica_event(self, listener: ReplicaListener) -> None:
+        """Adds a listener of replica changes: health, circuit breaker, a new replica ready, a
+        replica stopped. Called on this backend's loop as each change is applied."""
+        self._state.listeners.append(listener)
 
     async def check_health(self, every_replica: bool = False) -> None:
         """One round of health checks (the loop's body; callable from tests)."""

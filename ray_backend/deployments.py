@@ -13,7 +13,7 @@ from typing import Any
 import ray
 
 from models.agents import AgentSpec, ReplicaInfo, ReplicaState, VersionTarget
-from models.backend import AgentUnavailable
+from models.backend import AgentUnavailable, ReplicaChange
 from models.failures import bounded_detail, failure_summary
 from ray_backend.backend_state import BackendState
 from ray_backend.named_actors import DeployError, ReplicaActors
@@ -89,7 +89,10 @@ class Deployments:
                 await rs.wait_changed()
             replicas = list(rs.replicas.values())
             for replica in replicas:
+                before = replica.state
                 replica.mark_dead()
+                if before is not ReplicaState.DEAD:
+                    self._stopped(rs, replica, before, "its agent was removed")
             rs.replicas.clear()
             await asyncio.gather(*(self._actors.kill(r.handle, r.name) for r in replicas))
             await self._actors.kill_orphans(name, keep=set())
@@ -182,7 +185,14 @@ class Deployments:
         replica = await self._actors.attach_or_create(spec, fingerprint, name, index)
         rs.replicas[name] = replica
         rs.notify()
+        if replica.created:
+            self._state.report(rs.agent, replica, ReplicaChange.STARTED, after=replica.state.value)
         return replica
+
+    def _stopped(self, rs: ReplicaSet, replica: Replica, before: ReplicaState, reason: str) -> None:
+        self._state.report(
+            rs.agent, replica, ReplicaChange.STOPPED, before.value, replica.state.value, reason
+        )
 
     def _retire(self, rs: ReplicaSet, replica: Replica) -> None:
         replica.move_to(ReplicaState.DRAINING)
@@ -195,6 +205,7 @@ class Deployments:
             return  # revived by a scale-up
         replica.move_to(ReplicaState.DEAD)
         replica.drain_task = None
+        self._stopped(rs, replica, ReplicaState.DRAINING, "drained and stopped")
         if rs.replicas.get(replica.name) is replica:
             del rs.replicas[replica.name]
         rs.notify()

@@ -12,7 +12,7 @@ import time
 from ray.exceptions import ActorDiedError, RayActorError, RayError, RayTaskError
 
 from models.agents import ReplicaState
-from models.backend import ReplicaStartError
+from models.backend import ReplicaChange, ReplicaStartError
 from models.failures import exception_summary
 from ray_backend.backend_state import BackendState
 from ray_backend.deployments import Deployments
@@ -101,7 +101,17 @@ class ReplicaHealth:
 
     def _replace_dead(self, rs: ReplicaSet, replica: Replica) -> None:
         logger.warning("replica %s is permanently dead; recreating it", replica.name)
+        before = replica.state
         replica.mark_dead()
+        if before is not ReplicaState.DEAD:
+            self._state.report(
+                rs.agent,
+                replica,
+                ReplicaChange.STOPPED,
+                before.value,
+                replica.state.value,
+                "its actor is gone; a new replica replaces it",
+            )
         if rs.replicas.get(replica.name) is replica and replica.outstanding == 0:
             del rs.replicas[replica.name]
         rs.notify()

@@ -117,6 +117,7 @@ class ReplicaActors:
                 state=ReplicaState.READY,
                 node_id=str(info.get("node_id", "")),
                 pid=int(info.get("pid", 0)),
+                created=created,
             )
             logger.info(
                 "replica %s %s (pid %s)", name, "created" if created else "attached", replica.pid

@@ -1,6 +1,6 @@
 """Health and circuit-breaker transitions of replicas: applied where every lease sees them,
-logged, counted in Ray metrics, and timed (an open breaker half-opens when its cool-down ends,
-waking the leases that wait for it)."""
+logged, counted in Ray metrics, told to the backend's listeners, and timed (an open breaker
+half-opens when its cool-down ends, waking the leases that wait for it)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 
+from models.backend import ReplicaChange
 from models.replica_health import BreakerState, HealthStatus
 from ray_backend.backend_state import BackendState
 from ray_backend.breaker import BreakerTransition
@@ -34,6 +35,14 @@ class ReplicaConditions:
         )
         if self._state.metrics is not None:
             self._state.metrics.breaker_moved(rs.agent, moved.after.value)
+        self._state.report(
+            rs.agent,
+            replica,
+            ReplicaChange.BREAKER,
+            moved.before.value,
+            moved.after.value,
+            moved.reason,
+        )
         if moved.after is BreakerState.OPEN and not self._state.closed:
             self._state.spawn(self._half_open_later(rs, replica, replica.breaker.epoch))
         self._changed(rs)
@@ -50,6 +59,14 @@ class ReplicaConditions:
         )
         if self._state.metrics is not None:
             self._state.metrics.health_moved(rs.agent, moved.after.value)
+        self._state.report(
+            rs.agent,
+            replica,
+            ReplicaChange.HEALTH,
+            moved.before.value,
+            moved.after.value,
+            moved.reason,
+        )
         self._changed(rs)
 
     def _changed(self, rs: ReplicaSet) -> None:

@@ -93,6 +93,8 @@ class Replica:
     health_response_time_s: float | None = None
     health_change_time: float | None = None
     breaker_change_time: float | None = None
+    # Its actor was created by this backend (not found running from an earlier one).
+    created: bool = False
 
     def move_to(self, state: ReplicaState) -> None:
         REPLICA_LIFECYCLE.move(self, state)

@@ -24,6 +24,7 @@ from controlplane.api.servicers.resources import ResourceServicer
 from controlplane.api.servicers.scaling import ScalingServicer
 from controlplane.api.servicers.scheduling import SchedulerServicer
 from controlplane.api.servicers.workflows import WorkflowServicer
+from controlplane.engine.agents.events import AgentEvents
 from controlplane.engine.agents.packages import PackageService
 from controlplane.engine.agents.registry import AgentManager
 from controlplane.engine.capacity.cluster import ClusterObserver
@@ -68,6 +69,7 @@ class GrpcServer:
         scaling_loop: ScalingLoop,
         forecasts: ForecastWorker,
         packages: PackageService,
+        agent_events: AgentEvents,
     ) -> None:
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -78,7 +80,7 @@ class GrpcServer:
         ]
         self._server = grpc.aio.server(options=options)
         agent_pb2_grpc.add_AgentServiceServicer_to_server(
-            AgentServicer(agents, packages), self._server
+            AgentServicer(agents, packages, agent_events), self._server
         )
         workflow_pb2_grpc.add_WorkflowServiceServicer_to_server(
             WorkflowServicer(catalog, executions), self._server

@@ -101,6 +101,12 @@ def print_json(value: Any) -> None:
     sys.stdout.flush()
 
 
+def print_json_line(value: Any) -> None:
+    """One value as compact JSON on one line (a stream of them is JSON Lines)."""
+    sys.stdout.write(json_text(to_jsonable(value), indent=None) + "\n")
+    sys.stdout.flush()
+
+
 def duration(start: float | None, end: float | None) -> str:
     if not start or not end:
         return "-"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 9  # 7: task_heartbeats, 8: rollouts, 9: signals
+SCHEMA_VERSION = 10  # 7: task_heartbeats, 8: rollouts, 9: signals, 10: agent_events
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflow_revisions (
@@ -150,4 +150,11 @@ CREATE TABLE IF NOT EXISTS scaling_events (
     error TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS scaling_events_by_agent ON scaling_events (agent, event_id);
+-- Queries in agent_events.py. AUTOINCREMENT: a sequence is never handed out twice.
+CREATE TABLE IF NOT EXISTS agent_events (
+    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL, type TEXT NOT NULL, source TEXT NOT NULL,
+    agent TEXT NOT NULL, replica TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS agent_events_by_agent ON agent_events (agent, sequence);
 """

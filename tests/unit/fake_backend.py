@@ -16,7 +16,9 @@ from models.backend import (
     AttemptRequest,
     HeartbeatListener,
     NoUsableReplica,
+    ReplicaEvent,
     ReplicaLease,
+    ReplicaListener,
 )
 from models.executions import ErrorInfo
 from models.queueing import QueueMetrics
@@ -60,6 +62,8 @@ class FakeBackend:
         self.unusable: dict[str, str] = {}
         # The heartbeat listener of every attempt invoked, by (task id, attempt number).
         self.heartbeats: dict[tuple[str, int], HeartbeatListener] = {}
+        # Who hears replica changes; tests report them with `report` (on the server's loop).
+        self.replica_listeners: list[ReplicaListener] = []
 
     @property
     def dashboard_url(self) -> str | None:
@@ -166,6 +170,14 @@ class FakeBackend:
         except Exception as exc:
             return AttemptOutcome(ok=False, error=ErrorInfo(type(exc).__name__, str(exc)))
         return AttemptOutcome(ok=True, output=output)
+
+    def on_replica_event(self, listener: ReplicaListener) -> None:
+        self.replica_listeners.append(listener)
+
+    def report(self, event: ReplicaEvent) -> None:
+        """A replica change, told to the listeners as the Ray backend tells them."""
+        for listener in self.replica_listeners:
+            listener(event)
 
     def record_queues(self, queues: Sequence[QueueMetrics]) -> None:
         self.queue_metrics = list(queues)

@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 
 import controlplane.api.codec
 from controlplane.api.codec import (
+    agent_events,
     agent_specs,
     agents,
     resources,
@@ -35,6 +36,7 @@ from controlplane.api.gen.orchestrator.v1 import (
     scheduler_pb2,
     workflow_pb2,
 )
+from models.agent_events import AgentEvent, AgentEventType
 from models.agents import (
     AgentRecord,
     AgentSpec,
@@ -505,9 +507,24 @@ VERSION = AgentVersion(
     VersionHealth(300.0, attempts=20, succeeded=19, p50_latency_s=0.25, p95_latency_s=1.5),
 )
 IDLE_VERSION = AgentVersion(SPEC, VersionState.ROLLED_BACK, T0, T0, VersionHealth(300.0))
+AGENT_EVENT = AgentEvent(
+    sequence=42,
+    time=T0 + 1.5,
+    agent="coder",
+    type=AgentEventType.REPLICA_BREAKER_CHANGED,
+    source="backend",
+    replica="coder/v1/abc/0",
+    data={"from": "CLOSED", "to": "OPEN", "reason": "3 failed attempts in a row", "n": 3},
+)
 
 CASES = [
     Case("orchestrator.v1.Agent", agents.agent_to_proto, agents.agent_from_proto, (AGENT,)),
+    Case(
+        "orchestrator.v1.AgentEvent",
+        agent_events.agent_event_to_proto,
+        agent_events.agent_event_from_proto,
+        (AGENT_EVENT,),
+    ),
     Case(
         "orchestrator.v1.AgentVersion",
         agents.agent_version_to_proto,
@@ -801,6 +818,12 @@ def test_an_unknown_event_type_is_skipped() -> None:
     message = workflow_codec.event_to_proto(EVENT)
     message.type = "TASK_TELEPORTED"
     assert workflow_codec.event_from_proto(message) is None
+
+
+def test_an_unknown_agent_event_type_is_skipped() -> None:
+    message = agent_events.agent_event_to_proto(AGENT_EVENT)
+    message.type = "REPLICA_TELEPORTED"
+    assert agent_events.agent_event_from_proto(message) is None
 
 
 def test_a_request_that_leaves_a_documented_default_unset_reads_as_that_default() -> None:

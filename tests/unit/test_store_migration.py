@@ -36,5 +36,6 @@ def test_old_executions_table_is_migrated(tmp_path: Path) -> None:
         assert "load_samples" in tables  # added by version 4
         assert "pool_repairs" in tables  # added by version 6
         assert "task_heartbeats" in tables  # added by version 7
+        assert "agent_events" in tables  # added by version 9
     finally:
         store.close()

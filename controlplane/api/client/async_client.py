@@ -19,8 +19,10 @@ from controlplane.api.client.errors import ClientError
 from controlplane.api.client.package_upload import PackageSource, prepare_upload
 from controlplane.api.client.retries import DEFAULT_RETRY, RetryPolicy, channel_options
 from controlplane.api.client.stubs import Stubs
+from controlplane.api.codec.agent_events import agent_event_from_proto
 from controlplane.api.codec.agents import stored_package_from_proto
 from controlplane.api.codec.workflows import event_from_proto
+from models.agent_events import AgentEvent
 from models.agents import AgentSpec, AgentVersion, AgentView, RolloutStrategy
 from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
 from models.executions import Event, ExecutionRecord, ExecutionStatus, ValuePart
@@ -222,6 +224,33 @@ class AsyncOrchestratorClient:
 
     async def delete_agent(self, name: str) -> None:
         await self._run(calls.delete_agent(name))
+
+    def iter_agent_events(self, agent: str) -> AsyncIterator[AgentEvent]:
+        """The agent's stored events, newest first."""
+        return self._items(calls.list_agent_events(agent, self.page_size))
+
+    async def list_agent_events(self, agent: str, limit: int | None = None) -> list[AgentEvent]:
+        """The agent's events, newest first (every stored one, or the newest `limit`)."""
+        size = self.page_size if limit is None else max(1, min(self.page_size, limit))
+        return [e async for e in self._items(calls.list_agent_events(agent, size), limit)]
+
+    async def watch_agent_events(
+        self, agent: str, from_sequence: int = 0, timeout_s: float | None = None
+    ) -> AsyncGenerator[AgentEvent, None]:
+        """The agent's stored events after `from_sequence`, oldest first, then new ones as
+        they are stored, until closed or the server stops."""
+        stream = self._stubs.agents.WatchAgentEvents(
+            calls.watch_agent_events_request(agent, from_sequence), timeout=timeout_s
+        )
+        try:
+            async for response in stream:
+                event = agent_event_from_proto(response.event)
+                if event is not None:
+                    yield event
+        except grpc.RpcError as exc:
+            raise ClientError.from_rpc_error(exc, self.address) from None
+        finally:
+            stream.cancel()
 
     async def upload_package(
         self,

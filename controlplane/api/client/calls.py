@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from controlplane.api.client.errors import ClientError
+from controlplane.api.codec.agent_events import agent_event_from_proto
 from controlplane.api.codec.agent_specs import agent_spec_to_proto
 from controlplane.api.codec.agents import agent_from_proto, agent_version_from_proto
 from controlplane.api.codec.resources import (
@@ -53,6 +54,7 @@ from controlplane.api.gen.orchestrator.v1 import (
     scheduler_pb2,
     workflow_pb2,
 )
+from models.agent_events import AgentEvent
 from models.agents import AgentSpec, AgentVersion, AgentView, RolloutStrategy
 from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
 from models.executions import ExecutionRecord, ExecutionStatus, ValuePart
@@ -151,6 +153,29 @@ def rollback_agent(name: str, version: str) -> Call[AgentView]:
 
 def delete_agent(name: str) -> Call[None]:
     return Call("agents.DeleteAgent", agent_pb2.DeleteAgentRequest(name=name), _nothing)
+
+
+def _known_events(messages: Iterable[agent_pb2.AgentEvent]) -> list[AgentEvent]:
+    """The events of types this client knows (a newer server may send others)."""
+    return [e for e in map(agent_event_from_proto, messages) if e is not None]
+
+
+def list_agent_events(agent: str, page_size: int) -> Paged[AgentEvent]:
+    def page(token: str) -> Call[Page[AgentEvent]]:
+        request = agent_pb2.ListAgentEventsRequest(
+            agent=agent, page_size=page_size, page_token=token
+        )
+        return Call(
+            "agents.ListAgentEvents",
+            request,
+            lambda r: Page(_known_events(r.events), r.next_page_token),
+        )
+
+    return page
+
+
+def watch_agent_events_request(agent: str, from_sequence: int) -> agent_pb2.WatchAgentEventsRequest:
+    return agent_pb2.WatchAgentEventsRequest(agent=agent, from_sequence=from_sequence)
 
 
 # -- workflows --------------------------------------------------------------------------------

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 # StartExecution, SignalExecution and Reserve are when they carry a request id (the client
 # gives every signal one).
 IDEMPOTENT: dict[str, tuple[str, ...]] = {
-    "orchestrator.v1.AgentService": ("GetAgent", "ListAgents", "ScaleAgent"),
+    "orchestrator.v1.AgentService": (
+        "GetAgent",
+        "ListAgents",
+        "ScaleAgent",
+        "ListAgentEvents",
+        "WatchAgentEvents",
+    ),
     "orchestrator.v1.WorkflowService": (
         "GetWorkflow",
         "ListWorkflows",

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from controlplane.api.codec.agent_events import agent_event_to_proto
 from controlplane.api.codec.agent_specs import agent_spec_from_proto
 from controlplane.api.codec.agents import (
     agent_to_proto,
@@ -14,16 +15,18 @@ from controlplane.api.codec.agents import (
 )
 from controlplane.api.codec.rollouts import strategy_from_proto
 from controlplane.api.gen.orchestrator.v1 import agent_pb2, agent_pb2_grpc
-from controlplane.api.servicers.guard import unary
+from controlplane.api.servicers.guard import streaming, unary
+from controlplane.engine.agents.events import AgentEvents
 from controlplane.engine.agents.packages import PackageService
 from controlplane.engine.agents.registry import AgentManager
 from models.errors import invalid
 
 
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
-    def __init__(self, agents: AgentManager, packages: PackageService) -> None:
+    def __init__(self, agents: AgentManager, packages: PackageService, events: AgentEvents) -> None:
         self._agents = agents
         self._packages = packages
+        self._events = events
 
     @unary
     async def DeployAgent(
@@ -106,3 +109,21 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
         stored = await self._packages.store(ref, first.size_bytes, chunks())
         return stored_package_to_proto(stored)
+
+    @unary
+    async def ListAgentEvents(
+        self, request: agent_pb2.ListAgentEventsRequest, context: grpc.aio.ServicerContext
+    ) -> agent_pb2.ListAgentEventsResponse:
+        events, token = self._events.list_events(
+            request.agent, request.page_size, request.page_token
+        )
+        return agent_pb2.ListAgentEventsResponse(
+            events=[agent_event_to_proto(e) for e in events], next_page_token=token
+        )
+
+    @streaming
+    async def WatchAgentEvents(
+        self, request: agent_pb2.WatchAgentEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[agent_pb2.WatchAgentEventsResponse]:
+        async for event in self._events.watch(request.agent, request.from_sequence):
+            yield agent_pb2.WatchAgentEventsResponse(event=agent_event_to_proto(event))

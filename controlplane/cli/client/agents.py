@@ -8,12 +8,13 @@ from rich.console import Console
 from rich.table import Table
 
 from controlplane.api.client import OrchestratorClient
-from controlplane.cli import render
+from controlplane.cli import agent_event_render, render
 from controlplane.cli.client import replica_health_args, rollout_args
 from controlplane.cli.client.agent_code import ship_code
 from controlplane.cli.client.rollout_follow import follow_rollout, outcome
 from controlplane.cli.parsing import assignments_to_dict
 from controlplane.cli.rollout_render import rollout_view
+from models.agent_events import AgentEvent
 from models.agents import AgentSpec, AgentVersion, EndpointOptions, ReplicaResources, RolloutRecord
 
 EXIT_OK = 0
@@ -151,6 +152,41 @@ def agents_rollback(args: argparse.Namespace, client: OrchestratorClient, consol
         render.print_json(render.agent_dict(view))
     else:
         render.agent_detail(console, view)
+    return EXIT_OK
+
+
+def agents_events(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    """The agent's newest events (a table, newest first); --follow: one line each, oldest
+    first, then every new one as it is stored (JSON: one object per line)."""
+    newest = client.list_agent_events(args.name, limit=args.limit)
+    if not args.follow:
+        if render.wants_json(args):
+            render.print_json(newest)
+        elif not newest:
+            console.print(f"no events of agent {args.name}", markup=False)
+        else:
+            title = f"events of agent {args.name} (newest first)"
+            console.print(agent_event_render.events_table(newest, title))
+        return EXIT_OK
+
+    def show(event: AgentEvent) -> None:
+        if render.wants_json(args):
+            render.print_json_line(event)
+        else:
+            console.print(agent_event_render.event_line(event), soft_wrap=True)
+
+    for event in reversed(newest):
+        show(event)
+    # From the newest shown on: whatever was stored meanwhile is replayed first.
+    cursor = newest[0].sequence if newest else 0
+    for event in client.watch_agent_events(args.name, cursor):
+        show(event)
+        cursor = event.sequence
+    render.make_console(stderr=True).print(
+        f"the control plane ended the stream (it is stopping); the last event was #{cursor}",
+        markup=False,
+        soft_wrap=True,
+    )
     return EXIT_OK
 
 

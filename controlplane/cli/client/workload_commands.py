@@ -144,6 +144,23 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
         help="follow it until it ends; exit 1 unless it succeeded",
     )
     rollout.set_defaults(handler=handler(f"{AGENTS}:agents_rollout"))
+    events = sub(
+        agent_cmds,
+        "events",
+        "an agent's events: replica health and circuit-breaker changes, replicas started and "
+        "stopped, rollout steps and ends",
+    )
+    events.add_argument("name")
+    events.add_argument(
+        "--follow",
+        "-f",
+        action="store_true",
+        help="print them oldest first, then each new event as it is stored (until interrupted)",
+    )
+    events.add_argument(
+        "--limit", type=count_arg, default=50, help="the newest events shown (default 50)"
+    )
+    events.set_defaults(handler=handler(f"{AGENTS}:agents_events"))
 
     # workflows
     workflows = sub(top, "workflows", "store and inspect workflow definitions")

@@ -16,7 +16,7 @@ from controlplane.engine.agents.node_fit import fits_nowhere_message, impossible
 from controlplane.engine.agents.packages import PackageService, code_location_problems
 from controlplane.engine.agents.replica_health import replica_health_problems
 from controlplane.engine.agents.rollout_plan import strategy_problems
-from controlplane.engine.agents.rollouts import Rollouts
+from controlplane.engine.agents.rollouts import RolloutListener, Rollouts, no_listener
 from controlplane.engine.agents.start_failures import FailedStart, StartFailures, start_failure
 from controlplane.engine.agents.versions import AgentVersions
 from controlplane.ports import AgentBackend
@@ -130,7 +130,9 @@ class AgentManager:
         backend: AgentBackend,
         clock: Callable[[], float],
         packages: PackageService | None = None,
+        on_rollout_event: RolloutListener = no_listener,
     ) -> None:
+        """`on_rollout_event` hears each rollout step once applied, and each rollout's end."""
         self._store = store
         self._backend = backend
         self._clock = clock
@@ -139,7 +141,13 @@ class AgentManager:
         self._failures = StartFailures()
         self.versions = AgentVersions(store, clock)
         self.rollouts = Rollouts(
-            store, backend, self.versions, clock, self._lock, self._failed_in_rollout
+            store,
+            backend,
+            self.versions,
+            clock,
+            self._lock,
+            self._failed_in_rollout,
+            on_event=on_rollout_event,
         )
 
     def _lock(self, name: str) -> asyncio.Lock:

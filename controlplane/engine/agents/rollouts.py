@@ -42,6 +42,12 @@ ANALYSIS_INTERVAL_S = 1.0
 
 # Called when the new version's replicas fail to start in a background step.
 StartFailed = Callable[[AgentSpec, BaseException], None]
+# Hears each step once it is applied, and the end, once stored; must not block.
+RolloutListener = Callable[[RolloutRecord], None]
+
+
+def no_listener(record: RolloutRecord) -> None:
+    return None
 
 
 def describe(record: RolloutRecord) -> str:
@@ -67,6 +73,7 @@ class Rollouts:
         lock: Callable[[str], asyncio.Lock],
         start_failed: StartFailed,
         analysis_interval_s: float = ANALYSIS_INTERVAL_S,
+        on_event: RolloutListener = no_listener,
     ) -> None:
         self._store = store
         self._rollouts = RolloutStore(store)
@@ -77,6 +84,7 @@ class Rollouts:
         self._lock = lock
         self._start_failed = start_failed
         self._interval = analysis_interval_s
+        self._on_event = on_event
         self._latest: dict[str, RolloutRecord | None] = {}
         self._runs: dict[str, asyncio.Task[None]] = {}
 
@@ -197,6 +205,7 @@ class Rollouts:
             record = await self._save(
                 dataclasses.replace(record, step_start_time=now, update_time=now)
             )
+            self._on_event(record)
             step = record.current
             if step.hold_s > 0 or step.analyse:
                 log.info("agent %s rollout: %s", record.agent, record.message)
@@ -284,6 +293,7 @@ class Rollouts:
             ROLLOUT_LIFECYCLE.replaced(record, state, message=message, update_time=self._clock()),
             restored,
         )
+        self._on_event(ended)
         if stable is not None:
             try:
                 await self._backend.apply(record.agent, [VersionTarget(stable, stable.replicas)])
@@ -297,11 +307,13 @@ class Rollouts:
         await self._versions.deployed(record.new)
         message = f"version {record.new.version} serves every attempt"
         log.info("agent %s rollout: %s", record.agent, message)
-        return await self._save(
+        ended = await self._save(
             ROLLOUT_LIFECYCLE.replaced(
                 record, RolloutState.SUCCEEDED, message=message, update_time=self._clock()
             )
         )
+        self._on_event(ended)
+        return ended
 
     async def _save(self, record: RolloutRecord, agent: AgentRecord | None = None) -> RolloutRecord:
         """Stores the rollout (with `agent`: and the agent's spec, in one transaction)."""

@@ -555,3 +555,53 @@ class UploadPackageResponse(_message.Message):
     size_bytes: int
     created: bool
     def __init__(self, uri: _Optional[str] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class AgentEvent(_message.Message):
+    __slots__ = ("sequence", "time", "type", "source", "agent", "replica", "data")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    time: _timestamp_pb2.Timestamp
+    type: str
+    source: str
+    agent: str
+    replica: str
+    data: _struct_pb2.Struct
+    def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type: _Optional[str] = ..., source: _Optional[str] = ..., agent: _Optional[str] = ..., replica: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class ListAgentEventsRequest(_message.Message):
+    __slots__ = ("agent", "page_size", "page_token")
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    agent: str
+    page_size: int
+    page_token: str
+    def __init__(self, agent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListAgentEventsResponse(_message.Message):
+    __slots__ = ("events", "next_page_token")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[AgentEvent]
+    next_page_token: str
+    def __init__(self, events: _Optional[_Iterable[_Union[AgentEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class WatchAgentEventsRequest(_message.Message):
+    __slots__ = ("agent", "from_sequence")
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    FROM_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    agent: str
+    from_sequence: int
+    def __init__(self, agent: _Optional[str] = ..., from_sequence: _Optional[int] = ...) -> None: ...
+
+class WatchAgentEventsResponse(_message.Message):
+    __slots__ = ("event",)
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    event: AgentEvent
+    def __init__(self, event: _Optional[_Union[AgentEvent, _Mapping]] = ...) -> None: ...

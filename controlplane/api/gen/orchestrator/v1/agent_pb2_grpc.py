@@ -75,6 +75,16 @@ class AgentServiceStub:
                 request_serializer=orchestrator_dot_v1_dot_agent__pb2.UploadPackageRequest.SerializeToString,
                 response_deserializer=orchestrator_dot_v1_dot_agent__pb2.UploadPackageResponse.FromString,
                 _registered_method=True)
+        self.ListAgentEvents = channel.unary_unary(
+                '/orchestrator.v1.AgentService/ListAgentEvents',
+                request_serializer=orchestrator_dot_v1_dot_agent__pb2.ListAgentEventsRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_agent__pb2.ListAgentEventsResponse.FromString,
+                _registered_method=True)
+        self.WatchAgentEvents = channel.unary_stream(
+                '/orchestrator.v1.AgentService/WatchAgentEvents',
+                request_serializer=orchestrator_dot_v1_dot_agent__pb2.WatchAgentEventsRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_agent__pb2.WatchAgentEventsResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -153,6 +163,24 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAgentEvents(self, request, context):
+        """The agent's stored events (AgentEvent), newest first. NOT_FOUND only for an agent that is
+        not deployed and has no events (the events of a deleted agent stay readable).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchAgentEvents(self, request, context):
+        """Replays the agent's stored events after from_sequence, oldest first, then follows new ones
+        as they are stored, with no gap and no duplicate between the two. The stream ends only
+        when the server stops: resume with from_sequence = the last sequence received. NOT_FOUND as
+        ListAgentEvents.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -195,6 +223,16 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.UploadPackage,
                     request_deserializer=orchestrator_dot_v1_dot_agent__pb2.UploadPackageRequest.FromString,
                     response_serializer=orchestrator_dot_v1_dot_agent__pb2.UploadPackageResponse.SerializeToString,
+            ),
+            'ListAgentEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgentEvents,
+                    request_deserializer=orchestrator_dot_v1_dot_agent__pb2.ListAgentEventsRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_agent__pb2.ListAgentEventsResponse.SerializeToString,
+            ),
+            'WatchAgentEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchAgentEvents,
+                    request_deserializer=orchestrator_dot_v1_dot_agent__pb2.WatchAgentEventsRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_agent__pb2.WatchAgentEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -414,6 +452,60 @@ class AgentService:
             '/orchestrator.v1.AgentService/UploadPackage',
             orchestrator_dot_v1_dot_agent__pb2.UploadPackageRequest.SerializeToString,
             orchestrator_dot_v1_dot_agent__pb2.UploadPackageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgentEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/orchestrator.v1.AgentService/ListAgentEvents',
+            orchestrator_dot_v1_dot_agent__pb2.ListAgentEventsRequest.SerializeToString,
+            orchestrator_dot_v1_dot_agent__pb2.ListAgentEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchAgentEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/orchestrator.v1.AgentService/WatchAgentEvents',
+            orchestrator_dot_v1_dot_agent__pb2.WatchAgentEventsRequest.SerializeToString,
+            orchestrator_dot_v1_dot_agent__pb2.WatchAgentEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,
