@@ -73,10 +73,13 @@ class ExecutionChanges:
         self.event(batch, _TERMINAL_EVENT[status], "", **details)
 
     def task_outputs(self) -> dict[str, object]:
+        """The outputs of the workflow's succeeded tasks (for_each items are not referable:
+        their outputs are their task's)."""
+        tasks = self.record.tasks
         return {
-            tid: t.output
-            for tid, t in self.record.tasks.items()
-            if t.status is TaskStatus.SUCCEEDED
+            tid: tasks[tid].output
+            for tid in self._order
+            if tasks[tid].status is TaskStatus.SUCCEEDED
         }
 
     def _task_failed(

@@ -69,14 +69,13 @@ class FanOutState:
     def ended(self) -> int:
         return self.succeeded + self.failed
 
-    def account(self, status: TaskStatus) -> None:
-        """An item ended with `status`."""
-        self.running -= 1
+    def account(self, status: TaskStatus, was_scheduled: bool = True) -> None:
+        """An item ended with `status` (cancelled or skipped: ended without output)."""
+        if was_scheduled:
+            self.running -= 1
         if status is TaskStatus.SUCCEEDED:
             self.succeeded += 1
-        elif status in FAILED:
-            self.failed += 1
-        else:  # cancelled or skipped: it counts as ended without output
+        else:
             self.failed += 1
 
 
@@ -88,11 +87,9 @@ def rebuilt(parent: TaskRecord, tasks: dict[str, TaskRecord], items: list[Any]) 
         if item is None or item.status is TaskStatus.PENDING:
             continue
         state.next_index = max(state.next_index, index + 1)
+        state.running += 1
         if item.status.terminal:
-            state.running += 1
             state.account(item.status)
-        else:
-            state.running += 1
     return state
 
 

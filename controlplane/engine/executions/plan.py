@@ -8,6 +8,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from controlplane.engine.executions.fan_out import item_spec, parse_item_id
 from controlplane.workflow import topological_order
 from models.executions import ExecutionRecord, TaskRecord, TaskStatus
 from models.workflows import RetryPolicy, TaskDefinition, TaskKind, WorkflowDefinition
@@ -64,7 +65,14 @@ class ExecutionPlan:
         return cls(definitions, phases, order)
 
     def task(self, task_id: str) -> TaskDefinition:
-        return self.definitions[task_id]
+        """A task of the workflow, or an item task of a for_each (`parent[index]`)."""
+        spec = self.definitions.get(task_id)
+        if spec is not None:
+            return spec
+        item = parse_item_id(task_id)
+        if item is None or item[0] not in self.definitions:
+            raise KeyError(task_id)
+        return item_spec(self.definitions[item[0]], item[1])
 
     def ids(self, phase: Phase) -> list[str]:
         return [t for t in self.order if self.phases[t] is phase]

@@ -7,6 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from controlplane.engine.executions.changes import FAILED_TASK, STOPS, ExecutionChanges
+from controlplane.engine.executions.fan_out import (
+    FanOutState,
+    collected,
+    item_id,
+    parse_item_id,
+    rebuilt,
+    too_many_failures,
+)
 from controlplane.engine.executions.outputs import value_error
 from controlplane.engine.executions.plan import Phase
 from controlplane.engine.executions.triggers import condition_false, not_triggered
@@ -19,16 +27,32 @@ from models.executions import (
     TaskRecord,
     TaskStatus,
 )
+from models.workflows import ForEachSpec, TaskDefinition
+
+# Items of one for_each scheduled at once when it sets no max_concurrency: the dispatcher
+# queues them anyway; this bounds the coroutines and records in flight.
+DEFAULT_ITEM_CONCURRENCY = 1000
+MAX_ITEMS = 100_000
 
 
 class Progress(ExecutionChanges):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fan_outs: dict[str, FanOutState] = {}
+        self._dirty: set[str] = set()  # for_each tasks whose items changed since the last look
+
     def advance(self, batch: WriteBatch) -> list[str]:
         """Schedules the tasks whose dependencies ended and whose trigger rule and condition
         hold, skips the others, then (the workflow's tasks all ended) runs the compensations
         of a failed execution and the finally tasks, and ends it. Returns the tasks to start."""
         if self.record.status.terminal:
             return []
-        ready = self._schedule(batch, Phase.MAIN)
+        ready: list[str] = []
+        while True:  # a for_each that ends (or expands to nothing) lets its dependants run
+            ready += self._fan_outs_progress(batch)
+            ready += self._schedule(batch, Phase.MAIN)
+            if not self._dirty:
+                break
         if not self._ended(Phase.MAIN):
             return ready
         status, error, outputs = self._outcome()
@@ -47,11 +71,107 @@ class Progress(ExecutionChanges):
         return ready
 
     def scope_of(self, task_id: str) -> dict[str, Any]:
-        """The scoped roots a task's input may reference besides inputs and tasks: in a
-        finally task, what the execution ends as."""
+        """The scoped roots a task's input may reference besides inputs and tasks: a for_each
+        item's `item` and `index`; in a finally task, what the execution ends as."""
         if self._plan.phases.get(task_id) is Phase.FINALLY:
             return {"execution": {"status": self._outcome()[0].value}}
+        item = parse_item_id(task_id)
+        if item is not None and item[0] in self._fan_outs:
+            return {"item": self._fan_outs[item[0]].items[item[1]], "index": item[1]}
         return {}
+
+    # -- for_each ---------------------------------------------------------------------------
+
+    def set_task(self, batch: WriteBatch, task: TaskRecord, status: TaskStatus) -> None:
+        before = task.status
+        super().set_task(batch, task, status)
+        if status.terminal and (item := parse_item_id(task.task_id)) is not None:
+            state = self._fan_outs.get(item[0])
+            if state is not None:
+                state.account(status, was_scheduled=before is not TaskStatus.PENDING)
+                self._dirty.add(item[0])
+
+    def _expand(
+        self, batch: WriteBatch, task: TaskRecord, spec: TaskDefinition, each: ForEachSpec
+    ) -> list[str]:
+        """Stores one PENDING item task per element of the list and schedules the first."""
+        try:
+            items = resolve(each.items, self.record.inputs, self.task_outputs(), "for_each")
+        except ReferenceResolutionError as exc:
+            self._fail_unstarted(batch, task, ErrorInfo("ReferenceResolutionError", str(exc)))
+            return []
+        if not isinstance(items, list) or len(items) > MAX_ITEMS:
+            what = f"{len(items)}" if isinstance(items, list) else type(items).__name__
+            error = ErrorInfo(
+                "InvalidItems", f"for_each needs a list of at most {MAX_ITEMS}: {what}"
+            )
+            self._fail_unstarted(batch, task, error)
+            return []
+        self.set_task(batch, task, TaskStatus.SCHEDULED)
+        self.set_task(batch, task, TaskStatus.RUNNING)
+        self.event(batch, EventType.TASK_SCHEDULED, task.task_id, items=len(items))
+        for index in range(len(items)):
+            item = TaskRecord(item_id(task.task_id, index), spec.agent)
+            self.record.tasks[item.task_id] = item
+            batch.put_task(self.execution_id, item)
+        self._fan_outs[task.task_id] = FanOutState(len(items), items=items)
+        self._dirty.add(task.task_id)
+        return []
+
+    def resume_fan_outs(self) -> None:
+        """After a restart: the counters of every for_each task that was running."""
+        for task_id in self._order:
+            task, spec = self.record.tasks[task_id], self._plan.task(task_id)
+            if spec.for_each is None or task.status is not TaskStatus.RUNNING:
+                continue
+            try:
+                items = resolve(spec.for_each.items, self.record.inputs, self.task_outputs())
+            except ReferenceResolutionError:
+                items = []
+            self._fan_outs[task_id] = rebuilt(task, self.record.tasks, items)
+            self._dirty.add(task_id)
+
+    def _fan_outs_progress(self, batch: WriteBatch) -> list[str]:
+        ready: list[str] = []
+        while self._dirty:
+            parent_id = self._dirty.pop()
+            ready += self._fan_out_progress(batch, parent_id)
+        return ready
+
+    def _fan_out_progress(self, batch: WriteBatch, parent_id: str) -> list[str]:
+        """Ends a for_each task whose items all ended (or failed beyond its allowance), else
+        schedules more of its items."""
+        state, parent = self._fan_outs[parent_id], self.record.tasks[parent_id]
+        each = self._plan.task(parent_id).for_each
+        assert each is not None
+        failure = None if state.ended_early else too_many_failures(each, state)
+        if parent.status.terminal or failure is not None:
+            state.ended_early = True
+            cause = failure or ErrorInfo("Cancelled", f"task {parent_id} ended")
+            for index in range(state.total):
+                item = self.record.tasks[item_id(parent_id, index)]
+                if not item.status.terminal:
+                    self._cancel_task(batch, item, ErrorInfo("Cancelled", cause.message))
+            if failure is not None and not parent.status.terminal:
+                self._task_failed(batch, parent, failure)
+            return []
+        if state.ended == state.total:
+            parent.output = collected(parent_id, self.record.tasks, state.total)
+            self.set_task(batch, parent, TaskStatus.SUCCEEDED)
+            self.event(batch, EventType.TASK_SUCCEEDED, parent_id, output=parent.output)
+            return []
+        limit = each.max_concurrency or DEFAULT_ITEM_CONCURRENCY
+        ready: list[str] = []
+        while state.running < limit and state.next_index < state.total:
+            item = self.record.tasks[item_id(parent_id, state.next_index)]
+            state.next_index += 1
+            if item.status is not TaskStatus.PENDING:
+                continue  # scheduled before a restart
+            super().set_task(batch, item, TaskStatus.SCHEDULED)
+            self.event(batch, EventType.TASK_SCHEDULED, item.task_id)
+            state.running += 1
+            ready.append(item.task_id)
+        return ready
 
     def _ended(self, phase: Phase) -> bool:
         return all(self.record.tasks[t].status.terminal for t in self._plan.ids(phase))
@@ -81,6 +201,9 @@ class Progress(ExecutionChanges):
                     reason = condition_false(spec.when)
             if reason is not None:
                 self._skip(batch, task, reason)
+                continue
+            if spec.for_each is not None:
+                ready += self._expand(batch, task, spec, spec.for_each)
                 continue
             self.set_task(batch, task, TaskStatus.SCHEDULED)
             self.event(batch, EventType.TASK_SCHEDULED, task_id)

@@ -57,6 +57,7 @@ class Transitions(Progress):
             self.event(batch, EventType.EXECUTION_RUNNING)
         else:
             self.event(batch, EventType.EXECUTION_RESUMED)
+            self.resume_fan_outs()
             to_start = self._requeue_in_flight(batch)
         return to_start + self.advance(batch)
 
@@ -64,9 +65,11 @@ class Transitions(Progress):
         """Attempts that were running when the control plane stopped are lost: record that
         and schedule the task again."""
         to_start: list[str] = []
-        for task_id in self._order:
-            task = self.record.tasks[task_id]
-            if task.status is TaskStatus.RUNNING and self._plan.task(task_id).kind in WAITING:
+        for task_id, task in list(self.record.tasks.items()):
+            spec = self._plan.task(task_id)
+            if task.status is TaskStatus.RUNNING and spec.for_each is not None:
+                continue  # its items are requeued themselves
+            if task.status is TaskStatus.RUNNING and spec.kind in WAITING:
                 to_start.append(task_id)  # a timer or a wait for a signal goes on as stored
                 continue
             if task.status is TaskStatus.RUNNING:
@@ -260,8 +263,7 @@ class Transitions(Progress):
             t for t in self._plan.ids(Phase.FINALLY) if not self.record.tasks[t].status.terminal
         ]
         keep = set(finals) if finals and not stopping else set()
-        for task_id in self._order:
-            task = self.record.tasks[task_id]
+        for task_id, task in list(self.record.tasks.items()):
             if not task.status.terminal and task_id not in keep:
                 self._cancel_task(batch, task, error)
         if not keep:
@@ -281,9 +283,8 @@ class Transitions(Progress):
             self.stopped(batch, ExecutionStatus.FAILED, engine_error(whole))
             return []
         to_start: list[str] = []
-        for task_id in self._order:
+        for task_id, task in list(self.record.tasks.items()):
             cause = faults.get(task_id)
-            task = self.record.tasks[task_id]
             if cause is None or task.status.terminal:
                 continue
             if not isinstance(cause, PrecedingWriteFailed):
