@@ -122,9 +122,11 @@ def test_a_restart_in_the_middle_reruns_no_succeeded_item(tmp_path: Path) -> Non
         backend.behaviours["worker"] = counting(asyncio.Event())
         eid.append(await start(cp, FAN_OUT, {"n": 40}))
         await eventually(
-            lambda: cp.executions.get(eid[0]).tasks.get(f"review[{gate_at - 1}]") is not None
-            and cp.executions.get(eid[0]).tasks[f"review[{gate_at - 1}]"].status
-            is TaskStatus.SUCCEEDED
+            lambda: (
+                cp.executions.get(eid[0]).tasks.get(f"review[{gate_at - 1}]") is not None
+                and cp.executions.get(eid[0]).tasks[f"review[{gate_at - 1}]"].status
+                is TaskStatus.SUCCEEDED
+            )
         )
 
     async def second(cp: ControlPlane, backend: FakeBackend) -> None:

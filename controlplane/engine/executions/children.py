@@ -45,11 +45,12 @@ async def run_child(
     spec: TaskDefinition,
     attempt: AttemptRecord,
     outputs: dict[str, Any],
+    scope: dict[str, Any],
 ) -> AttemptOutcome:
-    """One attempt of a workflow task (its input resolved over the parent's inputs and task
-    `outputs`): the child's outcome as the attempt's."""
+    """One attempt of a workflow task (its input resolved over the parent's inputs, task
+    `outputs` and the task's `scope`): the child's outcome as the attempt's."""
     try:
-        inputs = resolve(spec.input or {}, parent.inputs, outputs, "input")
+        inputs = resolve(spec.input or {}, parent.inputs, outputs, "input", scope)
     except ReferenceResolutionError as exc:
         error = ErrorInfo("ReferenceResolutionError", str(exc))
         return AttemptOutcome(ok=False, error=error, retryable=False)

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from controlplane.engine.executions.fan_out import item_spec, parse_item_id
+from controlplane.engine.executions.loops import iteration_spec, parse_iteration_id
 from controlplane.workflow import topological_order
 from models.executions import ExecutionRecord, TaskRecord, TaskStatus
 from models.workflows import RetryPolicy, TaskDefinition, TaskKind, WorkflowDefinition
@@ -70,9 +71,12 @@ class ExecutionPlan:
         if spec is not None:
             return spec
         item = parse_item_id(task_id)
-        if item is None or item[0] not in self.definitions:
-            raise KeyError(task_id)
-        return item_spec(self.definitions[item[0]], item[1])
+        if item is not None and item[0] in self.definitions:
+            return item_spec(self.definitions[item[0]], item[1])
+        iteration = parse_iteration_id(task_id)
+        if iteration is not None and iteration[0] in self.definitions:
+            return iteration_spec(self.definitions[iteration[0]], iteration[1])
+        raise KeyError(task_id)
 
     def ids(self, phase: Phase) -> list[str]:
         return [t for t in self.order if self.phases[t] is phase]

@@ -15,6 +15,13 @@ from controlplane.engine.executions.fan_out import (
     rebuilt,
     too_many_failures,
 )
+from controlplane.engine.executions.loops import (
+    iteration_id,
+    last_iteration,
+    loop_scope,
+    parse_iteration_id,
+    until_activation,
+)
 from controlplane.engine.executions.outputs import value_error
 from controlplane.engine.executions.plan import Phase
 from controlplane.engine.executions.triggers import condition_false, not_triggered
@@ -40,6 +47,7 @@ class Progress(ExecutionChanges):
         super().__init__(*args, **kwargs)
         self._fan_outs: dict[str, FanOutState] = {}
         self._dirty: set[str] = set()  # for_each tasks whose items changed since the last look
+        self._looping: set[str] = set()  # loop tasks whose latest iteration ended
 
     def advance(self, batch: WriteBatch) -> list[str]:
         """Schedules the tasks whose dependencies ended and whose trigger rule and condition
@@ -48,10 +56,11 @@ class Progress(ExecutionChanges):
         if self.record.status.terminal:
             return []
         ready: list[str] = []
-        while True:  # a for_each that ends (or expands to nothing) lets its dependants run
+        while True:  # a for_each or loop that ends lets its dependants run
             ready += self._fan_outs_progress(batch)
+            ready += self._loops_progress(batch)
             ready += self._schedule(batch, Phase.MAIN)
-            if not self._dirty:
+            if not self._dirty and not self._looping:
                 break
         if not self._ended(Phase.MAIN):
             return ready
@@ -78,6 +87,9 @@ class Progress(ExecutionChanges):
         item = parse_item_id(task_id)
         if item is not None and item[0] in self._fan_outs:
             return {"item": self._fan_outs[item[0]].items[item[1]], "index": item[1]}
+        iteration = parse_iteration_id(task_id)
+        if iteration is not None:
+            return {"loop": loop_scope(iteration[0], iteration[1], self.record.tasks)}
         return {}
 
     # -- for_each ---------------------------------------------------------------------------
@@ -90,6 +102,8 @@ class Progress(ExecutionChanges):
             if state is not None:
                 state.account(status, was_scheduled=before is not TaskStatus.PENDING)
                 self._dirty.add(item[0])
+        if status.terminal and (iteration := parse_iteration_id(task.task_id)) is not None:
+            self._looping.add(iteration[0])
 
     def _expand(
         self, batch: WriteBatch, task: TaskRecord, spec: TaskDefinition, each: ForEachSpec
@@ -205,6 +219,9 @@ class Progress(ExecutionChanges):
             if spec.for_each is not None:
                 ready += self._expand(batch, task, spec, spec.for_each)
                 continue
+            if spec.loop is not None:
+                ready += self._iterate(batch, task, 1)
+                continue
             self.set_task(batch, task, TaskStatus.SCHEDULED)
             self.event(batch, EventType.TASK_SCHEDULED, task_id)
             ready.append(task_id)
@@ -282,3 +299,65 @@ class Progress(ExecutionChanges):
             if not task.status.terminal:
                 return []
         return None
+
+    # -- loops ------------------------------------------------------------------------------
+
+    def _iterate(self, batch: WriteBatch, task: TaskRecord, n: int) -> list[str]:
+        """Stores and schedules iteration `n` of a loop task (the first moves it to RUNNING)."""
+        if n == 1:
+            self.set_task(batch, task, TaskStatus.SCHEDULED)
+            self.set_task(batch, task, TaskStatus.RUNNING)
+        spec = self._plan.task(task.task_id)
+        iteration = TaskRecord(iteration_id(task.task_id, n), spec.agent)
+        self.record.tasks[iteration.task_id] = iteration
+        super().set_task(batch, iteration, TaskStatus.SCHEDULED)
+        self.event(batch, EventType.TASK_SCHEDULED, iteration.task_id, iteration=n)
+        return [iteration.task_id]
+
+    def _loops_progress(self, batch: WriteBatch) -> list[str]:
+        ready: list[str] = []
+        while self._looping:
+            ready += self._loop_progress(batch, self._looping.pop())
+        return ready
+
+    def _loop_progress(self, batch: WriteBatch, parent_id: str) -> list[str]:
+        """After an iteration ended: the loop ends (until holds, the limit, a failure) or the
+        next iteration starts."""
+        parent, spec = self.record.tasks[parent_id], self._plan.task(parent_id)
+        loop = spec.loop
+        assert loop is not None
+        n = last_iteration(parent_id, self.record.tasks)
+        latest = self.record.tasks[iteration_id(parent_id, n)]
+        if parent.status.terminal or not latest.status.terminal:
+            return []
+        if latest.status is not TaskStatus.SUCCEEDED:
+            error = latest.error or ErrorInfo("IterationFailed", f"iteration {n} failed")
+            self._task_failed(
+                batch, parent, ErrorInfo(error.type, f"iteration {n}: {error.message}")
+            )
+            return []
+        previous = self.record.tasks.get(iteration_id(parent_id, n - 1))
+        activation = until_activation(
+            self.record.inputs,
+            self._activation(None)["tasks"],
+            latest.output,
+            n,
+            None if previous is None else previous.output,
+        )
+        try:
+            done = self._evaluate(loop.until, activation)
+        except Exception as exc:
+            self._task_failed(batch, parent, ErrorInfo("ConditionError", str(exc)))
+            return []
+        if done:
+            parent.output = latest.output
+            self.set_task(batch, parent, TaskStatus.SUCCEEDED)
+            self.event(
+                batch, EventType.TASK_SUCCEEDED, parent_id, output=latest.output, iterations=n
+            )
+            return []
+        if n >= loop.max_iterations:
+            limit = f"until was still false after {n} iterations ({loop.until})"
+            self._task_failed(batch, parent, ErrorInfo("LoopLimitExceeded", limit))
+            return []
+        return self._iterate(batch, parent, n + 1)

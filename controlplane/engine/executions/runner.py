@@ -239,7 +239,8 @@ class ExecutionRunner:
             await self.controls.wait(task, spec, attempt, self._settle)
             return
         outputs = self._t.task_outputs()
-        outcome = await run_child(self._children, self.record, spec, attempt, outputs)
+        scope = self._t.scope_of(task.task_id)
+        outcome = await run_child(self._children, self.record, spec, attempt, outputs, scope)
         await self._settle(task, spec, attempt, outcome)
 
     async def _unpaused(self) -> None:

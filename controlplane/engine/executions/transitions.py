@@ -67,8 +67,8 @@ class Transitions(Progress):
         to_start: list[str] = []
         for task_id, task in list(self.record.tasks.items()):
             spec = self._plan.task(task_id)
-            if task.status is TaskStatus.RUNNING and spec.for_each is not None:
-                continue  # its items are requeued themselves
+            if task.status is TaskStatus.RUNNING and (spec.for_each or spec.loop) is not None:
+                continue  # its items or iterations are requeued themselves
             if task.status is TaskStatus.RUNNING and spec.kind in WAITING:
                 to_start.append(task_id)  # a timer or a wait for a signal goes on as stored
                 continue
