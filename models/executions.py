@@ -219,6 +219,7 @@ class EventType(enum.Enum):
     SIGNAL_RECEIVED = "SIGNAL_RECEIVED"
     EXECUTION_PAUSED = "EXECUTION_PAUSED"
     EXECUTION_UNPAUSED = "EXECUTION_UNPAUSED"
+    EXECUTION_MODIFIED = "EXECUTION_MODIFIED"
 
     @property
     def terminal(self) -> bool:

@@ -41,7 +41,7 @@ UPSERT_EXECUTION = """
 INSERT INTO executions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT (execution_id) DO UPDATE SET status=excluded.status, outputs=excluded.outputs,
   error=excluded.error, start_time=excluded.start_time, end_time=excluded.end_time,
-  last_sequence=excluded.last_sequence, paused=excluded.paused
+  last_sequence=excluded.last_sequence, paused=excluded.paused, inputs=excluded.inputs
 """
 UPSERT_TASK = """
 INSERT INTO tasks VALUES (?,?,?,?,?,?,?)
@@ -329,11 +329,17 @@ class SqliteStore:
         return [_execution_cut(row) for row in rows]
 
     def read_events(
-        self, execution_id: str, from_sequence: int = 1, limit: int = 1000
+        self,
+        execution_id: str,
+        from_sequence: int = 1,
+        limit: int = 1000,
+        of_type: EventType | None = None,
     ) -> list[Event]:
+        typed = "" if of_type is None else " AND type=?"
         rows = self._reader.execute(
-            "SELECT * FROM events WHERE execution_id=? AND sequence>=? ORDER BY sequence LIMIT ?",
-            (execution_id, from_sequence, limit),
+            f"SELECT * FROM events WHERE execution_id=? AND sequence>=?{typed} "
+            "ORDER BY sequence LIMIT ?",
+            (execution_id, from_sequence, *(() if of_type is None else (of_type.value,)), limit),
         ).fetchall()
         return [
             Event(

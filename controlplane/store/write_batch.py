@@ -103,3 +103,8 @@ class WriteBatch:
                 dump(event.details),
             )
         )
+
+
+def delete_task_statement(execution_id: str, task_id: str) -> tuple[str, tuple[Any, ...]]:
+    """Removes a task that never started (ModifyExecution): its row and nothing else."""
+    return "DELETE FROM tasks WHERE execution_id=? AND task_id=?", (execution_id, task_id)

@@ -57,6 +57,15 @@ class ExecutionChanges:
     def execution_id(self) -> str:
         return self.record.execution_id
 
+    @property
+    def plan(self) -> ExecutionPlan:
+        """What the execution runs (its definition's, changed by ModifyExecution)."""
+        return self._plan
+
+    @property
+    def definition(self) -> WorkflowDefinition:
+        return self._definition
+
     def end(self, batch: WriteBatch, status: ExecutionStatus, error: ErrorInfo | None) -> None:
         self.set_status(status)
         self.record.error = error

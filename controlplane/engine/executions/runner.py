@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -30,6 +30,7 @@ from controlplane.engine.executions.deadline import Deadline
 from controlplane.engine.executions.event_hub import EventHub
 from controlplane.engine.executions.fault_log import log_fault, stuck_because
 from controlplane.engine.executions.heartbeats import AttemptBeats, HeartbeatLost, LiveHeartbeats
+from controlplane.engine.executions.modifications import check
 from controlplane.engine.executions.outputs import value_error
 from controlplane.engine.executions.plan import ExecutionPlan
 from controlplane.engine.executions.resync import adopt
@@ -48,6 +49,7 @@ from models.executions import (
     TaskRecord,
     TaskStatus,
 )
+from models.modifications import Operation
 from models.workflows import FailureMode, TaskDefinition, TaskKind, WorkflowDefinition
 from scheduler.rolling import PlanTask
 
@@ -97,12 +99,11 @@ class ExecutionRunner:
         children: ChildExecutions,
     ) -> None:
         self.record = record
-        self._definition = definition
         self._deps = deps
         self._on_finished = on_finished
-        self._plan = ExecutionPlan.of(definition)
-        self._order = list(self._plan.order)
-        self._t = Transitions(record, definition, self._plan, deps.clock, deps.evaluate)
+        self._t = Transitions(
+            record, definition, ExecutionPlan.of(definition), deps.clock, deps.evaluate
+        )
         self._writes = ExecutionWrites(deps.writer, record.execution_id, self._fault)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._deadline = Deadline(deps.clock, self._stop)
@@ -173,7 +174,7 @@ class ExecutionRunner:
     # -- one task -------------------------------------------------------------------------
 
     def _spawn(self, task_id: str) -> None:
-        coro = self._run_task(task_id, self._plan.task(task_id))
+        coro = self._run_task(task_id, self._t.plan.task(task_id))
         handle = asyncio.get_running_loop().create_task(coro, name=f"{self.execution_id}/{task_id}")
         self._tasks[task_id] = handle
         handle.add_done_callback(functools.partial(self._task_done, task_id))
@@ -242,6 +243,15 @@ class ExecutionRunner:
         scope = self._t.scope_of(task.task_id)
         outcome = await run_child(self._children, self.record, spec, attempt, outputs, scope)
         await self._settle(task, spec, attempt, outcome)
+
+    async def modify(self, operations: Sequence[Operation], agents: set[str], details: Any) -> None:
+        """Checks a batch of operations against the execution as it is, then applies it."""
+        definition = check(operations, self._t.definition, self.record, agents)
+        to_start = await self._step(
+            "", lambda batch: self._t.modified(batch, operations, definition, details)
+        )
+        for task_id in to_start:
+            self._spawn(task_id)
 
     async def _unpaused(self) -> None:
         await self.controls.unpaused(self.record)
@@ -452,7 +462,7 @@ class ExecutionRunner:
                 raise  # shutting down while the store refuses writes: left as stored
             raise StepFailed(task_id) from exc  # reported by the write itself
         self._deps.hub.published(self.execution_id, last)
-        if self._definition.failure_mode is FailureMode.FAIL_FAST:
+        if self._t.definition.failure_mode is FailureMode.FAIL_FAST:
             self._reap()
         return result
 
@@ -533,7 +543,7 @@ class ExecutionRunner:
     # -- stopping -------------------------------------------------------------------------
 
     def _arm_deadline(self) -> None:
-        timeout = self._definition.timeout_s
+        timeout = self._t.definition.timeout_s
         if timeout is not None and self.record.start_time is not None:
             self._deadline.arm(self.record.start_time + timeout, timeout)
 
@@ -581,7 +591,7 @@ class ExecutionRunner:
 
     def plan_tasks(self) -> list[PlanTask]:
         """Tasks that are neither finished nor running (see ExecutionPlan.lookahead)."""
-        return self._plan.lookahead(self.record)
+        return self._t.plan.lookahead(self.record)
 
 
 def _no_conditions(text: str) -> bool:

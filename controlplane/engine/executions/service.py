@@ -14,6 +14,7 @@ from controlplane.engine import paging
 from controlplane.engine.executions.admission import AdmissionControl
 from controlplane.engine.executions.catalog import WorkflowCatalog, violations
 from controlplane.engine.executions.children import MAX_DEPTH
+from controlplane.engine.executions.modifications import from_details, replayed, to_details
 from controlplane.engine.executions.outputs import value_error
 from controlplane.engine.executions.plan import ExecutionPlan
 from controlplane.engine.executions.runner import ExecutionRunner, RunnerDeps
@@ -38,6 +39,7 @@ from models.executions import (
     TaskStatus,
     ValuePart,
 )
+from models.modifications import Operation
 from models.queueing import Accept, NamespacePolicy, Queue, Reject
 from models.values import shorten, sized_details
 from models.workflows import TaskKind
@@ -50,6 +52,8 @@ DEFAULT_NAMESPACE = "default"
 NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_REQUEST_ID = 200
 WATCH_POLL_S = 5.0
+MAX_REASON = 1000
+MAX_MODIFICATIONS = 10_000  # batches one execution keeps
 SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][\w-]{0,62}$")
 
 
@@ -78,7 +82,7 @@ class ExecutionEngine:
         waiting = []
         for record in records:
             revision = self._catalog.get(record.workflow, record.revision)
-            runner = self._new_runner(record, self._catalog.definition(revision))
+            runner = self._new_runner(record, self._modified(record, revision))
             if record.status is ExecutionStatus.RUNNING:
                 self._admission.resume_running(record.namespace, record.execution_id)
                 await runner.launch()
@@ -382,6 +386,48 @@ class ExecutionEngine:
     async def resume(self, execution_id: str, reason: str = "") -> ExecutionRecord:
         await self._live(execution_id, "resume").controls.set_paused(False, reason or "resumed")
         return self.get(execution_id)
+
+    async def modify(
+        self,
+        execution_id: str,
+        operations: Sequence[Operation],
+        reason: str = "",
+        caller: str = "",
+        request_id: str = "",
+    ) -> ExecutionRecord:
+        """Applies a batch of operations atomically after checking all of it (see
+        modifications.py); once per `request_id`."""
+        if len(reason) > MAX_REASON or len(request_id) > MAX_REQUEST_ID:
+            raise invalid("reason", f"reason at most {MAX_REASON}, request_id {MAX_REQUEST_ID}")
+        runner = self._live(execution_id, "modify")
+        if request_id and any(
+            e.details.get("request_id") == request_id
+            for e in self._store.read_events(
+                execution_id, limit=MAX_MODIFICATIONS, of_type=EventType.EXECUTION_MODIFIED
+            )
+        ):
+            return self.get(execution_id)
+        details = {
+            "operations": [to_details(op) for op in operations],
+            "reason": reason,
+            "caller": caller,
+            "request_id": request_id,
+        }
+        await runner.modify(operations, self._agent_names(), details)
+        return self.get(execution_id)
+
+    def _modified(self, record: ExecutionRecord, revision: Any) -> Any:
+        """The definition a resumed execution runs: its revision's with its modifications."""
+        definition = self._catalog.definition(revision)
+        events = self._store.read_events(
+            record.execution_id, limit=MAX_MODIFICATIONS, of_type=EventType.EXECUTION_MODIFIED
+        )
+        if not events:
+            return definition
+        return replayed(
+            definition,
+            [[from_details(op) for op in e.details.get("operations", [])] for e in events],
+        )
 
     def _live(self, execution_id: str, what: str) -> ExecutionRunner:
         """The runner of a running execution (NotFound, or FailedPrecondition once ended)."""

@@ -4,15 +4,18 @@ happens and commits the batch."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from controlplane.engine.executions.changes import STOPS, Evaluate
 from controlplane.engine.executions.heartbeats import HeardBeat
+from controlplane.engine.executions.modifications import assign, set_value
 from controlplane.engine.executions.outputs import output_problem
-from controlplane.engine.executions.plan import Phase
+from controlplane.engine.executions.plan import ExecutionPlan, Phase
 from controlplane.engine.executions.progress import Progress
 from controlplane.store import PrecedingWriteFailed, WriteBatch
 from controlplane.store.signals import StoredSignal, insert_statement
+from controlplane.store.write_batch import delete_task_statement
 from models.backend import AttemptOutcome
 from models.executions import (
     ATTEMPT_LIFECYCLE,
@@ -25,8 +28,9 @@ from models.executions import (
     TaskRecord,
     TaskStatus,
 )
+from models.modifications import Operation, OperationKind
 from models.values import shorten
-from models.workflows import TaskDefinition, TaskKind
+from models.workflows import TaskDefinition, TaskKind, WorkflowDefinition
 
 # The lifecycle lets only a running task fail: how a task that never reached a replica gets there.
 _TO_RUNNING = {
@@ -250,6 +254,38 @@ class Transitions(Progress):
             EventType.EXECUTION_PAUSED if paused else EventType.EXECUTION_UNPAUSED,
             reason=reason,
         )
+
+    def modified(
+        self,
+        batch: WriteBatch,
+        operations: Sequence[Operation],
+        definition: WorkflowDefinition,
+        details: dict[str, Any],
+    ) -> list[str]:
+        """Applies a checked batch of operations: the execution's definition becomes
+        `definition`, its records follow, and one event says what changed and why."""
+        self._definition, self._plan = definition, ExecutionPlan.of(definition)
+        self._order = list(self._plan.order)
+        tasks = self.record.tasks
+        for op in operations:
+            if op.kind is OperationKind.ADD_TASK:
+                spec = self._plan.task(op.task_id)
+                tasks[op.task_id] = TaskRecord(op.task_id, spec.agent, depends_on=spec.depends_on)
+                batch.put_task(self.execution_id, tasks[op.task_id])
+            elif op.kind is OperationKind.REMOVE_TASK:
+                del tasks[op.task_id]
+                batch.statements.append(delete_task_statement(self.execution_id, op.task_id))
+            elif op.kind is OperationKind.SKIP_TASK:
+                reason = details.get("reason") or "skipped by an operator"
+                self._skip(batch, tasks[op.task_id], ErrorInfo("SkippedByOperator", reason))
+            elif op.kind is OperationKind.SET_VALUE:
+                inputs, path = set_value(self.record.inputs, op.path)
+                assign(inputs, path, op.value)
+                self.record.inputs = inputs
+            elif op.kind is OperationKind.UPDATE_TASK and op.has_input:
+                tasks[op.task_id].depends_on = self._plan.task(op.task_id).depends_on
+        self.event(batch, EventType.EXECUTION_MODIFIED, **details)
+        return self.advance(batch)
 
     def stopped(self, batch: WriteBatch, status: ExecutionStatus, error: ErrorInfo) -> list[str]:
         """Cancelled or timed out: every unfinished task is cancelled and the execution ends
