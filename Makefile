@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint proto bench-throughput bench-queue bench-scaling bench-scaling-frontier bench-forecast bench-lb clean
+.PHONY: install demo test lint proto bench-throughput bench-queue bench-scaling bench-scaling-frontier bench-forecast bench-lb bench-foreach clean
 
 $(STAMP): pyproject.toml requirements/client.txt requirements/server.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ bench-scaling-frontier: $(STAMP)
 # Load-balancing strategies with one slow replica: simulation and live run (bench/load_balancing.py).
 bench-lb: $(STAMP)
 	$(PY) bench/load_balancing.py $(BENCH_ARGS)
+
+# for_each of 10,000 no-op items against the same fan-out written out (bench/foreach.py).
+bench-foreach: $(STAMP)
+	$(PY) bench/foreach.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
