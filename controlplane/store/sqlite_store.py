@@ -278,6 +278,10 @@ class SqliteStore:
         ).fetchone()
         return None if row is None else (ExecutionStatus(row[0]), int(row[1]))
 
+    def workflow_names(self) -> set[str]:
+        rows = self._reader.execute("SELECT DISTINCT name FROM workflow_revisions").fetchall()
+        return {str(row[0]) for row in rows}
+
     def parent_of(self, execution_id: str) -> str:
         """The execution's parent ("" for none, or an unknown execution)."""
         row = self._reader.execute(

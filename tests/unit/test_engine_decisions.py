@@ -15,7 +15,7 @@ from controlplane.app import ControlPlane
 from controlplane.config import GrpcConfig, ServerConfig, StoreConfig
 from models.agents import AgentSpec
 from models.backend import AttemptRequest
-from models.errors import FailedPrecondition
+from models.errors import FailedPrecondition, InvalidArgument
 from models.executions import EventType, ExecutionRecord, ExecutionStatus, TaskStatus
 from tests.unit.fake_backend import FakeBackend
 
@@ -393,5 +393,23 @@ outputs: {got: "${tasks.call.output}"}
             if r.parent_execution_id == done.execution_id
         ]
         assert len(children) == 1
+
+    run(body, tmp_path)
+
+
+def test_a_child_workflow_the_catalog_does_not_know_is_refused(tmp_path: Path) -> None:
+    text = """
+name: orphan
+tasks:
+  - {id: call, workflow: nowhere}
+"""
+
+    async def body(cp: ControlPlane, backend: FakeBackend) -> None:
+        try:
+            await cp.catalog.create(text)
+        except InvalidArgument as exc:
+            assert any(v.field == "tasks[0].workflow" for v in exc.violations), exc.violations
+        else:
+            raise AssertionError("a workflow naming an unknown child was stored")
 
     run(body, tmp_path)

@@ -39,7 +39,8 @@ class WorkflowCatalog:
         loader's budget), and the event loop must keep answering other RPCs meanwhile."""
         if len(text.encode()) > MAX_DEFINITION_BYTES:
             raise invalid("definition", f"is larger than {MAX_DEFINITION_BYTES} bytes")
-        return await self._checker.check(text, self._agent_names(), keep_definition)
+        workflows = await asyncio.to_thread(self._store.workflow_names)
+        return await self._checker.check(text, self._agent_names(), keep_definition, workflows)
 
     async def create(self, text: str) -> tuple[WorkflowRevision, bool, list[ValidationProblem]]:
         definition, problems = await self.validate(text, keep_definition=True)

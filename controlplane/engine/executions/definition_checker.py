@@ -35,22 +35,31 @@ class DefinitionChecker:
         self._worker: asyncio.subprocess.Process | None = None
         self._one_at_a_time = asyncio.Lock()
 
-    async def check(self, text: str, agents: set[str], wanted: bool = True) -> Checked:
-        """(the definition if valid and `wanted`, every problem: at most 1,000 and a count)."""
+    async def check(
+        self,
+        text: str,
+        agents: set[str],
+        wanted: bool = True,
+        workflows: set[str] | None = None,
+    ) -> Checked:
+        """(the definition if valid and `wanted`, every problem: at most 1,000 and a count).
+        With `workflows`, a child workflow outside it is an error."""
         if len(text) < self._in_process_bytes:
             definition, problems = await asyncio.to_thread(
-                validate_workflow, text, agents, Severity.WARNING
+                validate_workflow, text, agents, Severity.WARNING, workflows
             )
             return definition, bounded(problems)
         async with self._one_at_a_time:
             try:
-                return await self._in_worker(text, agents, wanted)
+                return await self._in_worker(text, agents, wanted, workflows)
             except (EOFError, ConnectionError, asyncio.IncompleteReadError) as exc:
                 log.error("the definition checker process stopped (%s); starting a new one", exc)
                 await self._stop_worker()
                 raise Unavailable("the definition checker stopped while checking; retry") from None
 
-    async def _in_worker(self, text: str, agents: set[str], wanted: bool) -> Checked:
+    async def _in_worker(
+        self, text: str, agents: set[str], wanted: bool, workflows: set[str] | None
+    ) -> Checked:
         if self._worker is None or self._worker.returncode is not None:
             self._worker = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -61,7 +70,7 @@ class DefinitionChecker:
             )
         worker = self._worker
         assert worker.stdin is not None and worker.stdout is not None
-        request = pickle.dumps((text, agents, wanted), protocol=pickle.HIGHEST_PROTOCOL)
+        request = pickle.dumps((text, agents, wanted, workflows), protocol=pickle.HIGHEST_PROTOCOL)
         worker.stdin.write(HEADER.pack(len(request)) + request)
         await worker.stdin.drain()
         (length,) = HEADER.unpack(await worker.stdout.readexactly(HEADER.size))
