@@ -33,7 +33,7 @@ class _Items:
     succeeded: int = 0
     running: int = 0
     failed: list[tuple[int, TaskRecord]] = field(default_factory=list)
-    waiting_reason: str = ""  # the first waiting item's
+    waiting_reason: str = ""  # the first waiting item's (shown on the task: why it stalls)
 
     def count(self, index: int, item: TaskRecord) -> None:
         self.total += 1
@@ -89,7 +89,7 @@ def task_view(record: ExecutionRecord, child_of: ChildOf) -> ExecutionRecord:
 def _with_counts(task: TaskRecord, counted: _Items) -> TaskRecord:
     waiting = task.waiting_reason
     if not waiting and counted.waiting_reason and not task.status.terminal:
-        waiting = f"items wait: {counted.waiting_reason}"
+        waiting = counted.waiting_reason
     return dataclasses.replace(
         task,
         items_total=counted.total,
