@@ -151,6 +151,16 @@ class TaskRecord:
     # when the control plane heard its last heartbeat (seconds since the epoch).
     last_heartbeat: dict[str, Any] | None = None
     last_heartbeat_time: float | None = None
+    # What a read shows instead of the tasks a task runs as (never stored). A for_each task:
+    # how many items it has (None: not a for_each, or its list not resolved yet) and how many
+    # succeeded, failed (or timed out) and are scheduled or running. A loop task: how many
+    # iterations it started. A workflow task: its latest attempt's child execution.
+    items_total: int | None = None
+    items_succeeded: int = 0
+    items_failed: int = 0
+    items_running: int = 0
+    iterations: int = 0
+    child_execution_id: str = ""
 
     def charged_attempts(self) -> int:
         """Attempts that count against the retry policy (lost and preempted ones do not)."""

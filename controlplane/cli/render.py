@@ -22,7 +22,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from controlplane.cli import replica_render, rollout_render
+from controlplane.cli import replica_render, rollout_render, task_rows
 from controlplane.cli.json_text import display_text, json_text, to_jsonable
 from controlplane.cli.quantities import moment, when
 from models.agents import AgentView
@@ -317,8 +317,24 @@ def task_detail(task: TaskRecord) -> Text:
     return Text("-" if task.output is None else compact(task.output, 60))
 
 
+def task_cell(task: TaskRecord) -> Text:
+    """The last cell of a task's row: what runs under it (items, iterations, a child
+    execution), then its detail."""
+    detail = task_detail(task)
+    said = task_rows.summary(task)
+    if not said:
+        return detail
+    if detail.plain == "-":
+        return Text(said)
+    return Text.assemble(said, "  ", detail)
+
+
 def executions_table(records: Iterable[ExecutionRecord]) -> Table:
-    table = Table("EXECUTION", "WORKFLOW", "REV", "STATUS", "CREATED", "DURATION")
+    """One row per execution; a PARENT column only when a child execution is among them."""
+    records = list(records)
+    parents = any(r.parent_execution_id for r in records)
+    columns = ["EXECUTION", "WORKFLOW", "REV", "STATUS", "CREATED", "DURATION"]
+    table = Table(*columns, *(["PARENT"] if parents else []))
     for r in records:
         table.add_row(
             r.execution_id,
@@ -327,6 +343,7 @@ def executions_table(records: Iterable[ExecutionRecord]) -> Table:
             status_cell(r),
             when(r.create_time),
             duration(r.start_time, r.end_time),
+            *([r.parent_execution_id or "-"] if parents else []),
         )
     return table
 
@@ -362,15 +379,18 @@ def execution_detail(console: Console, record: ExecutionRecord, with_outputs: bo
     if record.tasks:
         table = Table("TASK", "AGENT", "STATUS", "ATTEMPTS", "DEPENDS ON", "OUTPUT / ERROR / WAIT")
         for task in record.tasks.values():
+            under = task_rows.parent_row(task.task_id, record.tasks)
             table.add_row(
-                task.task_id,
+                task_rows.INDENT + task.task_id if under else task.task_id,
                 task.agent or "-",
                 status_text(task.status.value),
                 str(len(task.attempts) + task.omitted_attempts),
                 ", ".join(task.depends_on) or "-",
-                task_detail(task),
+                task_cell(task),
             )
         console.print(table)
+        for line in task_rows.unlisted_failures(record.tasks):
+            console.print(line, markup=False, style="dim")
         if any(t.output_omitted is not None for t in record.tasks.values()):
             hint = read_hint(record.execution_id, "--task TASK")
             console.print(f"outputs left out for their size: {hint}", markup=False)
@@ -425,8 +445,10 @@ def follow(
     """Prints every event as it arrives, with a tasks-done progress bar; returns the final
     execution (fetched after the terminal event)."""
     record = client.get_execution(execution_id)
-    total = len(record.tasks) or None
-    done = sum(1 for t in record.tasks.values() if t.status.terminal) if from_sequence > 1 else 0
+    # The workflow's own tasks: items and iterations come and go under them.
+    tracked = {t for t in record.tasks if not task_rows.parent_row(t, record.tasks)}
+    total = len(tracked) or None
+    done = sum(1 for t in tracked if record.tasks[t].status.terminal) if from_sequence > 1 else 0
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.fields[label]}"),
@@ -442,7 +464,7 @@ def follow(
         bar = progress.add_task("", total=total, completed=done, label=f"{record.workflow} tasks")
         for event in client.watch_execution(execution_id, from_sequence):
             progress.console.print(event_text(event))
-            if event.type in _TASK_END_EVENTS:
+            if event.type in _TASK_END_EVENTS and event.task_id in tracked:
                 progress.advance(bar)
             progress.update(bar, description=f"{event.type.value} {event.task_id}".strip())
             if event.type.terminal:

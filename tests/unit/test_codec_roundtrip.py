@@ -336,6 +336,12 @@ EXECUTION = ExecutionRecord(
             waiting_reason="no room on any node",
             last_heartbeat={"done": 40, "of": 100, "phase": "compile"},
             last_heartbeat_time=T0 + 3.5,
+            items_total=40,
+            items_succeeded=12,
+            items_failed=1,
+            items_running=3,
+            iterations=2,
+            child_execution_id="c" * 32,
         ),
         "fetch": TaskRecord("fetch", "coder", TaskStatus.SUCCEEDED, output=[1, "x"]),
     },
@@ -354,7 +360,12 @@ EXECUTION_LEFT_OUT = dataclasses.replace(
     outputs_omitted=5_000_000,
     tasks={
         "fetch": TaskRecord(
-            "fetch", "coder", TaskStatus.SUCCEEDED, output_omitted=2_000_000, omitted_attempts=4
+            "fetch",
+            "coder",
+            TaskStatus.SUCCEEDED,
+            output_omitted=2_000_000,
+            omitted_attempts=4,
+            items_total=0,  # an empty for_each: set, unlike a task that is no for_each
         )
     },
 )

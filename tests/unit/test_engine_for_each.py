@@ -83,7 +83,9 @@ def test_more_failures_than_allowed_fail_the_task_and_cancel_the_rest(tmp_path: 
         assert review.status is TaskStatus.FAILED
         assert review.error is not None and review.error.type == "ItemsFailed"
         assert "2 of 30 items failed (allowed: 1)" in review.error.message
-        items = [done.tasks[f"review[{i}]"].status for i in range(30)]
+        stored = cp.store.load_execution(done.execution_id)  # every item (reads show failed)
+        assert stored is not None
+        items = [stored.tasks[f"review[{i}]"].status for i in range(30)]
         assert TaskStatus.CANCELLED in items or all(s.terminal for s in items)
         assert done.tasks["report"].status is TaskStatus.SKIPPED
 
@@ -121,13 +123,13 @@ def test_a_restart_in_the_middle_reruns_no_succeeded_item(tmp_path: Path) -> Non
     async def first(cp: ControlPlane, backend: FakeBackend) -> None:
         backend.behaviours["worker"] = counting(asyncio.Event())
         eid.append(await start(cp, FAN_OUT, {"n": 40}))
-        await eventually(
-            lambda: (
-                cp.executions.get(eid[0]).tasks.get(f"review[{gate_at - 1}]") is not None
-                and cp.executions.get(eid[0]).tasks[f"review[{gate_at - 1}]"].status
-                is TaskStatus.SUCCEEDED
-            )
-        )
+
+        def item_succeeded() -> bool:
+            stored = cp.store.load_execution(eid[0])  # (reads show only failed items)
+            item = None if stored is None else stored.tasks.get(f"review[{gate_at - 1}]")
+            return item is not None and item.status is TaskStatus.SUCCEEDED
+
+        await eventually(item_succeeded)
 
     async def second(cp: ControlPlane, backend: FakeBackend) -> None:
         done = await finished(cp, eid[0])

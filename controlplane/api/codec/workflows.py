@@ -195,6 +195,12 @@ def task_to_proto(task: TaskRecord) -> workflow_pb2.TaskState:
         output_omitted=omitted_to_proto(task.output_omitted),
         omitted_attempts=task.omitted_attempts,
         last_heartbeat_time=timestamp(task.last_heartbeat_time),
+        items_total=task.items_total,
+        items_succeeded=task.items_succeeded,
+        items_failed=task.items_failed,
+        items_running=task.items_running,
+        iterations=task.iterations,
+        child_execution_id=task.child_execution_id,
     )
     if task.output is not None:
         message.output.CopyFrom(to_value(task.output))
@@ -219,6 +225,12 @@ def task_from_proto(message: workflow_pb2.TaskState) -> TaskRecord:
         if message.HasField("last_heartbeat")
         else None,
         last_heartbeat_time=optional_seconds(message, "last_heartbeat_time"),
+        items_total=message.items_total if message.HasField("items_total") else None,
+        items_succeeded=message.items_succeeded,
+        items_failed=message.items_failed,
+        items_running=message.items_running,
+        iterations=message.iterations,
+        child_execution_id=message.child_execution_id,
     )
 
 

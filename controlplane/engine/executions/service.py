@@ -18,6 +18,7 @@ from controlplane.engine.executions.modifications import from_details, replayed,
 from controlplane.engine.executions.outputs import value_error
 from controlplane.engine.executions.plan import ExecutionPlan
 from controlplane.engine.executions.runner import ExecutionRunner, RunnerDeps
+from controlplane.engine.executions.task_view import task_view
 from controlplane.store import SqliteStore, WriteBatch
 from controlplane.store.sqlite_store import ExecutionPageKey
 from controlplane.workflow import check_inputs
@@ -271,8 +272,9 @@ class ExecutionEngine:
         )
 
     def get(self, execution_id: str, inline_limit: int | None = None) -> ExecutionRecord:
-        """The stored execution, each task queued for dispatch with why it still waits; values
-        over `inline_limit` bytes of JSON left out with their size."""
+        """The stored execution as clients see it (for_each items collapsed into their task:
+        task_view), each task queued for dispatch with why it still waits; values over
+        `inline_limit` bytes of JSON left out with their size."""
         if not execution_id:
             raise invalid("execution_id", "is required")
         record = self._store.load_execution(execution_id, inline_limit)
@@ -290,7 +292,7 @@ class ExecutionEngine:
         runner = self._runners.get(execution_id)
         if runner is not None and inline_limit != 0:
             _overlay_heartbeats(record, runner.heard_heartbeats())
-        return record
+        return task_view(record, self._store.find_execution_id)
 
     def value_text(self, execution_id: str, part: ValuePart, task_id: str = "") -> str:
         """One value of an execution as its stored JSON text: its inputs, its outputs or a
@@ -475,7 +477,10 @@ class ExecutionEngine:
         """Stored events from `from_sequence`, then live ones; ends after the terminal event."""
         if from_sequence < 0:
             raise invalid("from_sequence", "must not be negative")
-        self.get(execution_id)
+        if not execution_id:
+            raise invalid("execution_id", "is required")
+        if self._store.execution_progress(execution_id) is None:  # (not get: no tasks needed)
+            raise _no_such_execution(execution_id)
         next_sequence = max(from_sequence, 1)
         while True:
             events = self._store.read_events(execution_id, next_sequence)

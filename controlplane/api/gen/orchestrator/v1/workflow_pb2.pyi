@@ -179,7 +179,7 @@ class Attempt(_message.Message):
     def __init__(self, number: _Optional[int] = ..., status: _Optional[_Union[AttemptStatus, str]] = ..., replica: _Optional[str] = ..., agent_version: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[_Union[ExecutionError, _Mapping]] = ...) -> None: ...
 
 class TaskState(_message.Message):
-    __slots__ = ("task_id", "agent", "status", "attempts", "output", "error", "depends_on", "waiting_reason", "output_omitted", "omitted_attempts", "last_heartbeat", "last_heartbeat_time")
+    __slots__ = ("task_id", "agent", "status", "attempts", "output", "error", "depends_on", "waiting_reason", "output_omitted", "omitted_attempts", "last_heartbeat", "last_heartbeat_time", "items_total", "items_succeeded", "items_failed", "items_running", "iterations", "child_execution_id")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -192,6 +192,12 @@ class TaskState(_message.Message):
     OMITTED_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     LAST_HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     LAST_HEARTBEAT_TIME_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FAILED_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_RUNNING_FIELD_NUMBER: _ClassVar[int]
+    ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    CHILD_EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     agent: str
     status: TaskStatus
@@ -204,7 +210,13 @@ class TaskState(_message.Message):
     omitted_attempts: int
     last_heartbeat: _struct_pb2.Struct
     last_heartbeat_time: _timestamp_pb2.Timestamp
-    def __init__(self, task_id: _Optional[str] = ..., agent: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[ExecutionError, _Mapping]] = ..., depends_on: _Optional[_Iterable[str]] = ..., waiting_reason: _Optional[str] = ..., output_omitted: _Optional[_Union[OmittedValue, _Mapping]] = ..., omitted_attempts: _Optional[int] = ..., last_heartbeat: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., last_heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    items_total: int
+    items_succeeded: int
+    items_failed: int
+    items_running: int
+    iterations: int
+    child_execution_id: str
+    def __init__(self, task_id: _Optional[str] = ..., agent: _Optional[str] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., attempts: _Optional[_Iterable[_Union[Attempt, _Mapping]]] = ..., output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[ExecutionError, _Mapping]] = ..., depends_on: _Optional[_Iterable[str]] = ..., waiting_reason: _Optional[str] = ..., output_omitted: _Optional[_Union[OmittedValue, _Mapping]] = ..., omitted_attempts: _Optional[int] = ..., last_heartbeat: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., last_heartbeat_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., items_total: _Optional[int] = ..., items_succeeded: _Optional[int] = ..., items_failed: _Optional[int] = ..., items_running: _Optional[int] = ..., iterations: _Optional[int] = ..., child_execution_id: _Optional[str] = ...) -> None: ...
 
 class Execution(_message.Message):
     __slots__ = ("execution_id", "workflow", "revision", "status", "inputs", "outputs", "error", "tasks", "create_time", "start_time", "end_time", "request_id", "namespace", "inputs_omitted", "outputs_omitted", "paused", "parent_execution_id")
