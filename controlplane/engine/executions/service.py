@@ -16,6 +16,7 @@ from controlplane.engine.executions.catalog import WorkflowCatalog, violations
 from controlplane.engine.executions.children import MAX_DEPTH
 from controlplane.engine.executions.outputs import value_error
 from controlplane.engine.executions.plan import ExecutionPlan
+from controlplane.engine.executions.retry import missing_agents, refusal, rerun_tasks, rewind
 from controlplane.engine.executions.runner import ExecutionRunner, RunnerDeps
 from controlplane.store import SqliteStore, WriteBatch
 from controlplane.store.sqlite_store import ExecutionPageKey
@@ -70,6 +71,8 @@ class ExecutionEngine:
         self._runners: dict[str, ExecutionRunner] = {}
         self._launches: set[asyncio.Task[None]] = set()
         self._requests_in_flight: dict[str, asyncio.Future[str]] = {}
+        # Retries being recorded: execution id -> (request id, done once recorded or refused).
+        self._retries_in_flight: dict[str, tuple[str, asyncio.Future[None]]] = {}
         self._admission = AdmissionControl(policy_of, saturated)
 
     async def recover(self) -> int:
@@ -357,6 +360,73 @@ class ExecutionEngine:
         await runner.cancel(reason)
         return self.get(execution_id)
 
+    async def retry(self, execution_id: str, request_id: str = "") -> ExecutionRecord:
+        """Runs a FAILED, CANCELLED or TIMED_OUT execution again from its failed, cancelled and
+        skipped tasks, keeping every succeeded output (see retry.py). Durable before it returns;
+        the execution then resumes as after a restart. The same `request_id` as the last retry
+        answers the execution as it is instead of retrying it again. A child execution may be
+        retried: its parent, whose task already took the child's end, is not affected."""
+        if self._deps.writer.unwritable_since is not None:
+            raise Unavailable("the store refuses writes; retry the execution once it takes them")
+        if len(request_id) > MAX_REQUEST_ID:
+            raise invalid("request_id", f"must be at most {MAX_REQUEST_ID} characters")
+        in_flight = self._retries_in_flight.get(execution_id)
+        if in_flight is not None:
+            if not request_id or in_flight[0] != request_id:
+                raise FailedPrecondition(
+                    f"execution {execution_id} is being retried",
+                    [FieldViolation("execution_id", "a retry of it is being recorded")],
+                )
+            await asyncio.shield(in_flight[1])
+            return self.get(execution_id)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._retries_in_flight[execution_id] = (request_id, done)
+        try:
+            record = await self._retried(execution_id, request_id)
+        finally:
+            del self._retries_in_flight[execution_id]
+            done.set_result(None)
+        return record
+
+    async def _retried(self, execution_id: str, request_id: str) -> ExecutionRecord:
+        if not execution_id:
+            raise invalid("execution_id", "is required")
+        record = self._store.load_execution(execution_id)
+        if record is None:
+            raise _no_such_execution(execution_id)
+        last = self._store.last_event(execution_id, EventType.EXECUTION_RETRIED)
+        if request_id and last is not None and last.details.get("request_id") == request_id:
+            return self.get(execution_id)  # the same request again: already retried
+        refused = refusal(record, execution_id in self._runners)
+        if refused is not None:
+            raise refused
+        revision = self._catalog.get(record.workflow, record.revision)
+        definition = await self._catalog.load_definition(revision)
+        plan = ExecutionPlan.of(definition)
+        task_ids = rerun_tasks(record, plan)
+        missing = missing_agents(record, plan, task_ids, self._agent_names())
+        if missing:
+            raise FailedPrecondition("tasks to run again use agents that are not deployed", missing)
+        decision = self._admission.request(record.namespace, execution_id)
+        if not isinstance(decision, Accept):
+            self._admission.undo(record.namespace, execution_id)
+            # Not queued at admission: its status would say RUNNING while it waited.
+            raise ResourceExhausted(
+                f"namespace {record.namespace} has no room for the retry now: {decision.reason}",
+                [FieldViolation("execution_id", decision.reason)],
+            )
+        number = 1 if last is None else int(last.details.get("retry", 0)) + 1
+        batch = WriteBatch()
+        rewind(record, task_ids, batch, self._deps.clock(), request_id, number)
+        try:
+            await self._deps.writer.commit(batch, wait_out_outage=False)
+        except BaseException:
+            self._admission.undo(record.namespace, execution_id)
+            raise
+        self._deps.hub.published(execution_id, record.last_sequence)
+        self._launch(self._new_runner(record, definition))
+        return self.get(execution_id)
+
     async def signal(
         self, execution_id: str, name: str, payload: Any, request_id: str = ""
     ) -> ExecutionRecord:
@@ -435,7 +505,7 @@ class ExecutionEngine:
             events = self._store.read_events(execution_id, next_sequence)
             for event in events:
                 yield event
-                if event.type.terminal:
+                if event.type.terminal and not self._retried_after(event):
                     return
             if events:
                 next_sequence = events[-1].sequence + 1
@@ -444,6 +514,11 @@ class ExecutionEngine:
             if progress is not None and progress[0].terminal and progress[1] < next_sequence:
                 return  # asked to start after the terminal event
             await self._deps.hub.wait_beyond(execution_id, next_sequence - 1, WATCH_POLL_S)
+
+    def _retried_after(self, event: Event) -> bool:
+        """The execution ran again after this terminal event (a retry followed it)."""
+        progress = self._store.execution_progress(event.execution_id)
+        return progress is not None and progress[1] > event.sequence
 
     def stop_admitting(self) -> None:
         """The control plane is stopping: no waiting execution starts from now on."""
