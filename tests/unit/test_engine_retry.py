@@ -54,7 +54,7 @@ tasks:
 """
 SLOW_WORKFLOW = """
 name: slow-workflow
-timeout: 300ms
+timeout: 1s
 tasks:
   - {id: first, agent: worker, input: {step: 1}}
   - {id: wait, agent: slow, depends_on: [first]}
@@ -226,7 +226,7 @@ def test_a_timed_out_execution_gets_its_whole_timeout_again(tmp_path: Path) -> N
         retried = await cp.executions.retry(eid)
         assert retried.start_time is not None and timed_out.start_time is not None
         assert retried.start_time > timed_out.start_time
-        slow.release.set()  # well within the 300 ms counted from the retry
+        slow.release.set()  # well within the second counted from the retry
         done = await cp.executions.ended(eid)
         assert done.status is ExecutionStatus.SUCCEEDED
 
@@ -263,6 +263,7 @@ def test_only_a_failed_cancelled_or_timed_out_execution_is_retried(tmp_path: Pat
         assert [v.field for v in refused.value.violations] == ["execution_id"]
 
         running = await start(cp, HELD)
+        await eventually(lambda: cp.executions.get(running).status is ExecutionStatus.RUNNING)
         with pytest.raises(FailedPrecondition, match="RUNNING"):
             await cp.executions.retry(running)
 

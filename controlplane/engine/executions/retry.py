@@ -47,10 +47,16 @@ MAX_LISTED_TASKS = 100
 
 
 def refusal(record: ExecutionRecord, running: bool) -> FailedPrecondition | None:
-    """Why the execution cannot be retried now (None: it can); `running`: its runner is live."""
+    """Why the execution cannot be retried now (None: it can); `running`: its runner is live
+    (an execution whose end was just recorded is retried once its runner let go of it)."""
     if record.status in RETRYABLE and not running:
         return None
-    status = record.status.value if record.status.terminal else ExecutionStatus.RUNNING.value
+    if record.status in RETRYABLE:
+        return FailedPrecondition(
+            f"execution {record.execution_id} is still ending; retry it in a moment",
+            [FieldViolation("execution_id", "execution is still ending")],
+        )
+    status = record.status.value
     return FailedPrecondition(
         f"cannot retry an execution that is {status}: only a FAILED, CANCELLED or TIMED_OUT "
         "one runs again",
