@@ -33,7 +33,11 @@ CHAIN = """
 name: chain
 tasks:
   - {id: first, agent: worker, input: {step: 1}}
-  - {id: middle, agent: flaky, depends_on: [first], input: {step: 2}, retry: {max_attempts: 2}}
+  - id: middle
+    agent: flaky
+    depends_on: [first]
+    input: {step: 2}
+    retry: {max_attempts: 2, initial_interval: 10ms}
   - {id: last, agent: worker, depends_on: [middle], input: {after: "${tasks.middle.output}"}}
 outputs: {result: "${tasks.last.output}"}
 """
@@ -313,6 +317,39 @@ def test_concurrent_retries_of_one_execution_record_one(tmp_path: Path) -> None:
         for eid in (same, other):
             assert (await cp.executions.ended(eid)).status is ExecutionStatus.SUCCEEDED
             assert len(events_of(cp, eid, EventType.EXECUTION_RETRIED)) == 1
+
+    run(body, tmp_path)
+
+
+def test_a_child_execution_is_retried_on_its_own(tmp_path: Path) -> None:
+    child = """
+name: child
+tasks:
+  - {id: work, agent: flaky, retry: {max_attempts: 1}}
+outputs: {result: "${tasks.work.output}"}
+"""
+    parent = """
+name: parent
+tasks:
+  - {id: call, workflow: child, retry: {max_attempts: 1}}
+"""
+
+    async def body(cp: ControlPlane, backend: FakeBackend) -> None:
+        flaky = Flaky()
+        backend.behaviours["flaky"] = flaky
+        await cp.catalog.create(child)
+        parent_id = await start(cp, parent)
+        assert (await cp.executions.ended(parent_id)).status is ExecutionStatus.FAILED
+        (child_record,) = cp.executions.list("child", [], 10, "")[0]
+        assert child_record.parent_execution_id == parent_id
+        flaky.broken = False
+        await cp.executions.retry(child_record.execution_id)
+        done = await cp.executions.ended(child_record.execution_id)
+        assert done.status is ExecutionStatus.SUCCEEDED
+        assert done.outputs == {"result": {"fixed": 2}}
+        # The parent's task took the child's first end; the parent is not affected.
+        assert cp.executions.get(parent_id).status is ExecutionStatus.FAILED
+        assert not events_of(cp, parent_id, EventType.EXECUTION_RETRIED)
 
     run(body, tmp_path)
 

@@ -383,9 +383,13 @@ class ExecutionEngine:
         self._retries_in_flight[execution_id] = (request_id, done)
         try:
             record = await self._retried(execution_id, request_id)
+        except BaseException as exc:
+            done.set_exception(exc)  # the same request, sent again meanwhile, hears the same
+            done.exception()  # (retrieved: nobody may be waiting)
+            raise
         finally:
             del self._retries_in_flight[execution_id]
-            done.set_result(None)
+        done.set_result(None)
         return record
 
     async def _retried(self, execution_id: str, request_id: str) -> ExecutionRecord:
