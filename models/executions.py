@@ -161,10 +161,18 @@ class TaskRecord:
     items_running: int = 0
     iterations: int = 0
     child_execution_id: str = ""
+    # Attempts made before the execution's last retry (RetryExecution): they stay in the
+    # history, and the task's retry policy counts only the attempts after them.
+    earlier_attempts: int = 0
 
     def charged_attempts(self) -> int:
-        """Attempts that count against the retry policy (lost and preempted ones do not)."""
-        return sum(1 for a in self.attempts if a.status not in _UNCHARGED)
+        """Attempts of the current run that count against the retry policy (lost and
+        preempted ones do not, nor those of runs before a retry of the execution)."""
+        return sum(
+            1
+            for a in self.attempts
+            if a.number > self.earlier_attempts and a.status not in _UNCHARGED
+        )
 
 
 @dataclass
@@ -230,6 +238,8 @@ class EventType(enum.Enum):
     EXECUTION_PAUSED = "EXECUTION_PAUSED"
     EXECUTION_UNPAUSED = "EXECUTION_UNPAUSED"
     EXECUTION_MODIFIED = "EXECUTION_MODIFIED"
+    # A finished execution runs again from its unfinished tasks (RetryExecution).
+    EXECUTION_RETRIED = "EXECUTION_RETRIED"
 
     @property
     def terminal(self) -> bool:

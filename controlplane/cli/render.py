@@ -443,7 +443,7 @@ def follow(
     show_progress: bool = True,
 ) -> ExecutionRecord:
     """Prints every event as it arrives, with a tasks-done progress bar; returns the final
-    execution (fetched after the terminal event)."""
+    execution (fetched once the stream ended, after the terminal event)."""
     record = client.get_execution(execution_id)
     # The workflow's own tasks: items and iterations come and go under them.
     tracked = {t for t in record.tasks if not task_rows.parent_row(t, record.tasks)}
@@ -466,9 +466,10 @@ def follow(
             progress.console.print(event_text(event))
             if event.type in _TASK_END_EVENTS and event.task_id in tracked:
                 progress.advance(bar)
+            if event.type is EventType.EXECUTION_RETRIED and total is not None:
+                progress.update(bar, completed=total - int(event.details.get("task_count", 0)))
             progress.update(bar, description=f"{event.type.value} {event.task_id}".strip())
-            if event.type.terminal:
-                break
+            # The stream ends after the terminal event (one a retry followed is not the end).
     return client.get_execution(execution_id)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 10  # 7: task_heartbeats, 8: rollouts, 9: signals, 10: agent_events
+# 7: task_heartbeats, 8: rollouts, 9: signals, 10: agent_events, 11: task_earlier_attempts
+SCHEMA_VERSION = 11
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflow_revisions (

@@ -20,6 +20,8 @@ from controlplane.store.codec import (
     load_agent_spec,
     load_error,
 )
+from controlplane.store.earlier_attempts import SCHEMA as EARLIER_ATTEMPTS_SCHEMA
+from controlplane.store.earlier_attempts import attach_earlier_attempts
 from controlplane.store.heartbeats import SCHEMA as HEARTBEAT_SCHEMA
 from controlplane.store.heartbeats import UPSERT_HEARTBEAT, attach_heartbeats
 from controlplane.store.schema import SCHEMA, SCHEMA_VERSION
@@ -81,7 +83,7 @@ class SqliteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._writer = _connect(path, synchronous)
-        self._writer.executescript(SCHEMA + HEARTBEAT_SCHEMA)
+        self._writer.executescript(SCHEMA + HEARTBEAT_SCHEMA + EARLIER_ATTEMPTS_SCHEMA)
         self._migrate()
         self._writer.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._reader = _connect(path, synchronous)
@@ -345,17 +347,15 @@ class SqliteStore:
             "ORDER BY sequence LIMIT ?",
             (execution_id, from_sequence, *(() if of_type is None else (of_type.value,)), limit),
         ).fetchall()
-        return [
-            Event(
-                execution_id=row[0],
-                sequence=row[1],
-                type=EventType(row[2]),
-                task_id=row[3],
-                time=row[4],
-                details=load(row[5]),
-            )
-            for row in rows
-        ]
+        return [_event(row) for row in rows]
+
+    def last_event(self, execution_id: str, type_: EventType) -> Event | None:
+        """The execution's latest event of one type (None when it has none)."""
+        row = self._reader.execute(
+            "SELECT * FROM events WHERE execution_id=? AND type=? ORDER BY sequence DESC LIMIT 1",
+            (execution_id, type_.value),
+        ).fetchone()
+        return None if row is None else _event(row)
 
     def _attach_tasks(self, execution: ExecutionRecord, inline_limit: int | None = None) -> None:
         eid = execution.execution_id
@@ -381,8 +381,20 @@ class SqliteStore:
             "SELECT * FROM attempts WHERE execution_id=? ORDER BY task_id, number", (eid,)
         ):
             execution.tasks[row[1]].attempts.append(_attempt(row))
+        attach_earlier_attempts(self._reader, execution)
         if inline_limit != 0:  # 0: states only (no value is read)
             attach_heartbeats(self._reader, execution)
+
+
+def _event(row: tuple[Any, ...]) -> Event:
+    return Event(
+        execution_id=row[0],
+        sequence=row[1],
+        type=EventType(row[2]),
+        task_id=row[3],
+        time=row[4],
+        details=load(row[5]),
+    )
 
 
 def _revision(row: tuple[Any, ...]) -> WorkflowRevision:

@@ -141,3 +141,41 @@ def test_a_restart_in_the_middle_reruns_no_succeeded_item(tmp_path: Path) -> Non
     resumed = FakeBackend()  # its agent answers from the start: the execution resumes at once
     resumed.behaviours["worker"] = counting(None)
     run(second, tmp_path, resumed)
+
+
+def test_a_retry_reruns_only_the_items_that_did_not_succeed(tmp_path: Path) -> None:
+    calls: dict[int, int] = {}
+    broken = {3, 7}
+
+    async def work(value: Any, request: AttemptRequest) -> Any:
+        if request.task_id == "plan":
+            return {"files": [f"f{i}" for i in range(value["n"])]}
+        if request.task_id.startswith("review["):
+            position = value["position"]
+            calls[position] = calls.get(position, 0) + 1
+            if position in broken:
+                raise RuntimeError(f"item {position} failed")
+            return {"at": position}
+        return value
+
+    async def body(cp: ControlPlane, backend: FakeBackend) -> None:
+        backend.behaviours["worker"] = work
+        eid = await start(cp, FAN_OUT, {"n": 12})
+        done = await finished(cp, eid)
+        assert done.status is ExecutionStatus.FAILED
+        stored = cp.store.load_execution(eid)
+        assert stored is not None
+        succeeded = {
+            i
+            for i in range(12)
+            if (item := stored.tasks.get(f"review[{i}]")) and item.status is TaskStatus.SUCCEEDED
+        }
+        broken.clear()
+        await cp.executions.retry(eid)
+        done = await finished(cp, eid)
+        assert done.status is ExecutionStatus.SUCCEEDED, done.error
+        assert done.tasks["review"].output == [{"at": i} for i in range(12)]
+        assert succeeded and all(calls[i] == 1 for i in succeeded)  # not run again
+        assert calls[3] == 2 and calls[7] == 2
+
+    run(body, tmp_path)

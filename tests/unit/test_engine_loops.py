@@ -112,3 +112,29 @@ def test_a_restart_in_the_third_iteration_reruns_no_earlier_one(tmp_path: Path) 
     resumed = FakeBackend()
     resumed.behaviours["worker"] = counting(None)
     run(second, tmp_path, resumed)
+
+
+def test_a_retry_goes_on_from_the_iteration_that_failed(tmp_path: Path) -> None:
+    calls: list[str] = []
+    away = [True]
+
+    async def work(value: Any, request: AttemptRequest) -> Any:
+        if request.task_id.startswith("draft#"):
+            calls.append(request.task_id)
+            if value["round"] == 2 and away[0]:
+                raise RuntimeError("the reviewer is away")
+        return await reviser(value, request)
+
+    async def body(cp: ControlPlane, backend: FakeBackend) -> None:
+        backend.behaviours["worker"] = work
+        eid = await start(cp, REVISE, {"approve_at": 3})
+        done = await finished(cp, eid)
+        assert done.status is ExecutionStatus.FAILED
+        away[0] = False
+        await cp.executions.retry(eid)
+        done = await finished(cp, eid)
+        assert done.status is ExecutionStatus.SUCCEEDED, done.error
+        assert done.tasks["draft"].output["round"] == 3
+        assert calls == ["draft#1", "draft#2", "draft#2", "draft#3"]
+
+    run(body, tmp_path)

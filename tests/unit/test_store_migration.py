@@ -37,5 +37,6 @@ def test_old_executions_table_is_migrated(tmp_path: Path) -> None:
         assert "pool_repairs" in tables  # added by version 6
         assert "task_heartbeats" in tables  # added by version 7
         assert "agent_events" in tables  # added by version 9
+        assert "task_earlier_attempts" in tables  # added by version 11
     finally:
         store.close()

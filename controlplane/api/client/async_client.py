@@ -74,6 +74,9 @@ class AsyncExecutionHandle:
     async def resume(self, reason: str = "") -> ExecutionRecord:
         return await self._client.resume_execution(self.execution_id, reason)
 
+    async def retry(self, request_id: str = "") -> ExecutionRecord:
+        return await self._client.retry_execution(self.execution_id, request_id)
+
     async def result(self, timeout: float | None = None) -> ExecutionRecord:
         """The execution once it has ended, its values complete; TimeoutError when it has not
         ended within `timeout` seconds (None: wait as long as it takes)."""
@@ -90,7 +93,9 @@ class AsyncExecutionHandle:
                 async for event in stream:
                     next_sequence = event.sequence + 1
                     if event.type.terminal:
-                        return await self.complete()
+                        record = await self.get()
+                        if record.status.terminal:  # (not retried since)
+                            return await self._client.with_omitted_values(record)
             finally:
                 await stream.aclose()
             # The stream ended early (the server stopping, say): look, then watch again.
@@ -356,6 +361,10 @@ class AsyncOrchestratorClient:
 
     async def resume_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
         return await self._run(calls.resume_execution(execution_id, reason))
+
+    async def retry_execution(self, execution_id: str, request_id: str = "") -> ExecutionRecord:
+        """See `OrchestratorClient.retry_execution`."""
+        return await self._run(calls.retry_execution(execution_id, request_id))
 
     async def watch_execution(
         self, execution_id: str, from_sequence: int = 0, timeout_s: float | None = None

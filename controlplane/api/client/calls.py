@@ -313,6 +313,19 @@ def resume_execution(execution_id: str, reason: str) -> Call[ExecutionRecord]:
     return Call("workflows.ResumeExecution", request, lambda r: execution_from_proto(r.execution))
 
 
+def retry_execution(execution_id: str, request_id: str) -> Call[ExecutionRecord]:
+    """A retry is made once per request id, so one is made up when the caller gives none: the
+    call can then be sent again after UNAVAILABLE without being refused as a second retry."""
+    request_id = request_id or f"client-{uuid.uuid4().hex}"
+    request = workflow_pb2.RetryExecutionRequest(execution_id=execution_id, request_id=request_id)
+    return Call(
+        "workflows.RetryExecution",
+        request,
+        lambda r: execution_from_proto(r.execution),
+        request_id=request_id,
+    )
+
+
 def read_value_request(
     execution_id: str, part: ValuePart, task_id: str, offset: int
 ) -> workflow_pb2.ReadExecutionValueRequest:

@@ -79,6 +79,9 @@ class ExecutionHandle:
     def resume(self, reason: str = "") -> ExecutionRecord:
         return self._client.resume_execution(self.execution_id, reason)
 
+    def retry(self, request_id: str = "") -> ExecutionRecord:
+        return self._client.retry_execution(self.execution_id, request_id)
+
     def result(self, timeout: float | None = None) -> ExecutionRecord:
         """The execution once it has ended, its values complete; TimeoutError when it has not
         ended within `timeout` seconds (None: wait as long as it takes)."""
@@ -96,7 +99,9 @@ class ExecutionHandle:
                     for event in stream:
                         next_sequence = event.sequence + 1
                         if event.type.terminal:
-                            return self.complete()
+                            record = self.get()
+                            if record.status.terminal:  # (not retried since)
+                                return self._client.with_omitted_values(record)
             except ClientError as exc:
                 if exc.code_name != "DEADLINE_EXCEEDED":
                     raise
@@ -389,6 +394,12 @@ class OrchestratorClient:
 
     def resume_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
         return self._run(calls.resume_execution(execution_id, reason))
+
+    def retry_execution(self, execution_id: str, request_id: str = "") -> ExecutionRecord:
+        """Runs a FAILED, CANCELLED or TIMED_OUT execution again from its failed, cancelled
+        and skipped tasks, keeping succeeded outputs; once per `request_id` (one is made up
+        when none is given, so the call is retried while the server is unavailable)."""
+        return self._run(calls.retry_execution(execution_id, request_id))
 
     def watch_execution(
         self, execution_id: str, from_sequence: int = 0, timeout_s: float | None = None

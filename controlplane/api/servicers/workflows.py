@@ -187,6 +187,13 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
         record = await self._executions.resume(request.execution_id, request.reason)
         return workflow_pb2.ResumeExecutionResponse(execution=_full(record))
 
+    @unary
+    async def RetryExecution(
+        self, request: workflow_pb2.RetryExecutionRequest, context: Ctx
+    ) -> workflow_pb2.RetryExecutionResponse:
+        record = await self._executions.retry(request.execution_id, request.request_id)
+        return workflow_pb2.RetryExecutionResponse(execution=_full(record))
+
     @streaming
     async def WatchExecution(
         self, request: workflow_pb2.WatchExecutionRequest, context: Ctx

@@ -215,6 +215,17 @@ def executions_resume(
     return _control_answer(args, record, console)
 
 
+def executions_retry(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
+    """Retries the execution; with --wait follows it to its end (exit 1 unless it succeeded)."""
+    record = client.retry_execution(args.execution_id, args.request_id or "")
+    if not args.wait:
+        return _control_answer(args, record, console, "retried ")
+    live = render.make_console(stderr=True) if render.wants_json(args) else console
+    live.print(f"execution {record.execution_id} retried", markup=False, style="bold")
+    final = render.follow(client, record.execution_id, live)
+    return _finish(args, final, client, console)
+
+
 def executions_watch(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
     """Follows the stream to the terminal event; exit 1 unless the execution succeeded."""
     live = render.make_console(stderr=True) if render.wants_json(args) else console

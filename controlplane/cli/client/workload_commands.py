@@ -254,6 +254,19 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     resume.add_argument("execution_id")
     resume.add_argument("--reason", default="")
     resume.set_defaults(handler=handler(f"{EXECUTIONS}:executions_resume"))
+    retry = sub(
+        ex_cmds,
+        "retry",
+        "run a failed, cancelled or timed-out execution again from its unfinished tasks",
+    )
+    retry.add_argument("execution_id")
+    retry.add_argument("--wait", "-w", action="store_true", help="follow until it ends")
+    retry.add_argument(
+        "--request-id",
+        default="",
+        help="idempotency key: the same key as the last retry does not retry again",
+    )
+    retry.set_defaults(handler=handler(f"{EXECUTIONS}:executions_retry"))
     watch = sub(ex_cmds, "watch", "follow an execution's events until it ends")
     watch.add_argument("execution_id")
     watch.add_argument("--from-sequence", type=sequence_arg, default=0)

@@ -80,13 +80,14 @@ class FanOutState:
 
 
 def rebuilt(parent: TaskRecord, tasks: dict[str, TaskRecord], items: list[Any]) -> FanOutState:
-    """The counters of a for_each task from its items' records (after a restart)."""
+    """The counters of a for_each task from its items' records (after a restart, or a retry
+    that set its failed items back to PENDING). Scheduling starts over from the first item
+    and passes over those that are not PENDING."""
     state = FanOutState(total=len(items), items=items)
     for index in range(len(items)):
         item = tasks.get(item_id(parent.task_id, index))
         if item is None or item.status is TaskStatus.PENDING:
             continue
-        state.next_index = max(state.next_index, index + 1)
         state.running += 1
         if item.status.terminal:
             state.account(item.status)

@@ -125,10 +125,12 @@ class Progress(ExecutionChanges):
         self.set_task(batch, task, TaskStatus.RUNNING)
         self.event(batch, EventType.TASK_SCHEDULED, task.task_id, items=len(items))
         for index in range(len(items)):
+            if item_id(task.task_id, index) in self.record.tasks:
+                continue  # a retry re-runs only the items that did not succeed
             item = TaskRecord(item_id(task.task_id, index), spec.agent)
             self.record.tasks[item.task_id] = item
             batch.put_task(self.execution_id, item)
-        self._fan_outs[task.task_id] = FanOutState(len(items), items=items)
+        self._fan_outs[task.task_id] = rebuilt(task, self.record.tasks, items)
         self._dirty.add(task.task_id)
         return []
 
@@ -220,7 +222,7 @@ class Progress(ExecutionChanges):
                 ready += self._expand(batch, task, spec, spec.for_each)
                 continue
             if spec.loop is not None:
-                ready += self._iterate(batch, task, 1)
+                ready += self._start_loop(batch, task)
                 continue
             self.set_task(batch, task, TaskStatus.SCHEDULED)
             self.event(batch, EventType.TASK_SCHEDULED, task_id)
@@ -301,6 +303,22 @@ class Progress(ExecutionChanges):
         return None
 
     # -- loops ------------------------------------------------------------------------------
+
+    def _start_loop(self, batch: WriteBatch, task: TaskRecord) -> list[str]:
+        """A loop task starts at its first iteration, or after a retry at its latest one
+        (set back to PENDING when it failed; its earlier iterations keep their outputs)."""
+        n = last_iteration(task.task_id, self.record.tasks)
+        if n == 0:
+            return self._iterate(batch, task, 1)
+        self.set_task(batch, task, TaskStatus.SCHEDULED)
+        self.set_task(batch, task, TaskStatus.RUNNING)
+        latest = self.record.tasks[iteration_id(task.task_id, n)]
+        if latest.status is TaskStatus.PENDING:
+            super().set_task(batch, latest, TaskStatus.SCHEDULED)
+            self.event(batch, EventType.TASK_SCHEDULED, latest.task_id, iteration=n)
+            return [latest.task_id]
+        self._looping.add(task.task_id)
+        return []
 
     def _iterate(self, batch: WriteBatch, task: TaskRecord, n: int) -> list[str]:
         """Stores and schedules iteration `n` of a loop task (the first moves it to RUNNING)."""

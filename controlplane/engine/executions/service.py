@@ -17,6 +17,7 @@ from controlplane.engine.executions.children import MAX_DEPTH
 from controlplane.engine.executions.modifications import from_details, replayed, to_details
 from controlplane.engine.executions.outputs import value_error
 from controlplane.engine.executions.plan import ExecutionPlan
+from controlplane.engine.executions.retries import Retries
 from controlplane.engine.executions.runner import ExecutionRunner, RunnerDeps
 from controlplane.engine.executions.task_view import task_view
 from controlplane.store import SqliteStore, WriteBatch
@@ -75,7 +76,19 @@ class ExecutionEngine:
         self._runners: dict[str, ExecutionRunner] = {}
         self._launches: set[asyncio.Task[None]] = set()
         self._requests_in_flight: dict[str, asyncio.Future[str]] = {}
+        # Retries being recorded: execution id -> (request id, done once recorded or refused).
         self._admission = AdmissionControl(policy_of, saturated)
+        self._retries = Retries(
+            store,
+            deps,
+            catalog,
+            self._admission,
+            self._runners,
+            agent_names,
+            self.get,
+            lambda record, definition: self._launch(self._new_runner(record, definition)),
+            self._modified,
+        )
 
     async def recover(self) -> int:
         """Resumes every execution the store says is not finished."""
@@ -363,6 +376,10 @@ class ExecutionEngine:
         await runner.cancel(reason)
         return self.get(execution_id)
 
+    async def retry(self, execution_id: str, request_id: str = "") -> ExecutionRecord:
+        """Runs a FAILED, CANCELLED or TIMED_OUT execution again (see retries.py)."""
+        return await self._retries.retry(execution_id, request_id)
+
     async def signal(
         self, execution_id: str, name: str, payload: Any, request_id: str = ""
     ) -> ExecutionRecord:
@@ -486,7 +503,7 @@ class ExecutionEngine:
             events = self._store.read_events(execution_id, next_sequence)
             for event in events:
                 yield event
-                if event.type.terminal:
+                if event.type.terminal and not self._retried_after(event):
                     return
             if events:
                 next_sequence = events[-1].sequence + 1
@@ -495,6 +512,11 @@ class ExecutionEngine:
             if progress is not None and progress[0].terminal and progress[1] < next_sequence:
                 return  # asked to start after the terminal event
             await self._deps.hub.wait_beyond(execution_id, next_sequence - 1, WATCH_POLL_S)
+
+    def _retried_after(self, event: Event) -> bool:
+        """The execution ran again after this terminal event (a retry followed it)."""
+        progress = self._store.execution_progress(event.execution_id)
+        return progress is not None and progress[1] > event.sequence
 
     def stop_admitting(self) -> None:
         """The control plane is stopping: no waiting execution starts from now on."""

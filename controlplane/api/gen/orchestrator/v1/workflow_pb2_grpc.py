@@ -100,6 +100,11 @@ class WorkflowServiceStub:
                 request_serializer=orchestrator_dot_v1_dot_workflow__pb2.ResumeExecutionRequest.SerializeToString,
                 response_deserializer=orchestrator_dot_v1_dot_workflow__pb2.ResumeExecutionResponse.FromString,
                 _registered_method=True)
+        self.RetryExecution = channel.unary_unary(
+                '/orchestrator.v1.WorkflowService/RetryExecution',
+                request_serializer=orchestrator_dot_v1_dot_workflow__pb2.RetryExecutionRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_workflow__pb2.RetryExecutionResponse.FromString,
+                _registered_method=True)
 
 
 class WorkflowServiceServicer:
@@ -200,6 +205,18 @@ class WorkflowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RetryExecution(self, request, context):
+        """Runs a FAILED, CANCELLED or TIMED_OUT execution again from its failed, cancelled and
+        skipped tasks (and its compensation and finally tasks), keeping every succeeded task's
+        output; new attempts are numbered after the earlier ones. The execution is RUNNING again
+        with an EXECUTION_RETRIED event, durable before the answer. FAILED_PRECONDITION for an
+        execution that succeeded or is still running; RESOURCE_EXHAUSTED when its namespace has
+        no room for another running execution.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -267,6 +284,11 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
                     servicer.ResumeExecution,
                     request_deserializer=orchestrator_dot_v1_dot_workflow__pb2.ResumeExecutionRequest.FromString,
                     response_serializer=orchestrator_dot_v1_dot_workflow__pb2.ResumeExecutionResponse.SerializeToString,
+            ),
+            'RetryExecution': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryExecution,
+                    request_deserializer=orchestrator_dot_v1_dot_workflow__pb2.RetryExecutionRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_workflow__pb2.RetryExecutionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -621,6 +643,33 @@ class WorkflowService:
             '/orchestrator.v1.WorkflowService/ResumeExecution',
             orchestrator_dot_v1_dot_workflow__pb2.ResumeExecutionRequest.SerializeToString,
             orchestrator_dot_v1_dot_workflow__pb2.ResumeExecutionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryExecution(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/orchestrator.v1.WorkflowService/RetryExecution',
+            orchestrator_dot_v1_dot_workflow__pb2.RetryExecutionRequest.SerializeToString,
+            orchestrator_dot_v1_dot_workflow__pb2.RetryExecutionResponse.FromString,
             options,
             channel_credentials,
             insecure,
