@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -28,6 +35,7 @@ from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
 from models.executions import Event, ExecutionRecord, ExecutionStatus, ValuePart
 from models.forecasting import FittedForecast
 from models.load import RAW, LoadSample
+from models.modifications import Operation
 from models.packages import DEFAULT_MAX_PACKAGE_BYTES, StoredPackage
 from models.queueing import NamespacePolicy
 from models.resources import PlacementStrategy, ResourceAmounts
@@ -70,6 +78,13 @@ class AsyncExecutionHandle:
 
     async def pause(self, reason: str = "") -> ExecutionRecord:
         return await self._client.pause_execution(self.execution_id, reason)
+
+    async def modify(
+        self, operations: Sequence[Operation], reason: str = "", request_id: str = ""
+    ) -> ExecutionRecord:
+        return await self._client.modify_execution(
+            self.execution_id, operations, reason, request_id
+        )
 
     async def resume(self, reason: str = "") -> ExecutionRecord:
         return await self._client.resume_execution(self.execution_id, reason)
@@ -356,6 +371,16 @@ class AsyncOrchestratorClient:
 
     async def resume_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
         return await self._run(calls.resume_execution(execution_id, reason))
+
+    async def modify_execution(
+        self,
+        execution_id: str,
+        operations: Sequence[Operation],
+        reason: str = "",
+        request_id: str = "",
+    ) -> ExecutionRecord:
+        """As `OrchestratorClient.modify_execution`."""
+        return await self._run(calls.modify_execution(execution_id, operations, reason, request_id))
 
     async def watch_execution(
         self, execution_id: str, from_sequence: int = 0, timeout_s: float | None = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -15,6 +15,7 @@ from controlplane.api.client.errors import ClientError
 from controlplane.api.codec.agent_events import agent_event_from_proto
 from controlplane.api.codec.agent_specs import agent_spec_to_proto
 from controlplane.api.codec.agents import agent_from_proto, agent_version_from_proto
+from controlplane.api.codec.modifications import ONEOF_FIELDS, operation_to_proto
 from controlplane.api.codec.resources import (
     PLACEMENT_STRATEGIES,
     amounts_to_proto,
@@ -60,6 +61,7 @@ from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
 from models.executions import ExecutionRecord, ExecutionStatus, ValuePart
 from models.forecasting import FittedForecast
 from models.load import LoadSample
+from models.modifications import Operation, OperationKind
 from models.queueing import NamespacePolicy
 from models.resources import PlacementStrategy, ResourceAmounts
 from models.scaling import PolicyView, ScalingEvent, ScalingPolicy, ScalingStatus
@@ -311,6 +313,32 @@ def pause_execution(execution_id: str, reason: str) -> Call[ExecutionRecord]:
 def resume_execution(execution_id: str, reason: str) -> Call[ExecutionRecord]:
     request = workflow_pb2.ResumeExecutionRequest(execution_id=execution_id, reason=reason)
     return Call("workflows.ResumeExecution", request, lambda r: execution_from_proto(r.execution))
+
+
+def modify_execution(
+    execution_id: str, operations: Sequence[Operation], reason: str, request_id: str
+) -> Call[ExecutionRecord]:
+    """A batch is applied once per request id, so one is made up when the caller gives none:
+    the call can then be sent again after UNAVAILABLE without applying the batch twice."""
+    for i, op in enumerate(operations):
+        at = f"operations[{i}].{ONEOF_FIELDS[op.kind]}"
+        if op.kind is OperationKind.SET_VALUE:
+            _carried(op.value, f"{at}.value", "value is not a JSON value the API carries")
+        elif op.kind in (OperationKind.ADD_TASK, OperationKind.UPDATE_TASK):
+            _carried(op.input, f"{at}.input", "input is not a JSON value the API carries")
+    request_id = request_id or f"client-{uuid.uuid4().hex}"
+    request = workflow_pb2.ModifyExecutionRequest(
+        execution_id=execution_id,
+        operations=[operation_to_proto(op) for op in operations],
+        reason=reason,
+        request_id=request_id,
+    )
+    return Call(
+        "workflows.ModifyExecution",
+        request,
+        lambda r: execution_from_proto(r.execution),
+        request_id=request_id,
+    )
 
 
 def read_value_request(

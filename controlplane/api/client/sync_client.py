@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -29,6 +29,7 @@ from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
 from models.executions import Event, ExecutionRecord, ExecutionStatus, ValuePart
 from models.forecasting import FittedForecast
 from models.load import RAW, LoadSample
+from models.modifications import Operation
 from models.packages import DEFAULT_MAX_PACKAGE_BYTES, StoredPackage
 from models.queueing import NamespacePolicy
 from models.resources import PlacementStrategy, ResourceAmounts
@@ -75,6 +76,11 @@ class ExecutionHandle:
 
     def pause(self, reason: str = "") -> ExecutionRecord:
         return self._client.pause_execution(self.execution_id, reason)
+
+    def modify(
+        self, operations: Sequence[Operation], reason: str = "", request_id: str = ""
+    ) -> ExecutionRecord:
+        return self._client.modify_execution(self.execution_id, operations, reason, request_id)
 
     def resume(self, reason: str = "") -> ExecutionRecord:
         return self._client.resume_execution(self.execution_id, reason)
@@ -389,6 +395,20 @@ class OrchestratorClient:
 
     def resume_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
         return self._run(calls.resume_execution(execution_id, reason))
+
+    def modify_execution(
+        self,
+        execution_id: str,
+        operations: Sequence[Operation],
+        reason: str = "",
+        request_id: str = "",
+    ) -> ExecutionRecord:
+        """Applies `operations` (skip, add, remove or update tasks that have not started, set
+        input values, force conditions) to a running execution as one change, after the
+        server has checked all of them; once per `request_id` (one is made up when none is
+        given, so the call is retried while the server is unavailable without applying the
+        batch twice)."""
+        return self._run(calls.modify_execution(execution_id, operations, reason, request_id))
 
     def watch_execution(
         self, execution_id: str, from_sequence: int = 0, timeout_s: float | None = None
