@@ -191,5 +191,4 @@ def in_request_terms(
         return _OPERATION_FIELD.sub(spelled, text)
 
     violations = [FieldViolation(rewrite(v.field), v.description) for v in error.violations]
-    rewritten = type(error)(rewrite(error.message), violations)
-    return rewritten
+    return type(error)(rewrite(error.message), violations)

@@ -55,8 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
     def add(flag: str, metavar: str, help: str) -> None:
-        group.add_argument(flag, dest=DEST, action="append", type=_Collect(flag), metavar=metavar,
-                           help=help)  # fmt: skip
+        group.add_argument(
+            flag, dest=DEST, action="append", type=_Collect(flag), metavar=metavar, help=help
+        )
 
     add("--skip", "TASK", "skip a task that has not started (SKIPPED with the reason)")
     add("--remove", "TASK", "remove a task that has not started and nothing depends on")
