@@ -22,7 +22,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from controlplane.cli import replica_render, rollout_render, task_rows
+from controlplane.cli import modification_render, replica_render, rollout_render, task_rows
 from controlplane.cli.json_text import display_text, json_text, to_jsonable
 from controlplane.cli.quantities import moment, when
 from models.agents import AgentView
@@ -426,10 +426,13 @@ def event_text(event: Event) -> Text:
         (f"{event.type.value:<20}", style_for(event.type.value)),
         f" {event.task_id or '-':<12}",
     )
-    shown = itertools.islice(event.details.items(), EVENT_DETAILS_SHOWN)
-    details = " ".join(f"{compact(k, 60)}={compact(v, 60)}" for k, v in shown)
-    if len(event.details) > EVENT_DETAILS_SHOWN:
-        details += f" … ({len(event.details)} details)"
+    if event.type is EventType.EXECUTION_MODIFIED:
+        details = modification_render.modification_text(event.details)
+    else:
+        shown = itertools.islice(event.details.items(), EVENT_DETAILS_SHOWN)
+        details = " ".join(f"{compact(k, 60)}={compact(v, 60)}" for k, v in shown)
+        if len(event.details) > EVENT_DETAILS_SHOWN:
+            details += f" … ({len(event.details)} details)"
     if details:
         line.append(" " + details, style="dim")
     return line
@@ -468,6 +471,9 @@ def follow(
                 progress.advance(bar)
             if event.type is EventType.EXECUTION_RETRIED and total is not None:
                 progress.update(bar, completed=total - int(event.details.get("task_count", 0)))
+            if event.type is EventType.EXECUTION_MODIFIED and total is not None:
+                total += modification_render.task_count_change(event.details)
+                progress.update(bar, total=total)
             progress.update(bar, description=f"{event.type.value} {event.task_id}".strip())
             # The stream ends after the terminal event (one a retry followed is not the end).
     return client.get_execution(execution_id)

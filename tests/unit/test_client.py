@@ -36,6 +36,7 @@ from controlplane.api.gen.orchestrator.v1 import (
 )
 from models.agents import AgentRecord, AgentSpec, AgentState, AgentView
 from models.executions import EventType, ExecutionRecord, ExecutionStatus
+from models.modifications import Operation, OperationKind
 from tests.support.server_thread import ServerThread
 from tests.unit.fake_backend import FakeBackend, Gate
 
@@ -168,6 +169,7 @@ class Flaky(agent_pb2_grpc.AgentServiceServicer, workflow_pb2_grpc.WorkflowServi
         self.failures = failures
         self.calls: dict[str, int] = {}
         self.signal_ids: list[str] = []
+        self.modify_ids: list[str] = []
         self.release = threading.Event()
 
     def ListAgents(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -191,6 +193,11 @@ class Flaky(agent_pb2_grpc.AgentServiceServicer, workflow_pb2_grpc.WorkflowServi
         self.signal_ids.append(request.request_id)
         self._try("SignalExecution", context)
         return workflow_pb2.SignalExecutionResponse(execution=execution_to_proto(EXECUTION))
+
+    def ModifyExecution(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.modify_ids.append(request.request_id)
+        self._try("ModifyExecution", context)
+        return workflow_pb2.ModifyExecutionResponse(execution=execution_to_proto(EXECUTION))
 
     def PauseExecution(self, request: Any, context: grpc.ServicerContext) -> Any:
         self._try("PauseExecution", context)
@@ -267,6 +274,26 @@ def test_a_signal_is_retried_under_one_request_id_made_up_when_none_is_given(
 
     asyncio.run(body())
     assert servicer.signal_ids == ["mine"] * 3
+
+
+def test_a_modification_is_retried_under_one_request_id_made_up_when_none_is_given(
+    flaky: tuple[Flaky, str],
+) -> None:
+    servicer, address = flaky
+    skip = [Operation(OperationKind.SKIP_TASK, task_id="lint")]
+    with OrchestratorClient(address, timeout_s=10, retry=FAST) as client:
+        assert client.modify_execution("e1", skip, "not needed") == EXECUTION
+        made_up = servicer.modify_ids
+        assert len(made_up) == 3 and len(set(made_up)) == 1 and made_up[0]
+
+    async def body() -> None:
+        async with AsyncOrchestratorClient(address, timeout_s=10, retry=FAST) as client:
+            servicer.calls.clear()
+            servicer.modify_ids.clear()
+            await client.modify_execution("e1", skip, request_id="mine")
+
+    asyncio.run(body())
+    assert servicer.modify_ids == ["mine"] * 3
 
 
 def test_no_retry_policy_means_one_try(flaky: tuple[Flaky, str]) -> None:

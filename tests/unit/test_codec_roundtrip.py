@@ -21,6 +21,7 @@ from controlplane.api.codec import (
     agent_events,
     agent_specs,
     agents,
+    modifications,
     resources,
     rollouts,
     scaling,
@@ -85,6 +86,7 @@ from models.executions import (
 )
 from models.forecasting import FittedForecast, Forecast, ScalingDecision
 from models.load import MINUTE, LoadHistoryPage, LoadSample
+from models.modifications import Operation, OperationKind
 from models.queueing import Backpressure, NamespacePolicy, NamespaceUsage, Quota
 from models.replica_health import (
     BreakerState,
@@ -116,6 +118,7 @@ from models.scaling import (
 from models.scheduling import PlannedOperation, PlanResult, SchedulerInfo, SolveStatus
 from models.workflows import (
     CreateWorkflowResult,
+    RetryPolicy,
     Severity,
     ValidationProblem,
     ValidationResult,
@@ -528,7 +531,48 @@ AGENT_EVENT = AgentEvent(
     data={"from": "CLOSED", "to": "OPEN", "reason": "3 failed attempts in a row", "n": 3},
 )
 
+RETRY = RetryPolicy(
+    max_attempts=5,
+    initial_interval_s=0.5,
+    backoff_coefficient=3.0,
+    max_interval_s=30.0,
+    non_retryable_errors=("ValueError", "KeyError"),
+)
+OPERATIONS = (
+    Operation(OperationKind.SKIP_TASK, task_id="lint"),
+    Operation(
+        OperationKind.ADD_TASK,
+        task_id="package",
+        agent="packer",
+        input={"of": "${tasks.build.output}", "n": [1, 2.5, None, True]},
+        depends_on=("build", "test"),
+        timeout_s=300.0,
+        retry=RETRY,
+    ),
+    Operation(OperationKind.REMOVE_TASK, task_id="docs"),
+    Operation(
+        OperationKind.UPDATE_TASK,
+        task_id="test",
+        input="full",
+        has_input=True,
+        timeout_s=0.25,
+        retry=RetryPolicy(),
+    ),
+    Operation(OperationKind.UPDATE_TASK, task_id="test", input=None, has_input=True),
+    Operation(OperationKind.UPDATE_TASK, task_id="test", timeout_s=60.0),
+    Operation(OperationKind.SET_VALUE, path="inputs.cfg.mode", value={"a": ["b"]}),
+    Operation(OperationKind.SET_VALUE, path="inputs.items[0]", value=None),
+    Operation(OperationKind.FORCE_CONDITION, task_id="docs", condition=True),
+    Operation(OperationKind.FORCE_CONDITION, task_id="docs", condition=False),
+)
+
 CASES = [
+    Case(
+        "orchestrator.v1.ExecutionOperation",
+        modifications.operation_to_proto,
+        modifications.operation_from_proto,
+        OPERATIONS,
+    ),
     Case("orchestrator.v1.Agent", agents.agent_to_proto, agents.agent_from_proto, (AGENT,)),
     Case(
         "orchestrator.v1.AgentEvent",
@@ -716,6 +760,13 @@ PARTS = {
     "orchestrator.v1.PredictiveScaling": "orchestrator.v1.ScalingPolicy",
     "orchestrator.v1.ScaleLimit": "orchestrator.v1.ScalingPolicy",
     "orchestrator.v1.ForecastSummary": "orchestrator.v1.GetForecastResponse",
+    "orchestrator.v1.ExecutionOperation.SkipTask": "orchestrator.v1.ExecutionOperation",
+    "orchestrator.v1.ExecutionOperation.AddTask": "orchestrator.v1.ExecutionOperation",
+    "orchestrator.v1.ExecutionOperation.RemoveTask": "orchestrator.v1.ExecutionOperation",
+    "orchestrator.v1.ExecutionOperation.UpdateTask": "orchestrator.v1.ExecutionOperation",
+    "orchestrator.v1.ExecutionOperation.SetValue": "orchestrator.v1.ExecutionOperation",
+    "orchestrator.v1.ExecutionOperation.ForceCondition": "orchestrator.v1.ExecutionOperation",
+    "orchestrator.v1.RetryPolicy": "orchestrator.v1.ExecutionOperation",
 }
 
 # Model fields the wire does not carry (server-side bookkeeping): default in every sample.
@@ -768,11 +819,18 @@ def _set_fields(message: Message) -> Iterator[str]:
             yield from _set_fields(item)
 
 
+def _messages(descriptor: Descriptor) -> Iterator[Descriptor]:
+    yield descriptor
+    for nested in descriptor.nested_types:
+        yield from _messages(nested)
+
+
 def _all_fields(name: str) -> set[str]:
     for file in FILES:
-        for message in file.DESCRIPTOR.message_types_by_name.values():
-            if message.full_name == name:
-                return {f"{name}.{f.name}" for f in message.fields}
+        for top in file.DESCRIPTOR.message_types_by_name.values():
+            for message in _messages(top):
+                if message.full_name == name:
+                    return {f"{name}.{f.name}" for f in message.fields}
     raise KeyError(name)
 
 

@@ -6,14 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from types import TracebackType
 from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2
 
-from controlplane.api.client import calls
+from controlplane.api.client import calls, capacity_calls
 from controlplane.api.client.calls import LOAD_PAGE_SIZE, PAGE_SIZE, Call, Paged
 from controlplane.api.client.errors import ClientError
 from controlplane.api.client.package_upload import PackageSource, prepare_upload
@@ -28,6 +35,7 @@ from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
 from models.executions import Event, ExecutionRecord, ExecutionStatus, ValuePart
 from models.forecasting import FittedForecast
 from models.load import RAW, LoadSample
+from models.modifications import Operation
 from models.packages import DEFAULT_MAX_PACKAGE_BYTES, StoredPackage
 from models.queueing import NamespacePolicy
 from models.resources import PlacementStrategy, ResourceAmounts
@@ -70,6 +78,13 @@ class AsyncExecutionHandle:
 
     async def pause(self, reason: str = "") -> ExecutionRecord:
         return await self._client.pause_execution(self.execution_id, reason)
+
+    async def modify(
+        self, operations: Sequence[Operation], reason: str = "", request_id: str = ""
+    ) -> ExecutionRecord:
+        return await self._client.modify_execution(
+            self.execution_id, operations, reason, request_id
+        )
 
     async def resume(self, reason: str = "") -> ExecutionRecord:
         return await self._client.resume_execution(self.execution_id, reason)
@@ -366,6 +381,16 @@ class AsyncOrchestratorClient:
         """See `OrchestratorClient.retry_execution`."""
         return await self._run(calls.retry_execution(execution_id, request_id))
 
+    async def modify_execution(
+        self,
+        execution_id: str,
+        operations: Sequence[Operation],
+        reason: str = "",
+        request_id: str = "",
+    ) -> ExecutionRecord:
+        """As `OrchestratorClient.modify_execution`."""
+        return await self._run(calls.modify_execution(execution_id, operations, reason, request_id))
+
     async def watch_execution(
         self, execution_id: str, from_sequence: int = 0, timeout_s: float | None = None
     ) -> AsyncGenerator[Event, None]:
@@ -386,33 +411,33 @@ class AsyncOrchestratorClient:
     # -- resource pools -----------------------------------------------------------------------
 
     async def create_pool(self, spec: PoolSpec) -> PoolInfo:
-        return await self._run(calls.create_pool(spec))
+        return await self._run(capacity_calls.create_pool(spec))
 
     async def get_pool(self, name: str) -> PoolInfo:
-        return await self._run(calls.get_pool(name))
+        return await self._run(capacity_calls.get_pool(name))
 
     def iter_pools(self) -> AsyncIterator[PoolInfo]:
-        return self._items(calls.list_pools(self.page_size))
+        return self._items(capacity_calls.list_pools(self.page_size))
 
     async def list_pools(self) -> list[PoolInfo]:
         return [p async for p in self.iter_pools()]
 
     async def update_pool(self, spec: PoolSpec) -> PoolInfo:
-        return await self._run(calls.update_pool(spec))
+        return await self._run(capacity_calls.update_pool(spec))
 
     async def delete_pool(self, name: str) -> None:
-        await self._run(calls.delete_pool(name))
+        await self._run(capacity_calls.delete_pool(name))
 
     # -- cluster, quotas ----------------------------------------------------------------------
 
     async def cluster_state(self) -> ClusterUsage:
-        return await self._run(calls.cluster_state())
+        return await self._run(capacity_calls.cluster_state())
 
     async def set_quota(self, policy: NamespacePolicy) -> NamespacePolicy:
-        return await self._run(calls.set_quota(policy))
+        return await self._run(capacity_calls.set_quota(policy))
 
     async def get_quota(self, namespace: str) -> NamespacePolicy:
-        return await self._run(calls.get_quota(namespace))
+        return await self._run(capacity_calls.get_quota(namespace))
 
     # -- reservations -------------------------------------------------------------------------
 
@@ -427,14 +452,16 @@ class AsyncOrchestratorClient:
         request_id: str = "",
     ) -> Reservation:
         return await self._run(
-            calls.reserve(namespace, pool, resources, duration_s, start_time, strategy, request_id)
+            capacity_calls.reserve(
+                namespace, pool, resources, duration_s, start_time, strategy, request_id
+            )
         )
 
     async def get_reservation(self, reservation_id: str) -> Reservation:
-        return await self._run(calls.get_reservation(reservation_id))
+        return await self._run(capacity_calls.get_reservation(reservation_id))
 
     async def cancel_reservation(self, reservation_id: str) -> Reservation:
-        return await self._run(calls.cancel_reservation(reservation_id))
+        return await self._run(capacity_calls.cancel_reservation(reservation_id))
 
     # -- schedulers ---------------------------------------------------------------------------
 

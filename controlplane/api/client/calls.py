@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -15,16 +15,7 @@ from controlplane.api.client.errors import ClientError
 from controlplane.api.codec.agent_events import agent_event_from_proto
 from controlplane.api.codec.agent_specs import agent_spec_to_proto
 from controlplane.api.codec.agents import agent_from_proto, agent_version_from_proto
-from controlplane.api.codec.resources import (
-    PLACEMENT_STRATEGIES,
-    amounts_to_proto,
-    cluster_from_proto,
-    pool_from_proto,
-    pool_spec_to_proto,
-    quota_from_proto,
-    quota_to_proto,
-    reservation_from_proto,
-)
+from controlplane.api.codec.modifications import ONEOF_FIELDS, operation_to_proto
 from controlplane.api.codec.rollouts import strategy_to_proto
 from controlplane.api.codec.scaling import (
     LOAD_RESOLUTIONS,
@@ -49,19 +40,16 @@ from controlplane.api.codec.workflows import (
 )
 from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2,
-    resource_pb2,
     scaling_pb2,
     scheduler_pb2,
     workflow_pb2,
 )
 from models.agent_events import AgentEvent
 from models.agents import AgentSpec, AgentVersion, AgentView, RolloutStrategy
-from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
 from models.executions import ExecutionRecord, ExecutionStatus, ValuePart
 from models.forecasting import FittedForecast
 from models.load import LoadSample
-from models.queueing import NamespacePolicy
-from models.resources import PlacementStrategy, ResourceAmounts
+from models.modifications import Operation, OperationKind
 from models.scaling import PolicyView, ScalingEvent, ScalingPolicy, ScalingStatus
 from models.scheduling import PlanResult, SchedulerInfo
 from models.values import value_problems
@@ -99,7 +87,7 @@ class Page(Generic[T]):
 Paged = Callable[[str], Call[Page[T]]]
 
 
-def _nothing(response: Any) -> None:
+def nothing(response: Any) -> None:
     return None
 
 
@@ -152,7 +140,7 @@ def rollback_agent(name: str, version: str) -> Call[AgentView]:
 
 
 def delete_agent(name: str) -> Call[None]:
-    return Call("agents.DeleteAgent", agent_pb2.DeleteAgentRequest(name=name), _nothing)
+    return Call("agents.DeleteAgent", agent_pb2.DeleteAgentRequest(name=name), nothing)
 
 
 def _known_events(messages: Iterable[agent_pb2.AgentEvent]) -> list[AgentEvent]:
@@ -326,6 +314,32 @@ def retry_execution(execution_id: str, request_id: str) -> Call[ExecutionRecord]
     )
 
 
+def modify_execution(
+    execution_id: str, operations: Sequence[Operation], reason: str, request_id: str
+) -> Call[ExecutionRecord]:
+    """A batch is applied once per request id, so one is made up when the caller gives none:
+    the call can then be sent again after UNAVAILABLE without applying the batch twice."""
+    for i, op in enumerate(operations):
+        at = f"operations[{i}].{ONEOF_FIELDS[op.kind]}"
+        if op.kind is OperationKind.SET_VALUE:
+            _carried(op.value, f"{at}.value", "value is not a JSON value the API carries")
+        elif op.kind in (OperationKind.ADD_TASK, OperationKind.UPDATE_TASK):
+            _carried(op.input, f"{at}.input", "input is not a JSON value the API carries")
+    request_id = request_id or f"client-{uuid.uuid4().hex}"
+    request = workflow_pb2.ModifyExecutionRequest(
+        execution_id=execution_id,
+        operations=[operation_to_proto(op) for op in operations],
+        reason=reason,
+        request_id=request_id,
+    )
+    return Call(
+        "workflows.ModifyExecution",
+        request,
+        lambda r: execution_from_proto(r.execution),
+        request_id=request_id,
+    )
+
+
 def read_value_request(
     execution_id: str, part: ValuePart, task_id: str, offset: int
 ) -> workflow_pb2.ReadExecutionValueRequest:
@@ -383,102 +397,6 @@ def watch_request(execution_id: str, from_sequence: int) -> workflow_pb2.WatchEx
 # -- resource pools, cluster, quotas ----------------------------------------------------------
 
 
-def create_pool(spec: PoolSpec) -> Call[PoolInfo]:
-    request = resource_pb2.CreatePoolRequest(pool=pool_spec_to_proto(spec))
-    return Call("resources.CreatePool", request, lambda r: pool_from_proto(r.pool))
-
-
-def get_pool(name: str) -> Call[PoolInfo]:
-    request = resource_pb2.GetPoolRequest(name=name)
-    return Call("resources.GetPool", request, lambda r: pool_from_proto(r.pool))
-
-
-def list_pools(page_size: int) -> Paged[PoolInfo]:
-    def page(token: str) -> Call[Page[PoolInfo]]:
-        request = resource_pb2.ListPoolsRequest(page_size=page_size, page_token=token)
-        return Call(
-            "resources.ListPools",
-            request,
-            lambda r: Page([pool_from_proto(p) for p in r.pools], r.next_page_token),
-        )
-
-    return page
-
-
-def update_pool(spec: PoolSpec) -> Call[PoolInfo]:
-    request = resource_pb2.UpdatePoolRequest(pool=pool_spec_to_proto(spec))
-    return Call("resources.UpdatePool", request, lambda r: pool_from_proto(r.pool))
-
-
-def delete_pool(name: str) -> Call[None]:
-    return Call("resources.DeletePool", resource_pb2.DeletePoolRequest(name=name), _nothing)
-
-
-def cluster_state() -> Call[ClusterUsage]:
-    request = resource_pb2.GetClusterStateRequest()
-    return Call("resources.GetClusterState", request, cluster_from_proto)
-
-
-def set_quota(policy: NamespacePolicy) -> Call[NamespacePolicy]:
-    request = resource_pb2.SetQuotaRequest(quota=quota_to_proto(policy))
-    return Call("resources.SetQuota", request, lambda r: quota_from_proto(r.quota))
-
-
-def get_quota(namespace: str) -> Call[NamespacePolicy]:
-    request = resource_pb2.GetQuotaRequest(namespace=namespace)
-    return Call("resources.GetQuota", request, lambda r: quota_from_proto(r.quota))
-
-
-# -- reservations -----------------------------------------------------------------------------
-
-
-def reserve(
-    namespace: str,
-    pool: str,
-    resources: ResourceAmounts,
-    duration_s: float,
-    start_time: float | None,
-    strategy: PlacementStrategy | None,
-    request_id: str,
-) -> Call[Reservation]:
-    request = resource_pb2.ReserveRequest(
-        namespace=namespace,
-        pool=pool,
-        resources=amounts_to_proto(resources),
-        start_time=timestamp(start_time),
-        duration=duration(duration_s),
-        strategy=(
-            PLACEMENT_STRATEGIES.to_proto(strategy)
-            if strategy is not None
-            else resource_pb2.PLACEMENT_STRATEGY_UNSPECIFIED
-        ),
-        request_id=request_id,
-    )
-    return Call(
-        "resources.Reserve",
-        request,
-        lambda r: reservation_from_proto(r.reservation),
-        request_id=request_id,
-    )
-
-
-def get_reservation(reservation_id: str) -> Call[Reservation]:
-    request = resource_pb2.GetReservationRequest(reservation_id=reservation_id)
-    return Call(
-        "resources.GetReservation", request, lambda r: reservation_from_proto(r.reservation)
-    )
-
-
-def cancel_reservation(reservation_id: str) -> Call[Reservation]:
-    request = resource_pb2.CancelReservationRequest(reservation_id=reservation_id)
-    return Call(
-        "resources.CancelReservation", request, lambda r: reservation_from_proto(r.reservation)
-    )
-
-
-# -- schedulers -------------------------------------------------------------------------------
-
-
 def list_schedulers() -> Call[list[SchedulerInfo]]:
     return Call(
         "schedulers.ListSchedulers",
@@ -525,7 +443,7 @@ def get_scaling_policy(agent: str) -> Call[PolicyView]:
 
 def delete_scaling_policy(agent: str) -> Call[None]:
     request = scaling_pb2.DeleteScalingPolicyRequest(agent=agent)
-    return Call("scaling.DeleteScalingPolicy", request, _nothing)
+    return Call("scaling.DeleteScalingPolicy", request, nothing)
 
 
 def get_scaling_status(agent: str, decisions: int) -> Call[ScalingStatus]:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 # Safe to send twice: reads, and writes that replace a whole value (a second try finds it
 # set, as Pause/ResumeExecution find the execution paused or not). Creates and deletes are
 # not (a second try answers ALREADY_EXISTS or NOT_FOUND), nor is CancelExecution;
-# StartExecution, SignalExecution, RetryExecution and Reserve are when they carry a request id
-# (the client gives every signal and every retry one).
+# StartExecution, SignalExecution, RetryExecution, ModifyExecution and Reserve are when they
+# carry a request id (the client gives every signal, retry and modification one).
 IDEMPOTENT: dict[str, tuple[str, ...]] = {
     "orchestrator.v1.AgentService": (
         "GetAgent",

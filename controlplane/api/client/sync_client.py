@@ -7,14 +7,14 @@ from __future__ import annotations
 import contextlib
 import itertools
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2
 
-from controlplane.api.client import calls
+from controlplane.api.client import calls, capacity_calls
 from controlplane.api.client.calls import LOAD_PAGE_SIZE, PAGE_SIZE, Call, Paged
 from controlplane.api.client.errors import ClientError
 from controlplane.api.client.package_upload import PackageSource, prepare_upload
@@ -29,6 +29,7 @@ from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
 from models.executions import Event, ExecutionRecord, ExecutionStatus, ValuePart
 from models.forecasting import FittedForecast
 from models.load import RAW, LoadSample
+from models.modifications import Operation
 from models.packages import DEFAULT_MAX_PACKAGE_BYTES, StoredPackage
 from models.queueing import NamespacePolicy
 from models.resources import PlacementStrategy, ResourceAmounts
@@ -75,6 +76,11 @@ class ExecutionHandle:
 
     def pause(self, reason: str = "") -> ExecutionRecord:
         return self._client.pause_execution(self.execution_id, reason)
+
+    def modify(
+        self, operations: Sequence[Operation], reason: str = "", request_id: str = ""
+    ) -> ExecutionRecord:
+        return self._client.modify_execution(self.execution_id, operations, reason, request_id)
 
     def resume(self, reason: str = "") -> ExecutionRecord:
         return self._client.resume_execution(self.execution_id, reason)
@@ -401,6 +407,20 @@ class OrchestratorClient:
         when none is given, so the call is retried while the server is unavailable)."""
         return self._run(calls.retry_execution(execution_id, request_id))
 
+    def modify_execution(
+        self,
+        execution_id: str,
+        operations: Sequence[Operation],
+        reason: str = "",
+        request_id: str = "",
+    ) -> ExecutionRecord:
+        """Applies `operations` (skip, add, remove or update tasks that have not started, set
+        input values, force conditions) to a running execution as one change, after the
+        server has checked all of them; once per `request_id` (one is made up when none is
+        given, so the call is retried while the server is unavailable without applying the
+        batch twice)."""
+        return self._run(calls.modify_execution(execution_id, operations, reason, request_id))
+
     def watch_execution(
         self, execution_id: str, from_sequence: int = 0, timeout_s: float | None = None
     ) -> Generator[Event, None, None]:
@@ -424,36 +444,36 @@ class OrchestratorClient:
     # -- resource pools -----------------------------------------------------------------------
 
     def create_pool(self, spec: PoolSpec) -> PoolInfo:
-        return self._run(calls.create_pool(spec))
+        return self._run(capacity_calls.create_pool(spec))
 
     def get_pool(self, name: str) -> PoolInfo:
-        return self._run(calls.get_pool(name))
+        return self._run(capacity_calls.get_pool(name))
 
     def iter_pools(self) -> Iterator[PoolInfo]:
-        return self._items(calls.list_pools(self.page_size))
+        return self._items(capacity_calls.list_pools(self.page_size))
 
     def list_pools(self) -> list[PoolInfo]:
         return list(self.iter_pools())
 
     def update_pool(self, spec: PoolSpec) -> PoolInfo:
         """Replaces the pool's whole spec (selector, capacity and strategy)."""
-        return self._run(calls.update_pool(spec))
+        return self._run(capacity_calls.update_pool(spec))
 
     def delete_pool(self, name: str) -> None:
-        self._run(calls.delete_pool(name))
+        self._run(capacity_calls.delete_pool(name))
 
     # -- cluster, quotas ----------------------------------------------------------------------
 
     def cluster_state(self) -> ClusterUsage:
-        return self._run(calls.cluster_state())
+        return self._run(capacity_calls.cluster_state())
 
     def set_quota(self, policy: NamespacePolicy) -> NamespacePolicy:
         """Replaces the namespace's whole policy (limits, weight, priority, backpressure...)."""
-        return self._run(calls.set_quota(policy))
+        return self._run(capacity_calls.set_quota(policy))
 
     def get_quota(self, namespace: str) -> NamespacePolicy:
         """The namespace's policy; one never configured reads as the defaults."""
-        return self._run(calls.get_quota(namespace))
+        return self._run(capacity_calls.get_quota(namespace))
 
     # -- reservations -------------------------------------------------------------------------
 
@@ -469,14 +489,16 @@ class OrchestratorClient:
     ) -> Reservation:
         """Capacity in `pool` from `start_time` (epoch seconds; default: now) for `duration_s`."""
         return self._run(
-            calls.reserve(namespace, pool, resources, duration_s, start_time, strategy, request_id)
+            capacity_calls.reserve(
+                namespace, pool, resources, duration_s, start_time, strategy, request_id
+            )
         )
 
     def get_reservation(self, reservation_id: str) -> Reservation:
-        return self._run(calls.get_reservation(reservation_id))
+        return self._run(capacity_calls.get_reservation(reservation_id))
 
     def cancel_reservation(self, reservation_id: str) -> Reservation:
-        return self._run(calls.cancel_reservation(reservation_id))
+        return self._run(capacity_calls.cancel_reservation(reservation_id))
 
     # -- schedulers ---------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from typing import TypeAlias
 
 import grpc
 
+from controlplane.api.codec.modifications import in_request_terms, operations_from_proto
 from controlplane.api.codec.wellknown import from_value, struct_to_dict
 from controlplane.api.codec.workflows import (
     EXECUTION_STATUSES,
@@ -25,7 +26,7 @@ from controlplane.api.gen.orchestrator.v1 import workflow_pb2, workflow_pb2_grpc
 from controlplane.api.servicers.guard import streaming, unary
 from controlplane.engine.executions.catalog import WorkflowCatalog
 from controlplane.engine.executions.service import ExecutionEngine
-from models.errors import invalid
+from models.errors import FailedPrecondition, InvalidArgument, invalid
 from models.executions import ExecutionRecord
 from models.values import INLINE_VALUE_BYTES
 from models.workflows import (
@@ -193,6 +194,21 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
     ) -> workflow_pb2.RetryExecutionResponse:
         record = await self._executions.retry(request.execution_id, request.request_id)
         return workflow_pb2.RetryExecutionResponse(execution=_full(record))
+
+    @unary
+    async def ModifyExecution(
+        self, request: workflow_pb2.ModifyExecutionRequest, context: Ctx
+    ) -> workflow_pb2.ModifyExecutionResponse:
+        operations = operations_from_proto(request.operations)
+        # Until the API authenticates callers, the peer's address is who made the change.
+        caller = context.peer() or ""
+        try:
+            record = await self._executions.modify(
+                request.execution_id, operations, request.reason, caller, request.request_id
+            )
+        except (InvalidArgument, FailedPrecondition) as exc:
+            raise in_request_terms(exc, request.operations) from None
+        return workflow_pb2.ModifyExecutionResponse(execution=_full(record))
 
     @streaming
     async def WatchExecution(

@@ -8,8 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from controlplane.api.client import OrchestratorClient
+from controlplane.api.client import ClientError, OrchestratorClient
 from controlplane.cli import render
+from controlplane.cli.client.modification_args import flag_of, read_operations
 from controlplane.cli.parsing import assignments_to_dict, json_value
 from controlplane.cli.usage import UsageProblem, read_text
 from models.executions import ExecutionRecord, ValuePart
@@ -224,6 +225,37 @@ def executions_retry(args: argparse.Namespace, client: OrchestratorClient, conso
     live.print(f"execution {record.execution_id} retried", markup=False, style="bold")
     final = render.follow(client, record.execution_id, live)
     return _finish(args, final, client, console)
+
+
+def executions_modify(
+    args: argparse.Namespace, client: OrchestratorClient, console: Console
+) -> int:
+    operations = read_operations(args.operations)
+    try:
+        record = client.modify_execution(
+            args.execution_id, operations, args.reason, args.request_id
+        )
+    except ClientError as exc:
+        raise _naming_flags(exc, args) from None
+    said = f"{len(operations)} operation{'s' if len(operations) != 1 else ''} applied to "
+    return _control_answer(args, record, console, said)
+
+
+def _naming_flags(error: ClientError, args: argparse.Namespace) -> ClientError:
+    """`error` saying which flag made the operation its violations name (`operations[1]`)."""
+    named: list[str] = []
+    for field, _ in error.violations:
+        index = field.removeprefix("operations[").partition("]")[0]
+        if field.startswith("operations[") and index.isdigit():
+            flag = flag_of(args.operations, int(index))
+            if flag and f"operations[{index}] is {flag}" not in named:
+                named.append(f"operations[{index}] is {flag}")
+    if not named:
+        return error
+    # The violations go into the message, so that the flags are said after them.
+    extra = [f"{f}: {d}" for f, d in error.violations if f"{f}: {d}" not in error.message]
+    message = error.message + (f" ({'; '.join(extra)})" if extra else "")
+    return ClientError(error.code_name, f"{message}, where {'; '.join(named)}", error.violations)
 
 
 def executions_watch(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:

@@ -14,7 +14,7 @@ from controlplane.cli.arg_types import (
     replicas_arg,
     sequence_arg,
 )
-from controlplane.cli.client import replica_health_args, rollout_args
+from controlplane.cli.client import modification_args, replica_health_args, rollout_args
 from controlplane.cli.client.capacity_values import parse_custom_amount, parse_size
 from controlplane.cli.lazy import handler
 from controlplane.cli.parsing import (
@@ -267,6 +267,25 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
         help="idempotency key: the same key as the last retry does not retry again",
     )
     retry.set_defaults(handler=handler(f"{EXECUTIONS}:executions_retry"))
+    modify = sub(
+        ex_cmds,
+        "modify",
+        "change tasks of a running execution that have not started, as one change",
+    )
+    modify.add_argument("execution_id")
+    modification_args.add_arguments(modify)
+    modify.add_argument(
+        "--reason",
+        required=True,
+        metavar="TEXT",
+        help="why: recorded with the change, and the reason of every task it skips",
+    )
+    modify.add_argument(
+        "--request-id",
+        default="",
+        help="idempotency key: a change is applied once per key (default: a new one)",
+    )
+    modify.set_defaults(handler=handler(f"{EXECUTIONS}:executions_modify"))
     watch = sub(ex_cmds, "watch", "follow an execution's events until it ends")
     watch.add_argument("execution_id")
     watch.add_argument("--from-sequence", type=sequence_arg, default=0)

@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -501,3 +502,101 @@ class RetryExecutionResponse(_message.Message):
     EXECUTION_FIELD_NUMBER: _ClassVar[int]
     execution: Execution
     def __init__(self, execution: _Optional[_Union[Execution, _Mapping]] = ...) -> None: ...
+
+class ModifyExecutionRequest(_message.Message):
+    __slots__ = ("execution_id", "operations", "reason", "request_id")
+    EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
+    OPERATIONS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    execution_id: str
+    operations: _containers.RepeatedCompositeFieldContainer[ExecutionOperation]
+    reason: str
+    request_id: str
+    def __init__(self, execution_id: _Optional[str] = ..., operations: _Optional[_Iterable[_Union[ExecutionOperation, _Mapping]]] = ..., reason: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ModifyExecutionResponse(_message.Message):
+    __slots__ = ("execution",)
+    EXECUTION_FIELD_NUMBER: _ClassVar[int]
+    execution: Execution
+    def __init__(self, execution: _Optional[_Union[Execution, _Mapping]] = ...) -> None: ...
+
+class ExecutionOperation(_message.Message):
+    __slots__ = ("skip_task", "add_task", "remove_task", "update_task", "set_value", "force_condition")
+    class SkipTask(_message.Message):
+        __slots__ = ("task_id",)
+        TASK_ID_FIELD_NUMBER: _ClassVar[int]
+        task_id: str
+        def __init__(self, task_id: _Optional[str] = ...) -> None: ...
+    class AddTask(_message.Message):
+        __slots__ = ("task_id", "agent", "input", "depends_on", "timeout", "retry")
+        TASK_ID_FIELD_NUMBER: _ClassVar[int]
+        AGENT_FIELD_NUMBER: _ClassVar[int]
+        INPUT_FIELD_NUMBER: _ClassVar[int]
+        DEPENDS_ON_FIELD_NUMBER: _ClassVar[int]
+        TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+        RETRY_FIELD_NUMBER: _ClassVar[int]
+        task_id: str
+        agent: str
+        input: _struct_pb2.Value
+        depends_on: _containers.RepeatedScalarFieldContainer[str]
+        timeout: _duration_pb2.Duration
+        retry: RetryPolicy
+        def __init__(self, task_id: _Optional[str] = ..., agent: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., depends_on: _Optional[_Iterable[str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ...) -> None: ...
+    class RemoveTask(_message.Message):
+        __slots__ = ("task_id",)
+        TASK_ID_FIELD_NUMBER: _ClassVar[int]
+        task_id: str
+        def __init__(self, task_id: _Optional[str] = ...) -> None: ...
+    class UpdateTask(_message.Message):
+        __slots__ = ("task_id", "input", "timeout", "retry")
+        TASK_ID_FIELD_NUMBER: _ClassVar[int]
+        INPUT_FIELD_NUMBER: _ClassVar[int]
+        TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+        RETRY_FIELD_NUMBER: _ClassVar[int]
+        task_id: str
+        input: _struct_pb2.Value
+        timeout: _duration_pb2.Duration
+        retry: RetryPolicy
+        def __init__(self, task_id: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ...) -> None: ...
+    class SetValue(_message.Message):
+        __slots__ = ("path", "value")
+        PATH_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        path: str
+        value: _struct_pb2.Value
+        def __init__(self, path: _Optional[str] = ..., value: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+    class ForceCondition(_message.Message):
+        __slots__ = ("task_id", "value")
+        TASK_ID_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        task_id: str
+        value: bool
+        def __init__(self, task_id: _Optional[str] = ..., value: _Optional[bool] = ...) -> None: ...
+    SKIP_TASK_FIELD_NUMBER: _ClassVar[int]
+    ADD_TASK_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_TASK_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TASK_FIELD_NUMBER: _ClassVar[int]
+    SET_VALUE_FIELD_NUMBER: _ClassVar[int]
+    FORCE_CONDITION_FIELD_NUMBER: _ClassVar[int]
+    skip_task: ExecutionOperation.SkipTask
+    add_task: ExecutionOperation.AddTask
+    remove_task: ExecutionOperation.RemoveTask
+    update_task: ExecutionOperation.UpdateTask
+    set_value: ExecutionOperation.SetValue
+    force_condition: ExecutionOperation.ForceCondition
+    def __init__(self, skip_task: _Optional[_Union[ExecutionOperation.SkipTask, _Mapping]] = ..., add_task: _Optional[_Union[ExecutionOperation.AddTask, _Mapping]] = ..., remove_task: _Optional[_Union[ExecutionOperation.RemoveTask, _Mapping]] = ..., update_task: _Optional[_Union[ExecutionOperation.UpdateTask, _Mapping]] = ..., set_value: _Optional[_Union[ExecutionOperation.SetValue, _Mapping]] = ..., force_condition: _Optional[_Union[ExecutionOperation.ForceCondition, _Mapping]] = ...) -> None: ...
+
+class RetryPolicy(_message.Message):
+    __slots__ = ("max_attempts", "initial_interval", "backoff_coefficient", "max_interval", "non_retryable_errors")
+    MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    INITIAL_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    BACKOFF_COEFFICIENT_FIELD_NUMBER: _ClassVar[int]
+    MAX_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    NON_RETRYABLE_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    max_attempts: int
+    initial_interval: _duration_pb2.Duration
+    backoff_coefficient: float
+    max_interval: _duration_pb2.Duration
+    non_retryable_errors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, max_attempts: _Optional[int] = ..., initial_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., backoff_coefficient: _Optional[float] = ..., max_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., non_retryable_errors: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -105,6 +105,11 @@ class WorkflowServiceStub:
                 request_serializer=orchestrator_dot_v1_dot_workflow__pb2.RetryExecutionRequest.SerializeToString,
                 response_deserializer=orchestrator_dot_v1_dot_workflow__pb2.RetryExecutionResponse.FromString,
                 _registered_method=True)
+        self.ModifyExecution = channel.unary_unary(
+                '/orchestrator.v1.WorkflowService/ModifyExecution',
+                request_serializer=orchestrator_dot_v1_dot_workflow__pb2.ModifyExecutionRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_workflow__pb2.ModifyExecutionResponse.FromString,
+                _registered_method=True)
 
 
 class WorkflowServiceServicer:
@@ -217,6 +222,20 @@ class WorkflowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ModifyExecution(self, request, context):
+        """-- changes to a running execution --
+        Applies a batch of operations (skip, add, remove or update tasks, set input values, force
+        conditions) to a running execution: the whole batch is checked first, then applied as one
+        change, recorded as one EXECUTION_MODIFIED event with the operations, the reason and the
+        caller. Only tasks that have not started change: an operation on a running or ended task
+        is FAILED_PRECONDITION naming it (`operations[i].<operation>.task_id`); a cycle, an unknown
+        agent or task, a malformed operation is INVALID_ARGUMENT. The same request_id applies the
+        batch once. FAILED_PRECONDITION once the execution has ended.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -289,6 +308,11 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
                     servicer.RetryExecution,
                     request_deserializer=orchestrator_dot_v1_dot_workflow__pb2.RetryExecutionRequest.FromString,
                     response_serializer=orchestrator_dot_v1_dot_workflow__pb2.RetryExecutionResponse.SerializeToString,
+            ),
+            'ModifyExecution': grpc.unary_unary_rpc_method_handler(
+                    servicer.ModifyExecution,
+                    request_deserializer=orchestrator_dot_v1_dot_workflow__pb2.ModifyExecutionRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_workflow__pb2.ModifyExecutionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -670,6 +694,33 @@ class WorkflowService:
             '/orchestrator.v1.WorkflowService/RetryExecution',
             orchestrator_dot_v1_dot_workflow__pb2.RetryExecutionRequest.SerializeToString,
             orchestrator_dot_v1_dot_workflow__pb2.RetryExecutionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ModifyExecution(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/orchestrator.v1.WorkflowService/ModifyExecution',
+            orchestrator_dot_v1_dot_workflow__pb2.ModifyExecutionRequest.SerializeToString,
+            orchestrator_dot_v1_dot_workflow__pb2.ModifyExecutionResponse.FromString,
             options,
             channel_credentials,
             insecure,
