@@ -314,11 +314,6 @@ def test_an_ended_or_unknown_execution_cannot_be_changed(
     assert missing.value.code_name == "NOT_FOUND"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine checks only the shape of a set_value path: a path below a value that "
-    "is not an object fails while the batch is applied (UNKNOWN) and stalls the execution",
-)
 def test_a_path_below_a_plain_value_is_refused_before_anything_is_applied(
     client: OrchestratorClient, running: str
 ) -> None:

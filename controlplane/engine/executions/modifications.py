@@ -42,8 +42,16 @@ def check(
         )
     tasks = {t.id: t for t in definition.tasks}
     statuses = {tid: t.status for tid, t in record.tasks.items()}
+    inputs = copy.deepcopy(record.inputs)  # set_value is tried here, in batch order
     for i, op in enumerate(operations):
         tasks = _apply(i, op, tasks, statuses, agents)
+        if op.kind is OperationKind.SET_VALUE:
+            try:
+                assign(inputs, parse_path(op.path.split(".", 1)[1]), op.value)
+            except InvalidArgument as exc:
+                raise InvalidArgument(
+                    str(exc), [FieldViolation(_field(i, "path"), str(exc))]
+                ) from None
         if op.kind is OperationKind.ADD_TASK:
             statuses[op.task_id] = TaskStatus.PENDING
         if op.kind is OperationKind.REMOVE_TASK:

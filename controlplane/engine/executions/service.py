@@ -416,8 +416,10 @@ class ExecutionEngine:
     ) -> ExecutionRecord:
         """Applies a batch of operations atomically after checking all of it (see
         modifications.py); once per `request_id`."""
-        if len(reason) > MAX_REASON or len(request_id) > MAX_REQUEST_ID:
-            raise invalid("reason", f"reason at most {MAX_REASON}, request_id {MAX_REQUEST_ID}")
+        if len(reason) > MAX_REASON:
+            raise invalid("reason", f"must be at most {MAX_REASON} characters")
+        if len(request_id) > MAX_REQUEST_ID:
+            raise invalid("request_id", f"must be at most {MAX_REQUEST_ID} characters")
         runner = self._live(execution_id, "modify")
         if request_id and any(
             e.details.get("request_id") == request_id

@@ -266,6 +266,7 @@ class Transitions(Progress):
         `definition`, its records follow, and one event says what changed and why."""
         self._definition, self._plan = definition, ExecutionPlan.of(definition)
         self._order = list(self._plan.order)
+        self.event(batch, EventType.EXECUTION_MODIFIED, **details)  # the cause before effects
         tasks = self.record.tasks
         for op in operations:
             if op.kind is OperationKind.ADD_TASK:
@@ -284,7 +285,6 @@ class Transitions(Progress):
                 self.record.inputs = inputs
             elif op.kind is OperationKind.UPDATE_TASK and op.has_input:
                 tasks[op.task_id].depends_on = self._plan.task(op.task_id).depends_on
-        self.event(batch, EventType.EXECUTION_MODIFIED, **details)
         return self.advance(batch)
 
     def stopped(self, batch: WriteBatch, status: ExecutionStatus, error: ErrorInfo) -> list[str]:
