@@ -297,6 +297,8 @@ tasks:
         assert done.tasks["release"].output == {"by": "ada"}
         events = cp.store.read_events(eid)
         assert [e.type for e in events].count(EventType.SIGNAL_RECEIVED) == 1
+        waiting = [e for e in events if e.type is EventType.TASK_WAITING]
+        assert [(e.task_id, e.details["signal"]) for e in waiting] == [("approve", "approve")]
         try:
             await cp.executions.signal(eid, "approve", {}, "")
         except FailedPrecondition:

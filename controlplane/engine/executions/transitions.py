@@ -44,6 +44,15 @@ WAITING = frozenset({TaskKind.SLEEP, TaskKind.SIGNAL, TaskKind.WORKFLOW})
 __all__ = ["Evaluate", "Transitions", "engine_error"]
 
 
+def waiting_for(spec: TaskDefinition) -> dict[str, object]:
+    """What a task that waits without a replica waits for (its TASK_WAITING event)."""
+    if spec.kind is TaskKind.SIGNAL:
+        return {"signal": spec.wait_for_signal, "timeout_s": spec.timeout_s}
+    if spec.kind is TaskKind.SLEEP:
+        return {"sleep_s": spec.sleep_s}
+    return {"workflow": spec.workflow, "revision": spec.workflow_revision}
+
+
 def engine_error(cause: BaseException, task_id: str = "") -> ErrorInfo:
     """The typed error of a change the engine could not record, naming the cause."""
     text = shorten(f"{type(cause).__name__}: {cause}", MAX_CAUSE_CHARS)
@@ -121,6 +130,9 @@ class Transitions(Progress):
             agent_version=version,
             **({"node": node} if node else {}),
         )
+        spec = self._plan.task(task.task_id)
+        if spec.kind in WAITING:
+            self.event(batch, EventType.TASK_WAITING, task.task_id, **waiting_for(spec))
         return attempt
 
     def heartbeat(
