@@ -11,8 +11,8 @@ from typing import Any
 from controlplane.app import ControlPlane
 from models.backend import AttemptRequest
 from models.executions import ExecutionStatus, TaskStatus
+from tests.unit.engine_runs import eventually, finished, run, start
 from tests.unit.fake_backend import FakeBackend
-from tests.unit.test_engine_decisions import eventually, finished, run, start
 
 FAN_OUT = """
 name: fan

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,6 @@ from controlplane.api.codec.workflows import execution_to_proto
 from controlplane.api.fitting import RESPONSE_LIMIT_BYTES, fit_execution
 from controlplane.app import ControlPlane
 from controlplane.cli import render
-from controlplane.config import GrpcConfig, ServerConfig, StoreConfig
-from models.agents import AgentSpec
 from models.backend import AttemptRequest
 from models.executions import (
     AttemptStatus,
@@ -31,50 +29,18 @@ from models.executions import (
     TaskStatus,
 )
 from models.workflows import View
+from tests.unit.engine_runs import Body, eventually, finished
+from tests.unit.engine_runs import run as run_engine
 from tests.unit.fake_backend import Behaviour, FakeBackend
-
-Body = Callable[[ControlPlane, FakeBackend], Awaitable[None]]
 
 
 def run(body: Body, tmp_path: Path, behaviour: Behaviour | None = None) -> None:
-    """Runs `body` against a control plane on `tmp_path`; `behaviour`, when given, is the
-    agent's from the start (before a restarted control plane resumes anything)."""
-
-    async def main() -> None:
-        backend = FakeBackend()
-        if behaviour is not None:
-            backend.behaviours["worker"] = behaviour
-        config = ServerConfig(
-            store=StoreConfig(data_dir=tmp_path),
-            grpc=GrpcConfig(host="127.0.0.1", port=0, shutdown_grace_s=0.1),
-        )
-        cp = ControlPlane(config, backend)
-        await cp.start()
-        try:
-            await cp.agents.deploy(AgentSpec(name="worker", version="v1", import_path="m:W"))
-            await body(cp, backend)
-        finally:
-            await cp.stop()
-
-    asyncio.run(main())
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
-async def finished(cp: ControlPlane, execution_id: str) -> ExecutionRecord:
-    def check() -> ExecutionRecord | None:
-        record = cp.executions.get(execution_id)
-        return record if record.status.terminal else None
-
-    result: ExecutionRecord = await eventually(check)
-    return result
+    """Runs `body` with the agent "worker"; `behaviour`, when given, is its from the start
+    (before a restarted control plane resumes anything)."""
+    backend = FakeBackend()
+    if behaviour is not None:
+        backend.behaviours["worker"] = behaviour
+    run_engine(body, tmp_path, backend, agents=("worker",))
 
 
 def heartbeat_events(cp: ControlPlane, execution_id: str) -> list[Event]:

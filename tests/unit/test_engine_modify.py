@@ -15,8 +15,8 @@ from models.backend import AttemptRequest
 from models.errors import FailedPrecondition, InvalidArgument
 from models.executions import EventType, ExecutionStatus, TaskStatus
 from models.modifications import Operation, OperationKind
+from tests.unit.engine_runs import eventually, finished, run, start
 from tests.unit.fake_backend import FakeBackend
-from tests.unit.test_engine_decisions import eventually, finished, run, start
 
 PIPELINE = """
 name: pipeline

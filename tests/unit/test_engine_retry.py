@@ -5,16 +5,12 @@ succeeded output, numbers its new attempts after the old ones, and survives a re
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from controlplane.app import ControlPlane
-from controlplane.config import GrpcConfig, ServerConfig, StoreConfig
-from models.agents import AgentSpec
 from models.backend import AttemptRequest
 from models.errors import FailedPrecondition
 from models.executions import (
@@ -25,9 +21,8 @@ from models.executions import (
     ExecutionStatus,
     TaskStatus,
 )
+from tests.unit.engine_runs import eventually, run
 from tests.unit.fake_backend import FakeBackend
-
-Body = Callable[[ControlPlane, FakeBackend], Awaitable[None]]
 
 CHAIN = """
 name: chain
@@ -86,37 +81,6 @@ class Slow:
     async def __call__(self, value: Any, request: AttemptRequest) -> Any:
         await self.release.wait()
         return {"done": request.attempt}
-
-
-def config(tmp_path: Path) -> ServerConfig:
-    return ServerConfig(
-        store=StoreConfig(data_dir=tmp_path),
-        grpc=GrpcConfig(host="127.0.0.1", port=0, shutdown_grace_s=0.1),
-    )
-
-
-def run(body: Body, tmp_path: Path, backend: FakeBackend | None = None) -> None:
-    async def main() -> None:
-        fake = backend or FakeBackend()
-        cp = ControlPlane(config(tmp_path), fake)
-        await cp.start()
-        try:
-            for name in ("worker", "flaky", "slow"):
-                await cp.agents.deploy(AgentSpec(name=name, version="v1", import_path="m:W"))
-            await body(cp, fake)
-        finally:
-            await cp.stop()
-
-    asyncio.run(main())
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
 
 
 async def start(cp: ControlPlane, text: str) -> str:

@@ -44,6 +44,7 @@ from models.scheduling import PlanResult, SchedulerInfo
 from models.workflows import CreateWorkflowResult, ValidationResult, View, WorkflowView
 
 T = TypeVar("T")
+E = TypeVar("E")
 
 
 class AsyncExecutionHandle:
@@ -262,15 +263,8 @@ class AsyncOrchestratorClient:
         stream = self._stubs.agents.WatchAgentEvents(
             calls.watch_agent_events_request(agent, from_sequence), timeout=timeout_s
         )
-        try:
-            async for response in stream:
-                event = agent_event_from_proto(response.event)
-                if event is not None:
-                    yield event
-        except grpc.RpcError as exc:
-            raise ClientError.from_rpc_error(exc, self.address) from None
-        finally:
-            stream.cancel()
+        async for event in self._events(stream, agent_event_from_proto):
+            yield event
 
     async def upload_package(
         self,
@@ -398,9 +392,17 @@ class AsyncOrchestratorClient:
         stream = self._stubs.workflows.WatchExecution(
             calls.watch_request(execution_id, from_sequence), timeout=timeout_s
         )
+        async for event in self._events(stream, event_from_proto):
+            yield event
+
+    async def _events(
+        self, stream: Any, decode: Callable[[Any], E | None]
+    ) -> AsyncGenerator[E, None]:
+        """The decoded events of a server stream (those a newer server sends that this client
+        does not know are passed over); an error is the client's, closing cancels the call."""
         try:
             async for response in stream:
-                event = event_from_proto(response.event)
+                event = decode(response.event)
                 if event is not None:
                     yield event
         except grpc.RpcError as exc:

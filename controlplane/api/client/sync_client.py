@@ -38,6 +38,7 @@ from models.scheduling import PlanResult, SchedulerInfo
 from models.workflows import CreateWorkflowResult, ValidationResult, View, WorkflowView
 
 T = TypeVar("T")
+E = TypeVar("E")
 
 
 class ExecutionHandle:
@@ -263,15 +264,7 @@ class OrchestratorClient:
         stream = self._stubs.agents.WatchAgentEvents(
             calls.watch_agent_events_request(agent, from_sequence), timeout=timeout_s
         )
-        try:
-            for response in stream:
-                event = agent_event_from_proto(response.event)
-                if event is not None:
-                    yield event
-        except grpc.RpcError as exc:
-            raise ClientError.from_rpc_error(exc, self.address) from None
-        finally:
-            stream.cancel()
+        yield from self._events(stream, agent_event_from_proto)
 
     def upload_package(
         self,
@@ -431,9 +424,14 @@ class OrchestratorClient:
         stream = self._stubs.workflows.WatchExecution(
             calls.watch_request(execution_id, from_sequence), timeout=timeout_s
         )
+        yield from self._events(stream, event_from_proto)
+
+    def _events(self, stream: Any, decode: Callable[[Any], E | None]) -> Generator[E, None, None]:
+        """The decoded events of a server stream (those a newer server sends that this client
+        does not know are passed over); an error is the client's, closing cancels the call."""
         try:
             for response in stream:
-                event = event_from_proto(response.event)
+                event = decode(response.event)
                 if event is not None:
                     yield event
         except grpc.RpcError as exc:
