@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 10  # 7: task_heartbeats, 8: rollouts, 9: signals, 10: agent_events
+SCHEMA_VERSION = 11  # 7: task_heartbeats, 8: rollouts, 9: signals, 10: agent_events, 11: schedules
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflow_revisions (
@@ -157,4 +157,13 @@ CREATE TABLE IF NOT EXISTS agent_events (
     agent TEXT NOT NULL, replica TEXT NOT NULL, data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS agent_events_by_agent ON agent_events (agent, sequence);
+-- Queries in schedules.py: a schedule's spec and firing state, as JSON.
+CREATE TABLE IF NOT EXISTS schedules (
+    name TEXT PRIMARY KEY,
+    schedule_id TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    state TEXT NOT NULL,
+    create_time REAL NOT NULL,
+    update_time REAL NOT NULL
+);
 """

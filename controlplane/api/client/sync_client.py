@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import grpc
 from grpc_health.v1 import health_pb2
 
-from controlplane.api.client import calls
+from controlplane.api.client import calls, schedule_calls
 from controlplane.api.client.calls import LOAD_PAGE_SIZE, PAGE_SIZE, Call, Paged
 from controlplane.api.client.errors import ClientError
 from controlplane.api.client.package_upload import PackageSource, prepare_upload
@@ -33,6 +33,7 @@ from models.packages import DEFAULT_MAX_PACKAGE_BYTES, StoredPackage
 from models.queueing import NamespacePolicy
 from models.resources import PlacementStrategy, ResourceAmounts
 from models.scaling import PolicyView, ScalingEvent, ScalingPolicy, ScalingStatus
+from models.schedules import Schedule, ScheduleSpec
 from models.scheduling import PlanResult, SchedulerInfo
 from models.workflows import CreateWorkflowResult, ValidationResult, View, WorkflowView
 
@@ -545,3 +546,30 @@ class OrchestratorClient:
         end: float | None = None,
     ) -> list[LoadSample]:
         return list(self.iter_load_history(agent, resolution, start, end))
+
+    # -- schedules ----------------------------------------------------------------------------
+
+    def create_schedule(self, spec: ScheduleSpec) -> tuple[Schedule, bool]:
+        """(the schedule, False when an identical one of that name existed)."""
+        return self._run(schedule_calls.create_schedule(spec))
+
+    def get_schedule(self, name: str) -> Schedule:
+        return self._run(schedule_calls.get_schedule(name))
+
+    def iter_schedules(self) -> Iterator[Schedule]:
+        """Every schedule, by name."""
+        return self._items(schedule_calls.list_schedules(self.page_size))
+
+    def list_schedules(self) -> list[Schedule]:
+        return list(self.iter_schedules())
+
+    def pause_schedule(self, name: str) -> Schedule:
+        return self._run(schedule_calls.pause_schedule(name))
+
+    def resume_schedule(self, name: str) -> Schedule:
+        """Fires again from the next firing time after now (paused times are not caught up)."""
+        return self._run(schedule_calls.resume_schedule(name))
+
+    def delete_schedule(self, name: str) -> None:
+        """Executions it started run on."""
+        self._run(schedule_calls.delete_schedule(name))
