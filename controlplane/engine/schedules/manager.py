@@ -146,6 +146,7 @@ class ScheduleManager:
 
     async def pause(self, name: str) -> Schedule:
         """No firing from now on (idempotent); a firing in progress finishes first."""
+        self.get(name)  # NotFound before any lock is made for a name that does not exist
         async with self.lock(name):
             schedule = self.get(name)
             if schedule.paused:
@@ -156,6 +157,7 @@ class ScheduleManager:
 
     async def resume(self, name: str) -> Schedule:
         """Fires again from the first firing time after now (idempotent)."""
+        self.get(name)  # NotFound before any lock is made for a name that does not exist
         async with self.lock(name):
             schedule = self.get(name)
             timing = self._timings.get(name)
@@ -178,6 +180,7 @@ class ScheduleManager:
     async def delete(self, name: str) -> None:
         """Stops firing for good (a firing in progress finishes first); executions it started
         run on."""
+        self.get(name)  # NotFound before any lock is made for a name that does not exist
         async with self.lock(name):
             schedule = self.get(name)
             await asyncio.to_thread(self._store.delete, schedule.schedule_id)
