@@ -34,6 +34,8 @@ from controlplane.engine.scaling.forecasts import ForecastSettings, ForecastWork
 from controlplane.engine.scaling.load_recorder import LoadRecorder
 from controlplane.engine.scaling.loop import ScalingLoop
 from controlplane.engine.scaling.policies import ScalingManager
+from controlplane.engine.schedules.loop import ExecutionPorts, ScheduleLoop
+from controlplane.engine.schedules.manager import ScheduleManager
 from controlplane.ports import AgentBackend, CapacityBackend
 from controlplane.store import SqliteStore, StoreWriter
 from controlplane.store.capacity import CapacityStore
@@ -42,8 +44,10 @@ from controlplane.store.integrity import check_before_open, mark
 from controlplane.store.load_history import LoadHistoryStore
 from controlplane.store.packages import PackageFiles
 from controlplane.store.scaling import ScalingStore
+from controlplane.store.schedules import ScheduleStore
 from controlplane.store.signals import SignalStore
 from controlplane.workflow.conditions import evaluate_condition
+from models.executions import ExecutionStatus
 from models.queueing import QueueConfig
 
 log = logging.getLogger(__name__)
@@ -204,6 +208,18 @@ class ControlPlane:
             config.loops.scaling_interval_s,
             config.loops.load_interval_s,
         )
+        self.schedules = ScheduleManager(ScheduleStore(self.store), self.catalog, clock)
+        self.schedule_loop = ScheduleLoop(
+            self.schedules,
+            ExecutionPorts(
+                start=self.executions.start,
+                cancel=self.executions.cancel,
+                status_of=self._execution_status,
+                started_by=self.store.find_execution_id,
+            ),
+            clock,
+            config.loops.schedule_interval_s,
+        )
         self._loops: list[asyncio.Task[None]] = []
         self._health_updates: set[asyncio.Task[None]] = set()
         self.planner = Planner(self.rolling)
@@ -223,8 +239,13 @@ class ControlPlane:
             self.forecasts,
             self.packages,
             self.agent_events,
+            self.schedules,
         )
         self.port = 0
+
+    def _execution_status(self, execution_id: str) -> ExecutionStatus | None:
+        progress = self.store.execution_progress(execution_id)
+        return None if progress is None else progress[0]
 
     @property
     def address(self) -> str:
@@ -261,6 +282,9 @@ class ControlPlane:
         if intervals.scaling_interval_s > 0:
             self._loops.append(loop.create_task(self.forecasts.run()))
             self._loops.append(loop.create_task(self.scaling_loop.run()))
+        if intervals.schedule_interval_s > 0:
+            # After recovery: times missed while the control plane was down are caught up now.
+            self._loops.append(loop.create_task(self.schedule_loop.run()))
         log.info("control plane serving on %s", self.address)
 
     def _store_outage(self, outage: bool) -> None:

@@ -158,6 +158,8 @@ class LoopConfig(_Section):
     load_interval_s: float = 10.0
     # Every agent with a scaling policy is decided (and forecasts are refitted when due).
     scaling_interval_s: float = 15.0
+    # Due schedules fire (cron times are whole minutes: this is how late a firing may start).
+    schedule_interval_s: float = 1.0
 
     def __post_init__(self) -> None:
         _number(self._path("capacity_interval_s"), self.capacity_interval_s, 0, above=True)
@@ -166,6 +168,7 @@ class LoopConfig(_Section):
             "pool_reconcile_interval_s",
             "load_interval_s",
             "scaling_interval_s",
+            "schedule_interval_s",
         ):
             _number(self._path(name), getattr(self, name), 0)
 

@@ -14,6 +14,8 @@ from controlplane.api.gen.orchestrator.v1 import (
     resource_pb2_grpc,
     scaling_pb2,
     scaling_pb2_grpc,
+    schedule_pb2,
+    schedule_pb2_grpc,
     scheduler_pb2,
     scheduler_pb2_grpc,
     workflow_pb2,
@@ -22,6 +24,7 @@ from controlplane.api.gen.orchestrator.v1 import (
 from controlplane.api.servicers.agents import AgentServicer
 from controlplane.api.servicers.resources import ResourceServicer
 from controlplane.api.servicers.scaling import ScalingServicer
+from controlplane.api.servicers.schedules import ScheduleServicer
 from controlplane.api.servicers.scheduling import SchedulerServicer
 from controlplane.api.servicers.workflows import WorkflowServicer
 from controlplane.engine.agents.events import AgentEvents
@@ -38,6 +41,7 @@ from controlplane.engine.planning.planner import Planner
 from controlplane.engine.scaling.forecasts import ForecastWorker
 from controlplane.engine.scaling.loop import ScalingLoop
 from controlplane.engine.scaling.policies import ScalingManager
+from controlplane.engine.schedules.manager import ScheduleManager
 
 SERVICE_NAMES = (
     agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
@@ -45,6 +49,7 @@ SERVICE_NAMES = (
     resource_pb2.DESCRIPTOR.services_by_name["ResourceService"].full_name,
     scheduler_pb2.DESCRIPTOR.services_by_name["SchedulerService"].full_name,
     scaling_pb2.DESCRIPTOR.services_by_name["ScalingService"].full_name,
+    schedule_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
 )
 
 
@@ -70,6 +75,7 @@ class GrpcServer:
         forecasts: ForecastWorker,
         packages: PackageService,
         agent_events: AgentEvents,
+        schedules: ScheduleManager,
     ) -> None:
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -93,6 +99,9 @@ class GrpcServer:
         )
         scaling_pb2_grpc.add_ScalingServiceServicer_to_server(
             ScalingServicer(scaling, scaling_loop, forecasts), self._server
+        )
+        schedule_pb2_grpc.add_ScheduleServiceServicer_to_server(
+            ScheduleServicer(schedules), self._server
         )
         self._health = health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)

@@ -9,7 +9,12 @@ import os
 from typing import Any
 
 from controlplane.cli.arg_types import address_arg, timeout_arg
-from controlplane.cli.client import capacity_commands, scaling_commands, workload_commands
+from controlplane.cli.client import (
+    capacity_commands,
+    scaling_commands,
+    schedule_commands,
+    workload_commands,
+)
 from controlplane.cli.lazy import DeferredParser
 from controlplane.cli.research import (
     bench_commands,
@@ -75,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     server_commands.register(top, common)  # serve, demo
     workload_commands.register(top, common)  # agents, workflows, run, executions
+    schedule_commands.register(top, common)  # schedules
     # pools, cluster, quota, reserve, reservations, schedulers, plan
     capacity_commands.register(top, common)
     bench_commands.register(top)  # local, no control plane

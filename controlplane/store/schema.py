@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-# 7: task_heartbeats, 8: rollouts, 9: signals, 10: agent_events, 11: task_earlier_attempts
-SCHEMA_VERSION = 11
+# 7: task_heartbeats, 8: rollouts, 9: signals, 10: agent_events, 11: task_earlier_attempts,
+# 12: schedules
+SCHEMA_VERSION = 12
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflow_revisions (
@@ -158,4 +159,13 @@ CREATE TABLE IF NOT EXISTS agent_events (
     agent TEXT NOT NULL, replica TEXT NOT NULL, data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS agent_events_by_agent ON agent_events (agent, sequence);
+-- Queries in schedules.py: a schedule's spec and firing state, as JSON.
+CREATE TABLE IF NOT EXISTS schedules (
+    name TEXT PRIMARY KEY,
+    schedule_id TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    state TEXT NOT NULL,
+    create_time REAL NOT NULL,
+    update_time REAL NOT NULL
+);
 """

@@ -31,7 +31,9 @@ class Serve:
         ray_address: str | None,
         env: dict[str, str],
         log_dir: Path | None = None,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
+        """`extra_args`: more flags of `serve`, e.g. `("--config", "serve.toml")`."""
         cmd = [
             str(BIN / "orchestrator"),
             "serve",
@@ -47,6 +49,7 @@ class Serve:
         ]
         if ray_address:
             cmd += ["--ray-address", ray_address]
+        cmd += extra_args
         data_dir.mkdir(parents=True, exist_ok=True)
         self.log = (log_dir or data_dir) / f"serve-{time.monotonic_ns()}.log"
         self.proc = subprocess.Popen(

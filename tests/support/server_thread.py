@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Mapping
+import time
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,9 +25,11 @@ class ServerThread:
         namespace: str,
         backend: AgentBackend | None = None,
         overrides: Mapping[str, object] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """`backend`: e.g. the in-process one of unit tests (default: Ray in `namespace`);
-        `overrides`: other settings by path, e.g. `{"loops.scaling_interval_s": 1.0}`."""
+        `overrides`: other settings by path, e.g. `{"loops.scaling_interval_s": 1.0}`;
+        `clock`: the control plane's wall clock."""
         config = ServerConfig(
             store=StoreConfig(data_dir=data_dir),
             grpc=GrpcConfig(host="127.0.0.1", port=0),
@@ -35,12 +38,14 @@ class ServerThread:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
-        self.control_plane: ControlPlane = self.call(self._build(config, backend))
+        self.control_plane: ControlPlane = self.call(self._build(config, backend, clock))
         self.call(self.control_plane.start())
 
     @staticmethod
-    async def _build(config: ServerConfig, backend: AgentBackend | None) -> ControlPlane:
-        return ControlPlane(config, backend)
+    async def _build(
+        config: ServerConfig, backend: AgentBackend | None, clock: Callable[[], float]
+    ) -> ControlPlane:
+        return ControlPlane(config, backend, clock)
 
     @property
     def address(self) -> str:

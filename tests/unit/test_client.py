@@ -30,6 +30,7 @@ from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2_grpc,
     resource_pb2,
     scaling_pb2,
+    schedule_pb2,
     scheduler_pb2,
     workflow_pb2,
     workflow_pb2_grpc,
@@ -309,7 +310,14 @@ def test_no_retry_policy_means_one_try(flaky: tuple[Flaky, str]) -> None:
 def test_the_service_config_names_real_methods_only() -> None:
     services = {
         s.full_name: {m.name for m in s.methods}
-        for file in (agent_pb2, workflow_pb2, resource_pb2, scheduler_pb2, scaling_pb2)
+        for file in (
+            agent_pb2,
+            workflow_pb2,
+            resource_pb2,
+            scheduler_pb2,
+            scaling_pb2,
+            schedule_pb2,
+        )
         for s in file.DESCRIPTOR.services_by_name.values()
     }
     for service, methods in IDEMPOTENT.items():

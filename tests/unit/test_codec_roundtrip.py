@@ -26,6 +26,7 @@ from controlplane.api.codec import (
     rollouts,
     scaling,
     scaling_policies,
+    schedules,
     scheduling,
 )
 from controlplane.api.codec import workflows as workflow_codec
@@ -34,6 +35,7 @@ from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2,
     resource_pb2,
     scaling_pb2,
+    schedule_pb2,
     scheduler_pb2,
     workflow_pb2,
 )
@@ -115,6 +117,7 @@ from models.scaling import (
     StepScaling,
     TargetTracking,
 )
+from models.schedules import FiringState, OverlapPolicy, Schedule, ScheduleSpec
 from models.scheduling import PlannedOperation, PlanResult, SchedulerInfo, SolveStatus
 from models.workflows import (
     CreateWorkflowResult,
@@ -126,7 +129,7 @@ from models.workflows import (
     WorkflowView,
 )
 
-FILES = (agent_pb2, workflow_pb2, resource_pb2, scheduler_pb2, scaling_pb2)
+FILES = (agent_pb2, workflow_pb2, resource_pb2, scheduler_pb2, scaling_pb2, schedule_pb2)
 CODEC_MODULES = [
     importlib.import_module(f"controlplane.api.codec.{m.name}")
     for m in pkgutil.iter_modules(controlplane.api.codec.__path__)
@@ -498,6 +501,33 @@ STATUS = ScalingStatus(
     evaluation_period_s=15.0,
 )
 SAMPLE = LoadSample("coder", T0, MINUTE, 5.0, 4.0, 2.0, 1.5, 0.25, 3.0)
+SCHEDULE = Schedule(
+    spec=ScheduleSpec(
+        name="nightly",
+        workflow="report",
+        cron="30 2 * * mon-fri",
+        revision=3,
+        inputs={"day": "mon", "pages": 2, "tags": ["a", 1.5]},
+        time_zone="Europe/Paris",
+        overlap_policy=OverlapPolicy.BUFFER_ONE,
+        catch_up_window_s=900.0,
+        namespace="team-a",
+        paused=True,
+    ),
+    schedule_id="5c1d",
+    create_time=T0,
+    update_time=T0 + 1,
+    state=FiringState(
+        next_fire_time=T0 + 120,
+        last_fire_time=T0 + 60,
+        last_execution_ids=("e2", "e1"),
+        buffered_fire_time=T0 + 60,
+        skipped_count=4,
+        missed_count=5,
+        failed_count=1,
+        last_error="2023-11-14T22:15:00Z: agent 'work' is not deployed",
+    ),
+)
 
 
 # -- cases ------------------------------------------------------------------------------------
@@ -725,6 +755,12 @@ CASES = [
         lambda m: scaling.load_history_from_proto(m, "coder", MINUTE),
         (LoadHistoryPage([SAMPLE, dataclasses.replace(SAMPLE, time=T0 + 60)], 60.0, "next"),),
     ),
+    Case(
+        "orchestrator.v1.Schedule",
+        schedules.schedule_to_proto,
+        schedules.schedule_from_proto,
+        (SCHEDULE,),
+    ),
 ]
 
 # Messages encoded only inside another one (their fields count there).
@@ -901,6 +937,8 @@ def test_a_request_that_leaves_a_documented_default_unset_reads_as_that_default(
     quota = resources.quota_from_proto(resource_pb2.Quota(namespace="n"))
     assert quota == NamespacePolicy("n")
     assert scaling.LOAD_RESOLUTIONS.from_proto(0, "resolution") == 0
+    bare = schedule_pb2.Schedule(name="s", workflow="w", cron="@daily")
+    assert schedules.schedule_spec_from_proto(bare, "schedule") == ScheduleSpec("s", "w", "@daily")
 
 
 def test_an_unknown_status_on_the_wire_is_a_clear_error() -> None:

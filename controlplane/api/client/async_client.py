@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import grpc
 from grpc_health.v1 import health_pb2
 
-from controlplane.api.client import calls, capacity_calls
+from controlplane.api.client import calls, capacity_calls, schedule_calls
 from controlplane.api.client.calls import LOAD_PAGE_SIZE, PAGE_SIZE, Call, Paged
 from controlplane.api.client.errors import ClientError
 from controlplane.api.client.package_upload import PackageSource, prepare_upload
@@ -40,6 +40,7 @@ from models.packages import DEFAULT_MAX_PACKAGE_BYTES, StoredPackage
 from models.queueing import NamespacePolicy
 from models.resources import PlacementStrategy, ResourceAmounts
 from models.scaling import PolicyView, ScalingEvent, ScalingPolicy, ScalingStatus
+from models.schedules import Schedule, ScheduleSpec
 from models.scheduling import PlanResult, SchedulerInfo
 from models.workflows import CreateWorkflowResult, ValidationResult, View, WorkflowView
 
@@ -532,3 +533,26 @@ class AsyncOrchestratorClient:
         end: float | None = None,
     ) -> list[LoadSample]:
         return [s async for s in self.iter_load_history(agent, resolution, start, end)]
+
+    # -- schedules ----------------------------------------------------------------------------
+
+    async def create_schedule(self, spec: ScheduleSpec) -> tuple[Schedule, bool]:
+        return await self._run(schedule_calls.create_schedule(spec))
+
+    async def get_schedule(self, name: str) -> Schedule:
+        return await self._run(schedule_calls.get_schedule(name))
+
+    def iter_schedules(self) -> AsyncIterator[Schedule]:
+        return self._items(schedule_calls.list_schedules(self.page_size))
+
+    async def list_schedules(self) -> list[Schedule]:
+        return [s async for s in self.iter_schedules()]
+
+    async def pause_schedule(self, name: str) -> Schedule:
+        return await self._run(schedule_calls.pause_schedule(name))
+
+    async def resume_schedule(self, name: str) -> Schedule:
+        return await self._run(schedule_calls.resume_schedule(name))
+
+    async def delete_schedule(self, name: str) -> None:
+        await self._run(schedule_calls.delete_schedule(name))

@@ -49,6 +49,12 @@ IDEMPOTENT: dict[str, tuple[str, ...]] = {
         "ListScalingEvents",
         "GetLoadHistory",
     ),
+    "orchestrator.v1.ScheduleService": (
+        "GetSchedule",
+        "ListSchedules",
+        "PauseSchedule",
+        "ResumeSchedule",
+    ),
 }
 
 

@@ -12,6 +12,7 @@ from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2_grpc,
     resource_pb2_grpc,
     scaling_pb2_grpc,
+    schedule_pb2_grpc,
     scheduler_pb2_grpc,
     workflow_pb2_grpc,
 )
@@ -24,6 +25,7 @@ class Stubs:
     resources: Any
     schedulers: Any
     scaling: Any
+    schedules: Any
     health: Any
 
     @classmethod
@@ -34,6 +36,7 @@ class Stubs:
             resources=resource_pb2_grpc.ResourceServiceStub(channel),
             schedulers=scheduler_pb2_grpc.SchedulerServiceStub(channel),
             scaling=scaling_pb2_grpc.ScalingServiceStub(channel),
+            schedules=schedule_pb2_grpc.ScheduleServiceStub(channel),
             health=health_pb2_grpc.HealthStub(channel),
         )
 
