@@ -99,12 +99,11 @@ def test_sigkill_at_a_firing_time_then_restart_starts_each_time_once(
     second = Serve(data_dir, port, None, {}, extra_args=serve)
     try:
         with OrchestratorClient(second.address, timeout_s=60) as client:
-            restarted = time.time()
-            # The firing time of the kill starts (once), and the loop goes on firing live.
+            # The firing time of the kill starts (once) and is recorded as fired.
             poll(
-                lambda: (client.get_schedule(NAME).state.last_fire_time or 0) > restarted,
+                lambda: (client.get_schedule(NAME).state.last_fire_time or 0) >= fire_time,
                 timeout=90,
-                what="a firing after the restart",
+                what="the firing time of the kill, recorded after the restart",
             )
             final = client.pause_schedule(NAME).state  # nothing fires from here on
             runs = scheduled(client)
