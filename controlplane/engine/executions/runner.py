@@ -305,6 +305,8 @@ class ExecutionRunner:
                 self.leasing.pop(task.task_id, None)
                 if self.record.status.terminal or self._deps.drain.active or grant.preempted:
                     return None
+                if self.record.paused:  # paused while it waited: the slot goes to others
+                    return None
                 self._in_flight.add(task.task_id)
                 attempt = await self._begin_attempt(
                     task, lease.replica, lease.agent_version, grant.node
