@@ -159,7 +159,7 @@ def items_in(record: ExecutionRecord, status: TaskStatus) -> list[str]:
 def deploy(client: OrchestratorClient, calls_file: str) -> None:
     for name, cls, replicas, extra in (
         ("worker", "Worker", 2, {}),
-        ("reviewer", "Reviewer", 2, {"delay_s": 0.05}),
+        ("reviewer", "Reviewer", 2, {}),
         ("reviser", "Reviser", 1, {}),
     ):
         spec = AgentSpec(
