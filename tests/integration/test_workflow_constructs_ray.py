@@ -1,6 +1,7 @@
 """Every construct of workflows that decide, on real local Ray replicas through a real server:
 conditions and trigger rules, a bounded for_each, a loop until approved, child workflows (and
-their cancellation), a signal, a durable sleep, compensations with a finally task, and a pause.
+their cancellation), a signal, a durable sleep, compensations with a finally task, and pauses
+(of a running task, and of one queued for a replica slot).
 The agents append each call to a file, so the tests also see which tasks used a replica."""
 
 from __future__ import annotations
@@ -36,10 +37,12 @@ def client(server: ServerThread, calls_file: str) -> Iterator[OrchestratorClient
             ("worker", "Worker", 2, {}),
             ("reviewer", "Reviewer", 2, {"delay_s": 0.1, "timed": True}),
             ("reviser", "Reviser", 1, {}),
+            ("solo", "Worker", 1, {}),
         ):
             config = {"calls_file": calls_file, **extra}
+            slots = 1 if name == "solo" else 4  # solo: one slot, so a second task queues
             spec = AgentSpec(
-                name, "v1", f"{AGENTS}:{cls}", replicas=replicas, max_concurrency=4, config=config
+                name, "v1", f"{AGENTS}:{cls}", replicas, max_concurrency=slots, config=config
             )
             c.deploy_agent(spec)
         yield c
@@ -383,3 +386,41 @@ tasks:
     assert read_calls(calls_file, execution_id) == ["first", "second"]
     types = [e.type for e in client.watch_execution(execution_id)]
     assert types.index(EventType.EXECUTION_PAUSED) < types.index(EventType.EXECUTION_UNPAUSED)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "a task already waiting for a replica slot when its execution is paused starts its "
+        "attempt as soon as a slot frees: the runner awaits the pause before "
+        "dispatcher.acquire / backend.lease and does not look again once the lease is granted "
+        "(controlplane/engine/executions/runner.py, _run_task and _attempt)"
+    ),
+)
+def test_a_task_queued_for_a_replica_when_paused_waits_for_the_resume(
+    client: OrchestratorClient, tmp_path: Path
+) -> None:
+    client.create_workflow(
+        """
+name: solo-task
+inputs: {gate: {type: string, default: ""}}
+tasks:
+  - {id: only, agent: solo, input: {until_file: "${inputs.gate}"}}
+"""
+    )
+    gate = tmp_path / "gate"
+    hog = client.start_execution("solo-task", {"gate": str(gate)}).execution_id
+    eventually(lambda: client.get_execution(hog).tasks["only"].attempts)  # the only slot
+    queued = client.start_execution("solo-task").execution_id
+    eventually(lambda: _task_is(client, queued, "only", TaskStatus.SCHEDULED))
+    assert client.pause_execution(queued, "investigating").paused
+    gate.touch()  # the slot frees
+    _finished(client, hog)
+    _holds(
+        lambda: not client.get_execution(queued).tasks["only"].attempts,
+        "an attempt started while its execution was paused",
+        for_s=1.5,
+    )
+    client.resume_execution(queued, "done looking")
+    done = _finished(client, queued)
+    assert done.status is ExecutionStatus.SUCCEEDED and not done.paused
