@@ -113,6 +113,7 @@ class Crash:
     gates: Path
     ids: dict[str, str]  # workflow name -> the execution that was killed in the middle
     before: dict[str, ExecutionRecord]  # just before the kill
+    called_before: dict[str, list[str]]  # the tasks the agents had been called for by then
     signal_refusal: ClientError  # what the signal sent while the server was down met
     restarted_at: float  # wall clock: the second server answered
 
@@ -148,12 +149,8 @@ def finished(client: OrchestratorClient, execution_id: str, timeout: float = 90)
     return client.with_omitted_values(record)
 
 
-def items_in(record: ExecutionRecord, status: TaskStatus) -> list[str]:
-    return [
-        task_id
-        for task_id, task in record.tasks.items()
-        if task_id.startswith("review[") and task.status is status
-    ]
+def item_index(task_id: str) -> int:
+    return int(task_id[task_id.index("[") + 1 : -1])
 
 
 def deploy(client: OrchestratorClient, calls_file: str) -> None:
@@ -209,8 +206,12 @@ def bring_to_the_middle(client: OrchestratorClient, calls_file: str, gates: Path
 
     def held() -> bool:
         called = [t for t in read_calls(calls_file, fan) if t.startswith("review[")]
-        running = items_in(client.get_execution(fan), TaskStatus.RUNNING)
-        return len(called) == len(running) + KILL_AFTER_ITEMS == ITEM_CONCURRENCY + KILL_AFTER_ITEMS
+        review = client.get_execution(fan).tasks["review"]
+        return (
+            len(called) == KILL_AFTER_ITEMS + ITEM_CONCURRENCY
+            and review.items_succeeded == KILL_AFTER_ITEMS
+            and review.items_running == ITEM_CONCURRENCY
+        )
 
     until(held, "a hundred items done and four more held")
     return ids
@@ -227,6 +228,7 @@ def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crash]:
             deploy(client, calls_file)
             ids = bring_to_the_middle(client, calls_file, gates)
             before = {name: client.get_execution(eid) for name, eid in ids.items()}
+            called = {name: read_calls(calls_file, eid) for name, eid in ids.items()}
     finally:
         first.kill()
 
@@ -239,7 +241,7 @@ def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crash]:
     restarted_at = time.time()
     try:
         with OrchestratorClient(second.address, timeout_s=60) as client:
-            yield Crash(client, calls_file, gates, ids, before, refused.value, restarted_at)
+            yield Crash(client, calls_file, gates, ids, before, called, refused.value, restarted_at)
     finally:
         for gate in ("items", "round-3", "a", "b"):  # nothing left holding a replica
             (gates / gate).touch()
@@ -248,9 +250,15 @@ def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crash]:
 
 def test_a_for_each_resumes_without_rerunning_a_succeeded_item(crash: Crash) -> None:
     client, eid = crash.client, crash.ids["fan"]
-    before = crash.before["fan"]
-    done_before = items_in(before, TaskStatus.SUCCEEDED)
-    in_flight = items_in(before, TaskStatus.RUNNING)
+    review = crash.before["fan"].tasks["review"]
+    assert (review.items_total, review.items_succeeded, review.items_running) == (
+        ITEMS,
+        KILL_AFTER_ITEMS,
+        ITEM_CONCURRENCY,
+    )
+    called = [t for t in crash.called_before["fan"] if t.startswith("review[")]
+    in_flight = [t for t in called if item_index(t) >= KILL_AFTER_ITEMS]
+    done_before = [t for t in called if t not in in_flight]
     assert len(done_before) == KILL_AFTER_ITEMS and len(in_flight) == ITEM_CONCURRENCY
 
     (crash.gates / "items").touch()
@@ -259,18 +267,20 @@ def test_a_for_each_resumes_without_rerunning_a_succeeded_item(crash: Crash) -> 
     expected = [{"file": f, "position": i, "score": score(f)} for i, f in enumerate(FILES)]
     assert done.tasks["review"].output == expected
     assert done.outputs == {"reviews": expected}
+    assert done.tasks["review"].items_succeeded == ITEMS
 
+    # Those in flight at the kill were lost and ran again; every other item, the hundred that
+    # had succeeded among them, ran once: on the replicas (the calls) and in the history.
+    items = [f"review[{i}]" for i in range(ITEMS)]
+    once_or_twice = {t: 2 if t in in_flight else 1 for t in items}
     calls = Counter(read_calls(crash.calls_file, eid))
     assert calls["plan"] == 1
-    for item in done_before:  # succeeded before the kill: same attempt, same output, one call
-        assert calls[item] == 1, item
-        assert done.tasks[item].attempts == before.tasks[item].attempts
-        assert done.tasks[item].output == before.tasks[item].output
-    # Those in flight at the kill were lost and ran again; every other item ran once.
-    items = [f"review[{i}]" for i in range(ITEMS)]
-    lost = [t for t in items if done.tasks[t].attempts[0].status is AttemptStatus.LOST]
+    assert {t: calls[t] for t in items} == once_or_twice
+    events = list(client.watch_execution(eid))
+    started = Counter(e.task_id for e in events if e.type is EventType.ATTEMPT_STARTED)
+    assert {t: started[t] for t in items} == once_or_twice
+    lost = [e.task_id for e in events if e.type is EventType.ATTEMPT_LOST]
     assert sorted(lost) == sorted(in_flight)
-    assert {t: calls[t] for t in items} == {t: 2 if t in lost else 1 for t in items}
 
     fresh = client.start_execution("fan", {"files": FILES, "gate": str(crash.gates / "items")})
     uninterrupted = finished(client, fresh.execution_id)
