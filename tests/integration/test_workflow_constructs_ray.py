@@ -389,15 +389,6 @@ tasks:
     assert types.index(EventType.EXECUTION_PAUSED) < types.index(EventType.EXECUTION_UNPAUSED)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a task already waiting for a replica slot when its execution is paused starts its "
-        "attempt as soon as a slot frees: the runner awaits the pause before "
-        "dispatcher.acquire / backend.lease and does not look again once the lease is granted "
-        "(controlplane/engine/executions/runner.py, _run_task and _attempt)"
-    ),
-)
 def test_a_task_queued_for_a_replica_when_paused_waits_for_the_resume(
     client: OrchestratorClient, tmp_path: Path
 ) -> None:
