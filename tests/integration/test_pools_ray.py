@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,9 @@ class PoolServer(ServerThread):
     reservation and pool loops turn quickly."""
 
     @staticmethod
-    async def _build(config: ServerConfig, backend: AgentBackend | None) -> ControlPlane:
+    async def _build(
+        config: ServerConfig, backend: AgentBackend | None, clock: Callable[[], float]
+    ) -> ControlPlane:
         if backend is None:
             backend = RayAgentBackend(
                 namespace=config.ray.namespace, ready_timeout_s=15.0, health_interval_s=0.5
@@ -67,7 +69,7 @@ class PoolServer(ServerThread):
         fast = config.override(
             {"loops.reservation_interval_s": 0.2, "loops.pool_reconcile_interval_s": 0.5}
         )
-        return ControlPlane(fast, backend=backend)
+        return ControlPlane(fast, backend=backend, clock=clock)
 
 
 @dataclass
