@@ -366,12 +366,11 @@ class ExecutionEngine:
         if self._deps.writer.unwritable_since is not None:
             # A cancel must be durable before it is acknowledged; say so rather than hang.
             raise Unavailable("the store refuses writes; retry the cancel once it takes them")
-        record = self.get(execution_id)
-        runner = self._runners.get(execution_id)
-        if record.status.terminal or runner is None:
+        runner, status = self._runner_of(execution_id)
+        if runner is None:
             raise FailedPrecondition(
-                f"execution is already {record.status.value}",
-                [FieldViolation("execution_id", f"execution is {record.status.value}")],
+                f"execution is already {status.value}",
+                [FieldViolation("execution_id", f"execution is {status.value}")],
             )
         await runner.cancel(reason)
         return self.get(execution_id)
@@ -454,14 +453,25 @@ class ExecutionEngine:
         """The runner of a running execution (NotFound, or FailedPrecondition once ended)."""
         if self._deps.writer.unwritable_since is not None:
             raise Unavailable(f"the store refuses writes; retry the {what} once it takes them")
-        record = self.get(execution_id)
-        runner = self._runners.get(execution_id)
-        if record.status.terminal or runner is None:
+        runner, status = self._runner_of(execution_id)
+        if runner is None:
             raise FailedPrecondition(
-                f"cannot {what} an execution that is {record.status.value}",
-                [FieldViolation("execution_id", f"execution is {record.status.value}")],
+                f"cannot {what} an execution that is {status.value}",
+                [FieldViolation("execution_id", f"execution is {status.value}")],
             )
         return runner
+
+    def _runner_of(self, execution_id: str) -> tuple[ExecutionRunner | None, ExecutionStatus]:
+        """The runner of a running execution (None once it ended or before it is admitted),
+        and its status, without building the execution's view (NotFound for none)."""
+        runner = self._runners.get(execution_id)
+        if runner is not None:
+            status = runner.record.status
+            return (None if status.terminal else runner), status
+        progress = self._store.execution_progress(execution_id)
+        if progress is None:
+            raise _no_such_execution(execution_id)
+        return None, progress[0]
 
     # -- child executions (ChildExecutions) ---------------------------------------------------
 
