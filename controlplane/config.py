@@ -9,6 +9,7 @@ a `ServerConfig` and change single settings with `ServerConfig.override`.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import tomllib
 from collections.abc import Mapping
@@ -207,6 +208,76 @@ class ForecastingConfig(_Section):
         _text(self._path("model"), self.model)
 
 
+def _optional_path(path: str, value: object) -> None:
+    if value is not None and not isinstance(value, Path):
+        raise ConfigError(path, f"must be a path, got {value!r}")
+
+
+@dataclass(frozen=True)
+class TlsConfig(_Section):
+    """Server TLS: a certificate and its key (PEM); with `client_ca`, mutual TLS: every
+    client must present a certificate that CA signed, and its subject is the caller."""
+
+    NAME: ClassVar[str] = "tls"
+
+    cert: Path | None = None
+    key: Path | None = None
+    client_ca: Path | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("cert", "key", "client_ca"):
+            _optional_path(self._path(name), getattr(self, name))
+        if (self.cert is None) != (self.key is None):
+            raise ConfigError(self._path("cert"), "tls.cert and tls.key go together")
+        if self.client_ca is not None and self.cert is None:
+            raise ConfigError(self._path("client_ca"), "mutual TLS needs tls.cert and tls.key")
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert is not None
+
+
+@dataclass(frozen=True)
+class AuthConfig(_Section):
+    """Authentication: `enabled` None turns it on exactly when the server binds an address
+    other than loopback; `insecure` allows that without it (and logs a warning)."""
+
+    NAME: ClassVar[str] = "auth"
+
+    enabled: bool | None = None
+    insecure: bool = False
+    # Server reflection (grpcurl's `list`/`describe`) for callers without credentials.
+    reflection: bool = True
+
+    def __post_init__(self) -> None:
+        _flag(self._path("enabled"), self.enabled, optional=True)
+        _flag(self._path("insecure"), self.insecure)
+        _flag(self._path("reflection"), self.reflection)
+
+
+@dataclass(frozen=True)
+class RetentionConfig(_Section):
+    """How long finished executions and audit events are kept (a namespace's policy may say
+    otherwise); 0 keeps them for ever. The sweep deletes in small transactions."""
+
+    NAME: ClassVar[str] = "retention"
+
+    executions_s: float = 30 * 86400.0
+    audit_s: float = 365 * 86400.0
+    interval_s: float = 300.0
+
+    def __post_init__(self) -> None:
+        for name in ("executions_s", "audit_s", "interval_s"):
+            _number(self._path(name), getattr(self, name), 0)
+
+
+@dataclass(frozen=True)
+class LimitsConfig(_Section):
+    """Bounds on what one request or caller may ask for; each refusal names its setting."""
+
+    NAME: ClassVar[str] = "limits"
+
+
 SECTIONS: dict[str, type[_Section]] = {
     section.NAME: section
     for section in (
@@ -216,6 +287,10 @@ SECTIONS: dict[str, type[_Section]] = {
         LoopConfig,
         QueueingConfig,
         ForecastingConfig,
+        TlsConfig,
+        AuthConfig,
+        RetentionConfig,
+        LimitsConfig,
     )
 }
 
@@ -231,6 +306,10 @@ class ServerConfig:
     loops: LoopConfig = field(default_factory=LoopConfig)
     queueing: QueueingConfig = field(default_factory=QueueingConfig)
     forecasting: ForecastingConfig = field(default_factory=ForecastingConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
 
     def __post_init__(self) -> None:
         for name, section in SECTIONS.items():
@@ -249,7 +328,7 @@ class ServerConfig:
             fields = {f.name: f for f in dataclasses.fields(section)}  # type: ignore[arg-type]
             if name not in fields:
                 raise ConfigError(path, f"unknown setting (known: {', '.join(fields)})")
-            if isinstance(fields[name].default, Path) and isinstance(value, str):
+            if _is_path_field(fields[name]) and isinstance(value, str):
                 value = Path(value)
             changes.setdefault(section_name, {})[name] = value
         replaced = {
@@ -257,6 +336,10 @@ class ServerConfig:
             for section_name, fields_changed in changes.items()
         }
         return dataclasses.replace(self, **replaced)
+
+
+def _is_path_field(f: dataclasses.Field[Any]) -> bool:
+    return isinstance(f.default, Path) or "Path" in str(f.type)
 
 
 def flatten(tables: Mapping[str, Any]) -> dict[str, object]:
@@ -288,3 +371,28 @@ def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConf
         return (base or ServerConfig()).override(flatten(tables))
     except ConfigError as exc:
         raise ConfigError(exc.path, f"{exc.problem} (in {path})") from None
+
+
+def _is_loopback(host: str) -> bool:
+    name = host.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def authentication_required(config: ServerConfig) -> bool:
+    """Whether calls must carry credentials: as `auth.enabled` says, else exactly when the
+    server binds an address other than loopback without `auth.insecure`. Raises ConfigError
+    when authentication is turned off on such an address without `auth.insecure`."""
+    exposed = not _is_loopback(config.grpc.host)
+    if config.auth.enabled is None:
+        return exposed and not config.auth.insecure
+    if not config.auth.enabled and exposed and not config.auth.insecure:
+        raise ConfigError(
+            "auth.enabled",
+            f"serving {config.grpc.host} without authentication needs auth.insecure (--insecure)",
+        )
+    return config.auth.enabled

@@ -40,6 +40,14 @@ class ResourceExhausted(OrchestratorError):
     pass
 
 
+class Unauthenticated(OrchestratorError):
+    """The call carries no valid credentials (no key, an unknown or revoked one)."""
+
+
+class PermissionDenied(OrchestratorError):
+    """The caller is known but its role does not allow this call in this namespace."""
+
+
 def invalid(field: str, description: str) -> InvalidArgument:
     return InvalidArgument(f"{field}: {description}", [FieldViolation(field, description)])
 

@@ -15,7 +15,9 @@ from models.errors import (
     InvalidArgument,
     NotFound,
     OrchestratorError,
+    PermissionDenied,
     ResourceExhausted,
+    Unauthenticated,
     Unavailable,
 )
 from models.values import shorten
@@ -28,6 +30,8 @@ _CODES: list[tuple[type[OrchestratorError], int]] = [
     (ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),
     (Unavailable, code_pb2.UNAVAILABLE),
     (Internal, code_pb2.INTERNAL),
+    (Unauthenticated, code_pb2.UNAUTHENTICATED),
+    (PermissionDenied, code_pb2.PERMISSION_DENIED),
 ]
 
 
