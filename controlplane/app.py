@@ -7,8 +7,11 @@ import logging
 import time
 from collections.abc import Callable
 
+from controlplane.api.interceptors.authentication import Authentication
+from controlplane.api.interceptors.wrapping import AroundInterceptor
 from controlplane.api.server import GrpcServer
-from controlplane.config import ServerConfig
+from controlplane.api.tls import server_credentials
+from controlplane.config import ServerConfig, authentication_required
 from controlplane.engine.agents.events import AgentEvents
 from controlplane.engine.agents.packages import PackageService
 from controlplane.engine.agents.registry import AgentManager
@@ -36,9 +39,12 @@ from controlplane.engine.scaling.loop import ScalingLoop
 from controlplane.engine.scaling.policies import ScalingManager
 from controlplane.engine.schedules.loop import ExecutionPorts, ScheduleLoop
 from controlplane.engine.schedules.manager import ScheduleManager
+from controlplane.engine.security.access import AccessService
+from controlplane.engine.security.authenticator import Authenticator
 from controlplane.ports import AgentBackend, CapacityBackend
 from controlplane.store import SqliteStore, StoreWriter
 from controlplane.store.capacity import CapacityStore
+from controlplane.store.credentials import CredentialStore, known_namespaces
 from controlplane.store.data_dir_lock import DataDirLock
 from controlplane.store.integrity import check_before_open, mark
 from controlplane.store.load_history import LoadHistoryStore
@@ -223,6 +229,16 @@ class ControlPlane:
         self._loops: list[asyncio.Task[None]] = []
         self._health_updates: set[asyncio.Task[None]] = set()
         self.planner = Planner(self.rolling)
+        self.authentication_enabled = authentication_required(config)
+        self.tls_credentials = server_credentials(config.tls)
+        credentials = CredentialStore(self.store)
+        authenticator = Authenticator(credentials)
+        self.access = AccessService(
+            credentials, authenticator, lambda: known_namespaces(self.store), clock
+        )
+        authentication = Authentication(
+            authenticator, self.authentication_enabled, config.auth.reflection
+        )
         self.server = GrpcServer(
             self.agents,
             self.catalog,
@@ -240,6 +256,9 @@ class ControlPlane:
             self.packages,
             self.agent_events,
             self.schedules,
+            self.access,
+            self.authentication_enabled,
+            interceptors=[AroundInterceptor(authentication, authentication.applies_to)],
         )
         self.port = 0
 
@@ -260,7 +279,16 @@ class ControlPlane:
 
     async def start(self) -> None:
         """Binds first (so a taken port fails fast), restores state, then serves."""
-        self.port = self.server.bind(self.config.grpc.host, self.config.grpc.port)
+        self.port = self.server.bind(
+            self.config.grpc.host, self.config.grpc.port, self.tls_credentials
+        )
+        no_keys = not self.access.list_keys(include_revoked=False)
+        if self.authentication_enabled and no_keys and self.config.tls.client_ca is None:
+            log.warning(
+                "authentication is on but no API key exists: create the first admin key "
+                "with `orchestrator auth init --data-dir %s`",
+                self.config.store.data_dir,
+            )
         await self.backend.start()
         await self.pools.restore()  # pools first: pooled replicas are placed in them
         await self.agents.reconcile()

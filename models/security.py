@@ -33,11 +33,16 @@ class Role(enum.IntEnum):
 
 
 class Scope(enum.Enum):
-    """Where an RPC's permission is checked: in the request's namespace, or cluster-wide (a
-    binding on `*`) for what belongs to no namespace."""
+    """Where an RPC's permission is checked."""
 
+    # In the request's namespace (its `namespace` field; `*` needs a cluster-wide binding).
     NAMESPACE = "namespace"
+    # Cluster-wide: a binding on `*` (what belongs to no namespace, or spans them).
     CLUSTER = "cluster"
+    # In some namespace: shared things (content-addressed packages, the cluster's nodes).
+    ANY_NAMESPACE = "any namespace"
+    # Any authenticated caller, whatever its roles (who am I, which namespaces are mine).
+    IDENTITY = "identity"
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,12 @@ class Caller:
         roles = [b.role for b in self.bindings if b.namespace in (namespace, ALL_NAMESPACES)]
         return max(roles, default=None)
 
+    def best_role(self) -> Role | None:
+        """The highest role this caller holds anywhere."""
+        if self.kind is CallerKind.UNAUTHENTICATED:
+            return Role.ADMIN
+        return max((b.role for b in self.bindings), default=None)
+
     def cluster_role(self) -> Role | None:
         """The role held on every namespace (a `*` binding)."""
         if self.kind is CallerKind.UNAUTHENTICATED:
@@ -95,11 +106,13 @@ class NamespacePolicy:
     """What a namespace's developers may deploy, and how long its history is kept.
 
     An empty prefix or host list allows everything. A retention of 0 uses the server's
-    default."""
+    default. Import prefixes are module paths: "team_a" allows "team_a.x:Y", not "team_ab:Y";
+    a host "*.example.com" allows its subdomains."""
 
     namespace: str
     allowed_import_prefixes: tuple[str, ...] = ()
     allowed_endpoint_hosts: tuple[str, ...] = ()
+    deny_package_installs: bool = False
     execution_retention_s: float = 0.0
     audit_retention_s: float = 0.0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
@@ -10,6 +12,8 @@ from grpc_reflection.v1alpha import reflection
 from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2,
     agent_pb2_grpc,
+    auth_pb2,
+    auth_pb2_grpc,
     resource_pb2,
     resource_pb2_grpc,
     scaling_pb2,
@@ -22,6 +26,7 @@ from controlplane.api.gen.orchestrator.v1 import (
     workflow_pb2_grpc,
 )
 from controlplane.api.servicers.agents import AgentServicer
+from controlplane.api.servicers.auth import AuthServicer
 from controlplane.api.servicers.resources import ResourceServicer
 from controlplane.api.servicers.scaling import ScalingServicer
 from controlplane.api.servicers.schedules import ScheduleServicer
@@ -42,6 +47,7 @@ from controlplane.engine.scaling.forecasts import ForecastWorker
 from controlplane.engine.scaling.loop import ScalingLoop
 from controlplane.engine.scaling.policies import ScalingManager
 from controlplane.engine.schedules.manager import ScheduleManager
+from controlplane.engine.security.access import AccessService
 
 SERVICE_NAMES = (
     agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
@@ -50,6 +56,7 @@ SERVICE_NAMES = (
     scheduler_pb2.DESCRIPTOR.services_by_name["SchedulerService"].full_name,
     scaling_pb2.DESCRIPTOR.services_by_name["ScalingService"].full_name,
     schedule_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
+    auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
 )
 
 
@@ -76,6 +83,9 @@ class GrpcServer:
         packages: PackageService,
         agent_events: AgentEvents,
         schedules: ScheduleManager,
+        access: AccessService,
+        authentication_enabled: bool = False,
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     ) -> None:
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -84,9 +94,12 @@ class GrpcServer:
             # between two stores).
             ("grpc.so_reuseport", 0),
         ]
-        self._server = grpc.aio.server(options=options)
+        self._server = grpc.aio.server(options=options, interceptors=list(interceptors))
         agent_pb2_grpc.add_AgentServiceServicer_to_server(
-            AgentServicer(agents, packages, agent_events), self._server
+            AgentServicer(agents, packages, agent_events, access), self._server
+        )
+        auth_pb2_grpc.add_AuthServiceServicer_to_server(
+            AuthServicer(access, authentication_enabled), self._server
         )
         workflow_pb2_grpc.add_WorkflowServiceServicer_to_server(
             WorkflowServicer(catalog, executions), self._server
@@ -109,10 +122,14 @@ class GrpcServer:
             (*SERVICE_NAMES, reflection.SERVICE_NAME, "grpc.health.v1.Health"), self._server
         )
 
-    def bind(self, host: str, port: int) -> int:
+    def bind(self, host: str, port: int, credentials: grpc.ServerCredentials | None = None) -> int:
+        """Binds with TLS when `credentials` are given."""
         why = f"could not bind {host}:{port} (is another server listening on it?)"
         try:
-            bound = self._server.add_insecure_port(f"{host}:{port}")
+            if credentials is None:
+                bound = self._server.add_insecure_port(f"{host}:{port}")
+            else:
+                bound = self._server.add_secure_port(f"{host}:{port}", credentials)
         except RuntimeError as exc:  # grpc reports a failed bind as a RuntimeError
             raise BindError(why) from exc
         if bound == 0:

@@ -20,6 +20,7 @@ from controlplane.store.codec import (
     load_agent_spec,
     load_error,
 )
+from controlplane.store.credentials import CREDENTIALS_SCHEMA
 from controlplane.store.earlier_attempts import SCHEMA as EARLIER_ATTEMPTS_SCHEMA
 from controlplane.store.earlier_attempts import attach_earlier_attempts
 from controlplane.store.heartbeats import SCHEMA as HEARTBEAT_SCHEMA
@@ -83,7 +84,9 @@ class SqliteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._writer = _connect(path, synchronous)
-        self._writer.executescript(SCHEMA + HEARTBEAT_SCHEMA + EARLIER_ATTEMPTS_SCHEMA)
+        self._writer.executescript(
+            SCHEMA + HEARTBEAT_SCHEMA + EARLIER_ATTEMPTS_SCHEMA + CREDENTIALS_SCHEMA
+        )
         self._migrate()
         self._writer.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._reader = _connect(path, synchronous)

@@ -21,6 +21,7 @@ from controlplane.api.codec import (
     agent_events,
     agent_specs,
     agents,
+    auth,
     modifications,
     resources,
     rollouts,
@@ -33,6 +34,7 @@ from controlplane.api.codec import workflows as workflow_codec
 from controlplane.api.codec.enums import EnumTable, UnknownEnumValue
 from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2,
+    auth_pb2,
     resource_pb2,
     scaling_pb2,
     schedule_pb2,
@@ -119,6 +121,8 @@ from models.scaling import (
 )
 from models.schedules import FiringState, OverlapPolicy, Schedule, ScheduleSpec
 from models.scheduling import PlannedOperation, PlanResult, SchedulerInfo, SolveStatus
+from models.security import ApiKeyInfo, Role, RoleBinding
+from models.security import NamespacePolicy as AccessPolicy
 from models.workflows import (
     CreateWorkflowResult,
     RetryPolicy,
@@ -129,7 +133,7 @@ from models.workflows import (
     WorkflowView,
 )
 
-FILES = (agent_pb2, workflow_pb2, resource_pb2, scheduler_pb2, scaling_pb2, schedule_pb2)
+FILES = (agent_pb2, auth_pb2, workflow_pb2, resource_pb2, scheduler_pb2, scaling_pb2, schedule_pb2)
 CODEC_MODULES = [
     importlib.import_module(f"controlplane.api.codec.{m.name}")
     for m in pkgutil.iter_modules(controlplane.api.codec.__path__)
@@ -596,7 +600,39 @@ OPERATIONS = (
     Operation(OperationKind.FORCE_CONDITION, task_id="docs", condition=False),
 )
 
+API_KEYS = (
+    ApiKeyInfo("0123456789abcdef", "ci", Role.DEVELOPER, "team-a", T0, "key:admin", T0 + 5),
+    ApiKeyInfo("fedcba9876543210", "root", Role.ADMIN, "*", T0, "auth init"),
+)
+ACCESS_POLICY = AccessPolicy(
+    namespace="team-a",
+    allowed_import_prefixes=("team_a", "shared.tools"),
+    allowed_endpoint_hosts=("*.team-a.example.com",),
+    deny_package_installs=True,
+    execution_retention_s=86400.0,
+    audit_retention_s=0.5,
+)
+
 CASES = [
+    Case("orchestrator.v1.ApiKey", auth.api_key_to_proto, auth.api_key_from_proto, API_KEYS),
+    Case(
+        "orchestrator.v1.NamespacePolicy",
+        auth.policy_to_proto,
+        lambda m: auth.policy_from_proto(m, "policy"),
+        (ACCESS_POLICY, AccessPolicy("default")),
+    ),
+    Case(
+        "orchestrator.v1.RoleBinding",
+        auth.binding_to_proto,
+        lambda m: auth.binding_from_proto(m, "binding"),
+        (RoleBinding("team-a", Role.VIEWER), RoleBinding("*", Role.ADMIN)),
+    ),
+    Case(
+        "orchestrator.v1.SubjectBinding",
+        auth.subject_binding_to_proto,
+        auth.subject_binding_from_proto,
+        (("O=team-a,CN=ci", RoleBinding("team-a", Role.OPERATOR)),),
+    ),
     Case(
         "orchestrator.v1.ExecutionOperation",
         modifications.operation_to_proto,

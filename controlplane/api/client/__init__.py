@@ -6,6 +6,7 @@ talks to a control plane needs neither Ray nor the schedulers (see README, "Clie
 install")."""
 
 from controlplane.api.client.async_client import AsyncExecutionHandle, AsyncOrchestratorClient
+from controlplane.api.client.channels import Credentials, CredentialsError
 from controlplane.api.client.errors import ClientError
 from controlplane.api.client.packaging import PackagingError
 from controlplane.api.client.retries import RetryPolicy
@@ -15,6 +16,8 @@ __all__ = [
     "AsyncExecutionHandle",
     "AsyncOrchestratorClient",
     "ClientError",
+    "Credentials",
+    "CredentialsError",
     "ExecutionHandle",
     "OrchestratorClient",
     "PackagingError",

@@ -21,7 +21,9 @@ import grpc
 from grpc_health.v1 import health_pb2
 
 from controlplane.api.client import calls, capacity_calls, schedule_calls
+from controlplane.api.client.auth_methods import AsyncAuthMethods
 from controlplane.api.client.calls import LOAD_PAGE_SIZE, PAGE_SIZE, Call, Paged
+from controlplane.api.client.channels import Credentials, open_aio_channel
 from controlplane.api.client.errors import ClientError
 from controlplane.api.client.package_upload import PackageSource, prepare_upload
 from controlplane.api.client.retries import DEFAULT_RETRY, RetryPolicy, channel_options
@@ -121,7 +123,7 @@ class AsyncExecutionHandle:
                 return await self._client.with_omitted_values(record)
 
 
-class AsyncOrchestratorClient:
+class AsyncOrchestratorClient(AsyncAuthMethods):
     """Use as an async context manager or await `close()`; see `OrchestratorClient` for the
     options."""
 
@@ -131,12 +133,15 @@ class AsyncOrchestratorClient:
         timeout_s: float = 30,
         retry: RetryPolicy | None = DEFAULT_RETRY,
         page_size: int = PAGE_SIZE,
+        credentials: Credentials | None = None,
     ) -> None:
         self.address = address
         self.timeout_s = timeout_s
         self.retry = retry
         self.page_size = page_size
-        self._channel = grpc.aio.insecure_channel(address, options=channel_options(retry))
+        # None: from the environment (ORCHESTRATOR_API_KEY, ORCHESTRATOR_TLS_*).
+        credentials = credentials or Credentials.from_env()
+        self._channel = open_aio_channel(address, channel_options(retry), credentials)
         self._stubs = Stubs.on(self._channel)
 
     async def __aenter__(self) -> AsyncOrchestratorClient:

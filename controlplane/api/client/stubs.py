@@ -10,6 +10,7 @@ from grpc_health.v1 import health_pb2_grpc
 
 from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2_grpc,
+    auth_pb2_grpc,
     resource_pb2_grpc,
     scaling_pb2_grpc,
     schedule_pb2_grpc,
@@ -27,6 +28,7 @@ class Stubs:
     scaling: Any
     schedules: Any
     health: Any
+    auth: Any
 
     @classmethod
     def on(cls, channel: Any) -> Stubs:
@@ -38,6 +40,7 @@ class Stubs:
             scaling=scaling_pb2_grpc.ScalingServiceStub(channel),
             schedules=schedule_pb2_grpc.ScheduleServiceStub(channel),
             health=health_pb2_grpc.HealthStub(channel),
+            auth=auth_pb2_grpc.AuthServiceStub(channel),
         )
 
     def method(self, rpc: str) -> Any:

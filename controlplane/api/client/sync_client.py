@@ -15,7 +15,9 @@ import grpc
 from grpc_health.v1 import health_pb2
 
 from controlplane.api.client import calls, capacity_calls
+from controlplane.api.client.auth_methods import AuthMethods
 from controlplane.api.client.calls import LOAD_PAGE_SIZE, PAGE_SIZE, Call, Paged
+from controlplane.api.client.channels import Credentials, open_channel
 from controlplane.api.client.errors import ClientError
 from controlplane.api.client.package_upload import PackageSource, prepare_upload
 from controlplane.api.client.retries import DEFAULT_RETRY, RetryPolicy, channel_options
@@ -120,12 +122,13 @@ class ExecutionHandle:
                 return self._client.with_omitted_values(record)
 
 
-class OrchestratorClient(ScheduleMethods):
+class OrchestratorClient(ScheduleMethods, AuthMethods):
     """Use as a context manager or call `close()`.
 
     timeout_s: the deadline of every unary call (Plan and GetForecast get their solve and fit
         time on top); retry: the policy for calls that are safe to repeat (None: never retry);
-    page_size: how many items one page of a list call asks for.
+    page_size: how many items one page of a list call asks for; credentials: TLS and the API
+        key (None: from ORCHESTRATOR_API_KEY and ORCHESTRATOR_TLS_*).
     """
 
     def __init__(
@@ -134,12 +137,15 @@ class OrchestratorClient(ScheduleMethods):
         timeout_s: float = 30,
         retry: RetryPolicy | None = DEFAULT_RETRY,
         page_size: int = PAGE_SIZE,
+        credentials: Credentials | None = None,
     ) -> None:
         self.address = address
         self.timeout_s = timeout_s
         self.retry = retry
         self.page_size = page_size
-        self._channel = grpc.insecure_channel(address, options=channel_options(retry))
+        # None: from the environment (ORCHESTRATOR_API_KEY, ORCHESTRATOR_TLS_*).
+        credentials = credentials or Credentials.from_env()
+        self._channel = open_channel(address, channel_options(retry), credentials)
         self._stubs = Stubs.on(self._channel)
 
     def __enter__(self) -> OrchestratorClient:

@@ -15,16 +15,25 @@ from controlplane.api.codec.agents import (
 )
 from controlplane.api.codec.rollouts import strategy_from_proto
 from controlplane.api.gen.orchestrator.v1 import agent_pb2, agent_pb2_grpc
+from controlplane.api.permissions import request_namespace
 from controlplane.api.servicers.guard import streaming, unary
 from controlplane.engine.agents.events import AgentEvents
 from controlplane.engine.agents.packages import PackageService
 from controlplane.engine.agents.registry import AgentManager
+from controlplane.engine.security.access import AccessService
 from models.errors import invalid
 
 
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
-    def __init__(self, agents: AgentManager, packages: PackageService, events: AgentEvents) -> None:
+    def __init__(
+        self,
+        agents: AgentManager,
+        packages: PackageService,
+        events: AgentEvents,
+        access: AccessService,
+    ) -> None:
         self._agents = agents
+        self._access = access
         self._packages = packages
         self._events = events
 
@@ -35,7 +44,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         if not request.HasField("agent"):
             raise invalid("agent", "is required")
         strategy = strategy_from_proto(request.strategy) if request.HasField("strategy") else None
-        view = await self._agents.deploy(agent_spec_from_proto(request.agent), strategy)
+        spec = agent_spec_from_proto(request.agent)
+        self._access.check_deployment(request_namespace(request), spec)
+        view = await self._agents.deploy(spec, strategy)
         return agent_pb2.DeployAgentResponse(agent=agent_to_proto(view))
 
     @unary

@@ -8,6 +8,7 @@ from typing import TypeAlias
 
 import grpc
 
+from controlplane.api.caller import current_caller
 from controlplane.api.codec.modifications import in_request_terms, operations_from_proto
 from controlplane.api.codec.wellknown import from_value, struct_to_dict
 from controlplane.api.codec.workflows import (
@@ -201,7 +202,7 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
     ) -> workflow_pb2.ModifyExecutionResponse:
         operations = operations_from_proto(request.operations)
         # Until the API authenticates callers, the peer's address is who made the change.
-        caller = context.peer() or ""
+        caller = current_caller(context.peer()).identity
         try:
             record = await self._executions.modify(
                 request.execution_id, operations, request.reason, caller, request.request_id

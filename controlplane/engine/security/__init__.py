@@ -1,0 +1,1 @@
+"""Who may call: API keys, certificate subjects' role bindings, namespace policies."""
