@@ -4,40 +4,11 @@ policies in the SQLite store. Small tables written rarely: one statement per cha
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controlplane.store.codec import dump
+from controlplane.store.sqlite_store import SqliteStore
 from models.security import ApiKeyInfo, NamespacePolicy, Role, RoleBinding
-
-if TYPE_CHECKING:  # the store builds these tables, so it imports this module
-    from controlplane.store.sqlite_store import SqliteStore
-
-CREDENTIALS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    role TEXT NOT NULL,
-    namespace TEXT NOT NULL,
-    salt BLOB NOT NULL,
-    digest BLOB NOT NULL,
-    create_time REAL NOT NULL,
-    created_by TEXT NOT NULL,
-    revoke_time REAL
-);
--- A name names one working key.
-CREATE UNIQUE INDEX IF NOT EXISTS api_keys_working_name ON api_keys (name)
-    WHERE revoke_time IS NULL;
-CREATE TABLE IF NOT EXISTS role_bindings (
-    subject TEXT NOT NULL,
-    namespace TEXT NOT NULL,
-    role TEXT NOT NULL,
-    PRIMARY KEY (subject, namespace)
-);
-CREATE TABLE IF NOT EXISTS namespace_policies (
-    namespace TEXT PRIMARY KEY,
-    body TEXT NOT NULL
-);
-"""
 
 _KEY_COLUMNS = "key_id, name, role, namespace, create_time, created_by, revoke_time"
 

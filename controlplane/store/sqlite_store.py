@@ -20,7 +20,7 @@ from controlplane.store.codec import (
     load_agent_spec,
     load_error,
 )
-from controlplane.store.credentials import CREDENTIALS_SCHEMA
+from controlplane.store.credentials_schema import CREDENTIALS_SCHEMA
 from controlplane.store.earlier_attempts import SCHEMA as EARLIER_ATTEMPTS_SCHEMA
 from controlplane.store.earlier_attempts import attach_earlier_attempts
 from controlplane.store.heartbeats import SCHEMA as HEARTBEAT_SCHEMA
