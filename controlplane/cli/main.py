@@ -58,16 +58,22 @@ def _command_failed(args: argparse.Namespace, exc: Exception) -> int:
 
 def _run_client_command(args: argparse.Namespace) -> int:
     # Imported here: neither the gRPC client nor rich is needed to parse or to print help.
-    from controlplane.api.client import ClientError, OrchestratorClient
+    from controlplane.api.client import ClientError, CredentialsError, OrchestratorClient
+    from controlplane.cli.credentials import credentials_from_args
     from controlplane.cli.render import make_console
 
     try:
-        with OrchestratorClient(args.address, timeout_s=args.timeout) as client:
+        credentials = credentials_from_args(args)
+        with OrchestratorClient(
+            args.address, timeout_s=args.timeout, credentials=credentials
+        ) as client:
             code: int = args.handler(args, client, make_console())
             return code
     except ClientError as exc:
         code = EXIT_UNREACHABLE if exc.code_name in _UNREACHABLE_CODES else EXIT_REJECTED
         return _fail(error_line(exc.code_name, exc.message, exc.violations), code)
+    except CredentialsError as exc:
+        raise UsageProblem(str(exc)) from None
     except (OSError, UsageProblem):
         raise
     except Exception as exc:

@@ -10,6 +10,7 @@ from typing import Any
 
 from controlplane.cli.arg_types import address_arg, timeout_arg
 from controlplane.cli.client import (
+    auth_commands,
     capacity_commands,
     scaling_commands,
     schedule_commands,
@@ -59,6 +60,29 @@ def _client_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", default=default(False), help="debug logging"
     )
+    parser.add_argument(
+        "--api-key",
+        default=default(None),
+        metavar="KEY",
+        help="API key sent as `authorization: Bearer` (default: $ORCHESTRATOR_API_KEY)",
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        default=default(False),
+        help="connect with TLS, trusting the system's roots (default: $ORCHESTRATOR_TLS)",
+    )
+    for name, what in (
+        ("ca", "CA certificate that signed the server's (implies --tls)"),
+        ("cert", "client certificate for mutual TLS"),
+        ("key", "the client certificate's key"),
+    ):
+        parser.add_argument(
+            f"--tls-{name}",
+            default=default(None),
+            metavar="FILE",
+            help=f"{what} (default: $ORCHESTRATOR_TLS_{name.upper()})",
+        )
 
 
 def _group(top: argparse._SubParsersAction[Any], name: str, help: str, description: str) -> Any:
@@ -80,7 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     server_commands.register(top, common)  # serve, demo
     workload_commands.register(top, common)  # agents, workflows, run, executions
-    schedule_commands.register(top, common)  # schedules
+    schedule_commands.register(top, common)
+    auth_commands.register(
+        top, common
+    )  # auth: keys, roles, policies; `auth init` is local  # schedules
     # pools, cluster, quota, reserve, reservations, schedulers, plan
     capacity_commands.register(top, common)
     bench_commands.register(top)  # local, no control plane
