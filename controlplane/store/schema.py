@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS executions (
 );
 CREATE INDEX IF NOT EXISTS executions_by_time ON executions (create_time DESC, execution_id DESC);
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
+CREATE INDEX IF NOT EXISTS executions_by_parent ON executions (parent_execution_id);
 CREATE TABLE IF NOT EXISTS tasks (
     execution_id TEXT NOT NULL,
     task_id TEXT NOT NULL,
