@@ -135,6 +135,8 @@ def parse_text(text: str, annotation: object) -> object:
         except ValueError:
             raise ValueError(f"must be a number, got {text!r}") from None
     if kind is Path:
+        if not text:
+            raise ValueError("must be a path, got ''")
         return Path(text)
     return text
 

@@ -107,7 +107,7 @@ def test_backup_refuses_to_overwrite_unless_forced(tmp_path: Path) -> None:
     database = make_store(tmp_path / "data")
     out = tmp_path / "backup.db"
     out.write_text("precious")
-    with pytest.raises(BackupRefused, match="backup.db exists; --force replaces it"):
+    with pytest.raises(BackupRefused, match=r"backup\.db exists; --force replaces it"):
         backup_store(database, out)
     assert out.read_text() == "precious"
     backup_store(database, out, replace=True)
@@ -222,9 +222,7 @@ def test_restore_over_a_store_needs_force_and_keeps_the_old_one(tmp_path: Path) 
 
     again = restore_store(database, backup, replace=True, keep_current=False, now=lambda: 0.0)
     assert again.kept is None
-    assert [p.name for p in data.iterdir() if ".before-restore-" in p.name] == [
-        restored.kept.name
-    ]
+    assert [p.name for p in data.iterdir() if ".before-restore-" in p.name] == [restored.kept.name]
 
 
 def test_restore_refuses_while_a_server_holds_the_data_dir(tmp_path: Path) -> None:

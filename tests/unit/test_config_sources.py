@@ -80,6 +80,8 @@ def test_every_setting_has_a_variable_parsed_by_its_type() -> None:
             "ORCHESTRATOR_GRPC_PROT: names no setting of [grpc] (its settings: host, port",
         ),
         ({"ORCHESTRATOR_TLS_KEY": "/k.pem"}, "tls.cert: tls.cert and tls.key go together"),
+        ({"ORCHESTRATOR_STORE_DATA_DIR": ""}, "store.data_dir: must be a path, got ''"),
+        ({"ORCHESTRATOR_FORECASTING_MODEL": ""}, "forecasting.model: must be a non-empty"),
     ],
 )
 def test_a_bad_variable_names_itself_and_the_setting(environ: dict[str, str], message: str) -> None:

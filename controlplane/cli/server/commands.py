@@ -68,7 +68,9 @@ def _setting_flags(parser: argparse.ArgumentParser) -> None:
         "[queueing], [forecasting], [tls], [auth], [retention], [limits]); environment "
         "variables ORCHESTRATOR_<SECTION>_<FIELD> override it, flags given override both",
     )
-    parser.add_argument("--port", type=bind_port_arg, action=Setting, help="0: any free port")
+    parser.add_argument(
+        "--port", type=bind_port_arg, action=Setting, help="default: 50051; 0: any free port"
+    )
     parser.add_argument(
         "--host",
         type=host_arg,
