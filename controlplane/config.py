@@ -1,9 +1,10 @@
-"""Control-plane settings in sections (Ray, store, gRPC, loops, queueing, forecasting).
+"""Control-plane settings in sections (Ray, store, gRPC, loops, queueing, forecasting, ...).
 
 Each section checks its values when it is built, so a bad setting fails at start-up with the
-path of the field: `loops.scaling_interval_s: must be >= 0`. The CLI (`orchestrator serve`,
-flags and an optional TOML file whose tables mirror the sections), tests and benchmarks build
-a `ServerConfig` and change single settings with `ServerConfig.override`.
+path of the field: `loops.scaling_interval_s: must be >= 0`. The CLI (`orchestrator serve`:
+flags, `ORCHESTRATOR_<SECTION>_<FIELD>` environment variables and an optional TOML file whose
+tables mirror the sections, layered in `config_sources`), tests and benchmarks build a
+`ServerConfig` and change single settings with `ServerConfig.override`.
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ class StoreConfig(_Section):
 class GrpcConfig(_Section):
     NAME: ClassVar[str] = "grpc"
 
-    host: str = "[::]"
+    # Loopback only by default: another address needs authentication or auth.insecure.
+    host: str = "127.0.0.1"
     port: int = 50051  # 0: any free port
     # Largest request accepted (gRPC answers RESOURCE_EXHAUSTED beyond it).
     max_message_bytes: int = 8 << 20
@@ -353,9 +355,9 @@ def flatten(tables: Mapping[str, Any]) -> dict[str, object]:
     return flat
 
 
-def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConfig:
-    """`base` (default: every default) with the settings of a TOML file whose tables are the
-    sections: `[grpc]` `port = 50052`, `[loops]` `scaling_interval_s = 5`, ..."""
+def read_config_file(path: Path) -> dict[str, object]:
+    """The settings of a TOML file whose tables are the sections, by path (not yet checked):
+    `[grpc]` `port = 50052` -> `{"grpc.port": 50052}`."""
     try:
         with path.open("rb") as handle:
             tables = tomllib.load(handle)
@@ -368,7 +370,17 @@ def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConf
     except RecursionError:
         raise ConfigError(str(path), "nested too deeply to be a settings file") from None
     try:
-        return (base or ServerConfig()).override(flatten(tables))
+        return flatten(tables)
+    except ConfigError as exc:
+        raise ConfigError(exc.path, f"{exc.problem} (in {path})") from None
+
+
+def load_config_file(path: Path, base: ServerConfig | None = None) -> ServerConfig:
+    """`base` (default: every default) with the settings of a TOML file whose tables are the
+    sections: `[grpc]` `port = 50052`, `[loops]` `scaling_interval_s = 5`, ..."""
+    settings = read_config_file(path)
+    try:
+        return (base or ServerConfig()).override(settings)
     except ConfigError as exc:
         raise ConfigError(exc.path, f"{exc.problem} (in {path})") from None
 
@@ -381,6 +393,11 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def binds_beyond_loopback(config: ServerConfig) -> bool:
+    """Whether the server listens on an address other machines may reach."""
+    return not _is_loopback(config.grpc.host)
 
 
 def authentication_required(config: ServerConfig) -> bool:

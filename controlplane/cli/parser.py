@@ -29,7 +29,9 @@ DEFAULT_ADDRESS = "localhost:50051"
 ADDRESS_ENV = "ORCHESTRATOR_ADDRESS"
 
 
-def _client_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+def _client_options(
+    parser: argparse.ArgumentParser, suppress: bool, credentials: bool = True
+) -> None:
     """--address/--output/--timeout, accepted before or after the subcommand.
 
     On subcommands the defaults are SUPPRESS so they only override what was given globally.
@@ -60,6 +62,11 @@ def _client_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", default=default(False), help="debug logging"
     )
+    if credentials:
+        _credential_options(parser, default)
+
+
+def _credential_options(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument(
         "--api-key",
         default=default(None),
@@ -100,9 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     _client_options(parser, suppress=False)
     common = argparse.ArgumentParser(add_help=False)
     _client_options(common, suppress=True)
+    # The server's commands have TLS flags of their own (its certificate, not a client's).
+    server_common = argparse.ArgumentParser(add_help=False)
+    _client_options(server_common, suppress=True, credentials=False)
     top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    server_commands.register(top, common)  # serve, demo
+    server_commands.register(top, server_common)  # serve, demo
     workload_commands.register(top, common)  # agents, workflows, run, executions
     schedule_commands.register(top, common)
     auth_commands.register(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 # 7: task_heartbeats, 8: rollouts, 9: signals, 10: agent_events, 11: task_earlier_attempts,
-# 12: schedules
-SCHEMA_VERSION = 12
+# 12: schedules, 13: api_keys, role_bindings, namespace_policies
+SCHEMA_VERSION = 13
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflow_revisions (
@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS executions (
 );
 CREATE INDEX IF NOT EXISTS executions_by_time ON executions (create_time DESC, execution_id DESC);
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
+CREATE INDEX IF NOT EXISTS executions_by_parent ON executions (parent_execution_id);
 CREATE TABLE IF NOT EXISTS tasks (
     execution_id TEXT NOT NULL,
     task_id TEXT NOT NULL,

@@ -25,6 +25,7 @@ from controlplane.store.earlier_attempts import SCHEMA as EARLIER_ATTEMPTS_SCHEM
 from controlplane.store.earlier_attempts import attach_earlier_attempts
 from controlplane.store.heartbeats import SCHEMA as HEARTBEAT_SCHEMA
 from controlplane.store.heartbeats import UPSERT_HEARTBEAT, attach_heartbeats
+from controlplane.store.migrations import migrate
 from controlplane.store.schema import SCHEMA, SCHEMA_VERSION
 from controlplane.store.write_batch import WriteBatch
 from models.agents import AgentRecord
@@ -84,32 +85,17 @@ class SqliteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._writer = _connect(path, synchronous)
-        self._writer.executescript(
-            SCHEMA + HEARTBEAT_SCHEMA + EARLIER_ATTEMPTS_SCHEMA + CREDENTIALS_SCHEMA
-        )
-        self._migrate()
-        self._writer.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        try:
+            migrate(
+                self._writer,
+                SCHEMA + HEARTBEAT_SCHEMA + EARLIER_ATTEMPTS_SCHEMA + CREDENTIALS_SCHEMA,
+                path,
+            )
+        except BaseException:
+            self._writer.close()
+            raise
         self._reader = _connect(path, synchronous)
         self._write_lock = threading.Lock()
-
-    def _migrate(self) -> None:
-        """Brings a data dir written by an older version up to SCHEMA_VERSION."""
-        columns = {row[1] for row in self._writer.execute("PRAGMA table_info(executions)")}
-        if "namespace" not in columns:
-            self._writer.execute(
-                "ALTER TABLE executions ADD COLUMN namespace TEXT NOT NULL DEFAULT 'default'"
-            )
-        if "paused" not in columns:
-            self._writer.execute(
-                "ALTER TABLE executions ADD COLUMN paused INTEGER NOT NULL DEFAULT 0"
-            )
-            self._writer.execute(
-                "ALTER TABLE executions ADD COLUMN parent_execution_id TEXT NOT NULL DEFAULT ''"
-            )
-        # After the columns exist (a data dir from before them gets them above).
-        self._writer.execute(
-            "CREATE INDEX IF NOT EXISTS executions_by_parent ON executions (parent_execution_id)"
-        )
 
     def close(self) -> None:
         self._reader.close()

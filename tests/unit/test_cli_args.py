@@ -163,8 +163,8 @@ def test_agents_deploy_arguments() -> None:
 def test_serve_and_demo_defaults() -> None:
     serve = build_parser().parse_args(["serve", "--port", "0", "--data-dir", "/tmp/x"])
     assert serve.runner.resolve() is run_serve
-    assert (serve.port, serve.host, serve.ray_address) == (0, "[::]", None)
-    assert serve.sqlite_synchronous == "FULL"
+    assert (serve.port, serve.host, serve.ray_address) == (0, None, None)  # not given: None
+    assert serve.sqlite_synchronous is None
     assert serve.no_dashboard is False
     serve = build_parser().parse_args(["serve", "--sqlite-synchronous", "normal"])
     assert serve.sqlite_synchronous == "NORMAL"

@@ -26,7 +26,7 @@ def test_defaults_are_the_serve_defaults() -> None:
     config = ServerConfig()
     assert config.store.data_dir == Path("orchestrator-data")
     assert config.store.database_path == Path("orchestrator-data/orchestrator.db")
-    assert (config.grpc.host, config.grpc.port) == ("[::]", 50051)
+    assert (config.grpc.host, config.grpc.port) == ("127.0.0.1", 50051)
     assert config.ray.address is None and config.ray.namespace == "orchestrator"
     assert config.loops.scaling_interval_s == 15.0
     assert config.forecasting.model == "auto"

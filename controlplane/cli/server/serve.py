@@ -13,9 +13,15 @@ from controlplane.api.server import BindError
 from controlplane.app import ControlPlane
 from controlplane.cli.server.settings import config_from_args
 from controlplane.cli.usage import UsageProblem
-from controlplane.config import ConfigError, ServerConfig
+from controlplane.config import (
+    ConfigError,
+    ServerConfig,
+    authentication_required,
+    binds_beyond_loopback,
+)
 from controlplane.store.data_dir_lock import DataDirInUse
 from controlplane.store.integrity import StoreDamaged
+from controlplane.store.migrations import SchemaTooNew
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +82,18 @@ async def serve(config: ServerConfig) -> int:
     return 0
 
 
+def check_exposure(config: ServerConfig) -> None:
+    """Refuses (ConfigError) an address beyond loopback with authentication turned off unless
+    auth.insecure says so, and warns when it does."""
+    if not authentication_required(config) and binds_beyond_loopback(config):
+        log.warning(
+            "serving %s:%d WITHOUT AUTHENTICATION (insecure): anyone who can reach this port "
+            "can deploy agents and run code on the Ray cluster",
+            config.grpc.host,
+            config.grpc.port,
+        )
+
+
 def run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -84,11 +102,12 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     try:
         config = config_from_args(args)
+        check_exposure(config)
     except ConfigError as exc:
         raise UsageProblem(str(exc)) from None
     config.store.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         return asyncio.run(serve(config))
-    except (BindError, DataDirInUse, StoreDamaged) as exc:
+    except (BindError, DataDirInUse, StoreDamaged, SchemaTooNew) as exc:
         sys.stderr.write(f"orchestrator serve: {exc}\n")
         return 1

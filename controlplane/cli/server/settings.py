@@ -1,15 +1,19 @@
-"""The server configuration `orchestrator serve` runs with: every default, then the TOML file
-of `--config`, then the flags (without `--config`, every flag counts, given or default)."""
+"""The server configuration `orchestrator serve` (and `config show`) runs with: every default,
+then the TOML file of `--config`, then `ORCHESTRATOR_<SECTION>_<FIELD>` variables (and
+`RAY_ADDRESS`), then the flags given (a flag not given sets nothing)."""
 
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from controlplane.cli.server.commands import GIVEN
-from controlplane.config import ServerConfig, load_config_file
+from controlplane.config import ServerConfig
+from controlplane.config_sources import ResolvedConfig, resolve
 
-# serve's flags (their argparse dest) and the setting each one sets.
+# serve's flags that take a value (their argparse dest) and the setting each one sets.
 FLAG_SETTINGS = {
     "port": "grpc.port",
     "host": "grpc.host",
@@ -17,20 +21,46 @@ FLAG_SETTINGS = {
     "ray_address": "ray.address",
     "ray_num_cpus": "ray.num_cpus",
     "sqlite_synchronous": "store.sqlite_synchronous",
+    "tls_cert": "tls.cert",
+    "tls_key": "tls.key",
+    "tls_client_ca": "tls.client_ca",
+}
+# serve's switches: the setting each one sets and the value it sets it to.
+SWITCH_SETTINGS: dict[str, tuple[str, object]] = {
+    "no_dashboard": ("ray.include_dashboard", False),
+    "auth": ("auth.enabled", True),
+    "no_auth": ("auth.enabled", False),
+    "insecure": ("auth.insecure", True),
 }
 
 
-def config_from_args(args: argparse.Namespace) -> ServerConfig:
-    """Raises ConfigError (naming the setting) for a bad file or value."""
-    if args.config:
-        base = load_config_file(Path(args.config))
-        given = set(getattr(args, GIVEN, ()))
-    else:
-        base = ServerConfig()
-        given = {*FLAG_SETTINGS, "no_dashboard"}
-    overrides: dict[str, object] = {
-        path: getattr(args, flag) for flag, path in FLAG_SETTINGS.items() if flag in given
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def flag_settings(args: argparse.Namespace) -> dict[str, tuple[str, object]]:
+    """The settings the flags given set, by path: (the flag, its value)."""
+    given = set(getattr(args, GIVEN, ()))
+    settings = {
+        path: (_flag(dest), getattr(args, dest))
+        for dest, path in FLAG_SETTINGS.items()
+        if dest in given
     }
-    if "no_dashboard" in given and args.no_dashboard:
-        overrides["ray.include_dashboard"] = False
-    return base.override(overrides)
+    for dest, (path, value) in SWITCH_SETTINGS.items():
+        if dest in given:
+            settings[path] = (_flag(dest), value)
+    return settings
+
+
+def resolve_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> ResolvedConfig:
+    """Raises ConfigError (naming the setting and where its value came from)."""
+    config_file = Path(args.config) if args.config else None
+    return resolve(config_file, os.environ if environ is None else environ, flag_settings(args))
+
+
+def config_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> ServerConfig:
+    return resolve_from_args(args, environ).config
