@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -12,29 +11,9 @@ from rich.table import Table
 from controlplane.api.client import OrchestratorClient
 from controlplane.cli.quantities import seconds_text, when
 from controlplane.cli.render import print_json, wants_json
-from controlplane.cli.usage import UsageProblem
 from models.security import ApiKeyInfo, NamespacePolicy, Role, RoleBinding
 
 EXIT_OK = 0
-
-
-def init(args: argparse.Namespace) -> int:
-    # Imported here: the store is not needed to parse arguments.
-    from controlplane.engine.security.bootstrap import create_first_admin_key
-    from models.errors import FailedPrecondition
-
-    data_dir = Path(args.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        info, token = create_first_admin_key(data_dir / "orchestrator.db", args.name)
-    except FailedPrecondition as exc:
-        raise UsageProblem(exc.message) from None
-    sys.stderr.write(
-        f"created admin key {info.name!r} (id {info.key_id}) on every namespace; it is shown "
-        "this once: keep it secret (e.g. export ORCHESTRATOR_API_KEY=...)\n"
-    )
-    sys.stdout.write(token + "\n")
-    return EXIT_OK
 
 
 def whoami(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:

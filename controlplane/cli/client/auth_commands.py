@@ -95,7 +95,7 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     )
     init.add_argument("--data-dir", default="orchestrator-data")
     init.add_argument("--name", default="admin")
-    init.set_defaults(local_handler=handler("controlplane.cli.client.auth:init"))
+    init.set_defaults(local_handler=handler("controlplane.cli.server.auth_init:init"))
     sub(group, common, "whoami", "the caller as the server sees it", f"{HANDLERS}:whoami")
     sub(group, common, "namespaces", "the namespaces you hold a role in", f"{HANDLERS}:namespaces")
     keys = group.add_parser("keys", help="API keys", parents=[common])
