@@ -29,7 +29,7 @@ def request_namespace(namespace: str, *, allow_all: bool = False) -> str:
     namespace = namespace_or_default(namespace)
     problems = check_namespace("namespace", namespace, allow_all=allow_all)
     if problems:
-        raise InvalidArgument("invalid namespace", problems)
+        raise _refused(problems)
     return namespace
 
 
@@ -43,6 +43,19 @@ def request_key(namespace: str, name: str, name_field: str = "name") -> str:
             FieldViolation(name_field, "must not contain '/': the namespace goes in `namespace`")
         )
     if problems:
-        raise InvalidArgument("invalid agent reference", problems)
+        raise _refused(problems)
     # No name stays none, for the engine to refuse as it does any missing name.
     return qualified_name(namespace, name) if name else ""
+
+
+def check_own_namespace(given: str, request_namespace: str, field: str) -> None:
+    """A message inside a request may name its namespace only as the request does."""
+    namespace = namespace_or_default(request_namespace)
+    if given and given != namespace:
+        why = f"must be empty or the request's namespace {namespace!r}"
+        raise _refused([FieldViolation(field, why)])
+
+
+def _refused(problems: list[FieldViolation]) -> InvalidArgument:
+    first = problems[0]
+    return InvalidArgument(f"{first.field}: {first.description}", problems)

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from controlplane.api.codec.agent_keys import key_from_wire, key_to_wire, request_key
+from controlplane.api.codec.agent_keys import (
+    check_own_namespace,
+    key_from_wire,
+    key_to_wire,
+    request_key,
+)
 from controlplane.api.codec.replica_health import (
     circuit_breaker_from_proto,
     circuit_breaker_to_proto,
@@ -24,8 +29,6 @@ from controlplane.api.codec.wellknown import (
 )
 from controlplane.api.gen.orchestrator.v1 import agent_pb2
 from models.agents import AgentSpec, EndpointOptions, ReplicaResources
-from models.errors import FieldViolation, InvalidArgument
-from models.namespaces import namespace_or_default
 
 
 def replica_resources_to_proto(resources: ReplicaResources) -> agent_pb2.ReplicaResources:
@@ -128,9 +131,5 @@ def deployed_spec(request: agent_pb2.DeployAgentRequest) -> AgentSpec:
     namespace, if given, must be that one)."""
     message = request.agent
     key = request_key(request.namespace, message.name, "agent.name")
-    if message.namespace and message.namespace != namespace_or_default(request.namespace):
-        raise InvalidArgument(
-            "agent.namespace is not the request's namespace",
-            [FieldViolation("agent.namespace", "must be empty or the request's namespace")],
-        )
+    check_own_namespace(message.namespace, request.namespace, "agent.namespace")
     return replace(agent_spec_from_proto(message), name=key)

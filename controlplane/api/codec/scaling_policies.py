@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from controlplane.api.codec.agent_keys import key_from_wire, key_to_wire, request_key
+from controlplane.api.codec.agent_keys import (
+    check_own_namespace,
+    key_from_wire,
+    key_to_wire,
+    request_key,
+)
 from controlplane.api.codec.enums import EnumTable
 from controlplane.api.codec.wellknown import duration, optional_seconds
 from controlplane.api.gen.orchestrator.v1 import scaling_pb2
-from models.errors import FieldViolation, InvalidArgument
-from models.namespaces import namespace_or_default
 from models.scaling import (
     PredictiveScaling,
     ScaleLimit,
@@ -321,9 +324,5 @@ def scaling_policy_document_from_request(
     namespace (the policy's own namespace, if given, must be that one)."""
     policy = request.policy
     key = request_key(request.namespace, policy.agent, "policy.agent")
-    if policy.namespace and policy.namespace != namespace_or_default(request.namespace):
-        raise InvalidArgument(
-            "policy.namespace is not the request's namespace",
-            [FieldViolation("policy.namespace", "must be empty or the request's namespace")],
-        )
+    check_own_namespace(policy.namespace, request.namespace, "policy.namespace")
     return {**scaling_policy_document_from_proto(policy), "agent": key}
