@@ -6,6 +6,7 @@ default namespace's and go on working."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 import grpc
 import pytest
 
-from controlplane.api.client import ClientError, OrchestratorClient
+from controlplane.api.client import AsyncOrchestratorClient, ClientError, OrchestratorClient
 from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2,
     agent_pb2_grpc,
@@ -23,10 +24,12 @@ from controlplane.api.gen.orchestrator.v1 import (
 )
 from controlplane.store import SqliteStore
 from controlplane.store.agent_keys import in_namespace, key_condition
+from controlplane.store.load_history import LoadHistoryStore
 from models.agent_events import AgentEventType
 from models.agents import AgentRecord, AgentSpec
 from models.backend import AttemptRequest, ReplicaChange, ReplicaEvent
 from models.executions import ExecutionStatus
+from models.load import RAW, LoadSample
 from models.scaling import ScalingPolicy
 from ray_backend.replica_set import parse_replica_name, replica_name
 from tests.support.server_thread import ServerThread
@@ -312,6 +315,20 @@ def test_agent_events_and_scaling_decisions_stay_in_their_namespace(
         eventually(lambda: len(a.get_agent("coder").replicas) == 3)
         eventually(lambda: len(default.get_agent("coder").replicas) == 2)
 
+        # Load history is the agent's, by its key.
+        now = time.time()
+        LoadHistoryStore(server.control_plane.store).append(
+            [LoadSample("team-a/coder", now - 60, RAW, arrivals=7.0)]
+        )
+        mine = a.get_load_history("coder", RAW, now - 120, now)
+        assert [(x.agent, x.arrivals) for x in mine] == [("team-a/coder", 7.0)]
+        assert all(
+            x.agent == "coder" for x in default.get_load_history("coder", RAW, now - 120, now)
+        )
+        assert all(
+            x.arrivals != 7.0 for x in default.get_load_history("coder", RAW, now - 120, now)
+        )
+
 
 def test_agents_stored_before_namespaces_are_the_default_namespaces(
     tmp_path: Path, backend: FakeBackend
@@ -368,3 +385,20 @@ def test_which_keys_belong_to_a_namespace(tmp_path: Path) -> None:
         assert key_condition("name", "*") == ("1", ())
     finally:
         store.close()
+
+
+def test_the_async_client_names_agents_in_its_namespace(server: ServerThread) -> None:
+    async def main() -> None:
+        async with AsyncOrchestratorClient(server.address, namespace="team-a") as a:
+            await a.deploy_agent(AgentSpec("coder", "v1", "m:A"))
+            await a.set_scaling_policy(ScalingPolicy(agent="coder", max_replicas=3))
+            assert (await a.get_agent("coder")).record.spec.name == "team-a/coder"
+            assert (await a.get_scaling_policy("coder")).policy.agent == "team-a/coder"
+            assert [v.record.spec.name for v in await a.list_agents("*")] == ["team-a/coder"]
+        async with AsyncOrchestratorClient(server.address) as default:
+            assert await default.list_agents() == []
+            with pytest.raises(ClientError) as missing:
+                await default.get_scaling_policy("coder")
+            assert missing.value.code_name == "NOT_FOUND"
+
+    asyncio.run(main())

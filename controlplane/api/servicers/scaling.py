@@ -69,7 +69,7 @@ class ScalingServicer(scaling_pb2_grpc.ScalingServiceServicer):
         self, request: scaling_pb2.GetForecastRequest, context: grpc.aio.ServicerContext
     ) -> scaling_pb2.GetForecastResponse:
         horizon = optional_seconds(request, "horizon") or 0.0
-        key = request_key(request.namespace, request.agent, "agent")
+        key = _agent_or_pool(request.namespace, request.agent)
         fitted = await self._forecasts.get(key, horizon, request.model, request.level)
         return forecast_to_proto(fitted)
 
@@ -89,10 +89,8 @@ class ScalingServicer(scaling_pb2_grpc.ScalingServiceServicer):
     async def GetLoadHistory(
         self, request: scaling_pb2.GetLoadHistoryRequest, context: grpc.aio.ServicerContext
     ) -> scaling_pb2.GetLoadHistoryResponse:
-        # A pool's load ("pool:<name>") is the pool's, whichever namespace asks.
-        pool = request.agent.startswith(POOL_PREFIX)
         page = self._manager.load_history(
-            request.agent if pool else request_key(request.namespace, request.agent, "agent"),
+            _agent_or_pool(request.namespace, request.agent),
             LOAD_RESOLUTIONS.from_proto(request.resolution, "resolution"),
             optional_seconds(request, "start"),
             optional_seconds(request, "end"),
@@ -100,3 +98,9 @@ class ScalingServicer(scaling_pb2_grpc.ScalingServiceServicer):
             request.page_token,
         )
         return load_history_to_proto(page)
+
+
+def _agent_or_pool(namespace: str, agent: str) -> str:
+    """The key of the agent a request names, or "pool:<name>": a pool's load is the pool's,
+    whichever namespace asks."""
+    return agent if agent.startswith(POOL_PREFIX) else request_key(namespace, agent, "agent")
