@@ -19,6 +19,7 @@ from typing import Any
 from models.cron import CronError, CronExpr
 from models.durations import parse_duration
 from models.errors import FieldViolation, InvalidArgument
+from models.namespaces import namespace_problem, split_qualified
 from models.scaling import (
     PredictiveScaling,
     ScaleLimit,
@@ -353,8 +354,10 @@ def policy_from_document(
     (the control plane passes the agent's max_concurrency)."""
     c = _Checker()
     data = c.mapping(document, prefix, _TOP)
+    # The agent's key: its name, after `namespace/` outside the default namespace.
     agent = c.text(data, "agent", prefix, "")
-    if not NAME_RE.match(agent) or len(agent) > 63:
+    namespace, name = split_qualified(agent)
+    if not NAME_RE.match(name) or len(name) > 63 or namespace_problem(namespace):
         c.bad(f"{prefix}.agent", "must name an agent: 1-63 lower-case letters, digits or '-'")
     low = c.integer(data, "min_replicas", prefix, 1, 0, MAX_REPLICAS)
     high = c.integer(data, "max_replicas", prefix, 10, 0, MAX_REPLICAS)

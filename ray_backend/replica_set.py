@@ -59,7 +59,9 @@ def parse_replica_name(agent: str, name: str) -> tuple[str, str, int] | None:
     prefix = agent + NAME_SEPARATOR
     if not name.startswith(prefix):
         return None
-    parts = name[len(prefix) :].rsplit(NAME_SEPARATOR, 2)
+    # Exactly three parts: a version holds no separator, so the replicas of agent `a` of
+    # another namespace (`a/b/version/...`) are never taken for those of the agent `a`.
+    parts = name[len(prefix) :].split(NAME_SEPARATOR)
     if len(parts) != 3 or not parts[2].isdigit() or not parts[0]:
         return None
     return parts[0], parts[1], int(parts[2])

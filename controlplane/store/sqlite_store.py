@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from controlplane.store.agent_keys import key_condition
 from controlplane.store.agent_rows import put_agent_statement
 from controlplane.store.codec import (
     load,
@@ -39,6 +40,7 @@ from models.executions import (
     TaskRecord,
     TaskStatus,
 )
+from models.security import ALL_NAMESPACES
 from models.workflows import WorkflowRevision
 
 UPSERT_EXECUTION = """
@@ -206,9 +208,14 @@ class SqliteStore:
         row = self._reader.execute("SELECT * FROM agents WHERE name=?", (name,)).fetchone()
         return None if row is None else _agent(row)
 
-    def list_agents(self, after_name: str = "", limit: int = 1_000_000) -> list[AgentRecord]:
+    def list_agents(
+        self, after_name: str = "", limit: int = 1_000_000, namespace: str = ALL_NAMESPACES
+    ) -> list[AgentRecord]:
+        """Agents by key after `after_name`, of `namespace` (by default of every one)."""
+        condition, params = key_condition("name", namespace)
         rows = self._reader.execute(
-            "SELECT * FROM agents WHERE name > ? ORDER BY name LIMIT ?", (after_name, limit)
+            f"SELECT * FROM agents WHERE name > ? AND {condition} ORDER BY name LIMIT ?",
+            (after_name, *params, limit),
         ).fetchall()
         return [_agent(row) for row in rows]
 

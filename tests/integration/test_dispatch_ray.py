@@ -3,12 +3,14 @@ custom resource and labels, quota enforcement, fair share between two namespaces
 contention, and preemption with requeue (real Sleeper replicas, real cancellation).
 
 Node A (head): 2 CPUs, zone=a. Node B: 2 CPUs, zone=b. Node C: no CPU, accelerator_x=2,
-zone=c. Every node has one `replica_slot`, and each replica takes one, so the agent's three
-replicas run one per node.
+zone=c. Every node has one `replica_slot` per namespace, and each replica of a namespace's
+sleeper takes one of its namespace's, so each namespace's three replicas run one per node (a
+task runs on the agent of its execution's namespace: each namespace deploys its sleeper).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -31,7 +33,8 @@ from tests.integration.conftest import eventually
 from tests.support.server_thread import ServerThread
 
 ACCEL = "accelerator_x"
-SLOT = "replica_slot"
+NAMESPACES = ("default", "capped", "light", "heavy", "background", "interactive", "planned")
+SLOTS = {f"replica_slot_{ns}": 1.0 for ns in NAMESPACES}
 
 
 @dataclass(frozen=True)
@@ -49,37 +52,54 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         initialize_head=True,
         head_node_args={
             "num_cpus": 2,
-            "resources": {SLOT: 1},
+            "resources": SLOTS,
             "labels": {"zone": "a"},
             "include_dashboard": False,
         },
     )
     server = None
     try:
-        cluster.add_node(num_cpus=2, resources={SLOT: 1}, labels={"zone": "b"})
-        cluster.add_node(num_cpus=0, resources={ACCEL: 2, SLOT: 1}, labels={"zone": "c"})
+        cluster.add_node(num_cpus=2, resources=SLOTS, labels={"zone": "b"})
+        cluster.add_node(num_cpus=0, resources={ACCEL: 2, **SLOTS}, labels={"zone": "c"})
         namespace = f"test-{uuid.uuid4().hex[:8]}"
         ray_cluster.connect(cluster.address, namespace=namespace)
         eventually(lambda: len([n for n in observe_nodes() if n.alive]) == 3)
         zones = {n.labels["zone"]: n.node_id for n in observe_nodes()}
         server = ServerThread(tmp_path_factory.mktemp("cp"), namespace)
         with OrchestratorClient(server.address) as client:
-            spec = AgentSpec(
-                "sleeper",
-                "v1",
-                "samples.agents:SleeperAgent",
-                replicas=3,
-                resources=ReplicaResources(custom={SLOT: 1}),
-            )
-            client.deploy_agent(spec)
-            replica_nodes = {r.node_id for r in client.get_agent("sleeper").replicas}
-            assert replica_nodes == set(zones.values()), "replicas are spread one per node"
-            yield Setup(client, server, zones)
+            setup = Setup(client, server, zones)
+            with sleepers(setup, "default"):
+                yield setup
     finally:
         if server is not None:
             server.stop()
         ray_cluster.disconnect()
         cluster.shutdown()
+
+
+@contextlib.contextmanager
+def sleepers(setup: Setup, *namespaces: str) -> Iterator[None]:
+    """The sleeper of each namespace, three replicas one per node, removed afterwards."""
+    clients = [OrchestratorClient(setup.server.address, namespace=ns) for ns in namespaces]
+    try:
+        for client, namespace in zip(clients, namespaces, strict=True):
+            slot = {f"replica_slot_{namespace}": 1.0}
+            spec = AgentSpec(
+                "sleeper",
+                "v1",
+                "samples.agents:SleeperAgent",
+                replicas=3,
+                resources=ReplicaResources(custom=slot),
+            )
+            client.deploy_agent(spec)
+            replica_nodes = {r.node_id for r in client.get_agent("sleeper").replicas}
+            assert replica_nodes == set(setup.nodes.values()), "one replica per node"
+        yield
+    finally:
+        for client in clients:
+            with contextlib.suppress(Exception):
+                client.delete_agent("sleeper")
+            client.close()
 
 
 def _workflow(name: str, tasks: list[dict[str, Any]]) -> str:
@@ -144,90 +164,96 @@ def _intervals(record: ExecutionRecord) -> list[tuple[float, float]]:
 
 def test_quota_caps_what_a_namespace_runs_at_once(setup: Setup) -> None:
     client = setup.client
-    client.set_quota(NamespacePolicy("capped", quota=Quota(ResourceAmounts(cpu=1))))
-    client.create_workflow(
-        _workflow("four", [_task(f"t{i}", 0.4, resources={"cpu": 1}) for i in range(4)])
-    )
-    started = client.start_execution("four", namespace="capped")
-    done = _finished(client, started.execution.execution_id)
-    assert done.status is ExecutionStatus.SUCCEEDED
-    spans = _intervals(done)
-    assert all(end <= nxt_start + 1e-3 for (_, end), (nxt_start, _) in pairwise(spans))
+    with sleepers(setup, "capped"):
+        client.set_quota(NamespacePolicy("capped", quota=Quota(ResourceAmounts(cpu=1))))
+        client.create_workflow(
+            _workflow("four", [_task(f"t{i}", 0.4, resources={"cpu": 1}) for i in range(4)])
+        )
+        started = client.start_execution("four", namespace="capped")
+        done = _finished(client, started.execution.execution_id)
+        assert done.status is ExecutionStatus.SUCCEEDED
+        spans = _intervals(done)
+        assert all(end <= nxt_start + 1e-3 for (_, end), (nxt_start, _) in pairwise(spans))
 
 
 def test_fair_share_converges_to_the_weights(setup: Setup) -> None:
     client = setup.client
-    client.set_quota(NamespacePolicy("heavy", weight=3))
-    client.set_quota(NamespacePolicy("light", weight=1))
-    tasks = [_task(f"t{i}", 0.6, resources={"cpu": 1}) for i in range(12)]
-    client.create_workflow(_workflow("fair", tasks))
-    light = client.start_execution("fair", namespace="light").execution.execution_id
-    heavy = client.start_execution("fair", namespace="heavy").execution.execution_id
-    samples: list[tuple[int, int]] = []
+    with sleepers(setup, "light", "heavy"):
+        client.set_quota(NamespacePolicy("heavy", weight=3))
+        client.set_quota(NamespacePolicy("light", weight=1))
+        tasks = [_task(f"t{i}", 0.6, resources={"cpu": 1}) for i in range(12)]
+        client.create_workflow(_workflow("fair", tasks))
+        light = client.start_execution("fair", namespace="light").execution.execution_id
+        heavy = client.start_execution("fair", namespace="heavy").execution.execution_id
+        samples: list[tuple[int, int]] = []
 
-    def sample() -> bool:
-        usage = {n.namespace: n for n in client.cluster_state().namespaces}
-        h, lt = usage.get("heavy"), usage.get("light")
-        if h is not None and lt is not None and h.queued_tasks and lt.queued_tasks:
-            samples.append((h.running_tasks, lt.running_tasks))
-        return client.get_execution(heavy).status.terminal
+        def sample() -> bool:
+            usage = {n.namespace: n for n in client.cluster_state().namespaces}
+            h, lt = usage.get("heavy"), usage.get("light")
+            if h is not None and lt is not None and h.queued_tasks and lt.queued_tasks:
+                samples.append((h.running_tasks, lt.running_tasks))
+            return client.get_execution(heavy).status.terminal
 
-    eventually(sample, timeout=60, interval=0.1)
-    _finished(client, light)
-    later = samples[len(samples) // 3 :]  # after the first attempts end, DRF decides
-    assert later, "both namespaces were backlogged for a while"
-    share = sum(h for h, _ in later) / sum(h + lt for h, lt in later)
-    assert 0.65 <= share <= 0.85, f"heavy's share of 4 CPUs was {share:.2f}, weights say 0.75"
+        eventually(sample, timeout=60, interval=0.1)
+        _finished(client, light)
+        later = samples[len(samples) // 3 :]  # after the first attempts end, DRF decides
+        assert later, "both namespaces were backlogged for a while"
+        share = sum(h for h, _ in later) / sum(h + lt for h, lt in later)
+        assert 0.65 <= share <= 0.85, f"heavy's share of 4 CPUs was {share:.2f}, weights say 0.75"
 
 
 def test_higher_priority_preempts_and_the_victim_is_requeued(setup: Setup) -> None:
     client = setup.client
-    client.set_quota(NamespacePolicy("background", priority=0))
-    client.set_quota(NamespacePolicy("interactive", priority=10))
-    client.create_workflow(
-        _workflow("hog", [_task("hold", 3.0, resources={ACCEL: 2}, retry={"max_attempts": 1})])
-    )
-    client.create_workflow(_workflow("urgent", [_task("now", 0.2, resources={ACCEL: 2})]))
-    low = client.start_execution("hog", namespace="background").execution.execution_id
-    eventually(lambda: client.get_execution(low).tasks["hold"].attempts)
-    high = client.start_execution("urgent", namespace="interactive").execution.execution_id
-    assert _finished(client, high).status is ExecutionStatus.SUCCEEDED
-    done = _finished(client, low)
-    assert done.status is ExecutionStatus.SUCCEEDED  # requeued and run again, not charged
-    events = list(client.watch_execution(low))
-    preempted = [e for e in events if e.type is EventType.ATTEMPT_PREEMPTED]
-    assert len(preempted) == 1
-    assert "interactive" in str(preempted[0].details["reason"])
-    attempts = done.tasks["hold"].attempts
-    assert [a.status.value for a in attempts] == ["PREEMPTED", "SUCCEEDED"]
+    with sleepers(setup, "background", "interactive"):
+        client.set_quota(NamespacePolicy("background", priority=0))
+        client.set_quota(NamespacePolicy("interactive", priority=10))
+        client.create_workflow(
+            _workflow("hog", [_task("hold", 3.0, resources={ACCEL: 2}, retry={"max_attempts": 1})])
+        )
+        client.create_workflow(_workflow("urgent", [_task("now", 0.2, resources={ACCEL: 2})]))
+        low = client.start_execution("hog", namespace="background").execution.execution_id
+        eventually(lambda: client.get_execution(low).tasks["hold"].attempts)
+        high = client.start_execution("urgent", namespace="interactive").execution.execution_id
+        assert _finished(client, high).status is ExecutionStatus.SUCCEEDED
+        done = _finished(client, low)
+        assert done.status is ExecutionStatus.SUCCEEDED  # requeued and run again, not charged
+        events = list(client.watch_execution(low))
+        preempted = [e for e in events if e.type is EventType.ATTEMPT_PREEMPTED]
+        assert len(preempted) == 1
+        assert "interactive" in str(preempted[0].details["reason"])
+        attempts = done.tasks["hold"].attempts
+        assert [a.status.value for a in attempts] == ["PREEMPTED", "SUCCEEDED"]
 
 
 def test_namespace_plan_is_reported_and_adopted(setup: Setup) -> None:
     client = setup.client
-    kinds = {s.name: s.kind for s in client.list_schedulers()}
-    assert kinds["cpsat"] == "batch" and kinds["fgd"] == "placement"
-    policy = NamespacePolicy(
-        "planned", batch_scheduler="cpsat", quota=Quota(ResourceAmounts(cpu=1))
-    )
-    client.set_quota(policy)
-    client.create_workflow(
-        _workflow(
-            "pipeline",
-            [
-                _task("a", 0.5, resources={"cpu": 1}),
-                _task("b", 0.5, resources={"cpu": 1}),
-                _task("c", 0.5, resources={"cpu": 1}, depends_on=["a"]),
-            ],
+    with sleepers(setup, "planned"):
+        kinds = {s.name: s.kind for s in client.list_schedulers()}
+        assert kinds["cpsat"] == "batch" and kinds["fgd"] == "placement"
+        policy = NamespacePolicy(
+            "planned", batch_scheduler="cpsat", quota=Quota(ResourceAmounts(cpu=1))
         )
-    )
-    execution_id = client.start_execution("pipeline", namespace="planned").execution.execution_id
-    eventually(lambda: client.get_execution(execution_id).tasks["a"].attempts)
-    plan = client.plan(namespace="planned", time_limit_s=5, adopt=True)
-    assert plan.scheduler.startswith("cpsat")
-    planned = {op.task_id: op for op in plan.operations}
-    assert {op.execution_id for op in plan.operations} == {execution_id}
-    assert set(planned) <= {"a", "b", "c"} and "c" in planned
-    assert all(op.node_id in setup.nodes.values() for op in plan.operations)
-    if "a" in planned:
-        assert planned["c"].start >= planned["a"].end  # the dependency holds in the plan
-    assert _finished(client, execution_id).status is ExecutionStatus.SUCCEEDED
+        client.set_quota(policy)
+        client.create_workflow(
+            _workflow(
+                "pipeline",
+                [
+                    _task("a", 0.5, resources={"cpu": 1}),
+                    _task("b", 0.5, resources={"cpu": 1}),
+                    _task("c", 0.5, resources={"cpu": 1}, depends_on=["a"]),
+                ],
+            )
+        )
+        execution_id = client.start_execution(
+            "pipeline", namespace="planned"
+        ).execution.execution_id
+        eventually(lambda: client.get_execution(execution_id).tasks["a"].attempts)
+        plan = client.plan(namespace="planned", time_limit_s=5, adopt=True)
+        assert plan.scheduler.startswith("cpsat")
+        planned = {op.task_id: op for op in plan.operations}
+        assert {op.execution_id for op in plan.operations} == {execution_id}
+        assert set(planned) <= {"a", "b", "c"} and "c" in planned
+        assert all(op.node_id in setup.nodes.values() for op in plan.operations)
+        if "a" in planned:
+            assert planned["c"].start >= planned["a"].end  # the dependency holds in the plan
+        assert _finished(client, execution_id).status is ExecutionStatus.SUCCEEDED

@@ -21,6 +21,7 @@ from models.backend import (
     ReplicaListener,
 )
 from models.executions import ErrorInfo
+from models.namespaces import split_qualified
 from models.queueing import QueueMetrics
 from models.resources import NodeInfo, ResourceAmounts
 from ray_backend.traffic import TrafficSplit
@@ -110,7 +111,7 @@ class FakeBackend:
         ]
 
     def _nodes_of(self, agent: str, count: int) -> list[str]:
-        nodes = self.replica_nodes.get(agent, [])
+        nodes = self.replica_nodes.get(agent, self.replica_nodes.get(_name(agent), []))
         return [nodes[i] if i < len(nodes) else "" for i in range(count)]
 
     @asynccontextmanager
@@ -161,7 +162,7 @@ class FakeBackend:
         self.calls.append(request)
         if on_heartbeat is not None:
             self.heartbeats[(request.task_id, request.attempt)] = on_heartbeat
-        behaviour = self.behaviours.get(lease.agent)
+        behaviour = self.behaviours.get(lease.agent, self.behaviours.get(_name(lease.agent)))
         try:
             output = await behaviour(request.input, request) if behaviour else request.input
         except asyncio.CancelledError:
@@ -190,6 +191,12 @@ class FakeBackend:
 
     async def shutdown(self) -> None:
         return None
+
+
+def _name(agent: str) -> str:
+    """The name in an agent's key: what is given for a name (its replicas' nodes, its
+    behaviour) serves the agents of that name of every namespace that has no entry of its own."""
+    return split_qualified(agent)[1]
 
 
 class Gate:

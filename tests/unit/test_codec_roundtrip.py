@@ -644,7 +644,7 @@ CASES = [
         "orchestrator.v1.AgentEvent",
         agent_events.agent_event_to_proto,
         agent_events.agent_event_from_proto,
-        (AGENT_EVENT,),
+        (AGENT_EVENT, dataclasses.replace(AGENT_EVENT, agent="team-a/coder")),
     ),
     Case(
         "orchestrator.v1.AgentVersion",
@@ -668,7 +668,8 @@ CASES = [
         "orchestrator.v1.AgentSpec",
         agent_specs.agent_spec_to_proto,
         agent_specs.agent_spec_from_proto,
-        (SPEC, EXTERNAL_SPEC),
+        # A key outside the default namespace travels as its namespace and bare name.
+        (SPEC, EXTERNAL_SPEC, dataclasses.replace(SPEC, name="team-a/coder")),
     ),
     Case(
         "orchestrator.v1.Workflow",
@@ -747,7 +748,7 @@ CASES = [
         "orchestrator.v1.ScalingPolicy",
         scaling_policies.scaling_policy_to_proto,
         scaling_policies.scaling_policy_from_proto,
-        (POLICY,),
+        (POLICY, dataclasses.replace(POLICY, agent="team-a/coder")),
     ),
     Case(
         "orchestrator.v1.SetScalingPolicyResponse",

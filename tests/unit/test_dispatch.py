@@ -19,6 +19,7 @@ from models.agents import AgentSpec
 from models.backend import AttemptRequest
 from models.errors import ResourceExhausted
 from models.executions import AttemptStatus, EventType, ExecutionRecord, ExecutionStatus
+from models.namespaces import qualified_name
 from models.queueing import Backpressure, NamespacePolicy, Quota
 from models.resources import NodeInfo, ResourceAmounts
 from tests.unit.fake_backend import FakeBackend
@@ -66,6 +67,9 @@ class Gate:
         self._held[0].set()
 
 
+NAMESPACES = ("default", "team", "batch", "urgent", "light", "heavy", "tight", "plan")
+
+
 def run(
     body: Callable[[ControlPlane, FakeBackend], Awaitable[None]],
     tmp_path: Path,
@@ -84,8 +88,10 @@ def run(
         cp = ControlPlane(config, backend)
         await cp.start()
         try:
-            spec = AgentSpec("work", "v1", "m:Work", replicas=len(replica_nodes))
-            await cp.agents.deploy(spec)
+            # A task runs on the agent of its execution's namespace: each has its `work`.
+            for namespace in NAMESPACES:
+                name = qualified_name(namespace, "work")
+                await cp.agents.deploy(AgentSpec(name, "v1", "m:Work", len(replica_nodes)))
             await cp.capacity.observe()
             await body(cp, backend)
         finally:

@@ -16,6 +16,7 @@ from models.agents import AgentSpec
 from models.backend import AttemptRequest
 from models.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from models.executions import AttemptStatus, EventType, ExecutionRecord, ExecutionStatus, TaskStatus
+from models.namespaces import qualified_name
 from tests.unit.fake_backend import Behaviour, FakeBackend
 
 FAN = """
@@ -55,7 +56,10 @@ def run(
         cp = ControlPlane(config, backend)
         await cp.start()
         try:
-            await cp.agents.deploy(AgentSpec(name="echo", version="v1", import_path="m:Echo"))
+            # A task runs on the agent of its execution's namespace: each has its `echo`.
+            for namespace in ("default", "team", "strict"):
+                name = qualified_name(namespace, "echo")
+                await cp.agents.deploy(AgentSpec(name=name, version="v1", import_path="m:Echo"))
             await coro_fn(cp, backend)
         finally:
             await cp.stop()

@@ -21,8 +21,9 @@ import grpc
 from grpc_health.v1 import health_pb2
 
 from controlplane.api.client import calls, capacity_calls, schedule_calls
+from controlplane.api.client.async_scaling import AsyncScalingMethods
 from controlplane.api.client.auth_methods import AsyncAuthMethods
-from controlplane.api.client.calls import LOAD_PAGE_SIZE, PAGE_SIZE, Call, Paged
+from controlplane.api.client.calls import PAGE_SIZE, Call, Paged
 from controlplane.api.client.channels import Credentials, open_aio_channel
 from controlplane.api.client.errors import ClientError
 from controlplane.api.client.package_upload import PackageSource, prepare_upload
@@ -35,15 +36,13 @@ from models.agent_events import AgentEvent
 from models.agents import AgentSpec, AgentVersion, AgentView, RolloutStrategy
 from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
 from models.executions import Event, ExecutionRecord, ExecutionStatus, ValuePart
-from models.forecasting import FittedForecast
-from models.load import RAW, LoadSample
 from models.modifications import Operation
 from models.packages import DEFAULT_MAX_PACKAGE_BYTES, StoredPackage
 from models.queueing import NamespacePolicy
 from models.resources import PlacementStrategy, ResourceAmounts
-from models.scaling import PolicyView, ScalingEvent, ScalingPolicy, ScalingStatus
 from models.schedules import Schedule, ScheduleSpec
 from models.scheduling import PlanResult, SchedulerInfo
+from models.security import DEFAULT_NAMESPACE
 from models.workflows import CreateWorkflowResult, ValidationResult, View, WorkflowView
 
 T = TypeVar("T")
@@ -123,7 +122,7 @@ class AsyncExecutionHandle:
                 return await self._client.with_omitted_values(record)
 
 
-class AsyncOrchestratorClient(AsyncAuthMethods):
+class AsyncOrchestratorClient(AsyncScalingMethods, AsyncAuthMethods):
     """Use as an async context manager or await `close()`; see `OrchestratorClient` for the
     options."""
 
@@ -134,11 +133,13 @@ class AsyncOrchestratorClient(AsyncAuthMethods):
         retry: RetryPolicy | None = DEFAULT_RETRY,
         page_size: int = PAGE_SIZE,
         credentials: Credentials | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
     ) -> None:
         self.address = address
         self.timeout_s = timeout_s
         self.retry = retry
         self.page_size = page_size
+        self._namespace = namespace
         # None: from the environment (ORCHESTRATOR_API_KEY, ORCHESTRATOR_TLS_*).
         credentials = credentials or Credentials.from_env()
         self._channel = open_aio_channel(address, channel_options(retry), credentials)
@@ -227,39 +228,43 @@ class AsyncOrchestratorClient(AsyncAuthMethods):
     ) -> AgentView:
         """Deploys `spec`, rolled out by `strategy` (None: a rolling update with the defaults).
         `get_agent(name).rollout` shows where the rollout stands."""
-        return await self._run(calls.deploy_agent(spec, strategy))
+        return await self._run(calls.deploy_agent(self._namespace, spec, strategy))
 
     async def get_agent(self, name: str) -> AgentView:
-        return await self._run(calls.get_agent(name))
+        return await self._run(calls.get_agent(self._namespace, name))
 
-    def iter_agents(self) -> AsyncIterator[AgentView]:
-        return self._items(calls.list_agents(self.page_size))
+    def iter_agents(self, namespace: str = "") -> AsyncIterator[AgentView]:
+        """The agents of `namespace` (default: the client's; "*": of every namespace)."""
+        return self._items(calls.list_agents(namespace or self._namespace, self.page_size))
 
-    async def list_agents(self) -> list[AgentView]:
-        return [a async for a in self.iter_agents()]
+    async def list_agents(self, namespace: str = "") -> list[AgentView]:
+        return [a async for a in self.iter_agents(namespace)]
 
     async def scale_agent(self, name: str, replicas: int) -> AgentView:
-        return await self._run(calls.scale_agent(name, replicas))
+        return await self._run(calls.scale_agent(self._namespace, name, replicas))
 
     async def list_agent_versions(self, name: str) -> list[AgentVersion]:
         """The agent's versions, newest first, each with its health over the last minutes."""
-        return await self._run(calls.list_agent_versions(name))
+        return await self._run(calls.list_agent_versions(self._namespace, name))
 
     async def rollback_agent(self, name: str, version: str = "") -> AgentView:
         """Deploys `version` again (default: the newest that served before the current one)."""
-        return await self._run(calls.rollback_agent(name, version))
+        return await self._run(calls.rollback_agent(self._namespace, name, version))
 
     async def delete_agent(self, name: str) -> None:
-        await self._run(calls.delete_agent(name))
+        await self._run(calls.delete_agent(self._namespace, name))
 
     def iter_agent_events(self, agent: str) -> AsyncIterator[AgentEvent]:
         """The agent's stored events, newest first."""
-        return self._items(calls.list_agent_events(agent, self.page_size))
+        return self._items(calls.list_agent_events(self._namespace, agent, self.page_size))
 
     async def list_agent_events(self, agent: str, limit: int | None = None) -> list[AgentEvent]:
         """The agent's events, newest first (every stored one, or the newest `limit`)."""
         size = self.page_size if limit is None else max(1, min(self.page_size, limit))
-        return [e async for e in self._items(calls.list_agent_events(agent, size), limit)]
+        return [
+            e
+            async for e in self._items(calls.list_agent_events(self._namespace, agent, size), limit)
+        ]
 
     async def watch_agent_events(
         self, agent: str, from_sequence: int = 0, timeout_s: float | None = None
@@ -267,7 +272,8 @@ class AsyncOrchestratorClient(AsyncAuthMethods):
         """The agent's stored events after `from_sequence`, oldest first, then new ones as
         they are stored, until closed or the server stops."""
         stream = self._stubs.agents.WatchAgentEvents(
-            calls.watch_agent_events_request(agent, from_sequence), timeout=timeout_s
+            calls.watch_agent_events_request(self._namespace, agent, from_sequence),
+            timeout=timeout_s,
         )
         async for event in self._events(stream, agent_event_from_proto):
             yield event
@@ -489,55 +495,6 @@ class AsyncOrchestratorClient(AsyncAuthMethods):
         return await self._run(
             calls.plan(problem_json, scheduler, time_limit_s, seed, workers, namespace, adopt)
         )
-
-    # -- scaling ------------------------------------------------------------------------------
-
-    async def set_scaling_policy(self, policy: ScalingPolicy) -> PolicyView:
-        return await self._run(calls.set_scaling_policy(policy))
-
-    async def get_scaling_policy(self, agent: str) -> PolicyView:
-        return await self._run(calls.get_scaling_policy(agent))
-
-    async def delete_scaling_policy(self, agent: str) -> None:
-        await self._run(calls.delete_scaling_policy(agent))
-
-    async def get_scaling_status(self, agent: str, decisions: int = 0) -> ScalingStatus:
-        return await self._run(calls.get_scaling_status(agent, decisions))
-
-    async def get_forecast(
-        self, agent: str, horizon_s: float = 0.0, model: str = "", level: float = 0.0
-    ) -> FittedForecast:
-        return await self._run(calls.get_forecast(agent, horizon_s, model, level))
-
-    def iter_scaling_events(
-        self, agent: str, include_holds: bool = False
-    ) -> AsyncIterator[ScalingEvent]:
-        return self._items(calls.list_scaling_events(agent, include_holds, self.page_size))
-
-    async def list_scaling_events(
-        self, agent: str, include_holds: bool = False, limit: int | None = None
-    ) -> list[ScalingEvent]:
-        size = self.page_size if limit is None else max(1, min(self.page_size, limit))
-        paged = calls.list_scaling_events(agent, include_holds, size)
-        return [e async for e in self._items(paged, limit)]
-
-    def iter_load_history(
-        self,
-        agent: str,
-        resolution: int = RAW,
-        start: float | None = None,
-        end: float | None = None,
-    ) -> AsyncIterator[LoadSample]:
-        return self._items(calls.get_load_history(agent, resolution, start, end, LOAD_PAGE_SIZE))
-
-    async def get_load_history(
-        self,
-        agent: str,
-        resolution: int = RAW,
-        start: float | None = None,
-        end: float | None = None,
-    ) -> list[LoadSample]:
-        return [s async for s in self.iter_load_history(agent, resolution, start, end)]
 
     # -- schedules ----------------------------------------------------------------------------
 

@@ -17,17 +17,8 @@ from controlplane.api.codec.agent_specs import agent_spec_to_proto
 from controlplane.api.codec.agents import agent_from_proto, agent_version_from_proto
 from controlplane.api.codec.modifications import ONEOF_FIELDS, operation_to_proto
 from controlplane.api.codec.rollouts import strategy_to_proto
-from controlplane.api.codec.scaling import (
-    LOAD_RESOLUTIONS,
-    forecast_from_proto,
-    load_history_from_proto,
-    policy_view_from_proto,
-    scaling_event_from_proto,
-    scaling_status_from_proto,
-)
-from controlplane.api.codec.scaling_policies import scaling_policy_to_proto
 from controlplane.api.codec.scheduling import plan_from_proto, scheduler_from_proto
-from controlplane.api.codec.wellknown import dict_to_struct, duration, timestamp, to_value
+from controlplane.api.codec.wellknown import dict_to_struct, duration, to_value
 from controlplane.api.codec.workflows import (
     EXECUTION_STATUSES,
     EXECUTION_VIEWS,
@@ -40,17 +31,14 @@ from controlplane.api.codec.workflows import (
 )
 from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2,
-    scaling_pb2,
     scheduler_pb2,
     workflow_pb2,
 )
 from models.agent_events import AgentEvent
 from models.agents import AgentSpec, AgentVersion, AgentView, RolloutStrategy
 from models.executions import ExecutionRecord, ExecutionStatus, ValuePart
-from models.forecasting import FittedForecast
-from models.load import LoadSample
 from models.modifications import Operation, OperationKind
-from models.scaling import PolicyView, ScalingEvent, ScalingPolicy, ScalingStatus
+from models.namespaces import split_qualified
 from models.scheduling import PlanResult, SchedulerInfo
 from models.values import value_problems
 from models.workflows import CreateWorkflowResult, ValidationResult, View, WorkflowView
@@ -94,23 +82,40 @@ def nothing(response: Any) -> None:
 # -- agents -----------------------------------------------------------------------------------
 
 
-def deploy_agent(spec: AgentSpec, strategy: RolloutStrategy | None = None) -> Call[AgentView]:
+def agent_ref(namespace: str, agent: str) -> tuple[str, str]:
+    """(namespace, name) of the agent a caller names: a name is of the client's `namespace`;
+    an agent's key as models carry it ("team-a/coder") names its own namespace."""
+    return split_qualified(agent) if "/" in agent else (namespace, agent)
+
+
+def deploy_agent(
+    namespace: str, spec: AgentSpec, strategy: RolloutStrategy | None = None
+) -> Call[AgentView]:
     """`strategy` None: the server's default (a rolling update)."""
+    namespace, name = agent_ref(namespace, spec.name)
+    message = agent_spec_to_proto(spec)
+    message.namespace, message.name = namespace, name
     request = agent_pb2.DeployAgentRequest(
-        agent=agent_spec_to_proto(spec),
+        namespace=namespace,
+        agent=message,
         strategy=None if strategy is None else strategy_to_proto(strategy),
     )
     return Call("agents.DeployAgent", request, lambda r: agent_from_proto(r.agent))
 
 
-def get_agent(name: str) -> Call[AgentView]:
-    request = agent_pb2.GetAgentRequest(name=name)
+def get_agent(namespace: str, name: str) -> Call[AgentView]:
+    namespace, name = agent_ref(namespace, name)
+    request = agent_pb2.GetAgentRequest(namespace=namespace, name=name)
     return Call("agents.GetAgent", request, lambda r: agent_from_proto(r.agent))
 
 
-def list_agents(page_size: int) -> Paged[AgentView]:
+def list_agents(namespace: str, page_size: int) -> Paged[AgentView]:
+    """`namespace` "*": the agents of every namespace."""
+
     def page(token: str) -> Call[Page[AgentView]]:
-        request = agent_pb2.ListAgentsRequest(page_size=page_size, page_token=token)
+        request = agent_pb2.ListAgentsRequest(
+            namespace=namespace, page_size=page_size, page_token=token
+        )
         return Call(
             "agents.ListAgents",
             request,
@@ -120,13 +125,15 @@ def list_agents(page_size: int) -> Paged[AgentView]:
     return page
 
 
-def scale_agent(name: str, replicas: int) -> Call[AgentView]:
-    request = agent_pb2.ScaleAgentRequest(name=name, replicas=replicas)
+def scale_agent(namespace: str, name: str, replicas: int) -> Call[AgentView]:
+    namespace, name = agent_ref(namespace, name)
+    request = agent_pb2.ScaleAgentRequest(namespace=namespace, name=name, replicas=replicas)
     return Call("agents.ScaleAgent", request, lambda r: agent_from_proto(r.agent))
 
 
-def list_agent_versions(name: str) -> Call[list[AgentVersion]]:
-    request = agent_pb2.ListAgentVersionsRequest(name=name)
+def list_agent_versions(namespace: str, name: str) -> Call[list[AgentVersion]]:
+    namespace, name = agent_ref(namespace, name)
+    request = agent_pb2.ListAgentVersionsRequest(namespace=namespace, name=name)
     return Call(
         "agents.ListAgentVersions",
         request,
@@ -134,13 +141,16 @@ def list_agent_versions(name: str) -> Call[list[AgentVersion]]:
     )
 
 
-def rollback_agent(name: str, version: str) -> Call[AgentView]:
-    request = agent_pb2.RollbackAgentRequest(name=name, version=version)
+def rollback_agent(namespace: str, name: str, version: str) -> Call[AgentView]:
+    namespace, name = agent_ref(namespace, name)
+    request = agent_pb2.RollbackAgentRequest(namespace=namespace, name=name, version=version)
     return Call("agents.RollbackAgent", request, lambda r: agent_from_proto(r.agent))
 
 
-def delete_agent(name: str) -> Call[None]:
-    return Call("agents.DeleteAgent", agent_pb2.DeleteAgentRequest(name=name), nothing)
+def delete_agent(namespace: str, name: str) -> Call[None]:
+    namespace, name = agent_ref(namespace, name)
+    request = agent_pb2.DeleteAgentRequest(namespace=namespace, name=name)
+    return Call("agents.DeleteAgent", request, nothing)
 
 
 def _known_events(messages: Iterable[agent_pb2.AgentEvent]) -> list[AgentEvent]:
@@ -148,10 +158,12 @@ def _known_events(messages: Iterable[agent_pb2.AgentEvent]) -> list[AgentEvent]:
     return [e for e in map(agent_event_from_proto, messages) if e is not None]
 
 
-def list_agent_events(agent: str, page_size: int) -> Paged[AgentEvent]:
+def list_agent_events(namespace: str, agent: str, page_size: int) -> Paged[AgentEvent]:
+    namespace, agent = agent_ref(namespace, agent)
+
     def page(token: str) -> Call[Page[AgentEvent]]:
         request = agent_pb2.ListAgentEventsRequest(
-            agent=agent, page_size=page_size, page_token=token
+            namespace=namespace, agent=agent, page_size=page_size, page_token=token
         )
         return Call(
             "agents.ListAgentEvents",
@@ -162,8 +174,13 @@ def list_agent_events(agent: str, page_size: int) -> Paged[AgentEvent]:
     return page
 
 
-def watch_agent_events_request(agent: str, from_sequence: int) -> agent_pb2.WatchAgentEventsRequest:
-    return agent_pb2.WatchAgentEventsRequest(agent=agent, from_sequence=from_sequence)
+def watch_agent_events_request(
+    namespace: str, agent: str, from_sequence: int
+) -> agent_pb2.WatchAgentEventsRequest:
+    namespace, agent = agent_ref(namespace, agent)
+    return agent_pb2.WatchAgentEventsRequest(
+        namespace=namespace, agent=agent, from_sequence=from_sequence
+    )
 
 
 # -- workflows --------------------------------------------------------------------------------
@@ -426,71 +443,3 @@ def plan(
         request.time_limit.CopyFrom(duration(time_limit_s))
     limit = PLAN_TIME_LIMIT_S if time_limit_s is None else time_limit_s
     return Call("schedulers.Plan", request, plan_from_proto, extra_s=limit)
-
-
-# -- scaling ----------------------------------------------------------------------------------
-
-
-def set_scaling_policy(policy: ScalingPolicy) -> Call[PolicyView]:
-    request = scaling_pb2.SetScalingPolicyRequest(policy=scaling_policy_to_proto(policy))
-    return Call("scaling.SetScalingPolicy", request, policy_view_from_proto)
-
-
-def get_scaling_policy(agent: str) -> Call[PolicyView]:
-    request = scaling_pb2.GetScalingPolicyRequest(agent=agent)
-    return Call("scaling.GetScalingPolicy", request, policy_view_from_proto)
-
-
-def delete_scaling_policy(agent: str) -> Call[None]:
-    request = scaling_pb2.DeleteScalingPolicyRequest(agent=agent)
-    return Call("scaling.DeleteScalingPolicy", request, nothing)
-
-
-def get_scaling_status(agent: str, decisions: int) -> Call[ScalingStatus]:
-    request = scaling_pb2.GetScalingStatusRequest(agent=agent, decisions=decisions)
-    return Call("scaling.GetScalingStatus", request, lambda r: scaling_status_from_proto(r.status))
-
-
-def get_forecast(agent: str, horizon_s: float, model: str, level: float) -> Call[FittedForecast]:
-    """When the server has no forecast fitted for this model and level yet, it fits one
-    first: the deadline allows for that."""
-    request = scaling_pb2.GetForecastRequest(agent=agent, model=model, level=level)
-    if horizon_s:
-        request.horizon.CopyFrom(duration(horizon_s))
-    return Call("scaling.GetForecast", request, forecast_from_proto, extra_s=FORECAST_FIT_S)
-
-
-def list_scaling_events(agent: str, include_holds: bool, page_size: int) -> Paged[ScalingEvent]:
-    def page(token: str) -> Call[Page[ScalingEvent]]:
-        request = scaling_pb2.ListScalingEventsRequest(
-            agent=agent, include_holds=include_holds, page_size=page_size, page_token=token
-        )
-        return Call(
-            "scaling.ListScalingEvents",
-            request,
-            lambda r: Page([scaling_event_from_proto(e) for e in r.events], r.next_page_token),
-        )
-
-    return page
-
-
-def get_load_history(
-    agent: str, resolution: int, start: float | None, end: float | None, page_size: int
-) -> Paged[LoadSample]:
-    def page(token: str) -> Call[Page[LoadSample]]:
-        request = scaling_pb2.GetLoadHistoryRequest(
-            agent=agent,
-            resolution=LOAD_RESOLUTIONS.to_proto(resolution),
-            start=timestamp(start),
-            end=timestamp(end),
-            page_size=page_size,
-            page_token=token,
-        )
-
-        def decode(response: scaling_pb2.GetLoadHistoryResponse) -> Page[LoadSample]:
-            history = load_history_from_proto(response, agent, resolution)
-            return Page(list(history.samples), history.next_page_token)
-
-        return Call("scaling.GetLoadHistory", request, decode)
-
-    return page

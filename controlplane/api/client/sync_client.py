@@ -16,12 +16,13 @@ from grpc_health.v1 import health_pb2
 
 from controlplane.api.client import calls, capacity_calls
 from controlplane.api.client.auth_methods import AuthMethods
-from controlplane.api.client.calls import LOAD_PAGE_SIZE, PAGE_SIZE, Call, Paged
+from controlplane.api.client.calls import PAGE_SIZE, Call, Paged
 from controlplane.api.client.channels import Credentials, open_channel
 from controlplane.api.client.errors import ClientError
 from controlplane.api.client.package_upload import PackageSource, prepare_upload
 from controlplane.api.client.retries import DEFAULT_RETRY, RetryPolicy, channel_options
 from controlplane.api.client.stubs import Stubs
+from controlplane.api.client.sync_scaling import ScalingMethods
 from controlplane.api.client.sync_schedules import ScheduleMethods
 from controlplane.api.codec.agent_events import agent_event_from_proto
 from controlplane.api.codec.agents import stored_package_from_proto
@@ -30,14 +31,12 @@ from models.agent_events import AgentEvent
 from models.agents import AgentSpec, AgentVersion, AgentView, RolloutStrategy
 from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
 from models.executions import Event, ExecutionRecord, ExecutionStatus, ValuePart
-from models.forecasting import FittedForecast
-from models.load import RAW, LoadSample
 from models.modifications import Operation
 from models.packages import DEFAULT_MAX_PACKAGE_BYTES, StoredPackage
 from models.queueing import NamespacePolicy
 from models.resources import PlacementStrategy, ResourceAmounts
-from models.scaling import PolicyView, ScalingEvent, ScalingPolicy, ScalingStatus
 from models.scheduling import PlanResult, SchedulerInfo
+from models.security import DEFAULT_NAMESPACE
 from models.workflows import CreateWorkflowResult, ValidationResult, View, WorkflowView
 
 T = TypeVar("T")
@@ -122,13 +121,14 @@ class ExecutionHandle:
                 return self._client.with_omitted_values(record)
 
 
-class OrchestratorClient(ScheduleMethods, AuthMethods):
+class OrchestratorClient(ScheduleMethods, ScalingMethods, AuthMethods):
     """Use as a context manager or call `close()`.
 
     timeout_s: the deadline of every unary call (Plan and GetForecast get their solve and fit
         time on top); retry: the policy for calls that are safe to repeat (None: never retry);
     page_size: how many items one page of a list call asks for; credentials: TLS and the API
-        key (None: from ORCHESTRATOR_API_KEY and ORCHESTRATOR_TLS_*).
+        key (None: from ORCHESTRATOR_API_KEY and ORCHESTRATOR_TLS_*);
+    namespace: the namespace the agents the client names are of (and, by default, listed).
     """
 
     def __init__(
@@ -138,11 +138,13 @@ class OrchestratorClient(ScheduleMethods, AuthMethods):
         retry: RetryPolicy | None = DEFAULT_RETRY,
         page_size: int = PAGE_SIZE,
         credentials: Credentials | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
     ) -> None:
         self.address = address
         self.timeout_s = timeout_s
         self.retry = retry
         self.page_size = page_size
+        self._namespace = namespace
         # None: from the environment (ORCHESTRATOR_API_KEY, ORCHESTRATOR_TLS_*).
         credentials = credentials or Credentials.from_env()
         self._channel = open_channel(address, channel_options(retry), credentials)
@@ -226,40 +228,43 @@ class OrchestratorClient(ScheduleMethods, AuthMethods):
     def deploy_agent(self, spec: AgentSpec, strategy: RolloutStrategy | None = None) -> AgentView:
         """Deploys `spec`, rolled out by `strategy` (None: a rolling update with the defaults).
         `get_agent(name).rollout` shows where the rollout stands."""
-        return self._run(calls.deploy_agent(spec, strategy))
+        return self._run(calls.deploy_agent(self._namespace, spec, strategy))
 
     def get_agent(self, name: str) -> AgentView:
-        return self._run(calls.get_agent(name))
+        """`name`: of the client's namespace, or an agent's key ("team-a/coder"), as every
+        method that names an agent takes it."""
+        return self._run(calls.get_agent(self._namespace, name))
 
-    def iter_agents(self) -> Iterator[AgentView]:
-        return self._items(calls.list_agents(self.page_size))
+    def iter_agents(self, namespace: str = "") -> Iterator[AgentView]:
+        """The agents of `namespace` (default: the client's; "*": of every namespace)."""
+        return self._items(calls.list_agents(namespace or self._namespace, self.page_size))
 
-    def list_agents(self) -> list[AgentView]:
-        return list(self.iter_agents())
+    def list_agents(self, namespace: str = "") -> list[AgentView]:
+        return list(self.iter_agents(namespace))
 
     def scale_agent(self, name: str, replicas: int) -> AgentView:
-        return self._run(calls.scale_agent(name, replicas))
+        return self._run(calls.scale_agent(self._namespace, name, replicas))
 
     def list_agent_versions(self, name: str) -> list[AgentVersion]:
         """The agent's versions, newest first, each with its health over the last minutes."""
-        return self._run(calls.list_agent_versions(name))
+        return self._run(calls.list_agent_versions(self._namespace, name))
 
     def rollback_agent(self, name: str, version: str = "") -> AgentView:
         """Deploys `version` again (default: the newest that served before the current one)."""
-        return self._run(calls.rollback_agent(name, version))
+        return self._run(calls.rollback_agent(self._namespace, name, version))
 
     def delete_agent(self, name: str) -> None:
-        self._run(calls.delete_agent(name))
+        self._run(calls.delete_agent(self._namespace, name))
 
     def iter_agent_events(self, agent: str) -> Iterator[AgentEvent]:
         """The agent's stored events, newest first (replica health and breaker changes,
         replicas started and stopped, rollout steps and ends)."""
-        return self._items(calls.list_agent_events(agent, self.page_size))
+        return self._items(calls.list_agent_events(self._namespace, agent, self.page_size))
 
     def list_agent_events(self, agent: str, limit: int | None = None) -> list[AgentEvent]:
         """The agent's events, newest first (every stored one, or the newest `limit`)."""
         size = self.page_size if limit is None else max(1, min(self.page_size, limit))
-        events = self._items(calls.list_agent_events(agent, size))
+        events = self._items(calls.list_agent_events(self._namespace, agent, size))
         return list(events if limit is None else itertools.islice(events, limit))
 
     def watch_agent_events(
@@ -269,7 +274,8 @@ class OrchestratorClient(ScheduleMethods, AuthMethods):
         they are stored; goes on until closed (closing the generator cancels the call) or the
         server stops. No deadline applies unless `timeout_s` is given."""
         stream = self._stubs.agents.WatchAgentEvents(
-            calls.watch_agent_events_request(agent, from_sequence), timeout=timeout_s
+            calls.watch_agent_events_request(self._namespace, agent, from_sequence),
+            timeout=timeout_s,
         )
         yield from self._events(stream, agent_event_from_proto)
 
@@ -529,57 +535,3 @@ class OrchestratorClient(ScheduleMethods, AuthMethods):
         return self._run(
             calls.plan(problem_json, scheduler, time_limit_s, seed, workers, namespace, adopt)
         )
-
-    # -- scaling ------------------------------------------------------------------------------
-
-    def set_scaling_policy(self, policy: ScalingPolicy) -> PolicyView:
-        return self._run(calls.set_scaling_policy(policy))
-
-    def get_scaling_policy(self, agent: str) -> PolicyView:
-        return self._run(calls.get_scaling_policy(agent))
-
-    def delete_scaling_policy(self, agent: str) -> None:
-        self._run(calls.delete_scaling_policy(agent))
-
-    def get_scaling_status(self, agent: str, decisions: int = 0) -> ScalingStatus:
-        return self._run(calls.get_scaling_status(agent, decisions))
-
-    def get_forecast(
-        self, agent: str, horizon_s: float = 0.0, model: str = "", level: float = 0.0
-    ) -> FittedForecast:
-        """The agent's arrival-rate forecast (attempts/s), fitted first if need be."""
-        return self._run(calls.get_forecast(agent, horizon_s, model, level))
-
-    def iter_scaling_events(
-        self, agent: str, include_holds: bool = False
-    ) -> Iterator[ScalingEvent]:
-        """The agent's decisions, newest first."""
-        return self._items(calls.list_scaling_events(agent, include_holds, self.page_size))
-
-    def list_scaling_events(
-        self, agent: str, include_holds: bool = False, limit: int | None = None
-    ) -> list[ScalingEvent]:
-        """The agent's decisions, newest first (every page, or the first `limit`)."""
-        size = self.page_size if limit is None else max(1, min(self.page_size, limit))
-        events = self._items(calls.list_scaling_events(agent, include_holds, size))
-        return list(events if limit is None else itertools.islice(events, limit))
-
-    def iter_load_history(
-        self,
-        agent: str,
-        resolution: int = RAW,
-        start: float | None = None,
-        end: float | None = None,
-    ) -> Iterator[LoadSample]:
-        """Samples of an agent (or "pool:<name>") in [start, end), oldest first (defaults:
-        the last hour)."""
-        return self._items(calls.get_load_history(agent, resolution, start, end, LOAD_PAGE_SIZE))
-
-    def get_load_history(
-        self,
-        agent: str,
-        resolution: int = RAW,
-        start: float | None = None,
-        end: float | None = None,
-    ) -> list[LoadSample]:
-        return list(self.iter_load_history(agent, resolution, start, end))

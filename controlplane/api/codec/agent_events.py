@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from controlplane.api.codec.agent_keys import key_from_wire, key_to_wire
 from controlplane.api.codec.wellknown import dict_to_struct, seconds, struct_to_dict, timestamp
 from controlplane.api.gen.orchestrator.v1 import agent_pb2
 from models.agent_events import AgentEvent, AgentEventType
@@ -17,7 +18,8 @@ def agent_event_to_proto(event: AgentEvent) -> agent_pb2.AgentEvent:
         time=timestamp(event.time),
         type=event.type.value,
         source=event.source,
-        agent=event.agent,
+        namespace=key_to_wire(event.agent)[0],
+        agent=key_to_wire(event.agent)[1],
         replica=event.replica,
         data=dict_to_struct(event.data),
     )
@@ -34,7 +36,7 @@ def agent_event_from_proto(message: agent_pb2.AgentEvent) -> AgentEvent | None:
     return AgentEvent(
         sequence=message.sequence,
         time=seconds(message.time),
-        agent=message.agent,
+        agent=key_from_wire(message.namespace, message.agent),
         type=event_type,
         source=message.source,
         replica=message.replica,

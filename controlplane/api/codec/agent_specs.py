@@ -5,6 +5,14 @@ carries a rollout, can both use it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from controlplane.api.codec.agent_keys import (
+    check_own_namespace,
+    key_from_wire,
+    key_to_wire,
+    request_key,
+)
 from controlplane.api.codec.replica_health import (
     circuit_breaker_from_proto,
     circuit_breaker_to_proto,
@@ -71,8 +79,10 @@ def endpoint_options_from_proto(message: agent_pb2.EndpointOptions) -> EndpointO
 
 
 def agent_spec_to_proto(spec: AgentSpec) -> agent_pb2.AgentSpec:
+    namespace, name = key_to_wire(spec.name)
     return agent_pb2.AgentSpec(
-        name=spec.name,
+        namespace=namespace,
+        name=name,
         version=spec.version,
         import_path=spec.import_path,
         replicas=spec.replicas,
@@ -93,8 +103,9 @@ def agent_spec_to_proto(spec: AgentSpec) -> agent_pb2.AgentSpec:
 
 
 def agent_spec_from_proto(message: agent_pb2.AgentSpec) -> AgentSpec:
+    """The spec named by its key (see agent_keys); a request's spec: `deployed_spec`."""
     return AgentSpec(
-        name=message.name,
+        name=key_from_wire(message.namespace, message.name),
         version=message.version,
         import_path=message.import_path,
         replicas=message.replicas,
@@ -113,3 +124,12 @@ def agent_spec_from_proto(message: agent_pb2.AgentSpec) -> AgentSpec:
         endpoint=message.endpoint,
         endpoint_options=endpoint_options_from_proto(message.endpoint_options),
     )
+
+
+def deployed_spec(request: agent_pb2.DeployAgentRequest) -> AgentSpec:
+    """The spec a DeployAgentRequest deploys, keyed in the request's namespace (the spec's own
+    namespace, if given, must be that one)."""
+    message = request.agent
+    key = request_key(request.namespace, message.name, "agent.name")
+    check_own_namespace(message.namespace, request.namespace, "agent.namespace")
+    return replace(agent_spec_from_proto(message), name=key)

@@ -11,6 +11,7 @@ from typing import Any
 
 from google.protobuf import duration_pb2
 
+from controlplane.api.codec.agent_keys import key_from_wire, key_to_wire
 from controlplane.api.codec.agent_specs import agent_spec_from_proto, agent_spec_to_proto
 from controlplane.api.codec.enums import EnumTable, matching_table
 from controlplane.api.codec.wellknown import (
@@ -175,7 +176,8 @@ def step_analysis_from_proto(message: agent_pb2.StepAnalysis) -> StepAnalysis:
 def rollout_to_proto(rollout: RolloutRecord) -> agent_pb2.Rollout:
     return agent_pb2.Rollout(
         rollout_id=rollout.rollout_id,
-        agent=rollout.agent,
+        namespace=key_to_wire(rollout.agent)[0],
+        agent=key_to_wire(rollout.agent)[1],
         strategy=strategy_to_proto(rollout.strategy),
         stable_spec=None if rollout.stable is None else agent_spec_to_proto(rollout.stable),
         new_spec=agent_spec_to_proto(rollout.new),
@@ -193,7 +195,7 @@ def rollout_to_proto(rollout: RolloutRecord) -> agent_pb2.Rollout:
 def rollout_from_proto(message: agent_pb2.Rollout) -> RolloutRecord:
     return RolloutRecord(
         rollout_id=message.rollout_id,
-        agent=message.agent,
+        agent=key_from_wire(message.namespace, message.agent),
         strategy=strategy_from_proto(message.strategy, "rollout.strategy"),
         stable=(
             agent_spec_from_proto(message.stable_spec) if message.HasField("stable_spec") else None

@@ -3,6 +3,7 @@ models.load (the policy itself: `scaling_policies`)."""
 
 from __future__ import annotations
 
+from controlplane.api.codec.agent_keys import key_from_wire, key_to_wire
 from controlplane.api.codec.enums import EnumTable
 from controlplane.api.codec.scaling_policies import (
     scaling_policy_from_proto,
@@ -80,7 +81,8 @@ def scaling_event_to_proto(event: ScalingEvent) -> scaling_pb2.ScalingEvent:
     d = event.decision
     return scaling_pb2.ScalingEvent(
         event_id=event.event_id,
-        agent=d.agent,
+        namespace=key_to_wire(d.agent)[0],
+        agent=key_to_wire(d.agent)[1],
         time=timestamp(d.time),
         current=d.current,
         desired=d.desired,
@@ -96,7 +98,7 @@ def scaling_event_from_proto(message: scaling_pb2.ScalingEvent) -> ScalingEvent:
     return ScalingEvent(
         event_id=message.event_id,
         decision=ScalingDecision(
-            agent=message.agent,
+            agent=key_from_wire(message.namespace, message.agent),
             time=seconds(message.time),
             current=message.current,
             desired=message.desired,
@@ -142,7 +144,8 @@ def _fitted(agent: str, summary: scaling_pb2.ForecastSummary, forecast: Forecast
 def forecast_to_proto(fitted: FittedForecast) -> scaling_pb2.GetForecastResponse:
     f = fitted.forecast
     return scaling_pb2.GetForecastResponse(
-        agent=fitted.agent,
+        namespace=key_to_wire(fitted.agent)[0],
+        agent=key_to_wire(fitted.agent)[1],
         summary=forecast_summary_to_proto(fitted),
         timestamps=[instant(t) for t in f.timestamps],
         mean=list(f.mean),
@@ -164,7 +167,7 @@ def forecast_from_proto(message: scaling_pb2.GetForecastResponse) -> FittedForec
         level=s.level,
         notes=struct_to_dict(message.notes),
     )
-    return _fitted(message.agent, s, forecast)
+    return _fitted(key_from_wire(message.namespace, message.agent), s, forecast)
 
 
 # -- status -----------------------------------------------------------------------------------
@@ -173,7 +176,8 @@ def forecast_from_proto(message: scaling_pb2.GetForecastResponse) -> FittedForec
 def scaling_status_to_proto(status: ScalingStatus) -> scaling_pb2.ScalingStatus:
     """The forecast travels as its summary (the series: GetForecast)."""
     return scaling_pb2.ScalingStatus(
-        agent=status.agent,
+        namespace=key_to_wire(status.agent)[0],
+        agent=key_to_wire(status.agent)[1],
         has_policy=status.has_policy,
         current=status.current,
         ready=status.ready,
@@ -188,13 +192,14 @@ def scaling_status_to_proto(status: ScalingStatus) -> scaling_pb2.ScalingStatus:
 
 
 def scaling_status_from_proto(message: scaling_pb2.ScalingStatus) -> ScalingStatus:
+    agent = key_from_wire(message.namespace, message.agent)
     fitted = None
     if message.HasField("forecast"):
         s = message.forecast
         summary_only = Forecast(s.model, s.period or None, (), (), (), (), s.level)
-        fitted = _fitted(message.agent, s, summary_only)
+        fitted = _fitted(agent, s, summary_only)
     return ScalingStatus(
-        agent=message.agent,
+        agent=agent,
         has_policy=message.has_policy,
         current=message.current,
         ready=message.ready,

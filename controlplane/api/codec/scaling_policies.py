@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from controlplane.api.codec.agent_keys import (
+    check_own_namespace,
+    key_from_wire,
+    key_to_wire,
+    request_key,
+)
 from controlplane.api.codec.enums import EnumTable
 from controlplane.api.codec.wellknown import duration, optional_seconds
 from controlplane.api.gen.orchestrator.v1 import scaling_pb2
@@ -106,8 +112,10 @@ def _predictive_to_proto(p: PredictiveScaling) -> scaling_pb2.PredictiveScaling:
 
 
 def scaling_policy_to_proto(policy: ScalingPolicy) -> scaling_pb2.ScalingPolicy:
+    namespace, agent = key_to_wire(policy.agent)
     message = scaling_pb2.ScalingPolicy(
-        agent=policy.agent,
+        namespace=namespace,
+        agent=agent,
         min_replicas=policy.min_replicas,
         max_replicas=policy.max_replicas,
         target_tracking=[_target_tracking_to_proto(t) for t in policy.target_tracking],
@@ -192,9 +200,9 @@ def _predictive_from_proto(m: scaling_pb2.PredictiveScaling, path: str) -> Predi
 
 def scaling_policy_from_proto(message: scaling_pb2.ScalingPolicy) -> ScalingPolicy:
     """The policy a server answered; a field it left unset takes the `models.scaling` default."""
-    d = ScalingPolicy(agent=message.agent)
+    d = ScalingPolicy(agent=key_from_wire(message.namespace, message.agent))
     return ScalingPolicy(
-        agent=message.agent,
+        agent=d.agent,
         min_replicas=_or(_optional(message, "min_replicas"), d.min_replicas),
         max_replicas=_or(_optional(message, "max_replicas"), d.max_replicas),
         target_tracking=tuple(_target_tracking_from_proto(t) for t in message.target_tracking),
@@ -307,3 +315,14 @@ def scaling_policy_document_from_proto(message: scaling_pb2.ScalingPolicy) -> di
     _put(d, "scale_out_cooldown_s", optional_seconds(message, "scale_out_cooldown"))
     _put(d, "scale_in_cooldown_s", optional_seconds(message, "scale_in_cooldown"))
     return d
+
+
+def scaling_policy_document_from_request(
+    request: scaling_pb2.SetScalingPolicyRequest,
+) -> dict[str, Any]:
+    """The policy document of a SetScalingPolicyRequest, its agent keyed in the request's
+    namespace (the policy's own namespace, if given, must be that one)."""
+    policy = request.policy
+    key = request_key(request.namespace, policy.agent, "policy.agent")
+    check_own_namespace(policy.namespace, request.namespace, "policy.namespace")
+    return {**scaling_policy_document_from_proto(policy), "agent": key}

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 import grpc
 
 from controlplane.api.codec.agent_events import agent_event_to_proto
-from controlplane.api.codec.agent_specs import agent_spec_from_proto
+from controlplane.api.codec.agent_keys import request_key, request_namespace
+from controlplane.api.codec.agent_specs import deployed_spec
 from controlplane.api.codec.agents import (
     agent_to_proto,
     agent_version_to_proto,
@@ -15,13 +16,13 @@ from controlplane.api.codec.agents import (
 )
 from controlplane.api.codec.rollouts import strategy_from_proto
 from controlplane.api.gen.orchestrator.v1 import agent_pb2, agent_pb2_grpc
-from controlplane.api.permissions import request_namespace
 from controlplane.api.servicers.guard import streaming, unary
 from controlplane.engine.agents.events import AgentEvents
 from controlplane.engine.agents.packages import PackageService
 from controlplane.engine.agents.registry import AgentManager
 from controlplane.engine.security.access import AccessService
 from models.errors import invalid
+from models.namespaces import split_qualified
 
 
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
@@ -44,8 +45,8 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         if not request.HasField("agent"):
             raise invalid("agent", "is required")
         strategy = strategy_from_proto(request.strategy) if request.HasField("strategy") else None
-        spec = agent_spec_from_proto(request.agent)
-        self._access.check_deployment(request_namespace(request), spec)
+        spec = deployed_spec(request)
+        self._access.check_deployment(split_qualified(spec.name)[0], spec)
         view = await self._agents.deploy(spec, strategy)
         return agent_pb2.DeployAgentResponse(agent=agent_to_proto(view))
 
@@ -53,13 +54,15 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     async def GetAgent(
         self, request: agent_pb2.GetAgentRequest, context: grpc.aio.ServicerContext
     ) -> agent_pb2.GetAgentResponse:
-        return agent_pb2.GetAgentResponse(agent=agent_to_proto(self._agents.show(request.name)))
+        view = self._agents.show(request_key(request.namespace, request.name))
+        return agent_pb2.GetAgentResponse(agent=agent_to_proto(view))
 
     @unary
     async def ListAgents(
         self, request: agent_pb2.ListAgentsRequest, context: grpc.aio.ServicerContext
     ) -> agent_pb2.ListAgentsResponse:
-        views, token = self._agents.list(request.page_size, request.page_token)
+        namespace = request_namespace(request.namespace, allow_all=True)
+        views, token = self._agents.list(request.page_size, request.page_token, namespace)
         return agent_pb2.ListAgentsResponse(
             agents=[agent_to_proto(v, with_detail=False) for v in views], next_page_token=token
         )
@@ -68,14 +71,15 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     async def DeleteAgent(
         self, request: agent_pb2.DeleteAgentRequest, context: grpc.aio.ServicerContext
     ) -> agent_pb2.DeleteAgentResponse:
-        await self._agents.delete(request.name)
+        await self._agents.delete(request_key(request.namespace, request.name))
         return agent_pb2.DeleteAgentResponse()
 
     @unary
     async def ScaleAgent(
         self, request: agent_pb2.ScaleAgentRequest, context: grpc.aio.ServicerContext
     ) -> agent_pb2.ScaleAgentResponse:
-        view = await self._agents.scale(request.name, request.replicas)
+        key = request_key(request.namespace, request.name)
+        view = await self._agents.scale(key, request.replicas)
         return agent_pb2.ScaleAgentResponse(agent=agent_to_proto(view))
 
     @unary
@@ -84,7 +88,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     ) -> agent_pb2.ListAgentVersionsResponse:
         if not request.name:
             raise invalid("name", "is required")
-        versions = self._agents.list_versions(request.name)
+        versions = self._agents.list_versions(request_key(request.namespace, request.name))
         return agent_pb2.ListAgentVersionsResponse(
             versions=[agent_version_to_proto(v) for v in versions]
         )
@@ -95,7 +99,8 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     ) -> agent_pb2.RollbackAgentResponse:
         if not request.name:
             raise invalid("name", "is required")
-        view = await self._agents.rollback(request.name, request.version)
+        key = request_key(request.namespace, request.name)
+        view = await self._agents.rollback(key, request.version)
         return agent_pb2.RollbackAgentResponse(agent=agent_to_proto(view))
 
     @unary
@@ -125,9 +130,8 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     async def ListAgentEvents(
         self, request: agent_pb2.ListAgentEventsRequest, context: grpc.aio.ServicerContext
     ) -> agent_pb2.ListAgentEventsResponse:
-        events, token = self._events.list_events(
-            request.agent, request.page_size, request.page_token
-        )
+        key = request_key(request.namespace, request.agent, "agent")
+        events, token = self._events.list_events(key, request.page_size, request.page_token)
         return agent_pb2.ListAgentEventsResponse(
             events=[agent_event_to_proto(e) for e in events], next_page_token=token
         )
@@ -136,5 +140,6 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     async def WatchAgentEvents(
         self, request: agent_pb2.WatchAgentEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[agent_pb2.WatchAgentEventsResponse]:
-        async for event in self._events.watch(request.agent, request.from_sequence):
+        key = request_key(request.namespace, request.agent, "agent")
+        async for event in self._events.watch(key, request.from_sequence):
             yield agent_pb2.WatchAgentEventsResponse(event=agent_event_to_proto(event))

@@ -21,6 +21,7 @@ from controlplane.engine.agents.start_failures import FailedStart, StartFailures
 from controlplane.engine.agents.versions import AgentVersions
 from controlplane.ports import AgentBackend
 from controlplane.store import SqliteStore
+from controlplane.store.agent_keys import in_namespace
 from controlplane.store.capacity import CapacityStore
 from controlplane.workflow.routing_keys import routing_key
 from models.agents import (
@@ -37,7 +38,9 @@ from models.agents import (
 )
 from models.backend import ReplicaStartError
 from models.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from models.namespaces import split_qualified
 from models.replica_health import BreakerState, HealthStatus
+from models.security import DEFAULT_NAMESPACE
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +58,8 @@ def validate_spec(spec: AgentSpec, prefix: str = "agent") -> list[FieldViolation
     def bad(field: str, why: str) -> None:
         problems.append(FieldViolation(f"{prefix}.{field}", why))
 
-    if not NAME_RE.match(spec.name) or len(spec.name) > 63:
+    name = split_qualified(spec.name)[1]  # spec.name is the agent's key
+    if not NAME_RE.match(name) or len(name) > 63:
         bad(
             "name",
             "must be 1-63 lower-case letters, digits or '-', starting and ending alphanumeric",
@@ -196,6 +200,7 @@ class AgentManager:
         return record.spec.max_concurrency if record is not None else 1
 
     def names(self) -> set[str]:
+        """The key of every stored agent (see models.namespaces.qualified_name)."""
         return {record.spec.name for record in self._store.list_agents()}
 
     async def deploy(self, spec: AgentSpec, strategy: RolloutStrategy | None = None) -> AgentView:
@@ -294,21 +299,26 @@ class AgentManager:
             self.rollouts.latest(record.spec.name),
         )
 
-    def list(self, page_size: int, page_token: str) -> tuple[list[AgentView], str]:
-        """Stored agents and those whose first deploy failed, by name."""
+    def list(
+        self, page_size: int, page_token: str, namespace: str = DEFAULT_NAMESPACE
+    ) -> tuple[list[AgentView], str]:
+        """The stored agents of `namespace` (`*`: of every one) and those whose first deploy
+        failed, by key."""
         size = paging.page_size(page_size)
-        after = str(paging.decode(page_token, "agents") or "")
-        records = self._store.list_agents(after_name=after, limit=size + 1)
+        query = "agents" if namespace == DEFAULT_NAMESPACE else {"agents": namespace}
+        after = str(paging.decode(page_token, query) or "")
+        records = self._store.list_agents(after_name=after, limit=size + 1, namespace=namespace)
         views = [self._view(r) for r in records]
         stored = {r.spec.name for r in records}
-        for spec in self._failures.withdrawn(after)[: size + 1]:
+        withdrawn = [s for s in self._failures.withdrawn(after) if in_namespace(s.name, namespace)]
+        for spec in withdrawn[: size + 1]:
             entry = self._failures.get(spec.name)
             if spec.name not in stored and entry is not None:
                 views.append(_withdrawn_view(spec, entry.failure))
         views.sort(key=lambda view: view.record.spec.name)
         more = len(views) > size
         views = views[:size]
-        token = paging.encode(views[-1].record.spec.name, "agents") if more else ""
+        token = paging.encode(views[-1].record.spec.name, query) if more else ""
         return views, token
 
     async def scale(self, name: str, replicas: int) -> AgentView:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from controlplane.engine.executions.admission import AdmissionControl
+from controlplane.engine.executions.attempt_routing import agents_of
 from controlplane.engine.executions.catalog import WorkflowCatalog
 from controlplane.engine.executions.plan import ExecutionPlan
 from controlplane.engine.executions.retry import missing_agents, refusal, rerun_tasks, rewind
@@ -109,7 +110,8 @@ class Retries:
         definition = self._definition_of(record, revision)
         plan = ExecutionPlan.of(definition)
         task_ids = rerun_tasks(record, plan)
-        missing = missing_agents(record, plan, task_ids, self._agent_names())
+        deployed = agents_of(record.namespace, self._agent_names())
+        missing = missing_agents(record, plan, task_ids, deployed)
         if missing:
             raise FailedPrecondition("tasks to run again use agents that are not deployed", missing)
         decision = self._admission.request(record.namespace, execution_id)

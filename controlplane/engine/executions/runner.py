@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from controlplane.engine.dispatch.dispatcher import Dispatcher
 from controlplane.engine.dispatch.grants import Grant, Rejected, TaskRequest
-from controlplane.engine.executions.attempt_routing import failed_on
+from controlplane.engine.executions.attempt_routing import agent_key, failed_on
 from controlplane.engine.executions.children import ChildExecutions, run_child
 from controlplane.engine.executions.commits import ExecutionWrites
 from controlplane.engine.executions.controls import ExecutionControls
@@ -267,7 +267,7 @@ class ExecutionRunner:
             task_id=task.task_id,
             attempt=len(task.attempts) + 1,
             namespace=self.record.namespace,
-            agent=spec.agent,
+            agent=agent_key(self.record.namespace, spec.agent),
             demand=spec.resources,
             placement=spec.placement,
             priority=spec.priority,
@@ -292,11 +292,11 @@ class ExecutionRunner:
         """One attempt under `grant`; returns its duration when it ran to an outcome."""
         backend = self._deps.backend
         beats: AttemptBeats | None = None
-        routing_key = self._deps.routing_key(spec.agent, task_input)
-        self.leasing[task.task_id] = spec.agent
+        routing_key = self._deps.routing_key(grant.request.agent, task_input)
+        self.leasing[task.task_id] = grant.request.agent
         try:
             async with backend.lease(
-                spec.agent,
+                grant.request.agent,  # the agent of the execution's namespace
                 grant.nodes,
                 routing_key=routing_key,
                 unusable_timeout_s=spec.timeout_s,

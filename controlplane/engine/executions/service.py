@@ -12,6 +12,7 @@ from typing import Any
 
 from controlplane.engine import paging
 from controlplane.engine.executions.admission import AdmissionControl
+from controlplane.engine.executions.attempt_routing import agents_of
 from controlplane.engine.executions.catalog import WorkflowCatalog, violations
 from controlplane.engine.executions.children import MAX_DEPTH
 from controlplane.engine.executions.modifications import from_details, replayed, to_details
@@ -140,7 +141,7 @@ class ExecutionEngine:
             raise invalid("inputs", f"are larger than {MAX_INPUT_BYTES} bytes")
         rev = self._catalog.get(workflow, revision)
         definition = await self._catalog.load_definition(rev)
-        known = self._agent_names()
+        known = agents_of(namespace, self._agent_names())
         plan = ExecutionPlan.of(definition)
         missing = [
             FieldViolation(f"tasks[{i}].agent", f"agent {t.agent!r} is not deployed")
@@ -433,7 +434,8 @@ class ExecutionEngine:
             "caller": caller,
             "request_id": request_id,
         }
-        await runner.modify(operations, self._agent_names(), details)
+        known = agents_of(runner.record.namespace, self._agent_names())
+        await runner.modify(operations, known, details)
         return self.get(execution_id)
 
     def _modified(self, record: ExecutionRecord, revision: Any) -> Any:

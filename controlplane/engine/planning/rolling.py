@@ -15,6 +15,7 @@ from controlplane.engine.dispatch.dispatcher import Dispatcher
 from controlplane.engine.planning.planbook import NamespacePlan
 from models.agents import ReplicaInfo, ReplicaState
 from models.errors import invalid
+from models.namespaces import qualified_name
 from models.queueing import NamespacePolicy
 from models.scheduling import Schedule
 from scheduler import registry
@@ -67,17 +68,19 @@ class RollingPlanner:
         def expected_s(agent: str, task_id: str) -> float:
             return book.expected_duration_s(agent, task_id, DEFAULT_DURATION_S)
 
+        # A task names an agent of its execution's namespace: planned on that one's replicas.
+        keyed = [(t, qualified_name(namespace, t.agent)) for t in self._live_tasks(namespace)]
         tasks = [
             PlanTask(
                 t.execution_id,
                 t.task_id,
-                t.agent,
-                max(1, round(1000 * expected_s(t.agent, t.task_id))),
+                agent,
+                max(1, round(1000 * expected_s(agent, t.task_id))),
                 t.depends_on,
                 t.ready,
                 t.weight,
             )
-            for t in self._live_tasks(namespace)
+            for t, agent in keyed
         ]
         agents = sorted({t.agent for t in tasks})
         slots = [
@@ -87,8 +90,8 @@ class RollingPlanner:
             if r.state is ReplicaState.READY
             for slot in replica_slots(agent, r.name, r.node_id, self._concurrency_of(agent))
         ]
-        # Every running attempt of these agents holds a slot, whatever its namespace: the
-        # replicas are shared. A preempted one is stopping: it frees its slot any moment.
+        # Every running attempt of these agents holds a slot (other executions of the
+        # namespace share them). A preempted one is stopping: it frees its slot any moment.
         now = self._clock()
         wanted = set(agents)
         running = [

@@ -31,6 +31,7 @@ from controlplane.store.load_history import LoadHistoryStore
 from models.errors import FailedPrecondition, FieldViolation, invalid
 from models.forecasting import FittedForecast, Forecast, Series
 from models.load import HOUR, MINUTE, RAW, LoadSample
+from models.namespaces import split_qualified
 from models.scaling import ScalingPolicy
 from models.scaling_documents import NAME_RE
 from scheduler.forecasting import MODEL_NAMES, forecast
@@ -259,7 +260,7 @@ class ForecastWorker:
     ) -> FittedForecast:
         """GetForecast: the last fitted forecast matching the request, or one fitted now in
         the worker (see the module docstring). `horizon_s` 0: what the fit covers."""
-        name = agent.removeprefix(POOL_PREFIX)
+        name = split_qualified(agent.removeprefix(POOL_PREFIX))[1]
         if not NAME_RE.match(name) or len(name) > 63:
             raise invalid("agent", "must name an agent (or a pool as 'pool:<name>')")
         if model and model not in MODEL_NAMES:

@@ -16,6 +16,7 @@ from controlplane.store.load_history import LoadHistoryStore
 from controlplane.store.scaling import ScalingStore
 from models.errors import FailedPrecondition, FieldViolation, NotFound, invalid
 from models.load import HOUR, MINUTE, RAW, LoadHistoryPage
+from models.namespaces import split_qualified
 from models.scaling import PolicyView, ScalingEvent, ScalingPolicy
 from models.scaling_documents import (
     NAME_RE,
@@ -30,7 +31,9 @@ RESOLUTIONS = (RAW, MINUTE, HOUR)
 
 
 def _check_agent_name(agent: str, field: str = "agent") -> None:
-    if not NAME_RE.match(agent) or len(agent) > 63:
+    """`agent` is the agent's key: its name is checked (the API checked the namespace)."""
+    name = split_qualified(agent)[1]
+    if not NAME_RE.match(name) or len(name) > 63:
         raise invalid(field, "must name an agent: 1-63 lower-case letters, digits or '-'")
 
 

@@ -158,10 +158,12 @@ class AgentVersion(_message.Message):
     def __init__(self, spec: _Optional[_Union[AgentSpec, _Mapping]] = ..., state: _Optional[_Union[AgentVersionState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., health: _Optional[_Union[VersionHealth, _Mapping]] = ...) -> None: ...
 
 class ListAgentVersionsRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "namespace")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class ListAgentVersionsResponse(_message.Message):
     __slots__ = ("versions",)
@@ -170,12 +172,14 @@ class ListAgentVersionsResponse(_message.Message):
     def __init__(self, versions: _Optional[_Iterable[_Union[AgentVersion, _Mapping]]] = ...) -> None: ...
 
 class RollbackAgentRequest(_message.Message):
-    __slots__ = ("name", "version")
+    __slots__ = ("name", "version", "namespace")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class RollbackAgentResponse(_message.Message):
     __slots__ = ("agent",)
@@ -241,7 +245,7 @@ class ReplicaResources(_message.Message):
     def __init__(self, num_cpus: _Optional[float] = ..., memory: _Optional[int] = ..., num_gpus: _Optional[float] = ..., custom: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class AgentSpec(_message.Message):
-    __slots__ = ("name", "version", "import_path", "runtime_env", "replicas", "resources", "max_concurrency", "capabilities", "config", "pool", "endpoint", "endpoint_options", "health_check", "circuit_breaker", "load_balancing")
+    __slots__ = ("name", "version", "import_path", "runtime_env", "replicas", "resources", "max_concurrency", "capabilities", "config", "pool", "endpoint", "endpoint_options", "health_check", "circuit_breaker", "load_balancing", "namespace")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     IMPORT_PATH_FIELD_NUMBER: _ClassVar[int]
@@ -257,6 +261,7 @@ class AgentSpec(_message.Message):
     HEALTH_CHECK_FIELD_NUMBER: _ClassVar[int]
     CIRCUIT_BREAKER_FIELD_NUMBER: _ClassVar[int]
     LOAD_BALANCING_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     import_path: str
@@ -272,7 +277,8 @@ class AgentSpec(_message.Message):
     health_check: HealthCheck
     circuit_breaker: CircuitBreaker
     load_balancing: LoadBalancing
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., import_path: _Optional[str] = ..., runtime_env: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., replicas: _Optional[int] = ..., resources: _Optional[_Union[ReplicaResources, _Mapping]] = ..., max_concurrency: _Optional[int] = ..., capabilities: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., pool: _Optional[str] = ..., endpoint: _Optional[str] = ..., endpoint_options: _Optional[_Union[EndpointOptions, _Mapping]] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., circuit_breaker: _Optional[_Union[CircuitBreaker, _Mapping]] = ..., load_balancing: _Optional[_Union[LoadBalancing, _Mapping]] = ...) -> None: ...
+    namespace: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., import_path: _Optional[str] = ..., runtime_env: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., replicas: _Optional[int] = ..., resources: _Optional[_Union[ReplicaResources, _Mapping]] = ..., max_concurrency: _Optional[int] = ..., capabilities: _Optional[_Iterable[str]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., pool: _Optional[str] = ..., endpoint: _Optional[str] = ..., endpoint_options: _Optional[_Union[EndpointOptions, _Mapping]] = ..., health_check: _Optional[_Union[HealthCheck, _Mapping]] = ..., circuit_breaker: _Optional[_Union[CircuitBreaker, _Mapping]] = ..., load_balancing: _Optional[_Union[LoadBalancing, _Mapping]] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class EndpointOptions(_message.Message):
     __slots__ = ("headers", "headers_from_env", "connect_timeout", "read_timeout", "poll_interval", "max_poll_interval")
@@ -369,12 +375,14 @@ class Agent(_message.Message):
     def __init__(self, spec: _Optional[_Union[AgentSpec, _Mapping]] = ..., state: _Optional[_Union[AgentState, str]] = ..., replicas: _Optional[_Iterable[_Union[Replica, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_failure: _Optional[_Union[StartFailure, _Mapping]] = ..., rollout: _Optional[_Union[Rollout, _Mapping]] = ...) -> None: ...
 
 class DeployAgentRequest(_message.Message):
-    __slots__ = ("agent", "strategy")
+    __slots__ = ("agent", "strategy", "namespace")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     agent: AgentSpec
     strategy: RolloutStrategy
-    def __init__(self, agent: _Optional[_Union[AgentSpec, _Mapping]] = ..., strategy: _Optional[_Union[RolloutStrategy, _Mapping]] = ...) -> None: ...
+    namespace: str
+    def __init__(self, agent: _Optional[_Union[AgentSpec, _Mapping]] = ..., strategy: _Optional[_Union[RolloutStrategy, _Mapping]] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class CanaryStep(_message.Message):
     __slots__ = ("weight_percent", "hold")
@@ -447,7 +455,7 @@ class StepAnalysis(_message.Message):
     def __init__(self, canary_attempts: _Optional[int] = ..., canary_error_rate: _Optional[float] = ..., canary_p95_latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., stable_attempts: _Optional[int] = ..., stable_error_rate: _Optional[float] = ..., stable_p95_latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., verdict: _Optional[_Union[CanaryVerdict, str]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class Rollout(_message.Message):
-    __slots__ = ("rollout_id", "agent", "strategy", "stable_spec", "new_spec", "steps", "step", "state", "create_time", "update_time", "step_start_time", "message", "analysis")
+    __slots__ = ("rollout_id", "agent", "strategy", "stable_spec", "new_spec", "steps", "step", "state", "create_time", "update_time", "step_start_time", "message", "analysis", "namespace")
     ROLLOUT_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
@@ -461,6 +469,7 @@ class Rollout(_message.Message):
     STEP_START_TIME_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     ANALYSIS_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     rollout_id: str
     agent: str
     strategy: RolloutStrategy
@@ -474,7 +483,8 @@ class Rollout(_message.Message):
     step_start_time: _timestamp_pb2.Timestamp
     message: str
     analysis: StepAnalysis
-    def __init__(self, rollout_id: _Optional[str] = ..., agent: _Optional[str] = ..., strategy: _Optional[_Union[RolloutStrategy, _Mapping]] = ..., stable_spec: _Optional[_Union[AgentSpec, _Mapping]] = ..., new_spec: _Optional[_Union[AgentSpec, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[RolloutStep, _Mapping]]] = ..., step: _Optional[int] = ..., state: _Optional[_Union[RolloutState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., step_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., message: _Optional[str] = ..., analysis: _Optional[_Union[StepAnalysis, _Mapping]] = ...) -> None: ...
+    namespace: str
+    def __init__(self, rollout_id: _Optional[str] = ..., agent: _Optional[str] = ..., strategy: _Optional[_Union[RolloutStrategy, _Mapping]] = ..., stable_spec: _Optional[_Union[AgentSpec, _Mapping]] = ..., new_spec: _Optional[_Union[AgentSpec, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[RolloutStep, _Mapping]]] = ..., step: _Optional[int] = ..., state: _Optional[_Union[RolloutState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., step_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., message: _Optional[str] = ..., analysis: _Optional[_Union[StepAnalysis, _Mapping]] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class DeployAgentResponse(_message.Message):
     __slots__ = ("agent",)
@@ -483,10 +493,12 @@ class DeployAgentResponse(_message.Message):
     def __init__(self, agent: _Optional[_Union[Agent, _Mapping]] = ...) -> None: ...
 
 class GetAgentRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "namespace")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class GetAgentResponse(_message.Message):
     __slots__ = ("agent",)
@@ -495,12 +507,14 @@ class GetAgentResponse(_message.Message):
     def __init__(self, agent: _Optional[_Union[Agent, _Mapping]] = ...) -> None: ...
 
 class ListAgentsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token")
+    __slots__ = ("page_size", "page_token", "namespace")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class ListAgentsResponse(_message.Message):
     __slots__ = ("agents", "next_page_token")
@@ -511,22 +525,26 @@ class ListAgentsResponse(_message.Message):
     def __init__(self, agents: _Optional[_Iterable[_Union[Agent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class DeleteAgentRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "namespace")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class DeleteAgentResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class ScaleAgentRequest(_message.Message):
-    __slots__ = ("name", "replicas")
+    __slots__ = ("name", "replicas", "namespace")
     NAME_FIELD_NUMBER: _ClassVar[int]
     REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     name: str
     replicas: int
-    def __init__(self, name: _Optional[str] = ..., replicas: _Optional[int] = ...) -> None: ...
+    namespace: str
+    def __init__(self, name: _Optional[str] = ..., replicas: _Optional[int] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class ScaleAgentResponse(_message.Message):
     __slots__ = ("agent",)
@@ -557,7 +575,7 @@ class UploadPackageResponse(_message.Message):
     def __init__(self, uri: _Optional[str] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ..., created: _Optional[bool] = ...) -> None: ...
 
 class AgentEvent(_message.Message):
-    __slots__ = ("sequence", "time", "type", "source", "agent", "replica", "data")
+    __slots__ = ("sequence", "time", "type", "source", "agent", "replica", "data", "namespace")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -565,6 +583,7 @@ class AgentEvent(_message.Message):
     AGENT_FIELD_NUMBER: _ClassVar[int]
     REPLICA_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     time: _timestamp_pb2.Timestamp
     type: str
@@ -572,17 +591,20 @@ class AgentEvent(_message.Message):
     agent: str
     replica: str
     data: _struct_pb2.Struct
-    def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type: _Optional[str] = ..., source: _Optional[str] = ..., agent: _Optional[str] = ..., replica: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    namespace: str
+    def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., type: _Optional[str] = ..., source: _Optional[str] = ..., agent: _Optional[str] = ..., replica: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class ListAgentEventsRequest(_message.Message):
-    __slots__ = ("agent", "page_size", "page_token")
+    __slots__ = ("agent", "page_size", "page_token", "namespace")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     agent: str
     page_size: int
     page_token: str
-    def __init__(self, agent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, agent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class ListAgentEventsResponse(_message.Message):
     __slots__ = ("events", "next_page_token")
@@ -593,12 +615,14 @@ class ListAgentEventsResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[AgentEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class WatchAgentEventsRequest(_message.Message):
-    __slots__ = ("agent", "from_sequence")
+    __slots__ = ("agent", "from_sequence", "namespace")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     FROM_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     agent: str
     from_sequence: int
-    def __init__(self, agent: _Optional[str] = ..., from_sequence: _Optional[int] = ...) -> None: ...
+    namespace: str
+    def __init__(self, agent: _Optional[str] = ..., from_sequence: _Optional[int] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class WatchAgentEventsResponse(_message.Message):
     __slots__ = ("event",)

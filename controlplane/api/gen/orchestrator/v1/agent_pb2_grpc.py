@@ -27,6 +27,10 @@ if _version_not_supported:
 
 class AgentServiceStub:
     """AgentService deploys agent types as sets of Ray actor replicas and manages their lifecycle.
+    Every agent belongs to a namespace; each request that names or lists agents carries its
+    `namespace` (empty: "default"; a malformed one is INVALID_ARGUMENT naming `namespace`), and an
+    agent of another namespace is NOT_FOUND. Names are unique per namespace. UploadPackage is
+    global: packages are addressed by their content.
     """
 
     def __init__(self, channel):
@@ -89,6 +93,10 @@ class AgentServiceStub:
 
 class AgentServiceServicer:
     """AgentService deploys agent types as sets of Ray actor replicas and manages their lifecycle.
+    Every agent belongs to a namespace; each request that names or lists agents carries its
+    `namespace` (empty: "default"; a malformed one is INVALID_ARGUMENT naming `namespace`), and an
+    agent of another namespace is NOT_FOUND. Names are unique per namespace. UploadPackage is
+    global: packages are addressed by their content.
     """
 
     def DeployAgent(self, request, context):
@@ -244,6 +252,10 @@ def add_AgentServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class AgentService:
     """AgentService deploys agent types as sets of Ray actor replicas and manages their lifecycle.
+    Every agent belongs to a namespace; each request that names or lists agents carries its
+    `namespace` (empty: "default"; a malformed one is INVALID_ARGUMENT naming `namespace`), and an
+    agent of another namespace is NOT_FOUND. Names are unique per namespace. UploadPackage is
+    global: packages are addressed by their content.
     """
 
     @staticmethod

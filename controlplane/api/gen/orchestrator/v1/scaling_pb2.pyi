@@ -139,7 +139,7 @@ class ScaleLimit(_message.Message):
     def __init__(self, replicas: _Optional[int] = ..., percent: _Optional[float] = ...) -> None: ...
 
 class ScalingPolicy(_message.Message):
-    __slots__ = ("agent", "min_replicas", "max_replicas", "target_tracking", "step_scaling", "scheduled", "predictive", "scale_out_limit", "scale_in_limit", "scale_out_cooldown", "scale_in_cooldown")
+    __slots__ = ("agent", "min_replicas", "max_replicas", "target_tracking", "step_scaling", "scheduled", "predictive", "scale_out_limit", "scale_in_limit", "scale_out_cooldown", "scale_in_cooldown", "namespace")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     MIN_REPLICAS_FIELD_NUMBER: _ClassVar[int]
     MAX_REPLICAS_FIELD_NUMBER: _ClassVar[int]
@@ -151,6 +151,7 @@ class ScalingPolicy(_message.Message):
     SCALE_IN_LIMIT_FIELD_NUMBER: _ClassVar[int]
     SCALE_OUT_COOLDOWN_FIELD_NUMBER: _ClassVar[int]
     SCALE_IN_COOLDOWN_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     agent: str
     min_replicas: int
     max_replicas: int
@@ -162,13 +163,16 @@ class ScalingPolicy(_message.Message):
     scale_in_limit: ScaleLimit
     scale_out_cooldown: _duration_pb2.Duration
     scale_in_cooldown: _duration_pb2.Duration
-    def __init__(self, agent: _Optional[str] = ..., min_replicas: _Optional[int] = ..., max_replicas: _Optional[int] = ..., target_tracking: _Optional[_Iterable[_Union[TargetTracking, _Mapping]]] = ..., step_scaling: _Optional[_Iterable[_Union[StepScaling, _Mapping]]] = ..., scheduled: _Optional[_Iterable[_Union[ScheduledCapacity, _Mapping]]] = ..., predictive: _Optional[_Union[PredictiveScaling, _Mapping]] = ..., scale_out_limit: _Optional[_Union[ScaleLimit, _Mapping]] = ..., scale_in_limit: _Optional[_Union[ScaleLimit, _Mapping]] = ..., scale_out_cooldown: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., scale_in_cooldown: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    namespace: str
+    def __init__(self, agent: _Optional[str] = ..., min_replicas: _Optional[int] = ..., max_replicas: _Optional[int] = ..., target_tracking: _Optional[_Iterable[_Union[TargetTracking, _Mapping]]] = ..., step_scaling: _Optional[_Iterable[_Union[StepScaling, _Mapping]]] = ..., scheduled: _Optional[_Iterable[_Union[ScheduledCapacity, _Mapping]]] = ..., predictive: _Optional[_Union[PredictiveScaling, _Mapping]] = ..., scale_out_limit: _Optional[_Union[ScaleLimit, _Mapping]] = ..., scale_in_limit: _Optional[_Union[ScaleLimit, _Mapping]] = ..., scale_out_cooldown: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., scale_in_cooldown: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class SetScalingPolicyRequest(_message.Message):
-    __slots__ = ("policy",)
+    __slots__ = ("policy", "namespace")
     POLICY_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     policy: ScalingPolicy
-    def __init__(self, policy: _Optional[_Union[ScalingPolicy, _Mapping]] = ...) -> None: ...
+    namespace: str
+    def __init__(self, policy: _Optional[_Union[ScalingPolicy, _Mapping]] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class SetScalingPolicyResponse(_message.Message):
     __slots__ = ("policy", "create_time", "update_time")
@@ -181,10 +185,12 @@ class SetScalingPolicyResponse(_message.Message):
     def __init__(self, policy: _Optional[_Union[ScalingPolicy, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetScalingPolicyRequest(_message.Message):
-    __slots__ = ("agent",)
+    __slots__ = ("agent", "namespace")
     AGENT_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     agent: str
-    def __init__(self, agent: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, agent: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class GetScalingPolicyResponse(_message.Message):
     __slots__ = ("policy", "create_time", "update_time")
@@ -197,17 +203,19 @@ class GetScalingPolicyResponse(_message.Message):
     def __init__(self, policy: _Optional[_Union[ScalingPolicy, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DeleteScalingPolicyRequest(_message.Message):
-    __slots__ = ("agent",)
+    __slots__ = ("agent", "namespace")
     AGENT_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     agent: str
-    def __init__(self, agent: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, agent: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class DeleteScalingPolicyResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class ScalingEvent(_message.Message):
-    __slots__ = ("event_id", "agent", "time", "current", "desired", "action", "policy", "reason", "inputs", "error")
+    __slots__ = ("event_id", "agent", "time", "current", "desired", "action", "policy", "reason", "inputs", "error", "namespace")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
@@ -218,6 +226,7 @@ class ScalingEvent(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     event_id: int
     agent: str
     time: _timestamp_pb2.Timestamp
@@ -228,15 +237,18 @@ class ScalingEvent(_message.Message):
     reason: str
     inputs: _struct_pb2.Struct
     error: str
-    def __init__(self, event_id: _Optional[int] = ..., agent: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current: _Optional[int] = ..., desired: _Optional[int] = ..., action: _Optional[_Union[ScalingAction, str]] = ..., policy: _Optional[str] = ..., reason: _Optional[str] = ..., inputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, event_id: _Optional[int] = ..., agent: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., current: _Optional[int] = ..., desired: _Optional[int] = ..., action: _Optional[_Union[ScalingAction, str]] = ..., policy: _Optional[str] = ..., reason: _Optional[str] = ..., inputs: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., error: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class GetScalingStatusRequest(_message.Message):
-    __slots__ = ("agent", "decisions")
+    __slots__ = ("agent", "decisions", "namespace")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     DECISIONS_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     agent: str
     decisions: int
-    def __init__(self, agent: _Optional[str] = ..., decisions: _Optional[int] = ...) -> None: ...
+    namespace: str
+    def __init__(self, agent: _Optional[str] = ..., decisions: _Optional[int] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class ForecastSummary(_message.Message):
     __slots__ = ("model", "period", "step", "level", "fit_time", "fit_duration", "history_points", "history_end", "requested_model")
@@ -261,7 +273,7 @@ class ForecastSummary(_message.Message):
     def __init__(self, model: _Optional[str] = ..., period: _Optional[int] = ..., step: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., level: _Optional[float] = ..., fit_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fit_duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., history_points: _Optional[int] = ..., history_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., requested_model: _Optional[str] = ...) -> None: ...
 
 class ScalingStatus(_message.Message):
-    __slots__ = ("agent", "has_policy", "current", "ready", "desired", "last_decision_time", "decisions", "forecast", "forecast_error", "actuation_error", "evaluation_period")
+    __slots__ = ("agent", "has_policy", "current", "ready", "desired", "last_decision_time", "decisions", "forecast", "forecast_error", "actuation_error", "evaluation_period", "namespace")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     HAS_POLICY_FIELD_NUMBER: _ClassVar[int]
     CURRENT_FIELD_NUMBER: _ClassVar[int]
@@ -273,6 +285,7 @@ class ScalingStatus(_message.Message):
     FORECAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     ACTUATION_ERROR_FIELD_NUMBER: _ClassVar[int]
     EVALUATION_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     agent: str
     has_policy: bool
     current: int
@@ -284,7 +297,8 @@ class ScalingStatus(_message.Message):
     forecast_error: str
     actuation_error: str
     evaluation_period: _duration_pb2.Duration
-    def __init__(self, agent: _Optional[str] = ..., has_policy: _Optional[bool] = ..., current: _Optional[int] = ..., ready: _Optional[int] = ..., desired: _Optional[int] = ..., last_decision_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decisions: _Optional[_Iterable[_Union[ScalingEvent, _Mapping]]] = ..., forecast: _Optional[_Union[ForecastSummary, _Mapping]] = ..., forecast_error: _Optional[str] = ..., actuation_error: _Optional[str] = ..., evaluation_period: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    namespace: str
+    def __init__(self, agent: _Optional[str] = ..., has_policy: _Optional[bool] = ..., current: _Optional[int] = ..., ready: _Optional[int] = ..., desired: _Optional[int] = ..., last_decision_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., decisions: _Optional[_Iterable[_Union[ScalingEvent, _Mapping]]] = ..., forecast: _Optional[_Union[ForecastSummary, _Mapping]] = ..., forecast_error: _Optional[str] = ..., actuation_error: _Optional[str] = ..., evaluation_period: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class GetScalingStatusResponse(_message.Message):
     __slots__ = ("status",)
@@ -293,19 +307,21 @@ class GetScalingStatusResponse(_message.Message):
     def __init__(self, status: _Optional[_Union[ScalingStatus, _Mapping]] = ...) -> None: ...
 
 class GetForecastRequest(_message.Message):
-    __slots__ = ("agent", "horizon", "model", "level")
+    __slots__ = ("agent", "horizon", "model", "level", "namespace")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     HORIZON_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     agent: str
     horizon: _duration_pb2.Duration
     model: str
     level: float
-    def __init__(self, agent: _Optional[str] = ..., horizon: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., model: _Optional[str] = ..., level: _Optional[float] = ...) -> None: ...
+    namespace: str
+    def __init__(self, agent: _Optional[str] = ..., horizon: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., model: _Optional[str] = ..., level: _Optional[float] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class GetForecastResponse(_message.Message):
-    __slots__ = ("agent", "summary", "timestamps", "mean", "lower", "upper", "notes")
+    __slots__ = ("agent", "summary", "timestamps", "mean", "lower", "upper", "notes", "namespace")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMPS_FIELD_NUMBER: _ClassVar[int]
@@ -313,6 +329,7 @@ class GetForecastResponse(_message.Message):
     LOWER_FIELD_NUMBER: _ClassVar[int]
     UPPER_FIELD_NUMBER: _ClassVar[int]
     NOTES_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     agent: str
     summary: ForecastSummary
     timestamps: _containers.RepeatedCompositeFieldContainer[_timestamp_pb2.Timestamp]
@@ -320,19 +337,22 @@ class GetForecastResponse(_message.Message):
     lower: _containers.RepeatedScalarFieldContainer[float]
     upper: _containers.RepeatedScalarFieldContainer[float]
     notes: _struct_pb2.Struct
-    def __init__(self, agent: _Optional[str] = ..., summary: _Optional[_Union[ForecastSummary, _Mapping]] = ..., timestamps: _Optional[_Iterable[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]]] = ..., mean: _Optional[_Iterable[float]] = ..., lower: _Optional[_Iterable[float]] = ..., upper: _Optional[_Iterable[float]] = ..., notes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    namespace: str
+    def __init__(self, agent: _Optional[str] = ..., summary: _Optional[_Union[ForecastSummary, _Mapping]] = ..., timestamps: _Optional[_Iterable[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]]] = ..., mean: _Optional[_Iterable[float]] = ..., lower: _Optional[_Iterable[float]] = ..., upper: _Optional[_Iterable[float]] = ..., notes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class ListScalingEventsRequest(_message.Message):
-    __slots__ = ("agent", "include_holds", "page_size", "page_token")
+    __slots__ = ("agent", "include_holds", "page_size", "page_token", "namespace")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_HOLDS_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     agent: str
     include_holds: bool
     page_size: int
     page_token: str
-    def __init__(self, agent: _Optional[str] = ..., include_holds: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, agent: _Optional[str] = ..., include_holds: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class ListScalingEventsResponse(_message.Message):
     __slots__ = ("events", "next_page_token")
@@ -361,20 +381,22 @@ class LoadSample(_message.Message):
     def __init__(self, time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., arrivals: _Optional[float] = ..., completions: _Optional[float] = ..., queue_depth: _Optional[float] = ..., in_flight: _Optional[float] = ..., service_time: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., replicas: _Optional[float] = ...) -> None: ...
 
 class GetLoadHistoryRequest(_message.Message):
-    __slots__ = ("agent", "resolution", "start", "end", "page_size", "page_token")
+    __slots__ = ("agent", "resolution", "start", "end", "page_size", "page_token", "namespace")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     RESOLUTION_FIELD_NUMBER: _ClassVar[int]
     START_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     agent: str
     resolution: LoadResolution
     start: _timestamp_pb2.Timestamp
     end: _timestamp_pb2.Timestamp
     page_size: int
     page_token: str
-    def __init__(self, agent: _Optional[str] = ..., resolution: _Optional[_Union[LoadResolution, str]] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, agent: _Optional[str] = ..., resolution: _Optional[_Union[LoadResolution, str]] = ..., start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class GetLoadHistoryResponse(_message.Message):
     __slots__ = ("samples", "interval", "next_page_token")

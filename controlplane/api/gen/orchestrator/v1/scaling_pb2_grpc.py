@@ -34,6 +34,9 @@ class ScalingServiceStub:
     Every evaluation period the control loop decides each agent that has a policy, records the
     decision durably, then scales the agent (scale-in drains: no attempt is killed) and asks the
     Ray autoscaler for the capacity the desired replicas need (a no-op on a fixed cluster).
+
+    Each request names its agent's `namespace` (empty: "default"; INVALID_ARGUMENT naming
+    `namespace` when malformed); the agent of another namespace is NOT_FOUND.
     """
 
     def __init__(self, channel):
@@ -88,6 +91,9 @@ class ScalingServiceServicer:
     Every evaluation period the control loop decides each agent that has a policy, records the
     decision durably, then scales the agent (scale-in drains: no attempt is killed) and asks the
     Ray autoscaler for the capacity the desired replicas need (a no-op on a fixed cluster).
+
+    Each request names its agent's `namespace` (empty: "default"; INVALID_ARGUMENT naming
+    `namespace` when malformed); the agent of another namespace is NOT_FOUND.
     """
 
     def SetScalingPolicy(self, request, context):
@@ -196,6 +202,9 @@ class ScalingService:
     Every evaluation period the control loop decides each agent that has a policy, records the
     decision durably, then scales the agent (scale-in drains: no attempt is killed) and asks the
     Ray autoscaler for the capacity the desired replicas need (a no-op on a fixed cluster).
+
+    Each request names its agent's `namespace` (empty: "default"; INVALID_ARGUMENT naming
+    `namespace` when malformed); the agent of another namespace is NOT_FOUND.
     """
 
     @staticmethod
