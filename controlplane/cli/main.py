@@ -62,7 +62,8 @@ def _run_client_command(args: argparse.Namespace) -> int:
     from controlplane.cli.render import make_console
 
     try:
-        with OrchestratorClient(args.address, timeout_s=args.timeout) as client:
+        client_options = {"timeout_s": args.timeout, "namespace": args.namespace}
+        with OrchestratorClient(args.address, **client_options) as client:
             code: int = args.handler(args, client, make_console())
             return code
     except ClientError as exc:
