@@ -36,7 +36,8 @@ class OverlapPolicy(enum.Enum):
 @dataclass(frozen=True)
 class ScheduleSpec:
     """A schedule as a client creates it. `revision` 0: the workflow's latest revision at each
-    firing; `namespace` "": the default namespace."""
+    firing; `namespace`: the schedule's, where its workflow is looked up and its executions
+    run ("": the default namespace)."""
 
     name: str
     workflow: str

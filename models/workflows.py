@@ -6,7 +6,9 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.namespaces import qualified_name
 from models.resources import ResourceAmounts
+from models.security import DEFAULT_NAMESPACE
 
 
 class View(enum.Enum):
@@ -175,11 +177,17 @@ class WorkflowDefinition:
 
 @dataclass(frozen=True)
 class WorkflowRevision:
-    name: str
+    name: str  # unique in its namespace
     revision: int
     definition_text: str
     digest: str
     create_time: float
+    namespace: str = DEFAULT_NAMESPACE
+
+    @property
+    def key(self) -> str:
+        """What the workflow is stored and run under (see models.namespaces)."""
+        return qualified_name(self.namespace, self.name)
 
 
 class Severity(enum.Enum):
@@ -205,6 +213,10 @@ class WorkflowView:
     @property
     def name(self) -> str:
         return self.revision.name
+
+    @property
+    def namespace(self) -> str:
+        return self.revision.namespace
 
 
 @dataclass(frozen=True)

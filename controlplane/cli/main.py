@@ -65,7 +65,10 @@ def _run_client_command(args: argparse.Namespace) -> int:
     try:
         credentials = credentials_from_args(args)
         with OrchestratorClient(
-            args.address, timeout_s=args.timeout, credentials=credentials
+            args.address,
+            timeout_s=args.timeout,
+            credentials=credentials,
+            namespace=args.namespace,
         ) as client:
             code: int = args.handler(args, client, make_console())
             return code

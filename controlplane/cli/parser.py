@@ -24,15 +24,17 @@ from controlplane.cli.research import (
     simulate_commands,
 )
 from controlplane.cli.server import commands as server_commands
+from models.security import DEFAULT_NAMESPACE
 
 DEFAULT_ADDRESS = "localhost:50051"
 ADDRESS_ENV = "ORCHESTRATOR_ADDRESS"
+NAMESPACE_ENV = "ORCHESTRATOR_NAMESPACE"
 
 
 def _client_options(
     parser: argparse.ArgumentParser, suppress: bool, credentials: bool = True
 ) -> None:
-    """--address/--output/--timeout, accepted before or after the subcommand.
+    """--address/--namespace/--output/--timeout, accepted before or after the subcommand.
 
     On subcommands the defaults are SUPPRESS so they only override what was given globally.
     """
@@ -45,6 +47,13 @@ def _client_options(
         type=address_arg,
         default=default(os.environ.get(ADDRESS_ENV) or DEFAULT_ADDRESS),
         help=f"control plane HOST:PORT (default: ${ADDRESS_ENV} or {DEFAULT_ADDRESS})",
+    )
+    parser.add_argument(
+        "--namespace",
+        "-n",
+        default=default(os.environ.get(NAMESPACE_ENV) or DEFAULT_NAMESPACE),
+        help="the namespace of workflows, executions and schedules ('*' lists every one; "
+        f"default: ${NAMESPACE_ENV} or {DEFAULT_NAMESPACE})",
     )
     parser.add_argument(
         "--output",

@@ -34,6 +34,7 @@ from models.executions import (
     TaskRecord,
     TaskStatus,
 )
+from models.security import ALL_NAMESPACES
 from models.workflows import Severity, ValidationProblem, WorkflowView
 
 if TYPE_CHECKING:
@@ -217,9 +218,15 @@ def agent_detail(console: Console, view: AgentView) -> None:
 # -- workflows --------------------------------------------------------------------------------
 
 
+def every_namespace(args: argparse.Namespace) -> bool:
+    """A list of every namespace was asked for: its table shows each row's namespace."""
+    return bool(getattr(args, "namespace", "") == ALL_NAMESPACES)
+
+
 def workflow_dict(view: WorkflowView, with_definition: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": view.name,
+        "namespace": view.namespace,
         "revision": view.revision.revision,
         "latest_revision": view.latest_revision,
         "digest": view.revision.digest,
@@ -231,10 +238,12 @@ def workflow_dict(view: WorkflowView, with_definition: bool = True) -> dict[str,
     return out
 
 
-def workflows_table(views: Iterable[WorkflowView]) -> Table:
-    table = Table("NAME", "REVISION", "TASKS", "CREATED", "DIGEST")
+def workflows_table(views: Iterable[WorkflowView], with_namespace: bool = False) -> Table:
+    columns = ["NAME", "REVISION", "TASKS", "CREATED", "DIGEST"]
+    table = Table(*(["NAMESPACE"] if with_namespace else []), *columns)
     for view in views:
         table.add_row(
+            *([view.namespace] if with_namespace else []),
             view.name,
             str(view.revision.revision),
             str(len(view.task_ids)),
@@ -329,14 +338,16 @@ def task_cell(task: TaskRecord) -> Text:
     return Text.assemble(said, "  ", detail)
 
 
-def executions_table(records: Iterable[ExecutionRecord]) -> Table:
+def executions_table(records: Iterable[ExecutionRecord], with_namespace: bool = False) -> Table:
     """One row per execution; a PARENT column only when a child execution is among them."""
     records = list(records)
     parents = any(r.parent_execution_id for r in records)
     columns = ["EXECUTION", "WORKFLOW", "REV", "STATUS", "CREATED", "DURATION"]
-    table = Table(*columns, *(["PARENT"] if parents else []))
+    first = ["NAMESPACE"] if with_namespace else []
+    table = Table(*first, *columns, *(["PARENT"] if parents else []))
     for r in records:
         table.add_row(
+            *([r.namespace] if with_namespace else []),
             r.execution_id,
             r.workflow,
             str(r.revision),

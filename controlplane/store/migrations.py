@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from controlplane.store.namespaced_keys import move_to_namespaced_keys
 from controlplane.store.schema import SCHEMA_VERSION
 
 Step = Callable[[sqlite3.Connection], None]
@@ -82,6 +83,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             AddColumn("executions", "paused", "INTEGER NOT NULL DEFAULT 0"),
             AddColumn("executions", "parent_execution_id", "TEXT NOT NULL DEFAULT ''"),
         ),
+    ),
+    Migration(
+        13,
+        "workflows, schedules and request ids are keyed per namespace",
+        (move_to_namespaced_keys,),
     ),
 )
 

@@ -1,4 +1,5 @@
-"""Schedules in the SQLite store: one row per schedule, its spec and its firing state as JSON.
+"""Schedules in the SQLite store: one row per schedule, keyed `qualified_name(namespace, name)`,
+its spec and its firing state as JSON.
 The firing state is rewritten after each firing is done (an execution started, a firing
 skipped), so a restarted control plane goes on from the first firing time not handled."""
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from controlplane.store.codec import dump
 from controlplane.store.sqlite_store import SqliteStore
+from models.namespaces import namespace_or_default, qualified_name
 from models.schedules import FiringState, OverlapPolicy, Schedule, ScheduleSpec
 
 _COLUMNS = "name, schedule_id, spec, state, create_time, update_time"
@@ -53,11 +55,12 @@ class ScheduleStore:
         self._store = store
 
     def insert(self, schedule: Schedule) -> None:
-        """Raises sqlite3.IntegrityError when the name is taken."""
+        """Raises sqlite3.IntegrityError when the name is taken in its namespace."""
+        spec = schedule.spec
         self._store.execute(
             f"INSERT INTO schedules ({_COLUMNS}) VALUES (?,?,?,?,?,?)",
             (
-                schedule.name,
+                qualified_name(namespace_or_default(spec.namespace), spec.name),
                 schedule.schedule_id,
                 dump_spec(schedule.spec),
                 dump_state(schedule.state),

@@ -27,6 +27,7 @@ from controlplane.store.earlier_attempts import attach_earlier_attempts
 from controlplane.store.heartbeats import SCHEMA as HEARTBEAT_SCHEMA
 from controlplane.store.heartbeats import UPSERT_HEARTBEAT, attach_heartbeats
 from controlplane.store.migrations import migrate
+from controlplane.store.namespaced_keys import request_id_of, request_key
 from controlplane.store.schema import SCHEMA, SCHEMA_VERSION
 from controlplane.store.write_batch import WriteBatch
 from models.agents import AgentRecord
@@ -40,6 +41,7 @@ from models.executions import (
     TaskRecord,
     TaskStatus,
 )
+from models.namespaces import qualified_name, split_qualified
 from models.security import ALL_NAMESPACES
 from models.workflows import WorkflowRevision
 
@@ -140,22 +142,23 @@ class SqliteStore:
                 conn.execute(sql, params)
 
     def add_workflow_revision(
-        self, name: str, definition: str, digest: str, now: float
+        self, namespace: str, name: str, definition: str, digest: str, now: float
     ) -> tuple[WorkflowRevision, bool]:
         """Stores a new revision unless the latest one has the same digest."""
+        key = qualified_name(namespace, name)
         with self._transaction() as conn:
             row = conn.execute(
                 "SELECT * FROM workflow_revisions WHERE name=? ORDER BY revision DESC LIMIT 1",
-                (name,),
+                (key,),
             ).fetchone()
             if row is not None and row[3] == digest:
                 return _revision(row), False
             revision = 1 if row is None else row[1] + 1
             conn.execute(
                 "INSERT INTO workflow_revisions VALUES (?,?,?,?,?)",
-                (name, revision, definition, digest, now),
+                (key, revision, definition, digest, now),
             )
-        return WorkflowRevision(name, revision, definition, digest, now), True
+        return WorkflowRevision(name, revision, definition, digest, now, namespace), True
 
     def put_agent(self, record: AgentRecord) -> None:
         with self._write_lock:
@@ -181,24 +184,35 @@ class SqliteStore:
 
     # -- workflows ------------------------------------------------------------------------
 
-    def get_workflow_revision(self, name: str, revision: int = 0) -> WorkflowRevision | None:
+    def get_workflow_revision(
+        self, namespace: str, name: str, revision: int = 0
+    ) -> WorkflowRevision | None:
+        key = qualified_name(namespace, name)
         if revision:
             row = self._reader.execute(
-                "SELECT * FROM workflow_revisions WHERE name=? AND revision=?", (name, revision)
+                "SELECT * FROM workflow_revisions WHERE name=? AND revision=?", (key, revision)
             ).fetchone()
         else:
             row = self._reader.execute(
                 "SELECT * FROM workflow_revisions WHERE name=? ORDER BY revision DESC LIMIT 1",
-                (name,),
+                (key,),
             ).fetchone()
         return None if row is None else _revision(row)
 
-    def list_latest_revisions(self, after_name: str, limit: int) -> list[WorkflowRevision]:
+    def list_latest_revisions(
+        self, namespace: str, after: str, limit: int
+    ) -> list[WorkflowRevision]:
+        """The latest revision of each workflow of `namespace` (or of every one: `*`), in the
+        order of "namespace/name", after that position `after`."""
+        position = f"{_namespace_of_key('name')} || '/' || {_name_of_key('name')}"
+        where = f"{position} > :after"
+        if namespace != ALL_NAMESPACES:
+            where += f" AND {_namespace_of_key('name')} = :namespace"
         rows = self._reader.execute(
-            "SELECT w.* FROM workflow_revisions w JOIN (SELECT name, MAX(revision) AS r "
-            "FROM workflow_revisions WHERE name > ? GROUP BY name) m "
-            "ON w.name = m.name AND w.revision = m.r ORDER BY w.name LIMIT ?",
-            (after_name, limit),
+            "SELECT w.* FROM workflow_revisions w JOIN (SELECT name, MAX(revision) AS r, "
+            f"{position} AS position FROM workflow_revisions WHERE {where} GROUP BY name) m "
+            "ON w.name = m.name AND w.revision = m.r ORDER BY m.position LIMIT :limit",
+            {"namespace": namespace, "after": after, "limit": limit},
         ).fetchall()
         return [_revision(row) for row in rows]
 
@@ -221,9 +235,18 @@ class SqliteStore:
 
     # -- executions -----------------------------------------------------------------------
 
-    def find_execution_id(self, request_id: str) -> str | None:
+    def find_execution_id(self, namespace: str, request_id: str) -> str | None:
+        """The execution `request_id` started in `namespace`."""
         row = self._reader.execute(
-            "SELECT execution_id FROM executions WHERE request_id=?", (request_id,)
+            "SELECT execution_id FROM executions WHERE request_id=?",
+            (request_key(namespace, request_id),),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def execution_namespace(self, execution_id: str) -> str | None:
+        """The execution's namespace (None: no such execution)."""
+        row = self._reader.execute(
+            "SELECT namespace FROM executions WHERE execution_id=?", (execution_id,)
         ).fetchone()
         return None if row is None else str(row[0])
 
@@ -276,8 +299,13 @@ class SqliteStore:
         ).fetchone()
         return None if row is None else (ExecutionStatus(row[0]), int(row[1]))
 
-    def workflow_names(self) -> set[str]:
-        rows = self._reader.execute("SELECT DISTINCT name FROM workflow_revisions").fetchall()
+    def workflow_names(self, namespace: str) -> set[str]:
+        """The names of the workflows of `namespace`."""
+        rows = self._reader.execute(
+            f"SELECT DISTINCT {_name_of_key('name')} FROM workflow_revisions "
+            f"WHERE {_namespace_of_key('name')} = ?",
+            (namespace,),
+        ).fetchall()
         return {str(row[0]) for row in rows}
 
     def parent_of(self, execution_id: str) -> str:
@@ -299,18 +327,25 @@ class SqliteStore:
 
     def list_executions(
         self,
+        namespace: str,
         workflow: str,
         statuses: Sequence[ExecutionStatus],
         after: ExecutionPageKey | None,
         limit: int,
         inline_limit: int | None = None,
     ) -> list[ExecutionRecord]:
-        """Newest first, without tasks; values longer than `inline_limit` left out with their
-        size, as in `load_execution`."""
+        """Newest first, without tasks, of `namespace` (`*`: of every one); values longer
+        than `inline_limit` left out with their size, as in `load_execution`."""
         clauses: list[str] = []
         params: list[object] = []
-        if workflow:
-            clauses.append("workflow = ?")
+        if namespace != ALL_NAMESPACES:
+            clauses.append("namespace = ?")
+            params.append(namespace)
+            if workflow:
+                clauses.append("workflow = ?")
+                params.append(qualified_name(namespace, workflow))
+        elif workflow:
+            clauses.append(f"{_name_of_key('workflow')} = ?")  # that name in any namespace
             params.append(workflow)
         if statuses:
             clauses.append(f"status IN ({','.join('?' * len(statuses))})")
@@ -393,10 +428,22 @@ def _event(row: tuple[Any, ...]) -> Event:
     )
 
 
+def _namespace_of_key(column: str) -> str:
+    """SQL: the namespace of a key `qualified_name` made, held in `column`."""
+    slash = f"instr({column}, '/')"
+    return f"(CASE {slash} WHEN 0 THEN 'default' ELSE substr({column}, 1, {slash} - 1) END)"
+
+
+def _name_of_key(column: str) -> str:
+    """SQL: the name of a key `qualified_name` made, held in `column`."""
+    return f"substr({column}, instr({column}, '/') + 1)"
+
+
 def _revision(row: tuple[Any, ...]) -> WorkflowRevision:
-    name, revision, definition, digest, create_time = row
+    key, revision, definition, digest, create_time = row
+    namespace, name = split_qualified(str(key))
     return WorkflowRevision(
-        str(name), int(revision), str(definition), str(digest), float(create_time)
+        name, int(revision), str(definition), str(digest), float(create_time), namespace
     )
 
 
@@ -411,13 +458,13 @@ def _agent(row: tuple[Any, ...]) -> AgentRecord:
 def _execution(row: tuple[Any, ...]) -> ExecutionRecord:
     return ExecutionRecord(
         execution_id=str(row[0]),
-        workflow=str(row[1]),
+        workflow=split_qualified(str(row[1]))[1],
         revision=int(row[2]),
         status=ExecutionStatus(row[3]),
         inputs=load(row[4]),
         outputs=load(row[5]),
         error=load_error(row[6]),
-        request_id=str(row[7] or ""),
+        request_id=request_id_of(str(row[7] or ""), str(row[12])),
         create_time=float(row[8]),
         start_time=row[9],
         end_time=row[10],
@@ -451,7 +498,7 @@ def _execution_cut(row: tuple[Any, ...]) -> ExecutionRecord:
     inputs_omitted = _omitted(row[4], row[5])
     return ExecutionRecord(
         execution_id=str(row[0]),
-        workflow=str(row[1]),
+        workflow=split_qualified(str(row[1]))[1],
         revision=int(row[2]),
         status=ExecutionStatus(row[3]),
         inputs={} if inputs_omitted is not None else load(row[4]),
@@ -459,7 +506,7 @@ def _execution_cut(row: tuple[Any, ...]) -> ExecutionRecord:
         outputs=load(row[6]),
         outputs_omitted=_omitted(row[6], row[7]),
         error=load_error(row[8]),
-        request_id=str(row[9] or ""),
+        request_id=request_id_of(str(row[9] or ""), str(row[14])),
         create_time=float(row[10]),
         start_time=row[11],
         end_time=row[12],

@@ -8,7 +8,9 @@ from typing import Any
 
 from controlplane.store.codec import dump, dump_error
 from controlplane.store.heartbeats import heartbeat_row
+from controlplane.store.namespaced_keys import request_key
 from models.executions import AttemptRecord, Event, ExecutionRecord, TaskRecord
+from models.namespaces import qualified_name
 
 
 @dataclass
@@ -43,13 +45,13 @@ class WriteBatch:
         self.executions.append(
             (
                 ex.execution_id,
-                ex.workflow,
+                qualified_name(ex.namespace, ex.workflow),
                 ex.revision,
                 ex.status.value,
                 dump(ex.inputs),
                 None if ex.outputs is None else dump(ex.outputs),
                 dump_error(ex.error),
-                ex.request_id or None,
+                request_key(ex.namespace, ex.request_id) if ex.request_id else None,
                 ex.create_time,
                 ex.start_time,
                 ex.end_time,

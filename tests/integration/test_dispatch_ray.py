@@ -102,6 +102,11 @@ def sleepers(setup: Setup, *namespaces: str) -> Iterator[None]:
             client.close()
 
 
+def _in(setup: Setup, namespace: str) -> OrchestratorClient:
+    """A client of the control plane working in `namespace` (its workflows and executions)."""
+    return OrchestratorClient(setup.client.address, namespace=namespace)
+
+
 def _workflow(name: str, tasks: list[dict[str, Any]]) -> str:
     return json.dumps({"name": name, "tasks": tasks})
 
@@ -163,28 +168,32 @@ def _intervals(record: ExecutionRecord) -> list[tuple[float, float]]:
 
 
 def test_quota_caps_what_a_namespace_runs_at_once(setup: Setup) -> None:
-    client = setup.client
-    with sleepers(setup, "capped"):
-        client.set_quota(NamespacePolicy("capped", quota=Quota(ResourceAmounts(cpu=1))))
+    setup.client.set_quota(NamespacePolicy("capped", quota=Quota(ResourceAmounts(cpu=1))))
+    with sleepers(setup, "capped"), _in(setup, "capped") as client:
         client.create_workflow(
             _workflow("four", [_task(f"t{i}", 0.4, resources={"cpu": 1}) for i in range(4)])
         )
-        started = client.start_execution("four", namespace="capped")
+        started = client.start_execution("four")
         done = _finished(client, started.execution.execution_id)
-        assert done.status is ExecutionStatus.SUCCEEDED
-        spans = _intervals(done)
-        assert all(end <= nxt_start + 1e-3 for (_, end), (nxt_start, _) in pairwise(spans))
+    assert done.status is ExecutionStatus.SUCCEEDED
+    spans = _intervals(done)
+    assert all(end <= nxt_start + 1e-3 for (_, end), (nxt_start, _) in pairwise(spans))
 
 
 def test_fair_share_converges_to_the_weights(setup: Setup) -> None:
     client = setup.client
-    with sleepers(setup, "light", "heavy"):
-        client.set_quota(NamespacePolicy("heavy", weight=3))
-        client.set_quota(NamespacePolicy("light", weight=1))
-        tasks = [_task(f"t{i}", 0.6, resources={"cpu": 1}) for i in range(12)]
-        client.create_workflow(_workflow("fair", tasks))
-        light = client.start_execution("fair", namespace="light").execution.execution_id
-        heavy = client.start_execution("fair", namespace="heavy").execution.execution_id
+    client.set_quota(NamespacePolicy("heavy", weight=3))
+    client.set_quota(NamespacePolicy("light", weight=1))
+    tasks = [_task(f"t{i}", 0.6, resources={"cpu": 1}) for i in range(12)]
+    with (
+        sleepers(setup, "light", "heavy"),
+        _in(setup, "heavy") as in_heavy,
+        _in(setup, "light") as in_light,
+    ):
+        for team in (in_light, in_heavy):
+            team.create_workflow(_workflow("fair", tasks))
+        light = in_light.start_execution("fair").execution.execution_id
+        heavy = in_heavy.start_execution("fair").execution.execution_id
         samples: list[tuple[int, int]] = []
 
         def sample() -> bool:
@@ -192,49 +201,53 @@ def test_fair_share_converges_to_the_weights(setup: Setup) -> None:
             h, lt = usage.get("heavy"), usage.get("light")
             if h is not None and lt is not None and h.queued_tasks and lt.queued_tasks:
                 samples.append((h.running_tasks, lt.running_tasks))
-            return client.get_execution(heavy).status.terminal
+            return in_heavy.get_execution(heavy).status.terminal
 
         eventually(sample, timeout=60, interval=0.1)
-        _finished(client, light)
-        later = samples[len(samples) // 3 :]  # after the first attempts end, DRF decides
-        assert later, "both namespaces were backlogged for a while"
-        share = sum(h for h, _ in later) / sum(h + lt for h, lt in later)
-        assert 0.65 <= share <= 0.85, f"heavy's share of 4 CPUs was {share:.2f}, weights say 0.75"
+        _finished(in_light, light)
+    later = samples[len(samples) // 3 :]  # after the first attempts end, DRF decides
+    assert later, "both namespaces were backlogged for a while"
+    share = sum(h for h, _ in later) / sum(h + lt for h, lt in later)
+    assert 0.65 <= share <= 0.85, f"heavy's share of 4 CPUs was {share:.2f}, weights say 0.75"
 
 
 def test_higher_priority_preempts_and_the_victim_is_requeued(setup: Setup) -> None:
-    client = setup.client
-    with sleepers(setup, "background", "interactive"):
-        client.set_quota(NamespacePolicy("background", priority=0))
-        client.set_quota(NamespacePolicy("interactive", priority=10))
+    setup.client.set_quota(NamespacePolicy("background", priority=0))
+    setup.client.set_quota(NamespacePolicy("interactive", priority=10))
+    with (
+        sleepers(setup, "background", "interactive"),
+        _in(setup, "background") as client,
+        _in(setup, "interactive") as interactive,
+    ):
         client.create_workflow(
             _workflow("hog", [_task("hold", 3.0, resources={ACCEL: 2}, retry={"max_attempts": 1})])
         )
-        client.create_workflow(_workflow("urgent", [_task("now", 0.2, resources={ACCEL: 2})]))
-        low = client.start_execution("hog", namespace="background").execution.execution_id
+        interactive.create_workflow(_workflow("urgent", [_task("now", 0.2, resources={ACCEL: 2})]))
+        low = client.start_execution("hog").execution.execution_id
         eventually(lambda: client.get_execution(low).tasks["hold"].attempts)
-        high = client.start_execution("urgent", namespace="interactive").execution.execution_id
-        assert _finished(client, high).status is ExecutionStatus.SUCCEEDED
+        high = interactive.start_execution("urgent").execution.execution_id
+        assert _finished(interactive, high).status is ExecutionStatus.SUCCEEDED
         done = _finished(client, low)
-        assert done.status is ExecutionStatus.SUCCEEDED  # requeued and run again, not charged
         events = list(client.watch_execution(low))
-        preempted = [e for e in events if e.type is EventType.ATTEMPT_PREEMPTED]
-        assert len(preempted) == 1
-        assert "interactive" in str(preempted[0].details["reason"])
-        attempts = done.tasks["hold"].attempts
-        assert [a.status.value for a in attempts] == ["PREEMPTED", "SUCCEEDED"]
+    assert done.status is ExecutionStatus.SUCCEEDED  # requeued and run again, not charged
+    preempted = [e for e in events if e.type is EventType.ATTEMPT_PREEMPTED]
+    assert len(preempted) == 1
+    assert "interactive" in str(preempted[0].details["reason"])
+    attempts = done.tasks["hold"].attempts
+    assert [a.status.value for a in attempts] == ["PREEMPTED", "SUCCEEDED"]
 
 
 def test_namespace_plan_is_reported_and_adopted(setup: Setup) -> None:
     client = setup.client
+    kinds = {s.name: s.kind for s in client.list_schedulers()}
+    assert kinds["cpsat"] == "batch" and kinds["fgd"] == "placement"
+    policy = NamespacePolicy(
+        "planned", batch_scheduler="cpsat", quota=Quota(ResourceAmounts(cpu=1))
+    )
+    client.set_quota(policy)
     with sleepers(setup, "planned"):
-        kinds = {s.name: s.kind for s in client.list_schedulers()}
-        assert kinds["cpsat"] == "batch" and kinds["fgd"] == "placement"
-        policy = NamespacePolicy(
-            "planned", batch_scheduler="cpsat", quota=Quota(ResourceAmounts(cpu=1))
-        )
-        client.set_quota(policy)
-        client.create_workflow(
+        planned_in = _in(setup, "planned")
+        planned_in.create_workflow(
             _workflow(
                 "pipeline",
                 [
@@ -244,10 +257,8 @@ def test_namespace_plan_is_reported_and_adopted(setup: Setup) -> None:
                 ],
             )
         )
-        execution_id = client.start_execution(
-            "pipeline", namespace="planned"
-        ).execution.execution_id
-        eventually(lambda: client.get_execution(execution_id).tasks["a"].attempts)
+        execution_id = planned_in.start_execution("pipeline").execution.execution_id
+        eventually(lambda: planned_in.get_execution(execution_id).tasks["a"].attempts)
         plan = client.plan(namespace="planned", time_limit_s=5, adopt=True)
         assert plan.scheduler.startswith("cpsat")
         planned = {op.task_id: op for op in plan.operations}
@@ -256,4 +267,5 @@ def test_namespace_plan_is_reported_and_adopted(setup: Setup) -> None:
         assert all(op.node_id in setup.nodes.values() for op in plan.operations)
         if "a" in planned:
             assert planned["c"].start >= planned["a"].end  # the dependency holds in the plan
-        assert _finished(client, execution_id).status is ExecutionStatus.SUCCEEDED
+        assert _finished(planned_in, execution_id).status is ExecutionStatus.SUCCEEDED
+        planned_in.close()

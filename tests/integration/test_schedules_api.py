@@ -87,7 +87,6 @@ def test_every_bad_field_is_named_by_its_path(server: ServerThread) -> None:
                     cron="61 * * * *",
                     time_zone="Mars/Olympus_Mons",
                     catch_up_window_s=1.0,
-                    namespace="Team A",
                 )
             )
         assert bad.value.code_name == "INVALID_ARGUMENT"
@@ -98,11 +97,14 @@ def test_every_bad_field_is_named_by_its_path(server: ServerThread) -> None:
             "schedule.cron",
             "schedule.time_zone",
             "schedule.catch_up_window",
-            "schedule.namespace",
         }
         assert "minute" in found["schedule.cron"] and "61" in found["schedule.cron"]
         assert "Mars/Olympus_Mons" in found["schedule.time_zone"]
         assert "ghost" in found["schedule.workflow"]
+        # The namespace first: where the rest is looked up (the spec's is the request's).
+        with pytest.raises(ClientError) as namespace:
+            client.create_schedule(ScheduleSpec("n", "report", "@daily", namespace="Team A"))
+        assert set(violations(namespace.value)) == {"namespace"}
 
         # Inputs are checked against the workflow's declared inputs, as StartExecution does.
         with pytest.raises(ClientError) as inputs:

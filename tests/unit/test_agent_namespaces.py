@@ -252,14 +252,17 @@ def test_a_task_runs_on_the_agent_of_its_executions_namespace(
         a.deploy_agent(AgentSpec("coder", "v1", "m:A"))
         b.deploy_agent(AgentSpec("coder", "v1", "m:B"))
         a.create_workflow(PIPELINE)
-        runs = {ns: a.start_execution("pipeline", namespace=ns) for ns in ("team-a", "team-b")}
+        b.create_workflow(PIPELINE)
+        runs = {"team-a": a.start_execution("pipeline"), "team-b": b.start_execution("pipeline")}
         for ns, handle in runs.items():
             done = handle.result(timeout=30)
             assert done.status is ExecutionStatus.SUCCEEDED, done.error
             assert done.outputs == {"built_by": f"coder of {ns}"}
-        # The default namespace has no coder, nor has team-c.
-        for ns in ("default", "team-c"):
-            missing = refused(lambda ns=ns: a.start_execution("pipeline", namespace=ns))
+    # The default namespace has no coder, nor has team-c.
+    for ns in ("default", "team-c"):
+        with client_of(server, ns) as other:
+            other.create_workflow(PIPELINE)
+            missing = refused(lambda other=other: other.start_execution("pipeline"))
             assert missing.code_name == "FAILED_PRECONDITION"
             assert missing.violations[0][0] == "tasks[0].agent"
     with client_of(server) as default:
@@ -402,3 +405,12 @@ def test_the_async_client_names_agents_in_its_namespace(server: ServerThread) ->
             assert missing.value.code_name == "NOT_FOUND"
 
     asyncio.run(main())
+
+
+def test_validation_knows_the_agents_of_the_workflows_namespace(server: ServerThread) -> None:
+    with client_of(server, "team-a") as a, client_of(server, "team-b") as b:
+        a.deploy_agent(AgentSpec("coder", "v1", "m:A"))
+        in_a = a.validate_workflow(PIPELINE)
+        in_b = b.validate_workflow(PIPELINE)
+    assert not [p for p in in_a.problems if "unknown agent" in p.message]
+    assert [p.path for p in in_b.problems if "unknown agent" in p.message] == ["tasks[0].agent"]

@@ -44,8 +44,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerThr
         server.stop()
 
 
-def _client(server: ServerThread, token: str | None) -> OrchestratorClient:
-    return OrchestratorClient(server.address, retry=None, credentials=Credentials(api_key=token))
+def _client(
+    server: ServerThread, token: str | None, namespace: str = "default"
+) -> OrchestratorClient:
+    credentials = Credentials(api_key=token)
+    return OrchestratorClient(
+        server.address, retry=None, credentials=credentials, namespace=namespace
+    )
 
 
 _TOKENS: dict[tuple[int, str], str] = {}
@@ -108,12 +113,13 @@ def client_keys(server: ServerThread, admin: str) -> list[Any]:
 
 def test_roles_hold_in_their_namespace_only(served: tuple[ServerThread, str]) -> None:
     server, admin = served
-    with _client(server, admin) as client:
-        client.deploy_agent(AgentSpec("work", "v1", "m:Work"))
-        client.create_workflow(WORKFLOW)
+    for namespace in ("team-a", "team-b"):
+        with _client(server, admin, namespace) as client:
+            client.deploy_agent(AgentSpec("work", "v1", "m:Work"))
+            client.create_workflow(WORKFLOW)
     operator = _key(served, "team-a-operator", Role.OPERATOR, "team-a")
-    with _client(server, operator) as client:
-        started = client.start_execution("echo", namespace="team-a")
+    with _client(server, operator, "team-a") as client:
+        started = client.start_execution("echo")
         assert started.execution.namespace == "team-a"
         with pytest.raises(ClientError) as refused:
             client.start_execution("echo", namespace="team-b")
@@ -121,6 +127,9 @@ def test_roles_hold_in_their_namespace_only(served: tuple[ServerThread, str]) ->
         assert "operator role in namespace 'team-b'" in refused.value.message
         with pytest.raises(ClientError) as refused:
             client.create_workflow(WORKFLOW)
+        assert refused.value.code_name == "PERMISSION_DENIED"
+        with pytest.raises(ClientError) as refused:
+            client.list_executions(namespace="*")
         assert refused.value.code_name == "PERMISSION_DENIED"
         assert client.list_namespaces() == ["team-a"]
 

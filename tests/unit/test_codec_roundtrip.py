@@ -381,7 +381,9 @@ EXECUTION_LEFT_OUT = dataclasses.replace(
 )
 EVENT = Event("e" * 32, 7, EventType.ATTEMPT_FAILED, T0, "build", {"attempt": 2, "why": "x"})
 WORKFLOW = WorkflowView(
-    WorkflowRevision("pipeline", 2, "name: pipeline\ntasks: []\n", "sha256:ab", T0), 3, ("a", "b")
+    WorkflowRevision("pipeline", 2, "name: pipeline\ntasks: []\n", "sha256:ab", T0, "team-a"),
+    3,
+    ("a", "b"),
 )
 PROBLEM = ValidationProblem("tasks[0].agent", "unknown agent", Severity.WARNING)
 NODE = NodeInfo(

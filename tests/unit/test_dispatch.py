@@ -197,8 +197,8 @@ def test_quota_limits_running_demand_and_rejects_what_can_never_fit(tmp_path: Pa
         backend.behaviours["work"] = gate
         quota = Quota(max_resources=ResourceAmounts(cpu=2))
         await cp.quotas.set_quota(NamespacePolicy("team", quota=quota))
-        await cp.catalog.create(parallel("small", 3, 1))
-        await cp.catalog.create(parallel("huge", 1, 3))
+        await cp.catalog.create(parallel("small", 3, 1), namespace="team")
+        await cp.catalog.create(parallel("huge", 1, 3), namespace="team")
         small, _ = await cp.executions.start("small", 0, {}, "", namespace="team")
         await until(lambda: len(gate.started) == 2)
         await asyncio.sleep(0.05)
@@ -225,7 +225,7 @@ def test_a_task_held_by_its_quota_says_so(tmp_path: Path) -> None:
         backend.behaviours["work"] = gate
         quota = Quota(max_resources=ResourceAmounts(cpu=2))
         await cp.quotas.set_quota(NamespacePolicy("team", quota=quota))
-        await cp.catalog.create(parallel("small", 3, 1))
+        await cp.catalog.create(parallel("small", 3, 1), namespace="team")
         record, _ = await cp.executions.start("small", 0, {}, "", namespace="team")
         await until(lambda: len(gate.started) == 2)
         held = {t.task_id for t in gate.started} ^ {"t0", "t1", "t2"}
@@ -272,8 +272,10 @@ def test_higher_priority_namespace_preempts_and_victim_is_requeued(tmp_path: Pat
         backend.behaviours["work"] = gate
         await cp.quotas.set_quota(NamespacePolicy("batch", priority=0))
         await cp.quotas.set_quota(NamespacePolicy("urgent", priority=10))
-        await cp.catalog.create(parallel("batch", 2, 2, "\n    retry: {max_attempts: 1}"))
-        await cp.catalog.create(parallel("urgent", 1, 2))
+        await cp.catalog.create(
+            parallel("batch", 2, 2, "\n    retry: {max_attempts: 1}"), namespace="batch"
+        )
+        await cp.catalog.create(parallel("urgent", 1, 2), namespace="urgent")
         low, _ = await cp.executions.start("batch", 0, {}, "", namespace="batch")
         await until(lambda: gate.running.get("batch") == 2)
         high, _ = await cp.executions.start("urgent", 0, {}, "", namespace="urgent")
@@ -300,8 +302,8 @@ def test_fair_share_follows_weights_under_contention(tmp_path: Path) -> None:
         backend.behaviours["work"] = gate
         await cp.quotas.set_quota(NamespacePolicy("heavy", weight=3))
         await cp.quotas.set_quota(NamespacePolicy("light", weight=1))
-        await cp.catalog.create(parallel("heavy", 24, 1))
-        await cp.catalog.create(parallel("light", 24, 1))
+        await cp.catalog.create(parallel("heavy", 24, 1), namespace="heavy")
+        await cp.catalog.create(parallel("light", 24, 1), namespace="light")
         await cp.executions.start("light", 0, {}, "", namespace="light")
         await until(lambda: gate.running.get("light") == 8)  # alone, it may use everything
         await cp.executions.start("heavy", 0, {}, "", namespace="heavy")
@@ -325,7 +327,7 @@ def test_saturated_namespace_with_reject_backpressure_refuses_new_executions(
         backend.behaviours["work"] = gate
         policy = NamespacePolicy("tight", backpressure=Backpressure.REJECT)
         await cp.quotas.set_quota(policy)
-        await cp.catalog.create(parallel("busy", 3, 2))
+        await cp.catalog.create(parallel("busy", 3, 2), namespace="tight")
         await cp.executions.start("busy", 0, {}, "", namespace="tight")
         await until(lambda: cp.dispatcher.saturated("tight"))
         with pytest.raises(ResourceExhausted, match="saturated"):
@@ -348,7 +350,7 @@ tasks:
     async def body(cp: ControlPlane, backend: FakeBackend) -> None:
         backend.behaviours["work"] = gate
         await cp.quotas.set_quota(NamespacePolicy("plan", batch_scheduler="cpsat"))
-        await cp.catalog.create(text)
+        await cp.catalog.create(text, namespace="plan")
         record, _ = await cp.executions.start("chain", 0, {}, "", namespace="plan")
         await until(lambda: len(gate.started) == 1)
         plan = await cp.rolling.plan("plan")

@@ -410,6 +410,7 @@ def test_namespace_quota_queues_executions_in_arrival_order(tmp_path: Path) -> N
             )
         )
         await cp.catalog.create(GATED)
+        await cp.catalog.create(GATED, namespace="team")
         first, _ = await cp.executions.start("gated", 0, {}, "", "team")
         second, _ = await cp.executions.start("gated", 0, {}, "", "team")
         third, _ = await cp.executions.start("gated", 0, {}, "", "team")
@@ -449,7 +450,7 @@ def test_namespace_quota_rejects_with_resource_exhausted(tmp_path: Path) -> None
                 "strict", backpressure=Backpressure.REJECT, quota=Quota(max_concurrent_executions=1)
             )
         )
-        await cp.catalog.create(GATED)
+        await cp.catalog.create(GATED, namespace="strict")
         await cp.executions.start("gated", 0, {}, "", "strict")
         with pytest.raises(ResourceExhausted) as err:
             await cp.executions.start("gated", 0, {}, "", "strict")
@@ -477,7 +478,7 @@ def test_queued_execution_stays_queued_across_a_restart(tmp_path: Path) -> None:
         gates.append(asyncio.Event())
         backend.behaviours["echo"] = wait_gate
         await cp.quotas.set_quota(NamespacePolicy("team", quota=Quota(max_concurrent_executions=1)))
-        await cp.catalog.create(GATED)
+        await cp.catalog.create(GATED, namespace="team")
         ids["a"] = (await cp.executions.start("gated", 0, {}, "", "team"))[0].execution_id
         ids["b"] = (await cp.executions.start("gated", 0, {}, "", "team"))[0].execution_id
         while not backend.calls:

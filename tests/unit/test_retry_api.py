@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from controlplane.api.client import AsyncOrchestratorClient, ClientError, OrchestratorClient
-from controlplane.api.client.sync_client import ExecutionHandle
+from controlplane.api.client.sync_executions import ExecutionHandle
 from controlplane.cli.main import EXIT_REJECTED, main
 from models.agents import AgentSpec
 from models.backend import AttemptRequest

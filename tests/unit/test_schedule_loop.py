@@ -97,7 +97,7 @@ class Executions:
             start=self.start,
             cancel=self.cancel,
             status_of=self.status.get,
-            started_by=self.by_request.get,
+            started_by=lambda namespace, request_id: self.by_request.get(request_id),
         )
 
 

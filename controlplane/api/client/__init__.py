@@ -5,12 +5,14 @@ Imports only `models`, the codec, the generated code and grpc, so that a program
 talks to a control plane needs neither Ray nor the schedulers (see README, "Client-only
 install")."""
 
-from controlplane.api.client.async_client import AsyncExecutionHandle, AsyncOrchestratorClient
+from controlplane.api.client.async_client import AsyncOrchestratorClient
+from controlplane.api.client.async_executions import AsyncExecutionHandle
 from controlplane.api.client.channels import Credentials, CredentialsError
 from controlplane.api.client.errors import ClientError
 from controlplane.api.client.packaging import PackagingError
 from controlplane.api.client.retries import RetryPolicy
-from controlplane.api.client.sync_client import ExecutionHandle, OrchestratorClient
+from controlplane.api.client.sync_client import OrchestratorClient
+from controlplane.api.client.sync_executions import ExecutionHandle
 
 __all__ = [
     "AsyncExecutionHandle",

@@ -11,8 +11,6 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Iterable,
-    Sequence,
 )
 from types import TracebackType
 from typing import Any, TypeVar
@@ -20,7 +18,8 @@ from typing import Any, TypeVar
 import grpc
 from grpc_health.v1 import health_pb2
 
-from controlplane.api.client import calls, capacity_calls, schedule_calls
+from controlplane.api.client import calls, capacity_calls
+from controlplane.api.client.async_executions import AsyncExecutionMethods
 from controlplane.api.client.async_scaling import AsyncScalingMethods
 from controlplane.api.client.auth_methods import AsyncAuthMethods
 from controlplane.api.client.calls import PAGE_SIZE, Call, Paged
@@ -31,98 +30,20 @@ from controlplane.api.client.retries import DEFAULT_RETRY, RetryPolicy, channel_
 from controlplane.api.client.stubs import Stubs
 from controlplane.api.codec.agent_events import agent_event_from_proto
 from controlplane.api.codec.agents import stored_package_from_proto
-from controlplane.api.codec.workflows import event_from_proto
 from models.agent_events import AgentEvent
 from models.agents import AgentSpec, AgentVersion, AgentView, RolloutStrategy
 from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
-from models.executions import Event, ExecutionRecord, ExecutionStatus, ValuePart
-from models.modifications import Operation
 from models.packages import DEFAULT_MAX_PACKAGE_BYTES, StoredPackage
 from models.queueing import NamespacePolicy
 from models.resources import PlacementStrategy, ResourceAmounts
-from models.schedules import Schedule, ScheduleSpec
 from models.scheduling import PlanResult, SchedulerInfo
 from models.security import DEFAULT_NAMESPACE
-from models.workflows import CreateWorkflowResult, ValidationResult, View, WorkflowView
 
 T = TypeVar("T")
 E = TypeVar("E")
 
 
-class AsyncExecutionHandle:
-    """A started execution, as `ExecutionHandle`, for asyncio."""
-
-    def __init__(
-        self, client: AsyncOrchestratorClient, execution: ExecutionRecord, created: bool
-    ) -> None:
-        self._client = client
-        self.execution = execution
-        self.created = created
-
-    @property
-    def execution_id(self) -> str:
-        return self.execution.execution_id
-
-    async def get(self) -> ExecutionRecord:
-        return await self._client.get_execution(self.execution_id)
-
-    async def complete(self) -> ExecutionRecord:
-        """The execution with every value a response left out for its size read in."""
-        return await self._client.with_omitted_values(await self.get())
-
-    def watch(self, from_sequence: int = 0) -> AsyncIterator[Event]:
-        return self._client.watch_execution(self.execution_id, from_sequence)
-
-    async def cancel(self, reason: str = "") -> ExecutionRecord:
-        return await self._client.cancel_execution(self.execution_id, reason)
-
-    async def signal(self, name: str, payload: Any = None, request_id: str = "") -> ExecutionRecord:
-        return await self._client.signal_execution(self.execution_id, name, payload, request_id)
-
-    async def pause(self, reason: str = "") -> ExecutionRecord:
-        return await self._client.pause_execution(self.execution_id, reason)
-
-    async def modify(
-        self, operations: Sequence[Operation], reason: str = "", request_id: str = ""
-    ) -> ExecutionRecord:
-        return await self._client.modify_execution(
-            self.execution_id, operations, reason, request_id
-        )
-
-    async def resume(self, reason: str = "") -> ExecutionRecord:
-        return await self._client.resume_execution(self.execution_id, reason)
-
-    async def retry(self, request_id: str = "") -> ExecutionRecord:
-        return await self._client.retry_execution(self.execution_id, request_id)
-
-    async def result(self, timeout: float | None = None) -> ExecutionRecord:
-        """The execution once it has ended, its values complete; TimeoutError when it has not
-        ended within `timeout` seconds (None: wait as long as it takes)."""
-        try:
-            return await asyncio.wait_for(self._ended(), timeout)
-        except TimeoutError:
-            raise TimeoutError(f"execution {self.execution_id} still running") from None
-
-    async def _ended(self) -> ExecutionRecord:
-        next_sequence = 0
-        while True:
-            stream = self._client.watch_execution(self.execution_id, next_sequence)
-            try:
-                async for event in stream:
-                    next_sequence = event.sequence + 1
-                    if event.type.terminal:
-                        record = await self.get()
-                        if record.status.terminal:  # (not retried since)
-                            return await self._client.with_omitted_values(record)
-            finally:
-                await stream.aclose()
-            # The stream ended early (the server stopping, say): look, then watch again.
-            record = await self.get()
-            if record.status.terminal:
-                return await self._client.with_omitted_values(record)
-
-
-class AsyncOrchestratorClient(AsyncScalingMethods, AsyncAuthMethods):
+class AsyncOrchestratorClient(AsyncExecutionMethods, AsyncScalingMethods, AsyncAuthMethods):
     """Use as an async context manager or await `close()`; see `OrchestratorClient` for the
     options."""
 
@@ -296,117 +217,6 @@ class AsyncOrchestratorClient(AsyncScalingMethods, AsyncAuthMethods):
 
         return await self._retried(send, repeatable=True)
 
-    # -- workflows ----------------------------------------------------------------------------
-
-    async def create_workflow(self, text: str) -> CreateWorkflowResult:
-        return await self._run(calls.create_workflow(text))
-
-    async def validate_workflow(self, text: str) -> ValidationResult:
-        return await self._run(calls.validate_workflow(text))
-
-    async def get_workflow(self, name: str, revision: int = 0) -> WorkflowView:
-        return await self._run(calls.get_workflow(name, revision))
-
-    def iter_workflows(self, view: View = View.BASIC) -> AsyncIterator[WorkflowView]:
-        return self._items(calls.list_workflows(self.page_size, view))
-
-    async def list_workflows(self, view: View = View.BASIC) -> list[WorkflowView]:
-        return [w async for w in self.iter_workflows(view)]
-
-    # -- executions ---------------------------------------------------------------------------
-
-    async def start_execution(
-        self,
-        workflow: str,
-        inputs: dict[str, Any] | None = None,
-        revision: int = 0,
-        request_id: str = "",
-        namespace: str = "",
-    ) -> AsyncExecutionHandle:
-        call = calls.start_execution(workflow, inputs, revision, request_id, namespace)
-        execution, created = await self._run(call)
-        return AsyncExecutionHandle(self, execution, created)
-
-    async def get_execution(self, execution_id: str, view: View = View.FULL) -> ExecutionRecord:
-        return await self._run(calls.get_execution(execution_id, view))
-
-    def iter_executions(
-        self,
-        workflow: str = "",
-        statuses: Iterable[ExecutionStatus] = (),
-        view: View = View.BASIC,
-    ) -> AsyncIterator[ExecutionRecord]:
-        return self._items(calls.list_executions(workflow, statuses, self.page_size, view))
-
-    async def list_executions(
-        self,
-        workflow: str = "",
-        statuses: Iterable[ExecutionStatus] = (),
-        view: View = View.BASIC,
-    ) -> list[ExecutionRecord]:
-        return [e async for e in self.iter_executions(workflow, statuses, view)]
-
-    async def read_execution_value(
-        self, execution_id: str, part: ValuePart = ValuePart.OUTPUTS, task_id: str = ""
-    ) -> Any:
-        """One value of an execution whole, whatever its size."""
-        request = calls.read_value_request(execution_id, part, task_id, 0)
-        stream = self._stubs.workflows.ReadExecutionValue(request, timeout=self.timeout_s)
-        data = bytearray()
-        try:
-            async for response in stream:
-                data += response.data
-        except grpc.RpcError as exc:
-            raise ClientError.from_rpc_error(exc, self.address) from None
-        finally:
-            stream.cancel()
-        return calls.decode_value(bytes(data))
-
-    async def with_omitted_values(self, record: ExecutionRecord) -> ExecutionRecord:
-        """`record` with every value its response left out read in."""
-        keys = calls.omitted_parts(record)
-        values = {k: await self.read_execution_value(record.execution_id, *k) for k in keys}
-        return calls.with_values(record, values) if values else record
-
-    async def cancel_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
-        return await self._run(calls.cancel_execution(execution_id, reason))
-
-    async def signal_execution(
-        self, execution_id: str, name: str, payload: Any = None, request_id: str = ""
-    ) -> ExecutionRecord:
-        """As `OrchestratorClient.signal_execution`."""
-        return await self._run(calls.signal_execution(execution_id, name, payload, request_id))
-
-    async def pause_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
-        return await self._run(calls.pause_execution(execution_id, reason))
-
-    async def resume_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
-        return await self._run(calls.resume_execution(execution_id, reason))
-
-    async def retry_execution(self, execution_id: str, request_id: str = "") -> ExecutionRecord:
-        """See `OrchestratorClient.retry_execution`."""
-        return await self._run(calls.retry_execution(execution_id, request_id))
-
-    async def modify_execution(
-        self,
-        execution_id: str,
-        operations: Sequence[Operation],
-        reason: str = "",
-        request_id: str = "",
-    ) -> ExecutionRecord:
-        """As `OrchestratorClient.modify_execution`."""
-        return await self._run(calls.modify_execution(execution_id, operations, reason, request_id))
-
-    async def watch_execution(
-        self, execution_id: str, from_sequence: int = 0, timeout_s: float | None = None
-    ) -> AsyncGenerator[Event, None]:
-        """Stored events from `from_sequence`, then live ones; ends after the terminal event."""
-        stream = self._stubs.workflows.WatchExecution(
-            calls.watch_request(execution_id, from_sequence), timeout=timeout_s
-        )
-        async for event in self._events(stream, event_from_proto):
-            yield event
-
     async def _events(
         self, stream: Any, decode: Callable[[Any], E | None]
     ) -> AsyncGenerator[E, None]:
@@ -495,26 +305,3 @@ class AsyncOrchestratorClient(AsyncScalingMethods, AsyncAuthMethods):
         return await self._run(
             calls.plan(problem_json, scheduler, time_limit_s, seed, workers, namespace, adopt)
         )
-
-    # -- schedules ----------------------------------------------------------------------------
-
-    async def create_schedule(self, spec: ScheduleSpec) -> tuple[Schedule, bool]:
-        return await self._run(schedule_calls.create_schedule(spec))
-
-    async def get_schedule(self, name: str) -> Schedule:
-        return await self._run(schedule_calls.get_schedule(name))
-
-    def iter_schedules(self) -> AsyncIterator[Schedule]:
-        return self._items(schedule_calls.list_schedules(self.page_size))
-
-    async def list_schedules(self) -> list[Schedule]:
-        return [s async for s in self.iter_schedules()]
-
-    async def pause_schedule(self, name: str) -> Schedule:
-        return await self._run(schedule_calls.pause_schedule(name))
-
-    async def resume_schedule(self, name: str) -> Schedule:
-        return await self._run(schedule_calls.resume_schedule(name))
-
-    async def delete_schedule(self, name: str) -> None:
-        await self._run(schedule_calls.delete_schedule(name))

@@ -186,25 +186,31 @@ def watch_agent_events_request(
 # -- workflows --------------------------------------------------------------------------------
 
 
-def create_workflow(text: str) -> Call[CreateWorkflowResult]:
-    request = workflow_pb2.CreateWorkflowRequest(definition=text)
+# Every call of workflows and executions names its namespace ("*" for a list of all).
+
+
+def create_workflow(text: str, namespace: str) -> Call[CreateWorkflowResult]:
+    request = workflow_pb2.CreateWorkflowRequest(definition=text, namespace=namespace)
     return Call("workflows.CreateWorkflow", request, create_workflow_from_proto)
 
 
-def validate_workflow(text: str) -> Call[ValidationResult]:
-    request = workflow_pb2.ValidateWorkflowRequest(definition=text)
+def validate_workflow(text: str, namespace: str) -> Call[ValidationResult]:
+    request = workflow_pb2.ValidateWorkflowRequest(definition=text, namespace=namespace)
     return Call("workflows.ValidateWorkflow", request, validation_from_proto)
 
 
-def get_workflow(name: str, revision: int) -> Call[WorkflowView]:
-    request = workflow_pb2.GetWorkflowRequest(name=name, revision=revision)
+def get_workflow(name: str, revision: int, namespace: str) -> Call[WorkflowView]:
+    request = workflow_pb2.GetWorkflowRequest(name=name, revision=revision, namespace=namespace)
     return Call("workflows.GetWorkflow", request, lambda r: workflow_from_proto(r.workflow))
 
 
-def list_workflows(page_size: int, view: View) -> Paged[WorkflowView]:
+def list_workflows(page_size: int, view: View, namespace: str) -> Paged[WorkflowView]:
     def page(token: str) -> Call[Page[WorkflowView]]:
         request = workflow_pb2.ListWorkflowsRequest(
-            page_size=page_size, page_token=token, view=WORKFLOW_VIEWS.to_proto(view)
+            page_size=page_size,
+            page_token=token,
+            view=WORKFLOW_VIEWS.to_proto(view),
+            namespace=namespace,
         )
         return Call(
             "workflows.ListWorkflows",
@@ -253,15 +259,15 @@ def start_execution(
     )
 
 
-def get_execution(execution_id: str, view: View) -> Call[ExecutionRecord]:
+def get_execution(execution_id: str, view: View, namespace: str) -> Call[ExecutionRecord]:
     request = workflow_pb2.GetExecutionRequest(
-        execution_id=execution_id, view=EXECUTION_VIEWS.to_proto(view)
+        execution_id=execution_id, view=EXECUTION_VIEWS.to_proto(view), namespace=namespace
     )
     return Call("workflows.GetExecution", request, lambda r: execution_from_proto(r.execution))
 
 
 def list_executions(
-    workflow: str, statuses: Iterable[ExecutionStatus], page_size: int, view: View
+    workflow: str, statuses: Iterable[ExecutionStatus], page_size: int, view: View, namespace: str
 ) -> Paged[ExecutionRecord]:
     codes = [EXECUTION_STATUSES.to_proto(s) for s in statuses]
 
@@ -272,6 +278,7 @@ def list_executions(
             page_size=page_size,
             page_token=token,
             view=EXECUTION_VIEWS.to_proto(view),
+            namespace=namespace,
         )
         return Call(
             "workflows.ListExecutions",
@@ -282,13 +289,15 @@ def list_executions(
     return page
 
 
-def cancel_execution(execution_id: str, reason: str) -> Call[ExecutionRecord]:
-    request = workflow_pb2.CancelExecutionRequest(execution_id=execution_id, reason=reason)
+def cancel_execution(execution_id: str, reason: str, namespace: str) -> Call[ExecutionRecord]:
+    request = workflow_pb2.CancelExecutionRequest(
+        execution_id=execution_id, reason=reason, namespace=namespace
+    )
     return Call("workflows.CancelExecution", request, lambda r: execution_from_proto(r.execution))
 
 
 def signal_execution(
-    execution_id: str, name: str, payload: Any, request_id: str
+    execution_id: str, name: str, payload: Any, request_id: str, namespace: str
 ) -> Call[ExecutionRecord]:
     """A signal is stored once per request id, so one is made up when the caller gives none:
     the call can then be sent again after UNAVAILABLE without storing the signal twice."""
@@ -299,6 +308,7 @@ def signal_execution(
         name=name,
         payload=to_value(payload),
         request_id=request_id,
+        namespace=namespace,
     )
     return Call(
         "workflows.SignalExecution",
@@ -308,21 +318,27 @@ def signal_execution(
     )
 
 
-def pause_execution(execution_id: str, reason: str) -> Call[ExecutionRecord]:
-    request = workflow_pb2.PauseExecutionRequest(execution_id=execution_id, reason=reason)
+def pause_execution(execution_id: str, reason: str, namespace: str) -> Call[ExecutionRecord]:
+    request = workflow_pb2.PauseExecutionRequest(
+        execution_id=execution_id, reason=reason, namespace=namespace
+    )
     return Call("workflows.PauseExecution", request, lambda r: execution_from_proto(r.execution))
 
 
-def resume_execution(execution_id: str, reason: str) -> Call[ExecutionRecord]:
-    request = workflow_pb2.ResumeExecutionRequest(execution_id=execution_id, reason=reason)
+def resume_execution(execution_id: str, reason: str, namespace: str) -> Call[ExecutionRecord]:
+    request = workflow_pb2.ResumeExecutionRequest(
+        execution_id=execution_id, reason=reason, namespace=namespace
+    )
     return Call("workflows.ResumeExecution", request, lambda r: execution_from_proto(r.execution))
 
 
-def retry_execution(execution_id: str, request_id: str) -> Call[ExecutionRecord]:
+def retry_execution(execution_id: str, request_id: str, namespace: str) -> Call[ExecutionRecord]:
     """A retry is made once per request id, so one is made up when the caller gives none: the
     call can then be sent again after UNAVAILABLE without being refused as a second retry."""
     request_id = request_id or f"client-{uuid.uuid4().hex}"
-    request = workflow_pb2.RetryExecutionRequest(execution_id=execution_id, request_id=request_id)
+    request = workflow_pb2.RetryExecutionRequest(
+        execution_id=execution_id, request_id=request_id, namespace=namespace
+    )
     return Call(
         "workflows.RetryExecution",
         request,
@@ -332,7 +348,11 @@ def retry_execution(execution_id: str, request_id: str) -> Call[ExecutionRecord]
 
 
 def modify_execution(
-    execution_id: str, operations: Sequence[Operation], reason: str, request_id: str
+    execution_id: str,
+    operations: Sequence[Operation],
+    reason: str,
+    request_id: str,
+    namespace: str,
 ) -> Call[ExecutionRecord]:
     """A batch is applied once per request id, so one is made up when the caller gives none:
     the call can then be sent again after UNAVAILABLE without applying the batch twice."""
@@ -348,6 +368,7 @@ def modify_execution(
         operations=[operation_to_proto(op) for op in operations],
         reason=reason,
         request_id=request_id,
+        namespace=namespace,
     )
     return Call(
         "workflows.ModifyExecution",
@@ -358,13 +379,14 @@ def modify_execution(
 
 
 def read_value_request(
-    execution_id: str, part: ValuePart, task_id: str, offset: int
+    execution_id: str, part: ValuePart, task_id: str, offset: int, namespace: str
 ) -> workflow_pb2.ReadExecutionValueRequest:
     return workflow_pb2.ReadExecutionValueRequest(
         execution_id=execution_id,
         part=VALUE_PARTS.to_proto(part),
         task_id=task_id,
         read_offset=offset,
+        namespace=namespace,
     )
 
 
@@ -405,9 +427,11 @@ def with_values(
     return filled
 
 
-def watch_request(execution_id: str, from_sequence: int) -> workflow_pb2.WatchExecutionRequest:
+def watch_request(
+    execution_id: str, from_sequence: int, namespace: str
+) -> workflow_pb2.WatchExecutionRequest:
     return workflow_pb2.WatchExecutionRequest(
-        execution_id=execution_id, from_sequence=from_sequence
+        execution_id=execution_id, from_sequence=from_sequence, namespace=namespace
     )
 
 

@@ -1,4 +1,5 @@
-"""The unary calls of ScheduleService as data (see `calls`): both clients run these."""
+"""The unary calls of ScheduleService as data (see `calls`): both clients run these. Each names
+its namespace ("*" for a list of all)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from models.schedules import Schedule, ScheduleSpec
 from models.values import value_problems
 
 
-def create_schedule(spec: ScheduleSpec) -> Call[tuple[Schedule, bool]]:
+def create_schedule(spec: ScheduleSpec, namespace: str) -> Call[tuple[Schedule, bool]]:
     # As for StartExecution: name the path where protobuf could not even encode the value.
     problems = value_problems(spec.inputs, "schedule.inputs")
     if problems:
@@ -20,7 +21,9 @@ def create_schedule(spec: ScheduleSpec) -> Call[tuple[Schedule, bool]]:
             f"{problems[0].description}",
             [(p.path, p.description) for p in problems],
         )
-    request = schedule_pb2.CreateScheduleRequest(schedule=schedule_spec_to_proto(spec))
+    request = schedule_pb2.CreateScheduleRequest(
+        schedule=schedule_spec_to_proto(spec), namespace=namespace
+    )
     return Call(
         "schedules.CreateSchedule",
         request,
@@ -28,14 +31,16 @@ def create_schedule(spec: ScheduleSpec) -> Call[tuple[Schedule, bool]]:
     )
 
 
-def get_schedule(name: str) -> Call[Schedule]:
-    request = schedule_pb2.GetScheduleRequest(name=name)
+def get_schedule(name: str, namespace: str) -> Call[Schedule]:
+    request = schedule_pb2.GetScheduleRequest(name=name, namespace=namespace)
     return Call("schedules.GetSchedule", request, lambda r: schedule_from_proto(r.schedule))
 
 
-def list_schedules(page_size: int) -> Paged[Schedule]:
+def list_schedules(page_size: int, namespace: str) -> Paged[Schedule]:
     def page(token: str) -> Call[Page[Schedule]]:
-        request = schedule_pb2.ListSchedulesRequest(page_size=page_size, page_token=token)
+        request = schedule_pb2.ListSchedulesRequest(
+            page_size=page_size, page_token=token, namespace=namespace
+        )
         return Call(
             "schedules.ListSchedules",
             request,
@@ -45,16 +50,16 @@ def list_schedules(page_size: int) -> Paged[Schedule]:
     return page
 
 
-def pause_schedule(name: str) -> Call[Schedule]:
-    request = schedule_pb2.PauseScheduleRequest(name=name)
+def pause_schedule(name: str, namespace: str) -> Call[Schedule]:
+    request = schedule_pb2.PauseScheduleRequest(name=name, namespace=namespace)
     return Call("schedules.PauseSchedule", request, lambda r: schedule_from_proto(r.schedule))
 
 
-def resume_schedule(name: str) -> Call[Schedule]:
-    request = schedule_pb2.ResumeScheduleRequest(name=name)
+def resume_schedule(name: str, namespace: str) -> Call[Schedule]:
+    request = schedule_pb2.ResumeScheduleRequest(name=name, namespace=namespace)
     return Call("schedules.ResumeSchedule", request, lambda r: schedule_from_proto(r.schedule))
 
 
-def delete_schedule(name: str) -> Call[None]:
-    request = schedule_pb2.DeleteScheduleRequest(name=name)
+def delete_schedule(name: str, namespace: str) -> Call[None]:
+    request = schedule_pb2.DeleteScheduleRequest(name=name, namespace=namespace)
     return Call("schedules.DeleteSchedule", request, lambda r: None)

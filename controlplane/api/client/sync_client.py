@@ -4,10 +4,9 @@ ones are retried while the server is UNAVAILABLE (see `retries`)."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -22,113 +21,32 @@ from controlplane.api.client.errors import ClientError
 from controlplane.api.client.package_upload import PackageSource, prepare_upload
 from controlplane.api.client.retries import DEFAULT_RETRY, RetryPolicy, channel_options
 from controlplane.api.client.stubs import Stubs
+from controlplane.api.client.sync_executions import ExecutionMethods
 from controlplane.api.client.sync_scaling import ScalingMethods
 from controlplane.api.client.sync_schedules import ScheduleMethods
 from controlplane.api.codec.agent_events import agent_event_from_proto
 from controlplane.api.codec.agents import stored_package_from_proto
-from controlplane.api.codec.workflows import event_from_proto
 from models.agent_events import AgentEvent
 from models.agents import AgentSpec, AgentVersion, AgentView, RolloutStrategy
 from models.capacity import ClusterUsage, PoolInfo, PoolSpec, Reservation
-from models.executions import Event, ExecutionRecord, ExecutionStatus, ValuePart
-from models.modifications import Operation
 from models.packages import DEFAULT_MAX_PACKAGE_BYTES, StoredPackage
 from models.queueing import NamespacePolicy
 from models.resources import PlacementStrategy, ResourceAmounts
 from models.scheduling import PlanResult, SchedulerInfo
 from models.security import DEFAULT_NAMESPACE
-from models.workflows import CreateWorkflowResult, ValidationResult, View, WorkflowView
 
 T = TypeVar("T")
 E = TypeVar("E")
 
 
-class ExecutionHandle:
-    """A started execution: `result()` waits for its end, `watch()` follows its events.
-
-    `execution` is the execution as StartExecution answered it; `created` is False when the
-    request id found an execution started earlier."""
-
-    def __init__(
-        self, client: OrchestratorClient, execution: ExecutionRecord, created: bool
-    ) -> None:
-        self._client = client
-        self.execution = execution
-        self.created = created
-
-    @property
-    def execution_id(self) -> str:
-        return self.execution.execution_id
-
-    def get(self) -> ExecutionRecord:
-        return self._client.get_execution(self.execution_id)
-
-    def complete(self) -> ExecutionRecord:
-        """The execution with every value a response left out for its size read in."""
-        return self._client.with_omitted_values(self.get())
-
-    def watch(self, from_sequence: int = 0) -> Iterator[Event]:
-        """Stored events from `from_sequence`, then live ones, to the terminal event."""
-        return self._client.watch_execution(self.execution_id, from_sequence)
-
-    def cancel(self, reason: str = "") -> ExecutionRecord:
-        return self._client.cancel_execution(self.execution_id, reason)
-
-    def signal(self, name: str, payload: Any = None, request_id: str = "") -> ExecutionRecord:
-        return self._client.signal_execution(self.execution_id, name, payload, request_id)
-
-    def pause(self, reason: str = "") -> ExecutionRecord:
-        return self._client.pause_execution(self.execution_id, reason)
-
-    def modify(
-        self, operations: Sequence[Operation], reason: str = "", request_id: str = ""
-    ) -> ExecutionRecord:
-        return self._client.modify_execution(self.execution_id, operations, reason, request_id)
-
-    def resume(self, reason: str = "") -> ExecutionRecord:
-        return self._client.resume_execution(self.execution_id, reason)
-
-    def retry(self, request_id: str = "") -> ExecutionRecord:
-        return self._client.retry_execution(self.execution_id, request_id)
-
-    def result(self, timeout: float | None = None) -> ExecutionRecord:
-        """The execution once it has ended, its values complete; TimeoutError when it has not
-        ended within `timeout` seconds (None: wait as long as it takes)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        next_sequence = 0
-        while True:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise TimeoutError(f"execution {self.execution_id} still running")
-            stream = self._client.watch_execution(
-                self.execution_id, next_sequence, timeout_s=remaining
-            )
-            try:
-                with contextlib.closing(stream):
-                    for event in stream:
-                        next_sequence = event.sequence + 1
-                        if event.type.terminal:
-                            record = self.get()
-                            if record.status.terminal:  # (not retried since)
-                                return self._client.with_omitted_values(record)
-            except ClientError as exc:
-                if exc.code_name != "DEADLINE_EXCEEDED":
-                    raise
-                raise TimeoutError(f"execution {self.execution_id} still running") from None
-            # The stream ended early (the server stopping, say): look, then watch again.
-            record = self.get()
-            if record.status.terminal:
-                return self._client.with_omitted_values(record)
-
-
-class OrchestratorClient(ScheduleMethods, ScalingMethods, AuthMethods):
+class OrchestratorClient(ExecutionMethods, ScheduleMethods, ScalingMethods, AuthMethods):
     """Use as a context manager or call `close()`.
 
     timeout_s: the deadline of every unary call (Plan and GetForecast get their solve and fit
         time on top); retry: the policy for calls that are safe to repeat (None: never retry);
     page_size: how many items one page of a list call asks for; credentials: TLS and the API
-        key (None: from ORCHESTRATOR_API_KEY and ORCHESTRATOR_TLS_*);
-    namespace: the namespace the agents the client names are of (and, by default, listed).
+        key (None: from ORCHESTRATOR_API_KEY and ORCHESTRATOR_TLS_*); namespace: the one every
+        call works in unless given another.
     """
 
     def __init__(
@@ -301,143 +219,6 @@ class OrchestratorClient(ScheduleMethods, ScalingMethods, AuthMethods):
             ),
             repeatable=True,
         )
-
-    # -- workflows ----------------------------------------------------------------------------
-
-    def create_workflow(self, text: str) -> CreateWorkflowResult:
-        return self._run(calls.create_workflow(text))
-
-    def validate_workflow(self, text: str) -> ValidationResult:
-        return self._run(calls.validate_workflow(text))
-
-    def get_workflow(self, name: str, revision: int = 0) -> WorkflowView:
-        return self._run(calls.get_workflow(name, revision))
-
-    def iter_workflows(self, view: View = View.BASIC) -> Iterator[WorkflowView]:
-        """Every workflow's latest revision; definitions only in the FULL view."""
-        return self._items(calls.list_workflows(self.page_size, view))
-
-    def list_workflows(self, view: View = View.BASIC) -> list[WorkflowView]:
-        return list(self.iter_workflows(view))
-
-    # -- executions ---------------------------------------------------------------------------
-
-    def start_execution(
-        self,
-        workflow: str,
-        inputs: dict[str, Any] | None = None,
-        revision: int = 0,
-        request_id: str = "",
-        namespace: str = "",
-    ) -> ExecutionHandle:
-        """Starts an execution (with `request_id`: at most once, and retried when the server
-        is unavailable); the handle waits for it or follows it."""
-        call = calls.start_execution(workflow, inputs, revision, request_id, namespace)
-        execution, created = self._run(call)
-        return ExecutionHandle(self, execution, created)
-
-    def get_execution(self, execution_id: str, view: View = View.FULL) -> ExecutionRecord:
-        """The execution; a value over the response budget is left out, its size in
-        `*_omitted` (read it with `read_execution_value` or `with_omitted_values`)."""
-        return self._run(calls.get_execution(execution_id, view))
-
-    def iter_executions(
-        self,
-        workflow: str = "",
-        statuses: Iterable[ExecutionStatus] = (),
-        view: View = View.BASIC,
-    ) -> Iterator[ExecutionRecord]:
-        """Every matching execution, newest first; BASIC: no inputs or outputs, FULL: with
-        them (tasks never: use get_execution)."""
-        return self._items(calls.list_executions(workflow, statuses, self.page_size, view))
-
-    def list_executions(
-        self,
-        workflow: str = "",
-        statuses: Iterable[ExecutionStatus] = (),
-        view: View = View.BASIC,
-    ) -> list[ExecutionRecord]:
-        return list(self.iter_executions(workflow, statuses, view))
-
-    def read_execution_value(
-        self, execution_id: str, part: ValuePart = ValuePart.OUTPUTS, task_id: str = ""
-    ) -> Any:
-        """One value of an execution whole, whatever its size; an interrupted stream resumes
-        where it stopped."""
-        data = bytearray()
-        size = None
-        for attempt in range(3):
-            request = calls.read_value_request(execution_id, part, task_id, len(data))
-            stream = self._stubs.workflows.ReadExecutionValue(request, timeout=self.timeout_s)
-            try:
-                for response in stream:
-                    size = response.size_bytes
-                    data += response.data
-                if size is not None and len(data) >= size:
-                    break
-            except grpc.RpcError as exc:
-                error = ClientError.from_rpc_error(exc, self.address)
-                if attempt == 2 or error.code_name != "UNAVAILABLE":
-                    raise error from None
-            finally:
-                stream.cancel()
-        return calls.decode_value(bytes(data))
-
-    def with_omitted_values(self, record: ExecutionRecord) -> ExecutionRecord:
-        """`record` with every value its response left out read in."""
-        keys = calls.omitted_parts(record)
-        values = {k: self.read_execution_value(record.execution_id, *k) for k in keys}
-        return calls.with_values(record, values) if values else record
-
-    def cancel_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
-        return self._run(calls.cancel_execution(execution_id, reason))
-
-    def signal_execution(
-        self, execution_id: str, name: str, payload: Any = None, request_id: str = ""
-    ) -> ExecutionRecord:
-        """Stores signal `name` with `payload` (any JSON value) for the execution's tasks that
-        wait for it; once per `request_id` (one is made up when none is given, so the call is
-        retried while the server is unavailable without storing the signal twice)."""
-        return self._run(calls.signal_execution(execution_id, name, payload, request_id))
-
-    def pause_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
-        """No new attempt of the execution starts until it is resumed; running ones finish."""
-        return self._run(calls.pause_execution(execution_id, reason))
-
-    def resume_execution(self, execution_id: str, reason: str = "") -> ExecutionRecord:
-        return self._run(calls.resume_execution(execution_id, reason))
-
-    def retry_execution(self, execution_id: str, request_id: str = "") -> ExecutionRecord:
-        """Runs a FAILED, CANCELLED or TIMED_OUT execution again from its failed, cancelled
-        and skipped tasks, keeping succeeded outputs; once per `request_id` (one is made up
-        when none is given, so the call is retried while the server is unavailable)."""
-        return self._run(calls.retry_execution(execution_id, request_id))
-
-    def modify_execution(
-        self,
-        execution_id: str,
-        operations: Sequence[Operation],
-        reason: str = "",
-        request_id: str = "",
-    ) -> ExecutionRecord:
-        """Applies `operations` (skip, add, remove or update tasks that have not started, set
-        input values, force conditions) to a running execution as one change, after the
-        server has checked all of them; once per `request_id` (one is made up when none is
-        given, so the call is retried while the server is unavailable without applying the
-        batch twice)."""
-        return self._run(calls.modify_execution(execution_id, operations, reason, request_id))
-
-    def watch_execution(
-        self, execution_id: str, from_sequence: int = 0, timeout_s: float | None = None
-    ) -> Generator[Event, None, None]:
-        """Stored events from `from_sequence`, then live ones; ends after the terminal event.
-
-        No deadline applies unless `timeout_s` is given. Closing the generator cancels the call.
-        """
-        stream = self._stubs.workflows.WatchExecution(
-            calls.watch_request(execution_id, from_sequence), timeout=timeout_s
-        )
-        yield from self._events(stream, event_from_proto)
 
     def _events(self, stream: Any, decode: Callable[[Any], E | None]) -> Generator[E, None, None]:
         """The decoded events of a server stream (those a newer server sends that this client

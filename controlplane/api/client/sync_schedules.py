@@ -1,5 +1,7 @@
 """The synchronous client's schedule methods (ScheduleService), kept apart from the rest of
-OrchestratorClient, which provides `_run` and `_items`."""
+OrchestratorClient, which provides `_run`, `_items` and the client's namespace. Every method
+works in the client's namespace unless given another one (`namespace=`; a list takes "*" for
+every namespace)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ T = TypeVar("T")
 
 class ScheduleMethods:
     page_size: int
+    _namespace: str
 
     def _run(self, call: Call[T]) -> T:
         raise NotImplementedError
@@ -22,27 +25,32 @@ class ScheduleMethods:
     def _items(self, paged: Paged[T]) -> Iterator[T]:
         raise NotImplementedError
 
-    def create_schedule(self, spec: ScheduleSpec) -> tuple[Schedule, bool]:
-        """(the schedule, False when an identical one of that name existed)."""
-        return self._run(schedule_calls.create_schedule(spec))
+    def create_schedule(
+        self, spec: ScheduleSpec, *, namespace: str | None = None
+    ) -> tuple[Schedule, bool]:
+        """(the schedule, False when an identical one of that name existed), created in
+        `namespace`, else the spec's, else the client's."""
+        in_namespace = namespace or spec.namespace or self._namespace
+        return self._run(schedule_calls.create_schedule(spec, in_namespace))
 
-    def get_schedule(self, name: str) -> Schedule:
-        return self._run(schedule_calls.get_schedule(name))
+    def get_schedule(self, name: str, *, namespace: str | None = None) -> Schedule:
+        return self._run(schedule_calls.get_schedule(name, namespace or self._namespace))
 
-    def iter_schedules(self) -> Iterator[Schedule]:
-        """Every schedule, by name."""
-        return self._items(schedule_calls.list_schedules(self.page_size))
+    def iter_schedules(self, *, namespace: str | None = None) -> Iterator[Schedule]:
+        """Every schedule of the namespace, by name."""
+        paged = schedule_calls.list_schedules(self.page_size, namespace or self._namespace)
+        return self._items(paged)
 
-    def list_schedules(self) -> list[Schedule]:
-        return list(self.iter_schedules())
+    def list_schedules(self, *, namespace: str | None = None) -> list[Schedule]:
+        return list(self.iter_schedules(namespace=namespace))
 
-    def pause_schedule(self, name: str) -> Schedule:
-        return self._run(schedule_calls.pause_schedule(name))
+    def pause_schedule(self, name: str, *, namespace: str | None = None) -> Schedule:
+        return self._run(schedule_calls.pause_schedule(name, namespace or self._namespace))
 
-    def resume_schedule(self, name: str) -> Schedule:
+    def resume_schedule(self, name: str, *, namespace: str | None = None) -> Schedule:
         """Fires again from the next firing time after now (paused times are not caught up)."""
-        return self._run(schedule_calls.resume_schedule(name))
+        return self._run(schedule_calls.resume_schedule(name, namespace or self._namespace))
 
-    def delete_schedule(self, name: str) -> None:
+    def delete_schedule(self, name: str, *, namespace: str | None = None) -> None:
         """Executions it started run on."""
-        self._run(schedule_calls.delete_schedule(name))
+        self._run(schedule_calls.delete_schedule(name, namespace or self._namespace))

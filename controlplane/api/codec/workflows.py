@@ -27,6 +27,7 @@ from models.executions import (
     TaskStatus,
     ValuePart,
 )
+from models.namespaces import namespace_or_default
 from models.workflows import (
     CreateWorkflowResult,
     Severity,
@@ -81,6 +82,7 @@ def workflow_to_proto(view: WorkflowView) -> workflow_pb2.Workflow:
     revision = view.revision
     return workflow_pb2.Workflow(
         name=revision.name,
+        namespace=revision.namespace,
         latest_revision=view.latest_revision,
         revision=workflow_pb2.WorkflowRevision(
             name=revision.name,
@@ -102,6 +104,7 @@ def workflow_from_proto(message: workflow_pb2.Workflow) -> WorkflowView:
             definition_text=revision.definition,
             digest=revision.digest,
             create_time=seconds(revision.create_time),
+            namespace=namespace_or_default(message.namespace),
         ),
         latest_revision=message.latest_revision,
         task_ids=tuple(revision.task_ids),
@@ -268,7 +271,7 @@ def execution_from_proto(message: workflow_pb2.Execution) -> ExecutionRecord:
         inputs=struct_to_dict(message.inputs),
         create_time=seconds(message.create_time),
         request_id=message.request_id,
-        namespace=message.namespace or "default",
+        namespace=namespace_or_default(message.namespace),
         outputs=struct_to_dict(message.outputs) if message.HasField("outputs") else None,
         error=error_from_proto(message),
         tasks={t.task_id: task_from_proto(t) for t in message.tasks},

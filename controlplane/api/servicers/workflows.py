@@ -1,4 +1,6 @@
-"""orchestrator.v1.WorkflowService."""
+"""orchestrator.v1.WorkflowService. Every request names its namespace (`request_namespace`);
+the catalog looks workflows up there and the engine answers an execution of another namespace
+as NotFound."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from controlplane.api.codec.workflows import (
 from controlplane.api.fitting import fit_event, fit_execution, fit_page
 from controlplane.api.gen.orchestrator.v1 import workflow_pb2, workflow_pb2_grpc
 from controlplane.api.servicers.guard import streaming, unary
+from controlplane.api.servicers.namespaces import request_namespace
 from controlplane.engine.executions.catalog import WorkflowCatalog
 from controlplane.engine.executions.service import ExecutionEngine
 from models.errors import FailedPrecondition, InvalidArgument, invalid
@@ -77,20 +80,29 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
     async def CreateWorkflow(
         self, request: workflow_pb2.CreateWorkflowRequest, context: Ctx
     ) -> workflow_pb2.CreateWorkflowResponse:
+        namespace = request_namespace(request.namespace)
         if not request.definition.strip():
             raise invalid("definition", "is required")
-        revision, created, warnings = await self._catalog.create(request.definition)
-        view = await self._workflow(revision, self._catalog.get(revision.name).revision)
+        revision, created, warnings = await self._catalog.create(
+            request.definition, namespace=namespace
+        )
+        latest = self._catalog.get(revision.name, namespace=namespace).revision
+        view = await self._workflow(revision, latest)
         return create_workflow_to_proto(CreateWorkflowResult(view, created, list(warnings)))
 
     @unary
     async def GetWorkflow(
         self, request: workflow_pb2.GetWorkflowRequest, context: Ctx
     ) -> workflow_pb2.GetWorkflowResponse:
+        namespace = request_namespace(request.namespace)
         if not request.name:
             raise invalid("name", "is required")
-        latest = self._catalog.get(request.name)
-        revision = self._catalog.get(request.name, request.revision) if request.revision else latest
+        latest = self._catalog.get(request.name, namespace=namespace)
+        revision = (
+            self._catalog.get(request.name, request.revision, namespace=namespace)
+            if request.revision
+            else latest
+        )
         view = await self._workflow(revision, latest.revision)
         return workflow_pb2.GetWorkflowResponse(workflow=workflow_to_proto(view))
 
@@ -101,7 +113,10 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
         basic = request.view in (0, WORKFLOW_VIEWS.to_proto(View.BASIC))
         if not basic:
             WORKFLOW_VIEWS.from_proto(request.view, "view")
-        revisions, token = self._catalog.list(request.page_size, request.page_token)
+        namespace = request_namespace(request.namespace, allow_all=True)
+        revisions, token = self._catalog.list(
+            request.page_size, request.page_token, namespace=namespace
+        )
         views = [await self._workflow(r, r.revision) for r in revisions]
         if basic:  # definitions can be megabytes each: a page of them would not fit
             views = [
@@ -116,7 +131,8 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
     async def ValidateWorkflow(
         self, request: workflow_pb2.ValidateWorkflowRequest, context: Ctx
     ) -> workflow_pb2.ValidateWorkflowResponse:
-        _, problems = await self._catalog.validate(request.definition)
+        namespace = request_namespace(request.namespace)
+        _, problems = await self._catalog.validate(request.definition, namespace=namespace)
         valid = not any(p.severity is Severity.ERROR for p in problems)
         return validation_to_proto(ValidationResult(valid, list(problems)))
 
@@ -129,7 +145,7 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
             request.revision,
             struct_to_dict(request.inputs),
             request.request_id,
-            request.namespace,
+            request_namespace(request.namespace),
         )
         return workflow_pb2.StartExecutionResponse(execution=_full(record), created=created)
 
@@ -138,7 +154,11 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
         self, request: workflow_pb2.GetExecutionRequest, context: Ctx
     ) -> workflow_pb2.GetExecutionResponse:
         view = _view(request.view, View.FULL)
-        record = self._executions.get(request.execution_id, _inline_limit(view))
+        record = self._executions.get(
+            request.execution_id,
+            _inline_limit(view),
+            namespace=request_namespace(request.namespace),
+        )
         return workflow_pb2.GetExecutionResponse(
             execution=fit_execution(record, view, execution_to_proto)
         )
@@ -153,7 +173,12 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
         ]
         view = _view(request.view, View.BASIC)
         records, token = self._executions.list(
-            request.workflow, statuses, request.page_size, request.page_token, _inline_limit(view)
+            request.workflow,
+            statuses,
+            request.page_size,
+            request.page_token,
+            _inline_limit(view),
+            namespace=request_namespace(request.namespace, allow_all=True),
         )
         return workflow_pb2.ListExecutionsResponse(
             executions=fit_page(records, view, execution_to_proto), next_page_token=token
@@ -163,7 +188,9 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
     async def CancelExecution(
         self, request: workflow_pb2.CancelExecutionRequest, context: Ctx
     ) -> workflow_pb2.CancelExecutionResponse:
-        record = await self._executions.cancel(request.execution_id, request.reason)
+        record = await self._executions.cancel(
+            request.execution_id, request.reason, namespace=request_namespace(request.namespace)
+        )
         return workflow_pb2.CancelExecutionResponse(execution=_full(record))
 
     @unary
@@ -171,7 +198,11 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
         self, request: workflow_pb2.SignalExecutionRequest, context: Ctx
     ) -> workflow_pb2.SignalExecutionResponse:
         record = await self._executions.signal(
-            request.execution_id, request.name, from_value(request.payload), request.request_id
+            request.execution_id,
+            request.name,
+            from_value(request.payload),
+            request.request_id,
+            namespace=request_namespace(request.namespace),
         )
         return workflow_pb2.SignalExecutionResponse(execution=_full(record))
 
@@ -179,33 +210,47 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
     async def PauseExecution(
         self, request: workflow_pb2.PauseExecutionRequest, context: Ctx
     ) -> workflow_pb2.PauseExecutionResponse:
-        record = await self._executions.pause(request.execution_id, request.reason)
+        record = await self._executions.pause(
+            request.execution_id, request.reason, namespace=request_namespace(request.namespace)
+        )
         return workflow_pb2.PauseExecutionResponse(execution=_full(record))
 
     @unary
     async def ResumeExecution(
         self, request: workflow_pb2.ResumeExecutionRequest, context: Ctx
     ) -> workflow_pb2.ResumeExecutionResponse:
-        record = await self._executions.resume(request.execution_id, request.reason)
+        record = await self._executions.resume(
+            request.execution_id, request.reason, namespace=request_namespace(request.namespace)
+        )
         return workflow_pb2.ResumeExecutionResponse(execution=_full(record))
 
     @unary
     async def RetryExecution(
         self, request: workflow_pb2.RetryExecutionRequest, context: Ctx
     ) -> workflow_pb2.RetryExecutionResponse:
-        record = await self._executions.retry(request.execution_id, request.request_id)
+        record = await self._executions.retry(
+            request.execution_id,
+            request.request_id,
+            namespace=request_namespace(request.namespace),
+        )
         return workflow_pb2.RetryExecutionResponse(execution=_full(record))
 
     @unary
     async def ModifyExecution(
         self, request: workflow_pb2.ModifyExecutionRequest, context: Ctx
     ) -> workflow_pb2.ModifyExecutionResponse:
+        namespace = request_namespace(request.namespace)
         operations = operations_from_proto(request.operations)
         # Until the API authenticates callers, the peer's address is who made the change.
         caller = current_caller(context.peer()).identity
         try:
             record = await self._executions.modify(
-                request.execution_id, operations, request.reason, caller, request.request_id
+                request.execution_id,
+                operations,
+                request.reason,
+                caller,
+                request.request_id,
+                namespace=namespace,
             )
         except (InvalidArgument, FailedPrecondition) as exc:
             raise in_request_terms(exc, request.operations) from None
@@ -215,7 +260,11 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
     async def WatchExecution(
         self, request: workflow_pb2.WatchExecutionRequest, context: Ctx
     ) -> AsyncIterator[workflow_pb2.WatchExecutionResponse]:
-        async for event in self._executions.watch(request.execution_id, request.from_sequence):
+        namespace = request_namespace(request.namespace)
+        events = self._executions.watch(
+            request.execution_id, request.from_sequence, namespace=namespace
+        )
+        async for event in events:
             yield workflow_pb2.WatchExecutionResponse(event=event_to_proto(fit_event(event)))
 
     @streaming
@@ -227,7 +276,12 @@ class WorkflowServicer(workflow_pb2_grpc.WorkflowServiceServicer):
             raise invalid("read_offset", f"must be >= 0, got {request.read_offset}")
         if request.read_limit < 0:
             raise invalid("read_limit", f"must be >= 0, got {request.read_limit}")
-        text = self._executions.value_text(request.execution_id, part, request.task_id)
+        text = self._executions.value_text(
+            request.execution_id,
+            part,
+            request.task_id,
+            namespace=request_namespace(request.namespace),
+        )
         data = text.encode("ascii")
         size = len(data)
         if request.read_offset > size:

@@ -17,9 +17,8 @@ ROLES = ("viewer", "operator", "developer", "admin")
 
 def _key_create_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", required=True, help="unique among working keys")
-    parser.add_argument("--role", required=True, choices=ROLES)
     parser.add_argument(
-        "--namespace", default="default", help="the namespace, or '*' for every namespace"
+        "--role", required=True, choices=ROLES, help="held in --namespace ('*': every one)"
     )
 
 
@@ -33,13 +32,13 @@ def _key_revoke_flags(parser: argparse.ArgumentParser) -> None:
 
 def _grant_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subject", required=True, help="certificate subject (see whoami)")
-    parser.add_argument("--role", required=True, choices=ROLES)
-    parser.add_argument("--namespace", default="default", help="a namespace, or '*'")
+    parser.add_argument(
+        "--role", required=True, choices=ROLES, help="held in --namespace ('*': every one)"
+    )
 
 
 def _revoke_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--subject", required=True)
-    parser.add_argument("--namespace", default="default")
+    parser.add_argument("--subject", required=True, help="its role in --namespace goes")
 
 
 def _policy_set_flags(parser: argparse.ArgumentParser) -> None:

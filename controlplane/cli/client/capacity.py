@@ -215,8 +215,8 @@ def read_problem(path: str) -> str:
 
 
 def plan(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
-    if args.adopt and not args.namespace:
-        raise UsageProblem("--adopt needs --namespace (it adopts a namespace's live plan)")
+    if args.adopt and args.problem:
+        raise UsageProblem("--adopt is not for --problem (it adopts a namespace's live plan)")
     problem = read_problem(args.problem) if args.problem else ""
     result = client.plan(
         problem_json=problem,
@@ -224,7 +224,7 @@ def plan(args: argparse.Namespace, client: OrchestratorClient, console: Console)
         time_limit_s=args.time_limit,
         seed=args.seed,
         workers=args.workers or 0,
-        namespace=args.namespace or "",
+        namespace="" if args.problem else args.namespace,
         adopt=args.adopt,
     )
     if wants_json(args):

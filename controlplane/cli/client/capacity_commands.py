@@ -197,7 +197,6 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
 
     # reservations
     res = sub(top, "reserve", "reserve capacity in a pool for a time window", "reserve")
-    res.add_argument("--namespace", required=True)
     res.add_argument("--pool", required=True)
     resource_flags(res, "to reserve")
     res.add_argument(
@@ -222,9 +221,11 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
     plan_parser = sub(
         top, "plan", "plan a problem file or a namespace's live work (nothing is run)", "plan"
     )
-    source = plan_parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--problem", metavar="FILE.json", help="scheduling problem in JSON")
-    source.add_argument("--namespace", help="plan this namespace's queued work")
+    plan_parser.add_argument(
+        "--problem",
+        metavar="FILE.json",
+        help="scheduling problem in JSON (default: the live work of the namespace, -n)",
+    )
     plan_parser.add_argument("--scheduler", default="", help="default: auto (or the namespace's)")
     plan_parser.add_argument(
         "--time-limit", type=positive_duration, default=None, metavar="DURATION", help="e.g. 10s"
@@ -234,5 +235,5 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
         "--workers", type=non_negative_int, default=0, help="solver threads (default: 1)"
     )
     plan_parser.add_argument(
-        "--adopt", action="store_true", help="with --namespace: the dispatcher uses it now"
+        "--adopt", action="store_true", help="without --problem: the dispatcher uses it now"
     )

@@ -70,7 +70,7 @@ def workflows_list(args: argparse.Namespace, client: OrchestratorClient, console
     if render.wants_json(args):
         render.print_json([render.workflow_dict(v, with_definition=False) for v in views])
     else:
-        console.print(render.workflows_table(views))
+        console.print(render.workflows_table(views, render.every_namespace(args)))
     return EXIT_OK
 
 
@@ -105,7 +105,6 @@ def run(args: argparse.Namespace, client: OrchestratorClient, console: Console) 
         assignments_to_dict(args.input),
         revision=workflow.revision.revision,
         request_id=args.request_id or "",
-        namespace=args.namespace or "",
     )
     execution = started.execution
     if not args.wait:
@@ -134,7 +133,7 @@ def executions_list(args: argparse.Namespace, client: OrchestratorClient, consol
     if render.wants_json(args):
         render.print_json([render.execution_dict(r) for r in records])
     else:
-        console.print(render.executions_table(records))
+        console.print(render.executions_table(records, render.every_namespace(args)))
     return EXIT_OK
 
 

@@ -55,7 +55,6 @@ def _create_flags(parser: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="how late a missed firing may still start, e.g. 10m (default: 1h)",
     )
-    parser.add_argument("--namespace", default="", help="of the executions (default: default)")
     parser.add_argument("--paused", action="store_true", help="create it paused")
 
 

@@ -15,7 +15,7 @@ from controlplane.api.client import OrchestratorClient
 from controlplane.cli.json_text import to_jsonable
 from controlplane.cli.parsing import assignments_to_dict
 from controlplane.cli.quantities import seconds_text, when
-from controlplane.cli.render import compact, print_json, wants_json
+from controlplane.cli.render import compact, every_namespace, print_json, wants_json
 from models.schedules import OverlapPolicy, Schedule, ScheduleSpec
 
 EXIT_OK = 0
@@ -56,13 +56,22 @@ def state_text(schedule: Schedule) -> Text:
     return Text("paused", style="yellow") if schedule.paused else Text("active", style="green")
 
 
-def schedules_table(schedules: list[Schedule]) -> Table:
+def schedules_table(schedules: list[Schedule], with_namespace: bool = False) -> Table:
     table = Table(
-        "NAME", "WORKFLOW", "CRON", "TIME ZONE", "OVERLAP", "STATE", "NEXT", "LAST EXECUTION"
+        *(["NAMESPACE"] if with_namespace else []),
+        "NAME",
+        "WORKFLOW",
+        "CRON",
+        "TIME ZONE",
+        "OVERLAP",
+        "STATE",
+        "NEXT",
+        "LAST EXECUTION",
     )
     for schedule in schedules:
         spec, state = schedule.spec, schedule.state
         table.add_row(
+            *([spec.namespace] if with_namespace else []),
             spec.name,
             spec.workflow + (f" rev {spec.revision}" if spec.revision else ""),
             spec.cron,
@@ -144,7 +153,7 @@ def list_(args: argparse.Namespace, client: OrchestratorClient, console: Console
     if wants_json(args):
         print_json([schedule_dict(s) for s in schedules])
     else:
-        console.print(schedules_table(schedules))
+        console.print(schedules_table(schedules, every_namespace(args)))
     return EXIT_OK
 
 

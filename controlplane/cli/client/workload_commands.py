@@ -192,10 +192,7 @@ def register(top: argparse._SubParsersAction[Any], common: argparse.ArgumentPars
         help="workflow input (value parsed as JSON when it parses); repeatable",
     )
     run.add_argument("--wait", "-w", action="store_true", help="follow until it ends")
-    run.add_argument("--request-id", default="", help="idempotency key")
-    run.add_argument(
-        "--namespace", default="", help="tenancy namespace for quotas (default: default)"
-    )
+    run.add_argument("--request-id", default="", help="idempotency key (per namespace)")
     run.set_defaults(handler=handler(f"{EXECUTIONS}:run"))
 
     # executions

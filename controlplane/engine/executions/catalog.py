@@ -1,4 +1,6 @@
-"""Workflow catalog: validation, immutable revisions and parsed-definition cache."""
+"""Workflow catalog: validation, immutable revisions and parsed-definition cache. A workflow
+belongs to a namespace; its name is unique there, and a definition's `workflow:` tasks name
+workflows of the same namespace."""
 
 from __future__ import annotations
 
@@ -6,10 +8,12 @@ import asyncio
 from collections.abc import Callable
 
 from controlplane.engine import paging
+from controlplane.engine.executions.attempt_routing import agents_of
 from controlplane.engine.executions.definition_checker import DefinitionChecker
 from controlplane.store import SqliteStore
 from controlplane.workflow import DefinitionError, definition_digest, parse_workflow
 from models.errors import FieldViolation, InvalidArgument, NotFound, invalid
+from models.security import DEFAULT_NAMESPACE
 from models.workflows import Severity, ValidationProblem, WorkflowDefinition, WorkflowRevision
 
 MAX_DEFINITION_BYTES = 1 << 20
@@ -26,6 +30,7 @@ class WorkflowCatalog:
         self._store = store
         self._agent_names = agent_names
         self._clock = clock
+        # By (key, revision): see WorkflowRevision.key.
         self._parsed: dict[tuple[str, int], WorkflowDefinition] = {}
         self._checker = DefinitionChecker()
 
@@ -33,17 +38,20 @@ class WorkflowCatalog:
         await self._checker.close()
 
     async def validate(
-        self, text: str, keep_definition: bool = False
+        self, text: str, keep_definition: bool = False, *, namespace: str = DEFAULT_NAMESPACE
     ) -> tuple[WorkflowDefinition | None, list[ValidationProblem]]:
         """Parses and checks off the event loop: the work grows with the text (within the
         loader's budget), and the event loop must keep answering other RPCs meanwhile."""
         if len(text.encode()) > MAX_DEFINITION_BYTES:
             raise invalid("definition", f"is larger than {MAX_DEFINITION_BYTES} bytes")
-        workflows = await asyncio.to_thread(self._store.workflow_names)
-        return await self._checker.check(text, self._agent_names(), keep_definition, workflows)
+        workflows = await asyncio.to_thread(self._store.workflow_names, namespace)
+        agents = agents_of(namespace, self._agent_names())
+        return await self._checker.check(text, agents, keep_definition, workflows)
 
-    async def create(self, text: str) -> tuple[WorkflowRevision, bool, list[ValidationProblem]]:
-        definition, problems = await self.validate(text, keep_definition=True)
+    async def create(
+        self, text: str, *, namespace: str = DEFAULT_NAMESPACE
+    ) -> tuple[WorkflowRevision, bool, list[ValidationProblem]]:
+        definition, problems = await self.validate(text, True, namespace=namespace)
         errors = [p for p in problems if p.severity is Severity.ERROR]
         if definition is None or errors:
             raise InvalidArgument(
@@ -51,23 +59,28 @@ class WorkflowCatalog:
             )
         revision, created = await asyncio.to_thread(
             self._store.add_workflow_revision,
+            namespace,
             definition.name,
             text,
             definition_digest(text),
             self._clock(),
         )
-        self._parsed[(revision.name, revision.revision)] = definition
+        self._parsed[(revision.key, revision.revision)] = definition
         warnings = [p for p in problems if p.severity is Severity.WARNING]
         return revision, created, warnings
 
-    def get(self, name: str, revision: int = 0) -> WorkflowRevision:
+    def get(
+        self, name: str, revision: int = 0, *, namespace: str = DEFAULT_NAMESPACE
+    ) -> WorkflowRevision:
+        """The revision (0: the latest) of workflow `name` of `namespace`; NotFound when that
+        namespace has none of that name, whatever other namespaces have."""
         if revision < 0:
             raise invalid("revision", "must not be negative")
-        found = self._store.get_workflow_revision(name, revision)
+        found = self._store.get_workflow_revision(namespace, name, revision)
         if found is None:
             what = f"workflow {name!r}" + (f" revision {revision}" if revision else "")
             raise NotFound(
-                f"{what} not found",
+                f"{what} not found in namespace {namespace}",
                 [FieldViolation("revision" if revision else "name", "not found")],
             )
         return found
@@ -75,26 +88,36 @@ class WorkflowCatalog:
     def definition(self, revision: WorkflowRevision) -> WorkflowDefinition:
         """The parsed revision (parsed here, on the caller's thread, when not cached: for
         recovery at start, before any RPC is served)."""
-        key = (revision.name, revision.revision)
+        key = (revision.key, revision.revision)
         if key not in self._parsed:
             self._parsed[key] = parse_workflow(revision.definition_text)
         return self._parsed[key]
 
     async def load_definition(self, revision: WorkflowRevision) -> WorkflowDefinition:
         """The parsed revision; when not cached, parsed off the event loop like a new one."""
-        key = (revision.name, revision.revision)
+        key = (revision.key, revision.revision)
         if key not in self._parsed:
             text = revision.definition_text
-            definition, problems = await self._checker.check(text, self._agent_names())
+            agents = agents_of(revision.namespace, self._agent_names())
+            definition, problems = await self._checker.check(text, agents)
             if definition is None:  # stored revisions were valid when stored
                 raise DefinitionError([p for p in problems if p.severity is Severity.ERROR])
             self._parsed[key] = definition
         return self._parsed[key]
 
-    def list(self, page_size: int, page_token: str) -> tuple[list[WorkflowRevision], str]:
+    def list(
+        self, page_size: int, page_token: str, *, namespace: str = DEFAULT_NAMESPACE
+    ) -> tuple[list[WorkflowRevision], str]:
+        """The latest revision of each workflow of `namespace` (`*`: of every namespace)."""
         size = paging.page_size(page_size)
-        after = paging.decode(page_token, "workflows") or ""
-        revisions = self._store.list_latest_revisions(str(after), size + 1)
+        query = ["workflows", namespace]
+        after = paging.decode(page_token, query) or ""
+        if not isinstance(after, str):
+            raise invalid("page_token", "is not a token this server issued")
+        revisions = self._store.list_latest_revisions(namespace, after, size + 1)
         more = len(revisions) > size
         revisions = revisions[:size]
-        return revisions, paging.encode(revisions[-1].name, "workflows") if more else ""
+        if not more:
+            return revisions, ""
+        last = revisions[-1]
+        return revisions, paging.encode(f"{last.namespace}/{last.name}", query)

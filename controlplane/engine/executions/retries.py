@@ -105,7 +105,7 @@ class Retries:
         refused = refusal(record, execution_id in self._runners)
         if refused is not None:
             raise refused
-        revision = self._catalog.get(record.workflow, record.revision)
+        revision = self._catalog.get(record.workflow, record.revision, namespace=record.namespace)
         await self._catalog.load_definition(revision)  # parsed off the loop, then cached
         definition = self._definition_of(record, revision)
         plan = ExecutionPlan.of(definition)

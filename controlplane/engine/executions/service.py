@@ -1,4 +1,7 @@
-"""Starts, recovers, cancels, lists and watches executions; owns one runner per live one."""
+"""Starts, recovers, cancels, lists and watches executions; owns one runner per live one.
+
+An execution belongs to a namespace: its workflow is looked up there, its request id is unique
+there, and every call that names it by id from another namespace finds nothing (`_owned`)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from controlplane.engine import paging
+from controlplane.engine.executions import reads
 from controlplane.engine.executions.admission import AdmissionControl
 from controlplane.engine.executions.attempt_routing import agents_of
 from controlplane.engine.executions.catalog import WorkflowCatalog, violations
@@ -22,14 +25,12 @@ from controlplane.engine.executions.retries import Retries
 from controlplane.engine.executions.runner import ExecutionRunner, RunnerDeps
 from controlplane.engine.executions.task_view import task_view
 from controlplane.store import SqliteStore, WriteBatch
-from controlplane.store.sqlite_store import ExecutionPageKey
 from controlplane.workflow import check_inputs
 from models.errors import (
     AlreadyExists,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
-    NotFound,
     ResourceExhausted,
     Unavailable,
     invalid,
@@ -43,18 +44,17 @@ from models.executions import (
     ValuePart,
 )
 from models.modifications import Operation
+from models.namespaces import check_namespace
 from models.queueing import Accept, NamespacePolicy, Queue, Reject
-from models.values import shorten, sized_details
+from models.security import ALL_NAMESPACES, DEFAULT_NAMESPACE
+from models.values import sized_details
 from models.workflows import TaskKind
 from scheduler.rolling import PlanTask
 
 log = logging.getLogger(__name__)
 
 MAX_INPUT_BYTES = 1 << 20
-DEFAULT_NAMESPACE = "default"
-NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_REQUEST_ID = 200
-WATCH_POLL_S = 5.0
 MAX_REASON = 1000
 MAX_MODIFICATIONS = 10_000  # batches one execution keeps
 SIGNAL_NAME_RE = re.compile(r"^[A-Za-z][\w-]{0,62}$")
@@ -76,7 +76,8 @@ class ExecutionEngine:
         self._agent_names = agent_names
         self._runners: dict[str, ExecutionRunner] = {}
         self._launches: set[asyncio.Task[None]] = set()
-        self._requests_in_flight: dict[str, asyncio.Future[str]] = {}
+        # Starts being recorded, by (namespace, request id).
+        self._requests_in_flight: dict[tuple[str, str], asyncio.Future[str]] = {}
         # Retries being recorded: execution id -> (request id, done once recorded or refused).
         self._admission = AdmissionControl(policy_of, saturated)
         self._retries = Retries(
@@ -96,7 +97,9 @@ class ExecutionEngine:
         records = self._store.load_active_executions()
         waiting = []
         for record in records:
-            revision = self._catalog.get(record.workflow, record.revision)
+            revision = self._catalog.get(
+                record.workflow, record.revision, namespace=record.namespace
+            )
             runner = self._new_runner(record, self._modified(record, revision))
             if record.status is ExecutionStatus.RUNNING:
                 self._admission.resume_running(record.namespace, record.execution_id)
@@ -118,15 +121,17 @@ class ExecutionEngine:
         namespace: str = "",
         parent_execution_id: str = "",
     ) -> tuple[ExecutionRecord, bool]:
+        """Starts an execution of workflow `workflow` of `namespace` (a child runs in its
+        parent's); the same `request_id` in the same namespace answers the first one."""
         namespace = namespace or DEFAULT_NAMESPACE
         if self._deps.writer.unwritable_since is not None:
             raise Unavailable("the store refuses writes; executions wait until it takes them")
-        if not NAMESPACE_RE.match(namespace) or len(namespace) > 63:
-            raise invalid("namespace", "must be 1-63 lower-case letters, digits or '-'")
+        if bad_namespace := check_namespace("namespace", namespace):
+            raise InvalidArgument(f"invalid namespace {namespace!r}", bad_namespace)
         if len(request_id) > MAX_REQUEST_ID:
             raise invalid("request_id", f"must be at most {MAX_REQUEST_ID} characters")
         if request_id:
-            existing = await self._existing_request(request_id)
+            existing = await self._existing_request(namespace, request_id)
             if existing is not None:
                 if existing.workflow != workflow or revision not in (0, existing.revision):
                     raise AlreadyExists(
@@ -139,7 +144,7 @@ class ExecutionEngine:
             raise invalid("workflow", "is required")
         if len(json.dumps(inputs)) > MAX_INPUT_BYTES:
             raise invalid("inputs", f"are larger than {MAX_INPUT_BYTES} bytes")
-        rev = self._catalog.get(workflow, revision)
+        rev = self._catalog.get(workflow, revision, namespace=namespace)
         definition = await self._catalog.load_definition(rev)
         known = agents_of(namespace, self._agent_names())
         plan = ExecutionPlan.of(definition)
@@ -201,7 +206,7 @@ class ExecutionEngine:
         claim: asyncio.Future[str] | None = None
         if request_id:
             claim = asyncio.get_running_loop().create_future()
-            self._requests_in_flight[request_id] = claim
+            self._requests_in_flight[(namespace, request_id)] = claim
         try:
             # Not acknowledged yet: an outage is answered (UNAVAILABLE), not waited out.
             await self._deps.writer.commit(batch, wait_out_outage=False)
@@ -213,7 +218,7 @@ class ExecutionEngine:
             raise
         finally:
             if request_id:
-                self._requests_in_flight.pop(request_id, None)
+                self._requests_in_flight.pop((namespace, request_id), None)
         if claim is not None:
             claim.set_result(record.execution_id)
         self._deps.hub.published(record.execution_id, record.last_sequence)
@@ -227,10 +232,12 @@ class ExecutionEngine:
         self._launches.add(launch)
         launch.add_done_callback(self._launches.discard)
 
-    async def _existing_request(self, request_id: str) -> ExecutionRecord | None:
-        pending = self._requests_in_flight.get(request_id)
+    async def _existing_request(self, namespace: str, request_id: str) -> ExecutionRecord | None:
+        pending = self._requests_in_flight.get((namespace, request_id))
         execution_id = (
-            await asyncio.shield(pending) if pending else self._store.find_execution_id(request_id)
+            await asyncio.shield(pending)
+            if pending
+            else self._store.find_execution_id(namespace, request_id)
         )
         return None if execution_id is None else self.get(execution_id)
 
@@ -285,15 +292,37 @@ class ExecutionEngine:
             self._admission.waiting_count(namespace),
         )
 
-    def get(self, execution_id: str, inline_limit: int | None = None) -> ExecutionRecord:
+    def _owned(self, execution_id: str, namespace: str) -> None:
+        """NotFound unless the execution exists in `namespace` (`*`: in any). An execution of
+        another namespace is answered as one that does not exist: its id says nothing.
+
+        Every call naming an execution by id takes a `namespace`: the caller's namespace, or
+        `*` (the default) for the engine's own callers (schedules, child executions)."""
+        if not execution_id:
+            raise invalid("execution_id", "is required")
+        runner = self._runners.get(execution_id)
+        found = (
+            runner.record.namespace
+            if runner is not None
+            else self._store.execution_namespace(execution_id)
+        )
+        if found is None or namespace not in (ALL_NAMESPACES, found):
+            raise reads.no_such_execution(execution_id)
+
+    def get(
+        self,
+        execution_id: str,
+        inline_limit: int | None = None,
+        *,
+        namespace: str = ALL_NAMESPACES,
+    ) -> ExecutionRecord:
         """The stored execution as clients see it (for_each items collapsed into their task:
         task_view), each task queued for dispatch with why it still waits; values over
         `inline_limit` bytes of JSON left out with their size."""
-        if not execution_id:
-            raise invalid("execution_id", "is required")
+        self._owned(execution_id, namespace)
         record = self._store.load_execution(execution_id, inline_limit)
         if record is None:
-            raise _no_such_execution(execution_id)
+            raise reads.no_such_execution(execution_id)
         reasons = self._deps.dispatcher.waiting_reasons(execution_id)
         runner = self._runners.get(execution_id)
         for task_id, agent in (runner.leasing if runner is not None else {}).items():
@@ -306,36 +335,19 @@ class ExecutionEngine:
         runner = self._runners.get(execution_id)
         if runner is not None and inline_limit != 0:
             _overlay_heartbeats(record, runner.heard_heartbeats())
-        return task_view(record, self._store.find_execution_id)
+        return task_view(record, lambda rid: self._store.find_execution_id(record.namespace, rid))
 
-    def value_text(self, execution_id: str, part: ValuePart, task_id: str = "") -> str:
-        """One value of an execution as its stored JSON text: its inputs, its outputs or a
-        task's output (read alone: neither the execution's tasks nor other values)."""
-        if not execution_id:
-            raise invalid("execution_id", "is required")
-        column = {ValuePart.INPUTS: "inputs", ValuePart.OUTPUTS: "outputs"}.get(part, "output")
-        what = f"execution {execution_id}"
-        if part is ValuePart.TASK_OUTPUT:
-            if not task_id:
-                raise invalid("task_id", "is required to read a task's output")
-            what = f"task {task_id} of execution {execution_id}"
-            if self._store.execution_progress(execution_id) is None:
-                raise _no_such_execution(execution_id)
-        found = self._store.value_text(execution_id, column, task_id)
-        if found is None and part is ValuePart.TASK_OUTPUT:
-            raise NotFound(
-                f"execution {execution_id} has no task {shorten(task_id, 100)!r}",
-                [FieldViolation("task_id", "no such task in the execution")],
-            )
-        if found is None:
-            raise _no_such_execution(execution_id)
-        status, text = found
-        if text is None:
-            raise FailedPrecondition(
-                f"{what} has no {column} ({status})",
-                [FieldViolation("task_id" if task_id else "part", f"no {column} yet")],
-            )
-        return text
+    def value_text(
+        self,
+        execution_id: str,
+        part: ValuePart,
+        task_id: str = "",
+        *,
+        namespace: str = ALL_NAMESPACES,
+    ) -> str:
+        """One value of an execution as its stored JSON text (see reads.value_text)."""
+        self._owned(execution_id, namespace)
+        return reads.value_text(self._store, execution_id, part, task_id)
 
     def list(
         self,
@@ -344,26 +356,18 @@ class ExecutionEngine:
         page_size: int,
         page_token: str,
         inline_limit: int | None = None,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
     ) -> tuple[list[ExecutionRecord], str]:
-        size = paging.page_size(page_size)
-        query = {"workflow": workflow, "statuses": sorted(s.value for s in statuses)}
-        position = paging.decode(page_token, query)
-        after = None
-        if position is not None:
-            try:
-                after = ExecutionPageKey(float(position[0]), str(position[1]))
-            except (TypeError, ValueError, IndexError) as exc:
-                raise invalid("page_token", "is not a token this server issued") from exc
-        records = self._store.list_executions(workflow, statuses, after, size + 1, inline_limit)
-        more = len(records) > size
-        records = records[:size]
-        token = ""
-        if more:
-            last = records[-1]
-            token = paging.encode([last.create_time, last.execution_id], query)
-        return records, token
+        """The executions of `namespace` (`*`: of every one), newest first."""
+        return reads.execution_page(
+            self._store, namespace, workflow, statuses, page_size, page_token, inline_limit
+        )
 
-    async def cancel(self, execution_id: str, reason: str) -> ExecutionRecord:
+    async def cancel(
+        self, execution_id: str, reason: str, *, namespace: str = ALL_NAMESPACES
+    ) -> ExecutionRecord:
+        self._owned(execution_id, namespace)
         if self._deps.writer.unwritable_since is not None:
             # A cancel must be durable before it is acknowledged; say so rather than hang.
             raise Unavailable("the store refuses writes; retry the cancel once it takes them")
@@ -376,15 +380,25 @@ class ExecutionEngine:
         await runner.cancel(reason)
         return self.get(execution_id)
 
-    async def retry(self, execution_id: str, request_id: str = "") -> ExecutionRecord:
+    async def retry(
+        self, execution_id: str, request_id: str = "", *, namespace: str = ALL_NAMESPACES
+    ) -> ExecutionRecord:
         """Runs a FAILED, CANCELLED or TIMED_OUT execution again (see retries.py)."""
+        self._owned(execution_id, namespace)
         return await self._retries.retry(execution_id, request_id)
 
     async def signal(
-        self, execution_id: str, name: str, payload: Any, request_id: str = ""
+        self,
+        execution_id: str,
+        name: str,
+        payload: Any,
+        request_id: str = "",
+        *,
+        namespace: str = ALL_NAMESPACES,
     ) -> ExecutionRecord:
         """Stores a signal for the execution's tasks that wait for `name` (the first to wait
         takes the oldest); once per `request_id`. Durable before it returns."""
+        self._owned(execution_id, namespace)
         if not SIGNAL_NAME_RE.match(name):
             raise invalid(
                 "name", "must be 1-63 letters, digits, '_' or '-', starting with a letter"
@@ -397,12 +411,18 @@ class ExecutionEngine:
         await runner.controls.signal(name, payload, request_id)
         return self.get(execution_id)
 
-    async def pause(self, execution_id: str, reason: str = "") -> ExecutionRecord:
+    async def pause(
+        self, execution_id: str, reason: str = "", *, namespace: str = ALL_NAMESPACES
+    ) -> ExecutionRecord:
         """No new attempt starts until resumed; attempts running finish."""
+        self._owned(execution_id, namespace)
         await self._live(execution_id, "pause").controls.set_paused(True, reason or "paused")
         return self.get(execution_id)
 
-    async def resume(self, execution_id: str, reason: str = "") -> ExecutionRecord:
+    async def resume(
+        self, execution_id: str, reason: str = "", *, namespace: str = ALL_NAMESPACES
+    ) -> ExecutionRecord:
+        self._owned(execution_id, namespace)
         await self._live(execution_id, "resume").controls.set_paused(False, reason or "resumed")
         return self.get(execution_id)
 
@@ -413,9 +433,12 @@ class ExecutionEngine:
         reason: str = "",
         caller: str = "",
         request_id: str = "",
+        *,
+        namespace: str = ALL_NAMESPACES,
     ) -> ExecutionRecord:
         """Applies a batch of operations atomically after checking all of it (see
         modifications.py); once per `request_id`."""
+        self._owned(execution_id, namespace)
         if len(reason) > MAX_REASON:
             raise invalid("reason", f"must be at most {MAX_REASON} characters")
         if len(request_id) > MAX_REQUEST_ID:
@@ -472,7 +495,7 @@ class ExecutionEngine:
             return (None if status.terminal else runner), status
         progress = self._store.execution_progress(execution_id)
         if progress is None:
-            raise _no_such_execution(execution_id)
+            raise reads.no_such_execution(execution_id)
         return None, progress[0]
 
     # -- child executions (ChildExecutions) ---------------------------------------------------
@@ -490,11 +513,11 @@ class ExecutionEngine:
         while True:
             progress = self._store.execution_progress(execution_id)
             if progress is None:
-                raise _no_such_execution(execution_id)
+                raise reads.no_such_execution(execution_id)
             status, last = progress
             if status.terminal:
                 return self.get(execution_id)
-            await self._deps.hub.wait_beyond(execution_id, last, WATCH_POLL_S)
+            await self._deps.hub.wait_beyond(execution_id, last, reads.WATCH_POLL_S)
 
     def depth(self, execution: ExecutionRecord) -> int:
         """How many ancestors the execution has."""
@@ -504,33 +527,15 @@ class ExecutionEngine:
             parent = self._store.parent_of(parent)
         return depth
 
-    async def watch(self, execution_id: str, from_sequence: int) -> AsyncIterator[Event]:
+    async def watch(
+        self, execution_id: str, from_sequence: int, *, namespace: str = ALL_NAMESPACES
+    ) -> AsyncIterator[Event]:
         """Stored events from `from_sequence`, then live ones; ends after the terminal event."""
         if from_sequence < 0:
             raise invalid("from_sequence", "must not be negative")
-        if not execution_id:
-            raise invalid("execution_id", "is required")
-        if self._store.execution_progress(execution_id) is None:  # (not get: no tasks needed)
-            raise _no_such_execution(execution_id)
-        next_sequence = max(from_sequence, 1)
-        while True:
-            events = self._store.read_events(execution_id, next_sequence)
-            for event in events:
-                yield event
-                if event.type.terminal and not self._retried_after(event):
-                    return
-            if events:
-                next_sequence = events[-1].sequence + 1
-                continue
-            progress = self._store.execution_progress(execution_id)
-            if progress is not None and progress[0].terminal and progress[1] < next_sequence:
-                return  # asked to start after the terminal event
-            await self._deps.hub.wait_beyond(execution_id, next_sequence - 1, WATCH_POLL_S)
-
-    def _retried_after(self, event: Event) -> bool:
-        """The execution ran again after this terminal event (a retry followed it)."""
-        progress = self._store.execution_progress(event.execution_id)
-        return progress is not None and progress[1] > event.sequence
+        self._owned(execution_id, namespace)  # (not get: no tasks needed)
+        async for event in reads.events(self._store, self._deps.hub, execution_id, from_sequence):
+            yield event
 
     def stop_admitting(self) -> None:
         """The control plane is stopping: no waiting execution starts from now on."""
@@ -558,10 +563,3 @@ def _overlay_heartbeats(
             task.last_heartbeat_time = time
             if details is not None:
                 task.last_heartbeat = details
-
-
-def _no_such_execution(execution_id: str) -> NotFound:
-    return NotFound(
-        f"execution {execution_id!r} not found",
-        [FieldViolation("execution_id", "no such execution")],
-    )

@@ -48,12 +48,12 @@ MAX_ACTIONS_PER_ROUND = 100
 @dataclass(frozen=True)
 class ExecutionPorts:
     """What the loop needs of the execution engine (its public start and cancel) and of the
-    store (an execution's status, the execution a request id started)."""
+    store (an execution's status, the execution a request id started in a namespace)."""
 
     start: Callable[[str, int, dict[str, Any], str, str], Awaitable[tuple[ExecutionRecord, bool]]]
     cancel: Callable[[str, str], Awaitable[Any]]
     status_of: Callable[[str], ExecutionStatus | None]
-    started_by: Callable[[str], str | None]
+    started_by: Callable[[str, str], str | None]
 
 
 @dataclass(frozen=True)
@@ -85,15 +85,15 @@ class ScheduleLoop:
     async def run_once(self) -> list[Fired]:
         """One round over every schedule; returns what it did."""
         done: list[Fired] = []
-        for name in self._schedules.names():
-            done += await self._fire(name)
+        for key in self._schedules.names():
+            done += await self._fire(key)
         return done
 
-    async def _fire(self, name: str) -> list[Fired]:
+    async def _fire(self, key: str) -> list[Fired]:
         done: list[Fired] = []
-        async with self._schedules.lock(name):
+        async with self._schedules.lock(key):
             for _ in range(MAX_ACTIONS_PER_ROUND):
-                found = self._schedules.current(name)
+                found = self._schedules.current(key)
                 if found is None:
                     break
                 schedule, timing = found
@@ -137,7 +137,9 @@ class ScheduleLoop:
     def _miss(self, schedule: Schedule, action: Miss, timing: Timing) -> tuple[FiringState, Fired]:
         name = schedule.name
         # Started just before the control plane stopped, its state not stored yet?
-        execution_id = self._executions.started_by(request_id(name, action.first))
+        execution_id = self._executions.started_by(
+            schedule.spec.namespace, request_id(name, action.first)
+        )
         if execution_id is not None:
             start = Start(action.first)
             return after_start(schedule.state, start, execution_id, timing), Fired(

@@ -7,12 +7,13 @@ from __future__ import annotations
 import math
 import re
 
-from controlplane.engine.executions.service import NAMESPACE_RE
 from models.cron import CronError, CronExpr
 from models.cron_zones import TimeZoneError, load_zone
 from models.errors import FieldViolation
+from models.namespaces import check_namespace
 from models.schedules import MIN_CATCH_UP_WINDOW_S, ScheduleSpec
 
+# No '/': a schedule is keyed `namespace/name` (models.namespaces).
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_NAME = 63
 MAX_CATCH_UP_WINDOW_S = 366 * 86400.0
@@ -51,6 +52,6 @@ def spec_problems(spec: ScheduleSpec) -> list[FieldViolation]:
                 f"must be between {MIN_CATCH_UP_WINDOW_S:g}s and 366 days, got {window:g}s",
             )
         )
-    if spec.namespace and (not NAMESPACE_RE.match(spec.namespace) or len(spec.namespace) > 63):
-        problems.append(violation("namespace", "must be 1-63 lower-case letters, digits or '-'"))
+    if spec.namespace:
+        problems += check_namespace(f"{PREFIX}.namespace", spec.namespace)
     return problems

@@ -27,7 +27,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eorchestrator/v1/schedule.proto\x12\x0forchestrator.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x05\n\x08Schedule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08workflow\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x05\x12\'\n\x06inputs\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04\x63ron\x18\x05 \x01(\t\x12\x11\n\ttime_zone\x18\x06 \x01(\t\x12\x36\n\x0eoverlap_policy\x18\x07 \x01(\x0e\x32\x1e.orchestrator.v1.OverlapPolicy\x12\x32\n\x0f\x63\x61tch_up_window\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x11\n\tnamespace\x18\t \x01(\t\x12\x0e\n\x06paused\x18\n \x01(\x08\x12\x13\n\x0bschedule_id\x18\x0b \x01(\t\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0enext_fire_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_fire_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12last_execution_ids\x18\x10 \x03(\t\x12\x36\n\x12\x62uffered_fire_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rskipped_count\x18\x12 \x01(\x03\x12\x14\n\x0cmissed_count\x18\x13 \x01(\x03\x12\x14\n\x0c\x66\x61iled_count\x18\x14 \x01(\x03\x12\x12\n\nlast_error\x18\x15 \x01(\t\"D\n\x15\x43reateScheduleRequest\x12+\n\x08schedule\x18\x01 \x01(\x0b\x32\x19.orchestrator.v1.Schedule\"V\n\x16\x43reateScheduleResponse\x12+\n\x08schedule\x18\x01 \x01(\x0b\x32\x19.orchestrator.v1.Schedule\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\"\n\x12GetScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"B\n\x13GetScheduleResponse\x12+\n\x08schedule\x18\x01 \x01(\x0b\x32\x19.orchestrator.v1.Schedule\"=\n\x14ListSchedulesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"^\n\x15ListSchedulesResponse\x12,\n\tschedules\x18\x01 \x03(\x0b\x32\x19.orchestrator.v1.Schedule\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"$\n\x14PauseScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"D\n\x15PauseScheduleResponse\x12+\n\x08schedule\x18\x01 \x01(\x0b\x32\x19.orchestrator.v1.Schedule\"%\n\x15ResumeScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"E\n\x16ResumeScheduleResponse\x12+\n\x08schedule\x18\x01 \x01(\x0b\x32\x19.orchestrator.v1.Schedule\"%\n\x15\x44\x65leteScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x18\n\x16\x44\x65leteScheduleResponse*\xa6\x01\n\rOverlapPolicy\x12\x1e\n\x1aOVERLAP_POLICY_UNSPECIFIED\x10\x00\x12\x17\n\x13OVERLAP_POLICY_SKIP\x10\x01\x12\x1d\n\x19OVERLAP_POLICY_BUFFER_ONE\x10\x02\x12\x1c\n\x18OVERLAP_POLICY_ALLOW_ALL\x10\x03\x12\x1f\n\x1bOVERLAP_POLICY_CANCEL_OTHER\x10\x04\x32\xd4\x04\n\x0fScheduleService\x12\x61\n\x0e\x43reateSchedule\x12&.orchestrator.v1.CreateScheduleRequest\x1a\'.orchestrator.v1.CreateScheduleResponse\x12X\n\x0bGetSchedule\x12#.orchestrator.v1.GetScheduleRequest\x1a$.orchestrator.v1.GetScheduleResponse\x12^\n\rListSchedules\x12%.orchestrator.v1.ListSchedulesRequest\x1a&.orchestrator.v1.ListSchedulesResponse\x12^\n\rPauseSchedule\x12%.orchestrator.v1.PauseScheduleRequest\x1a&.orchestrator.v1.PauseScheduleResponse\x12\x61\n\x0eResumeSchedule\x12&.orchestrator.v1.ResumeScheduleRequest\x1a\'.orchestrator.v1.ResumeScheduleResponse\x12\x61\n\x0e\x44\x65leteSchedule\x12&.orchestrator.v1.DeleteScheduleRequest\x1a\'.orchestrator.v1.DeleteScheduleResponseBc\n\x13\x64\x65v.orchestrator.v1P\x01ZJgithub.com/orchestrator/orchestrator/gen/go/orchestrator/v1;orchestratorv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eorchestrator/v1/schedule.proto\x12\x0forchestrator.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x05\n\x08Schedule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08workflow\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x05\x12\'\n\x06inputs\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04\x63ron\x18\x05 \x01(\t\x12\x11\n\ttime_zone\x18\x06 \x01(\t\x12\x36\n\x0eoverlap_policy\x18\x07 \x01(\x0e\x32\x1e.orchestrator.v1.OverlapPolicy\x12\x32\n\x0f\x63\x61tch_up_window\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x11\n\tnamespace\x18\t \x01(\t\x12\x0e\n\x06paused\x18\n \x01(\x08\x12\x13\n\x0bschedule_id\x18\x0b \x01(\t\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0enext_fire_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_fire_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12last_execution_ids\x18\x10 \x03(\t\x12\x36\n\x12\x62uffered_fire_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rskipped_count\x18\x12 \x01(\x03\x12\x14\n\x0cmissed_count\x18\x13 \x01(\x03\x12\x14\n\x0c\x66\x61iled_count\x18\x14 \x01(\x03\x12\x12\n\nlast_error\x18\x15 \x01(\t\"W\n\x15\x43reateScheduleRequest\x12+\n\x08schedule\x18\x01 \x01(\x0b\x32\x19.orchestrator.v1.Schedule\x12\x11\n\tnamespace\x18\x02 \x01(\t\"V\n\x16\x43reateScheduleResponse\x12+\n\x08schedule\x18\x01 \x01(\x0b\x32\x19.orchestrator.v1.Schedule\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"5\n\x12GetScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"B\n\x13GetScheduleResponse\x12+\n\x08schedule\x18\x01 \x01(\x0b\x32\x19.orchestrator.v1.Schedule\"P\n\x14ListSchedulesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\"^\n\x15ListSchedulesResponse\x12,\n\tschedules\x18\x01 \x03(\x0b\x32\x19.orchestrator.v1.Schedule\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"7\n\x14PauseScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"D\n\x15PauseScheduleResponse\x12+\n\x08schedule\x18\x01 \x01(\x0b\x32\x19.orchestrator.v1.Schedule\"8\n\x15ResumeScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"E\n\x16ResumeScheduleResponse\x12+\n\x08schedule\x18\x01 \x01(\x0b\x32\x19.orchestrator.v1.Schedule\"8\n\x15\x44\x65leteScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\"\x18\n\x16\x44\x65leteScheduleResponse*\xa6\x01\n\rOverlapPolicy\x12\x1e\n\x1aOVERLAP_POLICY_UNSPECIFIED\x10\x00\x12\x17\n\x13OVERLAP_POLICY_SKIP\x10\x01\x12\x1d\n\x19OVERLAP_POLICY_BUFFER_ONE\x10\x02\x12\x1c\n\x18OVERLAP_POLICY_ALLOW_ALL\x10\x03\x12\x1f\n\x1bOVERLAP_POLICY_CANCEL_OTHER\x10\x04\x32\xd4\x04\n\x0fScheduleService\x12\x61\n\x0e\x43reateSchedule\x12&.orchestrator.v1.CreateScheduleRequest\x1a\'.orchestrator.v1.CreateScheduleResponse\x12X\n\x0bGetSchedule\x12#.orchestrator.v1.GetScheduleRequest\x1a$.orchestrator.v1.GetScheduleResponse\x12^\n\rListSchedules\x12%.orchestrator.v1.ListSchedulesRequest\x1a&.orchestrator.v1.ListSchedulesResponse\x12^\n\rPauseSchedule\x12%.orchestrator.v1.PauseScheduleRequest\x1a&.orchestrator.v1.PauseScheduleResponse\x12\x61\n\x0eResumeSchedule\x12&.orchestrator.v1.ResumeScheduleRequest\x1a\'.orchestrator.v1.ResumeScheduleResponse\x12\x61\n\x0e\x44\x65leteSchedule\x12&.orchestrator.v1.DeleteScheduleRequest\x1a\'.orchestrator.v1.DeleteScheduleResponseBc\n\x13\x64\x65v.orchestrator.v1P\x01ZJgithub.com/orchestrator/orchestrator/gen/go/orchestrator/v1;orchestratorv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,34 +35,34 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'orchestrator.v1.schedule_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\023dev.orchestrator.v1P\001ZJgithub.com/orchestrator/orchestrator/gen/go/orchestrator/v1;orchestratorv1'
-  _globals['_OVERLAPPOLICY']._serialized_start=1525
-  _globals['_OVERLAPPOLICY']._serialized_end=1691
+  _globals['_OVERLAPPOLICY']._serialized_start=1639
+  _globals['_OVERLAPPOLICY']._serialized_end=1805
   _globals['_SCHEDULE']._serialized_start=147
   _globals['_SCHEDULE']._serialized_end=818
   _globals['_CREATESCHEDULEREQUEST']._serialized_start=820
-  _globals['_CREATESCHEDULEREQUEST']._serialized_end=888
-  _globals['_CREATESCHEDULERESPONSE']._serialized_start=890
-  _globals['_CREATESCHEDULERESPONSE']._serialized_end=976
-  _globals['_GETSCHEDULEREQUEST']._serialized_start=978
-  _globals['_GETSCHEDULEREQUEST']._serialized_end=1012
-  _globals['_GETSCHEDULERESPONSE']._serialized_start=1014
-  _globals['_GETSCHEDULERESPONSE']._serialized_end=1080
-  _globals['_LISTSCHEDULESREQUEST']._serialized_start=1082
-  _globals['_LISTSCHEDULESREQUEST']._serialized_end=1143
-  _globals['_LISTSCHEDULESRESPONSE']._serialized_start=1145
-  _globals['_LISTSCHEDULESRESPONSE']._serialized_end=1239
-  _globals['_PAUSESCHEDULEREQUEST']._serialized_start=1241
-  _globals['_PAUSESCHEDULEREQUEST']._serialized_end=1277
-  _globals['_PAUSESCHEDULERESPONSE']._serialized_start=1279
-  _globals['_PAUSESCHEDULERESPONSE']._serialized_end=1347
-  _globals['_RESUMESCHEDULEREQUEST']._serialized_start=1349
-  _globals['_RESUMESCHEDULEREQUEST']._serialized_end=1386
-  _globals['_RESUMESCHEDULERESPONSE']._serialized_start=1388
-  _globals['_RESUMESCHEDULERESPONSE']._serialized_end=1457
-  _globals['_DELETESCHEDULEREQUEST']._serialized_start=1459
-  _globals['_DELETESCHEDULEREQUEST']._serialized_end=1496
-  _globals['_DELETESCHEDULERESPONSE']._serialized_start=1498
-  _globals['_DELETESCHEDULERESPONSE']._serialized_end=1522
-  _globals['_SCHEDULESERVICE']._serialized_start=1694
-  _globals['_SCHEDULESERVICE']._serialized_end=2290
+  _globals['_CREATESCHEDULEREQUEST']._serialized_end=907
+  _globals['_CREATESCHEDULERESPONSE']._serialized_start=909
+  _globals['_CREATESCHEDULERESPONSE']._serialized_end=995
+  _globals['_GETSCHEDULEREQUEST']._serialized_start=997
+  _globals['_GETSCHEDULEREQUEST']._serialized_end=1050
+  _globals['_GETSCHEDULERESPONSE']._serialized_start=1052
+  _globals['_GETSCHEDULERESPONSE']._serialized_end=1118
+  _globals['_LISTSCHEDULESREQUEST']._serialized_start=1120
+  _globals['_LISTSCHEDULESREQUEST']._serialized_end=1200
+  _globals['_LISTSCHEDULESRESPONSE']._serialized_start=1202
+  _globals['_LISTSCHEDULESRESPONSE']._serialized_end=1296
+  _globals['_PAUSESCHEDULEREQUEST']._serialized_start=1298
+  _globals['_PAUSESCHEDULEREQUEST']._serialized_end=1353
+  _globals['_PAUSESCHEDULERESPONSE']._serialized_start=1355
+  _globals['_PAUSESCHEDULERESPONSE']._serialized_end=1423
+  _globals['_RESUMESCHEDULEREQUEST']._serialized_start=1425
+  _globals['_RESUMESCHEDULEREQUEST']._serialized_end=1481
+  _globals['_RESUMESCHEDULERESPONSE']._serialized_start=1483
+  _globals['_RESUMESCHEDULERESPONSE']._serialized_end=1552
+  _globals['_DELETESCHEDULEREQUEST']._serialized_start=1554
+  _globals['_DELETESCHEDULEREQUEST']._serialized_end=1610
+  _globals['_DELETESCHEDULERESPONSE']._serialized_start=1612
+  _globals['_DELETESCHEDULERESPONSE']._serialized_end=1636
+  _globals['_SCHEDULESERVICE']._serialized_start=1808
+  _globals['_SCHEDULESERVICE']._serialized_end=2404
 # @@protoc_insertion_point(module_scope)

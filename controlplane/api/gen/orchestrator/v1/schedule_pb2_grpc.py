@@ -27,11 +27,11 @@ if _version_not_supported:
 
 class ScheduleServiceStub:
     """ScheduleService starts executions of a workflow at the times of a cron expression in a time
-    zone. Firing time T of schedule S starts its execution through StartExecution with the
-    request id "schedule:<S>:<T in RFC 3339, UTC>", so each time starts at most one execution,
-    even when the control plane restarts in the middle of a firing. Times missed while the
-    control plane was down are started on restart when they are within the catch-up window,
-    each once; older ones are counted in missed_count.
+    zone. Firing time T of schedule S starts its execution through StartExecution in S's
+    namespace with the request id "schedule:<S>:<T in RFC 3339, UTC>", so each time starts at
+    most one execution, even when the control plane restarts in the middle of a firing. Times
+    missed while the control plane was down are started on restart when they are within the
+    catch-up window, each once; older ones are counted in missed_count.
     """
 
     def __init__(self, channel):
@@ -74,11 +74,11 @@ class ScheduleServiceStub:
 
 class ScheduleServiceServicer:
     """ScheduleService starts executions of a workflow at the times of a cron expression in a time
-    zone. Firing time T of schedule S starts its execution through StartExecution with the
-    request id "schedule:<S>:<T in RFC 3339, UTC>", so each time starts at most one execution,
-    even when the control plane restarts in the middle of a firing. Times missed while the
-    control plane was down are started on restart when they are within the catch-up window,
-    each once; older ones are counted in missed_count.
+    zone. Firing time T of schedule S starts its execution through StartExecution in S's
+    namespace with the request id "schedule:<S>:<T in RFC 3339, UTC>", so each time starts at
+    most one execution, even when the control plane restarts in the middle of a firing. Times
+    missed while the control plane was down are started on restart when they are within the
+    catch-up window, each once; older ones are counted in missed_count.
     """
 
     def CreateSchedule(self, request, context):
@@ -97,7 +97,7 @@ class ScheduleServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListSchedules(self, request, context):
-        """By name.
+        """By namespace, then name.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -168,11 +168,11 @@ def add_ScheduleServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class ScheduleService:
     """ScheduleService starts executions of a workflow at the times of a cron expression in a time
-    zone. Firing time T of schedule S starts its execution through StartExecution with the
-    request id "schedule:<S>:<T in RFC 3339, UTC>", so each time starts at most one execution,
-    even when the control plane restarts in the middle of a firing. Times missed while the
-    control plane was down are started on restart when they are within the catch-up window,
-    each once; older ones are counted in missed_count.
+    zone. Firing time T of schedule S starts its execution through StartExecution in S's
+    namespace with the request id "schedule:<S>:<T in RFC 3339, UTC>", so each time starts at
+    most one execution, even when the control plane restarts in the middle of a firing. Times
+    missed while the control plane was down are started on restart when they are within the
+    catch-up window, each once; older ones are counted in missed_count.
     """
 
     @staticmethod

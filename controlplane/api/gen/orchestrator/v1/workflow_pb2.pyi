@@ -142,14 +142,16 @@ class WorkflowRevision(_message.Message):
     def __init__(self, name: _Optional[str] = ..., revision: _Optional[int] = ..., definition: _Optional[str] = ..., digest: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., task_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Workflow(_message.Message):
-    __slots__ = ("name", "latest_revision", "revision")
+    __slots__ = ("name", "latest_revision", "revision", "namespace")
     NAME_FIELD_NUMBER: _ClassVar[int]
     LATEST_REVISION_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     name: str
     latest_revision: int
     revision: WorkflowRevision
-    def __init__(self, name: _Optional[str] = ..., latest_revision: _Optional[int] = ..., revision: _Optional[_Union[WorkflowRevision, _Mapping]] = ...) -> None: ...
+    namespace: str
+    def __init__(self, name: _Optional[str] = ..., latest_revision: _Optional[int] = ..., revision: _Optional[_Union[WorkflowRevision, _Mapping]] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class ExecutionError(_message.Message):
     __slots__ = ("type", "message", "task_id")
@@ -274,10 +276,12 @@ class Event(_message.Message):
     def __init__(self, execution_id: _Optional[str] = ..., sequence: _Optional[int] = ..., type: _Optional[str] = ..., task_id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., details: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class CreateWorkflowRequest(_message.Message):
-    __slots__ = ("definition",)
+    __slots__ = ("definition", "namespace")
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     definition: str
-    def __init__(self, definition: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, definition: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class CreateWorkflowResponse(_message.Message):
     __slots__ = ("workflow", "created", "warnings")
@@ -290,12 +294,14 @@ class CreateWorkflowResponse(_message.Message):
     def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ..., created: _Optional[bool] = ..., warnings: _Optional[_Iterable[_Union[ValidationProblem, _Mapping]]] = ...) -> None: ...
 
 class GetWorkflowRequest(_message.Message):
-    __slots__ = ("name", "revision")
+    __slots__ = ("name", "revision", "namespace")
     NAME_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     name: str
     revision: int
-    def __init__(self, name: _Optional[str] = ..., revision: _Optional[int] = ...) -> None: ...
+    namespace: str
+    def __init__(self, name: _Optional[str] = ..., revision: _Optional[int] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class GetWorkflowResponse(_message.Message):
     __slots__ = ("workflow",)
@@ -304,14 +310,16 @@ class GetWorkflowResponse(_message.Message):
     def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
 
 class ListWorkflowsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "view")
+    __slots__ = ("page_size", "page_token", "view", "namespace")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     VIEW_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     view: WorkflowView
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., view: _Optional[_Union[WorkflowView, str]] = ...) -> None: ...
+    namespace: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., view: _Optional[_Union[WorkflowView, str]] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class ListWorkflowsResponse(_message.Message):
     __slots__ = ("workflows", "next_page_token")
@@ -322,10 +330,12 @@ class ListWorkflowsResponse(_message.Message):
     def __init__(self, workflows: _Optional[_Iterable[_Union[Workflow, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ValidateWorkflowRequest(_message.Message):
-    __slots__ = ("definition",)
+    __slots__ = ("definition", "namespace")
     DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     definition: str
-    def __init__(self, definition: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, definition: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class ValidateWorkflowResponse(_message.Message):
     __slots__ = ("valid", "problems")
@@ -358,12 +368,14 @@ class StartExecutionResponse(_message.Message):
     def __init__(self, execution: _Optional[_Union[Execution, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
 
 class GetExecutionRequest(_message.Message):
-    __slots__ = ("execution_id", "view")
+    __slots__ = ("execution_id", "view", "namespace")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     VIEW_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     view: ExecutionView
-    def __init__(self, execution_id: _Optional[str] = ..., view: _Optional[_Union[ExecutionView, str]] = ...) -> None: ...
+    namespace: str
+    def __init__(self, execution_id: _Optional[str] = ..., view: _Optional[_Union[ExecutionView, str]] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class GetExecutionResponse(_message.Message):
     __slots__ = ("execution",)
@@ -372,18 +384,20 @@ class GetExecutionResponse(_message.Message):
     def __init__(self, execution: _Optional[_Union[Execution, _Mapping]] = ...) -> None: ...
 
 class ListExecutionsRequest(_message.Message):
-    __slots__ = ("workflow", "statuses", "page_size", "page_token", "view")
+    __slots__ = ("workflow", "statuses", "page_size", "page_token", "view", "namespace")
     WORKFLOW_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     VIEW_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     workflow: str
     statuses: _containers.RepeatedScalarFieldContainer[ExecutionStatus]
     page_size: int
     page_token: str
     view: ExecutionView
-    def __init__(self, workflow: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[ExecutionStatus, str]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., view: _Optional[_Union[ExecutionView, str]] = ...) -> None: ...
+    namespace: str
+    def __init__(self, workflow: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[ExecutionStatus, str]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., view: _Optional[_Union[ExecutionView, str]] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class ListExecutionsResponse(_message.Message):
     __slots__ = ("executions", "next_page_token")
@@ -394,12 +408,14 @@ class ListExecutionsResponse(_message.Message):
     def __init__(self, executions: _Optional[_Iterable[_Union[Execution, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CancelExecutionRequest(_message.Message):
-    __slots__ = ("execution_id", "reason")
+    __slots__ = ("execution_id", "reason", "namespace")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     reason: str
-    def __init__(self, execution_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, execution_id: _Optional[str] = ..., reason: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class CancelExecutionResponse(_message.Message):
     __slots__ = ("execution",)
@@ -408,12 +424,14 @@ class CancelExecutionResponse(_message.Message):
     def __init__(self, execution: _Optional[_Union[Execution, _Mapping]] = ...) -> None: ...
 
 class WatchExecutionRequest(_message.Message):
-    __slots__ = ("execution_id", "from_sequence")
+    __slots__ = ("execution_id", "from_sequence", "namespace")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     from_sequence: int
-    def __init__(self, execution_id: _Optional[str] = ..., from_sequence: _Optional[int] = ...) -> None: ...
+    namespace: str
+    def __init__(self, execution_id: _Optional[str] = ..., from_sequence: _Optional[int] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class WatchExecutionResponse(_message.Message):
     __slots__ = ("event",)
@@ -422,18 +440,20 @@ class WatchExecutionResponse(_message.Message):
     def __init__(self, event: _Optional[_Union[Event, _Mapping]] = ...) -> None: ...
 
 class ReadExecutionValueRequest(_message.Message):
-    __slots__ = ("execution_id", "part", "task_id", "read_offset", "read_limit")
+    __slots__ = ("execution_id", "part", "task_id", "read_offset", "read_limit", "namespace")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     PART_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     READ_OFFSET_FIELD_NUMBER: _ClassVar[int]
     READ_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     part: ExecutionValuePart
     task_id: str
     read_offset: int
     read_limit: int
-    def __init__(self, execution_id: _Optional[str] = ..., part: _Optional[_Union[ExecutionValuePart, str]] = ..., task_id: _Optional[str] = ..., read_offset: _Optional[int] = ..., read_limit: _Optional[int] = ...) -> None: ...
+    namespace: str
+    def __init__(self, execution_id: _Optional[str] = ..., part: _Optional[_Union[ExecutionValuePart, str]] = ..., task_id: _Optional[str] = ..., read_offset: _Optional[int] = ..., read_limit: _Optional[int] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class ReadExecutionValueResponse(_message.Message):
     __slots__ = ("data", "size_bytes")
@@ -444,16 +464,18 @@ class ReadExecutionValueResponse(_message.Message):
     def __init__(self, data: _Optional[bytes] = ..., size_bytes: _Optional[int] = ...) -> None: ...
 
 class SignalExecutionRequest(_message.Message):
-    __slots__ = ("execution_id", "name", "payload", "request_id")
+    __slots__ = ("execution_id", "name", "payload", "request_id", "namespace")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     name: str
     payload: _struct_pb2.Value
     request_id: str
-    def __init__(self, execution_id: _Optional[str] = ..., name: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, execution_id: _Optional[str] = ..., name: _Optional[str] = ..., payload: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., request_id: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class SignalExecutionResponse(_message.Message):
     __slots__ = ("execution",)
@@ -462,12 +484,14 @@ class SignalExecutionResponse(_message.Message):
     def __init__(self, execution: _Optional[_Union[Execution, _Mapping]] = ...) -> None: ...
 
 class PauseExecutionRequest(_message.Message):
-    __slots__ = ("execution_id", "reason")
+    __slots__ = ("execution_id", "reason", "namespace")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     reason: str
-    def __init__(self, execution_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, execution_id: _Optional[str] = ..., reason: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class PauseExecutionResponse(_message.Message):
     __slots__ = ("execution",)
@@ -476,12 +500,14 @@ class PauseExecutionResponse(_message.Message):
     def __init__(self, execution: _Optional[_Union[Execution, _Mapping]] = ...) -> None: ...
 
 class ResumeExecutionRequest(_message.Message):
-    __slots__ = ("execution_id", "reason")
+    __slots__ = ("execution_id", "reason", "namespace")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     reason: str
-    def __init__(self, execution_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, execution_id: _Optional[str] = ..., reason: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class ResumeExecutionResponse(_message.Message):
     __slots__ = ("execution",)
@@ -490,12 +516,14 @@ class ResumeExecutionResponse(_message.Message):
     def __init__(self, execution: _Optional[_Union[Execution, _Mapping]] = ...) -> None: ...
 
 class RetryExecutionRequest(_message.Message):
-    __slots__ = ("execution_id", "request_id")
+    __slots__ = ("execution_id", "request_id", "namespace")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     request_id: str
-    def __init__(self, execution_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, execution_id: _Optional[str] = ..., request_id: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class RetryExecutionResponse(_message.Message):
     __slots__ = ("execution",)
@@ -504,16 +532,18 @@ class RetryExecutionResponse(_message.Message):
     def __init__(self, execution: _Optional[_Union[Execution, _Mapping]] = ...) -> None: ...
 
 class ModifyExecutionRequest(_message.Message):
-    __slots__ = ("execution_id", "operations", "reason", "request_id")
+    __slots__ = ("execution_id", "operations", "reason", "request_id", "namespace")
     EXECUTION_ID_FIELD_NUMBER: _ClassVar[int]
     OPERATIONS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     execution_id: str
     operations: _containers.RepeatedCompositeFieldContainer[ExecutionOperation]
     reason: str
     request_id: str
-    def __init__(self, execution_id: _Optional[str] = ..., operations: _Optional[_Iterable[_Union[ExecutionOperation, _Mapping]]] = ..., reason: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    namespace: str
+    def __init__(self, execution_id: _Optional[str] = ..., operations: _Optional[_Iterable[_Union[ExecutionOperation, _Mapping]]] = ..., reason: _Optional[str] = ..., request_id: _Optional[str] = ..., namespace: _Optional[str] = ...) -> None: ...
 
 class ModifyExecutionResponse(_message.Message):
     __slots__ = ("execution",)
