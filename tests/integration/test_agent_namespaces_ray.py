@@ -62,7 +62,8 @@ def test_each_namespace_runs_its_own_agent_of_the_same_name(
     assert replicas <= live_actor_names(ray_namespace)
 
     a.create_workflow(WORKFLOW)
-    runs = {ns: a.start_execution("build", namespace=ns) for ns in ("team-a", "team-b")}
+    b.create_workflow(WORKFLOW)
+    runs = {"team-a": a.start_execution("build"), "team-b": b.start_execution("build")}
     done = {ns: handle.result(timeout=120) for ns, handle in runs.items()}
     assert all(d.status is ExecutionStatus.SUCCEEDED for d in done.values()), done
     assert done["team-a"].outputs is not None and done["team-b"].outputs is not None
@@ -80,5 +81,5 @@ def test_each_namespace_runs_its_own_agent_of_the_same_name(
     b.delete_agent("worker")
     eventually(lambda: not any(n.startswith("team-b/") for n in live_actor_names(ray_namespace)))
     assert {r.name for r in mine.replicas} <= live_actor_names(ray_namespace)
-    again = a.start_execution("build", namespace="team-a").result(timeout=120)
+    again = a.start_execution("build").result(timeout=120)
     assert again.status is ExecutionStatus.SUCCEEDED
