@@ -26,7 +26,7 @@ from controlplane.engine.dispatch.refresh_loop import CapacityLoop
 from controlplane.engine.dispatch.usage import UsageReport
 from controlplane.engine.executions.catalog import WorkflowCatalog
 from controlplane.engine.executions.event_hub import EventHub
-from controlplane.engine.executions.runner import RunnerDeps
+from controlplane.engine.executions.runner_deps import RunnerDeps
 from controlplane.engine.executions.service import ExecutionEngine
 from controlplane.engine.planning.planner import Planner
 from controlplane.engine.planning.rolling import RollingPlanner
@@ -48,6 +48,7 @@ from controlplane.store.schedules import ScheduleStore
 from controlplane.store.signals import SignalStore
 from controlplane.workflow.conditions import evaluate_condition
 from models.executions import ExecutionStatus
+from models.limits import WorkflowLimits
 from models.queueing import QueueConfig
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,17 @@ def default_capacity(config: ServerConfig) -> CapacityBackend:
     from ray_backend.capacity import RayCapacityBackend
 
     return RayCapacityBackend()
+
+
+def workflow_limits(config: ServerConfig) -> WorkflowLimits:
+    settings = config.limits
+    return WorkflowLimits(
+        definition_bytes=settings.definition_bytes,
+        tasks_per_workflow=settings.tasks_per_workflow,
+        value_depth=settings.value_depth,
+        for_each_items=settings.for_each_items,
+        events_per_execution=settings.events_per_execution,
+    )
 
 
 class ControlPlane:
@@ -105,7 +117,8 @@ class ControlPlane:
             self.packages,
             on_rollout_event=self.agent_events.rollout_event,
         )
-        self.catalog = WorkflowCatalog(self.store, self.agents.names, clock)
+        limits = workflow_limits(config)
+        self.catalog = WorkflowCatalog(self.store, self.agents.names, clock, limits)
         self.placement = capacity if capacity is not None else default_capacity(config)
         capacity_store = CapacityStore(self.store)
         self.cluster = ClusterObserver(self.store, self.backend, capacity_store, clock)
@@ -142,6 +155,7 @@ class ControlPlane:
             routing_key=self.agents.routing_key,
             evaluate=evaluate_condition,
             signals=SignalStore(self.store),
+            limits=limits,
         )
         self.executions = ExecutionEngine(
             self.store,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 
 from controlplane.engine import paging
@@ -10,9 +11,13 @@ from controlplane.engine.executions.definition_checker import DefinitionChecker
 from controlplane.store import SqliteStore
 from controlplane.workflow import DefinitionError, definition_digest, parse_workflow
 from models.errors import FieldViolation, InvalidArgument, NotFound, invalid
+from models.limits import DEFAULT_LIMITS, WorkflowLimits, byte_size, setting
+from models.values import MAX_WIRE_DEPTH
 from models.workflows import Severity, ValidationProblem, WorkflowDefinition, WorkflowRevision
 
-MAX_DEFINITION_BYTES = 1 << 20
+# A stored revision was valid when it was stored: read back under the widest limits any
+# setting allows, so lowering a setting never makes a stored workflow unreadable.
+STORED_LIMITS = WorkflowLimits(tasks_per_workflow=sys.maxsize, value_depth=MAX_WIRE_DEPTH)
 
 
 def violations(problems: list[ValidationProblem]) -> list[FieldViolation]:
@@ -21,13 +26,22 @@ def violations(problems: list[ValidationProblem]) -> list[FieldViolation]:
 
 class WorkflowCatalog:
     def __init__(
-        self, store: SqliteStore, agent_names: Callable[[], set[str]], clock: Callable[[], float]
+        self,
+        store: SqliteStore,
+        agent_names: Callable[[], set[str]],
+        clock: Callable[[], float],
+        limits: WorkflowLimits = DEFAULT_LIMITS,
     ) -> None:
         self._store = store
         self._agent_names = agent_names
         self._clock = clock
+        self._limits = limits
         self._parsed: dict[tuple[str, int], WorkflowDefinition] = {}
-        self._checker = DefinitionChecker()
+        self._checker = DefinitionChecker(limits=limits)
+
+    @property
+    def limits(self) -> WorkflowLimits:
+        return self._limits
 
     async def close(self) -> None:
         await self._checker.close()
@@ -37,8 +51,10 @@ class WorkflowCatalog:
     ) -> tuple[WorkflowDefinition | None, list[ValidationProblem]]:
         """Parses and checks off the event loop: the work grows with the text (within the
         loader's budget), and the event loop must keep answering other RPCs meanwhile."""
-        if len(text.encode()) > MAX_DEFINITION_BYTES:
-            raise invalid("definition", f"is larger than {MAX_DEFINITION_BYTES} bytes")
+        size, limit = len(text.encode("utf-8", "surrogatepass")), self._limits.definition_bytes
+        if size > limit:
+            bound = setting("definition_bytes", byte_size(limit))
+            raise invalid("definition", f"is {byte_size(size)}, above {bound}")
         workflows = await asyncio.to_thread(self._store.workflow_names)
         return await self._checker.check(text, self._agent_names(), keep_definition, workflows)
 
@@ -77,7 +93,7 @@ class WorkflowCatalog:
         recovery at start, before any RPC is served)."""
         key = (revision.name, revision.revision)
         if key not in self._parsed:
-            self._parsed[key] = parse_workflow(revision.definition_text)
+            self._parsed[key] = parse_workflow(revision.definition_text, STORED_LIMITS)
         return self._parsed[key]
 
     async def load_definition(self, revision: WorkflowRevision) -> WorkflowDefinition:
@@ -85,7 +101,9 @@ class WorkflowCatalog:
         key = (revision.name, revision.revision)
         if key not in self._parsed:
             text = revision.definition_text
-            definition, problems = await self._checker.check(text, self._agent_names())
+            definition, problems = await self._checker.check(
+                text, self._agent_names(), limits=STORED_LIMITS
+            )
             if definition is None:  # stored revisions were valid when stored
                 raise DefinitionError([p for p in problems if p.severity is Severity.ERROR])
             self._parsed[key] = definition
