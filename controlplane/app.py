@@ -7,7 +7,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from controlplane.api.server import GrpcServer
+from controlplane.api.interceptors.limits import CallLimits, limits_interceptor
+from controlplane.api.server import SERVICE_FILES, GrpcServer
 from controlplane.config import ServerConfig
 from controlplane.engine.agents.events import AgentEvents
 from controlplane.engine.agents.packages import PackageService
@@ -80,6 +81,16 @@ def workflow_limits(config: ServerConfig) -> WorkflowLimits:
         value_depth=settings.value_depth,
         for_each_items=settings.for_each_items,
         events_per_execution=settings.events_per_execution,
+    )
+
+
+def call_limits(config: ServerConfig) -> CallLimits:
+    settings = config.limits
+    return CallLimits(
+        requests_per_second=settings.requests_per_second,
+        burst=settings.burst,
+        streams_per_caller=settings.streams_per_caller,
+        tracked_callers=settings.tracked_callers,
     )
 
 
@@ -254,6 +265,7 @@ class ControlPlane:
             self.packages,
             self.agent_events,
             self.schedules,
+            interceptors=[limits_interceptor(call_limits(config), SERVICE_FILES)],
         )
         self.port = 0
 

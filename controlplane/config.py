@@ -292,11 +292,12 @@ class LimitsConfig(_Section):
     for_each_items: int = 100_000
     # Events one execution may record; one that reaches it (an endless loop) fails.
     events_per_execution: int = 1_000_000
-    # Server streams (watches, value reads) one caller may hold open at once.
-    streams_per_caller: int = 16
+    # Streams (watches, value reads, uploads) one caller may hold open at once. Without
+    # authentication a caller is a host: every local client shares one allowance.
+    streams_per_caller: int = 100
     # Requests per second one caller may make on average, and in one burst (a token bucket).
-    requests_per_second: float = 50.0
-    burst: int = 200
+    requests_per_second: float = 200.0
+    burst: int = 1000
     # Callers whose rate and streams are tracked; the least recently seen are forgotten first.
     tracked_callers: int = 10_000
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
@@ -43,6 +45,15 @@ from controlplane.engine.scaling.loop import ScalingLoop
 from controlplane.engine.scaling.policies import ScalingManager
 from controlplane.engine.schedules.manager import ScheduleManager
 
+# The files of every orchestrator service (the limits interceptor reads which methods stream).
+SERVICE_FILES = (
+    agent_pb2.DESCRIPTOR,
+    workflow_pb2.DESCRIPTOR,
+    resource_pb2.DESCRIPTOR,
+    scheduler_pb2.DESCRIPTOR,
+    scaling_pb2.DESCRIPTOR,
+    schedule_pb2.DESCRIPTOR,
+)
 SERVICE_NAMES = (
     agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
     workflow_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
@@ -76,7 +87,9 @@ class GrpcServer:
         packages: PackageService,
         agent_events: AgentEvents,
         schedules: ScheduleManager,
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     ) -> None:
+        """`interceptors` run around every call, the first outermost."""
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
@@ -84,7 +97,7 @@ class GrpcServer:
             # between two stores).
             ("grpc.so_reuseport", 0),
         ]
-        self._server = grpc.aio.server(options=options)
+        self._server = grpc.aio.server(options=options, interceptors=list(interceptors))
         agent_pb2_grpc.add_AgentServiceServicer_to_server(
             AgentServicer(agents, packages, agent_events), self._server
         )

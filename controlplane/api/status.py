@@ -56,6 +56,14 @@ def _bounded(error: OrchestratorError) -> tuple[str, list[FieldViolation]]:
     return shorten(error.message, MAX_MESSAGE_CHARS), kept
 
 
+def _retry_info(delay_s: float) -> any_pb2.Any:
+    retry = any_pb2.Any()
+    delay = duration_pb2.Duration()
+    delay.FromNanoseconds(max(int(delay_s * 1e9), 0))
+    retry.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+    return retry
+
+
 def to_status(error: OrchestratorError) -> grpc.Status:
     code = next((c for kind, c in _CODES if isinstance(error, kind)), code_pb2.INTERNAL)
     message, violations = _bounded(error)
@@ -86,10 +94,9 @@ def to_status(error: OrchestratorError) -> grpc.Status:
             )
         )
         details.append(precondition)
-    if isinstance(error, Unavailable):
-        retry = any_pb2.Any()
-        delay = duration_pb2.Duration()
-        delay.FromNanoseconds(int(error.retry_after_s * 1e9))
-        retry.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
-        details.append(retry)
+    retry_after_s = (
+        error.retry_after_s if isinstance(error, Unavailable | ResourceExhausted) else None
+    )
+    if retry_after_s is not None:
+        details.append(_retry_info(retry_after_s))
     return rpc_status.to_status(status_pb2.Status(code=code, message=message, details=details))
