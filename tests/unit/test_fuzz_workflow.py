@@ -9,10 +9,10 @@ within a deadline per example.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
-import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
@@ -95,8 +95,9 @@ DOCUMENTS = [yaml.safe_load(text) for text in VALID]
 
 def _check(text: str, limits: WorkflowLimits | None = None) -> None:
     """What every text must get: a definition, or problems naming where."""
+    limits = limits or WorkflowLimits()
     definition, problems = validate_workflow(
-        text, AGENTS, Severity.WARNING, WORKFLOWS, limits=limits or WorkflowLimits()
+        text, AGENTS, Severity.WARNING, WORKFLOWS, limits=limits
     )
     for problem in problems:
         assert isinstance(problem.path, str)
@@ -108,9 +109,9 @@ def _check(text: str, limits: WorkflowLimits | None = None) -> None:
         topological_order(definition)
         finally_order(definition)
         definition_digest(text)
-    else:
-        with pytest.raises(DefinitionError):
-            parse_workflow(text)
+    # Without the catalog (as stored revisions are read) it may pass; it raises nothing else.
+    with contextlib.suppress(DefinitionError):
+        parse_workflow(text, limits)
 
 
 def test_the_seeds_are_valid() -> None:
