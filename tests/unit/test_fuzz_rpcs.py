@@ -174,7 +174,7 @@ def test_no_request_makes_the_server_fail(
 ) -> None:
     count = st.integers(1, 3) if method.client_streaming else st.just(1)
 
-    @fuzz_settings(examples=8)
+    @fuzz_settings(examples=12)
     @given(
         requests=count.flatmap(
             lambda n: st.lists(messages(method.input_type), min_size=n, max_size=n)
