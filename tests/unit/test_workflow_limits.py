@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 
 from controlplane.app import ControlPlane
-from controlplane.config import ConfigError, LimitsConfig
+from controlplane.config import MAX_VALUE_DEPTH, ConfigError, LimitsConfig
 from controlplane.workflow import validate_workflow
 from models.agents import AgentSpec
 from models.backend import AttemptRequest
 from models.errors import InvalidArgument
 from models.executions import ExecutionStatus
 from models.limits import DEFAULT_LIMITS, WorkflowLimits, byte_size
+from models.values import MAX_WIRE_DEPTH
 from models.workflows import Severity
 from tests.unit.engine_runs import config, finished, start
 from tests.unit.fake_backend import FakeBackend
@@ -46,6 +47,7 @@ def serve(tmp_path: Path, settings: Mapping[str, object], body: Any) -> None:
 
 
 def test_the_engine_defaults_are_the_settings_defaults() -> None:
+    assert MAX_VALUE_DEPTH == MAX_WIRE_DEPTH
     settings = LimitsConfig()
     for name in WorkflowLimits.__dataclass_fields__:
         assert getattr(DEFAULT_LIMITS, name) == getattr(settings, name), name
