@@ -8,8 +8,9 @@ import time
 from collections.abc import Callable
 
 from controlplane.api.interceptors.authentication import Authentication
+from controlplane.api.interceptors.limits import CallLimits, limits_interceptor
 from controlplane.api.interceptors.wrapping import AroundInterceptor
-from controlplane.api.server import GrpcServer
+from controlplane.api.server import SERVICE_FILES, GrpcServer
 from controlplane.api.tls import server_credentials
 from controlplane.config import ServerConfig, authentication_required
 from controlplane.engine.agents.events import AgentEvents
@@ -29,7 +30,7 @@ from controlplane.engine.dispatch.refresh_loop import CapacityLoop
 from controlplane.engine.dispatch.usage import UsageReport
 from controlplane.engine.executions.catalog import WorkflowCatalog
 from controlplane.engine.executions.event_hub import EventHub
-from controlplane.engine.executions.runner import RunnerDeps
+from controlplane.engine.executions.runner_deps import RunnerDeps
 from controlplane.engine.executions.service import ExecutionEngine
 from controlplane.engine.planning.planner import Planner
 from controlplane.engine.planning.rolling import RollingPlanner
@@ -54,6 +55,7 @@ from controlplane.store.schedules import ScheduleStore
 from controlplane.store.signals import SignalStore
 from controlplane.workflow.conditions import evaluate_condition
 from models.executions import ExecutionStatus
+from models.limits import WorkflowLimits
 from models.queueing import QueueConfig
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,27 @@ def default_capacity(config: ServerConfig) -> CapacityBackend:
     from ray_backend.capacity import RayCapacityBackend
 
     return RayCapacityBackend()
+
+
+def workflow_limits(config: ServerConfig) -> WorkflowLimits:
+    settings = config.limits
+    return WorkflowLimits(
+        definition_bytes=settings.definition_bytes,
+        tasks_per_workflow=settings.tasks_per_workflow,
+        value_depth=settings.value_depth,
+        for_each_items=settings.for_each_items,
+        events_per_execution=settings.events_per_execution,
+    )
+
+
+def call_limits(config: ServerConfig) -> CallLimits:
+    settings = config.limits
+    return CallLimits(
+        requests_per_second=settings.requests_per_second,
+        burst=settings.burst,
+        streams_per_caller=settings.streams_per_caller,
+        tracked_callers=settings.tracked_callers,
+    )
 
 
 class ControlPlane:
@@ -111,7 +134,8 @@ class ControlPlane:
             self.packages,
             on_rollout_event=self.agent_events.rollout_event,
         )
-        self.catalog = WorkflowCatalog(self.store, self.agents.names, clock)
+        limits = workflow_limits(config)
+        self.catalog = WorkflowCatalog(self.store, self.agents.names, clock, limits)
         self.placement = capacity if capacity is not None else default_capacity(config)
         capacity_store = CapacityStore(self.store)
         self.cluster = ClusterObserver(self.store, self.backend, capacity_store, clock)
@@ -148,6 +172,7 @@ class ControlPlane:
             routing_key=self.agents.routing_key,
             evaluate=evaluate_condition,
             signals=SignalStore(self.store),
+            limits=limits,
         )
         self.executions = ExecutionEngine(
             self.store,
@@ -258,7 +283,11 @@ class ControlPlane:
             self.schedules,
             self.access,
             self.authentication_enabled,
-            interceptors=[AroundInterceptor(authentication, authentication.applies_to)],
+            # Outermost first: who calls, then how much it may.
+            interceptors=[
+                AroundInterceptor(authentication, authentication.applies_to),
+                limits_interceptor(call_limits(config), SERVICE_FILES),
+            ],
         )
         self.port = 0
 

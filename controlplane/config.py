@@ -273,11 +273,49 @@ class RetentionConfig(_Section):
             _number(self._path(name), getattr(self, name), 0)
 
 
+# Deepest value the wire can carry: protobuf decodes at most 100 nested messages and a JSON
+# object level costs three (Value, Struct, map entry), with a few for the messages around it.
+MAX_VALUE_DEPTH = 30
+
+
 @dataclass(frozen=True)
 class LimitsConfig(_Section):
     """Bounds on what one request or caller may ask for; each refusal names its setting."""
 
     NAME: ClassVar[str] = "limits"
+
+    # A workflow definition's text, in bytes (UTF-8).
+    definition_bytes: int = 1 << 20
+    # Tasks of one workflow (its tasks and finally tasks).
+    tasks_per_workflow: int = 10_000
+    # Nesting of a value: inputs, defaults, task inputs, agent outputs, workflow outputs.
+    value_depth: int = 20
+    # Items one for_each may fan out to.
+    for_each_items: int = 100_000
+    # Events one execution may record; one that reaches it (an endless loop) fails.
+    events_per_execution: int = 1_000_000
+    # Streams (watches, value reads, uploads) one caller may hold open at once. Without
+    # authentication a caller is a host: every local client shares one allowance.
+    streams_per_caller: int = 100
+    # Requests per second one caller may make on average, and in one burst (a token bucket).
+    requests_per_second: float = 200.0
+    burst: int = 1000
+    # Callers whose rate and streams are tracked; the least recently seen are forgotten first.
+    tracked_callers: int = 10_000
+
+    def __post_init__(self) -> None:
+        for name in (
+            "definition_bytes",
+            "tasks_per_workflow",
+            "for_each_items",
+            "events_per_execution",
+            "streams_per_caller",
+            "burst",
+            "tracked_callers",
+        ):
+            _integer(self._path(name), getattr(self, name), 1)
+        _integer(self._path("value_depth"), self.value_depth, 1, MAX_VALUE_DEPTH)
+        _number(self._path("requests_per_second"), self.requests_per_second, 0, above=True)
 
 
 SECTIONS: dict[str, type[_Section]] = {

@@ -37,7 +37,17 @@ class FailedPrecondition(OrchestratorError):
 
 
 class ResourceExhausted(OrchestratorError):
-    pass
+    """Over a quota or limit; with `retry_after_s`, the same request may succeed after that
+    long (a rate limit's next token)."""
+
+    def __init__(
+        self,
+        message: str,
+        violations: list[FieldViolation] | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message, violations)
+        self.retry_after_s = retry_after_s
 
 
 class Unauthenticated(OrchestratorError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.values import json_text, value_problems
+from models.values import MAX_DEPTH, json_text, value_problems
 
 MAX_DETAILS_BYTES = 64 << 10
 # The event that records heartbeat details is stored at most this often per attempt (and once
@@ -26,7 +26,7 @@ def details_text(details: Any) -> str:
     """The JSON text of heartbeat `details`; ValueError naming why they cannot be recorded."""
     if not isinstance(details, dict):
         raise ValueError(f"details must be an object or None, got {type(details).__name__}")
-    problems = value_problems(details, "details")
+    problems = value_problems(details, "details", MAX_DEPTH, None)
     if problems:
         first = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

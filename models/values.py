@@ -16,7 +16,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-MAX_DEPTH = 20
+MAX_DEPTH = 20  # the default of the setting limits.value_depth
+# The deepest that setting may be: past it a value no longer fits protobuf's 100 levels. A
+# client checks values against it and leaves the server's own setting to the server.
+MAX_WIRE_DEPTH = 30
 # JSON numbers travel as IEEE doubles (protobuf's Value, most JSON readers): a larger integer
 # would come back as another number, so it is refused rather than silently rounded (RFC 7493).
 MAX_EXACT_INTEGER = 2**53
@@ -81,9 +84,16 @@ def _string_problem(text: str) -> str | None:
     return None
 
 
-def value_problems(value: Any, path: str, max_depth: int = MAX_DEPTH) -> list[ValueProblem]:
+def value_problems(
+    value: Any, path: str, max_depth: int = MAX_DEPTH, depth_setting: str | None = "value_depth"
+) -> list[ValueProblem]:
     """Every way (up to `MAX_PROBLEMS`) in which `value` is not a JSON value, each with its path
-    below `path`. Iterative, so a hostile depth cannot exhaust the interpreter's stack."""
+    below `path`. Iterative, so a hostile depth cannot exhaust the interpreter's stack. A value
+    deeper than `max_depth` is refused naming the setting `limits.<depth_setting>` that set
+    it (None: a bound of the wire or the text, named by its number)."""
+    bound = f"{max_depth} levels"
+    if depth_setting is not None:
+        bound = f"limits.{depth_setting} ({max_depth} levels)"
     problems: list[ValueProblem] = []
     stack: list[tuple[Any, str, int]] = [(value, path, 0)]
     while stack and len(problems) < MAX_PROBLEMS:
@@ -104,7 +114,7 @@ def value_problems(value: Any, path: str, max_depth: int = MAX_DEPTH) -> list[Va
             continue
         if isinstance(item, list | tuple | dict):
             if depth >= max_depth:
-                problems.append(ValueProblem(where, f"is nested deeper than {max_depth} levels"))
+                problems.append(ValueProblem(where, f"is nested deeper than {bound}"))
                 continue
             if isinstance(item, dict):
                 for key, child in reversed(list(item.items())):

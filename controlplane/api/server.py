@@ -49,6 +49,16 @@ from controlplane.engine.scaling.policies import ScalingManager
 from controlplane.engine.schedules.manager import ScheduleManager
 from controlplane.engine.security.access import AccessService
 
+# The files of every orchestrator service (the limits interceptor reads which methods stream).
+SERVICE_FILES = (
+    agent_pb2.DESCRIPTOR,
+    workflow_pb2.DESCRIPTOR,
+    resource_pb2.DESCRIPTOR,
+    scheduler_pb2.DESCRIPTOR,
+    scaling_pb2.DESCRIPTOR,
+    schedule_pb2.DESCRIPTOR,
+    auth_pb2.DESCRIPTOR,
+)
 SERVICE_NAMES = (
     agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
     workflow_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
@@ -87,6 +97,7 @@ class GrpcServer:
         authentication_enabled: bool = False,
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     ) -> None:
+        """`interceptors` run around every call, the first outermost."""
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),

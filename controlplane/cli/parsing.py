@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from models.executions import ExecutionStatus
-from models.values import value_problems
+from models.values import MAX_WIRE_DEPTH, value_problems
 
 
 class _NotCarried(Exception):
@@ -34,7 +34,7 @@ def _load_json(text: str) -> Any:
         value = json.loads(text, parse_int=_int_or_infinity)
     except RecursionError:
         raise _NotCarried("is nested too deeply") from None
-    problems = value_problems(value, "")
+    problems = value_problems(value, "", MAX_WIRE_DEPTH, None)
     if problems:
         where = f"{problems[0].path} " if problems[0].path else ""
         raise _NotCarried(f"{where}{problems[0].description}")

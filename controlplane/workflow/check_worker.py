@@ -3,10 +3,10 @@
 
 Frames are a 4-byte big-endian length and a pickle: in, `(text, known agent names, whether to
 send the definition back)`, optionally with the known workflow names as a fourth element (None
-or absent: child workflows are not checked against the catalog); out, `(definition or None,
-problems)`. A definition of thousands of tasks takes tens of milliseconds to unpickle, so it is
-sent only when wanted. Pickle is safe here: both ends are this package, and the pipes are
-private to the pair.
+or absent: child workflows are not checked against the catalog) and the `WorkflowLimits` as a
+fifth (absent: the defaults); out, `(definition or None, problems)`. A definition of thousands
+of tasks takes tens of milliseconds to unpickle, so it is sent only when wanted. Pickle is safe
+here: both ends are this package, and the pipes are private to the pair.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sys
 from typing import IO, Any
 
 from controlplane.workflow.definition import validate_workflow
+from models.limits import DEFAULT_LIMITS
 from models.workflows import Severity, ValidationProblem
 
 # More problems than anyone reads; the rest are counted in one last problem.
@@ -44,7 +45,10 @@ def main() -> None:
         (length,) = HEADER.unpack(header)
         text, agents, wanted, *rest = pickle.loads(source.read(length))
         workflows = rest[0] if rest else None
-        definition, problems = validate_workflow(text, agents, Severity.WARNING, workflows)
+        limits = rest[1] if len(rest) > 1 else DEFAULT_LIMITS
+        definition, problems = validate_workflow(
+            text, agents, Severity.WARNING, workflows, limits=limits
+        )
         write_frame(sink, (definition if wanted else None, bounded(problems)))
 
 

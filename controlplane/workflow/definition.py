@@ -11,13 +11,14 @@ from typing import Any
 
 from controlplane.workflow.inputs import json_type_name
 from controlplane.workflow.inputs_section import parse_inputs
-from controlplane.workflow.loader import MAX_DEFINITION_DEPTH, parse_text
+from controlplane.workflow.loader import DEFINITION_DEPTH_MARGIN, parse_text
 from controlplane.workflow.references import find_reference_problems
 from controlplane.workflow.reporter import MAX_NAME_LENGTH, WORKFLOW_NAME, Reporter
 from controlplane.workflow.task_draft import Catalog, DefinitionContext, TaskDraft
 from controlplane.workflow.task_graph import check_graph
 from controlplane.workflow.task_resources import check_placement_refs
 from controlplane.workflow.task_section import parse_task_list
+from models.limits import DEFAULT_LIMITS, WorkflowLimits, setting
 from models.values import ValueProblem, value_problems
 from models.workflows import (
     FailureMode,
@@ -64,9 +65,9 @@ def definition_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def parse_workflow(text: str) -> WorkflowDefinition:
+def parse_workflow(text: str, limits: WorkflowLimits = DEFAULT_LIMITS) -> WorkflowDefinition:
     """Parse a definition or raise DefinitionError listing all errors (warnings ignored)."""
-    defn, problems = validate_workflow(text)
+    defn, problems = validate_workflow(text, limits=limits)
     if defn is None:
         raise DefinitionError([p for p in problems if p.severity is Severity.ERROR])
     return defn
@@ -78,14 +79,16 @@ def validate_workflow(
     unknown_agent_severity: Severity = Severity.WARNING,
     known_workflows: set[str] | None = None,
     unknown_workflow_severity: Severity = Severity.ERROR,
+    limits: WorkflowLimits = DEFAULT_LIMITS,
 ) -> tuple[WorkflowDefinition | None, list[ValidationProblem]]:
     """Return (definition or None if any ERROR, every problem found).
 
     Agents and child workflows are checked against `known_agents` / `known_workflows` when
-    given (None: not checked); a workflow naming itself as a child is always an error.
+    given (None: not checked); a workflow naming itself as a child is always an error. Task
+    count and value nesting are held to `limits`.
     """
     problems: list[ValidationProblem] = []
-    data = _load(text, problems)
+    data = _load(text, problems, limits)
     if data is None:
         return None, problems
     catalog = Catalog(
@@ -129,15 +132,18 @@ def _order(tasks: tuple[TaskDefinition, ...]) -> list[str]:
 # --- loading ---------------------------------------------------------------------------
 
 
-def _load(text: str, problems: list[ValidationProblem]) -> dict[str, Any] | None:
+def _load(
+    text: str, problems: list[ValidationProblem], limits: WorkflowLimits
+) -> dict[str, Any] | None:
     if not isinstance(text, str):
         problems.append(ValidationProblem("", "definition must be text"))
         return None
     if not text.strip():
         problems.append(ValidationProblem("", "definition is empty"))
         return None
+    text_depth = limits.value_depth + DEFINITION_DEPTH_MARGIN
     try:
-        data = parse_text(text)
+        data = parse_text(text, text_depth)
     except ValueError as exc:
         problems.append(ValidationProblem("", str(exc)))
         return None
@@ -146,20 +152,36 @@ def _load(text: str, problems: list[ValidationProblem]) -> dict[str, Any] | None
             ValidationProblem("", f"definition must be a mapping, got {json_type_name(data)}")
         )
         return None
-    bad_values = value_problems(data, "", MAX_DEFINITION_DEPTH) or _value_depth_problems(data)
+    bad_values = value_problems(data, "", text_depth, None) or _value_depth_problems(
+        data, limits.value_depth
+    )
     if bad_values:
         problems.extend(ValidationProblem(p.path, p.description) for p in bad_values)
+        return None
+    if (too_many := _task_count_problem(data, limits.tasks_per_workflow)) is not None:
+        problems.append(too_many)
         return None
     return data
 
 
-def _value_depth_problems(data: Any) -> list[ValueProblem]:
+def _task_count_problem(data: dict[str, Any], limit: int) -> ValidationProblem | None:
+    """Checked before any task is: the work of validating grows with the count."""
+    count = sum(len(data[key]) for key in ("tasks", "finally") if isinstance(data.get(key), list))
+    if count <= limit:
+        return None
+    return ValidationProblem(
+        "tasks",
+        f"{count:,} tasks (finally tasks included), above {setting('tasks_per_workflow', limit)}",
+    )
+
+
+def _value_depth_problems(data: Any, depth: int) -> list[ValueProblem]:
     """Defaults, task inputs and outputs are values, each held to the value domain's depth."""
     found: list[ValueProblem] = []
     if isinstance(data.get("inputs"), dict):
         for name, spec in data["inputs"].items():
             if isinstance(spec, dict) and "default" in spec:
-                found += value_problems(spec["default"], f"inputs.{name}.default")
+                found += value_problems(spec["default"], f"inputs.{name}.default", depth)
     for key in ("tasks", "finally"):
         if not isinstance(data.get(key), list):
             continue
@@ -167,13 +189,13 @@ def _value_depth_problems(data: Any) -> list[ValueProblem]:
             if not isinstance(task, dict):
                 continue
             if "input" in task:
-                found += value_problems(task["input"], f"{key}[{index}].input")
+                found += value_problems(task["input"], f"{key}[{index}].input", depth)
             compensate = task.get("compensate")
             if isinstance(compensate, dict) and "input" in compensate:
                 path = f"{key}[{index}].compensate.input"
-                found += value_problems(compensate["input"], path)
+                found += value_problems(compensate["input"], path, depth)
     if "outputs" in data:
-        found += value_problems(data["outputs"], "outputs")
+        found += value_problems(data["outputs"], "outputs", depth)
     return found
 
 

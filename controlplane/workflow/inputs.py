@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from models.values import value_problems
+from models.values import MAX_DEPTH, value_problems
 from models.workflows import ValidationProblem, WorkflowDefinition
 
 INPUT_TYPES = ("string", "number", "integer", "boolean", "object", "array", "any")
@@ -61,9 +61,10 @@ def _normalize(value: Any, type_name: str) -> Any:
 
 
 def check_inputs(
-    defn: WorkflowDefinition, inputs: dict[str, Any] | None
+    defn: WorkflowDefinition, inputs: dict[str, Any] | None, max_depth: int = MAX_DEPTH
 ) -> tuple[dict[str, Any], list[ValidationProblem]]:
-    """Apply defaults and type-check `inputs`; returns (resolved inputs, problems).
+    """Apply defaults and type-check `inputs` (each nested at most `max_depth`, the setting
+    limits.value_depth); returns (resolved inputs, problems).
 
     The resolved dict holds every declared input: given values (integral floats for
     `integer` inputs become ints), else a copy of the default (None when an optional
@@ -76,7 +77,7 @@ def check_inputs(
         path = f"inputs.{name}"
         if name in given:
             value = given[name]
-            bad = value_problems(value, path)
+            bad = value_problems(value, path, max_depth)
             if bad:
                 problems.extend(ValidationProblem(p.path, p.description) for p in bad)
             elif matches_type(value, param.type):

@@ -19,7 +19,8 @@ from models.values import MAX_DEPTH
 
 # A definition holds values (defaults, task inputs, outputs) three levels below its root; the
 # margin lets a value that is a little too deep be reported with its own path.
-MAX_DEFINITION_DEPTH = MAX_DEPTH + 8
+DEFINITION_DEPTH_MARGIN = 8
+MAX_DEFINITION_DEPTH = MAX_DEPTH + DEFINITION_DEPTH_MARGIN
 # Nodes after expanding every alias: a 5,000-task definition has about 100,000.
 MAX_NODES = 250_000
 
@@ -150,7 +151,7 @@ def _at(mark: Any) -> str:
     return f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
 
 
-def measure_yaml(text: str) -> None:
+def measure_yaml(text: str, max_depth: int = MAX_DEFINITION_DEPTH) -> None:
     """Refuses text whose nesting or alias expansion is over budget; reads events only."""
     depth = 0
     nodes = 0
@@ -170,10 +171,9 @@ def measure_yaml(text: str) -> None:
     for event in yaml.parse(text, Loader=_StrictLoader):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
-            if depth > MAX_DEFINITION_DEPTH:
+            if depth > max_depth:
                 raise DefinitionTooComplex(
-                    f"definition is nested deeper than {MAX_DEFINITION_DEPTH} levels"
-                    f"{_at(event.start_mark)}"
+                    f"definition is nested deeper than {max_depth} levels{_at(event.start_mark)}"
                 )
             open_sizes.append((nodes, event.anchor))
             add(1, event.start_mark)
@@ -190,8 +190,8 @@ def measure_yaml(text: str) -> None:
             add(anchored.get(event.anchor or "", 1), event.start_mark)
 
 
-def _load_yaml(text: str) -> Any:
-    measure_yaml(text)
+def _load_yaml(text: str, max_depth: int) -> Any:
+    measure_yaml(text, max_depth)
     loader = _StrictLoader(text)
     try:
         return loader.get_single_data()
@@ -212,27 +212,26 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _load_json(text: str) -> Any:
+def _load_json(text: str, max_depth: int) -> Any:
     try:
         return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
     except RecursionError:
-        raise DefinitionTooComplex(
-            f"definition is nested deeper than {MAX_DEFINITION_DEPTH} levels"
-        ) from None
+        raise DefinitionTooComplex(f"definition is nested deeper than {max_depth} levels") from None
 
 
-def parse_text(text: str) -> Any:
-    """The definition's values; ValueError says what is wrong and where."""
+def parse_text(text: str, max_depth: int = MAX_DEFINITION_DEPTH) -> Any:
+    """The definition's values; ValueError says what is wrong and where. YAML nested deeper
+    than `max_depth` is refused before it is built (JSON is measured by the caller)."""
     json_error: json.JSONDecodeError | None = None
     if text.lstrip().startswith("{"):
         # Text that looks like JSON is parsed as JSON first: YAML rejects some valid JSON
         # (tabs, `\/`), but a YAML flow mapping also starts with `{`, so fall back.
         try:
-            return _load_json(text)
+            return _load_json(text, max_depth)
         except json.JSONDecodeError as exc:
             json_error = exc
     try:
-        return _load_yaml(text)
+        return _load_yaml(text, max_depth)
     except yaml.YAMLError as exc:
         if json_error is not None:
             raise ValueError(

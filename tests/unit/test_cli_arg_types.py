@@ -17,7 +17,7 @@ from controlplane.engine.agents.registry import MAX_REPLICAS
 from controlplane.engine.scaling.loop import MAX_STATUS_DECISIONS
 
 NOWHERE = ["--address", "127.0.0.1:1"]  # nothing is listening: a call would exit 3, not 2
-DEEP_JSON = "[" * 30 + "]" * 30
+DEEP_JSON = "[" * 40 + "]" * 40  # deeper than any server may allow (MAX_WIRE_DEPTH)
 TOO_LONG = "9" * 20 + "h"  # beyond protobuf's Duration
 
 # -- addresses ----------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from models.executions import ExecutionRecord, ExecutionStatus, ValuePart
 from models.modifications import Operation, OperationKind
 from models.namespaces import split_qualified
 from models.scheduling import PlanResult, SchedulerInfo
-from models.values import value_problems
+from models.values import MAX_WIRE_DEPTH, value_problems
 from models.workflows import CreateWorkflowResult, ValidationResult, View, WorkflowView
 
 T = TypeVar("T")
@@ -227,7 +227,7 @@ def list_workflows(page_size: int, view: View, namespace: str) -> Paged[Workflow
 def _carried(value: Any, path: str, refusal: str) -> None:
     """Refuses here what the server would refuse too: this names the path where protobuf could
     not even encode the value."""
-    problems = value_problems(value, path)
+    problems = value_problems(value, path, MAX_WIRE_DEPTH, None)
     if problems:
         raise ClientError(
             "INVALID_ARGUMENT",

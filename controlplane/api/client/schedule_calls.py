@@ -8,12 +8,12 @@ from controlplane.api.client.errors import ClientError
 from controlplane.api.codec.schedules import schedule_from_proto, schedule_spec_to_proto
 from controlplane.api.gen.orchestrator.v1 import schedule_pb2
 from models.schedules import Schedule, ScheduleSpec
-from models.values import value_problems
+from models.values import MAX_WIRE_DEPTH, value_problems
 
 
 def create_schedule(spec: ScheduleSpec, namespace: str) -> Call[tuple[Schedule, bool]]:
     # As for StartExecution: name the path where protobuf could not even encode the value.
-    problems = value_problems(spec.inputs, "schedule.inputs")
+    problems = value_problems(spec.inputs, "schedule.inputs", MAX_WIRE_DEPTH, None)
     if problems:
         raise ClientError(
             "INVALID_ARGUMENT",

@@ -11,7 +11,7 @@ from controlplane.api.codec.wellknown import duration, from_value, optional_seco
 from controlplane.api.gen.orchestrator.v1 import workflow_pb2
 from models.errors import FieldViolation, InvalidArgument, OrchestratorError, invalid
 from models.modifications import Operation, OperationKind
-from models.values import value_problems
+from models.values import MAX_WIRE_DEPTH, value_problems
 from models.workflows import RetryPolicy
 
 # The field of the `operation` oneof that carries each kind.
@@ -159,8 +159,9 @@ def _timeout(
 
 
 def _check_value(value: object, path: str) -> None:
-    """A value another client sent may hold what no JSON value can (NaN, Infinity)."""
-    problems = value_problems(value, path)
+    """A value another client sent may hold what no JSON value can (NaN, Infinity); its
+    depth is held to the server's setting by the engine."""
+    problems = value_problems(value, path, MAX_WIRE_DEPTH, None)
     if problems:
         first = problems[0]
         raise InvalidArgument(

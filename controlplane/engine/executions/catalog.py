@@ -5,6 +5,7 @@ workflows of the same namespace."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 
 from controlplane.engine import paging
@@ -13,10 +14,14 @@ from controlplane.engine.executions.definition_checker import DefinitionChecker
 from controlplane.store import SqliteStore
 from controlplane.workflow import DefinitionError, definition_digest, parse_workflow
 from models.errors import FieldViolation, InvalidArgument, NotFound, invalid
+from models.limits import DEFAULT_LIMITS, WorkflowLimits, byte_size, setting
 from models.security import DEFAULT_NAMESPACE
+from models.values import MAX_WIRE_DEPTH
 from models.workflows import Severity, ValidationProblem, WorkflowDefinition, WorkflowRevision
 
-MAX_DEFINITION_BYTES = 1 << 20
+# A stored revision was valid when it was stored: read back under the widest limits any
+# setting allows, so lowering a setting never makes a stored workflow unreadable.
+STORED_LIMITS = WorkflowLimits(tasks_per_workflow=sys.maxsize, value_depth=MAX_WIRE_DEPTH)
 
 
 def violations(problems: list[ValidationProblem]) -> list[FieldViolation]:
@@ -25,14 +30,23 @@ def violations(problems: list[ValidationProblem]) -> list[FieldViolation]:
 
 class WorkflowCatalog:
     def __init__(
-        self, store: SqliteStore, agent_names: Callable[[], set[str]], clock: Callable[[], float]
+        self,
+        store: SqliteStore,
+        agent_names: Callable[[], set[str]],
+        clock: Callable[[], float],
+        limits: WorkflowLimits = DEFAULT_LIMITS,
     ) -> None:
         self._store = store
         self._agent_names = agent_names
         self._clock = clock
         # By (key, revision): see WorkflowRevision.key.
+        self._limits = limits
         self._parsed: dict[tuple[str, int], WorkflowDefinition] = {}
-        self._checker = DefinitionChecker()
+        self._checker = DefinitionChecker(limits=limits)
+
+    @property
+    def limits(self) -> WorkflowLimits:
+        return self._limits
 
     async def close(self) -> None:
         await self._checker.close()
@@ -42,8 +56,10 @@ class WorkflowCatalog:
     ) -> tuple[WorkflowDefinition | None, list[ValidationProblem]]:
         """Parses and checks off the event loop: the work grows with the text (within the
         loader's budget), and the event loop must keep answering other RPCs meanwhile."""
-        if len(text.encode()) > MAX_DEFINITION_BYTES:
-            raise invalid("definition", f"is larger than {MAX_DEFINITION_BYTES} bytes")
+        size, limit = len(text.encode("utf-8", "surrogatepass")), self._limits.definition_bytes
+        if size > limit:
+            bound = setting("definition_bytes", byte_size(limit))
+            raise invalid("definition", f"is {byte_size(size)}, above {bound}")
         workflows = await asyncio.to_thread(self._store.workflow_names, namespace)
         agents = agents_of(namespace, self._agent_names())
         return await self._checker.check(text, agents, keep_definition, workflows)
@@ -90,7 +106,7 @@ class WorkflowCatalog:
         recovery at start, before any RPC is served)."""
         key = (revision.key, revision.revision)
         if key not in self._parsed:
-            self._parsed[key] = parse_workflow(revision.definition_text)
+            self._parsed[key] = parse_workflow(revision.definition_text, STORED_LIMITS)
         return self._parsed[key]
 
     async def load_definition(self, revision: WorkflowRevision) -> WorkflowDefinition:
@@ -99,7 +115,7 @@ class WorkflowCatalog:
         if key not in self._parsed:
             text = revision.definition_text
             agents = agents_of(revision.namespace, self._agent_names())
-            definition, problems = await self._checker.check(text, agents)
+            definition, problems = await self._checker.check(text, agents, limits=STORED_LIMITS)
             if definition is None:  # stored revisions were valid when stored
                 raise DefinitionError([p for p in problems if p.severity is Severity.ERROR])
             self._parsed[key] = definition

@@ -21,6 +21,7 @@ from models.executions import (
     TaskRecord,
     TaskStatus,
 )
+from models.limits import DEFAULT_LIMITS, WorkflowLimits
 from models.values import sized_details
 from models.workflows import FailureMode, WorkflowDefinition
 
@@ -34,7 +35,11 @@ _TERMINAL_EVENT = {
 # A condition: its CEL text and the activation -> its value (raises when it cannot be evaluated).
 Evaluate = Callable[[str, Mapping[str, Any]], bool]
 # Errors a stop leaves on a running execution while its finally tasks run: what it ends as.
-STOPS = {"Cancelled": ExecutionStatus.CANCELLED, "WorkflowTimeout": ExecutionStatus.TIMED_OUT}
+STOPS = {
+    "Cancelled": ExecutionStatus.CANCELLED,
+    "WorkflowTimeout": ExecutionStatus.TIMED_OUT,
+    "EventLimitExceeded": ExecutionStatus.FAILED,
+}
 
 
 class ExecutionChanges:
@@ -45,8 +50,10 @@ class ExecutionChanges:
         plan: ExecutionPlan,
         clock: Callable[[], float],
         evaluate: Evaluate,
+        limits: WorkflowLimits = DEFAULT_LIMITS,
     ) -> None:
         self.record = record
+        self._limits = limits
         self._definition = definition
         self._plan = plan
         self._order = list(plan.order)

@@ -19,6 +19,7 @@ import sys
 from controlplane.workflow import validate_workflow
 from controlplane.workflow.check_worker import HEADER, bounded
 from models.errors import Unavailable
+from models.limits import DEFAULT_LIMITS, WorkflowLimits
 from models.workflows import Severity, ValidationProblem, WorkflowDefinition
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,11 @@ Checked = tuple[WorkflowDefinition | None, list[ValidationProblem]]
 
 
 class DefinitionChecker:
-    def __init__(self, in_process_bytes: int = IN_PROCESS_BYTES) -> None:
+    def __init__(
+        self, in_process_bytes: int = IN_PROCESS_BYTES, limits: WorkflowLimits = DEFAULT_LIMITS
+    ) -> None:
         self._in_process_bytes = in_process_bytes
+        self._limits = limits
         self._worker: asyncio.subprocess.Process | None = None
         self._one_at_a_time = asyncio.Lock()
 
@@ -41,24 +45,32 @@ class DefinitionChecker:
         agents: set[str],
         wanted: bool = True,
         workflows: set[str] | None = None,
+        limits: WorkflowLimits | None = None,
     ) -> Checked:
         """(the definition if valid and `wanted`, every problem: at most 1,000 and a count).
-        With `workflows`, a child workflow outside it is an error."""
+        With `workflows`, a child workflow outside it is an error. `limits` replaces the
+        checker's own for this text."""
+        limits = limits or self._limits
         if len(text) < self._in_process_bytes:
             definition, problems = await asyncio.to_thread(
-                validate_workflow, text, agents, Severity.WARNING, workflows
+                validate_workflow, text, agents, Severity.WARNING, workflows, limits=limits
             )
             return definition, bounded(problems)
         async with self._one_at_a_time:
             try:
-                return await self._in_worker(text, agents, wanted, workflows)
+                return await self._in_worker(text, agents, wanted, workflows, limits)
             except (EOFError, ConnectionError, asyncio.IncompleteReadError) as exc:
                 log.error("the definition checker process stopped (%s); starting a new one", exc)
                 await self._stop_worker()
                 raise Unavailable("the definition checker stopped while checking; retry") from None
 
     async def _in_worker(
-        self, text: str, agents: set[str], wanted: bool, workflows: set[str] | None
+        self,
+        text: str,
+        agents: set[str],
+        wanted: bool,
+        workflows: set[str] | None,
+        limits: WorkflowLimits,
     ) -> Checked:
         if self._worker is None or self._worker.returncode is not None:
             self._worker = await asyncio.create_subprocess_exec(
@@ -70,7 +82,9 @@ class DefinitionChecker:
             )
         worker = self._worker
         assert worker.stdin is not None and worker.stdout is not None
-        request = pickle.dumps((text, agents, wanted, workflows), protocol=pickle.HIGHEST_PROTOCOL)
+        request = pickle.dumps(
+            (text, agents, wanted, workflows, limits), protocol=pickle.HIGHEST_PROTOCOL
+        )
         worker.stdin.write(HEADER.pack(len(request)) + request)
         await worker.stdin.drain()
         (length,) = HEADER.unpack(await worker.stdout.readexactly(HEADER.size))

@@ -14,7 +14,9 @@ from typing import Any
 from controlplane.workflow.references import find_references, parse_path
 from models.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from models.executions import ExecutionRecord, TaskStatus
+from models.limits import DEFAULT_LIMITS, WorkflowLimits, setting
 from models.modifications import Operation, OperationKind
+from models.values import value_problems
 from models.workflows import RetryPolicy, TaskDefinition, TaskKind, WorkflowDefinition
 
 MAX_OPERATIONS = 100
@@ -30,10 +32,11 @@ def check(
     definition: WorkflowDefinition,
     record: ExecutionRecord,
     agents: set[str],
+    limits: WorkflowLimits = DEFAULT_LIMITS,
 ) -> WorkflowDefinition:
     """The definition with every operation applied, or the first refusal: InvalidArgument
-    for a malformed batch, an unknown agent or a cycle, FailedPrecondition naming the task
-    for one that has started or ended."""
+    for a malformed batch, an unknown agent, a cycle or a change past `limits` (task count,
+    value nesting), FailedPrecondition naming the task for one that has started or ended."""
     if not operations:
         raise InvalidArgument("no operations", [FieldViolation("operations", "give at least one")])
     if len(operations) > MAX_OPERATIONS:
@@ -56,7 +59,15 @@ def check(
             statuses[op.task_id] = TaskStatus.PENDING
         if op.kind is OperationKind.REMOVE_TASK:
             statuses.pop(op.task_id, None)
+    _check_depth(operations, inputs, limits.value_depth)
     changed = dataclasses.replace(definition, tasks=tuple(tasks.values()))
+    count = len(changed.tasks) + len(changed.finally_tasks)
+    if count > limits.tasks_per_workflow:
+        bound = setting("tasks_per_workflow", limits.tasks_per_workflow)
+        raise InvalidArgument(
+            f"the execution would have {count:,} tasks, above {bound}",
+            [FieldViolation("operations", f"{count:,} tasks, above {bound}")],
+        )
     cycle = _cycle(changed)
     if cycle:
         raise InvalidArgument(
@@ -64,6 +75,24 @@ def check(
             [FieldViolation("operations", "depends_on would make a cycle")],
         )
     return changed
+
+
+def _check_depth(operations: Sequence[Operation], inputs: dict[str, Any], depth: int) -> None:
+    """Values and inputs are held to limits.value_depth, as at StartExecution."""
+    problems = [
+        problem
+        for i, op in enumerate(operations)
+        if op.kind in (OperationKind.ADD_TASK, OperationKind.UPDATE_TASK)
+        for problem in value_problems(op.input, _field(i, "input"), depth)
+    ]
+    for name, value in inputs.items():
+        problems += value_problems(value, f"inputs.{name}", depth)
+    if problems:
+        first = problems[0]
+        raise InvalidArgument(
+            f"{first.path}: {first.description}",
+            [FieldViolation(p.path, p.description) for p in problems],
+        )
 
 
 def _apply(

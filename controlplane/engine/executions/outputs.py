@@ -9,14 +9,17 @@ import json
 from typing import Any
 
 from models.executions import ErrorInfo
-from models.values import value_problems
+from models.values import MAX_DEPTH, value_problems
 
 MAX_OUTPUT_BYTES = 2 << 20
 
 
-def value_error(value: Any, path: str, error_type: str) -> ErrorInfo | None:
-    """A typed error naming where `value` leaves the JSON value domain; None if it does not."""
-    problems = value_problems(value, path)
+def value_error(
+    value: Any, path: str, error_type: str, max_depth: int = MAX_DEPTH
+) -> ErrorInfo | None:
+    """A typed error naming where `value` leaves the JSON value domain (or is nested deeper
+    than `max_depth`, the setting limits.value_depth); None if it does not."""
+    problems = value_problems(value, path, max_depth)
     if not problems:
         return None
     listed = "; ".join(f"{p.path} {p.description}" for p in problems[:3])
@@ -24,8 +27,10 @@ def value_error(value: Any, path: str, error_type: str) -> ErrorInfo | None:
     return ErrorInfo(error_type, f"{listed}{more}")
 
 
-def output_problem(output: Any, limit: int = MAX_OUTPUT_BYTES) -> ErrorInfo | None:
-    if (invalid := value_error(output, "output", "OutputNotSerializable")) is not None:
+def output_problem(
+    output: Any, limit: int = MAX_OUTPUT_BYTES, max_depth: int = MAX_DEPTH
+) -> ErrorInfo | None:
+    if (invalid := value_error(output, "output", "OutputNotSerializable", max_depth)) is not None:
         return invalid
     try:
         size = len(json.dumps(output, separators=(",", ":"), allow_nan=False).encode())

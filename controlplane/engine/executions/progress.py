@@ -34,12 +34,12 @@ from models.executions import (
     TaskRecord,
     TaskStatus,
 )
+from models.limits import setting
 from models.workflows import ForEachSpec, TaskDefinition
 
 # Items of one for_each scheduled at once when it sets no max_concurrency: the dispatcher
 # queues them anyway; this bounds the coroutines and records in flight.
 DEFAULT_ITEM_CONCURRENCY = 1000
-MAX_ITEMS = 100_000
 
 
 class Progress(ExecutionChanges):
@@ -114,11 +114,11 @@ class Progress(ExecutionChanges):
         except ReferenceResolutionError as exc:
             self._fail_unstarted(batch, task, ErrorInfo("ReferenceResolutionError", str(exc)))
             return []
-        if not isinstance(items, list) or len(items) > MAX_ITEMS:
-            what = f"{len(items)}" if isinstance(items, list) else type(items).__name__
-            error = ErrorInfo(
-                "InvalidItems", f"for_each needs a list of at most {MAX_ITEMS}: {what}"
-            )
+        limit = self._limits.for_each_items
+        if not isinstance(items, list) or len(items) > limit:
+            bound = setting("for_each_items", limit)
+            what = f"{len(items):,} items" if isinstance(items, list) else type(items).__name__
+            error = ErrorInfo("InvalidItems", f"for_each needs a list within {bound}: {what}")
             self._fail_unstarted(batch, task, error)
             return []
         self.set_task(batch, task, TaskStatus.SCHEDULED)
@@ -271,7 +271,9 @@ class Progress(ExecutionChanges):
         if self._definition.outputs is None:
             resolved = {}
         resolved = resolved if isinstance(resolved, dict) else {"value": resolved}
-        if (refused := value_error(resolved, "outputs", "InvalidOutputs")) is not None:
+        if (
+            refused := value_error(resolved, "outputs", "InvalidOutputs", self._limits.value_depth)
+        ) is not None:
             return ExecutionStatus.FAILED, refused, None
         return ExecutionStatus.SUCCEEDED, None, resolved
 

@@ -13,7 +13,8 @@ from controlplane.engine.executions.attempt_routing import agents_of
 from controlplane.engine.executions.catalog import WorkflowCatalog
 from controlplane.engine.executions.plan import ExecutionPlan
 from controlplane.engine.executions.retry import missing_agents, refusal, rerun_tasks, rewind
-from controlplane.engine.executions.runner import ExecutionRunner, RunnerDeps
+from controlplane.engine.executions.runner import ExecutionRunner
+from controlplane.engine.executions.runner_deps import RunnerDeps
 from controlplane.store import SqliteStore, WriteBatch
 from models.errors import (
     FailedPrecondition,

@@ -17,27 +17,24 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from controlplane.engine.dispatch.dispatcher import Dispatcher
 from controlplane.engine.dispatch.grants import Grant, Rejected, TaskRequest
 from controlplane.engine.executions.attempt_routing import agent_key, failed_on
 from controlplane.engine.executions.children import ChildExecutions, run_child
 from controlplane.engine.executions.commits import ExecutionWrites
 from controlplane.engine.executions.controls import ExecutionControls
 from controlplane.engine.executions.deadline import Deadline
-from controlplane.engine.executions.event_hub import EventHub
+from controlplane.engine.executions.event_budget import EventBudget
 from controlplane.engine.executions.fault_log import log_fault, stuck_because
 from controlplane.engine.executions.heartbeats import AttemptBeats, HeartbeatLost, LiveHeartbeats
 from controlplane.engine.executions.modifications import check
 from controlplane.engine.executions.outputs import value_error
 from controlplane.engine.executions.plan import ExecutionPlan
 from controlplane.engine.executions.resync import adopt
-from controlplane.engine.executions.transitions import Evaluate, Transitions
-from controlplane.ports import AgentBackend
-from controlplane.store import PrecedingWriteFailed, StoreWriter, WriteBatch, is_outage
-from controlplane.store.signals import SignalStore
+from controlplane.engine.executions.runner_deps import RunnerDeps
+from controlplane.engine.executions.transitions import Transitions
+from controlplane.store import PrecedingWriteFailed, WriteBatch, is_outage
 from controlplane.workflow import ReferenceResolutionError, resolve
 from models.backend import AgentUnavailable, AttemptOutcome, AttemptRequest, NoUsableReplica
 from models.errors import Internal
@@ -61,30 +58,6 @@ WAITS = frozenset({TaskKind.SLEEP, TaskKind.SIGNAL, TaskKind.WORKFLOW})
 MAX_FAILED_RECOVERIES = 2
 
 
-@dataclass
-class Drain:
-    """Set at shutdown: attempts in flight finish and are recorded, nothing new starts."""
-
-    active: bool = False
-
-
-@dataclass(frozen=True)
-class RunnerDeps:
-    writer: StoreWriter
-    backend: AgentBackend
-    hub: EventHub
-    clock: Callable[[], float]
-    dispatcher: Dispatcher
-    # What the store holds of an execution (read back after a change was not recorded).
-    load: Callable[[str], ExecutionRecord | None]
-    drain: Drain = field(default_factory=lambda: Drain())
-    # What the agent's consistent_hash strategy routes an input by ("" for nothing).
-    routing_key: Callable[[str, object], str] = lambda agent, task_input: ""
-    # Evaluates a task's `when` condition (CEL) over its activation.
-    evaluate: Evaluate = field(default=lambda text, activation: _no_conditions(text))
-    signals: SignalStore | None = None
-
-
 class StepFailed(Exception):
     """A change was not recorded; its fault is logged and being reconciled with the store."""
 
@@ -101,12 +74,12 @@ class ExecutionRunner:
         self.record = record
         self._deps = deps
         self._on_finished = on_finished
-        self._t = Transitions(
-            record, definition, ExecutionPlan.of(definition), deps.clock, deps.evaluate
-        )
+        plan = ExecutionPlan.of(definition)
+        self._t = Transitions(record, definition, plan, deps.clock, deps.evaluate, deps.limits)
         self._writes = ExecutionWrites(deps.writer, record.execution_id, self._fault)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._deadline = Deadline(deps.clock, self._stop)
+        self._events = EventBudget(deps.limits.events_per_execution, self._stop)
         self._children = children
         # Tasks whose attempt is on a replica right now (what a graceful shutdown waits for).
         self._in_flight: set[str] = set()
@@ -155,6 +128,7 @@ class ExecutionRunner:
         to finish (their results are recorded), the rest is left as the store says, and the
         next start resumes from there."""
         self._deadline.cancel()
+        self._events.cancel()
         self._beats.stop()
         for task_id, handle in self._tasks.items():
             if task_id not in self._in_flight:
@@ -214,7 +188,9 @@ class ExecutionRunner:
                 task_input = resolve(
                     spec.input, self.record.inputs, outputs, "input", self._t.scope_of(task_id)
                 )
-                refused = value_error(task_input, "input", "InvalidInput")
+                refused = value_error(
+                    task_input, "input", "InvalidInput", self._deps.limits.value_depth
+                )
             except ReferenceResolutionError as exc:
                 refused = ErrorInfo("ReferenceResolutionError", str(exc))
             if refused is not None:
@@ -246,7 +222,7 @@ class ExecutionRunner:
 
     async def modify(self, operations: Sequence[Operation], agents: set[str], details: Any) -> None:
         """Checks a batch of operations against the execution as it is, then applies it."""
-        definition = check(operations, self._t.definition, self.record, agents)
+        definition = check(operations, self._t.definition, self.record, agents, self._deps.limits)
         to_start = await self._step(
             "", lambda batch: self._t.modified(batch, operations, definition, details)
         )
@@ -464,6 +440,7 @@ class ExecutionRunner:
                 raise  # shutting down while the store refuses writes: left as stored
             raise StepFailed(task_id) from exc  # reported by the write itself
         self._deps.hub.published(self.execution_id, last)
+        self._events.spent(self.record.last_sequence)
         if self._t.definition.failure_mode is FailureMode.FAIL_FAST:
             self._reap()
         return result
@@ -594,7 +571,3 @@ class ExecutionRunner:
     def plan_tasks(self) -> list[PlanTask]:
         """Tasks that are neither finished nor running (see ExecutionPlan.lookahead)."""
         return self._t.plan.lookahead(self.record)
-
-
-def _no_conditions(text: str) -> bool:
-    raise RuntimeError(f"no condition evaluator is configured for {text!r}")

@@ -22,7 +22,8 @@ from controlplane.engine.executions.modifications import from_details, replayed,
 from controlplane.engine.executions.outputs import value_error
 from controlplane.engine.executions.plan import ExecutionPlan
 from controlplane.engine.executions.retries import Retries
-from controlplane.engine.executions.runner import ExecutionRunner, RunnerDeps
+from controlplane.engine.executions.runner import ExecutionRunner
+from controlplane.engine.executions.runner_deps import RunnerDeps
 from controlplane.engine.executions.task_view import task_view
 from controlplane.store import SqliteStore, WriteBatch
 from controlplane.workflow import check_inputs
@@ -155,7 +156,7 @@ class ExecutionEngine:
         ]
         if missing:
             raise FailedPrecondition("workflow uses agents that are not deployed", missing)
-        resolved, problems = check_inputs(definition, inputs)
+        resolved, problems = check_inputs(definition, inputs, self._deps.limits.value_depth)
         if problems:
             raise InvalidArgument("inputs do not match the workflow", violations(problems))
 
@@ -405,7 +406,11 @@ class ExecutionEngine:
             )
         if len(request_id) > MAX_REQUEST_ID:
             raise invalid("request_id", f"must be at most {MAX_REQUEST_ID} characters")
-        if (problem := value_error(payload, "payload", "InvalidPayload")) is not None:
+        if (
+            problem := value_error(
+                payload, "payload", "InvalidPayload", self._deps.limits.value_depth
+            )
+        ) is not None:
             raise invalid("payload", problem.message)
         runner = self._live(execution_id, "signal")
         await runner.controls.signal(name, payload, request_id)

@@ -198,7 +198,11 @@ class Transitions(Progress):
         if attempt.status is not AttemptStatus.RUNNING:
             return []  # ended meanwhile (lost with a change that was not recorded)
         self.heartbeat(batch, task, attempt, heartbeat)
-        if outcome.ok and (problem := output_problem(outcome.output)) is not None:
+        if (
+            outcome.ok
+            and (problem := output_problem(outcome.output, max_depth=self._limits.value_depth))
+            is not None
+        ):
             outcome, retryable = AttemptOutcome(ok=False, error=problem), False
         tid = task.task_id
         attempt.end_time = self._clock()

@@ -137,7 +137,7 @@ class ScheduleManager:
         if len(json.dumps(spec.inputs)) > MAX_INPUT_BYTES:
             return [violation("inputs", f"are larger than {MAX_INPUT_BYTES} bytes")]
         definition = await self._catalog.load_definition(revision)
-        _, problems = check_inputs(definition, spec.inputs)
+        _, problems = check_inputs(definition, spec.inputs, self._catalog.limits.value_depth)
         return [violation(p.path or "inputs", p.message) for p in problems]
 
     def _catalog_has(self, namespace: str, workflow: str) -> bool:
