@@ -7,11 +7,13 @@ import logging
 import time
 from collections.abc import Callable
 
+from controlplane.api.interceptors.audit import AuditCalls
 from controlplane.api.server import GrpcServer
 from controlplane.config import ServerConfig
 from controlplane.engine.agents.events import AgentEvents
 from controlplane.engine.agents.packages import PackageService
 from controlplane.engine.agents.registry import AgentManager
+from controlplane.engine.audit.log import AuditLog
 from controlplane.engine.capacity.cluster import ClusterObserver
 from controlplane.engine.capacity.pool_agents import PoolAgents
 from controlplane.engine.capacity.pool_groups import PoolGroups
@@ -38,6 +40,7 @@ from controlplane.engine.schedules.loop import ExecutionPorts, ScheduleLoop
 from controlplane.engine.schedules.manager import ScheduleManager
 from controlplane.ports import AgentBackend, CapacityBackend
 from controlplane.store import SqliteStore, StoreWriter
+from controlplane.store.audit_events import AuditEventStore
 from controlplane.store.capacity import CapacityStore
 from controlplane.store.data_dir_lock import DataDirLock
 from controlplane.store.integrity import check_before_open, mark
@@ -223,6 +226,8 @@ class ControlPlane:
         self._loops: list[asyncio.Task[None]] = []
         self._health_updates: set[asyncio.Task[None]] = set()
         self.planner = Planner(self.rolling)
+        self.audit_events = AuditEventStore(self.store)
+        self.audit_log = AuditLog(self.audit_events, self.writer)
         self.server = GrpcServer(
             self.agents,
             self.catalog,
@@ -240,6 +245,9 @@ class ControlPlane:
             self.packages,
             self.agent_events,
             self.schedules,
+            self.audit_log,
+            # Outermost first: the audit records what the ones inside it decide.
+            interceptors=[AuditCalls(self.audit_log, clock).interceptor()],
         )
         self.port = 0
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 from controlplane.api.gen.orchestrator.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
     agent_pb2,
     agent_pb2_grpc,
     resource_pb2,
@@ -21,6 +25,7 @@ from controlplane.api.gen.orchestrator.v1 import (
     workflow_pb2,
     workflow_pb2_grpc,
 )
+from controlplane.api.servicers.admin import AdminServicer
 from controlplane.api.servicers.agents import AgentServicer
 from controlplane.api.servicers.resources import ResourceServicer
 from controlplane.api.servicers.scaling import ScalingServicer
@@ -30,6 +35,7 @@ from controlplane.api.servicers.workflows import WorkflowServicer
 from controlplane.engine.agents.events import AgentEvents
 from controlplane.engine.agents.packages import PackageService
 from controlplane.engine.agents.registry import AgentManager
+from controlplane.engine.audit.log import AuditLog
 from controlplane.engine.capacity.cluster import ClusterObserver
 from controlplane.engine.capacity.pools import PoolService
 from controlplane.engine.capacity.quotas import QuotaService
@@ -50,6 +56,7 @@ SERVICE_NAMES = (
     scheduler_pb2.DESCRIPTOR.services_by_name["SchedulerService"].full_name,
     scaling_pb2.DESCRIPTOR.services_by_name["ScalingService"].full_name,
     schedule_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
+    admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
 )
 
 
@@ -76,7 +83,10 @@ class GrpcServer:
         packages: PackageService,
         agent_events: AgentEvents,
         schedules: ScheduleManager,
+        audit_log: AuditLog,
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     ) -> None:
+        """`interceptors`: outermost first (each runs around the ones after it)."""
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
@@ -84,7 +94,7 @@ class GrpcServer:
             # between two stores).
             ("grpc.so_reuseport", 0),
         ]
-        self._server = grpc.aio.server(options=options)
+        self._server = grpc.aio.server(options=options, interceptors=list(interceptors))
         agent_pb2_grpc.add_AgentServiceServicer_to_server(
             AgentServicer(agents, packages, agent_events), self._server
         )
@@ -103,6 +113,7 @@ class GrpcServer:
         schedule_pb2_grpc.add_ScheduleServiceServicer_to_server(
             ScheduleServicer(schedules), self._server
         )
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(audit_log), self._server)
         self._health = health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(

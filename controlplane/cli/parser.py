@@ -10,6 +10,7 @@ from typing import Any
 
 from controlplane.cli.arg_types import address_arg, timeout_arg
 from controlplane.cli.client import (
+    audit_commands,
     capacity_commands,
     scaling_commands,
     schedule_commands,
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     schedule_commands.register(top, common)  # schedules
     # pools, cluster, quota, reserve, reservations, schedulers, plan
     capacity_commands.register(top, common)
+    audit_commands.register(top, common)  # audit
     bench_commands.register(top)  # local, no control plane
     ml_commands.register(top)  # local model training
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from controlplane.store.agent_rows import put_agent_statement
+from controlplane.store.audit_events import AUDIT_SCHEMA
 from controlplane.store.codec import (
     load,
     load_agent_spec,
@@ -83,7 +84,9 @@ class SqliteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._writer = _connect(path, synchronous)
-        self._writer.executescript(SCHEMA + HEARTBEAT_SCHEMA + EARLIER_ATTEMPTS_SCHEMA)
+        self._writer.executescript(
+            SCHEMA + HEARTBEAT_SCHEMA + EARLIER_ATTEMPTS_SCHEMA + AUDIT_SCHEMA
+        )
         self._migrate()
         self._writer.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._reader = _connect(path, synchronous)

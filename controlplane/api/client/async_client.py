@@ -21,6 +21,7 @@ import grpc
 from grpc_health.v1 import health_pb2
 
 from controlplane.api.client import calls, capacity_calls, schedule_calls
+from controlplane.api.client.async_admin import AsyncAdminMethods
 from controlplane.api.client.calls import LOAD_PAGE_SIZE, PAGE_SIZE, Call, Paged
 from controlplane.api.client.errors import ClientError
 from controlplane.api.client.package_upload import PackageSource, prepare_upload
@@ -121,7 +122,7 @@ class AsyncExecutionHandle:
                 return await self._client.with_omitted_values(record)
 
 
-class AsyncOrchestratorClient:
+class AsyncOrchestratorClient(AsyncAdminMethods):
     """Use as an async context manager or await `close()`; see `OrchestratorClient` for the
     options."""
 

@@ -20,6 +20,7 @@ from controlplane.api.client.errors import ClientError
 from controlplane.api.client.package_upload import PackageSource, prepare_upload
 from controlplane.api.client.retries import DEFAULT_RETRY, RetryPolicy, channel_options
 from controlplane.api.client.stubs import Stubs
+from controlplane.api.client.sync_admin import AdminMethods
 from controlplane.api.client.sync_schedules import ScheduleMethods
 from controlplane.api.codec.agent_events import agent_event_from_proto
 from controlplane.api.codec.agents import stored_package_from_proto
@@ -120,7 +121,7 @@ class ExecutionHandle:
                 return self._client.with_omitted_values(record)
 
 
-class OrchestratorClient(ScheduleMethods):
+class OrchestratorClient(ScheduleMethods, AdminMethods):
     """Use as a context manager or call `close()`.
 
     timeout_s: the deadline of every unary call (Plan and GetForecast get their solve and fit
