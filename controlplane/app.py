@@ -32,6 +32,7 @@ from controlplane.engine.executions.runner import RunnerDeps
 from controlplane.engine.executions.service import ExecutionEngine
 from controlplane.engine.planning.planner import Planner
 from controlplane.engine.planning.rolling import RollingPlanner
+from controlplane.engine.retention.loop import RetentionLoop, RetentionSettings
 from controlplane.engine.scaling.forecasts import ForecastSettings, ForecastWorker
 from controlplane.engine.scaling.load_recorder import LoadRecorder
 from controlplane.engine.scaling.loop import ScalingLoop
@@ -46,12 +47,14 @@ from controlplane.store.data_dir_lock import DataDirLock
 from controlplane.store.integrity import check_before_open, mark
 from controlplane.store.load_history import LoadHistoryStore
 from controlplane.store.packages import PackageFiles
+from controlplane.store.retention import RetentionStore
 from controlplane.store.scaling import ScalingStore
 from controlplane.store.schedules import ScheduleStore
 from controlplane.store.signals import SignalStore
 from controlplane.workflow.conditions import evaluate_condition
 from models.executions import ExecutionStatus
 from models.queueing import QueueConfig
+from models.security import NamespacePolicy
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +231,18 @@ class ControlPlane:
         self.planner = Planner(self.rolling)
         self.audit_events = AuditEventStore(self.store)
         self.audit_log = AuditLog(self.audit_events, self.writer)
+        self.retention = RetentionLoop(
+            RetentionStore(self.store),
+            self.audit_events,
+            self.executions,
+            NamespacePolicy,  # every namespace keeps the server's defaults
+            RetentionSettings(
+                executions_s=config.retention.executions_s,
+                audit_s=config.retention.audit_s,
+                interval_s=config.retention.interval_s,
+            ),
+            clock,
+        )
         self.server = GrpcServer(
             self.agents,
             self.catalog,
@@ -293,6 +308,8 @@ class ControlPlane:
         if intervals.schedule_interval_s > 0:
             # After recovery: times missed while the control plane was down are caught up now.
             self._loops.append(loop.create_task(self.schedule_loop.run()))
+        if self.config.retention.interval_s > 0:
+            self._loops.append(loop.create_task(self.retention.run()))
         log.info("control plane serving on %s", self.address)
 
     def _store_outage(self, outage: bool) -> None:

@@ -25,6 +25,7 @@ from controlplane.store.earlier_attempts import SCHEMA as EARLIER_ATTEMPTS_SCHEM
 from controlplane.store.earlier_attempts import attach_earlier_attempts
 from controlplane.store.heartbeats import SCHEMA as HEARTBEAT_SCHEMA
 from controlplane.store.heartbeats import UPSERT_HEARTBEAT, attach_heartbeats
+from controlplane.store.retention import RETENTION_SCHEMA
 from controlplane.store.schema import SCHEMA, SCHEMA_VERSION
 from controlplane.store.write_batch import WriteBatch
 from models.agents import AgentRecord
@@ -88,6 +89,7 @@ class SqliteStore:
             SCHEMA + HEARTBEAT_SCHEMA + EARLIER_ATTEMPTS_SCHEMA + AUDIT_SCHEMA
         )
         self._migrate()
+        self._writer.executescript(RETENTION_SCHEMA)  # (indexes columns _migrate adds)
         self._writer.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._reader = _connect(path, synchronous)
         self._write_lock = threading.Lock()

@@ -145,7 +145,12 @@ def test_an_accepted_call_the_store_cannot_record_is_answered_unavailable(
         finally:
             with store._write_lock:
                 store._writer.execute("PRAGMA query_only=0")
-        codes.append(await _code(channel, b"ok"))
+        # The writer sees the store take writes again (it probes), then calls are answered.
+        deadline = asyncio.get_running_loop().time() + 20
+        while (code := await _code(channel, b"ok")) == "UNAVAILABLE":
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+        codes.append(code)
         return codes
 
     codes, events = _serve(tmp_path, scenario)

@@ -3,25 +3,42 @@ lists them newest first, a page at a time."""
 
 from __future__ import annotations
 
+import asyncio
+
 from controlplane.engine import paging
 from controlplane.store import StoreWriter, WriteBatch
 from controlplane.store.audit_events import AuditEventStore, AuditPageKey, insert_statement
 from models.audit import AuditFilter
-from models.errors import invalid
+from models.errors import Unavailable, invalid
 from models.security import AuditEvent
+
+# How long a call's answer waits for its record at most.
+MAX_WAIT_S = 10.0
 
 
 class AuditLog:
-    def __init__(self, events: AuditEventStore, writer: StoreWriter) -> None:
+    def __init__(
+        self, events: AuditEventStore, writer: StoreWriter, max_wait_s: float = MAX_WAIT_S
+    ) -> None:
         self._events = events
         self._writer = writer
+        self._max_wait_s = max_wait_s
 
     async def record(self, event: AuditEvent) -> None:
-        """Returns once `event` is durable. A store that refuses writes raises at once (the
-        caller's answer must not wait for the disk, nor go out unrecorded)."""
+        """Returns once `event` is durable. A store that refuses writes raises Unavailable
+        (at once when the writer knows it, at the latest after `max_wait_s`): the call's
+        answer must neither wait for the disk nor go out unrecorded."""
+        if self._writer.unwritable_since is not None:
+            raise Unavailable("the store refuses writes")
         batch = WriteBatch()
         batch.statements.append(insert_statement(event))
-        await self._writer.commit(batch, wait_out_outage=False)
+        try:
+            await asyncio.wait_for(
+                self._writer.commit(batch, wait_out_outage=False), self._max_wait_s
+            )
+        except TimeoutError:
+            # Queued behind writes that wait out an outage; it is written when they are.
+            raise Unavailable(f"the store took no write for {self._max_wait_s:g} s") from None
 
     def list(
         self, query: AuditFilter, page_size: int, page_token: str
