@@ -8,7 +8,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
@@ -16,7 +15,7 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
 
-from controlplane.api.client import ClientError, OrchestratorClient
+from controlplane.api.client import ClientError, OrchestratorClient, admin_calls
 from controlplane.api.gen.orchestrator.v1 import (
     agent_pb2,
     resource_pb2,
@@ -26,6 +25,7 @@ from controlplane.api.gen.orchestrator.v1 import (
     workflow_pb2,
 )
 from controlplane.api.interceptors.mutations import RPCS
+from models.agents import AgentSpec, EndpointOptions
 from models.audit import AuditFilter
 from models.security import AuditEvent
 from tests.support.server_thread import ServerThread
@@ -206,20 +206,22 @@ def test_the_record_is_in_the_store_when_the_answer_arrives(
     server: ServerThread, client: OrchestratorClient
 ) -> None:
     database = server.control_plane.config.store.database_path
+
+    def committed(resource: str) -> list[tuple[str, str]]:
+        with sqlite3.connect(database) as reader:  # another connection: only what is committed
+            return reader.execute(
+                "SELECT rpc, code FROM audit_events WHERE resource = ?", (resource,)
+            ).fetchall()
+
     for name in ("a", "b", "c"):
+        client.deploy_agent(AgentSpec(f"agent-{name}", "v1", "m:Agent"))
+        assert committed(f"agent-{name}") == [("AgentService/DeployAgent", "OK")]
         with pytest.raises(ClientError):
             client.delete_agent(f"ghost-{name}")
-        with sqlite3.connect(database) as reader:  # another connection: only what is committed
-            rows = reader.execute(
-                "SELECT rpc, resource, code FROM audit_events WHERE resource = ?",
-                (f"ghost-{name}",),
-            ).fetchall()
-        assert rows == [("AgentService/DeleteAgent", f"ghost-{name}", "NOT_FOUND")]
+        assert committed(f"ghost-{name}") == [("AgentService/DeleteAgent", "NOT_FOUND")]
 
 
 def test_secrets_are_redacted_and_large_inputs_cut(client: OrchestratorClient) -> None:
-    from models.agents import AgentSpec, EndpointOptions
-
     client.deploy_agent(
         AgentSpec(
             "coder",
@@ -296,8 +298,6 @@ def test_list_filters_and_pages_newest_first(
 def test_a_page_token_of_another_query_and_a_reversed_range_are_refused(
     client: OrchestratorClient,
 ) -> None:
-    from controlplane.api.client import admin_calls
-
     for _ in range(3):
         with pytest.raises(ClientError):
             client.delete_agent("ghost")
@@ -312,7 +312,5 @@ def test_a_page_token_of_another_query_and_a_reversed_range_are_refused(
     assert reversed_range.value.code_name == "INVALID_ARGUMENT"
 
 
-def _spec(name: str) -> Any:
-    from models.agents import AgentSpec
-
+def _spec(name: str) -> AgentSpec:
     return AgentSpec(name, "v1", "m:Agent")
