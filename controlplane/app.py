@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from controlplane.api.interceptors.audit import AuditCalls
 from controlplane.api.interceptors.authentication import Authentication
 from controlplane.api.interceptors.limits import CallLimits, limits_interceptor
 from controlplane.api.interceptors.wrapping import AroundInterceptor
@@ -16,6 +17,7 @@ from controlplane.config import ServerConfig, authentication_required
 from controlplane.engine.agents.events import AgentEvents
 from controlplane.engine.agents.packages import PackageService
 from controlplane.engine.agents.registry import AgentManager
+from controlplane.engine.audit.log import AuditLog
 from controlplane.engine.capacity.cluster import ClusterObserver
 from controlplane.engine.capacity.pool_agents import PoolAgents
 from controlplane.engine.capacity.pool_groups import PoolGroups
@@ -34,6 +36,7 @@ from controlplane.engine.executions.runner_deps import RunnerDeps
 from controlplane.engine.executions.service import ExecutionEngine
 from controlplane.engine.planning.planner import Planner
 from controlplane.engine.planning.rolling import RollingPlanner
+from controlplane.engine.retention.loop import RetentionLoop, RetentionSettings
 from controlplane.engine.scaling.forecasts import ForecastSettings, ForecastWorker
 from controlplane.engine.scaling.load_recorder import LoadRecorder
 from controlplane.engine.scaling.loop import ScalingLoop
@@ -44,12 +47,14 @@ from controlplane.engine.security.access import AccessService
 from controlplane.engine.security.authenticator import Authenticator
 from controlplane.ports import AgentBackend, CapacityBackend
 from controlplane.store import SqliteStore, StoreWriter
+from controlplane.store.audit_events import AuditEventStore
 from controlplane.store.capacity import CapacityStore
 from controlplane.store.credentials import CredentialStore, known_namespaces
 from controlplane.store.data_dir_lock import DataDirLock
 from controlplane.store.integrity import check_before_open, mark
 from controlplane.store.load_history import LoadHistoryStore
 from controlplane.store.packages import PackageFiles
+from controlplane.store.retention import RetentionStore
 from controlplane.store.scaling import ScalingStore
 from controlplane.store.schedules import ScheduleStore
 from controlplane.store.signals import SignalStore
@@ -264,6 +269,20 @@ class ControlPlane:
         authentication = Authentication(
             authenticator, self.authentication_enabled, config.auth.reflection
         )
+        self.audit_events = AuditEventStore(self.store)
+        self.audit_log = AuditLog(self.audit_events, self.writer)
+        self.retention = RetentionLoop(
+            RetentionStore(self.store),
+            self.audit_events,
+            self.executions,
+            self.access.policy,
+            RetentionSettings(
+                executions_s=config.retention.executions_s,
+                audit_s=config.retention.audit_s,
+                interval_s=config.retention.interval_s,
+            ),
+            clock,
+        )
         self.server = GrpcServer(
             self.agents,
             self.catalog,
@@ -282,9 +301,12 @@ class ControlPlane:
             self.agent_events,
             self.schedules,
             self.access,
+            self.audit_log,
             self.authentication_enabled,
-            # Outermost first: who calls, then how much it may.
+            # Outermost first: the audit records what the ones inside decide; authentication
+            # says who calls, then the limits how much it may.
             interceptors=[
+                AuditCalls(self.audit_log, clock).interceptor(),
                 AroundInterceptor(authentication, authentication.applies_to),
                 limits_interceptor(call_limits(config), SERVICE_FILES),
             ],
@@ -342,6 +364,8 @@ class ControlPlane:
         if intervals.schedule_interval_s > 0:
             # After recovery: times missed while the control plane was down are caught up now.
             self._loops.append(loop.create_task(self.schedule_loop.run()))
+        if self.config.retention.interval_s > 0:
+            self._loops.append(loop.create_task(self.retention.run()))
         log.info("control plane serving on %s", self.address)
 
     def _store_outage(self, outage: bool) -> None:

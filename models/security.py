@@ -124,8 +124,8 @@ class AuditEvent:
     sequence: int
     time: float
     caller: str
-    namespace: str
-    rpc: str  # "orchestrator.v1.AgentService/DeployAgent"
+    namespace: str  # "" for what belongs to no namespace (pools, nodes, keys)
+    rpc: str  # "AgentService/DeployAgent"
     resource: str  # what the call named: an agent, an execution id, ...
     request_summary: str  # JSON, secrets and large values redacted
     code: str  # the gRPC status code name: "OK", "INVALID_ARGUMENT", ...

@@ -10,6 +10,8 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 from controlplane.api.gen.orchestrator.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
     agent_pb2,
     agent_pb2_grpc,
     auth_pb2,
@@ -25,6 +27,7 @@ from controlplane.api.gen.orchestrator.v1 import (
     workflow_pb2,
     workflow_pb2_grpc,
 )
+from controlplane.api.servicers.admin import AdminServicer
 from controlplane.api.servicers.agents import AgentServicer
 from controlplane.api.servicers.auth import AuthServicer
 from controlplane.api.servicers.resources import ResourceServicer
@@ -35,6 +38,7 @@ from controlplane.api.servicers.workflows import WorkflowServicer
 from controlplane.engine.agents.events import AgentEvents
 from controlplane.engine.agents.packages import PackageService
 from controlplane.engine.agents.registry import AgentManager
+from controlplane.engine.audit.log import AuditLog
 from controlplane.engine.capacity.cluster import ClusterObserver
 from controlplane.engine.capacity.pools import PoolService
 from controlplane.engine.capacity.quotas import QuotaService
@@ -67,6 +71,7 @@ SERVICE_NAMES = (
     scaling_pb2.DESCRIPTOR.services_by_name["ScalingService"].full_name,
     schedule_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
     auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
+    admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
 )
 
 
@@ -94,10 +99,11 @@ class GrpcServer:
         agent_events: AgentEvents,
         schedules: ScheduleManager,
         access: AccessService,
+        audit_log: AuditLog,
         authentication_enabled: bool = False,
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     ) -> None:
-        """`interceptors` run around every call, the first outermost."""
+        """`interceptors`: outermost first (each runs around the ones after it)."""
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes),
@@ -127,6 +133,7 @@ class GrpcServer:
         schedule_pb2_grpc.add_ScheduleServiceServicer_to_server(
             ScheduleServicer(schedules), self._server
         )
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(audit_log), self._server)
         self._health = health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(

@@ -10,6 +10,7 @@ from typing import Any
 
 from controlplane.cli.arg_types import address_arg, timeout_arg
 from controlplane.cli.client import (
+    audit_commands,
     auth_commands,
     capacity_commands,
     scaling_commands,
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # auth: keys, roles, policies; `auth init` is local  # schedules
     # pools, cluster, quota, reserve, reservations, schedulers, plan
     capacity_commands.register(top, common)
+    audit_commands.register(top, common)  # audit
     bench_commands.register(top)  # local, no control plane
     ml_commands.register(top)  # local model training
 

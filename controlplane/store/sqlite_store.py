@@ -16,6 +16,7 @@ from typing import Any
 
 from controlplane.store.agent_keys import key_condition
 from controlplane.store.agent_rows import put_agent_statement
+from controlplane.store.audit_events import AUDIT_SCHEMA
 from controlplane.store.codec import (
     load,
     load_agent_spec,
@@ -28,6 +29,7 @@ from controlplane.store.heartbeats import SCHEMA as HEARTBEAT_SCHEMA
 from controlplane.store.heartbeats import UPSERT_HEARTBEAT, attach_heartbeats
 from controlplane.store.migrations import migrate
 from controlplane.store.namespaced_keys import request_id_of, request_key
+from controlplane.store.retention import RETENTION_SCHEMA
 from controlplane.store.schema import SCHEMA, SCHEMA_VERSION
 from controlplane.store.write_batch import WriteBatch
 from models.agents import AgentRecord
@@ -92,7 +94,12 @@ class SqliteStore:
         try:
             migrate(
                 self._writer,
-                SCHEMA + HEARTBEAT_SCHEMA + EARLIER_ATTEMPTS_SCHEMA + CREDENTIALS_SCHEMA,
+                SCHEMA
+                + HEARTBEAT_SCHEMA
+                + EARLIER_ATTEMPTS_SCHEMA
+                + CREDENTIALS_SCHEMA
+                + AUDIT_SCHEMA
+                + RETENTION_SCHEMA,
                 path,
             )
         except BaseException:

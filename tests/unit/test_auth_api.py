@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from controlplane.api.client import ClientError, Credentials, OrchestratorClient
 from controlplane.api.gen.orchestrator.v1 import agent_pb2
+from controlplane.api.interceptors.mutations import kind_of
 from controlplane.api.permissions import PERMISSIONS
 from controlplane.api.server import SERVICE_NAMES
 from controlplane.engine.security.bootstrap import create_first_admin_key
@@ -187,7 +188,7 @@ def test_the_readme_table_is_the_permission_table() -> None:
         rpc: (
             p.role.label if p.role else "-",
             p.scope.value,
-            "yes" if p.mutates else "no",
+            "yes" if kind_of(rpc).mutating else "no",
         )
         for rpc, p in PERMISSIONS.items()
     }
@@ -208,6 +209,7 @@ def test_every_rpc_of_every_service_has_a_permission() -> None:
                 "ScalingService": "scaling_pb2",
                 "ScheduleService": "schedule_pb2",
                 "AuthService": "auth_pb2",
+                "AdminService": "admin_pb2",
             }[short]
         )
         for method in module.DESCRIPTOR.services_by_name[short].methods:

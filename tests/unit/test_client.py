@@ -26,6 +26,7 @@ from controlplane.api.client.retries import IDEMPOTENT
 from controlplane.api.codec.agents import agent_to_proto
 from controlplane.api.codec.workflows import execution_to_proto
 from controlplane.api.gen.orchestrator.v1 import (
+    admin_pb2,
     agent_pb2,
     agent_pb2_grpc,
     resource_pb2,
@@ -317,6 +318,7 @@ def test_the_service_config_names_real_methods_only() -> None:
             scheduler_pb2,
             scaling_pb2,
             schedule_pb2,
+            admin_pb2,
         )
         for s in file.DESCRIPTOR.services_by_name.values()
     }

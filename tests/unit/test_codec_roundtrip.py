@@ -18,6 +18,7 @@ from google.protobuf.message import Message
 
 import controlplane.api.codec
 from controlplane.api.codec import (
+    admin,
     agent_events,
     agent_specs,
     agents,
@@ -33,6 +34,7 @@ from controlplane.api.codec import (
 from controlplane.api.codec import workflows as workflow_codec
 from controlplane.api.codec.enums import EnumTable, UnknownEnumValue
 from controlplane.api.gen.orchestrator.v1 import (
+    admin_pb2,
     agent_pb2,
     auth_pb2,
     resource_pb2,
@@ -64,6 +66,7 @@ from models.agents import (
     VersionHealth,
     VersionState,
 )
+from models.audit import AuditFilter
 from models.capacity import (
     ClusterUsage,
     NodeUsage,
@@ -121,7 +124,7 @@ from models.scaling import (
 )
 from models.schedules import FiringState, OverlapPolicy, Schedule, ScheduleSpec
 from models.scheduling import PlannedOperation, PlanResult, SchedulerInfo, SolveStatus
-from models.security import ApiKeyInfo, Role, RoleBinding
+from models.security import ApiKeyInfo, AuditEvent, Role, RoleBinding
 from models.security import NamespacePolicy as AccessPolicy
 from models.workflows import (
     CreateWorkflowResult,
@@ -133,7 +136,16 @@ from models.workflows import (
     WorkflowView,
 )
 
-FILES = (agent_pb2, auth_pb2, workflow_pb2, resource_pb2, scheduler_pb2, scaling_pb2, schedule_pb2)
+FILES = (
+    agent_pb2,
+    workflow_pb2,
+    resource_pb2,
+    scheduler_pb2,
+    scaling_pb2,
+    schedule_pb2,
+    auth_pb2,
+    admin_pb2,
+)
 CODEC_MODULES = [
     importlib.import_module(f"controlplane.api.codec.{m.name}")
     for m in pkgutil.iter_modules(controlplane.api.codec.__path__)
@@ -799,6 +811,32 @@ CASES = [
         schedules.schedule_to_proto,
         schedules.schedule_from_proto,
         (SCHEDULE,),
+    ),
+    Case(
+        "orchestrator.v1.AuditEvent",
+        admin.audit_event_to_proto,
+        admin.audit_event_from_proto,
+        (
+            AuditEvent(
+                sequence=7,
+                time=T0,
+                caller="key:ci",
+                namespace="team-a",
+                rpc="AgentService/DeployAgent",
+                resource="coder",
+                request_summary='{"agent":{"name":"coder"}}',
+                code="INVALID_ARGUMENT",
+            ),
+        ),
+    ),
+    Case(
+        "orchestrator.v1.ListAuditEventsRequest",
+        lambda page: admin.audit_request(*page),
+        lambda m: (admin.audit_filter_from_proto(m), m.page_size, m.page_token),
+        (
+            (AuditFilter("team-a", "key:ci", "DeployAgent", T0, T0 + 60), 20, "next"),
+            (AuditFilter(), 0, ""),
+        ),
     ),
 ]
 

@@ -208,3 +208,24 @@ def test_short_history_is_reported_not_fitted(tmp_path: Path) -> None:
         store.close()
 
     asyncio.run(main())
+
+
+def test_a_policy_changed_to_one_without_forecasts_lets_the_loop_wait(
+    history: LoadHistoryStore,
+) -> None:
+    async def main() -> None:
+        w = worker(history, Clock(T0 + 300), fit_forecast, {"a": ScalingPolicy(agent="a")})
+        runner = asyncio.create_task(w.run())
+        w.policy_changed("a")
+        w.policy_changed("gone")  # deleted since
+        ticks = 0
+        for _ in range(20):  # the loop gets its turns: `run` waits instead of spinning
+            await asyncio.sleep(0.01)
+            ticks += 1
+        runner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await runner
+        assert ticks == 20 and w.fits == 0
+        w.close()
+
+    asyncio.run(asyncio.wait_for(main(), 10))

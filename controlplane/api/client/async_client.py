@@ -19,6 +19,7 @@ import grpc
 from grpc_health.v1 import health_pb2
 
 from controlplane.api.client import calls, capacity_calls
+from controlplane.api.client.async_admin import AsyncAdminMethods
 from controlplane.api.client.async_executions import AsyncExecutionMethods
 from controlplane.api.client.async_scaling import AsyncScalingMethods
 from controlplane.api.client.auth_methods import AsyncAuthMethods
@@ -43,7 +44,9 @@ T = TypeVar("T")
 E = TypeVar("E")
 
 
-class AsyncOrchestratorClient(AsyncExecutionMethods, AsyncScalingMethods, AsyncAuthMethods):
+class AsyncOrchestratorClient(
+    AsyncExecutionMethods, AsyncScalingMethods, AsyncAuthMethods, AsyncAdminMethods
+):
     """Use as an async context manager or await `close()`; see `OrchestratorClient` for the
     options."""
 

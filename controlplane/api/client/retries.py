@@ -55,6 +55,7 @@ IDEMPOTENT: dict[str, tuple[str, ...]] = {
         "PauseSchedule",
         "ResumeSchedule",
     ),
+    "orchestrator.v1.AdminService": ("ListAuditEvents",),
 }
 
 

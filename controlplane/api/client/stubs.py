@@ -9,6 +9,7 @@ from typing import Any
 from grpc_health.v1 import health_pb2_grpc
 
 from controlplane.api.gen.orchestrator.v1 import (
+    admin_pb2_grpc,
     agent_pb2_grpc,
     auth_pb2_grpc,
     resource_pb2_grpc,
@@ -27,6 +28,7 @@ class Stubs:
     schedulers: Any
     scaling: Any
     schedules: Any
+    admin: Any
     health: Any
     auth: Any
 
@@ -39,6 +41,7 @@ class Stubs:
             schedulers=scheduler_pb2_grpc.SchedulerServiceStub(channel),
             scaling=scaling_pb2_grpc.ScalingServiceStub(channel),
             schedules=schedule_pb2_grpc.ScheduleServiceStub(channel),
+            admin=admin_pb2_grpc.AdminServiceStub(channel),
             health=health_pb2_grpc.HealthStub(channel),
             auth=auth_pb2_grpc.AuthServiceStub(channel),
         )

@@ -21,6 +21,7 @@ from controlplane.api.client.errors import ClientError
 from controlplane.api.client.package_upload import PackageSource, prepare_upload
 from controlplane.api.client.retries import DEFAULT_RETRY, RetryPolicy, channel_options
 from controlplane.api.client.stubs import Stubs
+from controlplane.api.client.sync_admin import AdminMethods
 from controlplane.api.client.sync_executions import ExecutionMethods
 from controlplane.api.client.sync_scaling import ScalingMethods
 from controlplane.api.client.sync_schedules import ScheduleMethods
@@ -39,7 +40,9 @@ T = TypeVar("T")
 E = TypeVar("E")
 
 
-class OrchestratorClient(ExecutionMethods, ScheduleMethods, ScalingMethods, AuthMethods):
+class OrchestratorClient(
+    ExecutionMethods, ScheduleMethods, ScalingMethods, AuthMethods, AdminMethods
+):
     """Use as a context manager or call `close()`.
 
     timeout_s: the deadline of every unary call (Plan and GetForecast get their solve and fit

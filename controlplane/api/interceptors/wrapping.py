@@ -3,7 +3,9 @@
 calls are each a `CallAround` wrapped this way.
 
 The wrapper runs in the handler's own task, so a context variable one `CallAround` sets (the
-caller) is seen by the ones inside it and by the handler.
+caller) is seen by the ones inside it and by the handler. A `CallAround` may also give the ones
+inside it and the handler a context of its own (the audit's sees their aborts: grpc sends an
+abort's status at once, before the code around the handler is left).
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ class Call:
 
 
 class CallAround(Protocol):
-    def around(self, call: Call) -> AbstractAsyncContextManager[None]:
-        """Entered before the handler runs (it may abort the call), left after its answer."""
+    def around(self, call: Call) -> AbstractAsyncContextManager[grpc.aio.ServicerContext | None]:
+        """Entered before the handler runs (it may abort the call), left after its answer. What
+        it gives (None: nothing) is the context the handler, and the ones inside, get instead
+        of the call's."""
         ...
 
 
@@ -68,8 +72,8 @@ def wrap_handler(
         unary = handler.unary_unary
 
         async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            async with around.around(Call(method, request, context)):
-                return await unary(request, context)
+            async with around.around(Call(method, request, context)) as given:
+                return await unary(request, context if given is None else given)
 
         return grpc.unary_unary_rpc_method_handler(
             unary_unary, handler.request_deserializer, handler.response_serializer
@@ -80,8 +84,10 @@ def wrap_handler(
         async def unary_stream(
             request: Any, context: grpc.aio.ServicerContext
         ) -> AsyncIterator[Any]:
-            async with around.around(Call(method, request, context)):
-                async for item in _responses(streaming(request, context)):
+            async with around.around(Call(method, request, context)) as given:
+                async for item in _responses(
+                    streaming(request, context if given is None else given)
+                ):
                     yield item
 
         return grpc.unary_stream_rpc_method_handler(
@@ -91,8 +97,8 @@ def wrap_handler(
         upload = handler.stream_unary
 
         async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
-            async with around.around(Call(method, None, context)):
-                return await upload(requests, context)
+            async with around.around(Call(method, None, context)) as given:
+                return await upload(requests, context if given is None else given)
 
         return grpc.stream_unary_rpc_method_handler(
             stream_unary,

@@ -5,7 +5,7 @@ execution as after a restart."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from controlplane.engine.executions.admission import AdmissionControl
@@ -57,6 +57,18 @@ class Retries:
         self._relaunch = relaunch
         self._definition_of = definition_of
         self._in_flight: dict[str, tuple[str, asyncio.Future[None]]] = {}
+        self._held: set[str] = set()  # being deleted (retention): never retried again
+
+    def hold(self, execution_ids: Sequence[str]) -> bool:
+        """Refuses every retry of these executions until `release`; False (and holds none)
+        when one is being retried now."""
+        if any(execution_id in self._in_flight for execution_id in execution_ids):
+            return False
+        self._held.update(execution_ids)
+        return True
+
+    def release(self, execution_ids: Sequence[str]) -> None:
+        self._held.difference_update(execution_ids)
 
     async def retry(self, execution_id: str, request_id: str = "") -> ExecutionRecord:
         """Runs a FAILED, CANCELLED or TIMED_OUT execution again from its failed, cancelled and
@@ -64,6 +76,11 @@ class Retries:
         the execution then resumes as after a restart. The same `request_id` as the last retry
         answers the execution as it is instead of retrying it again. A child execution may be
         retried: its parent, whose task already took the child's end, is not affected."""
+        if execution_id in self._held:
+            raise NotFound(
+                f"execution {execution_id!r} not found (it is being deleted)",
+                [FieldViolation("execution_id", "no such execution")],
+            )
         if self._deps.writer.unwritable_since is not None:
             raise Unavailable("the store refuses writes; retry the execution once it takes them")
         if len(request_id) > MAX_REQUEST_ID:

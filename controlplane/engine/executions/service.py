@@ -542,6 +542,22 @@ class ExecutionEngine:
         async for event in reads.events(self._store, self._deps.hub, execution_id, from_sequence):
             yield event
 
+    # -- retention (RetentionLoop's ExecutionMemory) ------------------------------------------
+
+    def hold_for_deletion(self, execution_ids: Sequence[str]) -> bool:
+        """Holds finished executions nothing works on (no runner, no retry being recorded) so
+        that none is retried until `let_go`; all or none."""
+        if any(execution_id in self._runners for execution_id in execution_ids):
+            return False
+        return self._retries.hold(execution_ids)
+
+    def let_go(self, execution_ids: Sequence[str]) -> None:
+        """Ends the hold and forgets what memory keeps of these (deleted) executions."""
+        self._retries.release(execution_ids)
+        for execution_id in execution_ids:
+            self._deps.hub.forget(execution_id)
+            self._deps.dispatcher.forget_execution(execution_id)
+
     def stop_admitting(self) -> None:
         """The control plane is stopping: no waiting execution starts from now on."""
         self._deps.drain.active = True

@@ -198,6 +198,11 @@ class ForecastWorker:
         policies = self._policies()
         for agent in [a for a in self._current if a not in policies]:
             del self._current[agent]
+        # A policy changed to one without forecasts (or deleted) has nothing to refit: left
+        # marked, `run` would go round without ever waiting.
+        self._dirty = {
+            a for a in self._dirty if a in policies and policies[a].predictive is not None
+        }
         now = self._clock()
         for key in [k for k, f in self._extra.items() if now - f.fit_time > 2 * self._max_age()]:
             del self._extra[key]

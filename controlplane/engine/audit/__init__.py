@@ -1,0 +1,1 @@
+"""The audit log: records of mutating calls, appended durably and listed newest first."""
