@@ -20,6 +20,7 @@ from controlplane.api.permissions import PERMISSIONS
 from controlplane.api.server import SERVICE_NAMES
 from controlplane.engine.security.bootstrap import create_first_admin_key
 from models.agents import AgentSpec
+from models.audit import AuditFilter
 from models.errors import FailedPrecondition
 from models.security import NamespacePolicy, Role, RoleBinding, Scope
 from tests.support.server_thread import ServerThread
@@ -277,3 +278,24 @@ def test_auth_init_refuses_a_data_dir_that_has_keys(served: tuple[ServerThread, 
     server, _ = served
     with pytest.raises(FailedPrecondition, match="already has API keys"):
         create_first_admin_key(server.control_plane.config.store.database_path)
+
+
+def test_the_audit_names_the_caller_of_an_accepted_and_a_refused_call(
+    served: tuple[ServerThread, str],
+) -> None:
+    server, admin = served
+    operator = _key(served, "auditee", Role.OPERATOR, "default")
+    with _client(server, operator) as client, pytest.raises(ClientError):
+        client.create_workflow("name: nope\ntasks: [{id: a, agent: work}]\n")
+    with _client(server, None) as client, pytest.raises(ClientError):
+        client.create_workflow("name: nope\ntasks: [{id: a, agent: work}]\n")
+    with _client(server, admin) as client:
+        mine = client.list_audit_events(AuditFilter(caller="key:auditee"))
+        anonymous = client.list_audit_events(AuditFilter(rpc="CreateWorkflow"))[0]
+        with _client(server, operator) as denied, pytest.raises(ClientError) as refused:
+            denied.list_audit_events()
+    assert [(e.rpc, e.code) for e in mine] == [
+        ("WorkflowService/CreateWorkflow", "PERMISSION_DENIED")
+    ]
+    assert anonymous.code == "UNAUTHENTICATED" and anonymous.caller.startswith("ipv4:")
+    assert refused.value.code_name == "PERMISSION_DENIED"

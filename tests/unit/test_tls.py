@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from controlplane.api.client import ClientError, Credentials, OrchestratorClient
 from controlplane.engine.security.bootstrap import create_first_admin_key
@@ -115,3 +117,35 @@ def test_mutual_tls_names_the_caller_by_its_certificate(
         assert refused.value.code_name == "UNAVAILABLE"
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("open_reflection", [True, False])
+def test_reflection_is_open_unless_configured_closed(tmp_path: Path, open_reflection: bool) -> None:
+    _, admin = create_first_admin_key(tmp_path / "orchestrator.db")
+    server = ServerThread(
+        tmp_path,
+        "unused",
+        backend=FakeBackend(),
+        overrides={"auth.enabled": True, "auth.reflection": open_reflection},
+    )
+
+    def list_services(metadata: tuple[tuple[str, str], ...]) -> grpc.StatusCode | list[str]:
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        with grpc.insecure_channel(server.address) as channel:
+            stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+            try:
+                answer = next(stub.ServerReflectionInfo(iter([request]), metadata=metadata))
+            except grpc.RpcError as exc:
+                return exc.code()
+        return [s.name for s in answer.list_services_response.service]
+
+    try:
+        anonymous = list_services(())
+        with_key = list_services((("authorization", f"Bearer {admin}"),))
+    finally:
+        server.stop()
+    assert isinstance(with_key, list) and "orchestrator.v1.AuthService" in with_key
+    if open_reflection:
+        assert anonymous == with_key
+    else:
+        assert anonymous is grpc.StatusCode.UNAUTHENTICATED

@@ -105,6 +105,19 @@ def wrap_handler(
             handler.request_deserializer,
             handler.response_serializer,
         )
+    if handler.stream_stream is not None:
+        bidirectional = handler.stream_stream
+
+        async def stream_stream(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+            async with around.around(Call(method, None, context)) as given:
+                async for item in _responses(
+                    bidirectional(requests, context if given is None else given)
+                ):
+                    yield item
+
+        return grpc.stream_stream_rpc_method_handler(
+            stream_stream, handler.request_deserializer, handler.response_serializer
+        )
     return handler
 
 
