@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint proto bench-throughput bench-queue bench-scaling bench-scaling-frontier bench-forecast bench-lb bench-foreach clean
+.PHONY: install demo test lint proto bench-throughput bench-queue bench-scaling bench-scaling-frontier bench-forecast bench-lb bench-foreach bench-call-overhead clean
 
 $(STAMP): pyproject.toml requirements/client.txt requirements/server.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,9 @@ bench-lb: $(STAMP)
 # for_each of 10,000 no-op items against the same fan-out written out (bench/foreach.py).
 bench-foreach: $(STAMP)
 	$(PY) bench/foreach.py $(BENCH_ARGS)
+
+bench-call-overhead: $(STAMP)
+	$(PY) bench/call_overhead.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

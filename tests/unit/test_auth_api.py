@@ -24,7 +24,7 @@ from models.audit import AuditFilter
 from models.errors import FailedPrecondition
 from models.security import NamespacePolicy, Role, RoleBinding, Scope
 from tests.support.server_thread import ServerThread
-from tests.unit.fake_backend import FakeBackend
+from tests.unit.fake_backend import FakeBackend, Gate
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 WORKFLOW = "name: echo\ntasks:\n  - {id: say, agent: work, input: hi}\n"
@@ -299,3 +299,38 @@ def test_the_audit_names_the_caller_of_an_accepted_and_a_refused_call(
     ]
     assert anonymous.code == "UNAUTHENTICATED" and anonymous.caller.startswith("ipv4:")
     assert refused.value.code_name == "PERMISSION_DENIED"
+
+
+def test_the_cluster_state_shows_a_caller_only_its_namespaces(
+    served: tuple[ServerThread, str],
+) -> None:
+    server, admin = served
+    gate = Gate()
+    backend: Any = server.control_plane.backend
+    backend.behaviours["held"] = gate
+    try:
+        with _client(server, admin, "team-c") as client:
+            client.deploy_agent(AgentSpec("held", "v1", "m:Held"))
+            client.create_workflow("name: wait\ntasks: [{id: a, agent: held}]\n")
+            running = client.start_execution("wait")
+            every = {n.namespace for n in client.cluster_state().namespaces}
+        viewer = _key(served, "team-a-viewer", Role.VIEWER, "team-a")
+        with _client(server, viewer) as client:
+            seen = {n.namespace for n in client.cluster_state().namespaces}
+        assert "team-c" in every
+        assert seen <= {"team-a"}
+    finally:
+        gate.open.set()
+    with _client(server, admin, "team-c") as client:
+        assert client.get_execution(running.execution_id) is not None
+
+
+def test_a_closed_client_with_a_key_refuses_calls_instead_of_crashing(
+    served: tuple[ServerThread, str],
+) -> None:
+    server, admin = served
+    client = _client(server, admin)
+    assert client.list_agents() is not None
+    client.close()
+    with pytest.raises(ValueError, match="closed channel"):
+        client.list_agents()

@@ -111,8 +111,13 @@ class _SyncMetadata(
 ):
     def __init__(self, metadata: Sequence[tuple[str, str]]) -> None:
         self._metadata = metadata
+        self.closed = False
 
     def _go(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
+        # grpc crashes the process (SIGSEGV) on a call through an intercepted channel closed
+        # underneath; a plain channel raises this.
+        if self.closed:
+            raise ValueError("Cannot invoke RPC on closed channel!")
         return continuation(_with_metadata(details, self._metadata), request)
 
     intercept_unary_unary = _go
@@ -151,6 +156,42 @@ class _AioStreamUnary(grpc.aio.StreamUnaryClientInterceptor):
         return await continuation(_with_metadata(details, self._metadata), requests)
 
 
+class _KeyedChannel(grpc.Channel):
+    """A channel that sends the API key with every call, and refuses calls once closed."""
+
+    def __init__(self, channel: grpc.Channel, metadata: Sequence[tuple[str, str]]) -> None:
+        self._metadata = _SyncMetadata(metadata)
+        self._channel = grpc.intercept_channel(channel, self._metadata)
+
+    def subscribe(self, callback: Any, try_to_connect: bool = False) -> None:
+        self._channel.subscribe(callback, try_to_connect)
+
+    def unsubscribe(self, callback: Any) -> None:
+        self._channel.unsubscribe(callback)
+
+    def unary_unary(self, *args: Any, **kwargs: Any) -> Any:
+        return self._channel.unary_unary(*args, **kwargs)
+
+    def unary_stream(self, *args: Any, **kwargs: Any) -> Any:
+        return self._channel.unary_stream(*args, **kwargs)
+
+    def stream_unary(self, *args: Any, **kwargs: Any) -> Any:
+        return self._channel.stream_unary(*args, **kwargs)
+
+    def stream_stream(self, *args: Any, **kwargs: Any) -> Any:
+        return self._channel.stream_stream(*args, **kwargs)
+
+    def close(self) -> None:
+        self._metadata.closed = True
+        self._channel.close()
+
+    def __enter__(self) -> _KeyedChannel:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 def open_channel(
     address: str, options: list[tuple[str, Any]], credentials: Credentials
 ) -> grpc.Channel:
@@ -159,7 +200,7 @@ def open_channel(
     else:
         channel = grpc.insecure_channel(address, options=options)
     metadata = credentials.metadata()
-    return grpc.intercept_channel(channel, _SyncMetadata(metadata)) if metadata else channel
+    return _KeyedChannel(channel, metadata) if metadata else channel
 
 
 def open_aio_channel(

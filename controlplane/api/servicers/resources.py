@@ -6,6 +6,7 @@ from typing import TypeAlias
 
 import grpc
 
+from controlplane.api.caller import current_caller
 from controlplane.api.codec.resources import (
     amounts_from_proto,
     cluster_to_proto,
@@ -92,7 +93,14 @@ class ResourceServicer(resource_pb2_grpc.ResourceServiceServicer):
     ) -> resource_pb2.GetClusterStateResponse:
         view = await self._cluster.cluster_state()
         capacity = total_capacity(n for n in view.nodes if n.alive)
-        return cluster_to_proto(view.usage(self._usage.namespaces(capacity)))
+        # A caller sees the usage of the namespaces it holds a role in (all: on `*`).
+        caller = current_caller(context.peer())
+        namespaces = [
+            usage
+            for usage in self._usage.namespaces(capacity)
+            if caller.role_in(usage.namespace) is not None
+        ]
+        return cluster_to_proto(view.usage(namespaces))
 
     @unary
     async def SetQuota(
