@@ -8,8 +8,9 @@ API key from `auth init`. Against each, one client makes, one after the other:
 2. writes: `SetQuota` (audited and committed: a store transaction and an audit record).
 
 Both servers run the audit and limits interceptors (the rate limit raised out of the way);
-the difference is the key check and the permission lookup. Reported: median and p99 latency per call and the ratio with/without. The
-first call with a key pays its scrypt check (~70 ms); the rest find it remembered.
+the difference is the key check and the permission lookup. Reported: median and p99 latency
+per call and the ratio with/without. The first call with a key pays its scrypt check (~70
+ms); the rest find it remembered.
 
     .venv/bin/python bench/call_overhead.py [--calls 2000]
 """

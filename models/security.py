@@ -102,7 +102,7 @@ class ApiKeyInfo:
 
 
 @dataclass(frozen=True)
-class NamespacePolicy:
+class AccessPolicy:
     """What a namespace's developers may deploy, and how long its history is kept.
 
     An empty prefix or host list allows everything. A retention of 0 uses the server's

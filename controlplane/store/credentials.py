@@ -8,7 +8,7 @@ from typing import Any
 
 from controlplane.store.codec import dump
 from controlplane.store.sqlite_store import SqliteStore
-from models.security import ApiKeyInfo, NamespacePolicy, Role, RoleBinding
+from models.security import AccessPolicy, ApiKeyInfo, Role, RoleBinding
 
 _KEY_COLUMNS = "key_id, name, role, namespace, create_time, created_by, revoke_time"
 
@@ -117,7 +117,7 @@ class CredentialStore:
 
     # -- namespace policies ------------------------------------------------------------------
 
-    def put_policy(self, policy: NamespacePolicy) -> None:
+    def put_policy(self, policy: AccessPolicy) -> None:
         body = dump(
             {
                 "allowed_import_prefixes": list(policy.allowed_import_prefixes),
@@ -133,11 +133,11 @@ class CredentialStore:
             (policy.namespace, body),
         )
 
-    def policies(self) -> dict[str, NamespacePolicy]:
+    def policies(self) -> dict[str, AccessPolicy]:
         out = {}
         for namespace, body in self._store.query("SELECT namespace, body FROM namespace_policies"):
             data = json.loads(str(body))
-            out[str(namespace)] = NamespacePolicy(
+            out[str(namespace)] = AccessPolicy(
                 namespace=str(namespace),
                 allowed_import_prefixes=tuple(data["allowed_import_prefixes"]),
                 allowed_endpoint_hosts=tuple(data["allowed_endpoint_hosts"]),

@@ -22,7 +22,7 @@ from controlplane.engine.security.bootstrap import create_first_admin_key
 from models.agents import AgentSpec
 from models.audit import AuditFilter
 from models.errors import FailedPrecondition
-from models.security import NamespacePolicy, Role, RoleBinding, Scope
+from models.security import AccessPolicy, Role, RoleBinding, Scope
 from tests.support.server_thread import ServerThread
 from tests.unit.fake_backend import FakeBackend, Gate
 
@@ -142,7 +142,7 @@ def test_a_namespace_policy_limits_what_its_developers_deploy(
     server, admin = served
     with _client(server, admin) as client:
         client.set_namespace_policy(
-            NamespacePolicy(
+            AccessPolicy(
                 "default",
                 allowed_import_prefixes=("team_a",),
                 allowed_endpoint_hosts=("*.team-a.example.com",),
@@ -169,7 +169,7 @@ def test_a_namespace_policy_limits_what_its_developers_deploy(
                 assert refused.value.violations[0][0] == field
             client.deploy_agent(AgentSpec("ext", "v1", endpoint="https://a.team-a.example.com/"))
         finally:
-            client.set_namespace_policy(NamespacePolicy("default"))
+            client.set_namespace_policy(AccessPolicy("default"))
 
 
 # -- the permission table, walked -------------------------------------------------------------

@@ -124,8 +124,7 @@ from models.scaling import (
 )
 from models.schedules import FiringState, OverlapPolicy, Schedule, ScheduleSpec
 from models.scheduling import PlannedOperation, PlanResult, SchedulerInfo, SolveStatus
-from models.security import ApiKeyInfo, AuditEvent, Role, RoleBinding
-from models.security import NamespacePolicy as AccessPolicy
+from models.security import AccessPolicy, ApiKeyInfo, AuditEvent, Role, RoleBinding
 from models.workflows import (
     CreateWorkflowResult,
     RetryPolicy,

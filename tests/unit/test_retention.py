@@ -27,7 +27,7 @@ from models.audit import AuditFilter
 from models.backend import AttemptRequest
 from models.executions import ExecutionStatus
 from models.retention import StoredExecution
-from models.security import NamespacePolicy
+from models.security import AccessPolicy
 from tests.support.server_thread import ServerThread
 from tests.unit.fake_backend import FakeBackend, Gate
 
@@ -48,9 +48,9 @@ def stored(
 
 
 def test_a_namespace_policy_overrides_the_default_and_zero_keeps_for_ever() -> None:
-    assert execution_retention_s(NamespacePolicy("a"), 30.0) == 30.0
-    assert execution_retention_s(NamespacePolicy("a", execution_retention_s=5.0), 30.0) == 5.0
-    assert audit_retention_s(NamespacePolicy("a", audit_retention_s=7.0), 30.0) == 7.0
+    assert execution_retention_s(AccessPolicy("a"), 30.0) == 30.0
+    assert execution_retention_s(AccessPolicy("a", execution_retention_s=5.0), 30.0) == 5.0
+    assert audit_retention_s(AccessPolicy("a", audit_retention_s=7.0), 30.0) == 7.0
     assert cutoff(100.0, 30.0) == 70.0
     assert cutoff(100.0, 0.0) is None
 
@@ -160,7 +160,7 @@ def client(server: ServerThread) -> Iterator[OrchestratorClient]:
 
 def sweep(
     server: ServerThread,
-    policies: dict[str, NamespacePolicy] | None = None,
+    policies: dict[str, AccessPolicy] | None = None,
     rows: Any = None,
     executions_s: float = 30 * DAY,
     audit_s: float = 365 * DAY,
@@ -170,7 +170,7 @@ def sweep(
         RetentionStore(rows or plane.store),
         plane.audit_events,
         plane.executions,
-        lambda namespace: (policies or {}).get(namespace, NamespacePolicy(namespace)),
+        lambda namespace: (policies or {}).get(namespace, AccessPolicy(namespace)),
         RetentionSettings(executions_s=executions_s, audit_s=audit_s, interval_s=60.0),
         plane.retention._clock,
     )
@@ -238,7 +238,7 @@ def test_due_executions_go_with_every_row_in_small_transactions_the_rest_stays(
     clock.now += 31 * DAY
     recent = finished(client, "plain")
     counting = CountingRows(server.control_plane.store)
-    policies = {"team-a": NamespacePolicy("team-a", execution_retention_s=60 * DAY)}
+    policies = {"team-a": AccessPolicy("team-a", execution_retention_s=60 * DAY)}
 
     result = sweep(server, policies, rows=counting)
 
@@ -304,7 +304,7 @@ def test_audit_events_go_by_their_namespace_retention(
     clock.now += 10 * DAY
     finished(client, "plain", namespace="team-a")
     before = client.list_audit_events()
-    policies = {"team-a": NamespacePolicy("team-a", audit_retention_s=5 * DAY)}
+    policies = {"team-a": AccessPolicy("team-a", audit_retention_s=5 * DAY)}
 
     result = sweep(server, policies, executions_s=0, audit_s=30 * DAY)
 
@@ -342,7 +342,7 @@ def test_many_due_audit_events_go_in_transactions_of_at_most_200(
         RetentionStore(loop_rows),
         AuditEventStore(counting),
         plane.executions,
-        NamespacePolicy,
+        AccessPolicy,
         RetentionSettings(executions_s=0, audit_s=DAY, interval_s=60.0),
         lambda: T0 + 2 * DAY,
     )

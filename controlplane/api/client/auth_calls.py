@@ -14,10 +14,10 @@ from controlplane.api.codec.auth import (
 )
 from controlplane.api.gen.orchestrator.v1 import auth_pb2
 from models.security import (
+    AccessPolicy,
     ApiKeyInfo,
     Caller,
     CallerKind,
-    NamespacePolicy,
     Role,
     RoleBinding,
 )
@@ -77,11 +77,11 @@ def list_role_bindings() -> Call[list[tuple[str, RoleBinding]]]:
     )
 
 
-def set_namespace_policy(policy: NamespacePolicy) -> Call[NamespacePolicy]:
+def set_namespace_policy(policy: AccessPolicy) -> Call[AccessPolicy]:
     request = auth_pb2.SetNamespacePolicyRequest(policy=policy_to_proto(policy))
     return Call("auth.SetNamespacePolicy", request, lambda r: policy_from_proto(r.policy, "policy"))
 
 
-def get_namespace_policy(namespace: str) -> Call[NamespacePolicy]:
+def get_namespace_policy(namespace: str) -> Call[AccessPolicy]:
     request = auth_pb2.GetNamespacePolicyRequest(namespace=namespace)
     return Call("auth.GetNamespacePolicy", request, lambda r: policy_from_proto(r.policy, "policy"))

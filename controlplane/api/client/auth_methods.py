@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from controlplane.api.client import auth_calls
 from controlplane.api.client.calls import Call
-from models.security import ApiKeyInfo, Caller, NamespacePolicy, Role, RoleBinding
+from models.security import AccessPolicy, ApiKeyInfo, Caller, Role, RoleBinding
 
 T = TypeVar("T")
 
@@ -46,10 +46,10 @@ class AuthMethods:
     def list_role_bindings(self) -> list[tuple[str, RoleBinding]]:
         return self._run(auth_calls.list_role_bindings())
 
-    def set_namespace_policy(self, policy: NamespacePolicy) -> NamespacePolicy:
+    def set_namespace_policy(self, policy: AccessPolicy) -> AccessPolicy:
         return self._run(auth_calls.set_namespace_policy(policy))
 
-    def get_namespace_policy(self, namespace: str) -> NamespacePolicy:
+    def get_namespace_policy(self, namespace: str) -> AccessPolicy:
         return self._run(auth_calls.get_namespace_policy(namespace))
 
 
@@ -83,8 +83,8 @@ class AsyncAuthMethods:
     async def list_role_bindings(self) -> list[tuple[str, RoleBinding]]:
         return await self._run(auth_calls.list_role_bindings())
 
-    async def set_namespace_policy(self, policy: NamespacePolicy) -> NamespacePolicy:
+    async def set_namespace_policy(self, policy: AccessPolicy) -> AccessPolicy:
         return await self._run(auth_calls.set_namespace_policy(policy))
 
-    async def get_namespace_policy(self, namespace: str) -> NamespacePolicy:
+    async def get_namespace_policy(self, namespace: str) -> AccessPolicy:
         return await self._run(auth_calls.get_namespace_policy(namespace))

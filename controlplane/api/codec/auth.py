@@ -9,7 +9,7 @@ from controlplane.api.codec.enums import EnumTable
 from controlplane.api.codec.wellknown import duration, duration_seconds, instant, seconds
 from controlplane.api.gen.orchestrator.v1 import auth_pb2
 from models.errors import invalid
-from models.security import ApiKeyInfo, Caller, NamespacePolicy, Role, RoleBinding
+from models.security import AccessPolicy, ApiKeyInfo, Caller, Role, RoleBinding
 
 ROLES: EnumTable[Any, Role] = EnumTable(
     auth_pb2.Role,
@@ -76,7 +76,7 @@ def api_key_from_proto(message: auth_pb2.ApiKey) -> ApiKeyInfo:
     )
 
 
-def policy_to_proto(policy: NamespacePolicy) -> auth_pb2.NamespacePolicy:
+def policy_to_proto(policy: AccessPolicy) -> auth_pb2.NamespacePolicy:
     message = auth_pb2.NamespacePolicy(
         namespace=policy.namespace,
         allowed_import_prefixes=policy.allowed_import_prefixes,
@@ -90,7 +90,7 @@ def policy_to_proto(policy: NamespacePolicy) -> auth_pb2.NamespacePolicy:
     return message
 
 
-def policy_from_proto(message: auth_pb2.NamespacePolicy, field: str) -> NamespacePolicy:
+def policy_from_proto(message: auth_pb2.NamespacePolicy, field: str) -> AccessPolicy:
     def retention(name: str) -> float:
         if not message.HasField(name):
             return 0.0
@@ -99,7 +99,7 @@ def policy_from_proto(message: auth_pb2.NamespacePolicy, field: str) -> Namespac
             raise invalid(f"{field}.{name}", "must not be negative")
         return value
 
-    return NamespacePolicy(
+    return AccessPolicy(
         namespace=message.namespace or "default",
         allowed_import_prefixes=tuple(message.allowed_import_prefixes),
         allowed_endpoint_hosts=tuple(message.allowed_endpoint_hosts),

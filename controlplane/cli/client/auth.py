@@ -11,7 +11,7 @@ from rich.table import Table
 from controlplane.api.client import OrchestratorClient
 from controlplane.cli.quantities import seconds_text, when
 from controlplane.cli.render import print_json, wants_json
-from models.security import ApiKeyInfo, NamespacePolicy, Role, RoleBinding
+from models.security import AccessPolicy, ApiKeyInfo, Role, RoleBinding
 
 EXIT_OK = 0
 
@@ -108,7 +108,7 @@ def bindings(args: argparse.Namespace, client: OrchestratorClient, console: Cons
     return EXIT_OK
 
 
-def _show_policy(args: argparse.Namespace, policy: NamespacePolicy, console: Console) -> None:
+def _show_policy(args: argparse.Namespace, policy: AccessPolicy, console: Console) -> None:
     if wants_json(args):
         print_json(policy)
         return
@@ -125,7 +125,7 @@ def _show_policy(args: argparse.Namespace, policy: NamespacePolicy, console: Con
 
 def policy_set(args: argparse.Namespace, client: OrchestratorClient, console: Console) -> int:
     policy = client.set_namespace_policy(
-        NamespacePolicy(
+        AccessPolicy(
             namespace=args.policy_namespace,
             allowed_import_prefixes=tuple(args.allow_import),
             allowed_endpoint_hosts=tuple(args.allow_host),

@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from models.retention import StoredExecution
-from models.security import NamespacePolicy
+from models.security import AccessPolicy
 
 
-def execution_retention_s(policy: NamespacePolicy, default_s: float) -> float:
+def execution_retention_s(policy: AccessPolicy, default_s: float) -> float:
     """How long the namespace keeps finished executions (0: for ever)."""
     return policy.execution_retention_s if policy.execution_retention_s > 0 else default_s
 
 
-def audit_retention_s(policy: NamespacePolicy, default_s: float) -> float:
+def audit_retention_s(policy: AccessPolicy, default_s: float) -> float:
     """How long the namespace keeps audit events (0: for ever)."""
     return policy.audit_retention_s if policy.audit_retention_s > 0 else default_s
 

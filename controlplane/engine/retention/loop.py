@@ -27,7 +27,7 @@ from controlplane.store import is_outage
 from controlplane.store.audit_events import AuditEventStore
 from controlplane.store.retention import EXECUTION_TABLES, RetentionStore
 from models.retention import StoredExecution
-from models.security import NamespacePolicy
+from models.security import AccessPolicy
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class RetentionLoop:
         executions: RetentionStore,
         audit_events: AuditEventStore,
         memory: ExecutionMemory,
-        policy_for: Callable[[str], NamespacePolicy],
+        policy_for: Callable[[str], AccessPolicy],
         settings: RetentionSettings,
         clock: Callable[[], float],
     ) -> None:

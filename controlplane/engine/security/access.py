@@ -18,9 +18,9 @@ from models.errors import AlreadyExists, NotFound, PermissionDenied, invalid
 from models.namespaces import namespace_problem
 from models.security import (
     ALL_NAMESPACES,
+    AccessPolicy,
     ApiKeyInfo,
     Caller,
-    NamespacePolicy,
     Role,
     RoleBinding,
 )
@@ -118,7 +118,7 @@ class AccessService:
             return sorted({*self._known_namespaces(), *self._policies})
         return sorted({b.namespace for b in caller.bindings if b.namespace != ALL_NAMESPACES})
 
-    async def set_policy(self, policy: NamespacePolicy) -> NamespacePolicy:
+    async def set_policy(self, policy: AccessPolicy) -> AccessPolicy:
         problem = namespace_problem(policy.namespace)
         if problem is not None:
             raise invalid("policy.namespace", problem)
@@ -137,9 +137,9 @@ class AccessService:
         self._policies[policy.namespace] = policy
         return policy
 
-    def policy(self, namespace: str) -> NamespacePolicy:
+    def policy(self, namespace: str) -> AccessPolicy:
         """The namespace's policy (everything allowed, server retention, when none is set)."""
-        return self._policies.get(namespace) or NamespacePolicy(namespace)
+        return self._policies.get(namespace) or AccessPolicy(namespace)
 
     def check_deployment(self, namespace: str, spec: AgentSpec) -> None:
         problems = deployment_problems(self.policy(namespace), spec)

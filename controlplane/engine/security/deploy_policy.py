@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from models.agents import AgentSpec
 from models.errors import FieldViolation
-from models.security import NamespacePolicy
+from models.security import AccessPolicy
 
 # runtime_env keys that install packages, i.e. run their code on the cluster.
 PACKAGE_INSTALL_KEYS = ("pip", "conda", "uv")
@@ -31,7 +31,7 @@ def _host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
 
 
 def deployment_problems(
-    policy: NamespacePolicy, spec: AgentSpec, field: str = "agent"
+    policy: AccessPolicy, spec: AgentSpec, field: str = "agent"
 ) -> list[FieldViolation]:
     problems = []
     prefixes = policy.allowed_import_prefixes
