@@ -75,23 +75,30 @@ class FirstFit:
         return Decision(i, _gpu_slots(state, i, pod, "first"))
 
 
-# Weights of the remaining-resource score of best-fit / worst-fit: GPU dominates, then CPU,
+# Weights of the remaining-resource score of worst-fit: GPU dominates, then CPU,
 # then memory (each as the fraction of the node's capacity left after placement).
 FIT_WEIGHTS = (1.0, 0.5, 0.25)
 
 
 @dataclass
 class BestFit:
-    """The node with the least weighted remaining resources after placement; the tightest
-    GPU slot."""
+    """Textbook best-fit: among the nodes the pod fits, the one with the least GPU left after
+    placing it (free milli summed over the node's GPUs), then the least CPU left (milli), then
+    the least memory left (MiB), then the first in node order; within it, the tightest GPU
+    slot. Amounts are absolute, not fractions of the node: the bin left with the least room."""
 
     name: str = "best-fit"
 
     def place(self, state: ClusterState, pod: Pod, upcoming: Sequence[Pod] = ()) -> Decision | None:
-        gpu, cpu, mem = _after(state, pod)
-        wg, wc, wm = FIT_WEIGHTS
-        i = _pick(state.fits_mask(pod), wg * gpu + wc * cpu + wm * mem, lowest=True)
-        return None if i is None else Decision(i, _gpu_slots(state, i, pod, "tightest"))
+        idx = np.flatnonzero(state.fits_mask(pod))
+        if idx.size == 0:
+            return None
+        gpu_left = state.gpu_free[idx].sum(axis=1) - pod.gpu_request_milli
+        cpu_left = state.cpu_free[idx] - pod.cpu_milli
+        mem_left = state.mem_free[idx] - pod.memory_mib
+        # np.lexsort sorts by its last key first; the node index breaks the remaining ties.
+        i = int(idx[np.lexsort((idx, mem_left, cpu_left, gpu_left))[0]])
+        return Decision(i, _gpu_slots(state, i, pod, "tightest"))
 
 
 @dataclass

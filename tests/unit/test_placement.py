@@ -218,3 +218,19 @@ def test_loads_the_alibaba_trace() -> None:
     assert len(nodes) == 1213
     assert sum(n.gpus for n in nodes) == 6212
     assert any(p.gpu_spec for p in pods) and any(p.cpu_only for p in pods)
+
+
+def test_best_fit_leaves_the_least_gpu_then_the_least_cpu() -> None:
+    nodes = [
+        GpuNode("roomy-gpu", 8000, 65536, 2, "T4"),
+        GpuNode("tight-gpu-roomy-cpu", 64000, 65536, 1, "T4"),
+        GpuNode("tight-gpu-tight-cpu", 4000, 65536, 1, "T4"),
+    ]
+    state = ClusterState(nodes)
+    # GPU left decides first (absolute milli): the one-GPU nodes leave 500, the two-GPU 1500;
+    # between the two, the one with less CPU left.
+    decision = BestFit().place(state, Pod("p", 1000, 1024, num_gpu=1, gpu_milli=500))
+    assert decision is not None and decision.node == 2
+    # A CPU-only pod too goes where the least GPU is left (1000 milli), then the least CPU.
+    cpu_pod = BestFit().place(state, Pod("c", 3000, 1024))
+    assert cpu_pod is not None and cpu_pod.node == 2
