@@ -94,8 +94,10 @@ class CpSatWindow:
         self,
         fgd: Fgd,
         seed: int = 0,
-        lookahead: int = 3,
-        top_k: int = 6,
+        # Chosen on replay seeds 5-9 (3/6, 5/6, 3/10, 5/10 tried; 5/10 had the best worst seed);
+        # seeds 0-4 are the ones reported.
+        lookahead: int = 5,
+        top_k: int = 10,
         deterministic_time: float = 0.5,
     ) -> None:
         self.fgd = fgd
