@@ -13,8 +13,11 @@ its worst single origin against the better baseline at that origin (`worst`), an
 coverage of its 90% intervals. Targets: ratio <= 0.95 on every series, mean <= 0.80 on the NAB
 four and <= 0.85 on the held-out synthetic half, coverage 0.85-0.95 on average, worst <= 1.1.
 
-    .venv/bin/python bench/forecast.py [--origins 16] [--synthetic 40] [--jobs 2]
+    .venv/bin/python bench/forecast.py [--origins 16] [--synthetic 40] [--synthetic-origins 4]
+        [--only synthetic-tune] [--jobs 2]
     make bench-forecast
+
+Tune on `--only synthetic-tune` (and the NAB traces); look at the held-out half only to report.
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="NAB traces folder")
     parser.add_argument("--origins", type=int, default=16, help="forecast origins per trace")
     parser.add_argument("--synthetic", type=int, default=40, help="synthetic series (seeds)")
-    parser.add_argument("--synthetic-origins", type=int, default=6)
+    parser.add_argument("--synthetic-origins", type=int, default=4)
     parser.add_argument(
         "--only", choices=GROUPS, action="append", help="run only these groups (repeatable)"
     )
@@ -111,7 +114,7 @@ def cases(args: argparse.Namespace) -> list[Case]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    console = Console()
+    console = Console(width=max(Console().width, 120))
     if not args.data.is_dir():
         console.print(f"[red]no trace folder at {args.data}[/red]")
         return 2
