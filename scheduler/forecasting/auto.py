@@ -3,14 +3,15 @@
 The candidates (naive, drift, seasonal naive, ETS, SARIMA, MSTL) are each refitted at up to
 `MAX_INNER_ORIGINS` origins one horizon apart at the end of the history (at least
 `inner_origins`, more where the history holds them) and scored by MASE against what followed.
-Besides each candidate alone, the equal-weight combinations of the best two and best three are
-scored on the same forecasts (their mean and bounds are the members' averages). The lowest
-median MASE wins (one bad origin does not decide), a combination with a 10% handicap in its
-favour (`combination_bias`: the best single model is partly luck, and combinations are the
-more robust choice); ties go to the simpler entry. When the winner is much worse than the best
-naive forecast at some origin while not clearly better on the median, the backtests disagree
-and naive is taken instead. The winner is refitted on
-everything.
+Besides each candidate alone, the equal-weight combinations of the best two and best three
+(naive and drift compete alone) are scored on the same forecasts (their mean and bounds are
+the members' averages). The lowest median MASE wins (one bad origin does not decide), a
+combination with a 10% handicap in its favour (`combination_bias`: the best single model is
+partly luck, and combinations are the more robust choice); ties go to the simpler entry. When
+the winner is much worse than naive at some origin while not clearly better on the median,
+the backtests disagree and naive is taken instead. A level shift in the recent window
+(`shifts.detect_level_shift`) first shortens the history to the values since the shift.
+The winner is refitted on everything.
 
 The winner's intervals are then calibrated on the same backtest: their half-widths are scaled
 so that the backtest's errors would have been covered at the requested level (the factor is
@@ -54,6 +55,7 @@ DEFAULT_COMBINATION_BIAS = 0.1
 # Naive and drift are candidates: after a level shift or on a random walk nothing beats the
 # last value, and the median over several origins keeps a lucky origin from choosing them.
 DEFAULT_CANDIDATES = ("naive", "drift", "snaive", "ets", "sarima", "mstl")
+ALONE_ONLY = ("naive", "drift")
 # The backtests disagree when the winner is this many times worse than naive at some origin
 # without beating it on the median by `DISAGREEMENT_MARGIN`: the last value is then safer
 # (seasonal naive is not a safe fallback: it repeats whatever the last cycle did).
@@ -280,7 +282,13 @@ class Auto:
                 outputs[name] = rows
                 trials.append(trial)
         if self.combine:
-            ranked = [t.members[0] for t in sorted(trials, key=lambda t: t.score)]
+            # Naive and drift compete alone: averaged with a seasonal model they flatten its
+            # cycle, and with each other they are nearly the same forecast twice.
+            ranked = [
+                t.members[0]
+                for t in sorted(trials, key=lambda t: t.score)
+                if t.members[0] not in ALONE_ONLY
+            ]
             for size in COMBINATION_SIZES:
                 if len(ranked) < size:
                     break

@@ -28,6 +28,8 @@ def test_naive_and_drift_are_candidates() -> None:
     walk = 100 + np.cumsum(rng.normal(0, 1, 600))
     info = forecast(series(walk), 12).notes["auto"]
     assert {"naive", "drift"} <= set(info["backtest_mase"])
+    members = [set(label.split("+")) for label in info["backtest_mase"] if "+" in label]
+    assert members and not any(m & {"naive", "drift"} for m in members)
 
 
 def test_drift_extends_the_average_step() -> None:
