@@ -40,7 +40,7 @@ bench-throughput: $(STAMP)
 bench-queue: $(STAMP)
 	$(PY) bench/queueing.py $(BENCH_ARGS)
 
-# Rolling-origin backtests of every forecaster on the NAB traces (see bench/forecast.py).
+# Backtests of auto and the baselines on every NAB trace and synthetic series (bench/forecast.py).
 bench-forecast: $(STAMP)
 	$(PY) bench/forecast.py $(BENCH_ARGS)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 # The forecasting models by name: the single models, and `auto`, which picks among them by
 # rolling-origin backtests.
-SINGLE_MODELS = ("naive", "snaive", "ets", "hw", "sarima", "sarimax", "mstl")
+SINGLE_MODELS = ("naive", "drift", "snaive", "ets", "hw", "sarima", "sarimax", "mstl")
 MODEL_NAMES = ("auto", *SINGLE_MODELS)
 
 

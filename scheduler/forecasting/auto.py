@@ -1,12 +1,16 @@
 """`auto`: choose the model by a rolling-origin backtest on the end of the training data.
 
-The candidates (seasonal naive, ETS, SARIMA, MSTL) are each refitted at the last
-`inner_origins` origins one horizon apart (more, up to a full cycle, when the seasonal period is
-longer than that) and scored by MASE against what followed. Besides each candidate alone, the
-equal-weight combinations of the best two and best three are scored on the same forecasts
-(their mean and bounds are the members' averages). The lowest mean MASE wins, a combination
-with a 10% handicap in its favour (`combination_bias`: on a few origins the best single model
-is partly luck, and combinations are the more robust choice); ties go to the simpler entry.
+The candidates (naive, drift, seasonal naive, ETS, SARIMA, MSTL) are each refitted at up to
+`MAX_INNER_ORIGINS` origins one horizon apart at the end of the history (at least
+`inner_origins`, more where the history holds them) and scored by MASE against what followed.
+Besides each candidate alone, the equal-weight combinations of the best two and best three
+(naive and drift compete alone) are scored on the same forecasts (their mean and bounds are
+the members' averages). The lowest median MASE wins (one bad origin does not decide), a
+combination with a 10% handicap in its favour (`combination_bias`: the best single model is
+partly luck, and combinations are the more robust choice); ties go to the simpler entry. When
+the winner is much worse than naive at some origin while not clearly better on the median,
+the backtests disagree and naive is taken instead. A level shift in the recent window
+(`shifts.detect_level_shift`) first shortens the history to the values since the shift.
 The winner is refitted on everything.
 
 The winner's intervals are then calibrated on the same backtest: their half-widths are scaled
@@ -38,19 +42,30 @@ from scheduler.forecasting.base import (
 )
 from scheduler.forecasting.baselines import Naive
 from scheduler.forecasting.catalog import single_model
+from scheduler.forecasting.shifts import detect_level_shift
 
 MIN_POINTS = 10  # below this, naive is the only sensible forecast
 DEFAULT_INNER_ORIGINS = 3
-# With a seasonal period longer than the backtest, more origins, up to one full cycle: a day of
-# 30-minute steps says little about how a model does across the week.
-MAX_INNER_ORIGINS = 7
+# More origins where the history holds them (a median over 3 is one origin's luck), and with a
+# seasonal period longer than the backtest, enough to span one cycle; bounded for cost.
+MAX_INNER_ORIGINS = 5
 # A combination is preferred unless a single model's backtest MASE is this much lower: on a
 # few origins, the best single model is partly luck, and combinations generalise better.
 DEFAULT_COMBINATION_BIAS = 0.1
-# Naive is the fallback, not a candidate: ETS nests it (a level-only model with alpha = 1), and
-# on a noisy series a short backtest can favour the last observation by luck while it is
-# clearly worse over many origins.
-DEFAULT_CANDIDATES = ("snaive", "ets", "sarima", "mstl")
+# Naive and drift are candidates: after a level shift or on a random walk nothing beats the
+# last value, and the median over several origins keeps a lucky origin from choosing them.
+DEFAULT_CANDIDATES = ("naive", "drift", "snaive", "ets", "sarima", "mstl")
+ALONE_ONLY = ("naive", "drift")
+# The backtests disagree when the winner is this many times worse than naive at some origin
+# without beating it on the median by `DISAGREEMENT_MARGIN`: the last value is then safer
+# (seasonal naive is not a safe fallback: it repeats whatever the last cycle did).
+DISAGREEMENT_RATIO = 1.5
+DISAGREEMENT_MARGIN = 0.8
+# Level shifts are looked for in the last SHIFT_WINDOW_HORIZONS horizons, with at least
+# SHIFT_BEFORE_HORIZONS before the change (for the test's power) and one horizon after it (a
+# spike is shorter); after one, the fit uses the values since it (too few to backtest on: ETS).
+SHIFT_WINDOW_HORIZONS = 12
+SHIFT_BEFORE_HORIZONS = 4
 COMBINATION_SIZES = (2, 3)
 # Training values needed before the first inner origin, in horizons (and at least MIN_POINTS).
 MIN_TRAIN_HORIZONS = 2
@@ -94,8 +109,9 @@ class _Trial:
 
     @property
     def score(self) -> float:
+        """The median MASE over the origins (robust to one bad origin)."""
         finite = [v for v in self.mase if math.isfinite(v)]
-        return float(np.mean(finite)) if finite else math.inf
+        return float(np.median(finite)) if finite else math.inf
 
 
 def _residuals(
@@ -126,6 +142,7 @@ class Auto:
         level: float = DEFAULT_LEVEL,
         calibrate: bool = True,
         period_hints: Sequence[int] = (),
+        detect_shifts: bool = True,
     ) -> None:
         if horizon < 1:
             raise ForecastError(f"horizon must be positive, got {horizon}")
@@ -137,6 +154,7 @@ class Auto:
         self.level = level
         self.calibrate = calibrate
         self.period_hints = tuple(period_hints)
+        self.detect_shifts = detect_shifts
 
     def fit(self, series: Series, period_hints: Sequence[int] = ()) -> Fitted:
         hints = tuple(period_hints) or self.period_hints
@@ -164,28 +182,28 @@ class Auto:
                 names.append(name)
         return names, skipped
 
-    def inner_origin_list(self, n: int, period: int | None = None) -> list[int]:
-        """Origins one horizon apart at the end of the history: `inner_origins`, or enough to
-        span one `period` (at most `MAX_INNER_ORIGINS`), keeping enough training before."""
-        count = self.inner_origins
-        if period:
-            count = max(count, min(MAX_INNER_ORIGINS, math.ceil(period / self.horizon)))
+    def inner_origin_list(self, n: int) -> list[int]:
+        """Origins one horizon apart at the end of the history, keeping enough training
+        before the first: as many as fit, at most `MAX_INNER_ORIGINS`
+        and at least `inner_origins` where they fit."""
         min_train = max(MIN_POINTS, MIN_TRAIN_HORIZONS * self.horizon)
+        count = max(self.inner_origins, min(MAX_INNER_ORIGINS, (n - min_train) // self.horizon))
         origins = [n - j * self.horizon for j in range(count, 0, -1)]
         return [o for o in origins if o >= min_train]
 
     def fit_prepared(self, prepared: Prepared, hints: Sequence[int] = ()) -> Fitted:
         hints = tuple(hints) or self.period_hints
+        info: dict[str, Any] = {"points": len(prepared)}
+        if self.detect_shifts and len(prepared) >= MIN_POINTS:
+            prepared = self._since_level_shift(prepared, info)
         n = len(prepared)
-        info: dict[str, Any] = {"points": n}
         if n < MIN_POINTS:
             info["reason"] = f"short history: {n} points (< {MIN_POINTS}); naive forecast"
             return self._finish(Naive().fit_prepared(prepared), info)
         names, skipped = self.eligible(prepared)
         if skipped:
             info["skipped"] = skipped
-        usable = prepared.usable_periods()
-        origins = self.inner_origin_list(n, max(usable) if usable else None)
+        origins = self.inner_origin_list(n)
         if not names:
             info["reason"] = "no candidate suits this history; naive forecast"
             return self._finish(Naive().fit_prepared(prepared), info)
@@ -206,8 +224,15 @@ class Auto:
             return self._finish(Naive().fit_prepared(prepared), info)
         best = min(trials, key=self._rank)
         info["reason"] = (
-            f"lowest mean MASE over {len(origins)} rolling origins at horizon {self.horizon}"
+            f"lowest median MASE over {len(origins)} rolling origins at horizon {self.horizon}"
         )
+        baseline = self._disagreeing_baseline(best, trials)
+        if baseline is not None:
+            info["reason"] += (
+                f"; {best.label} was over {DISAGREEMENT_RATIO}x {baseline.label} at an origin "
+                f"without a clear median gain: {baseline.label} instead"
+            )
+            best = baseline
         info["chosen"] = best.label
         try:
             members = [self._forecaster(m, hints).fit_prepared(prepared) for m in best.members]
@@ -257,7 +282,13 @@ class Auto:
                 outputs[name] = rows
                 trials.append(trial)
         if self.combine:
-            ranked = [t.members[0] for t in sorted(trials, key=lambda t: t.score)]
+            # Naive and drift compete alone: averaged with a seasonal model they flatten its
+            # cycle, and with each other they are nearly the same forecast twice.
+            ranked = [
+                t.members[0]
+                for t in sorted(trials, key=lambda t: t.score)
+                if t.members[0] not in ALONE_ONLY
+            ]
             for size in COMBINATION_SIZES:
                 if len(ranked) < size:
                     break
@@ -271,6 +302,36 @@ class Auto:
                     combo.residuals.extend(_residuals(actual, mean, lower, upper))
                 trials.append(combo)
         return trials, failures
+
+    def _since_level_shift(self, prepared: Prepared, info: dict[str, Any]) -> Prepared:
+        """The history since a recent level shift, when one is found with enough after it."""
+        before = max(MIN_POINTS, SHIFT_BEFORE_HORIZONS * self.horizon)
+        after = max(MIN_POINTS, self.horizon)
+        window = max(SHIFT_WINDOW_HORIZONS * self.horizon, before + after)
+        shift = detect_level_shift(prepared.filled, window, min_segment=before, min_after=after)
+        if shift is None:
+            return prepared
+        info["level_shift"] = {
+            "index": shift.index,
+            "before": round(shift.before, 4),
+            "after": round(shift.after, 4),
+            "statistic": round(shift.statistic, 2),
+        }
+        return prepared.tail(len(prepared) - shift.index)
+
+    @staticmethod
+    def _disagreeing_baseline(best: _Trial, trials: Sequence[_Trial]) -> _Trial | None:
+        """Naive's trial, when the winner's backtest disagrees with it badly."""
+        baseline = next((t for t in trials if t.members == ("naive",)), None)
+        if baseline is None or best is baseline:
+            return None
+        if best.score < DISAGREEMENT_MARGIN * baseline.score:
+            return None
+        worst = max(
+            (b / a for b, a in zip(best.mase, baseline.mase, strict=True) if a > 0 and b >= 0),
+            default=0.0,
+        )
+        return baseline if worst > DISAGREEMENT_RATIO else None
 
     def _rank(self, trial: _Trial) -> tuple[float, int]:
         bias = self.combination_bias if len(trial.members) > 1 else 0.0

@@ -72,6 +72,11 @@ class Prepared:
             end=self.end - (len(self.values) - n) * self.step_s,
         )
 
+    def tail(self, n: int) -> Prepared:
+        """The last n values, with the same periods and transform (the history since a level
+        shift)."""
+        return replace(self, values=self.values[-n:], filled=self.filled[-n:], raw=self.raw[-n:])
+
     def usable_periods(self, min_cycles: float = 2.0) -> tuple[int, ...]:
         """Periods with at least `min_cycles` full cycles in the window."""
         return tuple(p for p in self.periods if len(self.values) >= min_cycles * p)

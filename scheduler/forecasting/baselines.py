@@ -1,4 +1,5 @@
-"""Baselines: naive (the last value) and seasonal naive (the value one period earlier).
+"""Baselines: naive (the last value), drift (the last value plus the average step) and seasonal
+naive (the value one period earlier).
 
 Their intervals are empirical: the quantiles of the same forecast's errors inside the history
 (for step h of naive, the distribution of y[t+h] - y[t]; for seasonal naive, of
@@ -60,6 +61,23 @@ class NaiveFitted(Fitted):
         return mean, lower, upper
 
 
+class DriftFitted(NaiveFitted):
+    """The random walk with drift: the last value plus h times the average step over the
+    window. The intervals are naive's: the empirical h-step changes already include the
+    drift, so they are centred where the series went, not re-centred on the drift line."""
+
+    def __init__(self, prepared: Prepared) -> None:
+        super().__init__(prepared)
+        self.name = "drift"
+        n = len(self.values)
+        self.slope = float(self.values[-1] - self.values[0]) / (n - 1) if n > 1 else 0.0
+
+    def predict(self, horizon: int, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        mean, lower, upper = super().predict(horizon, level)
+        steps = np.arange(1, horizon + 1, dtype=float)
+        return mean + self.slope * steps, lower, upper
+
+
 class SeasonalNaiveFitted(Fitted):
     def __init__(
         self, prepared: Prepared, period: int, notes: dict[str, Any] | None = None
@@ -95,6 +113,16 @@ class Naive:
 
     def fit_prepared(self, prepared: Prepared) -> NaiveFitted:
         return NaiveFitted(prepared)
+
+
+class Drift:
+    name = "drift"
+
+    def fit(self, series: Series, period_hints: Sequence[int] = ()) -> DriftFitted:
+        return self.fit_prepared(prepare(series, period_hints))
+
+    def fit_prepared(self, prepared: Prepared) -> DriftFitted:
+        return DriftFitted(prepared)
 
 
 class SeasonalNaive:

@@ -7,7 +7,7 @@ from typing import Any
 
 from models.forecasting import SINGLE_MODELS
 from scheduler.forecasting.base import ForecastError
-from scheduler.forecasting.baselines import Naive, SeasonalNaive
+from scheduler.forecasting.baselines import Drift, Naive, SeasonalNaive
 from scheduler.forecasting.ets import ETS, HoltWinters
 from scheduler.forecasting.mstl import MSTLForecaster
 from scheduler.forecasting.sarima import SARIMA
@@ -18,6 +18,8 @@ def single_model(name: str, period_hints: Sequence[int] = ()) -> Any:
     """A new forecaster of the named kind (each has `fit` and `fit_prepared`)."""
     if name == "naive":
         return Naive()
+    if name == "drift":
+        return Drift()
     if name == "snaive":
         return SeasonalNaive(period_hints)
     if name == "ets":
