@@ -76,7 +76,7 @@ def test_help_imports_no_heavy_module(argv: list[str]) -> None:
     [
         (["scaling", "simulate", "--help"], "reactive,predictive,static-peak,oracle"),
         (["scaling", "policy", "set", "--help"], "in_flight, utilization, queue_depth"),
-        (["forecast", "backtest", "--help"], "auto, naive, snaive, ets, hw"),
+        (["forecast", "backtest", "--help"], "auto, naive, drift, snaive, ets, hw"),
         (["bench", "placement", "--help"], "first-fit best-fit worst-fit"),
     ],
 )
