@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from models.errors import FieldViolation
+from models.errors import FieldViolation, InvalidArgument
 from models.security import ALL_NAMESPACES, DEFAULT_NAMESPACE
 
 # DNS-label names (Kubernetes' rule), so a namespace can also name things outside.
@@ -35,6 +35,16 @@ def check_namespace(field: str, namespace: str, *, allow_all: bool = False) -> l
 def namespace_or_default(namespace: str) -> str:
     """A request's namespace: empty means `default`."""
     return namespace or DEFAULT_NAMESPACE
+
+
+def request_namespace(namespace: str, *, allow_all: bool = False) -> str:
+    """A request's namespace (empty: `default`); InvalidArgument naming the request's
+    `namespace` field when it is malformed (`*` only where `allow_all`)."""
+    namespace = namespace_or_default(namespace)
+    problems = check_namespace("namespace", namespace, allow_all=allow_all)
+    if problems:
+        raise InvalidArgument(f"namespace: {problems[0].description}", problems)
+    return namespace
 
 
 def qualified_name(namespace: str, name: str) -> str:

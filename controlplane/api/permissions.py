@@ -99,7 +99,7 @@ PERMISSIONS: dict[str, Permission] = {
 }
 
 
-def request_namespace(request: Any) -> str:
+def namespace_of(request: Any) -> str:
     """The namespace a request names (`default` when it names none)."""
     descriptor = getattr(request, "DESCRIPTOR", None)
     if descriptor is None or "namespace" not in descriptor.fields_by_name:

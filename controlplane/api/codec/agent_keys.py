@@ -23,16 +23,6 @@ def key_from_wire(namespace: str, name: str) -> str:
     return qualified_name(namespace_or_default(namespace), name)
 
 
-def request_namespace(namespace: str, *, allow_all: bool = False) -> str:
-    """A request's namespace (empty: `default`); InvalidArgument naming `namespace` when it is
-    malformed (`*` only where `allow_all`)."""
-    namespace = namespace_or_default(namespace)
-    problems = check_namespace("namespace", namespace, allow_all=allow_all)
-    if problems:
-        raise _refused(problems)
-    return namespace
-
-
 def request_key(namespace: str, name: str, name_field: str = "name") -> str:
     """The key of the agent a request names. A name holding '/' is refused: it would reach
     into another namespace than the request's."""

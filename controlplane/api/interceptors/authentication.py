@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 from controlplane.api.caller import set_caller
 from controlplane.api.interceptors.wrapping import Call
-from controlplane.api.permissions import PERMISSIONS, Permission, request_namespace
+from controlplane.api.permissions import PERMISSIONS, Permission, namespace_of
 from controlplane.api.status import to_status
 from controlplane.engine.security.authenticator import Authenticator
 from models.errors import OrchestratorError, PermissionDenied, Unauthenticated
@@ -103,7 +103,7 @@ class Authentication:
         if permission is None:  # closed by default: an RPC nobody classified
             raise PermissionDenied(f"{call.rpc} has no permission entry; nobody may call it")
         if self._required:
-            problem = permission_problem(caller, permission, request_namespace(call.request))
+            problem = permission_problem(caller, permission, namespace_of(call.request))
             if problem is not None:
                 raise PermissionDenied(f"{call.rpc}: {problem}")
 

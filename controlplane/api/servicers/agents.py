@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from controlplane.api.codec.agent_events import agent_event_to_proto
-from controlplane.api.codec.agent_keys import request_key, request_namespace
+from controlplane.api.codec.agent_keys import request_key
 from controlplane.api.codec.agent_specs import deployed_spec
 from controlplane.api.codec.agents import (
     agent_to_proto,
@@ -22,7 +22,7 @@ from controlplane.engine.agents.packages import PackageService
 from controlplane.engine.agents.registry import AgentManager
 from controlplane.engine.security.access import AccessService
 from models.errors import invalid
-from models.namespaces import split_qualified
+from models.namespaces import request_namespace, split_qualified
 
 
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):

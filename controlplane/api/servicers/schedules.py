@@ -11,9 +11,9 @@ import grpc
 from controlplane.api.codec.schedules import schedule_spec_from_proto, schedule_to_proto
 from controlplane.api.gen.orchestrator.v1 import schedule_pb2, schedule_pb2_grpc
 from controlplane.api.servicers.guard import unary
-from controlplane.api.servicers.namespaces import request_namespace
 from controlplane.engine.schedules.manager import ScheduleManager
 from models.errors import invalid
+from models.namespaces import request_namespace
 
 Ctx: TypeAlias = grpc.aio.ServicerContext
 

@@ -27,11 +27,11 @@ from controlplane.api.codec.workflows import (
 from controlplane.api.fitting import fit_event, fit_execution, fit_page
 from controlplane.api.gen.orchestrator.v1 import workflow_pb2, workflow_pb2_grpc
 from controlplane.api.servicers.guard import streaming, unary
-from controlplane.api.servicers.namespaces import request_namespace
 from controlplane.engine.executions.catalog import WorkflowCatalog
 from controlplane.engine.executions.service import ExecutionEngine
 from models.errors import FailedPrecondition, InvalidArgument, invalid
 from models.executions import ExecutionRecord
+from models.namespaces import request_namespace
 from models.values import INLINE_VALUE_BYTES
 from models.workflows import (
     CreateWorkflowResult,

@@ -45,7 +45,7 @@ from models.executions import (
     ValuePart,
 )
 from models.modifications import Operation
-from models.namespaces import check_namespace
+from models.namespaces import request_namespace
 from models.queueing import Accept, NamespacePolicy, Queue, Reject
 from models.security import ALL_NAMESPACES, DEFAULT_NAMESPACE
 from models.values import sized_details
@@ -124,11 +124,9 @@ class ExecutionEngine:
     ) -> tuple[ExecutionRecord, bool]:
         """Starts an execution of workflow `workflow` of `namespace` (a child runs in its
         parent's); the same `request_id` in the same namespace answers the first one."""
-        namespace = namespace or DEFAULT_NAMESPACE
         if self._deps.writer.unwritable_since is not None:
             raise Unavailable("the store refuses writes; executions wait until it takes them")
-        if bad_namespace := check_namespace("namespace", namespace):
-            raise InvalidArgument(f"invalid namespace {namespace!r}", bad_namespace)
+        namespace = request_namespace(namespace)
         if len(request_id) > MAX_REQUEST_ID:
             raise invalid("request_id", f"must be at most {MAX_REQUEST_ID} characters")
         if request_id:
