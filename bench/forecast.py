@@ -1,20 +1,26 @@
 """Forecasting benchmark: rolling-origin backtests on every NAB trace and on synthetic series.
 
 Series: every `nab_*.csv` in the trace folder (nyc_taxi at horizon 48, the 5-minute traces at
-horizon 36; the four of `TARGET_TRACES` make the NAB average) and `--synthetic` series from the
-seeded generator (`scheduler.forecasting.synthetic`, horizon 36), split into a tuning half
-(the first seeds) and a held-out half reported separately. Forecast origins are spread evenly
-over the last 40% of each series (`--origins` on the NAB traces, `--synthetic-origins` on the
-synthetic ones); every model is refitted at each origin on the values before it and scored on
-the next horizon values.
+horizon 36; the four of `TARGET_TRACES` make the NAB average), the Azure LLM inference traces
+binned to requests per minute (one hour each, horizon 10, `--azure-origins`) and `--synthetic`
+series from the seeded generator (`scheduler.forecasting.synthetic`, horizon 36), split into a
+tuning half (the first seeds) and a held-out half reported separately. Forecast origins are
+spread evenly over the last 40% of each series (`--origins` on the NAB traces,
+`--synthetic-origins` on the synthetic ones); every model is refitted at each origin on the
+values before it and scored on the next horizon values.
 
 Reported per series: auto's mean MASE over the better of naive and seasonal naive (`ratio`),
 its worst single origin against the better baseline at that origin (`worst`), and the
-coverage of its 90% intervals. Targets: ratio <= 0.95 on every series, mean <= 0.80 on the NAB
-four and <= 0.85 on the held-out synthetic half, coverage 0.85-0.95 on average, worst <= 1.1.
+coverage of its 90% intervals. With statsforecast installed, its AutoETS and AutoARIMA are
+reference rows (see `forecast_references`), run on `--reference-origins` of each series'
+origins and compared with auto on the same origins.
+
+Targets: ratio <= 0.95 on every series, mean <= 0.80 on the NAB four and <= 0.85 on the
+held-out synthetic half, coverage 0.85-0.95 on average, worst <= 1.1.
 
     .venv/bin/python bench/forecast.py [--origins 16] [--synthetic 40] [--synthetic-origins 4]
-        [--only synthetic-tune] [--jobs 2]
+        [--azure-origins 8] [--references sf-autoets,sf-autoarima|none]
+        [--reference-origins 4] [--only synthetic-tune] [--jobs 2]
     make bench-forecast
 
 Tune on `--only synthetic-tune` (and the NAB traces); look at the held-out half only to report.
@@ -35,10 +41,22 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+if str(Path(__file__).resolve().parents[1]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.forecast_references import (
+    REFERENCES,
+    ReferenceForecaster,
+    print_references,
+    reference_report,
+    subset,
+    unavailable_reason,
+)
 from controlplane.experiments.forecast_io import load_series, write_json
 from models.forecasting import Series
 from scheduler.forecasting import evaluation
-from scheduler.forecasting.backtest import ModelResult
+from scheduler.forecasting.backtest import ModelResult, evaluate
+from scheduler.forecasting.base import single_threaded
 from scheduler.forecasting.synthetic import seed_halves, synthetic_series
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,8 +69,10 @@ TARGET_TRACES = (
 )
 HORIZONS = {"nab_nyc_taxi.csv": 48}
 DEFAULT_HORIZON = 36
+AZURE_BIN_S = 60.0
+AZURE_HORIZON = 10  # ten minutes ahead on one hour of per-minute request counts
 MODELS = ("naive", "snaive", "auto")
-GROUPS = ("nab", "nab-extra", "synthetic-tune", "synthetic-heldout")
+GROUPS = ("nab", "nab-extra", "azure", "synthetic-tune", "synthetic-heldout")
 TARGET_MAX_RATIO = 0.95
 TARGET_MEAN_RATIO = {"nab": 0.80, "synthetic-heldout": 0.85}
 TARGET_WORST_ORIGIN = 1.1
@@ -69,15 +89,29 @@ class Case:
     origins: int
     path: str = ""
     seed: int = -1
+    bin_s: float | None = None
 
     def load(self) -> Series:
-        return load_series(self.path) if self.path else synthetic_series(self.seed)
+        if self.path:
+            return load_series(self.path, bin_s=self.bin_s)
+        return synthetic_series(self.seed)
 
 
-def _job(case: Case, model: str, level: float) -> ModelResult:
+def _job(case: Case, model: str, level: float, reference_origins: int) -> ModelResult:
     series = case.load()
     the_plan = evaluation.plan(series, case.horizon, origins=case.origins, level=level)
-    return evaluation.evaluate_model(series, model, the_plan, clock=time.perf_counter)
+    if model not in REFERENCES:
+        return evaluation.evaluate_model(series, model, the_plan, clock=time.perf_counter)
+    with single_threaded():
+        return evaluate(
+            series,
+            ReferenceForecaster(model),
+            case.horizon,
+            subset(the_plan.origins, reference_origins),
+            level=level,
+            scale_period=the_plan.scale_period,
+            clock=time.perf_counter,
+        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -86,6 +120,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--origins", type=int, default=16, help="forecast origins per trace")
     parser.add_argument("--synthetic", type=int, default=40, help="synthetic series (seeds)")
     parser.add_argument("--synthetic-origins", type=int, default=4)
+    parser.add_argument("--azure-origins", type=int, default=8)
+    parser.add_argument(
+        "--references",
+        default=",".join(REFERENCES),
+        help="statsforecast reference models, or 'none'",
+    )
+    parser.add_argument(
+        "--reference-origins",
+        type=int,
+        default=4,
+        help="origins per series for the (slow) reference models",
+    )
     parser.add_argument(
         "--only", choices=GROUPS, action="append", help="run only these groups (repeatable)"
     )
@@ -103,6 +149,18 @@ def cases(args: argparse.Namespace) -> list[Case]:
         horizon = HORIZONS.get(path.name, DEFAULT_HORIZON)
         label = path.stem.removeprefix("nab_")
         found.append(Case(label, group, horizon, args.origins, path=str(path)))
+    for path in sorted(args.data.glob("azure_llm_*.csv")):
+        label = path.stem.removeprefix("azure_llm_") + "-per-minute"
+        found.append(
+            Case(
+                label,
+                "azure",
+                AZURE_HORIZON,
+                args.azure_origins,
+                path=str(path),
+                bin_s=AZURE_BIN_S,
+            )
+        )
     tune, held_out = seed_halves(args.synthetic)
     for seeds, group in ((tune, "synthetic-tune"), (held_out, "synthetic-heldout")):
         for seed in seeds:
@@ -123,6 +181,12 @@ def main(argv: list[str] | None = None) -> int:
         if needed not in models:
             models.insert(0, needed)
     todo = cases(args)
+    references = _references(args, console)
+    jobs = [(case, model) for model in models for case in todo]
+    # References are a comparison, not a target: the tuning half does not need them.
+    jobs += [(c, m) for m in references for c in todo if c.group != "synthetic-tune"]
+    # The slowest models first, so the pool stays busy until the end.
+    jobs.sort(key=lambda job: (job[1] not in REFERENCES, job[1] != "auto"))
     started = time.perf_counter()
     results: dict[str, dict[str, ModelResult]] = {c.label: {} for c in todo}
     columns = (
@@ -135,21 +199,33 @@ def main(argv: list[str] | None = None) -> int:
         Progress(*columns, console=console) as progress,
         ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool,
     ):
-        task = progress.add_task("backtests", total=len(todo) * len(models))
+        task = progress.add_task("backtests", total=len(jobs))
         futures = {}
-        # The slowest models first, so the pool stays busy until the end.
-        for model in sorted(models, key=lambda m: m != "auto"):
-            for case in todo:
-                futures[pool.submit(_job, case, model, args.level)] = (case.label, model)
+        for case, model in jobs:
+            future = pool.submit(_job, case, model, args.level, args.reference_origins)
+            futures[future] = (case.label, model)
         for future, (label, model) in futures.items():
             results[label][model] = future.result()
             progress.advance(task)
     elapsed = time.perf_counter() - started
     report = _report(todo, results, models, args, elapsed)
+    report["references"] = reference_report(todo, results, references)
     _print(console, report)
+    print_references(console, report["references"])
     path = write_json(args.out / "results.json", report)
     console.print(f"wrote {path} ({elapsed:.0f} s)")
     return 0
+
+
+def _references(args: argparse.Namespace, console: Console) -> list[str]:
+    wanted = [m.strip() for m in args.references.split(",") if m.strip() and m != "none"]
+    if not wanted:
+        return []
+    reason = unavailable_reason()
+    if reason:
+        console.print(f"[yellow]reference rows skipped: {reason}[/yellow]")
+        return []
+    return wanted
 
 
 def worst_origin_ratio(by_model: dict[str, ModelResult], model: str = "auto") -> float:

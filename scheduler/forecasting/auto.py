@@ -13,9 +13,11 @@ the backtests disagree and naive is taken instead. A level shift in the recent w
 (`shifts.detect_level_shift`) first shortens the history to the values since the shift.
 The winner is refitted on everything.
 
-The winner's intervals are then calibrated on the same backtest: their half-widths are scaled
-so that the backtest's errors would have been covered at the requested level (the factor is
-shrunk towards 1 and bounded, since a few dozen errors are a small sample).
+The winner's intervals are then calibrated on origins that did not choose it: for each inner
+origin, the entry that would have won on the other origins is scored there, and the half-widths
+are scaled so that those held-out errors would have been covered at the requested level (the
+winner's own backtest errors are optimistic: they are part of why it won). The factor is shrunk
+towards 1 and bounded, since a few dozen errors are a small sample.
 
 Short histories fall back to simpler models and say so in `Forecast.notes["auto"]`: with too
 few points for the backtest the choice is fixed (ETS, or naive below `MIN_POINTS`), and models
@@ -101,7 +103,8 @@ class _Trial:
 
     members: tuple[str, ...]
     mase: list[float] = field(default_factory=list)
-    residuals: list[tuple[float, float, float]] = field(default_factory=list)
+    # Per origin, (actual, mean, bound) of every step.
+    residuals: list[list[tuple[float, float, float]]] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -110,7 +113,11 @@ class _Trial:
     @property
     def score(self) -> float:
         """The median MASE over the origins (robust to one bad origin)."""
-        finite = [v for v in self.mase if math.isfinite(v)]
+        return self.score_without(None)
+
+    def score_without(self, origin: int | None) -> float:
+        """The median MASE over the origins other than the `origin`-th."""
+        finite = [v for i, v in enumerate(self.mase) if i != origin and math.isfinite(v)]
         return float(np.median(finite)) if finite else math.inf
 
 
@@ -241,7 +248,7 @@ class Auto:
             return self._finish(Naive().fit_prepared(prepared), info)
         fitted = members[0] if len(members) == 1 else Combination(members, prepared)
         if self.calibrate:
-            fitted.interval_scale = self._interval_scale(best.residuals)
+            fitted.interval_scale = self._interval_scale(self._held_out_residuals(trials, best))
             info["interval_scale"] = round(fitted.interval_scale, 3)
         return self._finish(fitted, info)
 
@@ -274,7 +281,7 @@ class Auto:
                     # A single model's intervals are calibrated on its own (maybe
                     # transformed) scale.
                     m, lo, up = fitted.predict_model_scale(horizon, level)
-                    trial.residuals.extend(_residuals(fitted.to_model_scale(actual), m, lo, up))
+                    trial.residuals.append(_residuals(fitted.to_model_scale(actual), m, lo, up))
             except FIT_ERRORS as exc:
                 failures[name] = f"{type(exc).__name__}: {exc}"
                 continue
@@ -299,7 +306,7 @@ class Auto:
                         np.mean([outputs[m][i][k] for m in members], axis=0) for k in range(3)
                     )
                     combo.mase.append(mase(actual, mean, scale))
-                    combo.residuals.extend(_residuals(actual, mean, lower, upper))
+                    combo.residuals.append(_residuals(actual, mean, lower, upper))
                 trials.append(combo)
         return trials, failures
 
@@ -333,9 +340,23 @@ class Auto:
         )
         return baseline if worst > DISAGREEMENT_RATIO else None
 
-    def _rank(self, trial: _Trial) -> tuple[float, int]:
+    def _rank(self, trial: _Trial, without: int | None = None) -> tuple[float, int]:
         bias = self.combination_bias if len(trial.members) > 1 else 0.0
-        return trial.score * (1.0 - bias), len(trial.members)
+        return trial.score_without(without) * (1.0 - bias), len(trial.members)
+
+    def _held_out_residuals(
+        self, trials: Sequence[_Trial], best: _Trial
+    ) -> list[tuple[float, float, float]]:
+        """Per inner origin, the residuals of the entry the other origins would have chosen
+        (leave one origin out); with a single origin, the winner's own."""
+        origins = len(best.residuals)
+        if origins < 2:
+            return [r for per_origin in best.residuals for r in per_origin]
+        out: list[tuple[float, float, float]] = []
+        for k in range(origins):
+            chosen = min(trials, key=lambda t: self._rank(t, without=k))
+            out.extend(chosen.residuals[k])
+        return out
 
     def _fit_fallback(
         self, name: str, prepared: Prepared, hints: Sequence[int], info: dict[str, Any]

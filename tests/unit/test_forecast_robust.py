@@ -48,6 +48,18 @@ def test_selection_ranks_by_median_so_one_bad_origin_does_not_decide() -> None:
     assert min([steady, lucky], key=auto._rank) is lucky  # the one bad origin is ignored
 
 
+def test_intervals_are_calibrated_on_origins_that_did_not_choose_the_model() -> None:
+    # Each origin is scored with the entry the other two origins choose: without origin 0 (or
+    # 1) sarima's median is 0.5 against ets's 1.25; without origin 2, ets wins (0.5 vs 0.9).
+    ets = _Trial(("ets",), mase=[0.5, 0.5, 2.0], residuals=[[(1.0, 0.0, 1.0)]] * 3)
+    sarima = _Trial(("sarima",), mase=[0.9, 0.9, 0.1], residuals=[[(5.0, 0.0, 1.0)]] * 3)
+    auto = Auto(6, combination_bias=0.0)
+    held_out = auto._held_out_residuals([ets, sarima], ets)
+    assert held_out == [(5.0, 0.0, 1.0), (5.0, 0.0, 1.0), (1.0, 0.0, 1.0)]
+    single = _Trial(("ets",), mase=[0.5], residuals=[[(2.0, 0.0, 1.0)]])
+    assert auto._held_out_residuals([single], single) == [(2.0, 0.0, 1.0)]
+
+
 def test_more_origins_where_the_history_allows() -> None:
     auto = Auto(10)
     assert len(auto.inner_origin_list(40)) == 2  # only two leave 20 training values
