@@ -1,4 +1,4 @@
-"""Reference rows for the forecast benchmark: statsforecast's AutoETS and AutoARIMA.
+"""Reference rows for the forecast benchmark: statsforecast's AutoETS, AutoARIMA and MSTL.
 
 They answer "how does a maintained automatic-forecasting library do on the same backtest?".
 statsforecast is an optional dependency (`pip install -e '.[bench]'`); without it the benchmark
@@ -8,8 +8,9 @@ Both see what our models see: the history before the origin with gaps filled and
 replaced (`prepare`), on its last `WINDOW` values, with the detected main period as the season
 length. AutoARIMA is seasonal only up to `MAX_ARIMA_SEASON`: a seasonal ARIMA search with a
 period of 48 took 279 s for one fit of 600 values on a 2-core machine, so longer periods
-(the 5-minute traces' daily 288) are fitted non-seasonal, as that library's own guidance
-suggests for long seasons.
+(the 5-minute traces' daily 288) are fitted non-seasonal. `sf-mstl` is what that library
+suggests for long and multiple seasons: MSTL over every detected period that fits twice in the
+window, with AutoETS (no seasonal term) on the seasonally adjusted part.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from models.forecasting import Series
 from scheduler.forecasting.backtest import ModelResult
 from scheduler.forecasting.base import Fitted, Prepared, prepare, quiet
 
-REFERENCES = ("sf-autoets", "sf-autoarima")
+REFERENCES = ("sf-autoets", "sf-autoarima", "sf-mstl")
 WINDOW = 1000
 MAX_ARIMA_SEASON = 24
 
@@ -68,16 +69,22 @@ class ReferenceForecaster:
         self.name = name
 
     def fit(self, series: Series, period_hints: Sequence[int] = ()) -> ReferenceFitted:
-        from statsforecast.models import AutoARIMA, AutoETS
+        from statsforecast.models import MSTL, AutoARIMA, AutoETS
 
         prepared = prepare(series, period_hints, transform=False)
+        span = min(len(prepared), WINDOW)
+        periods = [p for p in prepared.periods if 2 * p <= span]
         period = prepared.main_period
-        usable = period if period and 2 * period <= min(len(prepared), WINDOW) else None
+        usable = period if period in periods else None
         if self.name == "sf-autoets":
             model: Any = AutoETS(season_length=usable or 1)
-        else:
+        elif self.name == "sf-autoarima":
             seasonal = usable if usable and usable <= MAX_ARIMA_SEASON else None
             model = AutoARIMA(season_length=seasonal or 1)
+        elif periods:
+            model = MSTL(season_length=periods, trend_forecaster=AutoETS(model="ZZN"))
+        else:
+            model = AutoETS(model="ZZN")
         return ReferenceFitted(self.name, prepared, usable, model)
 
 
