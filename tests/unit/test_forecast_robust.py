@@ -63,7 +63,7 @@ def test_intervals_are_calibrated_on_origins_that_did_not_choose_the_model() -> 
 def test_more_origins_where_the_history_allows() -> None:
     auto = Auto(10)
     assert len(auto.inner_origin_list(40)) == 2  # only two leave 20 training values
-    assert len(auto.inner_origin_list(1000)) == 5
+    assert len(auto.inner_origin_list(1000)) == 6
     assert auto.inner_origin_list(1000)[-1] == 990
 
 
