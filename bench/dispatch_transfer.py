@@ -184,7 +184,9 @@ def family_table(rows: Sequence[FamilyRow]) -> Table:
         "ml mean s",
         "ml max s",
     ):
-        table.add_column(column, justify="left" if column.startswith(("family", "best")) else "right")
+        table.add_column(
+            column, justify="left" if column.startswith(("family", "best")) else "right"
+        )
     for row in rows:
         table.add_row(
             row.family,
