@@ -7,11 +7,15 @@ with the lowest mean gap over the whole set) and its mean gap; the best rule of 
 its own; the ratios ml / best rule; ml's mean and max seconds per instance. Taillard instances
 form one family per size ("ta 30x20").
 
-Sets (none of them is used to train; only `laft` and `abz` may be looked at while developing):
-  unseen  swv01-20, yn1-4, orb01-10, ta21-ta80 (20x15 and larger): report-only
-  laft    la01-la40, ft06/10/20 (the older README table)
-  abz     abz5-abz9
-  harder  ft10, la16, la21, la24, la29, la36, la40, abz5
+Sets (none of them is used to train; only `laft`, `abz` and `generated` may be looked at
+while developing):
+  unseen     swv01-20, yn1-4, orb01-10, ta21-ta80 (20x15 and larger): report-only
+  laft       la01-la40, ft06/10/20 (the older README table)
+  abz        abz5-abz9
+  harder     ft10, la16, la21, la24, la29, la36, la40, abz5
+  generated  seeded job shops 20x15 to 100x20 (uniform [1, 99], seeds 9001-9003, not the
+             trainer's seeds); gaps to the trivial lower bound (busiest machine, longest job),
+             so they overstate the true gaps
 
     .venv/bin/python bench/dispatch_transfer.py --set unseen [--out out/dispatch_unseen.json]
     .venv/bin/python bench/dispatch_transfer.py --set laft --model path/to/policy.joblib
@@ -33,8 +37,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from models.scheduling import SchedulingProblem
 from scheduler import registry
-from scheduler.instances import load_instance
+from scheduler.instances import load_instance, random_jobshop
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "jobshop"
@@ -50,6 +55,8 @@ SETS: dict[str, tuple[str, ...]] = {
     "abz": tuple(f"abz{i}" for i in range(5, 10)),
     "harder": ("ft10", "la16", "la21", "la24", "la29", "la36", "la40", "abz5"),
 }
+GENERATED_SIZES = ((20, 15), (20, 20), (30, 15), (30, 20), (50, 15), (50, 20), (100, 20))
+GENERATED_SEEDS = (9001, 9002, 9003)
 TARGET_RATIO = 0.7
 TARGET_SECONDS = 0.5
 
@@ -79,16 +86,55 @@ class FamilyRow:
     ml_max_s: float
 
 
+@dataclass(frozen=True)
+class Instance:
+    name: str
+    family: str
+    problem: SchedulingProblem
+    reference: float  # gaps are to this value
+
+
 def family_of(row: dict[str, Any]) -> str:
     if row["family"] == "ta":
         return "ta " + row["size"].replace(" ", "")
     return str(row["family"])
 
 
+def trivial_lower_bound(problem: SchedulingProblem) -> float:
+    load = [0] * problem.num_machines
+    for op in problem.operations:
+        load[op.alternatives[0].machine] += op.min_duration
+    longest_job = max(
+        sum(problem.operations[i].min_duration for i in j.operations) for j in problem.jobs
+    )
+    return float(max(max(load), longest_job))
+
+
+def instances_of(set_name: str, data: Path) -> list[Instance]:
+    if set_name == "generated":
+        out = []
+        for n, m in GENERATED_SIZES:
+            for seed in GENERATED_SEEDS:
+                problem = random_jobshop(n, m, seed, name=f"gen-{n}x{m}-s{seed}")
+                out.append(
+                    Instance(problem.name, f"gen {n}x{m}", problem, trivial_lower_bound(problem))
+                )
+        return out
+    bounds = {row["instance"]: row for row in json.loads((data / "bounds.json").read_text())}
+    return [
+        Instance(
+            name,
+            family_of(bounds[name]),
+            load_instance(data / "instances" / f"{name}.txt"),
+            float(bounds[name]["upper_bound"]),
+        )
+        for name in SETS[set_name]
+        if name in bounds
+    ]
+
+
 def run_all(
-    names: Sequence[str],
-    data: Path,
-    bounds: dict[str, dict[str, Any]],
+    instances: Sequence[Instance],
     schedulers: Sequence[str],
     ml_options: dict[str, Any],
     time_limit_s: float,
@@ -98,10 +144,9 @@ def run_all(
     runs: list[Run] = []
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
-        task = progress.add_task("instances", total=len(names))
-        for name in names:
-            problem = load_instance(data / "instances" / f"{name}.txt")
-            upper = float(bounds[name]["upper_bound"])
+        task = progress.add_task("instances", total=len(instances))
+        for instance in instances:
+            problem = instance.problem
             for scheduler in schedulers:
                 options = ml_options if scheduler == "ml" else {}
                 started = time.perf_counter()
@@ -110,10 +155,9 @@ def run_all(
                 )
                 seconds = schedule.solve_seconds or (time.perf_counter() - started)
                 value = float(schedule.objective_value)
-                runs.append(
-                    Run(name, family_of(bounds[name]), scheduler, value, value / upper - 1, seconds)
-                )
-            progress.update(task, advance=1, description=name)
+                gap = value / instance.reference - 1
+                runs.append(Run(instance.name, instance.family, scheduler, value, gap, seconds))
+            progress.update(task, advance=1, description=instance.name)
     return runs
 
 
@@ -207,7 +251,9 @@ def family_table(rows: Sequence[FamilyRow]) -> Table:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", choices=sorted(SETS), default="unseen", help="instance set")
+    parser.add_argument(
+        "--set", choices=sorted([*SETS, "generated"]), default="unseen", help="instance set"
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="jobshop data folder")
     parser.add_argument("--rules", default=",".join(RULES), help="comma-separated rules")
     parser.add_argument("--model", default="", help="policy file (default: the shipped one)")
@@ -221,8 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     if not rules or unknown:
         sys.stderr.write(f"error: --rules must name some of {', '.join(registry.RULES)}\n")
         return 2
-    bounds = {row["instance"]: row for row in json.loads((args.data / "bounds.json").read_text())}
-    names = [n for n in SETS[args.set] if n in bounds]
+    instances = instances_of(args.set, args.data)
     ml_options: dict[str, Any] = {"model_path": args.model} if args.model else {}
     # Load the policy before the clock starts: a solve should not pay for reading the file.
     from scheduler.ml import model_store
@@ -231,9 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=150)
     started = time.perf_counter()
     runs = run_all(
-        names,
-        args.data,
-        bounds,
+        instances,
         ["ml", *rules],
         ml_options,
         args.time_limit,
@@ -243,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = summarize(runs, rules)
     console.print(rule_table(runs, rules))
     console.print(family_table(rows))
-    console.print(f"{len(names)} instances in {time.perf_counter() - started:.0f} s")
+    console.print(f"{len(instances)} instances in {time.perf_counter() - started:.0f} s")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(

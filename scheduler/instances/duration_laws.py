@@ -10,8 +10,10 @@ Every law draws integers in [low, high]:
     an operation takes 0.5-1.5 times its machine's, clipped;
   - "job_correlated": the same with a typical duration per job.
 
-The correlated laws draw their per-machine / per-job means from a second stream seeded by
-`(seed, 1)`, so the main stream (machine orders, eligibility) is the same for every law.
+The generators always make their uniform draws from their own stream (so the default
+instances are the ones they always made) and, for another law, replace them with draws from a
+second stream seeded by `(seed, 1)`: the machine orders and eligible machines of an instance
+are the same whatever the law.
 """
 
 from __future__ import annotations
@@ -25,24 +27,28 @@ DURATION_LAWS = ("uniform", "lognormal", "bimodal", "machine_correlated", "job_c
 
 
 class DurationLaw:
-    """Draws durations of one instance: `draw(rng, job, machines)` gives one per machine."""
+    """Durations of one instance: `replace(uniform, job, machines)` gives the law's durations
+    for the uniform ones the generator drew (returned unchanged for "uniform")."""
 
     def __init__(
         self, law: str, seed: int, low: int, high: int, n_jobs: int, n_machines: int
     ) -> None:
         if law not in DURATION_LAWS:
-            raise ValueError(f"unknown duration law {law!r}; choose from {', '.join(DURATION_LAWS)}")
+            raise ValueError(
+                f"unknown duration law {law!r}; choose from {', '.join(DURATION_LAWS)}"
+            )
         if not 0 < low <= high:
             raise ValueError(f"duration range [{low}, {high}] must satisfy 0 < low <= high")
         self.law, self.low, self.high = law, low, high
-        side = np.random.default_rng([seed, 1])
-        self.machine_mean = side.uniform(low, high, size=max(1, n_machines))
-        self.job_mean = side.uniform(low, high, size=max(1, n_jobs))
+        self.side = np.random.default_rng([seed, 1])
+        self.machine_mean = self.side.uniform(low, high, size=max(1, n_machines))
+        self.job_mean = self.side.uniform(low, high, size=max(1, n_jobs))
 
-    def draw(self, rng: np.random.Generator, job: int, machines: Sequence[int]) -> np.ndarray:
+    def replace(self, uniform: Sequence[int], job: int, machines: Sequence[int]) -> np.ndarray:
         low, high, k = self.low, self.high, len(machines)
         if self.law == "uniform":
-            return rng.integers(low, high + 1, size=k)
+            return np.asarray(uniform, dtype=np.int64)
+        rng = self.side
         if self.law == "lognormal":
             values = rng.lognormal(math.log(math.sqrt(low * high)), 0.9, size=k)
         elif self.law == "bimodal":

@@ -25,7 +25,7 @@ def random_jobshop(
     operations: list[Operation] = []
     for j in range(n_jobs):
         order = rng.permutation(n_machines)
-        times = law.draw(rng, j, order)
+        times = law.replace(rng.integers(low, high + 1, size=n_machines), j, order)
         ids = []
         for machine, duration in zip(order, times, strict=True):
             ids.append(len(operations))
@@ -61,13 +61,9 @@ def random_fjsp(
         for _ in range(n_ops):
             k = int(rng.integers(1, min(max_alternatives, n_machines) + 1))
             machines = sorted(int(m) for m in rng.choice(n_machines, size=k, replace=False))
-            if durations == "uniform":  # one draw per alternative, as before the laws existed
-                times = [int(rng.integers(low, high + 1)) for _ in machines]
-            else:
-                times = [int(t) for t in law.draw(rng, j, machines)]
-            alternatives = tuple(
-                Alternative(m, t) for m, t in zip(machines, times, strict=True)
-            )
+            uniform = [int(rng.integers(low, high + 1)) for _ in machines]
+            times = [int(t) for t in law.replace(uniform, j, machines)]
+            alternatives = tuple(Alternative(m, t) for m, t in zip(machines, times, strict=True))
             ids.append(len(operations))
             operations.append(Operation(len(operations), j, alternatives))
         jobs.append(Job(j, tuple(ids), name=f"J{j}"))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.ml.features import FEATURE_NAMES
-from scheduler.ml.policy_solver import PolicySet
+from scheduler.ml.policy_solver import DEFAULT_TEMPERATURE, PolicySet
 
 # 2: the 39 features of features.py (version 1 had the first 30).
 FORMAT_VERSION = 2
@@ -41,9 +41,18 @@ class LoadedPolicy:
 
     @functools.cached_property
     def policies(self) -> PolicySet:
-        # Modes best first by the held-out greedy gap recorded at training time.
-        gaps = self.metadata.get("holdout", {}).get("gap", {})
-        return PolicySet(self.model, sorted(gaps, key=gaps.__getitem__))
+        # Modes best first by the held-out greedy gap recorded at training time (on all
+        # held-out instances, and on the large ones for large problems).
+        holdout = self.metadata.get("holdout", {})
+        gaps = holdout.get("gap", {})
+        large = holdout.get("gap_large", {})
+        temperature = float(self.metadata.get("temperature", DEFAULT_TEMPERATURE))
+        return PolicySet(
+            self.model,
+            sorted(gaps, key=gaps.__getitem__),
+            temperature,
+            sorted(large, key=large.__getitem__),
+        )
 
 
 def _sklearn_version() -> str:

@@ -3,14 +3,16 @@
 At every SGS step the policy scores all candidates in one vectorised call (for a linear model:
 one matrix-vector product) and takes the best. `scheduler.ml.solver` runs the greedy policy in
 the SGS modes (best held-out mode first) and then sampled runs (softmax over the scores, seeded
-by `config.seed`), keeping the best schedule. How many runs is decided from the problem's size
-before starting (`plan_runs`: an estimated cost per SGS step that grows with the number of
-jobs, against `RUN_BUDGET_MS`), so the plan is a function of the data; on top of it, the
+by `config.seed`), keeping the best schedule. Which runs is decided from the problem's size
+before starting (`plan_runs`: an estimated cost per SGS step per mode that grows with the
+number of jobs, against `RUN_BUDGET_MS`; on large problems the modes are taken in the order
+that was best on large held-out instances), so the plan is a function of the data; on top, the
 remaining runs are skipped once the time limit is likely to be reached (judged by the mean run
 time so far), so results depend on the clock only when the limit is tight. Options
 (`config.options`): `modes` (default: every mode the policy has, in its order), `samples`
-(default: what the budget leaves after the greedy runs), `temperature` (default 0.5),
-`model_path` (a policy file to use instead of the shipped default).
+(default: what the budget leaves after the greedy runs), `temperature` (default: the policy
+file's, chosen on held-out instances at training time; else 0.5), `model_path` (a policy file
+to use instead of the shipped default).
 
 A policy file may hold one estimator per SGS mode (each trained on replays in that mode);
 `PolicySet` maps a mode to its scorer, falling back to the "*" entry.
@@ -31,14 +33,19 @@ from scheduler.objective import objective_value
 from scheduler.rules.sgs import MODES, Candidate, SgsState, serial_sgs
 
 DEFAULT_TEMPERATURE = 0.5
-# Estimated milliseconds of one SGS step with features and scoring: a fixed part plus a part
-# per job (every eligible operation is a candidate to build and score), measured on a 2-core
-# VM (one core busy elsewhere). Runs are planned so their estimated sum stays under
-# RUN_BUDGET_MS, which keeps a solve under 0.5 s; at least one greedy run is always made.
-STEP_MS_FIXED = 0.12
-STEP_MS_PER_JOB = 0.0025
-RUN_BUDGET_MS = 400.0
+# Estimated milliseconds of one SGS step with features and scoring, per mode: a fixed part
+# plus a part per job (the SGS scans every eligible operation; active mode also scores them
+# all), measured on a 2-core VM with the other core busy. Runs are planned so their estimated
+# sum stays under RUN_BUDGET_MS, which keeps a solve under 0.5 s; one run is always made.
+STEP_MS: dict[str, tuple[float, float]] = {  # mode -> (fixed, per job)
+    "active": (0.15, 0.0020),
+    "non_delay": (0.09, 0.0011),
+    "gt": (0.10, 0.0011),
+}
+RUN_BUDGET_MS = 380.0
 MAX_SAMPLES = 16
+# Problems with at least this many operations use the policy's `large_mode_order`.
+LARGE_OPS = 300
 
 
 class DispatchPolicy:
@@ -134,13 +141,23 @@ def _linear_form(estimator: Any) -> tuple[np.ndarray, float] | None:
 
 class PolicySet:
     """One `DispatchPolicy` per SGS mode ("*": any mode without its own); `mode_order` (best
-    first, e.g. by held-out gap) is the order the solver runs the modes in."""
+    first, e.g. by held-out gap) is the order the solver runs the modes in, `large_mode_order`
+    the order on problems of at least `LARGE_OPS` operations; `temperature` is the sampled
+    runs' (chosen on held-out instances)."""
 
-    def __init__(self, estimators: Mapping[str, Any] | Any, mode_order: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        estimators: Mapping[str, Any] | Any,
+        mode_order: Sequence[str] = (),
+        temperature: float = DEFAULT_TEMPERATURE,
+        large_mode_order: Sequence[str] = (),
+    ) -> None:
         if not isinstance(estimators, Mapping):
             estimators = {"*": estimators}
         self.policies = {mode: DispatchPolicy(e) for mode, e in estimators.items()}
         self.mode_order = tuple(mode_order)
+        self.large_mode_order = tuple(large_mode_order) or self.mode_order
+        self.temperature = temperature
 
     def for_mode(self, mode: str) -> DispatchPolicy:
         policy = self.policies.get(mode) or self.policies.get("*")
@@ -150,8 +167,15 @@ class PolicySet:
 
     @property
     def modes(self) -> tuple[str, ...]:
+        return self._ordered(self.mode_order)
+
+    def modes_for(self, problem: SchedulingProblem) -> tuple[str, ...]:
+        large = problem.num_operations >= LARGE_OPS
+        return self._ordered(self.large_mode_order if large else self.mode_order)
+
+    def _ordered(self, order: Sequence[str]) -> tuple[str, ...]:
         have = MODES if "*" in self.policies else tuple(m for m in MODES if m in self.policies)
-        first = tuple(m for m in self.mode_order if m in have)
+        first = tuple(m for m in order if m in have)
         return first + tuple(m for m in have if m not in first)
 
 
@@ -190,32 +214,50 @@ def run_policy(
     return serial_sgs(problem, chooser, mode, expand_machines=is_flexible(problem))
 
 
-def estimated_run_ms(problem: SchedulingProblem) -> float:
-    return problem.num_operations * (STEP_MS_FIXED + STEP_MS_PER_JOB * len(problem.jobs))
+def estimated_run_ms(problem: SchedulingProblem, mode: str) -> float:
+    fixed, per_job = STEP_MS.get(mode, STEP_MS["active"])
+    return problem.num_operations * (fixed + per_job * len(problem.jobs))
 
 
-def plan_runs(problem: SchedulingProblem, modes: Sequence[str]) -> tuple[int, int]:
-    """(greedy runs, sampled runs) that fit the budget: greedy in the first modes, then samples."""
-    runs = max(1, int(RUN_BUDGET_MS // max(1e-9, estimated_run_ms(problem))))
-    greedy = min(len(modes), runs)
-    return greedy, max(0, min(MAX_SAMPLES, runs - greedy))
+def plan_runs(problem: SchedulingProblem, modes: Sequence[str]) -> tuple[tuple[str, ...], int]:
+    """(modes of the greedy runs, number of sampled runs) within `RUN_BUDGET_MS`: the modes in
+    order while they fit; if none fits, the first one costing at most 1.5 times the cheapest,
+    alone; then samples with what is left (cycling through the planned modes)."""
+    if not modes:
+        return (), 0
+    cost = {mode: estimated_run_ms(problem, mode) for mode in modes}
+    greedy: list[str] = []
+    spent = 0.0
+    for mode in modes:
+        if spent + cost[mode] <= RUN_BUDGET_MS:
+            greedy.append(mode)
+            spent += cost[mode]
+    if not greedy:
+        cheapest = min(cost.values())
+        return (next(m for m in modes if cost[m] <= 1.5 * cheapest),), 0
+    per_sample = max(cost[m] for m in greedy)
+    samples = int((RUN_BUDGET_MS - spent) // max(1e-9, per_sample))
+    return tuple(greedy), max(0, min(MAX_SAMPLES, samples))
 
 
 def solve_with_policy(
     problem: SchedulingProblem, ctx: SolveContext, policies: PolicySet
 ) -> Schedule:
     options = ctx.config.options
-    modes = tuple(options.get("modes", policies.modes))
-    greedy, planned_samples = plan_runs(problem, modes)
     if "modes" in options:  # modes asked for explicitly are all run
-        greedy = len(modes)
+        greedy = tuple(options["modes"])
+        planned_samples = plan_runs(problem, greedy)[1]
+    else:
+        greedy, planned_samples = plan_runs(problem, policies.modes_for(problem))
+    if not greedy:
+        raise ValueError("solve_ml needs at least one SGS mode")
     samples = int(options.get("samples", planned_samples))
-    temperature = float(options.get("temperature", DEFAULT_TEMPERATURE))
+    temperature = float(options.get("temperature", policies.temperature))
     stats = problem_stats(problem)
     best: tuple[float, str, list[ScheduledOperation]] | None = None
     runs = 0
-    plan: list[tuple[str, int | None]] = [(mode, None) for mode in modes[:greedy]]
-    plan += [(modes[i % len(modes)], i) for i in range(samples)]
+    plan: list[tuple[str, int | None]] = [(mode, None) for mode in greedy]
+    plan += [(greedy[i % len(greedy)], i) for i in range(samples)]
     for mode, sample in plan:
         # Stop before a run that would likely overrun the time limit (mean run time so far).
         if best is not None and ctx.elapsed() * (runs + 1) / runs > ctx.config.time_limit_s:

@@ -122,6 +122,12 @@ def run_train_policy(args: argparse.Namespace) -> int:
         results.append(result)
     limits.restore_original_limits()
     chosen = imitation.select_kind(results, args.max_ms_per_decision)
+    by_temperature = imitation.solver_gaps(imitation.policy_set(chosen), holdout, seed=recipe.seed)
+    temperature = min(by_temperature, key=by_temperature.__getitem__)
+    console.print(
+        "solver held-out gap by temperature: "
+        + ", ".join(f"{t:g}: {100 * g:.2f}%" for t, g in by_temperature.items())
+    )
     rules = imitation.rule_gaps(holdout, CLASSIC_RULES)
     metadata: dict[str, Any] = {
         "description": "dispatching policy imitating CP-SAT: a candidate scorer per SGS mode "
@@ -129,6 +135,10 @@ def run_train_policy(args: argparse.Namespace) -> int:
         "command": _command(args),
         "estimator": chosen.kind,
         "modes": list(chosen.models),
+        "temperature": temperature,
+        "holdout_solver_gap_by_temperature": {
+            str(t): round(g, 4) for t, g in by_temperature.items()
+        },
         "recipe": recipe.to_json(),
         "training": {
             "instances": len(train),

@@ -26,10 +26,10 @@ def register(top: argparse._SubParsersAction[Any]) -> None:
     )
     policy.add_argument("--out", required=True, metavar="DIR", help="output folder")
     policy.add_argument(
-        "--instances", type=count_arg, default=120, metavar="N", help="training instances"
+        "--instances", type=count_arg, default=160, metavar="N", help="training instances"
     )
     policy.add_argument(
-        "--holdout", type=count_arg, default=30, metavar="N", help="held-out instances"
+        "--holdout", type=count_arg, default=40, metavar="N", help="held-out instances"
     )
     policy.add_argument(
         "--seed", type=seed_arg, default=0, metavar="S", help="instance/solver seed"
@@ -44,9 +44,9 @@ def register(top: argparse._SubParsersAction[Any]) -> None:
     policy.add_argument(
         "--cpsat-time-limit",
         type=positive_number,
-        default=5.0,
+        default=6.0,
         metavar="T",
-        help="at most this many CP-SAT seconds per instance (default: 5)",
+        help="at most this many CP-SAT seconds per instance (default: 6)",
     )
     policy.add_argument(
         "--labels-cache",
@@ -57,11 +57,12 @@ def register(top: argparse._SubParsersAction[Any]) -> None:
     policy.add_argument("--workers", type=count_arg, default=1, metavar="W", help="CP-SAT workers")
     policy.add_argument(
         "--kinds",
-        default="logistic,pairwise,mlp",
+        default="logistic,pairwise,listwise,mlp,pairwise:shared,listwise:shared",
         metavar="LIST",
         help="scorers to compare (scheduler/ml/estimators.py): logistic, pairwise (a linear "
         "ranker on expert-minus-other differences), mlp (one small ReLU layer); a ':shared' "
-        "suffix fits one model on every SGS mode's replays (default: logistic,pairwise,mlp)",
+        "suffix fits one model on every SGS mode's replays (default: all four per mode, and the "
+        "two rankers shared)",
     )
     policy.add_argument(
         "--max-ms-per-decision",
