@@ -44,7 +44,9 @@ class DurationLaw:
         self.machine_mean = self.side.uniform(low, high, size=max(1, n_machines))
         self.job_mean = self.side.uniform(low, high, size=max(1, n_jobs))
 
-    def replace(self, uniform: Sequence[int], job: int, machines: Sequence[int]) -> np.ndarray:
+    def replace(
+        self, uniform: Sequence[int] | np.ndarray, job: int, machines: Sequence[int] | np.ndarray
+    ) -> np.ndarray:
         low, high, k = self.low, self.high, len(machines)
         if self.law == "uniform":
             return np.asarray(uniform, dtype=np.int64)

@@ -48,7 +48,7 @@ def pairwise_differences(X: np.ndarray, y: np.ndarray, group: np.ndarray) -> np.
     return diffs
 
 
-class LinearRanker(BaseEstimator):  # type: ignore[misc]
+class LinearRanker(BaseEstimator):
     """Listwise linear ranker: score = x . coef_[0]; `fit` minimises the mean over decisions
     of -log softmax(X w)[expert] + l2 |w|^2 with L-BFGS. Exposes `coef_` / `intercept_` so
     `DispatchPolicy` folds it like a logistic regression."""
@@ -132,7 +132,7 @@ def fit_estimator(X: np.ndarray, y: np.ndarray, group: np.ndarray, kind: str, se
         mlp = MLPClassifier(
             hidden_layer_sizes=(MLP_HIDDEN,),
             alpha=1e-4,
-            batch_size=512,
+            batch_size=min(512, len(ys)),
             learning_rate_init=1e-3,
             max_iter=25,
             early_stopping=True,

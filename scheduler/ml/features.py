@@ -139,7 +139,8 @@ def problem_stats(problem: SchedulingProblem) -> ProblemStats:
     spread = spread if spread > 1e-9 else scale
     mean_ops_per_job = float(job_ops.mean()) if len(job_ops) else 1.0
     log_jobs_per_machine = math.log(max(1, len(problem.jobs)) / max(1, problem.num_machines))
-    tail = np.array(tails(problem, topological_order(problem), min_durations), dtype=float)
+    shortest = [float(d) for d in min_durations]
+    tail = np.array(tails(problem, topological_order(problem), shortest), dtype=float)
     affine, affine_bias = _affine_part(scale, spread, lb, mean_ops_per_job, log_jobs_per_machine)
     weights = np.array([float(j.weight) for j in problem.jobs])
     flexible = any(len(op.alternatives) > 1 for op in ops)

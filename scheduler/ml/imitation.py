@@ -77,8 +77,8 @@ class Recipe:
         ("job_correlated", 1, 99),
     )
     # CP-SAT seconds per instance: this many per 100 operations, within [1 s, the cap].
-    cpsat_seconds_per_100_ops: float = 1.5
-    cpsat_time_limit_s: float = 6.0
+    cpsat_seconds_per_100_ops: float = 2.0
+    cpsat_time_limit_s: float = 10.0
     workers: int = 1
     replay_modes: tuple[str, ...] = REPLAY_MODES
 

@@ -37,16 +37,16 @@ def register(top: argparse._SubParsersAction[Any]) -> None:
     policy.add_argument(
         "--cpsat-seconds-per-100-ops",
         type=positive_number,
-        default=1.5,
+        default=2.0,
         metavar="T",
-        help="CP-SAT seconds per 100 operations of an instance, at least 1 (default: 1.5)",
+        help="CP-SAT seconds per 100 operations of an instance, at least 1 (default: 2)",
     )
     policy.add_argument(
         "--cpsat-time-limit",
         type=positive_number,
-        default=6.0,
+        default=10.0,
         metavar="T",
-        help="at most this many CP-SAT seconds per instance (default: 6)",
+        help="at most this many CP-SAT seconds per instance (default: 10)",
     )
     policy.add_argument(
         "--labels-cache",
