@@ -13,6 +13,7 @@ while developing):
   laft       la01-la40, ft06/10/20 (the older README table)
   abz        abz5-abz9
   harder     ft10, la16, la21, la24, la29, la36, la40, abz5
+  ta15       ta01-ta10 (15x15; the older README table's Taillard row): report-only
   generated  seeded job shops 20x15 to 100x20 (uniform [1, 99], seeds 9001-9003, not the
              trainer's seeds); gaps to the trivial lower bound (busiest machine, longest job),
              so they overstate the true gaps
@@ -54,6 +55,7 @@ SETS: dict[str, tuple[str, ...]] = {
     "laft": (*(f"la{i:02d}" for i in range(1, 41)), "ft06", "ft10", "ft20"),
     "abz": tuple(f"abz{i}" for i in range(5, 10)),
     "harder": ("ft10", "la16", "la21", "la24", "la29", "la36", "la40", "abz5"),
+    "ta15": tuple(f"ta{i:02d}js" for i in range(1, 11)),
 }
 GENERATED_SIZES = ((20, 15), (20, 20), (30, 15), (30, 20), (50, 15), (50, 20), (100, 20))
 GENERATED_SEEDS = (9001, 9002, 9003)

@@ -145,15 +145,18 @@ def test_trainer_runs_a_tiny_recipe_and_writes_a_loadable_policy(tmp_path):
     argv += ["--cpsat-time-limit", "1", "--kinds", "logistic,pairwise:shared"]
     argv += ["--labels-cache", str(tmp_path / "labels.joblib")]
     args = parser.parse_args(argv)
+    meta_path = tmp_path / f"{model_store.DEFAULT_MODEL_NAME}.json"
     with threadpool_limits(1):
         assert args.local_handler(args) == 0
+        first = json.loads(meta_path.read_text())
         assert args.local_handler(args) == 0  # second time from the labels cache
-    meta = json.loads((tmp_path / f"{model_store.DEFAULT_MODEL_NAME}.json").read_text())
+    meta = json.loads(meta_path.read_text())
+    assert not first["training"]["labels_from_cache"] and meta["training"]["labels_from_cache"]
+    assert meta["training"]["label_seconds"] == first["training"]["label_seconds"]
     assert meta["recipe"]["instances"] == 3
     assert meta["recipe"]["duration_profiles"]
     assert meta["estimator"] in ("logistic", "pairwise:shared")
     assert {c["kind"] for c in meta["compared"]} == {"logistic", "pairwise:shared"}
-    assert meta["training"]["label_seconds"] is None  # reused
     loaded = model_store.load_policy(tmp_path / model_store.DEFAULT_MODEL_NAME)
     problem = random_jobshop(6, 4, 1)
     path = str(tmp_path / f"{model_store.DEFAULT_MODEL_NAME}.joblib")
