@@ -9,7 +9,7 @@ form one family per size ("ta 30x20").
 
 Sets (none of them is used to train; only `laft`, `abz` and `generated` may be looked at
 while developing):
-  unseen     swv01-20, yn1-4, orb01-10, ta21-ta80 (20x15 and larger): report-only
+  unseen     swv01-20, yn1-4, orb01-10, ta11-ta80 (Taillard 20x15 and larger): report-only
   laft       la01-la40, ft06/10/20 (the older README table)
   abz        abz5-abz9
   harder     ft10, la16, la21, la24, la29, la36, la40, abz5
@@ -50,7 +50,7 @@ SETS: dict[str, tuple[str, ...]] = {
         *(f"swv{i:02d}" for i in range(1, 21)),
         *(f"yn{i}" for i in range(1, 5)),
         *(f"orb{i:02d}" for i in range(1, 11)),
-        *(f"ta{i:02d}js" for i in range(21, 81)),
+        *(f"ta{i:02d}js" for i in range(11, 81)),
     ),
     "laft": (*(f"la{i:02d}" for i in range(1, 41)), "ft06", "ft10", "ft20"),
     "abz": tuple(f"abz{i}" for i in range(5, 10)),

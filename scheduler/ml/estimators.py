@@ -132,7 +132,7 @@ def fit_estimator(X: np.ndarray, y: np.ndarray, group: np.ndarray, kind: str, se
         mlp = MLPClassifier(
             hidden_layer_sizes=(MLP_HIDDEN,),
             alpha=1e-4,
-            batch_size=min(512, len(ys)),
+            batch_size=min(512, max(1, int(0.9 * len(ys)))),  # 10% is held for early stopping
             learning_rate_init=1e-3,
             max_iter=25,
             early_stopping=True,

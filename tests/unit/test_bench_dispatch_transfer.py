@@ -37,8 +37,8 @@ def test_summary_compares_with_the_best_rule_of_the_set_and_of_each_family():
 
 def test_sets_and_generated_instances():
     unseen = SETS["unseen"]
-    assert len(unseen) == 20 + 4 + 10 + 60
-    assert "ta21js" in unseen and "ta20js" not in unseen and "ta80js" in unseen
+    assert len(unseen) == 20 + 4 + 10 + 70
+    assert "ta11js" in unseen and "ta10js" not in unseen and "ta80js" in unseen
     assert not set(unseen) & set(SETS["laft"] + SETS["abz"])
     generated = instances_of("generated", data=None)  # type: ignore[arg-type]
     assert generated[0].family == "gen 20x15"
