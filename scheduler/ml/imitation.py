@@ -1,15 +1,19 @@
 """Imitation learning of CP-SAT's dispatching choices: instances, labels, dataset, training.
 
-Recipe: generate small seeded instances (job shops and flexible job shops), solve each with
-CP-SAT for a few seconds, then replay CP-SAT's schedule through the serial SGS. At each step
+Recipe: generate seeded instances of many sizes and duration laws (job shops 6x6 to 30x20 and
+flexible job shops), solve each with CP-SAT for a time that grows with its size (large ones are
+not solved to optimality, which is fine: the labels are still far better than any rule), then
+replay CP-SAT's schedule through the serial SGS. At each step
 the *expert* candidate is the one CP-SAT starts first (ties: on CP-SAT's machine for the op,
 then lowest op id); it is the positive, every other candidate of the step a negative. Replaying
 the expert order gives a schedule at least as good as CP-SAT's (each op starts no later), so
 the states visited are the ones a perfect imitator would visit. Steps with a single candidate
 teach nothing and are skipped.
 
-Everything here is a pure function (instances and labels are passed in, estimators returned);
-the CLI (`orchestrator ml train-policy`) adds progress display and file output.
+Estimator kinds are compared on held-out instances by the gap of the whole solver, and the
+sampling temperature and mode orders are chosen there too. Everything here is a pure function
+(instances and labels are passed in, estimators returned); the CLI (`orchestrator ml
+train-policy`) adds progress display, a labels cache and file output.
 """
 
 from __future__ import annotations
