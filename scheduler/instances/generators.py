@@ -5,21 +5,29 @@ from __future__ import annotations
 import numpy as np
 
 from models.scheduling import Alternative, Job, Objective, Operation, Resource, SchedulingProblem
+from scheduler.instances.duration_laws import DurationLaw
 
 
 def random_jobshop(
-    n_jobs: int, n_machines: int, seed: int, low: int = 1, high: int = 99, name: str = ""
+    n_jobs: int,
+    n_machines: int,
+    seed: int,
+    low: int = 1,
+    high: int = 99,
+    name: str = "",
+    durations: str = "uniform",
 ) -> SchedulingProblem:
-    """Taillard-style: every job visits each machine once in a random order, durations
-    uniform in [low, high]."""
+    """Taillard-style: every job visits each machine once in a random order, durations in
+    [low, high] drawn from the law `durations` (see `duration_laws`; uniform by default)."""
     rng = np.random.default_rng(seed)
+    law = DurationLaw(durations, seed, low, high, n_jobs, n_machines)
     jobs: list[Job] = []
     operations: list[Operation] = []
     for j in range(n_jobs):
         order = rng.permutation(n_machines)
-        durations = rng.integers(low, high + 1, size=n_machines)
+        times = law.replace(rng.integers(low, high + 1, size=n_machines), j, order)
         ids = []
-        for machine, duration in zip(order, durations, strict=True):
+        for machine, duration in zip(order, times, strict=True):
             ids.append(len(operations))
             operations.append(
                 Operation(len(operations), j, (Alternative(int(machine), int(duration)),))
@@ -39,10 +47,12 @@ def random_fjsp(
     low: int = 1,
     high: int = 20,
     name: str = "",
+    durations: str = "uniform",
 ) -> SchedulingProblem:
     """Brandimarte-style: each operation may run on 1..max_alternatives random machines, each
-    with its own duration."""
+    with its own duration in [low, high] drawn from the law `durations` (see `duration_laws`)."""
     rng = np.random.default_rng(seed)
+    law = DurationLaw(durations, seed, low, high, n_jobs, n_machines)
     n_ops = ops_per_job or n_machines
     jobs: list[Job] = []
     operations: list[Operation] = []
@@ -50,10 +60,10 @@ def random_fjsp(
         ids = []
         for _ in range(n_ops):
             k = int(rng.integers(1, min(max_alternatives, n_machines) + 1))
-            machines = rng.choice(n_machines, size=k, replace=False)
-            alternatives = tuple(
-                Alternative(int(m), int(rng.integers(low, high + 1))) for m in sorted(machines)
-            )
+            machines = sorted(int(m) for m in rng.choice(n_machines, size=k, replace=False))
+            uniform = [int(rng.integers(low, high + 1)) for _ in machines]
+            times = [int(t) for t in law.replace(uniform, j, machines)]
+            alternatives = tuple(Alternative(m, t) for m, t in zip(machines, times, strict=True))
             ids.append(len(operations))
             operations.append(Operation(len(operations), j, alternatives))
         jobs.append(Job(j, tuple(ids), name=f"J{j}"))

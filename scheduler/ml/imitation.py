@@ -1,15 +1,19 @@
 """Imitation learning of CP-SAT's dispatching choices: instances, labels, dataset, training.
 
-Recipe: generate small seeded instances (job shops and flexible job shops), solve each with
-CP-SAT for a few seconds, then replay CP-SAT's schedule through the serial SGS. At each step
+Recipe: generate seeded instances of many sizes and duration laws (job shops 6x6 to 30x20 and
+flexible job shops), solve each with CP-SAT for a time that grows with its size (large ones are
+not solved to optimality, which is fine: the labels are still far better than any rule), then
+replay CP-SAT's schedule through the serial SGS. At each step
 the *expert* candidate is the one CP-SAT starts first (ties: on CP-SAT's machine for the op,
 then lowest op id); it is the positive, every other candidate of the step a negative. Replaying
 the expert order gives a schedule at least as good as CP-SAT's (each op starts no later), so
 the states visited are the ones a perfect imitator would visit. Steps with a single candidate
 teach nothing and are skipped.
 
-Everything here is a pure function (instances and labels are passed in, estimators returned);
-the CLI (`orchestrator ml train-policy`) adds progress display and file output.
+Estimator kinds are compared on held-out instances by the gap of the whole solver, and the
+sampling temperature and mode orders are chosen there too. Everything here is a pure function
+(instances and labels are passed in, estimators returned); the CLI (`orchestrator ml
+train-policy`) adds progress display, a labels cache and file output.
 """
 
 from __future__ import annotations
@@ -23,53 +27,91 @@ import numpy as np
 
 from models.scheduling import Schedule, SchedulingProblem
 from scheduler.instances import random_fjsp, random_jobshop
+from scheduler.ml.estimators import fit_estimator
 from scheduler.ml.features import FEATURE_NAMES, candidate_features, problem_stats
-from scheduler.ml.policy_solver import DispatchPolicy, PolicySet, is_flexible, run_policy
+from scheduler.ml.policy_solver import (
+    DEFAULT_TEMPERATURE,
+    LARGE_OPS,
+    DispatchPolicy,
+    PolicySet,
+    is_flexible,
+    run_policy,
+    solve_with_policy,
+)
 from scheduler.objective import objective_value
 from scheduler.rules.sgs import Candidate, SgsState, serial_sgs
 
 REPLAY_MODES = ("active", "gt", "non_delay")
 
 
+# (law, low, high) of the operation durations; see scheduler/instances/duration_laws.py.
+DurationProfile = tuple[str, int, int]
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How the training instances are generated and labelled (stored in the metadata)."""
 
-    instances: int = 80  # training instances; `holdout` more are generated for evaluation
-    holdout: int = 12
+    instances: int = 160  # training instances; `holdout` more are generated for evaluation
+    holdout: int = 40
     seed: int = 0
     jobshop_sizes: tuple[tuple[int, int], ...] = (
         (6, 6),
-        (8, 8),
-        (10, 10),
         (10, 5),
-        (15, 5),
+        (10, 10),
         (15, 10),
+        (15, 15),
         (20, 5),
+        (20, 10),
+        (20, 15),
+        (20, 20),
+        (30, 10),
+        (30, 15),
+        (30, 20),
     )
-    fjsp_sizes: tuple[tuple[int, int], ...] = ((6, 4), (8, 5))
+    fjsp_sizes: tuple[tuple[int, int], ...] = ((6, 4), (10, 5), (15, 8))
     fjsp_share: float = 0.15  # fraction of instances that are flexible job shops
-    cpsat_time_limit_s: float = 3.0
+    duration_profiles: tuple[DurationProfile, ...] = (
+        ("uniform", 1, 99),
+        ("uniform", 1, 10),
+        ("uniform", 1, 1000),
+        ("lognormal", 1, 200),
+        ("bimodal", 1, 99),
+        ("machine_correlated", 1, 99),
+        ("job_correlated", 1, 99),
+    )
+    # CP-SAT seconds per instance: this many per 100 operations, within [1 s, the cap].
+    cpsat_seconds_per_100_ops: float = 2.0
+    cpsat_time_limit_s: float = 10.0
     workers: int = 1
     replay_modes: tuple[str, ...] = REPLAY_MODES
+
+    def cpsat_seconds(self, problem: SchedulingProblem) -> float:
+        wanted = self.cpsat_seconds_per_100_ops * problem.num_operations / 100.0
+        return min(self.cpsat_time_limit_s, max(min(1.0, self.cpsat_time_limit_s), wanted))
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def generate_instances(recipe: Recipe, count: int, offset: int = 0) -> list[SchedulingProblem]:
-    """`count` instances, instance i seeded by `recipe.seed * 100_003 + offset + i`."""
+    """`count` instances, instance i seeded by `recipe.seed * 100_003 + offset + i`: its kind,
+    size and duration profile drawn from that seed."""
     out = []
     for i in range(offset, offset + count):
         seed = recipe.seed * 100_003 + i
         rng = np.random.default_rng(seed)
         flexible = recipe.fjsp_sizes and rng.random() < recipe.fjsp_share
+        sizes = recipe.fjsp_sizes if flexible else recipe.jobshop_sizes
+        n, m = sizes[int(rng.integers(len(sizes)))]
+        law, low, high = recipe.duration_profiles[int(rng.integers(len(recipe.duration_profiles)))]
+        tag = f"{n}x{m}-{law}-{low}-{high}-s{seed}"
         if flexible:
-            n, m = recipe.fjsp_sizes[int(rng.integers(len(recipe.fjsp_sizes)))]
-            out.append(random_fjsp(n, m, seed, name=f"train-fjsp-{n}x{m}-s{seed}"))
+            out.append(
+                random_fjsp(n, m, seed, low=low, high=high, durations=law, name=f"fjsp-{tag}")
+            )
         else:
-            n, m = recipe.jobshop_sizes[int(rng.integers(len(recipe.jobshop_sizes)))]
-            out.append(random_jobshop(n, m, seed, name=f"train-js-{n}x{m}-s{seed}"))
+            out.append(random_jobshop(n, m, seed, low, high, name=f"js-{tag}", durations=law))
     return out
 
 
@@ -88,7 +130,7 @@ def cpsat_label(problem: SchedulingProblem, recipe: Recipe) -> Schedule:
     return solve(
         problem,
         "cpsat",
-        time_limit_s=recipe.cpsat_time_limit_s,
+        time_limit_s=recipe.cpsat_seconds(problem),
         seed=recipe.seed,
         workers=recipe.workers,
     )
@@ -164,31 +206,11 @@ def build_dataset(
     )
 
 
-def make_estimator(kind: str, seed: int = 0) -> Any:
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    if kind == "logistic":
-        return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
-    if kind == "hgb":
-        return HistGradientBoostingClassifier(
-            max_iter=150, learning_rate=0.1, max_leaf_nodes=15, random_state=seed
-        )
-    raise ValueError(f"unknown estimator kind {kind!r}; choose logistic or hgb")
-
-
-ESTIMATOR_KINDS = ("logistic", "hgb")
-
-
 def fit_policy(dataset: Dataset, kind: str = "logistic", seed: int = 0) -> Any:
-    """Fits a candidate classifier (positive = the expert's pick) and returns it."""
+    """Fits a candidate scorer (see `estimators`; the expert's pick scores highest)."""
     if dataset.decisions == 0:
         raise ValueError("empty imitation dataset")
-    estimator = make_estimator(kind, seed)
-    estimator.fit(dataset.X, dataset.y)
-    return estimator
+    return fit_estimator(dataset.X, dataset.y, dataset.group, kind, seed)
 
 
 def imitation_accuracy(policy: DispatchPolicy, dataset: Dataset) -> float:
@@ -243,7 +265,9 @@ class KindResult:
     models: dict[str, Any]
     accuracy: dict[str, float]  # per mode: imitation accuracy on the held-out decisions
     gap: dict[str, float]  # per mode: mean greedy makespan gap to CP-SAT on held-out instances
+    gap_large: dict[str, float]  # the same on held-out instances of >= LARGE_OPS operations
     best_of_modes_gap: float  # mean over held-out instances of the best mode's gap
+    solver_gap: float  # mean held-out gap of the whole solver (planned runs, default temperature)
     ms_per_decision: float  # scoring + features, measured on the held-out runs
 
     def to_json(self) -> dict[str, Any]:
@@ -251,20 +275,69 @@ class KindResult:
             "kind": self.kind,
             "accuracy": {k: round(v, 4) for k, v in self.accuracy.items()},
             "gap": {k: round(v, 4) for k, v in self.gap.items()},
+            "gap_large": {k: round(v, 4) for k, v in self.gap_large.items()},
             "best_of_modes_gap": round(self.best_of_modes_gap, 4),
+            "solver_gap": round(self.solver_gap, 4),
             "ms_per_decision": round(self.ms_per_decision, 3),
         }
 
 
-def train_kind(
-    kind: str,
+@dataclass
+class ModeData:
+    """Replays of the training and held-out instances in one SGS mode."""
+
+    train: Dataset
+    holdout: Dataset
+
+
+def mode_datasets(
     train: Sequence[tuple[SchedulingProblem, Schedule]],
     holdout: Sequence[tuple[SchedulingProblem, Schedule]],
     modes: Sequence[str],
+) -> dict[str, ModeData]:
+    """Built once and shared by every estimator kind compared."""
+    return {
+        mode: ModeData(
+            build_dataset([p for p, _ in train], [s for _, s in train], (mode,)),
+            build_dataset([p for p, _ in holdout], [s for _, s in holdout], (mode,)),
+        )
+        for mode in modes
+    }
+
+
+def _concatenate(datasets: Sequence[Dataset]) -> Dataset:
+    offset = 0
+    groups = []
+    for data in datasets:
+        groups.append(data.group + offset)
+        offset += int(data.group.max()) + 1 if len(data.group) else 0
+    return Dataset(
+        np.concatenate([d.X for d in datasets]),
+        np.concatenate([d.y for d in datasets]),
+        np.concatenate(groups),
+        [name for d in datasets for name in d.problems],
+    )
+
+
+SHARED_SUFFIX = ":shared"
+
+
+def train_kind(
+    kind: str,
+    data: dict[str, ModeData],
+    holdout: Sequence[tuple[SchedulingProblem, Schedule]],
     seed: int = 0,
 ) -> KindResult:
-    """One model per SGS mode, each fitted on replays in that mode, evaluated on `holdout`."""
+    """One model per SGS mode, each fitted on replays in that mode (or with the ":shared"
+    suffix one model fitted on the replays of every mode), evaluated on `holdout`."""
+    estimator, shared = kind.removesuffix(SHARED_SUFFIX), kind.endswith(SHARED_SUFFIX)
+    modes = list(data)
     models: dict[str, Any] = {}
+    if shared:
+        one = fit_policy(_concatenate([d.train for d in data.values()]), estimator, seed)
+        models = dict.fromkeys(modes, one)
+    else:
+        models = {mode: fit_policy(data[mode].train, estimator, seed) for mode in modes}
     accuracy: dict[str, float] = {}
     gaps: dict[str, list[float]] = {}
     elapsed = 0.0
@@ -272,32 +345,87 @@ def train_kind(
     h_problems = [p for p, _ in holdout]
     h_schedules = [s for _, s in holdout]
     for mode in modes:
-        data = build_dataset([p for p, _ in train], [s for _, s in train], (mode,))
-        models[mode] = fit_policy(data, kind, seed)
         policy = DispatchPolicy(models[mode])
-        accuracy[mode] = imitation_accuracy(policy, build_dataset(h_problems, h_schedules, (mode,)))
+        accuracy[mode] = imitation_accuracy(policy, data[mode].holdout)
         started = time.perf_counter()
         gaps[mode] = makespan_gaps(policy, h_problems, h_schedules, mode)
         elapsed += time.perf_counter() - started
         decisions += sum(p.num_operations for p in h_problems)
     best = np.min(np.array([gaps[m] for m in modes]), axis=0) if holdout else np.array([])
-    return KindResult(
+    large = [i for i, p in enumerate(h_problems) if p.num_operations >= LARGE_OPS]
+    result = KindResult(
         kind=kind,
-        models=models,
+        models={"*": models[modes[0]]} if shared else models,
         accuracy=accuracy,
         gap={m: float(np.mean(g)) if g else float("nan") for m, g in gaps.items()},
+        gap_large={m: float(np.mean([g[i] for i in large])) for m, g in gaps.items() if large},
         best_of_modes_gap=float(best.mean()) if len(best) else float("nan"),
+        solver_gap=float("nan"),
         ms_per_decision=1000.0 * elapsed / max(1, decisions),
     )
+    if holdout:
+        result.solver_gap = solver_gaps(policy_set(result), holdout, (DEFAULT_TEMPERATURE,), seed)[
+            DEFAULT_TEMPERATURE
+        ]
+    return result
+
+
+def rule_gaps(
+    holdout: Sequence[tuple[SchedulingProblem, Schedule]], rules: Sequence[str]
+) -> dict[str, float]:
+    """Mean gap of each rule (its default SGS mode) to the held-out labels: the bar to beat."""
+    from scheduler.rules.solvers import default_mode, place
+
+    out = {}
+    for rule in rules:
+        gaps = [
+            (objective_value(p, place(p, rule, default_mode(rule))) - s.objective_value)
+            / max(1.0, s.objective_value)
+            for p, s in holdout
+        ]
+        out[rule] = float(np.mean(gaps)) if gaps else float("nan")
+    return out
 
 
 def select_kind(results: Sequence[KindResult], max_ms_per_decision: float) -> KindResult:
-    """The lowest held-out best-of-modes gap among kinds fast enough to score (then accuracy)."""
+    """The lowest held-out gap of the whole solver among kinds fast enough to score (then the
+    best-of-modes greedy gap)."""
     fast = [r for r in results if r.ms_per_decision <= max_ms_per_decision] or list(results)
-    return min(
-        fast, key=lambda r: (r.best_of_modes_gap, -float(np.mean(list(r.accuracy.values()))))
+    return min(fast, key=lambda r: (r.solver_gap, r.best_of_modes_gap))
+
+
+def policy_set(result: KindResult, temperature: float = DEFAULT_TEMPERATURE) -> PolicySet:
+    """The result's models with modes ordered best held-out gap first."""
+    return PolicySet(
+        result.models,
+        sorted(result.gap, key=result.gap.__getitem__),
+        temperature,
+        sorted(result.gap_large, key=result.gap_large.__getitem__),
     )
 
 
-def policy_set(result: KindResult) -> PolicySet:
-    return PolicySet(result.models)
+TEMPERATURES = (0.25, 0.5, 1.0, 2.0)
+
+
+def solver_gaps(
+    policies: PolicySet,
+    holdout: Sequence[tuple[SchedulingProblem, Schedule]],
+    temperatures: Sequence[float] = TEMPERATURES,
+    seed: int = 0,
+) -> dict[float, float]:
+    """Mean held-out gap of the whole solver (its planned greedy and sampled runs) to the
+    labels, per sampling temperature."""
+    from models.scheduling import SolverConfig
+    from scheduler.context import SolveContext
+
+    out = {}
+    for temperature in temperatures:
+        gaps = []
+        for problem, label in holdout:
+            config = SolverConfig(
+                time_limit_s=60.0, seed=seed, options={"temperature": temperature}
+            )
+            value = solve_with_policy(problem, SolveContext(config), policies).objective_value
+            gaps.append((value - label.objective_value) / max(1.0, label.objective_value))
+        out[temperature] = float(np.mean(gaps)) if gaps else float("nan")
+    return out

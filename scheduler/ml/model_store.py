@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from scheduler.ml.features import FEATURE_NAMES
-from scheduler.ml.policy_solver import PolicySet
+from scheduler.ml.policy_solver import DEFAULT_TEMPERATURE, PolicySet
 
-FORMAT_VERSION = 1
+# 2: the 39 features of features.py (version 1 had the first 30).
+FORMAT_VERSION = 2
 DEFAULT_MODEL_NAME = f"dispatch_policy_v{FORMAT_VERSION}"
 _PACKAGE = "scheduler.ml"
 _MODELS_DIR = "models"
@@ -40,7 +41,18 @@ class LoadedPolicy:
 
     @functools.cached_property
     def policies(self) -> PolicySet:
-        return PolicySet(self.model)
+        # Modes best first by the held-out greedy gap recorded at training time (on all
+        # held-out instances, and on the large ones for large problems).
+        holdout = self.metadata.get("holdout", {})
+        gaps = holdout.get("gap", {})
+        large = holdout.get("gap_large", {})
+        temperature = float(self.metadata.get("temperature", DEFAULT_TEMPERATURE))
+        return PolicySet(
+            self.model,
+            sorted(gaps, key=gaps.__getitem__),
+            temperature,
+            sorted(large, key=large.__getitem__),
+        )
 
 
 def _sklearn_version() -> str:
@@ -96,12 +108,22 @@ def _check(metadata: dict[str, Any], where: str) -> None:
 
 
 def load_policy(path: Path | str) -> LoadedPolicy:
-    import joblib
-
     model_path, meta_path = policy_paths(path)
     metadata = json.loads(meta_path.read_text())
     _check(metadata, str(meta_path))
-    return LoadedPolicy(joblib.load(model_path), metadata)
+    stat = model_path.stat()
+    return LoadedPolicy(
+        _load_model(str(model_path.resolve()), stat.st_mtime_ns, stat.st_size), metadata
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _load_model(model_file: str, _mtime_ns: int, _size: int) -> Any:
+    """Read once per file version, so a solve given a model path does not pay for it each
+    time (the metadata is small and always re-read and checked)."""
+    import joblib
+
+    return joblib.load(model_file)
 
 
 def _default_resource(suffix: str) -> Any:

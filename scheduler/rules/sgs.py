@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import operator
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,10 @@ class Candidate(NamedTuple):
 
 
 Choose = Callable[["SgsState", Sequence[Candidate]], int]
+# C-level field getters for the per-step minima (a lambda per candidate costs more).
+_START_OF = operator.itemgetter(3)
+_GT_KEY = operator.itemgetter(4, 5, 2, 0)  # (end, duration, machine, op)
+assert Candidate._fields[3] == "start" and Candidate._fields[4:6] == ("end", "duration")
 
 
 @dataclass
@@ -366,14 +371,14 @@ def serial_sgs(
                 cached = cache[op_id] = candidates_of(op_id)
             offered.extend(cached)
         if mode == "non_delay":
-            t0 = min(c.start for c in offered)
+            t0 = min(map(_START_OF, offered))
             offered = [c for c in offered if c.start == t0]
         elif mode == "gt":
-            first = min(offered, key=lambda c: (c.end, c.duration, c.machine, c.op))
+            first = min(offered, key=_GT_KEY)
             offered = [c for c in offered if c.machine == first.machine and c.start < first.end]
             if not offered:  # only zero-duration ties can empty it
                 offered = [first]
-        state.time = min(c.start for c in offered)
+        state.time = min(map(_START_OF, offered))
         index = choose(state, offered)
         if not 0 <= index < len(offered):
             raise IndexError(f"choose returned {index} for {len(offered)} candidates")

@@ -249,4 +249,4 @@ def test_cli_train_durations(tmp_path):
         assert args.local_handler(args) == 0
     assert out.stat().st_size > 0
     args = parser.parse_args(["ml", "train-policy", "--out", str(tmp_path), "--seed", "4"])
-    assert (args.instances, args.cpsat_time_limit, args.seed) == (80, 3.0, 4)
+    assert (args.instances, args.cpsat_time_limit, args.seed) == (160, 10.0, 4)

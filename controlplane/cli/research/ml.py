@@ -1,7 +1,7 @@
 """`orchestrator ml ...`: train the learned models (no control plane needed).
 
   train-policy     imitation-learn a dispatching policy from CP-SAT on generated instances and
-                   write `dispatch_policy_v1.joblib` + `.json` (the versioned policy file)
+                   write `dispatch_policy_v2.joblib` + `.json` (the versioned policy file)
   train-durations  fit a duration model on an attempt history CSV (agent,kind,size,duration)
 
 Solvers only load these files; the default policy shipped in `scheduler/ml/models/` was made
@@ -44,6 +44,7 @@ def _command(args: argparse.Namespace) -> str:
         f"--instances {args.instances}",
         f"--holdout {args.holdout}",
         f"--seed {args.seed}",
+        f"--cpsat-seconds-per-100-ops {args.cpsat_seconds_per_100_ops:g}",
         f"--cpsat-time-limit {args.cpsat_time_limit:g}",
         f"--workers {args.workers}",
         f"--kinds {args.kinds}",
@@ -52,68 +53,117 @@ def _command(args: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
+def _labels(
+    problems: list[Any], recipe: Any, cache: Path | None, progress: Progress
+) -> tuple[list[Any], float, bool]:
+    """CP-SAT labels and the seconds labelling took; read from `cache` when it holds the same
+    recipe's (then True, with the seconds of the run that made them)."""
+    import joblib
+
+    from scheduler.ml import imitation
+
+    key = (recipe.to_json(), [p.name for p in problems])
+    if cache is not None and cache.exists():
+        stored_key, stored, seconds = joblib.load(cache)
+        if stored_key == key:
+            return stored, seconds, True
+    started = time.monotonic()
+    task = progress.add_task("CP-SAT labels", total=len(problems))
+    labels = imitation.label_all(problems, recipe, on_done=lambda _: progress.advance(task))
+    seconds = time.monotonic() - started
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump((key, labels, seconds), cache, compress=3)
+    return labels, seconds, False
+
+
 def run_train_policy(args: argparse.Namespace) -> int:
-    from scheduler.ml import imitation, model_store
+    from scheduler.ml import estimators, imitation, model_store
+    from scheduler.rules.solvers import CLASSIC_RULES
 
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    unknown = [k for k in kinds if k not in imitation.ESTIMATOR_KINDS]
+    unknown = [
+        k
+        for k in kinds
+        if k.removesuffix(imitation.SHARED_SUFFIX) not in estimators.ESTIMATOR_KINDS
+    ]
     if not kinds or unknown:
-        sys.stderr.write(f"error: --kinds must name {', '.join(imitation.ESTIMATOR_KINDS)}\n")
+        names = ", ".join(estimators.ESTIMATOR_KINDS)
+        sys.stderr.write(f"error: --kinds must name {names} (each optionally with ':shared')\n")
         return EXIT_USAGE
     recipe = imitation.Recipe(
         instances=args.instances,
         holdout=args.holdout,
         seed=args.seed,
+        cpsat_seconds_per_100_ops=args.cpsat_seconds_per_100_ops,
         cpsat_time_limit_s=args.cpsat_time_limit,
         workers=args.workers,
     )
     console = make_console()
     started = time.monotonic()
     problems = imitation.training_instances(recipe) + imitation.holdout_instances(recipe)
+    cache = Path(args.labels_cache) if args.labels_cache else None
     with _progress() as progress:
-        task = progress.add_task("CP-SAT labels", total=len(problems))
-        labels = imitation.label_all(problems, recipe, on_done=lambda _: progress.advance(task))
-    label_seconds = time.monotonic() - started
+        labels, label_seconds, cached = _labels(problems, recipe, cache, progress)
+    started = time.monotonic() - label_seconds  # as if labelled now: totals stay comparable
     pairs = list(zip(problems, labels, strict=True))
     train, holdout = pairs[: recipe.instances], pairs[recipe.instances :]
     from threadpoolctl import threadpool_limits
 
     results = []
     limits = threadpool_limits(limits=args.workers)  # fitting threads: as many as CP-SAT had
+    data = imitation.mode_datasets(train, holdout, recipe.replay_modes)
+    console.print(
+        f"replayed in {', '.join(recipe.replay_modes)}: {time.monotonic() - started:.0f} s"
+    )
     for kind in kinds:
-        console.print(f"fitting {kind} (one model per SGS mode: {', '.join(recipe.replay_modes)})")
-        result = imitation.train_kind(kind, train, holdout, recipe.replay_modes, recipe.seed)
-        console.print(f"  held-out: {result.to_json()}")
+        kind_started = time.monotonic()
+        result = imitation.train_kind(kind, data, holdout, recipe.seed)
+        console.print(
+            f"{kind} ({time.monotonic() - kind_started:.0f} s) held-out: {result.to_json()}"
+        )
         results.append(result)
     limits.restore_original_limits()
     chosen = imitation.select_kind(results, args.max_ms_per_decision)
-    train_data = imitation.build_dataset(
-        [p for p, _ in train], [s for _, s in train], recipe.replay_modes
+    by_temperature = imitation.solver_gaps(imitation.policy_set(chosen), holdout, seed=recipe.seed)
+    temperature = min(by_temperature, key=by_temperature.__getitem__)
+    console.print(
+        "solver held-out gap by temperature: "
+        + ", ".join(f"{t:g}: {100 * g:.2f}%" for t, g in by_temperature.items())
     )
+    rules = imitation.rule_gaps(holdout, CLASSIC_RULES)
     metadata: dict[str, Any] = {
-        "description": "dispatching policy imitating CP-SAT: one classifier per SGS mode "
-        "scores the candidates of each step; see scheduler/ml/imitation.py",
+        "description": "dispatching policy imitating CP-SAT: a candidate scorer per SGS mode "
+        "(or one shared) ranks the candidates of each step; see scheduler/ml/imitation.py",
         "command": _command(args),
         "estimator": chosen.kind,
         "modes": list(chosen.models),
+        "temperature": temperature,
+        "holdout_solver_gap_by_temperature": {
+            str(t): round(g, 4) for t, g in by_temperature.items()
+        },
         "recipe": recipe.to_json(),
         "training": {
             "instances": len(train),
             "holdout_instances": len(holdout),
-            "decisions": train_data.decisions,
-            "rows": len(train_data.y),
+            "decisions": {m: d.train.decisions for m, d in data.items()},
+            "rows": {m: len(d.train.y) for m, d in data.items()},
             "cpsat_optimal": sum(1 for _, s in pairs if s.status.value == "OPTIMAL"),
             "label_seconds": round(label_seconds, 1),
+            "labels_from_cache": cached,
             "total_seconds": round(time.monotonic() - started, 1),
         },
         "holdout": chosen.to_json(),
+        "holdout_rule_gaps": {k: round(v, 4) for k, v in rules.items()},
         "compared": [r.to_json() for r in results],
     }
     name = model_store.DEFAULT_MODEL_NAME
     model_path, meta_path = model_store.save_policy(chosen.models, Path(args.out) / name, metadata)
+    best_rule = min(rules, key=rules.__getitem__)
     console.print(
         f"chose {chosen.kind}: held-out best-of-modes gap to CP-SAT "
-        f"{100 * chosen.best_of_modes_gap:.2f}%; wrote {model_path} "
+        f"{100 * chosen.best_of_modes_gap:.2f}% (best rule {best_rule} "
+        f"{100 * rules[best_rule]:.2f}%); wrote {model_path} "
         f"({model_path.stat().st_size // 1024} KiB) and {meta_path}"
     )
     return 0

@@ -26,28 +26,43 @@ def register(top: argparse._SubParsersAction[Any]) -> None:
     )
     policy.add_argument("--out", required=True, metavar="DIR", help="output folder")
     policy.add_argument(
-        "--instances", type=count_arg, default=80, metavar="N", help="training instances"
+        "--instances", type=count_arg, default=160, metavar="N", help="training instances"
     )
     policy.add_argument(
-        "--holdout", type=count_arg, default=12, metavar="N", help="held-out instances"
+        "--holdout", type=count_arg, default=40, metavar="N", help="held-out instances"
     )
     policy.add_argument(
         "--seed", type=seed_arg, default=0, metavar="S", help="instance/solver seed"
     )
     policy.add_argument(
+        "--cpsat-seconds-per-100-ops",
+        type=positive_number,
+        default=2.0,
+        metavar="T",
+        help="CP-SAT seconds per 100 operations of an instance, at least 1 (default: 2)",
+    )
+    policy.add_argument(
         "--cpsat-time-limit",
         type=positive_number,
-        default=3.0,
+        default=10.0,
         metavar="T",
-        help="CP-SAT seconds per instance (default: 3)",
+        help="at most this many CP-SAT seconds per instance (default: 10)",
+    )
+    policy.add_argument(
+        "--labels-cache",
+        default="",
+        metavar="FILE",
+        help="keep the CP-SAT labels in FILE and reuse them when the recipe is the same",
     )
     policy.add_argument("--workers", type=count_arg, default=1, metavar="W", help="CP-SAT workers")
     policy.add_argument(
         "--kinds",
-        default="logistic,hgb",
+        default="logistic,pairwise,listwise,mlp,pairwise:shared,listwise:shared",
         metavar="LIST",
-        help="estimator kinds to compare: logistic (standardized logistic regression), hgb "
-        "(HistGradientBoostingClassifier); default: both",
+        help="scorers to compare (scheduler/ml/estimators.py): logistic, pairwise (a linear "
+        "ranker on expert-minus-other differences), mlp (one small ReLU layer); a ':shared' "
+        "suffix fits one model on every SGS mode's replays (default: all four per mode, and the "
+        "two rankers shared)",
     )
     policy.add_argument(
         "--max-ms-per-decision",
