@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint proto bench-throughput bench-queue bench-scaling bench-scaling-frontier bench-forecast bench-lb bench-foreach bench-call-overhead clean
+.PHONY: install demo test lint proto bench-throughput bench-queue bench-scaling bench-scaling-frontier bench-forecast bench-dispatch bench-lb bench-foreach bench-call-overhead clean
 
 $(STAMP): pyproject.toml requirements/client.txt requirements/server.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ bench-queue: $(STAMP)
 # Backtests of auto and the baselines on every NAB trace and synthetic series (bench/forecast.py).
 bench-forecast: $(STAMP)
 	$(PY) bench/forecast.py $(BENCH_ARGS)
+
+# The learned dispatching policy against every rule on job-shop families it never saw
+# (bench/dispatch_transfer.py; --set laft|abz|harder|ta15|generated for the others).
+bench-dispatch: $(STAMP)
+	$(PY) bench/dispatch_transfer.py --set unseen $(BENCH_ARGS)
 
 # Predictive vs reactive autoscaling on the NAB nyc_taxi and ELB traces (see bench/scaling.py).
 bench-scaling: $(STAMP)
