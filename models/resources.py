@@ -45,6 +45,10 @@ class ResourceAmounts:
         return tuple(out)
 
     def add(self, other: ResourceAmounts) -> ResourceAmounts:
+        if not self.custom and not other.custom:  # the common case, on every dispatch path
+            return ResourceAmounts(
+                self.cpu + other.cpu, self.memory + other.memory, self.gpu + other.gpu, {}
+            )
         keys = set(self.custom) | set(other.custom)
         return ResourceAmounts(
             cpu=self.cpu + other.cpu,
@@ -55,6 +59,10 @@ class ResourceAmounts:
 
     def sub(self, other: ResourceAmounts) -> ResourceAmounts:
         """Component-wise difference; may be negative (use ``fits`` first to avoid that)."""
+        if not self.custom and not other.custom:
+            return ResourceAmounts(
+                self.cpu - other.cpu, self.memory - other.memory, self.gpu - other.gpu, {}
+            )
         keys = set(self.custom) | set(other.custom)
         return ResourceAmounts(
             cpu=self.cpu - other.cpu,

@@ -76,21 +76,25 @@ class TaskPlacer:
             if replicas or not request.placement.node_labels:
                 return None, ""  # the backend does not say where replicas run: any will do
             return None, f"no ready replica of agent {request.agent!r}"
-        placed = dict(self._placed.get(request.execution_id, {}))
+        placement = request.placement
+        placed: dict[str, str] = {}
         load: Counter[str] = Counter()
-        for grant in self._ledger.running_of.get(request.execution_id, {}).values():
-            if grant.node:
-                placed[grant.request.task_id] = grant.node
-                load[grant.node] += 1
-        targets = {t: placed[t] for t in request.placement.affinity if t in placed}
+        if placement.affinity or placement.anti_affinity or placement.spread:
+            # Only these constraints look at where the execution's other tasks run.
+            placed = dict(self._placed.get(request.execution_id, {}))
+            for grant in self._ledger.running_of.get(request.execution_id, {}).values():
+                if grant.node:
+                    placed[grant.request.task_id] = grant.node
+                    load[grant.node] += 1
+        targets = {t: placed[t] for t in placement.affinity if t in placed}
         context = PlacementContext(
             replica_nodes=replica_nodes,
             affinity_nodes=set(targets.values()),
-            anti_affinity_nodes={placed[t] for t in request.placement.anti_affinity if t in placed},
+            anti_affinity_nodes={placed[t] for t in placement.anti_affinity if t in placed},
             execution_load=load,
         )
-        labels = request.placement.node_labels
-        nodes = eligible_nodes(group.nodes, labels, context, spread=request.placement.spread)
+        labels = placement.node_labels
+        nodes = eligible_nodes(group.nodes, labels, context, spread=placement.spread)
         if not nodes:
             scope = "the cluster" if group.name == CLUSTER else f"pool {group.name!r}"
             return None, no_eligible_node_reason(group.nodes, labels, context, targets, scope)
