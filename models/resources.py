@@ -84,6 +84,13 @@ class ResourceAmounts:
 
     @staticmethod
     def total(amounts: list[ResourceAmounts]) -> ResourceAmounts:
+        if all(not a.custom for a in amounts):  # summed in the same order as `add` would
+            cpu, memory, gpu = 0.0, 0, 0.0
+            for a in amounts:
+                cpu += a.cpu
+                memory += a.memory
+                gpu += a.gpu
+            return ResourceAmounts(cpu, memory, gpu, {})
         result = ResourceAmounts()
         for amount in amounts:
             result = result.add(amount)

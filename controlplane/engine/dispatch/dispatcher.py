@@ -126,7 +126,7 @@ class Dispatcher:
         for g in self._ledger.running.values():
             running.setdefault(g.request.namespace, [])
             if not g.preempted:
-                running[g.request.namespace].append(RunningItem(g.item, g.started_at))
+                running[g.request.namespace].append(g.running_item)
         return [
             queue_metrics(
                 NamespaceState(
@@ -269,9 +269,7 @@ class Dispatcher:
             if grant.preempted:
                 stopping.append(grant.item.demand)
             else:
-                running.setdefault(grant.request.namespace, []).append(
-                    RunningItem(grant.item, grant.started_at)
-                )
+                running.setdefault(grant.request.namespace, []).append(grant.running_item)
         policies = {name: self._policy_of(name) for name in sorted(names)}
         reserved = group.reserved.add(ResourceAmounts.total(stopping))
         actions = kept.standing.round(policies, running, group.capacity, reserved, now)

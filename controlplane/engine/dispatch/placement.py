@@ -108,7 +108,7 @@ class TaskPlacer:
             if candidate.node_id == planned and request.demand.fits(candidate.free):
                 return planned, ""
         policy = self._policy_of(request.namespace).placement_policy
-        node = place_task(candidates, request.demand, policy, list(self._workload))
+        node = place_task(candidates, request.demand, policy, self._workload)
         if node is None:
             return None, "no eligible node has room for the task's demand"
         return node, ""
