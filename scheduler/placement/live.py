@@ -99,11 +99,11 @@ def place_task(
     ]
     if not fitting:
         return None
-    pod = _pod("task", demand)
-    if policy in _SCALAR and pod.cpu_only:
-        chosen = _place_scalar(fitting, pod, policy)
+    if policy in _SCALAR and demand.gpu <= 0:  # a CPU-only pod (see `_pod`)
+        cpu_milli, memory_mib = round(demand.cpu * 1000), math.ceil(demand.memory / _MIB)
+        chosen = _place_scalar(fitting, cpu_milli, memory_mib, policy)
         return None if chosen is None else fitting[chosen].node_id
-    return _place_with_arrays(fitting, pod, demand, policy, workload)
+    return _place_with_arrays(fitting, _pod("task", demand), demand, policy, workload)
 
 
 def _place_with_arrays(
@@ -133,22 +133,25 @@ def _gpu_free_milli(candidate: Candidate) -> int:
     return total
 
 
-def _place_scalar(candidates: Sequence[Candidate], pod: Pod, policy: str) -> int | None:
-    """The index first-fit, best-fit or worst-fit picks for a CPU-only pod: the same choice,
-    tie-breaks and float arithmetic as those policies on a `ClusterState` of the candidates."""
+def _place_scalar(
+    candidates: Sequence[Candidate], cpu_milli: int, memory_mib: int, policy: str
+) -> int | None:
+    """The index first-fit, best-fit or worst-fit picks for a CPU-only pod asking `cpu_milli`
+    and `memory_mib`: the same choice, tie-breaks and float arithmetic as those policies on a
+    `ClusterState` of the candidates."""
     best: tuple[float, ...] | None = None
     chosen: int | None = None
     for i, candidate in enumerate(candidates):
         free, capacity = candidate.free, candidate.capacity
         cpu_free = max(0, round(free.cpu * 1000))
         mem_free = max(0, free.memory // _MIB)
-        if cpu_free < pod.cpu_milli or mem_free < pod.memory_mib:
+        if cpu_free < cpu_milli or mem_free < memory_mib:
             continue
         if policy == "first-fit":
             return i
         gpu_free = _gpu_free_milli(candidate)
         if policy == "best-fit":  # least GPU, then CPU, then memory left; then node order
-            key: tuple[float, ...] = (gpu_free, cpu_free - pod.cpu_milli, mem_free - pod.memory_mib)
+            key: tuple[float, ...] = (gpu_free, cpu_free - cpu_milli, mem_free - memory_mib)
             if best is None or key < best:
                 best, chosen = key, i
             continue
@@ -159,8 +162,8 @@ def _place_scalar(candidates: Sequence[Candidate], pod: Pod, policy: str) -> int
         wg, wc, wm = FIT_WEIGHTS
         score = (
             wg * (gpu_free / gpu_cap)
-            + wc * ((cpu_free - pod.cpu_milli) / cpu_cap)
-            + wm * ((mem_free - pod.memory_mib) / mem_cap)
+            + wc * ((cpu_free - cpu_milli) / cpu_cap)
+            + wm * ((mem_free - memory_mib) / mem_cap)
         )
         if best is None or score > best[0]:
             best, chosen = (score,), i

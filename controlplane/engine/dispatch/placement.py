@@ -22,6 +22,7 @@ from scheduler.placement.constraints import (
 from scheduler.placement.live import Candidate, place_task
 
 _WORKLOAD_WINDOW = 64  # recent demands the fragmentation-aware policy aims for
+_NOTHING = ResourceAmounts()
 
 
 class TaskPlacer:
@@ -99,9 +100,7 @@ class TaskPlacer:
             scope = "the cluster" if group.name == CLUSTER else f"pool {group.name!r}"
             return None, no_eligible_node_reason(group.nodes, labels, context, targets, scope)
         candidates = [
-            Candidate(
-                n.node_id, n.capacity, n.capacity.sub(booked.get(n.node_id, ResourceAmounts()))
-            )
+            Candidate(n.node_id, n.capacity, n.capacity.sub(booked.get(n.node_id, _NOTHING)))
             for n in nodes
         ]
         for candidate in candidates:
