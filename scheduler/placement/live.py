@@ -95,7 +95,8 @@ def place_task(
     fitting = [
         c
         for c in candidates
-        if all(v <= c.free.custom.get(k, 0.0) + 1e-9 for k, v in demand.custom.items())
+        if not demand.custom
+        or all(v <= c.free.custom.get(k, 0.0) + 1e-9 for k, v in demand.custom.items())
     ]
     if not fitting:
         return None

@@ -79,10 +79,11 @@ class TaskPlacer:
             return None, f"no ready replica of agent {request.agent!r}"
         placement = request.placement
         placed: dict[str, str] = {}
-        load: Counter[str] = Counter()
+        load: Counter[str] | None = None
         if placement.affinity or placement.anti_affinity or placement.spread:
             # Only these constraints look at where the execution's other tasks run.
             placed = dict(self._placed.get(request.execution_id, {}))
+            load = Counter()
             for grant in self._ledger.running_of.get(request.execution_id, {}).values():
                 if grant.node:
                     placed[grant.request.task_id] = grant.node
