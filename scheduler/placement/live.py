@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from models.placement import GPU_MILLI, GpuNode, Pod
 from models.resources import ResourceAmounts
@@ -28,8 +28,7 @@ _AIMS_FOR_WORKLOAD = frozenset({"fgd", "cpsat"})  # policies that score against 
 _SCALAR = frozenset({"first-fit", "best-fit", "worst-fit"})
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):  # a tuple: one is built per eligible node for every task placed
     """A node the task may go to, with what it holds in total and what is still free."""
 
     node_id: str

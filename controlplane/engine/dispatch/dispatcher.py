@@ -281,7 +281,8 @@ class Dispatcher:
             elif isinstance(action, Dispatch):
                 chosen = ledger.waiting.get(action.item.id)
                 if chosen is not None:
-                    self._dispatch(chosen, action.item, group, booked, now)
+                    policy = policies[chosen.item.namespace]
+                    self._dispatch(chosen, action.item, group, booked, now, policy)
             elif isinstance(action, Preempt):
                 victim = ledger.running.get(action.victim.id)
                 if victim is not None:
@@ -301,10 +302,11 @@ class Dispatcher:
         group: CapacityGroup,
         booked: dict[str, ResourceAmounts],
         now: float,
+        policy: NamespacePolicy,
     ) -> None:
         """Starts the dispatched item on a node (if none fits now, it stays queued)."""
         ledger = self._ledger
-        node, why = self._placer.place(waiter.request, group, booked)
+        node, why = self._placer.place(waiter.request, group, booked, policy)
         if why:
             waiter.why, waiter.why_round = why, self._rounds
             ledger.groups[waiter.group].standing.push(ledger.ranked(waiter))

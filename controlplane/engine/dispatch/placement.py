@@ -65,9 +65,14 @@ class TaskPlacer:
         self._placed.pop(execution_id, None)
 
     def place(
-        self, request: TaskRequest, group: CapacityGroup, booked: dict[str, ResourceAmounts]
+        self,
+        request: TaskRequest,
+        group: CapacityGroup,
+        booked: dict[str, ResourceAmounts],
+        policy: NamespacePolicy | None = None,
     ) -> tuple[str | None, str]:
-        """(node, "") or (None, "") for any replica, or (None, why) when nowhere fits now."""
+        """(node, "") or (None, "") for any replica, or (None, why) when nowhere fits now.
+        `policy`: the task's namespace policy if the caller has it at hand."""
         planned = self._plans.node_for(request.namespace, request.execution_id, request.task_id)
         if request.demand.is_zero() and request.placement.is_empty and planned is None:
             return None, ""  # nothing to place: any replica (a pooled agent's are in its pool)
@@ -107,8 +112,9 @@ class TaskPlacer:
         for candidate in candidates:
             if candidate.node_id == planned and request.demand.fits(candidate.free):
                 return planned, ""
-        policy = self._policy_of(request.namespace).placement_policy
-        node = place_task(candidates, request.demand, policy, self._workload)
+        if policy is None:
+            policy = self._policy_of(request.namespace)
+        node = place_task(candidates, request.demand, policy.placement_policy, self._workload)
         if node is None:
             return None, "no eligible node has room for the task's demand"
         return node, ""
