@@ -45,6 +45,10 @@ class ResourceAmounts:
         return tuple(out)
 
     def add(self, other: ResourceAmounts) -> ResourceAmounts:
+        if not self.custom and not other.custom:  # the common case, on every dispatch path
+            return ResourceAmounts(
+                self.cpu + other.cpu, self.memory + other.memory, self.gpu + other.gpu, {}
+            )
         keys = set(self.custom) | set(other.custom)
         return ResourceAmounts(
             cpu=self.cpu + other.cpu,
@@ -55,6 +59,10 @@ class ResourceAmounts:
 
     def sub(self, other: ResourceAmounts) -> ResourceAmounts:
         """Component-wise difference; may be negative (use ``fits`` first to avoid that)."""
+        if not self.custom and not other.custom:
+            return ResourceAmounts(
+                self.cpu - other.cpu, self.memory - other.memory, self.gpu - other.gpu, {}
+            )
         keys = set(self.custom) | set(other.custom)
         return ResourceAmounts(
             cpu=self.cpu - other.cpu,
@@ -72,10 +80,18 @@ class ResourceAmounts:
         return all(v <= available.custom.get(k, 0.0) + _EPSILON for k, v in self.custom.items())
 
     def is_zero(self) -> bool:
-        return not self.names()
+        # `not self.names()`, without building the names
+        return not (self.cpu or self.memory or self.gpu or any(self.custom.values()))
 
     @staticmethod
     def total(amounts: list[ResourceAmounts]) -> ResourceAmounts:
+        if all(not a.custom for a in amounts):  # summed in the same order as `add` would
+            cpu, memory, gpu = 0.0, 0, 0.0
+            for a in amounts:
+                cpu += a.cpu
+                memory += a.memory
+                gpu += a.gpu
+            return ResourceAmounts(cpu, memory, gpu, {})
         result = ResourceAmounts()
         for amount in amounts:
             result = result.add(amount)

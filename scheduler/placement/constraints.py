@@ -36,14 +36,15 @@ def eligible_nodes(
     """The nodes (in input order) that are alive, match every label expression, host a replica
     of the agent, share a node with every affinity target and avoid anti-affinity targets;
     with `spread`, only those running the fewest tasks of the execution."""
+    hosts, avoid, near = context.replica_nodes, context.anti_affinity_nodes, context.affinity_nodes
     out = [
         n
         for n in nodes
         if n.alive
-        and n.node_id in context.replica_nodes
-        and all(label_matches(n.labels, k, v) for k, v in labels.items())
-        and n.node_id not in context.anti_affinity_nodes
-        and all(target == n.node_id for target in context.affinity_nodes)
+        and n.node_id in hosts
+        and (not labels or all(label_matches(n.labels, k, v) for k, v in labels.items()))
+        and n.node_id not in avoid
+        and (not near or all(target == n.node_id for target in near))
     ]
     if spread and out:
         load = context.execution_load or {}

@@ -19,9 +19,16 @@ def resource_names(capacity: ResourceAmounts) -> tuple[str, ...]:
 
 def dominant_share(usage: ResourceAmounts, capacity: ResourceAmounts) -> float:
     """max over the cluster's resources of usage / capacity (0 with an empty cluster)."""
+    # The resources of `capacity.names()` spelled out: this runs for every dispatch.
     share = 0.0
-    for name in capacity.names():
-        cap = capacity.get(name)
+    if capacity.cpu > 0:
+        share = max(share, usage.cpu / capacity.cpu)
+    if capacity.memory > 0:
+        share = max(share, float(usage.memory) / float(capacity.memory))
+    if capacity.gpu > 0:
+        share = max(share, usage.gpu / capacity.gpu)
+    for name in sorted(capacity.custom):
+        cap = float(capacity.custom[name])
         if cap > 0:
             share = max(share, usage.get(name) / cap)
     return share

@@ -118,3 +118,30 @@ def test_rolling_plan_keeps_dependencies_and_maps_back_to_tasks_and_nodes() -> N
         assert plan["e1", "c"].start >= max(plan["e1", "a"].end, plan["e1", "b"].end)
         assert {p.node for p in plan.values()} <= {"n1", "n2"}
     assert build_problem("none", tasks[3:], slots) is None
+
+
+@pytest.mark.parametrize("policy", ["first-fit", "best-fit", "worst-fit"])
+def test_scalar_placement_picks_what_the_array_policies_pick(policy: str) -> None:
+    import random
+
+    from scheduler.placement import live
+
+    rng = random.Random(policy)
+    for _ in range(400):
+        candidates = []
+        for i in range(rng.randrange(1, 7)):
+            cap = ResourceAmounts(
+                cpu=rng.choice([2, 4, 8, 16]),
+                memory=rng.choice([4, 8, 64]) * GiB,
+                gpu=rng.choice([0.0, 0.0, 1.0, 2.5]),
+            )
+            free = ResourceAmounts(
+                cpu=cap.cpu - rng.randrange(0, int(cap.cpu) + 2) * rng.choice([0.5, 1.0]),
+                memory=cap.memory - rng.randrange(0, 5) * GiB,
+                gpu=max(0.0, cap.gpu - rng.choice([0.0, 0.5, 1.0])),
+            )
+            candidates.append(live.Candidate(f"n{i}", cap, free))
+        demand = ResourceAmounts(cpu=rng.choice([0.5, 1.0, 2.0]), memory=rng.choice([1, 2]) * GiB)
+        pod = live._pod("task", demand)
+        expected = live._place_with_arrays(candidates, pod, demand, policy, ())
+        assert place_task(candidates, demand, policy) == expected

@@ -126,7 +126,7 @@ class Dispatcher:
         for g in self._ledger.running.values():
             running.setdefault(g.request.namespace, [])
             if not g.preempted:
-                running[g.request.namespace].append(RunningItem(g.item, g.started_at))
+                running[g.request.namespace].append(g.running_item)
         return [
             queue_metrics(
                 NamespaceState(
@@ -269,9 +269,7 @@ class Dispatcher:
             if grant.preempted:
                 stopping.append(grant.item.demand)
             else:
-                running.setdefault(grant.request.namespace, []).append(
-                    RunningItem(grant.item, grant.started_at)
-                )
+                running.setdefault(grant.request.namespace, []).append(grant.running_item)
         policies = {name: self._policy_of(name) for name in sorted(names)}
         reserved = group.reserved.add(ResourceAmounts.total(stopping))
         actions = kept.standing.round(policies, running, group.capacity, reserved, now)
@@ -283,7 +281,8 @@ class Dispatcher:
             elif isinstance(action, Dispatch):
                 chosen = ledger.waiting.get(action.item.id)
                 if chosen is not None:
-                    self._dispatch(chosen, action.item, group, booked, now)
+                    policy = policies[chosen.item.namespace]
+                    self._dispatch(chosen, action.item, group, booked, now, policy)
             elif isinstance(action, Preempt):
                 victim = ledger.running.get(action.victim.id)
                 if victim is not None:
@@ -303,10 +302,11 @@ class Dispatcher:
         group: CapacityGroup,
         booked: dict[str, ResourceAmounts],
         now: float,
+        policy: NamespacePolicy,
     ) -> None:
         """Starts the dispatched item on a node (if none fits now, it stays queued)."""
         ledger = self._ledger
-        node, why = self._placer.place(waiter.request, group, booked)
+        node, why = self._placer.place(waiter.request, group, booked, policy)
         if why:
             waiter.why, waiter.why_round = why, self._rounds
             ledger.groups[waiter.group].standing.push(ledger.ranked(waiter))

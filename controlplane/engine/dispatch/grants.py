@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from models.queueing import QueuedItem
+from models.queueing import QueuedItem, RunningItem
 from models.resources import ResourceAmounts
 from models.workflows import PlacementConstraints
 
@@ -41,6 +41,7 @@ class Grant:
         self.group = group
         self.node = node
         self.started_at = now
+        self.running_item = RunningItem(item, now)  # built once: every round reads it
         self.preempted = ""  # the reason, once preempted
         self._on_preempt: Callable[[], object] | None = None
 

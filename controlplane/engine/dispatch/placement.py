@@ -22,6 +22,7 @@ from scheduler.placement.constraints import (
 from scheduler.placement.live import Candidate, place_task
 
 _WORKLOAD_WINDOW = 64  # recent demands the fragmentation-aware policy aims for
+_NOTHING = ResourceAmounts()
 
 
 class TaskPlacer:
@@ -64,9 +65,14 @@ class TaskPlacer:
         self._placed.pop(execution_id, None)
 
     def place(
-        self, request: TaskRequest, group: CapacityGroup, booked: dict[str, ResourceAmounts]
+        self,
+        request: TaskRequest,
+        group: CapacityGroup,
+        booked: dict[str, ResourceAmounts],
+        policy: NamespacePolicy | None = None,
     ) -> tuple[str | None, str]:
-        """(node, "") or (None, "") for any replica, or (None, why) when nowhere fits now."""
+        """(node, "") or (None, "") for any replica, or (None, why) when nowhere fits now.
+        `policy`: the task's namespace policy if the caller has it at hand."""
         planned = self._plans.node_for(request.namespace, request.execution_id, request.task_id)
         if request.demand.is_zero() and request.placement.is_empty and planned is None:
             return None, ""  # nothing to place: any replica (a pooled agent's are in its pool)
@@ -76,35 +82,39 @@ class TaskPlacer:
             if replicas or not request.placement.node_labels:
                 return None, ""  # the backend does not say where replicas run: any will do
             return None, f"no ready replica of agent {request.agent!r}"
-        placed = dict(self._placed.get(request.execution_id, {}))
-        load: Counter[str] = Counter()
-        for grant in self._ledger.running_of.get(request.execution_id, {}).values():
-            if grant.node:
-                placed[grant.request.task_id] = grant.node
-                load[grant.node] += 1
-        targets = {t: placed[t] for t in request.placement.affinity if t in placed}
+        placement = request.placement
+        placed: dict[str, str] = {}
+        load: Counter[str] | None = None
+        if placement.affinity or placement.anti_affinity or placement.spread:
+            # Only these constraints look at where the execution's other tasks run.
+            placed = dict(self._placed.get(request.execution_id, {}))
+            load = Counter()
+            for grant in self._ledger.running_of.get(request.execution_id, {}).values():
+                if grant.node:
+                    placed[grant.request.task_id] = grant.node
+                    load[grant.node] += 1
+        targets = {t: placed[t] for t in placement.affinity if t in placed}
         context = PlacementContext(
             replica_nodes=replica_nodes,
             affinity_nodes=set(targets.values()),
-            anti_affinity_nodes={placed[t] for t in request.placement.anti_affinity if t in placed},
+            anti_affinity_nodes={placed[t] for t in placement.anti_affinity if t in placed},
             execution_load=load,
         )
-        labels = request.placement.node_labels
-        nodes = eligible_nodes(group.nodes, labels, context, spread=request.placement.spread)
+        labels = placement.node_labels
+        nodes = eligible_nodes(group.nodes, labels, context, spread=placement.spread)
         if not nodes:
             scope = "the cluster" if group.name == CLUSTER else f"pool {group.name!r}"
             return None, no_eligible_node_reason(group.nodes, labels, context, targets, scope)
         candidates = [
-            Candidate(
-                n.node_id, n.capacity, n.capacity.sub(booked.get(n.node_id, ResourceAmounts()))
-            )
+            Candidate(n.node_id, n.capacity, n.capacity.sub(booked.get(n.node_id, _NOTHING)))
             for n in nodes
         ]
         for candidate in candidates:
             if candidate.node_id == planned and request.demand.fits(candidate.free):
                 return planned, ""
-        policy = self._policy_of(request.namespace).placement_policy
-        node = place_task(candidates, request.demand, policy, list(self._workload))
+        if policy is None:
+            policy = self._policy_of(request.namespace)
+        node = place_task(candidates, request.demand, policy.placement_policy, self._workload)
         if node is None:
             return None, "no eligible node has room for the task's demand"
         return node, ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from models.capacity import Reservation
 from models.resources import NodeInfo, ResourceAmounts
@@ -29,11 +30,16 @@ class Topology:
     pools: Mapping[str, CapacityGroup] = field(default_factory=dict)
     observe_time: float = 0.0
 
+    @cached_property
+    def cluster(self) -> CapacityGroup:
+        """Every alive node (built once: a round asks for it every time)."""
+        alive = tuple(n for n in self.nodes if n.alive)
+        return CapacityGroup(CLUSTER, alive, total_capacity(alive))
+
     def group(self, pool: str) -> CapacityGroup | None:
         """The pool's group, the cluster for "", None for a pool that does not exist."""
         if pool == CLUSTER:
-            alive = tuple(n for n in self.nodes if n.alive)
-            return CapacityGroup(CLUSTER, alive, total_capacity(alive))
+            return self.cluster
         return self.pools.get(pool)
 
     def node(self, node_id: str) -> NodeInfo | None:

@@ -22,9 +22,7 @@ def leave_view(
     held: dict[str, list[RunningItem]] = {}
     for grant in kept.running.values():
         if not grant.preempted:
-            held.setdefault(grant.request.namespace, []).append(
-                RunningItem(grant.item, grant.started_at)
-            )
+            held.setdefault(grant.request.namespace, []).append(grant.running_item)
     namespaces = {}
     for name in kept.waiters:
         items = held.get(name, [])
