@@ -33,7 +33,7 @@ import math
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +41,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-if str(Path(__file__).resolve().parents[1]) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from bench.forecast_references import (
+from bench.forecast_references import (  # noqa: E402
     REFERENCES,
     ReferenceForecaster,
     print_references,
@@ -52,14 +53,12 @@ from bench.forecast_references import (
     subset,
     unavailable_reason,
 )
-from controlplane.experiments.forecast_io import load_series, write_json
-from models.forecasting import Series
-from scheduler.forecasting import evaluation
-from scheduler.forecasting.backtest import ModelResult, evaluate
-from scheduler.forecasting.base import single_threaded
-from scheduler.forecasting.synthetic import seed_halves, synthetic_series
+from controlplane.experiments.forecast_io import load_series, write_json  # noqa: E402
+from models.forecasting import Series  # noqa: E402
+from scheduler.forecasting import evaluation  # noqa: E402
+from scheduler.forecasting.backtest import ModelResult  # noqa: E402
+from scheduler.forecasting.synthetic import seed_halves, synthetic_series  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "traces"
 TARGET_TRACES = (
     "nab_nyc_taxi.csv",
@@ -102,16 +101,10 @@ def _job(case: Case, model: str, level: float, reference_origins: int) -> ModelR
     the_plan = evaluation.plan(series, case.horizon, origins=case.origins, level=level)
     if model not in REFERENCES:
         return evaluation.evaluate_model(series, model, the_plan, clock=time.perf_counter)
-    with single_threaded():
-        return evaluate(
-            series,
-            ReferenceForecaster(model),
-            case.horizon,
-            subset(the_plan.origins, reference_origins),
-            level=level,
-            scale_period=the_plan.scale_period,
-            clock=time.perf_counter,
-        )
+    reference_plan = replace(the_plan, origins=subset(the_plan.origins, reference_origins))
+    return evaluation.evaluate_forecaster(
+        series, ReferenceForecaster(model), reference_plan, clock=time.perf_counter
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

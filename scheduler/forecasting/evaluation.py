@@ -12,6 +12,7 @@ from typing import Any
 from models.forecasting import Series
 from scheduler.forecasting.api import make_forecaster
 from scheduler.forecasting.backtest import (
+    Fits,
     ModelResult,
     OriginResult,
     evaluate,
@@ -66,8 +67,21 @@ def evaluate_model(
     forecaster = make_forecaster(
         model, the_plan.horizon, level=the_plan.level, period_hints=the_plan.period_hints
     )
+    result = evaluate_forecaster(series, forecaster, the_plan, clock=clock, on_origin=on_origin)
+    return ModelResult(model, result.origins, result.chosen)
+
+
+def evaluate_forecaster(
+    series: Series,
+    forecaster: Fits,
+    the_plan: Plan,
+    *,
+    clock: Callable[[], float] | None = None,
+    on_origin: Callable[[OriginResult], None] | None = None,
+) -> ModelResult:
+    """`evaluate_model` for a forecaster object (one not in the catalog, e.g. a reference)."""
     with single_threaded():
-        result = evaluate(
+        return evaluate(
             series,
             forecaster,
             the_plan.horizon,
@@ -78,7 +92,6 @@ def evaluate_model(
             clock=clock,
             on_origin=on_origin,
         )
-    return ModelResult(model, result.origins, result.chosen)
 
 
 def ratios(results: Mapping[str, ModelResult]) -> dict[str, float]:
