@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.throughput import percentile  # noqa: E402
+from bench.stats import percentile  # noqa: E402
 from models.replica_health import LoadBalancing, LoadBalancingStrategy  # noqa: E402
 from ray_backend.balancing import Balancer  # noqa: E402
 from ray_backend.latency import LatencyStats  # noqa: E402

@@ -1,4 +1,4 @@
-"""The pure statistics of bench/throughput.py (no Ray, no gRPC)."""
+"""The pure statistics of the benchmarks (bench/stats.py: no Ray, no gRPC)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,7 @@ import math
 
 import pytest
 
-from bench.throughput import (
-    executions_needed,
-    fan_out_latencies,
-    percentile,
-    rate,
-    ratio,
-    summarize_ms,
-)
+from bench.stats import percentile, rate, ratio, ready_to_start_latencies, summarize_ms
 
 
 def test_percentile_interpolates_between_closest_ranks() -> None:
@@ -48,18 +41,12 @@ def test_rate_and_ratio() -> None:
         ratio(1.0, 0.0)
 
 
-def test_executions_needed_rounds_up() -> None:
-    assert executions_needed(2000, 50) == 40  # 40 x 51 = 2040 tasks
-    assert executions_needed(51, 50) == 1
-    assert executions_needed(52, 50) == 2
-    with pytest.raises(ValueError):
-        executions_needed(0, 50)
-
-
-def test_fan_out_latencies_from_root_success_to_first_attempt() -> None:
+def test_ready_to_start_latency_from_the_last_dependency_or_the_execution_start() -> None:
     events = [
         ("EXECUTION_STARTED", "", 0.0),
-        ("ATTEMPT_STARTED", "root", 1.0),
+        ("ATTEMPT_STARTED", "root", 0.5),
+        ("ATTEMPT_STARTED", "side", 0.75),
+        ("TASK_SUCCEEDED", "side", 1.0),
         ("TASK_SUCCEEDED", "root", 2.0),
         ("TASK_SCHEDULED", "a", 2.0),
         ("ATTEMPT_STARTED", "a", 2.25),
@@ -68,8 +55,11 @@ def test_fan_out_latencies_from_root_success_to_first_attempt() -> None:
         ("ATTEMPT_STARTED", "b", 3.0),  # a retry: only the first attempt counts
         ("EXECUTION_SUCCEEDED", "", 3.5),
     ]
-    assert sorted(fan_out_latencies(events)) == [0.25, 0.5]
-    assert fan_out_latencies([("ATTEMPT_STARTED", "a", 1.0)]) == []  # root never succeeded
+    depends_on = {"a": ["root"], "b": ["root", "side"]}
+    latencies = sorted(ready_to_start_latencies(events, depends_on))
+    assert latencies == [0.25, 0.5, 0.5, 0.75]  # a, b, root (from start), side (from start)
+    # A task whose dependency never succeeded has no latency.
+    assert ready_to_start_latencies([("ATTEMPT_STARTED", "a", 1.0)], {"a": ["root"]}) == []
 
 
 def test_summarize_ms() -> None:
