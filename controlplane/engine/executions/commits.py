@@ -10,6 +10,10 @@ from collections.abc import Callable
 from controlplane.store import StoreWriter, WriteBatch, is_outage
 
 
+async def nothing_to_commit() -> None:
+    """What there is to await for a change that wrote nothing."""
+
+
 class ExecutionWrites:
     def __init__(
         self,

@@ -23,6 +23,7 @@ from controlplane.engine.executions.loops import (
     until_activation,
 )
 from controlplane.engine.executions.outputs import value_error
+from controlplane.engine.executions.phase_cursor import PhaseCursor
 from controlplane.engine.executions.plan import Phase
 from controlplane.engine.executions.triggers import condition_false, not_triggered
 from controlplane.store import WriteBatch
@@ -48,6 +49,7 @@ class Progress(ExecutionChanges):
         self._fan_outs: dict[str, FanOutState] = {}
         self._dirty: set[str] = set()  # for_each tasks whose items changed since the last look
         self._looping: set[str] = set()  # loop tasks whose latest iteration ended
+        self._cursor = PhaseCursor()
 
     def advance(self, batch: WriteBatch) -> list[str]:
         """Schedules the tasks whose dependencies ended and whose trigger rule and condition
@@ -190,14 +192,19 @@ class Progress(ExecutionChanges):
         return ready
 
     def _ended(self, phase: Phase) -> bool:
-        return all(self.record.tasks[t].status.terminal for t in self._plan.ids(phase))
+        return self._cursor.ended(self._plan, phase, self.record.tasks)
+
+    def resynced(self) -> None:
+        """The record was brought back to what the store holds: tasks may be pending again."""
+        self._cursor.reset()
 
     def _schedule(
         self, batch: WriteBatch, phase: Phase, status: ExecutionStatus | None = None
     ) -> list[str]:
         ready: list[str] = []
         tasks = self.record.tasks
-        for task_id in self._plan.ids(phase):  # topological: a skip propagates in one pass
+        candidates = self._cursor.unscheduled(self._plan, phase)
+        for task_id in candidates:  # topological: a skip propagates in one pass
             task = tasks[task_id]
             if task.status is not TaskStatus.PENDING:
                 continue
@@ -227,6 +234,7 @@ class Progress(ExecutionChanges):
             self.set_task(batch, task, TaskStatus.SCHEDULED)
             self.event(batch, EventType.TASK_SCHEDULED, task_id)
             ready.append(task_id)
+        self._cursor.looked_at(phase, candidates, tasks)
         return ready
 
     def _activation(self, status: ExecutionStatus | None) -> dict[str, Any]:

@@ -16,13 +16,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from controlplane.engine.dispatch.grants import Grant, Rejected, TaskRequest
 from controlplane.engine.executions.attempt_routing import agent_key, failed_on
 from controlplane.engine.executions.children import ChildExecutions, run_child
-from controlplane.engine.executions.commits import ExecutionWrites
+from controlplane.engine.executions.commits import ExecutionWrites, nothing_to_commit
 from controlplane.engine.executions.controls import ExecutionControls
 from controlplane.engine.executions.deadline import Deadline
 from controlplane.engine.executions.event_budget import EventBudget
@@ -284,8 +284,13 @@ class ExecutionRunner:
                 if self.record.paused:  # paused while it waited: the slot goes to others
                     return None
                 self._in_flight.add(task.task_id)
-                attempt = await self._begin_attempt(
-                    task, lease.replica, lease.agent_version, grant.node
+                # The call goes out while the attempt's start commits: the writer keeps the
+                # execution's changes in order, so its outcome is never stored before it.
+                attempt, started = await self._submitted(
+                    task.task_id,
+                    lambda batch: self._t.attempt_started(
+                        batch, task, lease.replica, lease.agent_version, grant.node
+                    ),
                 )
                 timeout = spec.timeout_s
                 request = AttemptRequest(
@@ -307,6 +312,7 @@ class ExecutionRunner:
                 try:
                     outcome = await asyncio.wait_for(beats.awaiting(invocation), spec.timeout_s)
                     timed_out = False
+                    await started()
                 except TimeoutError:
                     timed_out = True
                     outcome = AttemptOutcome(
@@ -322,6 +328,7 @@ class ExecutionRunner:
                         raise
                     self._in_flight.discard(task.task_id)
                     heard = beats
+                    await started()
                     await self._step(
                         task.task_id,
                         lambda batch: self._t.preempted(
@@ -421,6 +428,15 @@ class ExecutionRunner:
         then committed. Waits first while earlier faults are reconciled with the store, so a
         change is never built on one the store does not hold; raises StepFailed when this one
         is not recorded."""
+        result, committed = await self._submitted(task_id, build)
+        await committed()
+        return result
+
+    async def _submitted(
+        self, task_id: str, build: Callable[[WriteBatch], T]
+    ) -> tuple[T, Callable[[], Awaitable[None]]]:
+        """`_step` up to the submission of its write: returns the change's result and what to
+        await for its commit (which raises StepFailed when it is not recorded)."""
         await self._reconciled()
         batch = WriteBatch()
         try:
@@ -431,19 +447,28 @@ class ExecutionRunner:
             self._fault(task_id, exc)
             raise StepFailed(task_id) from exc
         if not batch:
-            return result
-        last = self.record.last_sequence
-        try:
-            await asyncio.shield(self._writes.submit(task_id, batch))
-        except Exception as exc:
-            if is_outage(exc):
-                raise  # shutting down while the store refuses writes: left as stored
-            raise StepFailed(task_id) from exc  # reported by the write itself
+            return result, nothing_to_commit
+        done = self._writes.submit(task_id, batch)
+        # Watchers hear of the change as soon as it is durable, whoever awaits it and when.
+        done.add_done_callback(functools.partial(self._committed, self.record.last_sequence))
+
+        async def committed() -> None:
+            try:
+                await asyncio.shield(done)
+            except Exception as exc:
+                if is_outage(exc):
+                    raise  # shutting down while the store refuses writes: left as stored
+                raise StepFailed(task_id) from exc  # reported by the write itself
+            if self._t.definition.failure_mode is FailureMode.FAIL_FAST:
+                self._reap()  # from the task that made the change, which it spares
+
+        return result, committed
+
+    def _committed(self, last: int, done: asyncio.Future[None]) -> None:
+        if done.cancelled() or done.exception() is not None:
+            return
         self._deps.hub.published(self.execution_id, last)
-        self._events.spent(self.record.last_sequence)
-        if self._t.definition.failure_mode is FailureMode.FAIL_FAST:
-            self._reap()
-        return result
+        self._events.spent(last)
 
     def _fault(self, task_id: str, error: BaseException) -> None:
         """A change not recorded (logged here, once): the task fails, or runs again when its
@@ -480,6 +505,7 @@ class ExecutionRunner:
                 if stored is None:
                     raise LookupError(f"execution {self.execution_id} is not in the store")
                 adopt(self.record, stored)
+                self._t.resynced()
                 faults, self._faults = self._faults, {}
                 self._writes.mend()
                 if failed_rounds >= MAX_FAILED_RECOVERIES:
