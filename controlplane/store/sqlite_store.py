@@ -107,6 +107,7 @@ class SqliteStore:
             raise
         self._reader = _connect(path, synchronous)
         self._write_lock = threading.Lock()
+        self._decoded_agents: dict[str, tuple[tuple[Any, ...], AgentRecord]] = {}
 
     def close(self) -> None:
         self._reader.close()
@@ -227,7 +228,16 @@ class SqliteStore:
 
     def get_agent(self, name: str) -> AgentRecord | None:
         row = self._reader.execute("SELECT * FROM agents WHERE name=?", (name,)).fetchone()
-        return None if row is None else _agent(row)
+        if row is None:
+            self._decoded_agents.pop(name, None)
+            return None
+        # Read for every attempt: the spec is decoded again only when its row changed.
+        known = self._decoded_agents.get(name)
+        if known is not None and known[0] == row:
+            return known[1]
+        record = _agent(row)
+        self._decoded_agents[name] = (row, record)
+        return record
 
     def list_agents(
         self, after_name: str = "", limit: int = 1_000_000, namespace: str = ALL_NAMESPACES

@@ -207,7 +207,7 @@ def find_reference_problems(
 def resolve(
     value: Any,
     inputs: dict[str, Any],
-    task_outputs: dict[str, Any],
+    task_outputs: Mapping[str, Any],
     base_path: str = "",
     extra: Mapping[str, Any] | None = None,
 ) -> Any:
@@ -224,7 +224,7 @@ def resolve(
 @dataclass(frozen=True)
 class _Scope:
     inputs: dict[str, Any]
-    task_outputs: dict[str, Any]
+    task_outputs: Mapping[str, Any]
     extra: Mapping[str, Any]
 
 

@@ -3,7 +3,7 @@ record through its lifecycle and appends its rows and events to a batch (no I/O,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from controlplane.engine.executions.plan import ExecutionPlan, Phase
@@ -57,6 +57,7 @@ class ExecutionChanges:
         self._definition = definition
         self._plan = plan
         self._order = list(plan.order)
+        self._referable = frozenset(self._order)
         self._clock = clock
         self._evaluate = evaluate
 
@@ -88,15 +89,10 @@ class ExecutionChanges:
             details["outputs"] = self.record.outputs
         self.event(batch, _TERMINAL_EVENT[status], "", **details)
 
-    def task_outputs(self) -> dict[str, object]:
+    def task_outputs(self) -> Mapping[str, object]:
         """The outputs of the workflow's succeeded tasks (for_each items are not referable:
-        their outputs are their task's)."""
-        tasks = self.record.tasks
-        return {
-            tid: tasks[tid].output
-            for tid in self._order
-            if tasks[tid].status is TaskStatus.SUCCEEDED
-        }
+        their outputs are their task's), read when a reference asks for one."""
+        return SucceededOutputs(self.record.tasks, self._order, self._referable)
 
     def _task_failed(
         self, batch: WriteBatch, task: TaskRecord, error: ErrorInfo, timed_out: bool = False
@@ -150,3 +146,27 @@ class ExecutionChanges:
                 sized_details(details),
             )
         )
+
+
+class SucceededOutputs(Mapping[str, object]):
+    """The outputs of the succeeded tasks among `referable`, looked up on demand: a task's
+    input names a few of them, so copying them all for each task would cost O(tasks)."""
+
+    def __init__(
+        self, tasks: Mapping[str, TaskRecord], order: Sequence[str], referable: frozenset[str]
+    ) -> None:
+        self._tasks = tasks
+        self._order = order
+        self._referable = referable
+
+    def __getitem__(self, task_id: str) -> object:
+        task = self._tasks.get(task_id) if task_id in self._referable else None
+        if task is None or task.status is not TaskStatus.SUCCEEDED:
+            raise KeyError(task_id)
+        return task.output
+
+    def __iter__(self) -> Iterator[str]:
+        return (t for t in self._order if self._tasks[t].status is TaskStatus.SUCCEEDED)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from controlplane.workflow import ReferenceResolutionError, resolve
@@ -44,7 +45,7 @@ async def run_child(
     parent: ExecutionRecord,
     spec: TaskDefinition,
     attempt: AttemptRecord,
-    outputs: dict[str, Any],
+    outputs: Mapping[str, Any],
     scope: dict[str, Any],
 ) -> AttemptOutcome:
     """One attempt of a workflow task (its input resolved over the parent's inputs, task

@@ -39,8 +39,9 @@ class ExecutionPlan:
         definitions: dict[str, TaskDefinition] = {}
         phases: dict[str, Phase] = {}
         main = topological_order(definition)
+        by_id = {task.id: task for task in definition.tasks}
         for task_id in main:
-            definitions[task_id] = definition.task(task_id)
+            definitions[task_id] = by_id[task_id]
             phases[task_id] = Phase.MAIN
         compensations = []
         for task_id in main:

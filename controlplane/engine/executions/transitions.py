@@ -282,6 +282,7 @@ class Transitions(Progress):
         `definition`, its records follow, and one event says what changed and why."""
         self._definition, self._plan = definition, ExecutionPlan.of(definition)
         self._order = list(self._plan.order)
+        self._referable = frozenset(self._order)
         self.event(batch, EventType.EXECUTION_MODIFIED, **details)  # the cause before effects
         tasks = self.record.tasks
         for op in operations:
