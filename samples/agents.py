@@ -94,6 +94,16 @@ class EchoAgent:
         return input
 
 
+class NoopAgent:
+    """Returns its input unchanged, synchronously; the sync no-op for benchmarks."""
+
+    def __init__(self, **config: Any) -> None:
+        self.config = config
+
+    def execute(self, input: Any, context: dict[str, Any]) -> Any:
+        return input
+
+
 class FlakyAgent:
     """Raises RuntimeError on the first ``fail_times`` attempts, then succeeds."""
 
