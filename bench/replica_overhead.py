@@ -8,6 +8,8 @@ round, and the median is reported, so a slow moment of the shared machine hits e
 
 - bare sync actor: a plain ``@ray.remote`` class whose ``execute`` returns its input (what a
   user calling Ray directly would write);
+- bare threaded actor: the sync class with ``max_concurrency`` ``--max-concurrency`` (Ray runs
+  its calls on a pool of threads, as it would a replica's if the replica were not async);
 - bare async actor: the same with ``async def execute``;
 - replica, sync agent: ``AgentReplicaActor`` hosting ``samples.agents:NoopAgent`` (sync);
 - replica, async agent: ``AgentReplicaActor`` hosting ``samples.agents:EchoAgent`` (async),
@@ -158,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         rows: dict[str, list[Any]] = {
             "bare sync actor": [bare_sync.remote() for _ in range(args.replicas)],
+            "bare threaded actor": [
+                bare_sync.options(max_concurrency=args.max_concurrency).remote()
+                for _ in range(args.replicas)
+            ],
             "bare async actor": [bare_async.remote() for _ in range(args.replicas)],
             "replica, sync agent": replicas(SYNC_AGENT),
             "replica, async agent": replicas(ASYNC_AGENT),
