@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-# (future to settle, its loop, the caller's context, function, arguments); None stops a worker.
+# (future to settle, its loop, the caller's context, function, arguments).
 _Call = tuple["asyncio.Future[Any]", asyncio.AbstractEventLoop, contextvars.Context, Any, Any]
 
 
@@ -42,7 +42,7 @@ class AgentThreads:
     def __init__(self, size: int, name: str = "agent") -> None:
         self._size = max(1, int(size))
         self._name = name
-        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._inboxes: dict[asyncio.AbstractEventLoop, _Inbox] = {}
         self._in_flight = 0
@@ -65,18 +65,9 @@ class AgentThreads:
         self._calls.put((future, loop, contextvars.copy_context(), fn, args))
         return future
 
-    def shutdown(self) -> None:
-        """Lets every worker end once the calls queued before are done."""
-        with self._lock:
-            threads = list(self._threads)
-        for _ in threads:
-            self._calls.put(None)
-
     def _work(self) -> None:
         while True:
             call = self._calls.get()
-            if call is None:
-                return
             future, loop, context, fn, args = call
             ok, result = False, None
             if not future.cancelled():

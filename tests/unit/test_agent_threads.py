@@ -28,7 +28,6 @@ def test_results_and_exceptions_reach_the_awaiting_coroutine() -> None:
         assert answers == [i * i for i in range(200)]
 
     asyncio.run(main())
-    threads.shutdown()
 
 
 def test_stop_iteration_arrives_as_a_runtime_error() -> None:
