@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint proto bench-throughput bench-queue bench-scaling bench-scaling-frontier bench-forecast bench-dispatch bench-lb bench-foreach bench-call-overhead clean
+.PHONY: install demo test lint proto bench-throughput bench-replica bench-queue bench-scaling bench-scaling-frontier bench-forecast bench-dispatch bench-lb bench-foreach bench-call-overhead clean
 
 $(STAMP): pyproject.toml requirements/client.txt requirements/server.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ proto: $(STAMP)
 
 bench-throughput: $(STAMP)
 	$(PY) bench/throughput.py $(BENCH_ARGS)
+
+# The replica actor called directly against bare Ray actors (see bench/replica_overhead.py).
+bench-replica: $(STAMP)
+	$(PY) bench/replica_overhead.py $(BENCH_ARGS)
 
 # Dispatcher rounds under 1k / 5k / 20k queued tasks with demands (see bench/queueing.py).
 bench-queue: $(STAMP)

@@ -8,9 +8,6 @@ are all busy still answers health checks promptly.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextvars
-import functools
 import importlib
 import inspect
 import logging
@@ -21,6 +18,7 @@ from typing import Any
 import ray
 
 from models.failures import exception_summary
+from ray_backend.agent_threads import AgentThreads
 from ray_backend.attempt_context import AttemptContext, AttemptKey, HeardSince, ReplicaHeartbeats
 from ray_backend.external.errors import ExternalAgentError, Pending
 
@@ -110,15 +108,8 @@ class AgentReplica:
         self._execute_is_async = inspect.iscoroutinefunction(execute)
         self._health = getattr(self._impl, "health", None)
         self._heartbeats = ReplicaHeartbeats()
-        # Sync agents run in this pool so that up to max_concurrency attempts overlap.
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(1, int(max_concurrency)), thread_name_prefix="agent"
-        )
-
-    async def _in_thread(self, fn: Any, *args: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        call = functools.partial(contextvars.copy_context().run, fn, *args)
-        return await loop.run_in_executor(self._pool, call)
+        # Sync agents run on these threads so that up to max_concurrency attempts overlap.
+        self._threads = AgentThreads(max_concurrency)
 
     async def execute(self, input: Any, context: dict[str, Any]) -> dict[str, Any]:
         """Runs one attempt; user exceptions come back in the envelope (cancellation does not:
@@ -159,7 +150,7 @@ class AgentReplica:
             if is_async:
                 output = await fn(*args)
             else:
-                output = await self._in_thread(fn, *args)
+                output = await self._threads.run(fn, *args)
         except asyncio.CancelledError:
             await self._cancel(args[1])
             raise
