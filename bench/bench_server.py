@@ -45,16 +45,37 @@ class CommitStats:
 class BenchServer:
     """A ControlPlane on its own event loop thread (Ray is already connected by the caller)."""
 
-    def __init__(self, data_dir: Path, namespace: str, synchronous: str) -> None:
+    def __init__(
+        self, data_dir: Path, namespace: str, synchronous: str, *, loop: str = "asyncio"
+    ) -> None:
+        """`loop`: "asyncio" (the standard event loop, what `orchestrator serve` runs) or
+        "uvloop" (to measure what it would buy; needs the uvloop package)."""
         from controlplane.app import ControlPlane
-        from controlplane.config import GrpcConfig, RayConfig, ServerConfig, StoreConfig
+        from controlplane.config import (
+            GrpcConfig,
+            LimitsConfig,
+            RayConfig,
+            ServerConfig,
+            StoreConfig,
+        )
 
         config = ServerConfig(
             store=StoreConfig(data_dir=data_dir, sqlite_synchronous=synchronous),
             grpc=GrpcConfig(host="127.0.0.1", port=0),
             ray=RayConfig(namespace=namespace, include_dashboard=False),
+            # The bench's one client stands in for many: the per-caller allowances (meant
+            # for one host among many) would throttle it.
+            limits=LimitsConfig(
+                streams_per_caller=100_000, requests_per_second=1e9, burst=1_000_000_000
+            ),
         )
-        self.loop = asyncio.new_event_loop()
+        self.loop: asyncio.AbstractEventLoop
+        if loop == "uvloop":
+            import uvloop
+
+            self.loop = uvloop.new_event_loop()
+        else:
+            self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self.loop.run_forever, name="control-plane-loop", daemon=True
         )

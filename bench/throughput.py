@@ -348,6 +348,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--agent", choices=tuple(AGENTS), default="sync")
     parser.add_argument("--max-concurrency", type=int, default=32)
     parser.add_argument("--synchronous", choices=("FULL", "NORMAL", "OFF"), default="FULL")
+    parser.add_argument(
+        "--loop", choices=("asyncio", "uvloop"), default="asyncio", help="the server's loop"
+    )
     parser.add_argument("--out", type=Path, default=Path("out/bench_throughput.json"))
     parser.add_argument("--profile", type=Path, default=None, help="cProfile the server loop")
     parser.add_argument("--profile-top", type=int, default=10)
@@ -404,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bare_async = ray_rows.bare_actors("async", 2)
         replica_sync = ray_rows.replica_actors(AGENTS["sync"], 2, args.max_concurrency)
         replica_async = ray_rows.replica_actors(AGENTS["async"], 2, args.max_concurrency)
-        server = BenchServer(data_dir, namespace, args.synchronous)
+        server = BenchServer(data_dir, namespace, args.synchronous, loop=args.loop)
         with grpc.insecure_channel(server.address) as channel:
             agent_pb2_grpc.AgentServiceStub(channel).DeployAgent(
                 agent_pb2.DeployAgentRequest(
@@ -488,7 +491,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             key: getattr(args, key)
             for key in ("rounds", "calls", "fan_out", "concurrent", "concurrent_tasks", "chain")
         }
-        | {"agent": AGENTS[args.agent], "synchronous": args.synchronous, "curve": points},
+        | {
+            "agent": AGENTS[args.agent],
+            "synchronous": args.synchronous,
+            "loop": args.loop,
+            "curve": points,
+        },
         "environment": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -508,7 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     title = (
         f"Hot path, median of {args.rounds} rounds (control plane: {args.agent} no-op agent, "
-        f"2 replicas x {args.max_concurrency}, synchronous={args.synchronous}; "
+        f"2 replicas x {args.max_concurrency}, synchronous={args.synchronous}, {args.loop}; "
         f"{commits} fsync'd group commits for {events} events)"
     )
     render(rows, curve, ratios, dbos, title)
