@@ -3,6 +3,7 @@ thread never touches live (mutable) records."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,14 +42,16 @@ class WriteBatch:
         self.heartbeats += other.heartbeats
         self.statements += other.statements
 
-    def put_execution(self, ex: ExecutionRecord) -> None:
+    def put_execution(self, ex: ExecutionRecord, inputs_text: str | None = None) -> None:
+        """`inputs_text`: the inputs' encoding when the caller holds it already (they never
+        change after the start; a large input is not encoded again at every change)."""
         self.executions.append(
             (
                 ex.execution_id,
                 qualified_name(ex.namespace, ex.workflow),
                 ex.revision,
                 ex.status.value,
-                dump(ex.inputs),
+                dump(ex.inputs) if inputs_text is None else inputs_text,
                 None if ex.outputs is None else dump(ex.outputs),
                 dump_error(ex.error),
                 request_key(ex.namespace, ex.request_id) if ex.request_id else None,
@@ -71,7 +74,7 @@ class WriteBatch:
                 task.status.value,
                 dump(task.output),
                 dump_error(task.error),
-                dump(list(task.depends_on)),
+                _dependencies_text(task.depends_on),
             )
         )
 
@@ -110,3 +113,9 @@ class WriteBatch:
 def delete_task_statement(execution_id: str, task_id: str) -> tuple[str, tuple[Any, ...]]:
     """Removes a task that never started (ModifyExecution): its row and nothing else."""
     return "DELETE FROM tasks WHERE execution_id=? AND task_id=?", (execution_id, task_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _dependencies_text(depends_on: tuple[str, ...]) -> str:
+    """A task's dependencies never change: encoded once per distinct tuple, not per change."""
+    return dump(list(depends_on))

@@ -8,6 +8,8 @@ import functools
 from collections.abc import Callable
 
 from controlplane.store import StoreWriter, WriteBatch, is_outage
+from controlplane.store.codec import dump
+from models.executions import ExecutionRecord
 
 
 async def nothing_to_commit() -> None:
@@ -29,6 +31,15 @@ class ExecutionWrites:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._inputs: tuple[object, str] | None = None
+
+    def inputs_text(self, record: ExecutionRecord) -> str:
+        """The execution's inputs as stored, encoded once per inputs object rather than with
+        every change (a large input would cost each step). A change to the inputs (a runtime
+        modification) replaces the object with a changed copy, never edits it in place."""
+        if self._inputs is None or self._inputs[0] is not record.inputs:
+            self._inputs = (record.inputs, dump(record.inputs))
+        return self._inputs[1]
 
     def submit(self, task_id: str, batch: WriteBatch) -> asyncio.Future[None]:
         done = self._writer.submit(batch, self._chain)

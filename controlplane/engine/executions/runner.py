@@ -442,7 +442,7 @@ class ExecutionRunner:
         try:
             result = build(batch)
             if batch:
-                batch.put_execution(self.record)
+                batch.put_execution(self.record, self._writes.inputs_text(self.record))
         except Exception as exc:
             self._fault(task_id, exc)
             raise StepFailed(task_id) from exc
