@@ -46,6 +46,12 @@ from controlplane.store import SqliteStore  # noqa: E402
 from tests.support.serve_process import Serve, free_port  # noqa: E402
 
 DATABASE = "orchestrator.db"
+# Every call of the bench comes from one host, which the per-caller rate limit (200/s) would
+# refuse: the bench measures the store and memory, not the limiter.
+SERVE_ENV = {
+    "ORCHESTRATOR_LIMITS_REQUESTS_PER_SECOND": "1000000",
+    "ORCHESTRATOR_LIMITS_BURST": "1000000",
+}
 
 
 def _counts(text: str) -> list[int]:
@@ -53,7 +59,7 @@ def _counts(text: str) -> list[int]:
 
 
 def memory_phase(data_dir: Path, counts: Sequence[int], args: argparse.Namespace) -> dict:
-    serve = Serve(data_dir, free_port(), None, {})
+    serve = Serve(data_dir, free_port(), None, SERVE_ENV)
     try:
         runs.prepare(serve.address, args.replicas)
         rss = {"started": runs.rss_mib(serve.proc.pid, 0.0)}
@@ -122,7 +128,7 @@ def store_phase(source: Path, data_dir: Path, sizes: Sequence[int], args: argpar
         written = size
         print(f"store: {size} executions written in {seeding_s:.1f} s", flush=True)
         ids = runs.execution_ids(database)
-        serve = Serve(data_dir, free_port(), None, {})
+        serve = Serve(data_dir, free_port(), None, SERVE_ENV)
         try:
             reads = runs.time_reads(serve.address, ids, args.list_repeats, args.get_repeats)
         finally:
