@@ -10,7 +10,8 @@ executions must leave.
    row, under fresh ids, written through the store's own write API) up to each size (default
    1k, 10k, 100k); at each size a fresh `orchestrator serve` on that data dir answers, over its
    socket, ListExecutions (first page; a page 90% of the way down, through its page token; the
-   first page of a status filter) and GetExecution of random ids (p50/p99); then the store's
+   first page of a status filter every execution matches, and of one none matches) and
+   GetExecution of random ids (p50/p99); then the store's
    bytes (database + WAL after a checkpoint) per task.
 
 Prints one table, writes JSON to `--out`.
@@ -146,6 +147,7 @@ READ_ROWS = (
     ("ListExecutions first page", "list_first"),
     ("ListExecutions page at 90% (token)", "list_deep"),
     ("ListExecutions status=SUCCEEDED", "list_status_first"),
+    ("ListExecutions status=FAILED (none)", "list_rare_status_first"),
     ("GetExecution (random ids)", "get_execution"),
 )
 

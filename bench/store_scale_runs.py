@@ -93,6 +93,7 @@ class StoreLatencies:
     list_first: Latency
     list_deep: Latency
     list_status_first: Latency
+    list_rare_status_first: Latency
     get_execution: Latency
     deep_position: int
 
@@ -123,9 +124,11 @@ def _deep_token(stub: Any, position: int) -> str:
 
 
 def time_reads(address: str, ids: list[str], list_repeats: int, get_repeats: int) -> StoreLatencies:
-    """ListExecutions (first page, a page 90% of the way down through its token, the first
-    page of a status filter) and GetExecution of random ids, over the server's socket."""
+    """ListExecutions (first page; a page 90% of the way down, through its token; the first
+    page of a status filter all match, and of one none matches) and GetExecution of random
+    ids, over the server's socket."""
     succeeded = workflow_pb2.EXECUTION_STATUS_SUCCEEDED
+    failed = workflow_pb2.EXECUTION_STATUS_FAILED  # none in these stores: the filter's worst case
     with grpc.insecure_channel(address) as channel:
         stub = workflow_pb2_grpc.WorkflowServiceStub(channel)
         first = workflow_pb2.ListExecutionsRequest(page_size=PAGE_SIZE)
@@ -137,6 +140,8 @@ def time_reads(address: str, ids: list[str], list_repeats: int, get_repeats: int
         list_deep = _timed(lambda: stub.ListExecutions(deep, timeout=60), list_repeats)
         status = workflow_pb2.ListExecutionsRequest(page_size=PAGE_SIZE, statuses=[succeeded])
         list_status = _timed(lambda: stub.ListExecutions(status, timeout=60), list_repeats)
+        rare = workflow_pb2.ListExecutionsRequest(page_size=PAGE_SIZE, statuses=[failed])
+        list_rare = _timed(lambda: stub.ListExecutions(rare, timeout=60), list_repeats)
         picks = iter(random.Random(7).choices(ids, k=get_repeats + 5))
         get = _timed(
             lambda: stub.GetExecution(
@@ -148,6 +153,7 @@ def time_reads(address: str, ids: list[str], list_repeats: int, get_repeats: int
         Latency.of_seconds(list_first),
         Latency.of_seconds(list_deep),
         Latency.of_seconds(list_status),
+        Latency.of_seconds(list_rare),
         Latency.of_seconds(get),
         position,
     )

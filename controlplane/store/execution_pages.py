@@ -3,8 +3,10 @@ the previous page ended at (a key, never an offset), so that a page costs the sa
 and in any size of store.
 
 The indexes that serve it: `executions_by_namespace_time` for one namespace,
-`executions_by_time` for every one. The position's condition leads with a range on
-`create_time` that the index seeks to; the tie on `execution_id` only filters.
+`executions_by_namespace_status` for one namespace and one status, `executions_by_time` for
+every namespace. Other filters scan one of these in order and skip what does not match. The
+position's condition leads with a range on `create_time` that the index seeks to; the tie on
+`execution_id` only filters.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Pages of ListExecutions in the store: every execution once, newest first, whatever the ties
 in creation time and the filters; and a page costs the same in a small and a large store, at
-the top of the listing and deep into it (an index serves the order and the position)."""
+the top of the listing and deep into it, with or without a status filter, even one that no
+execution matches (an index serves the order, the position and the status)."""
 
 from __future__ import annotations
 
@@ -82,8 +83,13 @@ def test_pages_keep_the_workflow_and_status_filters(store: SqliteStore) -> None:
         )
 
 
-def _plan(store: SqliteStore, namespace: str, after: ExecutionPageKey | None) -> str:
-    where, params = page_condition(namespace, "", (), after)
+def _plan(
+    store: SqliteStore,
+    namespace: str,
+    after: ExecutionPageKey | None,
+    statuses: tuple[ExecutionStatus, ...] = (),
+) -> str:
+    where, params = page_condition(namespace, "", statuses, after)
     rows = store.query(
         f"EXPLAIN QUERY PLAN {SELECT_EXECUTION_CUT} {where} {ORDER} LIMIT 51",
         {**params, "inline": 100},
@@ -99,11 +105,18 @@ def test_an_index_serves_the_order_and_the_position(store: SqliteStore) -> None:
             assert "TEMP B-TREE" not in plan, plan  # no sort of every matching execution
             assert "USING INDEX" in plan, plan
         assert "create_time<?" in _plan(store, namespace, after)  # seeks, does not filter
+    failed = (ExecutionStatus.FAILED,)
+    for position in (None, after):
+        plan = _plan(store, "default", position, failed)
+        assert "TEMP B-TREE" not in plan and "status=?" in plan, plan
+    assert "create_time<?" in _plan(store, "default", after, failed)
 
 
-def _steps(database: Path, after: ExecutionPageKey | None) -> int:
+def _steps(
+    database: Path, after: ExecutionPageKey | None, statuses: tuple[ExecutionStatus, ...] = ()
+) -> int:
     """SQLite virtual machine steps (in hundreds) one page of 50 takes."""
-    where, params = page_condition("default", "", (), after)
+    where, params = page_condition("default", "", statuses, after)
     conn = sqlite3.connect(database)
     steps = 0
 
@@ -124,14 +137,21 @@ def _steps(database: Path, after: ExecutionPageKey | None) -> int:
 
 def test_a_page_costs_the_same_in_a_store_ten_times_larger(tmp_path: Path) -> None:
     costs = {}
-    for count in (300, 3000):
+    for count in (1000, 10_000):
         database = tmp_path / f"{count}.db"
         store = SqliteStore(database)
         try:
             _fill(store, count)
         finally:
             store.close()
-        deep = ExecutionPageKey(1000.0 + count // 30, "e000000")  # 90% of the way down
-        costs[count] = (_steps(database, None), _steps(database, deep))
-    for small, large in zip(costs[300], costs[3000], strict=True):
+        # 80% of the way down: whole pages left below, of every status too
+        deep = ExecutionPageKey(1000.0 + count // 15, "e000000")
+        none_match = (ExecutionStatus.CANCELLED,)
+        costs[count] = (
+            _steps(database, None),
+            _steps(database, deep),
+            _steps(database, None, none_match),
+            _steps(database, deep, (ExecutionStatus.FAILED,)),
+        )
+    for small, large in zip(costs[1000], costs[10_000], strict=True):
         assert large <= small * 1.5 + 5, costs
