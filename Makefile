@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint proto bench-throughput bench-queue bench-scaling bench-scaling-frontier bench-forecast bench-dispatch bench-lb bench-foreach bench-call-overhead bench-store clean
+.PHONY: install demo test lint proto bench-throughput bench-queue bench-scaling bench-scaling-frontier bench-forecast bench-dispatch bench-lb bench-foreach bench-call-overhead clean
 
 $(STAMP): pyproject.toml requirements/client.txt requirements/server.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,7 @@ bench-call-overhead: $(STAMP)
 
 # ListExecutions / GetExecution at 1k, 10k, 100k stored executions; server RSS after 1k and 10k
 # finished executions; store bytes per task (bench/store_scale.py).
+.PHONY: bench-store
 bench-store: $(STAMP)
 	$(PY) bench/store_scale.py $(BENCH_ARGS)
 
