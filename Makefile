@@ -72,5 +72,11 @@ bench-foreach: $(STAMP)
 bench-call-overhead: $(STAMP)
 	$(PY) bench/call_overhead.py $(BENCH_ARGS)
 
+# ListExecutions / GetExecution at 1k, 10k, 100k stored executions; server RSS after 1k and 10k
+# finished executions; store bytes per task (bench/store_scale.py).
+.PHONY: bench-store
+bench-store: $(STAMP)
+	$(PY) bench/store_scale.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -74,3 +74,14 @@ def move_to_namespaced_keys(conn: sqlite3.Connection) -> None:
         conn.execute(_COPY_CATALOG, (namespace,))
     for statement in _MOVES if with_schedules else _MOVES[:2]:
         conn.execute(statement)
+
+
+def namespace_of_key_sql(column: str) -> str:
+    """SQL: the namespace of a key `qualified_name` made, held in `column`."""
+    slash = f"instr({column}, '/')"
+    return f"(CASE {slash} WHEN 0 THEN 'default' ELSE substr({column}, 1, {slash} - 1) END)"
+
+
+def name_of_key_sql(column: str) -> str:
+    """SQL: the name of a key `qualified_name` made, held in `column`."""
+    return f"substr({column}, instr({column}, '/') + 1)"

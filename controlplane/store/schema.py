@@ -67,6 +67,11 @@ CREATE TABLE IF NOT EXISTS executions (
     parent_execution_id TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS executions_by_time ON executions (create_time DESC, execution_id DESC);
+-- ListExecutions of one namespace (and one status), newest first: a page reads its own rows.
+CREATE INDEX IF NOT EXISTS executions_by_namespace_time
+    ON executions (namespace, create_time, execution_id);
+CREATE INDEX IF NOT EXISTS executions_by_namespace_status
+    ON executions (namespace, status, create_time, execution_id);
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status);
 CREATE INDEX IF NOT EXISTS executions_by_parent ON executions (parent_execution_id);
 CREATE TABLE IF NOT EXISTS tasks (

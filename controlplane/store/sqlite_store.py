@@ -10,7 +10,6 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,17 @@ from controlplane.store.codec import (
 from controlplane.store.credentials_schema import CREDENTIALS_SCHEMA
 from controlplane.store.earlier_attempts import SCHEMA as EARLIER_ATTEMPTS_SCHEMA
 from controlplane.store.earlier_attempts import attach_earlier_attempts
+from controlplane.store.execution_pages import ORDER as PAGE_ORDER
+from controlplane.store.execution_pages import ExecutionPageKey, page_condition
 from controlplane.store.heartbeats import SCHEMA as HEARTBEAT_SCHEMA
 from controlplane.store.heartbeats import UPSERT_HEARTBEAT, attach_heartbeats
 from controlplane.store.migrations import migrate
-from controlplane.store.namespaced_keys import request_id_of, request_key
+from controlplane.store.namespaced_keys import (
+    name_of_key_sql,
+    namespace_of_key_sql,
+    request_id_of,
+    request_key,
+)
 from controlplane.store.retention import RETENTION_SCHEMA
 from controlplane.store.schema import SCHEMA, SCHEMA_VERSION
 from controlplane.store.write_batch import WriteBatch
@@ -67,14 +73,6 @@ ON CONFLICT (execution_id, task_id, number) DO UPDATE SET status=excluded.status
 INSERT_EVENT = "INSERT INTO events VALUES (?,?,?,?,?,?)"
 
 ACTIVE_STATUSES = (ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value)
-
-
-@dataclass(frozen=True)
-class ExecutionPageKey:
-    """Position after the last execution of a page (newest first)."""
-
-    create_time: float
-    execution_id: str
 
 
 def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
@@ -212,10 +210,10 @@ class SqliteStore:
     ) -> list[WorkflowRevision]:
         """The latest revision of each workflow of `namespace` (or of every one: `*`), in the
         order of "namespace/name", after that position `after`."""
-        position = f"{_namespace_of_key('name')} || '/' || {_name_of_key('name')}"
+        position = f"{namespace_of_key_sql('name')} || '/' || {name_of_key_sql('name')}"
         where = f"{position} > :after"
         if namespace != ALL_NAMESPACES:
-            where += f" AND {_namespace_of_key('name')} = :namespace"
+            where += f" AND {namespace_of_key_sql('name')} = :namespace"
         rows = self._reader.execute(
             "SELECT w.* FROM workflow_revisions w JOIN (SELECT name, MAX(revision) AS r, "
             f"{position} AS position FROM workflow_revisions WHERE {where} GROUP BY name) m "
@@ -319,8 +317,8 @@ class SqliteStore:
     def workflow_names(self, namespace: str) -> set[str]:
         """The names of the workflows of `namespace`."""
         rows = self._reader.execute(
-            f"SELECT DISTINCT {_name_of_key('name')} FROM workflow_revisions "
-            f"WHERE {_namespace_of_key('name')} = ?",
+            f"SELECT DISTINCT {name_of_key_sql('name')} FROM workflow_revisions "
+            f"WHERE {namespace_of_key_sql('name')} = ?",
             (namespace,),
         ).fetchall()
         return {str(row[0]) for row in rows}
@@ -353,32 +351,10 @@ class SqliteStore:
     ) -> list[ExecutionRecord]:
         """Newest first, without tasks, of `namespace` (`*`: of every one); values longer
         than `inline_limit` left out with their size, as in `load_execution`."""
-        clauses: list[str] = []
-        params: list[object] = []
-        if namespace != ALL_NAMESPACES:
-            clauses.append("namespace = ?")
-            params.append(namespace)
-            if workflow:
-                clauses.append("workflow = ?")
-                params.append(qualified_name(namespace, workflow))
-        elif workflow:
-            clauses.append(f"{_name_of_key('workflow')} = ?")  # that name in any namespace
-            params.append(workflow)
-        if statuses:
-            clauses.append(f"status IN ({','.join('?' * len(statuses))})")
-            params.extend(s.value for s in statuses)
-        if after is not None:
-            clauses.append("(create_time < ? OR (create_time = ? AND execution_id < ?))")
-            params.extend([after.create_time, after.create_time, after.execution_id])
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        # Named parameters throughout: the value cut takes :inline.
-        named = {f"p{i}": value for i, value in enumerate(params)}
-        for i in range(len(params)):
-            where = where.replace("?", f":p{i}", 1)
+        where, params = page_condition(namespace, workflow, statuses, after)
         rows = self._reader.execute(
-            f"{SELECT_EXECUTION_CUT} {where} "
-            "ORDER BY create_time DESC, execution_id DESC LIMIT :limit",
-            {**named, "limit": limit, "inline": inline_limit},
+            f"{SELECT_EXECUTION_CUT} {where} {PAGE_ORDER} LIMIT :limit",
+            {**params, "limit": limit, "inline": inline_limit},
         ).fetchall()
         return [_execution_cut(row) for row in rows]
 
@@ -443,17 +419,6 @@ def _event(row: tuple[Any, ...]) -> Event:
         time=row[4],
         details=load(row[5]),
     )
-
-
-def _namespace_of_key(column: str) -> str:
-    """SQL: the namespace of a key `qualified_name` made, held in `column`."""
-    slash = f"instr({column}, '/')"
-    return f"(CASE {slash} WHEN 0 THEN 'default' ELSE substr({column}, 1, {slash} - 1) END)"
-
-
-def _name_of_key(column: str) -> str:
-    """SQL: the name of a key `qualified_name` made, held in `column`."""
-    return f"substr({column}, instr({column}, '/') + 1)"
 
 
 def _revision(row: tuple[Any, ...]) -> WorkflowRevision:

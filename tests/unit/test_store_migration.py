@@ -99,6 +99,22 @@ def test_a_version_8_store_gains_pause_and_parent_and_keeps_its_rows(tmp_path: P
     assert _columns(path, "executions")[-3:] == ["namespace", "paused", "parent_execution_id"]
 
 
+def test_a_current_store_without_the_namespace_listing_index_gains_it(tmp_path: Path) -> None:
+    """Stores of this schema version written before the index: opening adds it (the tables
+    script creates what is missing), rows and version as they were."""
+    path = tmp_path / "orchestrator.db"
+    store = SqliteStore(path)
+    store.execute("DROP INDEX executions_by_namespace_time")
+    store.close()
+    store = SqliteStore(path)
+    try:
+        indexes = {r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert "executions_by_namespace_time" in indexes
+    finally:
+        store.close()
+    assert _version(path) == SCHEMA_VERSION
+
+
 def test_a_new_file_gets_the_current_schema_without_migrations(tmp_path: Path) -> None:
     path = tmp_path / "orchestrator.db"
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from controlplane.engine import paging
 from controlplane.engine.executions.event_hub import EventHub
 from controlplane.store import SqliteStore
-from controlplane.store.sqlite_store import ExecutionPageKey
+from controlplane.store.execution_pages import ExecutionPageKey
 from models.errors import FailedPrecondition, FieldViolation, NotFound, invalid
 from models.executions import Event, ExecutionRecord, ExecutionStatus, ValuePart
 from models.values import shorten

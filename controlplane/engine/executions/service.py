@@ -247,6 +247,8 @@ class ExecutionEngine:
 
     def _runner_finished(self, runner: ExecutionRunner) -> None:
         self._runners.pop(runner.execution_id, None)
+        if runner.record.status.terminal:  # (not a runner stopped by a shutdown)
+            self._deps.hub.finished(runner.execution_id)
         if self._deps.drain.active:
             return
         for admitted in self._admission.forget(runner.record.namespace, runner.execution_id):
