@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.store_scale_stats import Latency, deep_position, growth, per_item, percentile, vm_rss_kib
+from bench.stats import percentile
+from bench.store_scale_stats import Latency, deep_position, growth, per_item, vm_rss_kib
 from bench.store_seed import TableRows, Template, copy_batch, seed
 from controlplane.store import SqliteStore
 
