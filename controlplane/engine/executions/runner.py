@@ -1,7 +1,8 @@
 """The state machine of one execution.
 
 Every change follows the same order: mutate the in-memory record and build its rows and events
-(`Transitions`), commit them (group commit), then act (dispatch, cancel, notify watchers).
+(`Transitions`), commit them (group commit), then act (dispatch, cancel, notify watchers); only
+an attempt's call goes out while its start commits (its outcome is written after it, in order).
 Mutations happen on the event loop without awaiting in between, so they never interleave.
 
 A change that cannot be recorded for any reason but a store outage (which the writer waits out)
