@@ -123,7 +123,7 @@ class ReplicaHealth:
 
     def _report_node_lost(self, rs: ReplicaSet, replica: Replica) -> None:
         """The replica's process went with its node; Ray restarts it (``max_restarts=-1``)
-        on a node that is still alive, and its attempts in flight are lost and retried."""
+        on a live node once one has room, and its attempts in flight are lost and retried."""
         logger.warning("replica %s lost its node %s", replica.name, replica.node_id)
         self._state.report(
             rs.agent,
@@ -132,7 +132,7 @@ class ReplicaHealth:
             ReplicaState.READY.value,
             replica.state.value,
             f"its node {replica.node_id} died (Ray lists the node dead); Ray restarts the "
-            "replica on a surviving node",
+            "replica on a surviving node with room for it",
         )
 
     def _replace_dead(self, rs: ReplicaSet, replica: Replica) -> None:

@@ -29,6 +29,8 @@ class AttemptCounts:
     the node it was on), lost attempts, and tasks that needed more than one attempt."""
 
     per_node: dict[str, int]
+    # Attempts that did not succeed, by status name (ATTEMPT_STATUS_LOST, ..._FAILED).
+    unsuccessful: dict[str, int]
     lost: int
     retried_tasks: int
     tasks: int
@@ -52,7 +54,9 @@ class FanOutClient:
     def close(self) -> None:
         self.channel.close()
 
-    def deploy_sleeper(self, replicas: int, max_concurrency: int) -> None:
+    def deploy_sleeper(self, replicas: int, max_concurrency: int, num_cpus: float) -> None:
+        """`num_cpus` per replica: with a node's whole CPU each, Ray must put every replica on
+        a node of its own (SPREAD alone is a best-effort round robin that can pair them)."""
         config = struct_pb2.Struct()
         config.update({"seconds": 0.05})
         self.agents.DeployAgent(
@@ -64,6 +68,7 @@ class FanOutClient:
                     replicas=replicas,
                     max_concurrency=max_concurrency,
                     config=config,
+                    resources=agent_pb2.ReplicaResources(num_cpus=num_cpus),
                 )
             ),
             timeout=120,
@@ -138,17 +143,21 @@ def count_attempts(
     """Attributes each attempt to the node its replica was on when the attempt started
     (before `lost_at`, epoch seconds, the replicas' first nodes; after it, their nodes then)."""
     per_node: Counter[str] = Counter()
+    unsuccessful: Counter[str] = Counter()
     lost = retried = succeeded = 0
     for task in execution.tasks:
         succeeded += task.status == workflow_pb2.TASK_STATUS_SUCCEEDED
         retried += len(task.attempts) > 1
         for attempt in task.attempts:
             lost += attempt.status == workflow_pb2.ATTEMPT_STATUS_LOST
+            if attempt.status != workflow_pb2.ATTEMPT_STATUS_SUCCEEDED:
+                unsuccessful[workflow_pb2.AttemptStatus.Name(attempt.status)] += 1
             started = attempt.start_time.ToNanoseconds() / 1e9
             table = nodes_before if lost_at is None or started < lost_at else nodes_after
             per_node[table.get(attempt.replica, "?")] += 1
     return AttemptCounts(
         per_node=dict(per_node),
+        unsuccessful=dict(unsuccessful),
         lost=lost,
         retried_tasks=retried,
         tasks=len(execution.tasks),

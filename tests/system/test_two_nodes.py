@@ -1,7 +1,8 @@
 """`orchestrator serve` on a two-node Ray cluster of this machine (a head and a second
 `ray start --address` node, one CPU each), joined through RAY_ADDRESS: an agent's two replicas
-land one per node, and losing the second node in the middle of a fan-out loses no task (the
-attempts that were on it are retried on the survivor) and is reported as agent events."""
+of one CPU each land one per node, and losing the second node in the middle of a fan-out loses
+no task (the attempts that were on it are retried on the survivor) and is reported as an agent
+event naming the lost node."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def test_losing_the_second_node_mid_fan_out_loses_no_task(
     serve = Serve(tmp_path / "data", free_port(), None, env)
     client = FanOutClient(serve.address)
     try:
-        client.deploy_sleeper(replicas=2, max_concurrency=4)
+        client.deploy_sleeper(replicas=2, max_concurrency=4, num_cpus=1)
         nodes_before = client.replica_nodes()
         assert sorted(nodes_before.values()) == sorted(
             [cluster.head.node_id, cluster.second.node_id]
@@ -57,6 +58,7 @@ def test_losing_the_second_node_mid_fan_out_loses_no_task(
         counts = count_attempts(execution, nodes_before, client.replica_nodes(), lost_at)
         assert counts.succeeded_tasks == TASKS
         assert counts.lost + counts.retried_tasks > 0, counts
+        print(f"attempts: {counts}")  # shown with -s: how much the loss cost this run
 
         on_second = next(r for r, n in nodes_before.items() if n == cluster.second.node_id)
         wait_until(
@@ -70,12 +72,8 @@ def test_losing_the_second_node_mid_fan_out_loses_no_task(
             20,
             "the node loss reported as REPLICA_STOPPED with the lost node",
         )
-        # Ray restarts the replica on the survivor; the API shows it there.
-        wait_until(
-            lambda: client.replica_nodes().get(on_second) == cluster.head.node_id,
-            20,
-            "the lost replica restarted on the head node",
-        )
+        # The survivor's one CPU is its own replica's: the lost replica waits for a node.
+        assert client.replica_nodes().keys() == nodes_before.keys()
     finally:
         client.close()
         serve.terminate()
