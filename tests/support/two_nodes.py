@@ -109,6 +109,12 @@ class TwoNodes:
             return []
         return list(json.loads(result.stdout.strip().splitlines()[-1]))
 
+    def add_node(self, label: str, cpus: int = 1) -> str:
+        """Starts one more node (after the second is lost: it reuses that node's worker
+        ports); returns its node id once Ray lists it alive."""
+        self._start(label, [f"--address={self.address}"], cpus, label)
+        return self._wait_for_node(label)
+
     def lose_second(self) -> None:
         """SIGKILLs every process of the second node at once (its raylet, workers, agents)."""
         _kill_node(self.second.process)

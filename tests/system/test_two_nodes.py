@@ -77,3 +77,44 @@ def test_losing_the_second_node_mid_fan_out_loses_no_task(
     finally:
         client.close()
         serve.terminate()
+
+
+def test_a_replica_lost_with_its_node_restarts_on_a_node_that_joins(
+    cluster: TwoNodes, tmp_path: Path
+) -> None:
+    env = {**cluster.auth_env, "RAY_ADDRESS": cluster.address}
+    serve = Serve(tmp_path / "data", free_port(), None, env)
+    client = FanOutClient(serve.address)
+    try:
+        client.deploy_sleeper(replicas=2, max_concurrency=4, num_cpus=1)
+        nodes_before = client.replica_nodes()
+        on_second = next(r for r, n in nodes_before.items() if n == cluster.second.node_id)
+        cluster.lose_second()
+        wait_until(
+            lambda: any(
+                t == "REPLICA_STOPPED" and data.get("node_id") == cluster.second.node_id
+                for t, _, data in client.replica_events()
+            ),
+            30,
+            "the idle replica's node loss reported (found by its health probe)",
+        )
+        third = cluster.add_node("third")
+        wait_until(
+            lambda: client.replica_nodes().get(on_second) == third,
+            60,
+            "the lost replica restarted by Ray on the node that joined",
+        )
+        wait_until(
+            lambda: any(
+                t == "REPLICA_STARTED"
+                and replica == on_second
+                and data.get("node_id") == third
+                and cluster.second.node_id in str(data.get("reason", ""))
+                for t, replica, data in client.replica_events()
+            ),
+            20,
+            "the restart reported as REPLICA_STARTED on the new node",
+        )
+    finally:
+        client.close()
+        serve.terminate()
