@@ -1,7 +1,7 @@
 """Replica health: a probe of every serving replica at its agent's interval (``health_check``);
 failures in a row make it UNHEALTHY (no new attempts) until successes in a row make it healthy
 again. A replica whose process died is not leased until Ray has restarted it, and one that is
-gone for good is replaced."""
+gone for good is replaced; one whose node died (in Ray's node table) is reported with that node."""
 
 from __future__ import annotations
 
