@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint proto bench-throughput bench-replica bench-queue bench-scaling bench-scaling-frontier bench-forecast bench-dispatch bench-lb bench-foreach bench-call-overhead clean
+.PHONY: install demo test lint proto bench-throughput bench-replica bench-queue bench-scaling bench-scaling-frontier bench-forecast bench-dispatch bench-lb bench-foreach bench-call-overhead bench-two-node clean
 
 $(STAMP): pyproject.toml requirements/client.txt requirements/server.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ bench-foreach: $(STAMP)
 
 bench-call-overhead: $(STAMP)
 	$(PY) bench/call_overhead.py $(BENCH_ARGS)
+
+# A fan-out on a two-node Ray cluster of this machine, steady and with the second node
+# SIGKILLed mid-run (bench/two_node.py).
+bench-two-node: $(STAMP)
+	$(PY) bench/two_node.py $(BENCH_ARGS)
 
 # ListExecutions / GetExecution at 1k, 10k, 100k stored executions; server RSS after 1k and 10k
 # finished executions; store bytes per task (bench/store_scale.py).

@@ -21,10 +21,12 @@ class AgentEventType(enum.Enum):
     REPLICA_HEALTH_CHANGED = "REPLICA_HEALTH_CHANGED"
     # data: version, from, to (CLOSED / OPEN / HALF_OPEN), reason, last_error.
     REPLICA_BREAKER_CHANGED = "REPLICA_BREAKER_CHANGED"
-    # A new replica answered its first health check. data: version, node_id.
+    # A new replica answered its first health check, or one whose node died was restarted by
+    # Ray on another node. data: version, node_id (where it runs now), reason (after a restart).
     REPLICA_STARTED = "REPLICA_STARTED"
-    # A replica is DEAD: drained and stopped, removed with its agent, or gone.
-    # data: version, reason.
+    # A replica is DEAD: drained and stopped, removed with its agent, or gone; or its node died
+    # (Ray's node table lists it dead) and Ray restarts it elsewhere. data: version, reason,
+    # node_id (the node it ran on, when known).
     REPLICA_STOPPED = "REPLICA_STOPPED"
     # A rollout step was applied. data: rollout_id, step (0-based), steps, message, new_weight
     # (the new version's share of attempts, null: by replica count), stable_version,

@@ -99,11 +99,21 @@ def observe_nodes() -> list[NodeInfo]:
     return [by_id[k] for k in sorted(by_id)]
 
 
+def node_is_dead(node_id: str) -> bool:
+    """True if Ray's node table lists `node_id` and has no live entry for it (the GCS has
+    declared the node dead). An unknown or empty id is not known to be dead. Blocking."""
+    if not node_id:
+        return False
+    entries = [e for e in ray.nodes() if str(e.get("NodeID")) == node_id]
+    return bool(entries) and not any(e.get("Alive", False) for e in entries)
+
+
 __all__ = [
     "CPU",
     "GPU",
     "MEMORY",
     "node_from_ray",
+    "node_is_dead",
     "observe_nodes",
     "resources_from_ray",
     "resources_to_ray",

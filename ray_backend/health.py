@@ -1,7 +1,7 @@
 """Replica health: a probe of every serving replica at its agent's interval (``health_check``);
 failures in a row make it UNHEALTHY (no new attempts) until successes in a row make it healthy
 again. A replica whose process died is not leased until Ray has restarted it, and one that is
-gone for good is replaced."""
+gone for good is replaced; one whose node died (in Ray's node table) is reported with that node."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from models.agents import ReplicaState
 from models.backend import ReplicaChange, ReplicaStartError
 from models.failures import exception_summary
 from ray_backend.backend_state import BackendState
+from ray_backend.cluster_state import node_is_dead
 from ray_backend.deployments import Deployments
 from ray_backend.first_answer import ray_result
 from ray_backend.named_actors import ReplicaActors
@@ -61,8 +62,11 @@ class ReplicaHealth:
             self._state.spawn(self._probe(rs, replica))
 
     async def _probe(self, rs: ReplicaSet, replica: Replica) -> None:
-        """Pings a crashed replica with backoff until Ray has restarted it."""
+        """Pings a crashed replica with backoff until Ray has restarted it. A replica whose
+        node died is reported stopped once (with that node), and started again once Ray has
+        restarted it on another node."""
         delay = 0.05
+        lost_node = ""
         try:
             while replica.state is not ReplicaState.DEAD and rs.replicas.get(replica.name) is (
                 replica
@@ -78,6 +82,9 @@ class ReplicaHealth:
                     if isinstance(exc, ActorDiedError) and await self._gone(replica):
                         self._replace_dead(rs, replica)
                         return
+                    if not lost_node and await self._node_died(replica):
+                        lost_node = replica.node_id
+                        self._report_node_lost(rs, replica)
                 else:
                     if health.get("ok", True):
                         pid = int(info.get("pid", 0))
@@ -87,6 +94,13 @@ class ReplicaHealth:
                         replica.node_id = str(info.get("node_id", replica.node_id))
                         if replica.state is ReplicaState.STARTING:
                             replica.move_to(ReplicaState.READY)
+                        if lost_node:
+                            self._state.report(
+                                rs.agent,
+                                replica,
+                                ReplicaChange.STARTED,
+                                reason=f"restarted by Ray after its node {lost_node} died",
+                            )
                         rs.notify()
                         self._state.record_replicas(rs)
                         return
@@ -98,6 +112,28 @@ class ReplicaHealth:
     async def _gone(self, replica: Replica) -> bool:
         """True if no live actor holds the replica's name any more (killed from outside)."""
         return await asyncio.to_thread(self._actors.get, replica.name) is None
+
+    async def _node_died(self, replica: Replica) -> bool:
+        """True if Ray's node table lists the replica's last known node as dead."""
+        try:
+            return await asyncio.to_thread(node_is_dead, replica.node_id)
+        except Exception:  # the node table is unreadable: nothing is known about the node
+            logger.exception("could not read Ray's node table for replica %s", replica.name)
+            return False
+
+    def _report_node_lost(self, rs: ReplicaSet, replica: Replica) -> None:
+        """The replica's process went with its node; Ray restarts it (``max_restarts=-1``)
+        on a live node once one has room, and its attempts in flight are lost and retried."""
+        logger.warning("replica %s lost its node %s", replica.name, replica.node_id)
+        self._state.report(
+            rs.agent,
+            replica,
+            ReplicaChange.STOPPED,
+            ReplicaState.READY.value,
+            replica.state.value,
+            f"its node {replica.node_id} died (Ray lists the node dead); Ray restarts the "
+            "replica on a surviving node with room for it",
+        )
 
     def _replace_dead(self, rs: ReplicaSet, replica: Replica) -> None:
         logger.warning("replica %s is permanently dead; recreating it", replica.name)

@@ -286,3 +286,32 @@ def test_rollout_steps_and_ends_carry_what_happened() -> None:
     assert data["state"] == "ROLLED_BACK" and data["verdict"] == "fail"
     assert data["analysis_reason"] == "error rate 50% > 0% + 5%"
     assert "step" not in data
+
+
+def test_a_replica_lost_with_its_node_names_the_node_in_both_events() -> None:
+    stopped = ReplicaEvent(
+        agent="a",
+        replica="a/v1/x/1",
+        version="v1",
+        change=ReplicaChange.STOPPED,
+        time=1.0,
+        before="READY",
+        after="STARTING",
+        reason="its node n2 died (Ray lists the node dead)",
+        node_id="n2",
+    )
+    assert events_module.replica_data(stopped) == {
+        "version": "v1",
+        "reason": "its node n2 died (Ray lists the node dead)",
+        "node_id": "n2",
+    }
+    restarted = dataclasses.replace(
+        stopped, change=ReplicaChange.STARTED, reason="restarted by Ray", node_id="n1"
+    )
+    assert events_module.replica_data(restarted) == {
+        "version": "v1",
+        "node_id": "n1",
+        "reason": "restarted by Ray",
+    }
+    stopped_elsewhere = dataclasses.replace(stopped, node_id="")
+    assert "node_id" not in events_module.replica_data(stopped_elsewhere)

@@ -63,8 +63,12 @@ def replica_data(event: ReplicaEvent) -> dict[str, Any]:
         )
     elif event.change is ReplicaChange.STARTED:
         data["node_id"] = event.node_id
+        if event.reason:
+            data["reason"] = event.reason
     else:
         data["reason"] = event.reason
+        if event.node_id:
+            data["node_id"] = event.node_id
     return data
 
 
