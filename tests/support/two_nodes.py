@@ -13,6 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.support.serve_process import BIN, free_port
 
@@ -90,7 +91,7 @@ class TwoNodes:
             time.sleep(0.5)
         raise AssertionError(f"Ray node {label!r} did not join {self.address} in time")
 
-    def nodes(self) -> list[dict[str, object]]:
+    def nodes(self) -> list[dict[str, Any]]:
         """Ray's node table, read by a separate driver process (this one stays Ray-free)."""
         script = (
             "import json, sys, ray; ray.init(address=sys.argv[1], log_to_driver=False);"

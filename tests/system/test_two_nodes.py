@@ -31,90 +31,89 @@ def cluster(tmp_path: Path) -> Iterator[TwoNodes]:
         nodes.stop()
 
 
-def test_losing_the_second_node_mid_fan_out_loses_no_task(
-    cluster: TwoNodes, tmp_path: Path
-) -> None:
+@pytest.fixture
+def client(cluster: TwoNodes, tmp_path: Path) -> Iterator[FanOutClient]:
+    """`serve` joined to the cluster through RAY_ADDRESS, with two sleeper replicas of one CPU
+    each (so Ray must place one per node)."""
     env = {**cluster.auth_env, "RAY_ADDRESS": cluster.address}
     serve = Serve(tmp_path / "data", free_port(), None, env)
     client = FanOutClient(serve.address)
     try:
         client.deploy_sleeper(replicas=2, max_concurrency=4, num_cpus=1)
-        nodes_before = client.replica_nodes()
-        assert sorted(nodes_before.values()) == sorted(
-            [cluster.head.node_id, cluster.second.node_id]
-        ), f"replicas not spread over both nodes: {nodes_before}"
-
-        execution_id = client.start_fan_out("two-node-fan-out", TASKS, TASK_SECONDS)
-        wait_until(
-            lambda: client.succeeded_tasks(execution_id) >= TASKS // 5,
-            30,
-            "a fifth of the fan-out done",
-        )
-        lost_at = time.time()
-        cluster.lose_second()
-
-        execution = client.wait_terminal(execution_id, 40)
-        assert execution.status == workflow_pb2.EXECUTION_STATUS_SUCCEEDED, execution.error
-        counts = count_attempts(execution, nodes_before, client.replica_nodes(), lost_at)
-        assert counts.succeeded_tasks == TASKS
-        assert counts.lost + counts.retried_tasks > 0, counts
-        print(f"attempts: {counts}")  # shown with -s: how much the loss cost this run
-
-        on_second = next(r for r, n in nodes_before.items() if n == cluster.second.node_id)
-        wait_until(
-            lambda: any(
-                t == "REPLICA_STOPPED"
-                and replica == on_second
-                and data.get("node_id") == cluster.second.node_id
-                and cluster.second.node_id in str(data.get("reason", ""))
-                for t, replica, data in client.replica_events()
-            ),
-            20,
-            "the node loss reported as REPLICA_STOPPED with the lost node",
-        )
-        # The survivor's one CPU is its own replica's: the lost replica waits for a node.
-        assert client.replica_nodes().keys() == nodes_before.keys()
+        yield client
     finally:
         client.close()
         serve.terminate()
+
+
+def test_losing_the_second_node_mid_fan_out_loses_no_task(
+    cluster: TwoNodes, client: FanOutClient
+) -> None:
+    nodes_before = client.replica_nodes()
+    assert sorted(nodes_before.values()) == sorted(
+        [cluster.head.node_id, cluster.second.node_id]
+    ), f"replicas not spread over both nodes: {nodes_before}"
+
+    execution_id = client.start_fan_out("two-node-fan-out", TASKS, TASK_SECONDS)
+    wait_until(
+        lambda: client.succeeded_tasks(execution_id) >= TASKS // 5,
+        30,
+        "a fifth of the fan-out done",
+    )
+    lost_at = time.time()
+    cluster.lose_second()
+
+    execution = client.wait_terminal(execution_id, 40)
+    assert execution.status == workflow_pb2.EXECUTION_STATUS_SUCCEEDED, execution.error
+    counts = count_attempts(execution, nodes_before, client.replica_nodes(), lost_at)
+    assert counts.succeeded_tasks == TASKS
+    assert counts.lost + counts.retried_tasks > 0, counts
+    print(f"attempts: {counts}")  # shown with -s: how much the loss cost this run
+
+    on_second = next(r for r, n in nodes_before.items() if n == cluster.second.node_id)
+    wait_until(
+        lambda: any(
+            t == "REPLICA_STOPPED"
+            and replica == on_second
+            and data.get("node_id") == cluster.second.node_id
+            and cluster.second.node_id in str(data.get("reason", ""))
+            for t, replica, data in client.replica_events()
+        ),
+        20,
+        "the node loss reported as REPLICA_STOPPED with the lost node",
+    )
+    # The survivor's one CPU is its own replica's: the lost replica waits for a node.
+    assert client.replica_nodes().keys() == nodes_before.keys()
 
 
 def test_a_replica_lost_with_its_node_restarts_on_a_node_that_joins(
-    cluster: TwoNodes, tmp_path: Path
+    cluster: TwoNodes, client: FanOutClient
 ) -> None:
-    env = {**cluster.auth_env, "RAY_ADDRESS": cluster.address}
-    serve = Serve(tmp_path / "data", free_port(), None, env)
-    client = FanOutClient(serve.address)
-    try:
-        client.deploy_sleeper(replicas=2, max_concurrency=4, num_cpus=1)
-        nodes_before = client.replica_nodes()
-        on_second = next(r for r, n in nodes_before.items() if n == cluster.second.node_id)
-        cluster.lose_second()
-        wait_until(
-            lambda: any(
-                t == "REPLICA_STOPPED" and data.get("node_id") == cluster.second.node_id
-                for t, _, data in client.replica_events()
-            ),
-            30,
-            "the idle replica's node loss reported (found by its health probe)",
-        )
-        third = cluster.add_node("third")
-        wait_until(
-            lambda: client.replica_nodes().get(on_second) == third,
-            60,
-            "the lost replica restarted by Ray on the node that joined",
-        )
-        wait_until(
-            lambda: any(
-                t == "REPLICA_STARTED"
-                and replica == on_second
-                and data.get("node_id") == third
-                and cluster.second.node_id in str(data.get("reason", ""))
-                for t, replica, data in client.replica_events()
-            ),
-            20,
-            "the restart reported as REPLICA_STARTED on the new node",
-        )
-    finally:
-        client.close()
-        serve.terminate()
+    nodes_before = client.replica_nodes()
+    on_second = next(r for r, n in nodes_before.items() if n == cluster.second.node_id)
+    cluster.lose_second()
+    wait_until(
+        lambda: any(
+            t == "REPLICA_STOPPED" and data.get("node_id") == cluster.second.node_id
+            for t, _, data in client.replica_events()
+        ),
+        30,
+        "the idle replica's node loss reported (found by its health probe)",
+    )
+    third = cluster.add_node("third")
+    wait_until(
+        lambda: client.replica_nodes().get(on_second) == third,
+        60,
+        "the lost replica restarted by Ray on the node that joined",
+    )
+    wait_until(
+        lambda: any(
+            t == "REPLICA_STARTED"
+            and replica == on_second
+            and data.get("node_id") == third
+            and cluster.second.node_id in str(data.get("reason", ""))
+            for t, replica, data in client.replica_events()
+        ),
+        20,
+        "the restart reported as REPLICA_STARTED on the new node",
+    )
