@@ -39,25 +39,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
 SYNC_AGENT = "samples.agents:NoopAgent"
 ASYNC_AGENT = "samples.agents:EchoAgent"
 TARGET_RATIO = 0.8
-
-
-class BareSyncActor:
-    def execute(self, input: Any, context: dict[str, Any]) -> Any:
-        return input
-
-    def pid(self) -> int:
-        return os.getpid()
-
-
-class BareAsyncActor:
-    async def execute(self, input: Any, context: dict[str, Any]) -> Any:
-        return input
-
-    def pid(self) -> int:
-        return os.getpid()
 
 
 def top_frames(collapsed: Sequence[str], top: int = 10) -> list[tuple[str, int, float]]:
@@ -77,29 +65,9 @@ def top_frames(collapsed: Sequence[str], top: int = 10) -> list[tuple[str, int, 
 
 def timed_round(handles: Sequence[Any], calls: int) -> float:
     """Calls per second of `calls` pipelined execute calls round-robin over `handles`."""
-    import ray
+    from bench import ray_rows
 
-    started = time.perf_counter()
-    refs = [
-        handles[i % len(handles)].execute.remote(
-            {"n": i},
-            {"execution_id": "bench", "task_id": f"t{i}", "attempt": 1, "replica": ""},
-        )
-        for i in range(calls)
-    ]
-    answers = ray.get(refs)
-    seconds = time.perf_counter() - started
-    if len(answers) != calls:
-        raise RuntimeError("lost answers")
-    return calls / seconds
-
-
-def check_envelope(handles: Sequence[Any]) -> None:
-    import ray
-
-    answer = ray.get(handles[0].execute.remote({"n": 1}, {"attempt": 1}))
-    if isinstance(answer, dict) and "ok" in answer and not answer["ok"]:
-        raise RuntimeError(f"replica failed: {answer}")
+    return ray_rows.pipelined(handles, calls).per_s
 
 
 def py_spy_binary() -> str:
@@ -140,36 +108,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import ray
 
+    from bench import ray_rows
     from ray_backend import cluster
-    from ray_backend.replica_actor import AgentReplicaActor
 
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     cluster.connect(None, namespace=namespace, num_cpus=2, include_dashboard=False)
     try:
-        bare_sync = ray.remote(num_cpus=0)(BareSyncActor)
-        bare_async = ray.remote(num_cpus=0)(BareAsyncActor)
-
-        def replicas(import_path: str) -> list[Any]:
-            options = {"num_cpus": 0, "max_concurrency": args.max_concurrency}
-            return [
-                AgentReplicaActor.options(**options).remote(
-                    import_path, {}, agent="bench", max_concurrency=args.max_concurrency
-                )
-                for _ in range(args.replicas)
-            ]
-
+        replicas, concurrency = args.replicas, args.max_concurrency
         rows: dict[str, list[Any]] = {
-            "bare sync actor": [bare_sync.remote() for _ in range(args.replicas)],
-            "bare threaded actor": [
-                bare_sync.options(max_concurrency=args.max_concurrency).remote()
-                for _ in range(args.replicas)
-            ],
-            "bare async actor": [bare_async.remote() for _ in range(args.replicas)],
-            "replica, sync agent": replicas(SYNC_AGENT),
-            "replica, async agent": replicas(ASYNC_AGENT),
+            "bare sync actor": ray_rows.bare_actors("sync", replicas),
+            "bare threaded actor": ray_rows.bare_actors("sync", replicas, concurrency),
+            "bare async actor": ray_rows.bare_actors("async", replicas),
+            # Each replica's warm-up call checks its envelope.
+            "replica, sync agent": ray_rows.replica_actors(SYNC_AGENT, replicas, concurrency),
+            "replica, async agent": ray_rows.replica_actors(ASYNC_AGENT, replicas, concurrency),
         }
         for handles in rows.values():
-            check_envelope(handles)
             timed_round(handles, args.calls)  # warm-up
         rates: dict[str, list[float]] = {name: [] for name in rows}
         for _ in range(args.rounds):
