@@ -352,6 +352,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--loop", choices=("asyncio", "uvloop"), default="asyncio", help="the server's loop"
     )
     parser.add_argument("--out", type=Path, default=Path("out/bench_throughput.json"))
+    parser.add_argument(
+        "--client",
+        choices=("process", "thread"),
+        default="process",
+        help="the gRPC client in its own process (as a user's is) or in the server's process",
+    )
     parser.add_argument("--profile", type=Path, default=None, help="cProfile the server loop")
     parser.add_argument("--profile-top", type=int, default=10)
     args = parser.parse_args(argv)
@@ -364,6 +370,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from bench import dbos_peer, ray_rows
     from bench.bench_server import BenchServer, print_profile
+    from bench.client_process import ClientProcess
     from controlplane.api.gen.orchestrator.v1 import agent_pb2, agent_pb2_grpc, workflow_pb2
     from controlplane.api.gen.orchestrator.v1 import workflow_pb2_grpc as wf_grpc
     from ray_backend import cluster
@@ -401,6 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     cluster.connect(None, namespace=namespace, num_cpus=2, include_dashboard=False)
     server: BenchServer | None = None
+    client: ClientProcess | None = None
     profiler: Any = None
     try:
         bare_sync = ray_rows.bare_actors("sync", 2)
@@ -429,6 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
         address = server.address
         live = server
+        client = ClientProcess() if args.client == "process" else None
+        execute = run_executions if client is None else client.run
 
         def pipelined(key: str, handles: list[Any], envelope: bool) -> Callable[[], None]:
             return lambda: rows[key].values.append(
@@ -437,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         def through_cp(key: str, shape: Shape, executions: int, row: Row) -> Callable[[], None]:
             def step() -> None:
-                run = run_executions(address, shape, executions)
+                run = execute(address, shape, executions)
                 row.latencies_s += latencies_of(live, run)
                 row.values.append(
                     run.seconds * 1000 / shape.tasks if row.unit == "ms/step" else run.tasks_per_s
@@ -448,8 +458,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Warm-up (not measured): code paths, connections, replica loops, statements.
         ray_rows.pipelined(bare_sync, 200)
         ray_rows.pipelined(replica_sync, 200, envelope=True)
-        run_executions(address, shapes["concurrent"], 2)
-        run_executions(address, shapes["chain"], 1)
+        execute(address, shapes["concurrent"], 2)
+        execute(address, shapes["chain"], 1)
 
         steps: list[tuple[str, Callable[[], None]]] = [
             ("bare sync", pipelined("bare_sync", bare_sync, False)),
@@ -480,6 +490,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             profiler = server.stop_profile()
         commits, events, busy = server.commit_stats.snapshot()
     finally:
+        if client is not None:
+            client.close()
         if server is not None:
             server.stop()
         cluster.disconnect()
@@ -495,6 +507,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "agent": AGENTS[args.agent],
             "synchronous": args.synchronous,
             "loop": args.loop,
+            "client": args.client,
             "curve": points,
         },
         "environment": {
@@ -516,7 +529,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     title = (
         f"Hot path, median of {args.rounds} rounds (control plane: {args.agent} no-op agent, "
-        f"2 replicas x {args.max_concurrency}, synchronous={args.synchronous}, {args.loop}; "
+        f"2 replicas x {args.max_concurrency}, synchronous={args.synchronous}, {args.loop}, "
+        f"client in its own {args.client}; "
         f"{commits} fsync'd group commits for {events} events)"
     )
     render(rows, curve, ratios, dbos, title)

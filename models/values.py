@@ -46,11 +46,15 @@ def _child(path: str, key: str | int) -> str:
     return f"{path}[{shorten(repr(key), 40)}]"
 
 
+# One encoder for every call: json.dumps builds a new one per call when given options.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+
+
 def json_text(value: Any) -> str:
     """The one JSON text of a value: how the store keeps it, what sizes count and what
     ReadExecutionValue streams. Compact, keys sorted, ASCII (so characters are bytes, and a lone
     surrogate from an old store is an escape rather than an encoding error)."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return _ENCODER.encode(value)
 
 
 # Event details that carry a whole value (EXECUTION_STARTED inputs, TASK_SUCCEEDED output,

@@ -36,6 +36,7 @@ from models.queueing import QueueMetrics
 from models.resources import NodeInfo, ResourceAmounts
 from ray_backend import cluster, cluster_state
 from ray_backend.backend_state import BackendState
+from ray_backend.call_batches import CallStats
 from ray_backend.deployments import Deployments, check_spec
 from ray_backend.dispatch import ReplicaDispatch
 from ray_backend.health import ReplicaHealth
@@ -211,6 +212,11 @@ class RayAgentBackend:
     def queue_depth(self, agent: str) -> int:
         """Leases waiting for a free slot of `agent`."""
         return self._dispatch.queue_depth(agent)
+
+    def call_stats(self) -> CallStats:
+        """Ray calls made for attempts so far, and the attempts they carried (attempts
+        started at the same moment on one replica share a call)."""
+        return self._dispatch.call_stats
 
     def waiting_reason(self, agent: str) -> str:
         """Why leases of `agent` wait beyond a queue for a slot ("" if they do not)."""

@@ -44,6 +44,9 @@ class Breaker:
         self._reopen_at = 0.0
         # [bucket start, attempts, failures], oldest first.
         self._buckets: collections.deque[list[float]] = collections.deque()
+        # What the buckets hold, summed (kept with them rather than summed per outcome).
+        self._attempts = 0
+        self._failures = 0
 
     def admits(self, now: float, config: CircuitBreaker) -> bool:
         """May a new attempt start now (an open breaker whose cool-down is over does)?"""
@@ -117,9 +120,7 @@ class Breaker:
     def window_counts(self, now: float, window_s: float) -> tuple[int, int]:
         """(attempts, failures) that ended within the last `window_s`."""
         self._prune(now, window_s)
-        attempts = sum(int(b[1]) for b in self._buckets)
-        failures = sum(int(b[2]) for b in self._buckets)
-        return attempts, failures
+        return self._attempts, self._failures
 
     def _count(self, ok: bool, now: float, window_s: float) -> None:
         width = max(window_s / BUCKETS_PER_WINDOW, 1e-6)
@@ -128,14 +129,18 @@ class Breaker:
             self._buckets.append([start, 0, 0])
         bucket = self._buckets[-1]
         bucket[1] += 1
+        self._attempts += 1
         if not ok:
             bucket[2] += 1
+            self._failures += 1
         self._prune(now, window_s)
 
     def _prune(self, now: float, window_s: float) -> None:
         width = max(window_s / BUCKETS_PER_WINDOW, 1e-6)
         while self._buckets and self._buckets[0][0] + width <= now - window_s:
-            self._buckets.popleft()
+            _, attempts, failures = self._buckets.popleft()
+            self._attempts -= int(attempts)
+            self._failures -= int(failures)
 
     def _open(self, now: float, config: CircuitBreaker, reason: str) -> BreakerTransition:
         self._reopen_at = now + config.cool_down_s
@@ -143,6 +148,7 @@ class Breaker:
 
     def _close(self, reason: str) -> BreakerTransition:
         self._buckets.clear()
+        self._attempts = self._failures = 0
         self.consecutive_failures = 0
         return self._move(BreakerState.CLOSED, reason)
 

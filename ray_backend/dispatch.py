@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import ray
@@ -25,6 +26,7 @@ from models.backend import (
 from models.executions import ErrorInfo
 from ray_backend.backend_state import BackendState
 from ray_backend.breaker import Admission
+from ray_backend.call_batches import CallBatches, CallStats
 from ray_backend.health import ReplicaHealth
 from ray_backend.heartbeat_relay import HeartbeatRelay
 from ray_backend.replica_actor import (
@@ -60,6 +62,7 @@ class ReplicaDispatch:
         # The breaker's admission of each leased attempt, by the lease object's id (the lease
         # object lives until its attempt ends, so the id is not reused meanwhile).
         self._admissions: dict[int, Admission] = {}
+        self._batches = CallBatches()
 
     def lease(
         self,
@@ -156,6 +159,11 @@ class ReplicaDispatch:
             finally:
                 blocked_s += time.monotonic() - started
 
+    @property
+    def call_stats(self) -> CallStats:
+        """Ray calls made for attempts so far, and the attempts they carried."""
+        return self._batches.stats
+
     def queue_depth(self, agent: str) -> int:
         """Leases waiting for a free slot of `agent`."""
         rs = self._state.sets.get(agent)
@@ -197,22 +205,23 @@ class ReplicaDispatch:
         started = time.monotonic()
         key = (request.execution_id, request.task_id, request.attempt)
 
-        async def answer(ref: Any) -> Any:
+        async def answer(pending: Awaitable[Any]) -> Any:
             if on_heartbeat is None:
-                return await _answer(ref)
+                return await pending
             return await self.heartbeats.relayed(
-                ref, key, replica.name, replica.handle, on_heartbeat
+                pending, key, replica.name, replica.handle, on_heartbeat
             )
 
-        ref = replica.handle.execute.remote(request.input, context)
+        call = self._batches.submit(replica.name, replica.handle, request.input, context)
+        cancel: Callable[[], None] = call.cancel
         try:
-            envelope = await answer(ref)
+            envelope = await answer(call.answer)
             while isinstance(envelope, dict) and PENDING in envelope:
                 ref = replica.handle.wait.remote(envelope[PENDING], context)
+                cancel = functools.partial(_cancel_ref, ref)
                 envelope = await self._parked(rs, replica, answer(ref))
         except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                ray.cancel(ref)
+            cancel()  # the call on the replica too (whose agent hears of it by its cancel)
             raise
         except RayActorError as exc:
             outcome = AttemptOutcome(
@@ -268,15 +277,9 @@ class ReplicaDispatch:
             replica.parked -= 1
 
 
-async def _answer(ref: Any) -> Any:
-    """The result of an actor call; cancelled, it cancels the call on the replica (whose agent
-    then hears of it through its cancel(context))."""
-    try:
-        return await ref
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            ray.cancel(ref)
-        raise
+def _cancel_ref(ref: Any) -> None:
+    with contextlib.suppress(Exception):
+        ray.cancel(ref)
 
 
 def _outcome(envelope: Any) -> AttemptOutcome:

@@ -39,6 +39,10 @@ ERROR_RETRYABLE = "error_retryable"
 RETRY_AFTER_S = "retry_after_s"
 # The attempt goes on asynchronously: its outcome comes from ``wait(token, context)``.
 PENDING = "pending"
+# The attempt was cancelled inside a batch (see ``execute_batch``).
+CANCELLED = "cancelled"
+# Cancels of batched attempts remembered for a batch that has not started them yet.
+EARLY_CANCELS_KEPT = 1024
 
 logger = logging.getLogger(__name__)
 
@@ -110,18 +114,64 @@ class AgentReplica:
         self._heartbeats = ReplicaHeartbeats()
         # Sync agents run on these threads so that up to max_concurrency attempts overlap.
         self._threads = AgentThreads(max_concurrency)
+        # Attempts running in a batch, by key: their loop and task (for cancel_attempts).
+        self._batched: dict[AttemptKey, tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = {}
+        # Attempts cancelled before (or while) their batch started them, oldest first.
+        self._cancelled_early: dict[AttemptKey, None] = {}
 
     async def execute(self, input: Any, context: dict[str, Any]) -> dict[str, Any]:
         """Runs one attempt; user exceptions come back in the envelope (cancellation does not:
         it calls the agent's ``cancel(context)`` first, when it has one)."""
         return await self._heartbeating(self._execute, self._execute_is_async, input, context)
 
+    async def execute_batch(self, calls: list[tuple[Any, dict[str, Any]]]) -> list[Any]:
+        """Runs several attempts at once, as many ``execute`` calls would (the control plane
+        sends together the attempts it starts at the same moment, which saves a Ray call
+        each). Returns their envelopes in order; an attempt cancelled through
+        ``cancel_attempts`` gets a ``CANCELLED`` envelope, which nobody waits for."""
+        loop = asyncio.get_running_loop()
+        tasks = []
+        for input, context in calls:
+            key = _key_of(context)
+            task = loop.create_task(self.execute(input, context))
+            self._batched[key] = (loop, task)
+            if key in self._cancelled_early:  # (after registering: see cancel_attempts)
+                task.cancel()
+            tasks.append(task)
+        try:
+            answers = await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            for _, context in calls:
+                key = _key_of(context)
+                self._batched.pop(key, None)
+                self._cancelled_early.pop(key, None)
+        return [_batch_envelope(answer) for answer in answers]
+
+    @ray.method(concurrency_group=CONTROL_GROUP)
+    def cancel_attempts(self, keys: list[AttemptKey]) -> int:
+        """Cancels attempts running in a batch (a Ray cancel would stop the whole batch);
+        returns how many were found."""
+        found = 0
+        for listed in keys:
+            key: AttemptKey = (str(listed[0]), str(listed[1]), int(listed[2]))
+            # Noted first, looked up second: a batch that registers the attempt meanwhile
+            # sees the note, so the cancel is never lost between the two threads.
+            self._cancelled_early[key] = None
+            while len(self._cancelled_early) > EARLY_CANCELS_KEPT:
+                del self._cancelled_early[next(iter(self._cancelled_early))]
+            entry = self._batched.get(key)
+            if entry is not None:
+                loop, task = entry
+                loop.call_soon_threadsafe(task.cancel)  # the control group has its own loop
+                found += 1
+        return found
+
     async def _heartbeating(
         self, fn: Any, is_async: bool, first: Any, context: dict[str, Any]
     ) -> dict[str, Any]:
         """`fn(first, context)` with a context that heartbeats; the heartbeats made after the
         relay's last question come back in the envelope."""
-        key = (str(context.get("execution_id")), str(context.get("task_id")), context["attempt"])
+        key = _key_of(context)
         attempt_context = AttemptContext(context, self._heartbeats.open(key))
         try:
             envelope = await self._attempt(fn, is_async, (first, attempt_context))
@@ -195,6 +245,18 @@ class AgentReplica:
             "pid": os.getpid(),
             "node_id": ray.get_runtime_context().get_node_id(),
         }
+
+
+def _key_of(context: dict[str, Any]) -> AttemptKey:
+    return (str(context.get("execution_id")), str(context.get("task_id")), context["attempt"])
+
+
+def _batch_envelope(answer: Any) -> Any:
+    if isinstance(answer, asyncio.CancelledError):
+        return {OK: False, CANCELLED: True, ERROR_TYPE: "Cancelled", ERROR_MESSAGE: "cancelled"}
+    if isinstance(answer, BaseException):  # a bug of the replica itself, reported as execute's
+        return _failure(answer) if isinstance(answer, Exception) else _failure(RuntimeError(answer))
+    return answer
 
 
 def _failure(exc: Exception) -> dict[str, Any]:

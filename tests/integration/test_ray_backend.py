@@ -19,6 +19,7 @@ from models.backend import AgentUnavailable, AttemptRequest
 from ray_backend import DeployError, RayAgentBackend, connect
 from samples.agents import CodeGenAgent
 from tests.support.backend_runs import run, until
+from tests.support.construct_agents import read_calls
 
 NO_CPU = ReplicaResources(num_cpus=0)
 
@@ -302,3 +303,73 @@ def test_second_backend_reattaches_to_live_replicas(namespace: str) -> None:
         assert await named_replicas(namespace, "echo") == set()
 
     asyncio.run(main())
+
+
+def _worker(name: str, calls_file: pathlib.Path, max_concurrency: int) -> AgentSpec:
+    return AgentSpec(
+        name=name,
+        version="v1",
+        import_path="tests.support.construct_agents:Worker",
+        resources=NO_CPU,
+        max_concurrency=max_concurrency,
+        config={"calls_file": str(calls_file)},
+    )
+
+
+def test_attempts_started_together_share_one_call_and_are_cancelled_alone(
+    namespace: str, tmp_path: pathlib.Path
+) -> None:
+    calls, gate = tmp_path / "calls", tmp_path / "gate"
+
+    async def body(backend: RayAgentBackend) -> None:
+        await backend.deploy(_worker("batched", calls, max_concurrency=4))
+        before = backend.call_stats()
+
+        async def attempt(task_id: str) -> Any:
+            async with backend.lease("batched") as lease:
+                request = AttemptRequest("exec-b", task_id, 1, {"until_file": str(gate)})
+                return await backend.invoke(lease, request)
+
+        # Started in the same turn of the loop: one Ray call carries the three.
+        attempts = [asyncio.create_task(attempt(task_id)) for task_id in ("a", "b", "c")]
+        await until(lambda: len(read_calls(str(calls), "exec-b")) == 3, what="3 calls")
+        after = backend.call_stats()
+        assert (after.calls - before.calls, after.attempts - before.attempts) == (1, 3)
+
+        attempts[0].cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await attempts[0]
+        # Only the cancelled attempt stops on the replica; its neighbours go on.
+        await until(lambda: read_calls(str(calls), "exec-b", "cancelled") == ["a"], what="a")
+        gate.touch()
+        outcomes = await asyncio.wait_for(asyncio.gather(*attempts[1:]), 30)
+        assert [o.output for o in outcomes] == [{"until_file": str(gate)}] * 2
+        assert read_calls(str(calls), "exec-b", "cancelled") == ["a"]
+
+    run(namespace, body)
+
+
+def test_a_replica_dying_fails_every_attempt_of_its_batch(
+    namespace: str, tmp_path: pathlib.Path
+) -> None:
+    calls, gate = tmp_path / "calls", tmp_path / "gate"
+
+    async def body(backend: RayAgentBackend) -> None:
+        await backend.deploy(_worker("doomed", calls, max_concurrency=4))
+        before = backend.call_stats()
+
+        async def attempt(task_id: str) -> Any:
+            async with backend.lease("doomed") as lease:
+                request = AttemptRequest("exec-d", task_id, 1, {"until_file": str(gate)})
+                return await backend.invoke(lease, request)
+
+        attempts = [asyncio.create_task(attempt(task_id)) for task_id in ("a", "b")]
+        await until(lambda: len(read_calls(str(calls), "exec-d")) == 2, what="2 calls")
+        assert backend.call_stats().calls - before.calls == 1
+        [replica] = await named_replicas(namespace, "doomed")
+        ray.kill(ray.get_actor(replica, namespace=namespace), no_restart=True)
+        outcomes = await asyncio.wait_for(asyncio.gather(*attempts), 60)
+        assert all(not o.ok and o.replica_crashed for o in outcomes), outcomes
+        assert {o.error.type for o in outcomes if o.error is not None} == {"ReplicaCrashed"}
+
+    run(namespace, body)

@@ -61,10 +61,42 @@ def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
 
 
 def dict_to_struct(value: dict[str, Any] | None) -> struct_pb2.Struct:
+    """The Struct of `value` as `struct_safe` would make it, set field by field (about twice
+    as fast as Struct.update, which every streamed event pays)."""
     message = struct_pb2.Struct()
     if value:
-        message.update(struct_safe(value))
+        fields = message.fields
+        for key, item in value.items():
+            _set_value(fields[str(key)], item)
     return message
+
+
+def _set_value(target: struct_pb2.Value, value: Any) -> None:
+    if value is None:
+        target.null_value = struct_pb2.NULL_VALUE
+    elif isinstance(value, bool):
+        target.bool_value = value
+    elif isinstance(value, str):
+        target.string_value = value
+    elif isinstance(value, int):
+        target.number_value = value
+    elif isinstance(value, float):
+        if math.isfinite(value):
+            target.number_value = value
+        else:
+            target.null_value = struct_pb2.NULL_VALUE
+    elif isinstance(value, dict):
+        fields = target.struct_value.fields
+        target.struct_value.SetInParent()  # an empty dict is still a struct
+        for key, item in value.items():
+            _set_value(fields[str(key)], item)
+    elif isinstance(value, list | tuple):
+        values = target.list_value.values
+        target.list_value.SetInParent()
+        for item in value:
+            _set_value(values.add(), item)
+    else:
+        target.string_value = str(value)
 
 
 def to_value(value: Any) -> struct_pb2.Value:
