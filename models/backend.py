@@ -66,6 +66,9 @@ class AttemptOutcome:
     error: ErrorInfo | None = None
     # The replica process died during the attempt (the backend restarts it).
     replica_crashed: bool = False
+    # It died with its node (Ray declared the node dead): the attempt is lost, not failed, and
+    # runs again without being charged to the retry policy.
+    node_lost: bool = False
     duration_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
     # False: the agent says a retry cannot help (an HTTP 400), whatever the retry policy says.

@@ -27,6 +27,7 @@ from models.executions import ErrorInfo
 from ray_backend.backend_state import BackendState
 from ray_backend.breaker import Admission
 from ray_backend.call_batches import CallBatches, CallStats
+from ray_backend.cluster_state import node_is_dead
 from ray_backend.health import ReplicaHealth
 from ray_backend.heartbeat_relay import HeartbeatRelay
 from ray_backend.replica_actor import (
@@ -43,6 +44,9 @@ from ray_backend.replica_conditions import ReplicaConditions
 from ray_backend.replica_set import Replica, ReplicaSet
 
 REPLICA_CRASHED = "ReplicaCrashed"
+NODE_LOST = "NodeLost"
+# How Ray words an actor's death that came with its node's.
+NODE_DIED_BY_RAY = "because its node has died"
 
 
 class ReplicaDispatch:
@@ -224,11 +228,25 @@ class ReplicaDispatch:
             cancel()  # the call on the replica too (whose agent hears of it by its cancel)
             raise
         except RayActorError as exc:
-            outcome = AttemptOutcome(
-                ok=False,
-                replica_crashed=True,
-                error=ErrorInfo(REPLICA_CRASHED, f"replica {lease.replica} died: {_short(exc)}"),
-            )
+            if await _went_with_its_node(exc, replica.node_id):
+                outcome = AttemptOutcome(
+                    ok=False,
+                    replica_crashed=True,
+                    node_lost=True,
+                    error=ErrorInfo(
+                        NODE_LOST,
+                        f"replica {lease.replica} went down with its node "
+                        f"{replica.node_id or '(unknown)'}: {_short(exc, 300)}",
+                    ),
+                )
+            else:
+                outcome = AttemptOutcome(
+                    ok=False,
+                    replica_crashed=True,
+                    error=ErrorInfo(
+                        REPLICA_CRASHED, f"replica {lease.replica} died: {_short(exc)}"
+                    ),
+                )
             self._health.on_replica_error(rs, replica)
         except RayTaskError as exc:
             cause = exc.cause if exc.cause is not None else exc
@@ -275,6 +293,17 @@ class ReplicaDispatch:
             return await waiting
         finally:
             replica.parked -= 1
+
+
+async def _went_with_its_node(error: RayActorError, node_id: str) -> bool:
+    """The actor died because its node did (Ray says so in the error, or lists the node dead),
+    not because of what the attempt did."""
+    if error.preempted or NODE_DIED_BY_RAY in str(error):
+        return True
+    try:
+        return await asyncio.to_thread(node_is_dead, node_id)
+    except Exception:  # the node table is unreadable: nothing is known about the node
+        return False
 
 
 def _cancel_ref(ref: Any) -> None:

@@ -45,6 +45,9 @@ class FakeBackend:
         self.start_errors: dict[str, Exception] = {}
         self.behaviours: dict[str, Behaviour] = {}
         self.calls: list[AttemptRequest] = []
+        # Outcomes answered in order, per agent, before its behaviour (a replica crash, a node
+        # lost: what no agent code can produce).
+        self.outcomes: dict[str, list[AttemptOutcome]] = {}
         self.cancelled: list[AttemptRequest] = []
         self.nodes: list[NodeInfo] = []
         # Node of each replica, by agent (replica i on replica_nodes[agent][i]); absent: "".
@@ -162,6 +165,9 @@ class FakeBackend:
         self.calls.append(request)
         if on_heartbeat is not None:
             self.heartbeats[(request.task_id, request.attempt)] = on_heartbeat
+        scripted = self.outcomes.get(lease.agent, self.outcomes.get(_name(lease.agent)))
+        if scripted:
+            return scripted.pop(0)
         behaviour = self.behaviours.get(lease.agent, self.behaviours.get(_name(lease.agent)))
         try:
             output = await behaviour(request.input, request) if behaviour else request.input

@@ -39,9 +39,20 @@ _TO_RUNNING = {
     TaskStatus.SCHEDULED: TaskStatus.RUNNING,
 }
 MAX_CAUSE_CHARS = 500
+# Attempts of one task lost with their nodes before the next such loss counts as a failure
+# (a node that keeps dying under a task is then the retry policy's business).
+MAX_LOST_WITH_NODES = 3
 # Tasks that wait without a replica: their attempt survives a restart.
 WAITING = frozenset({TaskKind.SLEEP, TaskKind.SIGNAL, TaskKind.WORKFLOW})
 __all__ = ["Evaluate", "Transitions", "engine_error"]
+
+
+def _lost_with_nodes(task: TaskRecord) -> int:
+    return sum(
+        1
+        for a in task.attempts
+        if a.status is AttemptStatus.LOST and a.error is not None and a.error.type == "NodeLost"
+    )
 
 
 def waiting_for(spec: TaskDefinition) -> dict[str, object]:
@@ -100,7 +111,13 @@ class Transitions(Progress):
         attempt.end_time = self._clock()
         attempt.error = lost
         batch.put_attempt(self.execution_id, task.task_id, attempt)
-        self.event(batch, EventType.ATTEMPT_LOST, task.task_id, attempt=attempt.number)
+        self.event(
+            batch,
+            EventType.ATTEMPT_LOST,
+            task.task_id,
+            attempt=attempt.number,
+            error={"type": lost.type, "message": lost.message},
+        )
         self.set_task(batch, task, TaskStatus.SCHEDULED)
         self.event(batch, EventType.TASK_SCHEDULED, task.task_id, reason=reason)
 
@@ -215,6 +232,11 @@ class Transitions(Progress):
             )
             self.set_task(batch, task, TaskStatus.SUCCEEDED)
             self.event(batch, EventType.TASK_SUCCEEDED, tid, output=outcome.output)
+        elif outcome.node_lost and _lost_with_nodes(task) < MAX_LOST_WITH_NODES:
+            # Not the attempt's doing: it runs again, on a node that is alive, uncharged.
+            error = outcome.error or ErrorInfo("NodeLost", "the replica's node died")
+            self.requeue(batch, task, error, "node lost")
+            return self.advance(batch)
         else:
             error = outcome.error or ErrorInfo("Unknown", "attempt failed")
             ATTEMPT_LIFECYCLE.move(
