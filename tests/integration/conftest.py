@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 # The local Ray this conftest started and may hand on: (its GCS address, its namespace).
 _handed_on: dict[str, str] = {}
-CLEAN_WAIT_S = 10.0
+CLEAN_WAIT_S = 5.0
 
 
 @pytest.fixture(scope="package", autouse=True)
@@ -64,15 +64,17 @@ def _reusable() -> bool:
 
 
 def _left_clean() -> bool:
-    """Waits (briefly) until no actor is alive or starting, no placement group remains and
-    every resource is free: what a fresh local Ray would offer the next module."""
+    """Waits (briefly) until no actor is alive or starting and every resource is free, with no
+    placement group left: what a fresh local Ray would offer the next module. A placement
+    group the module left (a pool) stays, so that is not waited for."""
     deadline = time.monotonic() + CLEAN_WAIT_S
     while time.monotonic() < deadline:
-        actors = ray_state.state.actor_table(None)
         groups = ray.util.placement_group_table()
+        if any(g.get("state") != "REMOVED" for g in groups.values()):
+            return False
+        actors = ray_state.state.actor_table(None)
         if (
             all(a.get("State") == "DEAD" for a in actors.values())
-            and all(g.get("state") == "REMOVED" for g in groups.values())
             and ray.available_resources() == ray.cluster_resources()
         ):
             return True
