@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,13 +18,9 @@ SCHEDULERS = ["spt", "lpt"]
 
 
 @pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    if not cluster.is_connected():
-        cluster.connect(
-            None, namespace=f"test-{uuid.uuid4().hex[:8]}", num_cpus=2, include_dashboard=False
-        )
-    yield
-    cluster.disconnect()
+def local_ray(ray_namespace: str) -> None:
+    """The local Ray of conftest.py (handed on to the next module if these tasks left it
+    clean)."""
 
 
 @pytest.fixture(scope="module")

@@ -409,6 +409,10 @@ def test_resource_service_over_a_real_cluster(channel: grpc.Channel) -> None:
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert violations(bad.value) == ["pool.name"]
 
+    # Its reservation cancelled, the pool can go (and its placement group with it).
+    resources.DeletePool(resource_pb2.DeletePoolRequest(name="head"), timeout=30)
+    assert not resources.ListPools(resource_pb2.ListPoolsRequest(), timeout=30).pools
+
 
 def test_scheduler_service_lists_and_plans(channel: grpc.Channel) -> None:
     from google.protobuf import duration_pb2

@@ -27,6 +27,8 @@ NO_CPU = ReplicaResources(num_cpus=0)
 @pytest.fixture(scope="module")
 def namespace() -> Iterator[str]:
     ns = f"itest-{uuid.uuid4().hex[:8]}"
+    if ray.is_initialized():  # a local Ray left connected by the module before
+        ray.shutdown()
     connect(None, namespace=ns, num_cpus=2, include_dashboard=False)
     try:
         yield ns

@@ -74,6 +74,11 @@ class FanOutClient:
             timeout=120,
         )
 
+    def delete_sleeper(self) -> None:
+        """Deletes the agent: answered once its replicas are killed and Ray released their
+        names (in-flight attempts drained first)."""
+        self.agents.DeleteAgent(agent_pb2.DeleteAgentRequest(name=AGENT), timeout=120)
+
     def replica_nodes(self) -> dict[str, str]:
         """Replica name -> the node id it runs on, as the API reports it."""
         agent = self.agents.GetAgent(agent_pb2.GetAgentRequest(name=AGENT), timeout=10).agent

@@ -44,7 +44,10 @@ class TwoNodes:
         self.env = {**os.environ, **FAST_NODE_DEATH, **self.auth_env}
         self.env.pop("RAY_ADDRESS", None)
         self._work_dir = work_dir
+        self._cpus_per_node = cpus_per_node
         self._started: list[subprocess.Popen[bytes]] = []
+        self._seconds = 1  # second nodes started so far (each renewal starts one more)
+        self._changed = False  # a node was lost or added since the second one joined
         try:
             head = self._start(
                 "head",
@@ -82,12 +85,18 @@ class TwoNodes:
         self._started.append(process)
         return process
 
-    def _wait_for_node(self, label: str) -> str:
+    def _wait_for_node(self, label: str, with_head_only: bool = False) -> str:
+        """The node id of the node labelled `label` once Ray lists it alive (with
+        `with_head_only`: once the head and it are the only nodes alive, every other one
+        marked dead)."""
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
-            for node in self.nodes():
-                if node.get("alive") and node.get("labels", {}).get("role") == label:
-                    return str(node["node_id"])
+            alive = [n for n in self.nodes() if n.get("alive")]
+            for node in alive:
+                if node.get("labels", {}).get("role") == label:
+                    others = {str(n["node_id"]) for n in alive} - {str(node["node_id"])}
+                    if not with_head_only or others == {self.head.node_id}:
+                        return str(node["node_id"])
             time.sleep(0.5)
         raise AssertionError(f"Ray node {label!r} did not join {self.address} in time")
 
@@ -113,12 +122,30 @@ class TwoNodes:
     def add_node(self, label: str, cpus: int = 1) -> str:
         """Starts one more node (after the second is lost: it reuses that node's worker
         ports); returns its node id once Ray lists it alive."""
+        self._changed = True
         self._start(label, [f"--address={self.address}"], cpus, label)
         return self._wait_for_node(label)
 
     def lose_second(self) -> None:
         """SIGKILLs every process of the second node at once (its raylet, workers, agents)."""
+        self._changed = True
         _kill_node(self.second.process)
+
+    def renew_second(self) -> None:
+        """Back to a head and a second node that was never lost, as after the start, for the
+        next scenario on the same head: unless nothing changed, every node but the head is
+        SIGKILLed and a new second node joins (with a label of its own, so that it is not
+        mistaken for the old one before Ray marks that one dead)."""
+        if not self._changed:
+            return
+        for process in self._started[1:]:
+            _kill_node(process)
+        del self._started[1:]
+        self._seconds += 1
+        label = f"second-{self._seconds}"
+        process = self._start(label, [f"--address={self.address}"], self._cpus_per_node, label)
+        self.second = RayNode(process, self._wait_for_node(label, with_head_only=True))
+        self._changed = False
 
     def stop(self) -> None:
         for process in reversed(self._started):

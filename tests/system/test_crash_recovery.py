@@ -190,19 +190,21 @@ def test_sigkill_mid_run_then_restart_recovers(
         ]
         assert lost, "the kill did not interrupt any attempt"
 
-        # Outputs equal those of an uninterrupted run with the same inputs.
+        # Outputs equal those of an uninterrupted run with the same inputs (all started at
+        # once, as the interrupted ones were).
         with grpc.insecure_channel(second.address) as channel:
             workflows = wf_grpc.WorkflowServiceStub(channel)
-            for execution_id, project in zip(ids, PROJECTS, strict=True):
-                fresh = workflows.StartExecution(
+            fresh = {
+                execution_id: workflows.StartExecution(
                     workflow_pb2.StartExecutionRequest(
                         workflow="recovery", inputs=struct(project=project)
                     ),
                     timeout=10,
-                ).execution
-                watch_to_end(second.address, fresh.execution_id)
-                assert (
-                    get(second.address, fresh.execution_id).outputs == after[execution_id].outputs
-                )
+                ).execution.execution_id
+                for execution_id, project in zip(ids, PROJECTS, strict=True)
+            }
+        for execution_id, fresh_id in fresh.items():
+            watch_to_end(second.address, fresh_id)
+            assert get(second.address, fresh_id).outputs == after[execution_id].outputs
     finally:
         assert second.terminate() == 0  # SIGTERM drains and exits cleanly

@@ -2,7 +2,11 @@
 `ray start --address` node, one CPU each), joined through RAY_ADDRESS: an agent's two replicas
 of one CPU each land one per node, and losing the second node in the middle of a fan-out loses
 no task (the attempts that were on it are retried on the survivor) and is reported as an agent
-event naming the lost node."""
+event naming the lost node.
+
+The tests share the head node: each one starts on the head and a second node that was never
+lost (one renewed after a test that lost it) with a control plane of its own, whose agent is
+deleted at the end so that no replica is left to restart on the next test's nodes."""
 
 from __future__ import annotations
 
@@ -22,9 +26,9 @@ TASKS = 200
 TASK_SECONDS = 0.3
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[TwoNodes]:
-    nodes = TwoNodes(tmp_path)
+@pytest.fixture(scope="module")
+def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoNodes]:
+    nodes = TwoNodes(tmp_path_factory.mktemp("ray"))
     try:
         yield nodes
     finally:
@@ -32,15 +36,24 @@ def cluster(tmp_path: Path) -> Iterator[TwoNodes]:
 
 
 @pytest.fixture
+def cluster(two_nodes: TwoNodes) -> TwoNodes:
+    """The head and a second node that was never lost (the test before may have lost one)."""
+    two_nodes.renew_second()
+    return two_nodes
+
+
+@pytest.fixture
 def client(cluster: TwoNodes, tmp_path: Path) -> Iterator[FanOutClient]:
     """`serve` joined to the cluster through RAY_ADDRESS, with two sleeper replicas of one CPU
-    each (so Ray must place one per node)."""
+    each (so Ray must place one per node). At the end the agent is deleted (its replicas are
+    detached: they would outlive `serve`)."""
     env = {**cluster.auth_env, "RAY_ADDRESS": cluster.address}
     serve = Serve(tmp_path / "data", free_port(), None, env)
     client = FanOutClient(serve.address)
     try:
         client.deploy_sleeper(replicas=2, max_concurrency=4, num_cpus=1)
         yield client
+        client.delete_sleeper()
     finally:
         client.close()
         serve.terminate()
