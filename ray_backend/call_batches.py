@@ -43,6 +43,14 @@ class BatchedCall:
     sent: bool = False
 
     @property
+    def pending(self) -> Any:
+        """What to await for the envelope: a lone call's own ref when it went out at once
+        (nothing in between), else the answer the batch (or the queued lone call) settles."""
+        if self.ref is not None and not self.batched and not self.answer.done():
+            return self.ref
+        return self.answer
+
+    @property
     def key(self) -> AttemptKey:
         context = self.context
         return (str(context["execution_id"]), str(context["task_id"]), int(context["attempt"]))
@@ -82,14 +90,28 @@ class CallBatches:
         self.stats = CallStats()
 
     def submit(self, replica: str, handle: Any, input: Any, context: dict[str, Any]) -> BatchedCall:
+        """The first attempt of a turn for `replica` goes out at once as a lone call (so a
+        lone attempt waits for nothing); those that follow it in the same turn are queued and
+        sent together at the end of the turn."""
         loop = asyncio.get_running_loop()
         call = BatchedCall(handle, input, context, loop.create_future())
         queue = self._queues.get(replica)
         if queue is None:
-            queue = self._queues[replica] = _Queue()
+            self._queues[replica] = _Queue()
             loop.call_soon(self._flush, replica)
+            self._send_lone(call)
+            return call
         queue.calls.append(call)
         return call
+
+    def _send_lone(self, call: BatchedCall) -> None:
+        """A plain execute call; its ref is what the caller awaits (see `BatchedCall.pending`)."""
+        self.stats = CallStats(self.stats.calls + 1, self.stats.attempts + 1)
+        call.sent = True
+        try:
+            call.ref = call.handle.execute.remote(call.input, call.context)
+        except Exception as exc:
+            call.answer.set_exception(exc)
 
     def _flush(self, replica: str) -> None:
         queue = self._queues.pop(replica, None)

@@ -219,7 +219,7 @@ class ReplicaDispatch:
         call = self._batches.submit(replica.name, replica.handle, request.input, context)
         cancel: Callable[[], None] = call.cancel
         try:
-            envelope = await answer(call.answer)
+            envelope = await answer(call.pending)
             while isinstance(envelope, dict) and PENDING in envelope:
                 ref = replica.handle.wait.remote(envelope[PENDING], context)
                 cancel = functools.partial(_cancel_ref, ref)

@@ -332,21 +332,22 @@ def test_attempts_started_together_share_one_call_and_are_cancelled_alone(
                 request = AttemptRequest("exec-b", task_id, 1, {"until_file": str(gate)})
                 return await backend.invoke(lease, request)
 
-        # Started in the same turn of the loop: one Ray call carries the three.
-        attempts = [asyncio.create_task(attempt(task_id)) for task_id in ("a", "b", "c")]
-        await until(lambda: len(read_calls(str(calls), "exec-b")) == 3, what="3 calls")
+        # Started in the same turn of the loop: the first goes out at once, the other three
+        # follow in one call.
+        attempts = [asyncio.create_task(attempt(task_id)) for task_id in ("a", "b", "c", "d")]
+        await until(lambda: len(read_calls(str(calls), "exec-b")) == 4, what="4 calls")
         after = backend.call_stats()
-        assert (after.calls - before.calls, after.attempts - before.attempts) == (1, 3)
+        assert (after.calls - before.calls, after.attempts - before.attempts) == (2, 4)
 
-        attempts[0].cancel()
+        attempts[2].cancel()
         with pytest.raises(asyncio.CancelledError):
-            await attempts[0]
+            await attempts[2]
         # Only the cancelled attempt stops on the replica; its neighbours go on.
-        await until(lambda: read_calls(str(calls), "exec-b", "cancelled") == ["a"], what="a")
+        await until(lambda: read_calls(str(calls), "exec-b", "cancelled") == ["c"], what="c")
         gate.touch()
-        outcomes = await asyncio.wait_for(asyncio.gather(*attempts[1:]), 30)
-        assert [o.output for o in outcomes] == [{"until_file": str(gate)}] * 2
-        assert read_calls(str(calls), "exec-b", "cancelled") == ["a"]
+        outcomes = await asyncio.wait_for(asyncio.gather(*attempts[:2], attempts[3]), 30)
+        assert [o.output for o in outcomes] == [{"until_file": str(gate)}] * 3
+        assert read_calls(str(calls), "exec-b", "cancelled") == ["c"]
 
     run(namespace, body)
 
@@ -365,9 +366,9 @@ def test_a_replica_dying_fails_every_attempt_of_its_batch(
                 request = AttemptRequest("exec-d", task_id, 1, {"until_file": str(gate)})
                 return await backend.invoke(lease, request)
 
-        attempts = [asyncio.create_task(attempt(task_id)) for task_id in ("a", "b")]
-        await until(lambda: len(read_calls(str(calls), "exec-d")) == 2, what="2 calls")
-        assert backend.call_stats().calls - before.calls == 1
+        attempts = [asyncio.create_task(attempt(task_id)) for task_id in ("a", "b", "c")]
+        await until(lambda: len(read_calls(str(calls), "exec-d")) == 3, what="3 calls")
+        assert backend.call_stats().calls - before.calls == 2  # a alone, b and c together
         [replica] = await named_replicas(namespace, "doomed")
         ray.kill(ray.get_actor(replica, namespace=namespace), no_restart=True)
         outcomes = await asyncio.wait_for(asyncio.gather(*attempts), 60)
