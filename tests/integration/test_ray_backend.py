@@ -318,6 +318,15 @@ def _worker(name: str, calls_file: pathlib.Path, max_concurrency: int) -> AgentS
     )
 
 
+async def gated_attempt(
+    backend: RayAgentBackend, agent: str, execution_id: str, task_id: str, gate: pathlib.Path
+) -> Any:
+    """One attempt of a Worker that answers once `gate` exists."""
+    async with backend.lease(agent) as lease:
+        request = AttemptRequest(execution_id, task_id, 1, {"until_file": str(gate)})
+        return await backend.invoke(lease, request)
+
+
 def test_attempts_started_together_share_one_call_and_are_cancelled_alone(
     namespace: str, tmp_path: pathlib.Path
 ) -> None:
@@ -327,10 +336,8 @@ def test_attempts_started_together_share_one_call_and_are_cancelled_alone(
         await backend.deploy(_worker("batched", calls, max_concurrency=4))
         before = backend.call_stats()
 
-        async def attempt(task_id: str) -> Any:
-            async with backend.lease("batched") as lease:
-                request = AttemptRequest("exec-b", task_id, 1, {"until_file": str(gate)})
-                return await backend.invoke(lease, request)
+        def attempt(task_id: str) -> Any:
+            return gated_attempt(backend, "batched", "exec-b", task_id, gate)
 
         # Started in the same turn of the loop: the first goes out at once, the other three
         # follow in one call.
@@ -361,10 +368,8 @@ def test_a_replica_dying_fails_every_attempt_of_its_batch(
         await backend.deploy(_worker("doomed", calls, max_concurrency=4))
         before = backend.call_stats()
 
-        async def attempt(task_id: str) -> Any:
-            async with backend.lease("doomed") as lease:
-                request = AttemptRequest("exec-d", task_id, 1, {"until_file": str(gate)})
-                return await backend.invoke(lease, request)
+        def attempt(task_id: str) -> Any:
+            return gated_attempt(backend, "doomed", "exec-d", task_id, gate)
 
         attempts = [asyncio.create_task(attempt(task_id)) for task_id in ("a", "b", "c")]
         await until(lambda: len(read_calls(str(calls), "exec-d")) == 3, what="3 calls")

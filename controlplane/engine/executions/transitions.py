@@ -106,20 +106,30 @@ class Transitions(Progress):
     def requeue(self, batch: WriteBatch, task: TaskRecord, lost: ErrorInfo, reason: str) -> None:
         """The running attempt is lost (not charged to the retry policy); the task waits for
         dispatch again."""
-        attempt = task.attempts[-1]
-        ATTEMPT_LIFECYCLE.move(attempt, AttemptStatus.LOST)
-        attempt.end_time = self._clock()
-        attempt.error = lost
-        batch.put_attempt(self.execution_id, task.task_id, attempt)
-        self.event(
-            batch,
-            EventType.ATTEMPT_LOST,
-            task.task_id,
-            attempt=attempt.number,
-            error={"type": lost.type, "message": lost.message},
-        )
+        self._end_attempt(batch, task, task.attempts[-1], AttemptStatus.LOST, lost)
         self.set_task(batch, task, TaskStatus.SCHEDULED)
         self.event(batch, EventType.TASK_SCHEDULED, task.task_id, reason=reason)
+
+    def _end_attempt(
+        self,
+        batch: WriteBatch,
+        task: TaskRecord,
+        attempt: AttemptRecord,
+        status: AttemptStatus,
+        error: ErrorInfo,
+    ) -> None:
+        """Ends a running attempt LOST or FAILED with `error`, and says so in an event."""
+        ATTEMPT_LIFECYCLE.move(attempt, status)
+        attempt.end_time, attempt.error = self._clock(), error
+        batch.put_attempt(self.execution_id, task.task_id, attempt)
+        event = EventType.ATTEMPT_LOST if status is AttemptStatus.LOST else EventType.ATTEMPT_FAILED
+        self.event(
+            batch,
+            event,
+            task.task_id,
+            attempt=attempt.number,
+            error={"type": error.type, "message": error.message},
+        )
 
     def retry_scheduled(self, batch: WriteBatch, task: TaskRecord) -> None:
         self.set_task(batch, task, TaskStatus.SCHEDULED)
@@ -383,14 +393,5 @@ class Transitions(Progress):
                 len(task.attempts) + 1, AttemptStatus.RUNNING, start_time=self._clock()
             )
             task.attempts.append(attempt)
-        ATTEMPT_LIFECYCLE.move(attempt, AttemptStatus.FAILED)
-        attempt.end_time, attempt.error = self._clock(), error
-        batch.put_attempt(self.execution_id, task.task_id, attempt)
-        self.event(
-            batch,
-            EventType.ATTEMPT_FAILED,
-            task.task_id,
-            attempt=attempt.number,
-            error={"type": error.type, "message": error.message},
-        )
+        self._end_attempt(batch, task, attempt, AttemptStatus.FAILED, error)
         self._task_failed(batch, task, error)
