@@ -47,6 +47,11 @@ REPLICA_CRASHED = "ReplicaCrashed"
 NODE_LOST = "NodeLost"
 # How Ray words an actor's death that came with its node's.
 NODE_DIED_BY_RAY = "because its node has died"
+# How it words every other cause it knows (the worker process died, a kill, the owner died).
+OTHER_DEATH_BY_RAY = "The actor is dead because"
+# How long an actor's death waits for Ray to declare its node dead, and how often it looks.
+NODE_DEATH_WAIT_S = 2.0
+NODE_DEATH_POLL_S = 0.25
 
 
 class ReplicaDispatch:
@@ -297,13 +302,24 @@ class ReplicaDispatch:
 
 async def _went_with_its_node(error: RayActorError, node_id: str) -> bool:
     """The actor died because its node did (Ray says so in the error, or lists the node dead),
-    not because of what the attempt did."""
-    if error.preempted or NODE_DIED_BY_RAY in str(error):
+    not because of what the attempt did. The actor's death can reach the caller just before
+    Ray declares its node dead, so the node table is read a few times over a short while; a
+    node Ray takes longer to declare dead than that counts as a crash (charged)."""
+    text = str(error)
+    if error.preempted or NODE_DIED_BY_RAY in text:
         return True
-    try:
-        return await asyncio.to_thread(node_is_dead, node_id)
-    except Exception:  # the node table is unreadable: nothing is known about the node
-        return False
+    if not node_id or OTHER_DEATH_BY_RAY in text:
+        return False  # Ray named another cause: the process, a kill, its owner
+    deadline = time.monotonic() + NODE_DEATH_WAIT_S
+    while True:
+        try:
+            if await asyncio.to_thread(node_is_dead, node_id):
+                return True
+        except Exception:  # the node table is unreadable: nothing is known about the node
+            return False
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(NODE_DEATH_POLL_S)
 
 
 def _cancel_ref(ref: Any) -> None:
