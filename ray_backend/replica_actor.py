@@ -158,7 +158,10 @@ class AgentReplica:
             # sees the note, so the cancel is never lost between the two threads.
             self._cancelled_early[key] = None
             while len(self._cancelled_early) > EARLY_CANCELS_KEPT:
-                del self._cancelled_early[next(iter(self._cancelled_early))]
+                try:  # (a batch on the other thread may drop entries meanwhile)
+                    self._cancelled_early.pop(next(iter(self._cancelled_early)), None)
+                except (RuntimeError, StopIteration):
+                    break
             entry = self._batched.get(key)
             if entry is not None:
                 loop, task = entry
