@@ -1,10 +1,11 @@
 """Attempts bound for the same replica at the same moment go out in one Ray call.
 
 A Ray actor call costs the caller about as much as everything else the control plane does for an
-attempt, and costs the actor more than a no-op agent's work. Attempts submitted for one replica
-during one turn of the event loop (a burst of leases after a wave of outcomes, the start of a
-fan-out) are sent as one ``execute_batch`` call when there are several; a lone attempt goes out
-as a plain ``execute`` call, so light load takes exactly the path it always took. Each attempt
+attempt, and costs the actor more than a no-op agent's work. The first attempt submitted for a
+replica during one turn of the event loop goes out at once as a plain ``execute`` call, so a lone
+attempt (light load, a chain step) takes exactly the path it always took; those that follow it in
+the same turn (a burst of leases after a wave of outcomes, the start of a fan-out) are sent
+together at the end of the turn, as one ``execute_batch`` call when there are several. Each attempt
 still has its own answer, cancellation, heartbeats and failure: an attempt cancelled inside a
 batch is cancelled on the replica by ``cancel_attempts`` (a Ray cancel would stop its
 neighbours), and a batch that fails as a whole (the replica died) fails each of its attempts.
@@ -31,7 +32,8 @@ MAX_BATCH = 64
 
 @dataclass(eq=False)
 class BatchedCall:
-    """One attempt's call: await `answer` for its envelope; `cancel()` stops it on the replica."""
+    """One attempt's call: await `pending` for its envelope; `cancel()` stops it on the
+    replica."""
 
     handle: Any
     input: Any
