@@ -327,34 +327,46 @@ async def gated_attempt(
         return await backend.invoke(lease, request)
 
 
+async def started_together(
+    backend: RayAgentBackend, agent: str, calls: pathlib.Path, gate: pathlib.Path, tasks: str
+) -> tuple[list[asyncio.Task[Any]], int]:
+    """Deploys a Worker `agent` (one replica, 4 slots), starts a gated attempt of each task
+    (one letter each, execution `exec-{agent}`) in the same turn of the loop, and waits until
+    all run on the replica: returns them and the Ray calls they took."""
+    await backend.deploy(_worker(agent, calls, max_concurrency=4))
+    before = backend.call_stats()
+    execution_id = f"exec-{agent}"
+    attempts = [
+        asyncio.create_task(gated_attempt(backend, agent, execution_id, task_id, gate))
+        for task_id in tasks
+    ]
+    running = lambda: len(read_calls(str(calls), execution_id)) == len(tasks)  # noqa: E731
+    await until(running, what=f"{len(tasks)} attempts running")
+    after = backend.call_stats()
+    assert after.attempts - before.attempts == len(tasks)
+    return attempts, after.calls - before.calls
+
+
 def test_attempts_started_together_share_one_call_and_are_cancelled_alone(
     namespace: str, tmp_path: pathlib.Path
 ) -> None:
     calls, gate = tmp_path / "calls", tmp_path / "gate"
 
     async def body(backend: RayAgentBackend) -> None:
-        await backend.deploy(_worker("batched", calls, max_concurrency=4))
-        before = backend.call_stats()
-
-        def attempt(task_id: str) -> Any:
-            return gated_attempt(backend, "batched", "exec-b", task_id, gate)
-
-        # Started in the same turn of the loop: the first goes out at once, the other three
-        # follow in one call.
-        attempts = [asyncio.create_task(attempt(task_id)) for task_id in ("a", "b", "c", "d")]
-        await until(lambda: len(read_calls(str(calls), "exec-b")) == 4, what="4 calls")
-        after = backend.call_stats()
-        assert (after.calls - before.calls, after.attempts - before.attempts) == (2, 4)
+        # The first goes out at once, the other three follow in one call.
+        attempts, ray_calls = await started_together(backend, "batched", calls, gate, "abcd")
+        assert ray_calls == 2
 
         attempts[2].cancel()
         with pytest.raises(asyncio.CancelledError):
             await attempts[2]
         # Only the cancelled attempt stops on the replica; its neighbours go on.
-        await until(lambda: read_calls(str(calls), "exec-b", "cancelled") == ["c"], what="c")
+        cancelled = lambda: read_calls(str(calls), "exec-batched", "cancelled")  # noqa: E731
+        await until(lambda: cancelled() == ["c"], what="c cancelled")
         gate.touch()
         outcomes = await asyncio.wait_for(asyncio.gather(*attempts[:2], attempts[3]), 30)
         assert [o.output for o in outcomes] == [{"until_file": str(gate)}] * 3
-        assert read_calls(str(calls), "exec-b", "cancelled") == ["c"]
+        assert cancelled() == ["c"]
 
     run(namespace, body)
 
@@ -365,15 +377,8 @@ def test_a_replica_dying_fails_every_attempt_of_its_batch(
     calls, gate = tmp_path / "calls", tmp_path / "gate"
 
     async def body(backend: RayAgentBackend) -> None:
-        await backend.deploy(_worker("doomed", calls, max_concurrency=4))
-        before = backend.call_stats()
-
-        def attempt(task_id: str) -> Any:
-            return gated_attempt(backend, "doomed", "exec-d", task_id, gate)
-
-        attempts = [asyncio.create_task(attempt(task_id)) for task_id in ("a", "b", "c")]
-        await until(lambda: len(read_calls(str(calls), "exec-d")) == 3, what="3 calls")
-        assert backend.call_stats().calls - before.calls == 2  # a alone, b and c together
+        attempts, ray_calls = await started_together(backend, "doomed", calls, gate, "abc")
+        assert ray_calls == 2  # a alone, b and c together
         [replica] = await named_replicas(namespace, "doomed")
         ray.kill(ray.get_actor(replica, namespace=namespace), no_restart=True)
         outcomes = await asyncio.wait_for(asyncio.gather(*attempts), 60)
