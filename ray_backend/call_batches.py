@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import ray
@@ -70,11 +70,6 @@ class BatchedCall:
                 ray.cancel(self.ref)
 
 
-@dataclass
-class _Queue:
-    calls: list[BatchedCall] = field(default_factory=list)
-
-
 @dataclass(frozen=True)
 class CallStats:
     """Ray calls made for attempts, and the attempts they carried (attempts / calls is the
@@ -88,7 +83,8 @@ class CallBatches:
     """Per replica, the attempts submitted during this turn of the loop, sent at its end."""
 
     def __init__(self) -> None:
-        self._queues: dict[str, _Queue] = {}
+        # Per replica, the calls queued behind the turn's first (which went out at once).
+        self._queues: dict[str, list[BatchedCall]] = {}
         self.stats = CallStats()
 
     def submit(self, replica: str, handle: Any, input: Any, context: dict[str, Any]) -> BatchedCall:
@@ -99,27 +95,29 @@ class CallBatches:
         call = BatchedCall(handle, input, context, loop.create_future())
         queue = self._queues.get(replica)
         if queue is None:
-            self._queues[replica] = _Queue()
+            self._queues[replica] = []
             loop.call_soon(self._flush, replica)
-            self._send_lone(call)
-            return call
-        queue.calls.append(call)
+            self._send_lone(call)  # awaited by its own ref (see `BatchedCall.pending`)
+        else:
+            queue.append(call)
         return call
 
-    def _send_lone(self, call: BatchedCall) -> None:
-        """A plain execute call; its ref is what the caller awaits (see `BatchedCall.pending`)."""
-        self.stats = CallStats(self.stats.calls + 1, self.stats.attempts + 1)
+    def _send_lone(self, call: BatchedCall) -> bool:
+        """A plain execute call; False when it could not be made (its answer says why)."""
+        self._count(calls=1, attempts=1)
         call.sent = True
         try:
             call.ref = call.handle.execute.remote(call.input, call.context)
         except Exception as exc:
             call.answer.set_exception(exc)
+            return False
+        return True
+
+    def _count(self, calls: int, attempts: int) -> None:
+        self.stats = CallStats(self.stats.calls + calls, self.stats.attempts + attempts)
 
     def _flush(self, replica: str) -> None:
-        queue = self._queues.pop(replica, None)
-        if queue is None:
-            return
-        calls = [c for c in queue.calls if not c.answer.done()]  # (cancelled while queued)
+        calls = [c for c in self._queues.pop(replica, []) if not c.answer.done()]  # (cancelled)
         by_handle: dict[int, list[BatchedCall]] = {}
         for call in calls:  # one handle per replica, unless it was restarted meanwhile
             by_handle.setdefault(id(call.handle), []).append(call)
@@ -129,20 +127,12 @@ class CallBatches:
 
     def _send(self, calls: list[BatchedCall]) -> None:
         handle = calls[0].handle
-        many = len(calls) > 1 and _batches(handle)
-        self.stats = CallStats(
-            self.stats.calls + (1 if many else len(calls)), self.stats.attempts + len(calls)
-        )
-        if not many:
+        if len(calls) == 1 or not _batches(handle):
             for call in calls:
-                call.sent = True
-                try:
-                    call.ref = handle.execute.remote(call.input, call.context)
-                except Exception as exc:
-                    call.answer.set_exception(exc)
-                    continue
-                _settle_when_done(call.ref, [call], single=True)
+                if self._send_lone(call):  # awaited through its answer: settle it from the ref
+                    _settle_when_done(call.ref, [call], single=True)
             return
+        self._count(calls=1, attempts=len(calls))
         for call in calls:
             call.sent = True
             call.batched = True

@@ -27,8 +27,7 @@ from models.executions import ErrorInfo
 from ray_backend.backend_state import BackendState
 from ray_backend.breaker import Admission
 from ray_backend.call_batches import CallBatches, CallStats
-from ray_backend.cluster_state import node_is_dead
-from ray_backend.health import ReplicaHealth
+from ray_backend.health import ReplicaHealth, node_died
 from ray_backend.heartbeat_relay import HeartbeatRelay
 from ray_backend.replica_actor import (
     ERROR_MESSAGE,
@@ -233,25 +232,19 @@ class ReplicaDispatch:
             cancel()  # the call on the replica too (whose agent hears of it by its cancel)
             raise
         except RayActorError as exc:
-            if await _went_with_its_node(exc, replica.node_id):
-                outcome = AttemptOutcome(
-                    ok=False,
-                    replica_crashed=True,
-                    node_lost=True,
-                    error=ErrorInfo(
-                        NODE_LOST,
-                        f"replica {lease.replica} went down with its node "
-                        f"{replica.node_id or '(unknown)'}: {_short(exc, 300)}",
-                    ),
+            node_lost = await _went_with_its_node(exc, replica)
+            error = (
+                ErrorInfo(
+                    NODE_LOST,
+                    f"replica {lease.replica} went down with its node "
+                    f"{replica.node_id or '(unknown)'}: {_short(exc, 300)}",
                 )
-            else:
-                outcome = AttemptOutcome(
-                    ok=False,
-                    replica_crashed=True,
-                    error=ErrorInfo(
-                        REPLICA_CRASHED, f"replica {lease.replica} died: {_short(exc)}"
-                    ),
-                )
+                if node_lost
+                else ErrorInfo(REPLICA_CRASHED, f"replica {lease.replica} died: {_short(exc)}")
+            )
+            outcome = AttemptOutcome(
+                ok=False, replica_crashed=True, node_lost=node_lost, error=error
+            )
             self._health.on_replica_error(rs, replica)
         except RayTaskError as exc:
             cause = exc.cause if exc.cause is not None else exc
@@ -300,7 +293,7 @@ class ReplicaDispatch:
             replica.parked -= 1
 
 
-async def _went_with_its_node(error: RayActorError, node_id: str) -> bool:
+async def _went_with_its_node(error: RayActorError, replica: Replica) -> bool:
     """The actor died because its node did (Ray says so in the error, or lists the node dead),
     not because of what the attempt did. The actor's death can reach the caller just before
     Ray declares its node dead, so the node table is read a few times over a short while; a
@@ -308,18 +301,14 @@ async def _went_with_its_node(error: RayActorError, node_id: str) -> bool:
     text = str(error)
     if error.preempted or NODE_DIED_BY_RAY in text:
         return True
-    if not node_id or OTHER_DEATH_BY_RAY in text:
+    if not replica.node_id or OTHER_DEATH_BY_RAY in text:
         return False  # Ray named another cause: the process, a kill, its owner
     deadline = time.monotonic() + NODE_DEATH_WAIT_S
-    while True:
-        try:
-            if await asyncio.to_thread(node_is_dead, node_id):
-                return True
-        except Exception:  # the node table is unreadable: nothing is known about the node
-            return False
+    while not await node_died(replica):
         if time.monotonic() >= deadline:
             return False
         await asyncio.sleep(NODE_DEATH_POLL_S)
+    return True
 
 
 def _cancel_ref(ref: Any) -> None:

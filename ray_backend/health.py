@@ -82,7 +82,7 @@ class ReplicaHealth:
                     if isinstance(exc, ActorDiedError) and await self._gone(replica):
                         self._replace_dead(rs, replica)
                         return
-                    if not lost_node and await self._node_died(replica):
+                    if not lost_node and await node_died(replica):
                         lost_node = replica.node_id
                         self._report_node_lost(rs, replica)
                 else:
@@ -112,14 +112,6 @@ class ReplicaHealth:
     async def _gone(self, replica: Replica) -> bool:
         """True if no live actor holds the replica's name any more (killed from outside)."""
         return await asyncio.to_thread(self._actors.get, replica.name) is None
-
-    async def _node_died(self, replica: Replica) -> bool:
-        """True if Ray's node table lists the replica's last known node as dead."""
-        try:
-            return await asyncio.to_thread(node_is_dead, replica.node_id)
-        except Exception:  # the node table is unreadable: nothing is known about the node
-            logger.exception("could not read Ray's node table for replica %s", replica.name)
-            return False
 
     def _report_node_lost(self, rs: ReplicaSet, replica: Replica) -> None:
         """The replica's process went with its node; Ray restarts it (``max_restarts=-1``)
@@ -255,3 +247,13 @@ class ReplicaHealth:
 def _probed(replica: Replica) -> bool:
     """Serving replicas are probed; a crashed one is pinged by its own crash probe."""
     return replica.state in (ReplicaState.READY, ReplicaState.DRAINING) and not replica.probing
+
+
+async def node_died(replica: Replica) -> bool:
+    """True if Ray's node table lists the replica's last known node as dead (read off the
+    event loop; an unreadable table knows nothing, so False)."""
+    try:
+        return await asyncio.to_thread(node_is_dead, replica.node_id)
+    except Exception:
+        logger.exception("could not read Ray's node table for replica %s", replica.name)
+        return False
